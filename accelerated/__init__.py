@@ -1,0 +1,1 @@
+"""PyTorch implementations of the spec (any device, dtype-preserving, batched) and the model stack."""

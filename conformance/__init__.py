@@ -1,0 +1,8 @@
+"""genspec's conformance suite: checks any implementation against the spec's reference.
+
+Bind your functions to clause ids with :class:`Target` and run ``genspec conform --target yourmodule``.
+"""
+from .checks import ClauseChecks, Dual, Proof, Property
+from .target import Target
+
+__all__ = ["Target", "ClauseChecks", "Dual", "Proof", "Property"]

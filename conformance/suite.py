@@ -1,0 +1,40 @@
+"""The conformance suite, generated from the spec and the ClauseChecks of each family.
+
+Run it with ``genspec conform`` (or ``pytest -p conformance.plugin --pyargs conformance.suite``).
+"""
+from __future__ import annotations
+
+import pytest
+
+from . import run
+from .plugin import state
+
+
+@pytest.fixture
+def st(request):
+    return state(request.config)
+
+
+def test_proof(st, clause_id, item):
+    """A sympy derivation of an identity the clause claims."""
+    run.check_proof(clause_id, item)
+
+
+def test_reference_matches_derivation(st, clause_id, item):
+    """The float64 reference equals the expression derived symbolically."""
+    run.check_reference_matches_derivation(clause_id, st.profile)
+
+
+def test_target_matches_reference(st, clause_id, item):
+    """The target equals the reference within the clause's tolerance for the run's dtype."""
+    if st.target.binding(clause_id) is None:
+        pytest.skip(f"not implemented: target {st.target.name!r} binds nothing to {clause_id}")
+    run.check_target_matches_reference(st.ctx, clause_id, st.profile)
+
+
+def test_property(st, clause_id, item):
+    """An invariant the clause states, checked on the target."""
+    import spec
+    if spec.get(clause_id).function is not None and st.target.binding(clause_id) is None:
+        pytest.skip(f"not implemented: target {st.target.name!r} binds nothing to {clause_id}")
+    run.check_property(st.ctx, clause_id, item, st.profile)

@@ -1,0 +1,1 @@
+"""Float64 NumPy reference implementations, one module per family, each stating its equation."""

@@ -1,0 +1,2 @@
+"""Clauses of the consistency family (stub: filled in by its issue)."""
+CLAUSES = []

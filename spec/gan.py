@@ -1,0 +1,2 @@
+"""Clauses of the gan family (stub: filled in by its issue)."""
+CLAUSES = []

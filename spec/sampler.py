@@ -1,0 +1,2 @@
+"""Clauses of the sampler family (stub: filled in by its issue)."""
+CLAUSES = []

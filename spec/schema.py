@@ -1,0 +1,182 @@
+"""The clause schema: every equation and claim of the source notes as a typed, validated record.
+
+A clause is data. Tests, docs, the exported JSON and the conformance report are derived from it.
+"""
+from __future__ import annotations
+
+import math
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+SOURCES = {
+    "00": "000_331e8cb7bd23289d.txt",
+    "01": "001_0ed31f45a2dc8f8e.txt",
+    "02": "002_3a40ad30919324c0.txt",
+    "03": "003_0deb1af0fcf6209f.txt",
+    "04": "004_8825bcc485054d31.txt",
+}
+
+CLAUSE_ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+DTYPES = ("float64", "float32", "bfloat16")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Provenance(_Frozen):
+    """Where a clause comes from: a source note (two-digit prefix or file name) and a short quote."""
+
+    source: str = Field(description="two-digit source prefix ('00'..'04') or 'external: <citation>'")
+    quote: str = Field(min_length=3, description="a short verbatim quote from the source")
+
+    @field_validator("source")
+    @classmethod
+    def _known_source(cls, v: str) -> str:
+        if v in SOURCES or v.startswith("external:"):
+            return v
+        raise ValueError(f"unknown source {v!r}; expected one of {sorted(SOURCES)} or 'external: ...'")
+
+    @property
+    def file(self) -> str:
+        return SOURCES.get(self.source, self.source)
+
+
+class Variant(_Frozen):
+    """One named way of writing the same thing, with its mapping to the clause's default."""
+
+    name: str
+    statement: str = Field(description="LaTeX of this variant")
+    mapping: str = Field(description="how this variant maps to the default (LaTeX or words)")
+    sources: tuple[str, ...] = ()
+
+
+class Convention(_Frozen):
+    """A choice an implementation must make; the spec names every variant and its default."""
+
+    name: str
+    description: str
+    default: str
+    variants: tuple[Variant, ...]
+
+    @model_validator(mode="after")
+    def _default_is_a_variant(self) -> "Convention":
+        names = [v.name for v in self.variants]
+        if len(set(names)) != len(names):
+            raise ValueError(f"convention {self.name!r}: duplicate variant names {names}")
+        if self.default not in names:
+            raise ValueError(f"convention {self.name!r}: default {self.default!r} not among {names}")
+        return self
+
+
+class Domain(_Frozen):
+    """The set a symbol ranges over: an interval of reals (or integers) on an array of named shape."""
+
+    kind: Literal["real", "integer", "callable", "choice"] = "real"
+    low: float = -math.inf
+    high: float = math.inf
+    low_closed: bool = True
+    high_closed: bool = True
+    shape: tuple[str | int, ...] = ()
+    choices: tuple[str, ...] = ()
+    finite: bool = True
+
+    def contains(self, v: float) -> bool:
+        lo_ok = v >= self.low if self.low_closed else v > self.low
+        hi_ok = v <= self.high if self.high_closed else v < self.high
+        return lo_ok and hi_ok
+
+    def describe(self) -> str:
+        if self.kind == "callable":
+            return "callable"
+        if self.kind == "choice":
+            return "one of " + ", ".join(self.choices)
+        lb = "[" if self.low_closed and math.isfinite(self.low) else "("
+        rb = "]" if self.high_closed and math.isfinite(self.high) else ")"
+        fmt = lambda x: "∞" if x == math.inf else ("-∞" if x == -math.inf else f"{x:g}")
+        iv = f"{lb}{fmt(self.low)}, {fmt(self.high)}{rb}"
+        base = ("integers in " if self.kind == "integer" else "") + iv
+        if self.shape:
+            base += " of shape (" + ", ".join(map(str, self.shape)) + ")"
+        return base
+
+
+class Symbol(_Frozen):
+    name: str = Field(description="the argument name, matching the notes (x_t, t, z, w, ...)")
+    description: str
+    domain: Domain = Domain()
+    role: Literal["input", "output", "parameter"] = "input"
+
+
+class Tolerance(_Frozen):
+    """|target - reference| <= atol + rtol * |reference|, elementwise."""
+
+    rtol: float = Field(ge=0)
+    atol: float = Field(ge=0)
+    why: str = ""
+
+    def bound(self, ref_abs):
+        return self.atol + self.rtol * ref_abs
+
+
+class Tolerances(_Frozen):
+    float64: Tolerance
+    float32: Tolerance
+    bfloat16: Tolerance
+    why: str = Field(description="the conditioning argument that justifies these numbers")
+
+    def for_dtype(self, dtype: str) -> Tolerance:
+        if dtype not in DTYPES:
+            raise ValueError(f"unknown dtype {dtype!r}; expected one of {DTYPES}")
+        return getattr(self, dtype)
+
+
+def tolerances(float64=(1e-12, 1e-12), float32=(1e-5, 1e-6), bfloat16=(3e-2, 1e-2), why="") -> Tolerances:
+    """Build a Tolerances from (rtol, atol) pairs; the defaults suit well-conditioned, few-op formulas."""
+    return Tolerances(
+        float64=Tolerance(rtol=float64[0], atol=float64[1]),
+        float32=Tolerance(rtol=float32[0], atol=float32[1]),
+        bfloat16=Tolerance(rtol=bfloat16[0], atol=bfloat16[1]),
+        why=why or "a few elementwise operations on O(1) values: a few ulps of the dtype, bfloat16 at 8 bits of mantissa",
+    )
+
+
+class Clause(_Frozen):
+    id: str
+    title: str
+    statement: str = Field(description="the equation or claim, LaTeX")
+    kind: tuple[Literal["identity", "property", "value"], ...] = Field(
+        description="identity: sympy proves it; property: invariants checked on the target; value: target equals reference")
+    provenance: tuple[Provenance, ...] = Field(min_length=1)
+    function: str | None = Field(
+        default=None,
+        description="name of the function a target binds for this clause; None when the clause is a claim with nothing to bind")
+    symbols: tuple[Symbol, ...] = ()
+    conventions: tuple[Convention, ...] = ()
+    tolerance: Tolerances = Field(default_factory=tolerances)
+    singular: str = Field(default="", description="what the clause prescribes at its singular points")
+    notes: str = ""
+    since: str = "0.1.0"
+
+    @field_validator("id")
+    @classmethod
+    def _id_shape(cls, v: str) -> str:
+        if not CLAUSE_ID.match(v):
+            raise ValueError(f"clause id {v!r} must look like 'family.name' (lower case, dotted)")
+        return v
+
+    @property
+    def family(self) -> str:
+        return self.id.split(".")[0]
+
+    @property
+    def inputs(self) -> tuple[Symbol, ...]:
+        return tuple(s for s in self.symbols if s.role in ("input", "parameter"))
+
+    def convention(self, name: str) -> Convention:
+        for c in self.conventions:
+            if c.name == name:
+                return c
+        raise KeyError(f"clause {self.id}: no convention {name!r}")

@@ -1,0 +1,104 @@
+"""Input validation shared by reference (NumPy) and accelerated (torch): every failure is a SpecInputError
+naming the clause, the argument and what was expected."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .errors import SpecInputError
+
+
+def _is_torch(x) -> bool:
+    return type(x).__module__.startswith("torch")
+
+
+def array(clause: str, name: str, x, *, ndim: int | tuple[int, ...] | None = None, finite: bool = True,
+          min_ndim: int | None = None):
+    """Check x is a real array (NumPy, torch, or a nested sequence for NumPy) of the right rank.
+
+    Returns a float64 NumPy array for NumPy/sequence input, the tensor itself for torch input.
+    """
+    if _is_torch(x):
+        if not (x.is_floating_point()):
+            raise SpecInputError(clause, name, "a floating-point tensor", f"dtype {x.dtype}")
+        a = x
+    else:
+        if isinstance(x, (str, bytes)) or x is None or callable(x):
+            raise SpecInputError(clause, name, "a real array", f"{type(x).__name__}")
+        try:
+            a = np.asarray(x, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise SpecInputError(clause, name, "a real array", f"{type(x).__name__}") from None
+    nd = a.ndim
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else ndim
+        if nd not in allowed:
+            raise SpecInputError(clause, name, f"an array with {' or '.join(map(str, allowed))} dimensions",
+                                 f"shape {tuple(a.shape)}")
+    if min_ndim is not None and nd < min_ndim:
+        raise SpecInputError(clause, name, f"an array with at least {min_ndim} dimensions", f"shape {tuple(a.shape)}")
+    if finite:
+        ok = bool(a.isfinite().all()) if _is_torch(a) else bool(np.isfinite(a).all())
+        if not ok:
+            raise SpecInputError(clause, name, "finite (no nan or inf)", "non-finite entries")
+    return a
+
+
+def interval(clause: str, name: str, x, low=-math.inf, high=math.inf, *, low_closed=True, high_closed=True,
+             what: str | None = None):
+    """Check every entry of x lies in the interval; NaN always fails."""
+    bad_lo = (x < low) if low_closed else (x <= low)
+    bad_hi = (x > high) if high_closed else (x >= high)
+    nan = (x != x)
+    if bool((bad_lo | bad_hi | nan).any()):
+        lb = "[" if low_closed else "("
+        rb = "]" if high_closed else ")"
+        desc = what or f"in {lb}{low:g}, {high:g}{rb}"
+        n = x.numel() if _is_torch(x) else np.size(x)
+        lo = float(x.min()) if n else float("nan")
+        hi = float(x.max()) if n else float("nan")
+        raise SpecInputError(clause, name, desc, f"values in [{lo:g}, {hi:g}]")
+    return x
+
+
+def same_shape(clause: str, names: tuple[str, ...], *arrays):
+    shapes = [tuple(a.shape) for a in arrays]
+    if any(s != shapes[0] for s in shapes):
+        raise SpecInputError(clause, "/".join(names), "arrays of one shape",
+                             ", ".join(f"{n}: {s}" for n, s in zip(names, shapes)))
+
+
+def broadcastable(clause: str, names: tuple[str, ...], *arrays):
+    try:
+        return np.broadcast_shapes(*[tuple(a.shape) for a in arrays])
+    except ValueError:
+        raise SpecInputError(clause, "/".join(names), "broadcastable shapes",
+                             ", ".join(f"{n}: {tuple(a.shape)}" for n, a in zip(names, arrays))) from None
+
+
+def scalar(clause: str, name: str, v, low=-math.inf, high=math.inf, *, low_closed=True, high_closed=True,
+           integer: bool = False) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+        if _is_torch(v) and v.numel() == 1:
+            v = v.item()
+        else:
+            raise SpecInputError(clause, name, "an integer" if integer else "a real number", repr(v)[:60])
+    if integer and int(v) != v:
+        raise SpecInputError(clause, name, "an integer", repr(v))
+    v = int(v) if integer else float(v)
+    if not math.isfinite(v):
+        raise SpecInputError(clause, name, "finite", repr(v))
+    lo_ok = v >= low if low_closed else v > low
+    hi_ok = v <= high if high_closed else v < high
+    if not (lo_ok and hi_ok):
+        lb = "[" if low_closed else "("
+        rb = "]" if high_closed else ")"
+        raise SpecInputError(clause, name, f"in {lb}{low:g}, {high:g}{rb}", repr(v))
+    return v
+
+
+def choice(clause: str, name: str, v, options) -> str:
+    if v not in options:
+        raise SpecInputError(clause, name, f"one of {list(options)}", repr(v))
+    return v
