@@ -169,7 +169,8 @@ def _compare(got, expected, tol, what):
     if g.size == 0:
         return 0.0, 0.0
     same_inf = (np.isinf(e) & (g == e)) | (np.isnan(e) & np.isnan(g))
-    diff = np.where(same_inf, 0.0, np.abs(g - e))
+    with np.errstate(invalid="ignore", over="ignore"):
+        diff = np.where(same_inf, 0.0, np.abs(g - e))
     bound = tol.atol + tol.rtol * np.where(np.isfinite(e), np.abs(e), 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(diff == 0, 0.0, diff / np.where(bound > 0, bound, np.finfo(float).tiny))

@@ -1,2 +1,269 @@
-"""Conformance checks of the gan family (stub: filled in by its issue)."""
-CHECKS = []
+"""Conformance checks of the GAN family: derivations (sympy), reference vs derivation, target vs reference,
+and the properties the notes claim."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import sympy as sp
+from hypothesis import strategies as st
+
+from reference import gan as R
+from .arrays import dicts, reals
+from .checks import ClauseChecks, Proof, Property
+
+# ---- symbols ------------------------------------------------------------------------------------
+p, q, D, a = sp.symbols("p q D a", positive=True)
+a_real = sp.Symbol("a", real=True)
+sig = lambda x: 1 / (1 + sp.exp(-x))
+integrand = p * sp.log(D) + q * sp.log(1 - D)           # 03: pointwise integrand of V
+D_star = sp.solve(sp.diff(integrand, D), D)               # first-order condition
+BCE = lambda prob, y: -(y * sp.log(prob) + (1 - y) * sp.log(1 - prob))
+
+# ---- strategies ---------------------------------------------------------------------------------
+n = st.integers(1, 8)
+probs = n.flatmap(lambda k: reals(0.0, 1.0, (k,)))
+densities = lambda k: reals(0.0, 1e6, (k,))
+
+
+@st.composite
+def _normalised_pair(draw, min_size=1, max_size=32):
+    k = draw(st.integers(min_size, max_size))
+    dx = draw(st.sampled_from([0.05, 0.1, 0.25, 1.0]))
+    out = []
+    for _ in range(2):
+        raw = draw(reals(0.0, 1.0, (k,)))
+        raw[raw < 1e-3] = 0.0  # zeros or moderate values: V(G, D*) is finite only if D* is not rounded to 0 or 1
+        if raw.sum() == 0:
+            raw[draw(st.integers(0, k - 1))] = 1.0
+        out.append(raw / (raw.sum() * dx))
+    return {"p_data": out[0], "p_g": out[1], "dx": dx}
+
+
+@st.composite
+def _adain_inputs(draw):
+    N, C = draw(st.integers(1, 3)), draw(st.integers(1, 4))
+    H, W = draw(st.integers(1, 5)), draw(st.integers(2, 5))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    mu = rng.uniform(-5, 5, (N, C, 1, 1))
+    sd = rng.uniform(0.5, 5, (N, C, 1, 1))            # |μ|/σ ≤ 10: the declared conditioning
+    if draw(st.booleans()):
+        sd[0, 0] = 0.0                                  # a constant channel: the singular point
+    x = mu + sd * rng.standard_normal((N, C, H, W))
+    w = draw(reals(-3.0, 3.0, (N, C)))
+    b = draw(reals(-3.0, 3.0, (N, C)))
+    return {"x": x, "w": w, "b": b}
+
+
+@st.composite
+def _latents(draw):
+    rows, k = draw(st.integers(1, 5)), draw(st.integers(1, 6))
+    return {"z0": draw(reals(-10.0, 10.0, (rows, k))), "z1": draw(reals(-10.0, 10.0, (rows, k))),
+            "t": draw(reals(0.0, 1.0, (rows,)))}
+
+
+# ---- properties ---------------------------------------------------------------------------------
+def _bce_is_minus_value(ctx, fn, inp):
+    ctx.assert_close("gan.discriminator_bce", fn(**inp), -R.value(**inp), what="L_D + V")
+
+
+def _strictly_decreasing(clause):
+    def check(ctx, fn, inp):
+        lo, hi = fn(d_fake=np.array([inp["d"]])), fn(d_fake=np.array([inp["d"] + inp["gap"]]))
+        ctx.require(clause, lo > hi, f"loss must strictly decrease in D(G(z)): L({inp['d']}) = {lo} ≤ "
+                                     f"L({inp['d'] + inp['gap']}) = {hi}")
+    return check
+
+
+_monotone_cases = dicts(d=st.floats(0.0, 0.9), gap=st.floats(0.05, 0.1))
+
+
+def _d_star_symmetric(ctx, fn, inp):
+    ctx.assert_close("gan.optimal_discriminator", fn(**inp) + fn(p_data=inp["p_g"], p_g=inp["p_data"]),
+                     np.ones_like(inp["p_data"]), what="D*(p, q) + D*(q, p)")
+
+
+def _d_star_half_on_diagonal(ctx, fn, inp):
+    ctx.assert_close("gan.optimal_discriminator", fn(p_data=inp["p_data"], p_g=inp["p_data"]),
+                     np.full_like(inp["p_data"], 0.5), what="D*(p, p)")
+
+
+def _moderate(v):
+    """Zero or ≥ 1e-3: keeps p/q within 1e6 so that D* is not rounded to exactly 0 or 1."""
+    return np.where(v < 1e-3, 0.0, v)
+
+
+def _d_star_maximises(ctx, fn, inp):
+    """The target's D* is the pointwise argmax of p log D + q log(1 - D) over a grid of D."""
+    pd_, pg_ = inp["p_data"], inp["p_g"]
+    d = np.clip(fn(**inp), 0.0, 1.0)
+    f = lambda dd: R._xlogy(pd_, dd) + R._xlogy(pg_, 1.0 - dd)
+    grid = np.linspace(0.0, 1.0, 201)[:, None]
+    best = np.max(f(grid), axis=0)
+    tol = ctx.tolerance("gan.optimal_discriminator")
+    # f is flat at its maximum: an error δ in D* costs (p + q) δ² / (2 D*(1 - D*)) in f
+    slack = 1e-9 * (pd_ + pg_) + (pd_ + pg_) * (tol.rtol ** 2) * 10
+    ctx.require("gan.optimal_discriminator", bool(np.all(f(d) >= best - slack)),
+                "D* does not maximise the integrand p log D + q log(1 - D)")
+
+
+def _jsd_identity(ctx, fn, inp):
+    """V(G, D*) = 2 JSD - 2 log 2, with V and D* from the reference and JSD from the target."""
+    v = R.value_density(inp["p_data"], inp["p_g"], R.optimal_discriminator(inp["p_data"], inp["p_g"]), inp["dx"])
+    ctx.assert_close("gan.jsd_identity", 2 * fn(**inp) - 2 * math.log(2), v, what="2 JSD - 2 log 2 vs V(G, D*)")
+
+
+def _jsd_bounds(ctx, fn, inp):
+    tol = ctx.tolerance("gan.jsd_identity")
+    j = float(fn(**inp))
+    slack = tol.atol + tol.rtol * math.log(2)
+    ctx.require("gan.jsd_identity", -slack <= j <= math.log(2) + slack, f"JSD = {j} outside [0, log 2]")
+    ctx.assert_close("gan.jsd_identity", fn(p_data=inp["p_data"], p_g=inp["p_data"], dx=inp["dx"]), 0.0,
+                     what="JSD(p || p)")
+
+
+def _interp_endpoints(ctx, fn, inp):
+    conv = ctx.target.conventions_for("gan.latent_interpolation")
+    rows = inp["z0"].shape[0]
+    first = inp["z0"] if conv["endpoint"] == "t1_is_z0" else inp["z1"]
+    second = inp["z1"] if conv["endpoint"] == "t1_is_z0" else inp["z0"]
+    ctx.assert_close("gan.latent_interpolation", fn(z0=inp["z0"], z1=inp["z1"], t=np.ones(rows)), first, what="t = 1")
+    ctx.assert_close("gan.latent_interpolation", fn(z0=inp["z0"], z1=inp["z1"], t=np.zeros(rows)), second, what="t = 0")
+
+
+def _adain_moments(ctx, fn, inp):
+    y = fn(**inp)
+    x = inp["x"]
+    axes = tuple(range(2, x.ndim))
+    nonconstant = (x.max(axis=axes) != x.min(axis=axes))
+    ctx.assert_close("gan.adain", y.mean(axis=axes), inp["b"], what="channel mean of the output vs b")
+    ctx.assert_close("gan.adain", np.where(nonconstant, y.std(axis=axes), np.abs(inp["w"])), np.abs(inp["w"]),
+                     what="channel population std of the output vs |w|")
+    ctx.assert_close("gan.adain", np.where(nonconstant, 0.0, y.std(axis=axes)), np.zeros_like(inp["w"]),
+                     what="a constant channel gives the constant b")
+
+
+def _adain_affine_invariance(ctx, fn, inp):
+    rng = np.random.default_rng(int(abs(inp["x"]).sum() * 1e3) % 2**32)
+    shape = inp["x"].shape[:2] + (1,) * (inp["x"].ndim - 2)
+    alpha, beta = rng.uniform(0.5, 2.0, shape), rng.uniform(-3.0, 3.0, shape)
+    ctx.assert_close("gan.adain", fn(x=alpha * inp["x"] + beta, w=inp["w"], b=inp["b"]), fn(**inp),
+                     what="AdaIN(αx + β) vs AdaIN(x)")
+
+
+def _sat_limits(ctx, fn, inp):
+    g_sat, g_ns = fn(a=np.array([-40.0, 40.0]))
+    ctx.require("gan.saturation", abs(g_sat[0]) < 1e-12 and abs(g_ns[0] + 1) < 1e-6,
+                f"at a = -40 (D ≈ 0) expected slopes ≈ (0, -1), got ({g_sat[0]}, {g_ns[0]})")
+
+
+# ---- the checks ---------------------------------------------------------------------------------
+CHECKS = [
+    ClauseChecks(
+        clause="gan.value",
+        cases=dicts(d_real=probs, d_fake=probs),
+        example=lambda: {"d_real": np.array([0.9, 0.8]), "d_fake": np.array([0.1, 0.3])},
+    ),
+    ClauseChecks(
+        clause="gan.value_density",
+        cases=st.integers(1, 16).flatmap(lambda k: dicts(
+            p_data=reals(0.0, 10.0, (k,)), p_g=reals(0.0, 10.0, (k,)), d=reals(0.0, 1.0, (k,)),
+            dx=st.sampled_from([0.01, 0.1, 1.0]))),
+        example=lambda: {"p_data": np.array([0.0, 1.0, 1.0]), "p_g": np.array([1.0, 1.0, 0.0]),
+                         "d": np.array([0.1, 0.5, 0.9]), "dx": 0.5},
+    ),
+    ClauseChecks(
+        clause="gan.discriminator_bce",
+        cases=dicts(d_real=probs, d_fake=probs),
+        proofs=(Proof("BCE(D(x),1) + BCE(D(G(z)),0) = -[log D(x) + log(1 - D(G(z)))]",
+                      lambda: sp.simplify(BCE(p, 1) + BCE(q, 0) + sp.log(p) + sp.log(1 - q))),),
+        symbolic=lambda d_real, d_fake: np.mean(sp.lambdify(p, BCE(p, 1))(d_real)) + np.mean(
+            sp.lambdify(q, BCE(q, 0))(d_fake)),
+        symbolic_cases=dicts(d_real=n.flatmap(lambda k: reals(1e-6, 1 - 1e-6, (k,))),
+                             d_fake=n.flatmap(lambda k: reals(1e-6, 1 - 1e-6, (k,)))),
+        properties=(Property("equals -V", _bce_is_minus_value),),
+        example=lambda: {"d_real": np.array([0.9, 0.8]), "d_fake": np.array([0.1, 0.3])},
+    ),
+    ClauseChecks(
+        clause="gan.generator_loss_saturating",
+        cases=dicts(d_fake=probs),
+        proofs=(Proof("d/dD log(1 - D) = -1/(1 - D) < 0 (strictly decreasing)",
+                      lambda: sp.simplify(sp.diff(sp.log(1 - D), D) + 1 / (1 - D))),),
+        properties=(Property("strictly decreasing in D(G(z))", _strictly_decreasing("gan.generator_loss_saturating"),
+                             cases=_monotone_cases),),
+        example=lambda: {"d_fake": np.array([0.01, 0.5])},
+    ),
+    ClauseChecks(
+        clause="gan.generator_loss_non_saturating",
+        cases=dicts(d_fake=probs),
+        proofs=(Proof("-log D = BCE(D, 1)", lambda: sp.simplify(BCE(D, 1) + sp.log(D))),
+                Proof("d/dD (-log D) = -1/D < 0 (strictly decreasing)",
+                      lambda: sp.simplify(sp.diff(-sp.log(D), D) + 1 / D))),
+        properties=(Property("strictly decreasing in D(G(z))",
+                             _strictly_decreasing("gan.generator_loss_non_saturating"), cases=_monotone_cases),),
+        example=lambda: {"d_fake": np.array([0.01, 0.5])},
+    ),
+    ClauseChecks(
+        clause="gan.saturation",
+        cases=dicts(a=n.flatmap(lambda k: reals(-50.0, 50.0, (k,)))),
+        proofs=(Proof("d/da log(1 - σ(a)) = -σ(a)",
+                      lambda: sp.simplify(sp.diff(sp.log(1 - sig(a_real)), a_real) + sig(a_real))),
+                Proof("d/da (-log σ(a)) = σ(a) - 1",
+                      lambda: sp.simplify(sp.diff(-sp.log(sig(a_real)), a_real) - (sig(a_real) - 1))),
+                Proof("saturating slope → 0 as a → -∞ (D → 0)",
+                      lambda: sp.limit(-sig(a_real), a_real, -sp.oo)),
+                Proof("non-saturating slope → -1 as a → -∞",
+                      lambda: sp.limit(sig(a_real) - 1, a_real, -sp.oo) + 1),
+                Proof("w.r.t. D the saturating slope at D = 0 is -1, not 0 (03's 'flat' is false in D)",
+                      lambda: sp.diff(sp.log(1 - D), D).subs(D, 0) + 1)),
+        symbolic=lambda a: (sp.lambdify(a_real, -sig(a_real))(a), sp.lambdify(a_real, sig(a_real) - 1)(a)),
+        symbolic_cases=dicts(a=n.flatmap(lambda k: reals(-30.0, 30.0, (k,)))),
+        properties=(Property("limits at D → 0", _sat_limits, cases=st.just({})),),
+        example=lambda: {"a": np.array([-10.0, 0.0, 10.0])},
+    ),
+    ClauseChecks(
+        clause="gan.optimal_discriminator",
+        cases=n.flatmap(lambda k: dicts(p_data=densities(k), p_g=densities(k))),
+        proofs=(Proof("first-order condition gives D* = p/(p + q)", lambda: len(D_star) == 1 and
+                      sp.simplify(D_star[0] - p / (p + q)) == 0),
+                Proof("second derivative at D* is -(p + q)^3/(p q) < 0 (a maximum)",
+                      lambda: sp.simplify(sp.diff(integrand, D, 2).subs(D, D_star[0]) + (p + q) ** 3 / (p * q))),
+                Proof("D* = 1/2 where p_G = p_data", lambda: sp.simplify(D_star[0].subs(q, p) - sp.Rational(1, 2)))),
+        symbolic=lambda p_data, p_g: sp.lambdify((p, q), D_star[0])(p_data, p_g),
+        symbolic_cases=n.flatmap(lambda k: dicts(p_data=reals(1e-3, 1e3, (k,)), p_g=reals(1e-3, 1e3, (k,)))),
+        properties=(Property("D*(p, q) + D*(q, p) = 1", _d_star_symmetric),
+                    Property("D*(p, p) = 1/2", _d_star_half_on_diagonal),
+                    Property("maximises p log D + q log(1 - D)", _d_star_maximises,
+                             cases=n.flatmap(lambda k: dicts(p_data=reals(0.0, 1e3, (k,)).map(_moderate),
+                                                             p_g=reals(0.0, 1e3, (k,)).map(_moderate))))),
+        example=lambda: {"p_data": np.array([0.0, 1.0, 2.0, 0.0]), "p_g": np.array([0.0, 1.0, 0.5, 3.0])},
+    ),
+    ClauseChecks(
+        clause="gan.jsd_identity",
+        cases=_normalised_pair(),
+        proofs=(Proof("pointwise: p log(p/(p+q)) + q log(q/(p+q)) = p log(p/M) + q log(q/M) - (p + q) log 2",
+                      lambda: sp.expand_log(p * sp.log(p / (p + q)) + q * sp.log(q / (p + q))
+                                            - (p * sp.log(p / ((p + q) / 2)) + q * sp.log(q / ((p + q) / 2))
+                                               - (p + q) * sp.log(2)), force=True)),
+                Proof("with ∫p = ∫q = 1 the (p + q) log 2 term integrates to 2 log 2; JSD = ½KL + ½KL",
+                      lambda: sp.simplify(sp.Integral(p + q, (D, 0, 1)).subs({p: 1, q: 1}).doit() * sp.log(2)
+                                          - 2 * sp.log(2)))),
+        properties=(Property("V(G, D*) = 2 JSD - 2 log 2", _jsd_identity),
+                    Property("0 ≤ JSD ≤ log 2, JSD(p || p) = 0", _jsd_bounds)),
+        example=lambda: {"p_data": np.array([0.5, 0.5, 0.0, 0.0]), "p_g": np.array([0.0, 0.5, 0.5, 0.0]), "dx": 1.0},
+    ),
+    ClauseChecks(
+        clause="gan.latent_interpolation",
+        cases=_latents(),
+        properties=(Property("endpoints t = 0 and t = 1", _interp_endpoints),),
+        example=lambda: {"z0": np.array([[1.0, 0.0]]), "z1": np.array([[0.0, 1.0]]), "t": np.array([0.25])},
+    ),
+    ClauseChecks(
+        clause="gan.adain",
+        cases=_adain_inputs(),
+        properties=(Property("channel mean = b, std = |w|; constant channel gives b", _adain_moments),
+                    Property("invariant to x → αx + β per channel, α > 0", _adain_affine_invariance)),
+        example=lambda: {"x": np.arange(8.0).reshape(1, 2, 2, 2), "w": np.array([[2.0, -1.0]]),
+                         "b": np.array([[0.5, 0.0]])},
+    ),
+]

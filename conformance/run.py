@@ -56,7 +56,7 @@ def check_reference_matches_derivation(clause_id: str, profile: str) -> None:
     ctx = Context(target=None, dtype="float64")  # type: ignore[arg-type]
 
     @hypothesis_settings(profile, chk.max_examples)
-    @given(inputs=chk.symbolic_cases or chk.cases)
+    @given(inputs=chk.symbolic_cases if chk.symbolic_cases is not None else chk.cases)
     def run(inputs):
         expected = chk.symbolic(**inputs)
         got = ref(**inputs)
