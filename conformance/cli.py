@@ -153,6 +153,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     a = parser().parse_args(argv)
+    if os.getcwd() not in sys.path:  # a third party's target module usually lives in the working directory
+        sys.path.insert(0, os.getcwd())
     try:
         return a.fn(a)
     except GenspecError as e:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 
 import pytest
@@ -50,6 +51,8 @@ _KEY = pytest.StashKey[State]()
 def pytest_configure(config):
     if not hasattr(config.option, "genspec_target"):
         return
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
     config.stash[_KEY] = State(config)
 
 
