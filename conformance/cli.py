@@ -32,7 +32,9 @@ def _conform(a) -> int:
     # validate early so bad input is one clear line, not a pytest traceback
     from .registry import select
     from .target import load
-    load(a.target)
+    tgt = load(a.target)
+    if tgt.backend == "numpy" and a.dtype == "bfloat16":
+        raise GenspecError(f"target {tgt.name!r} has the numpy backend, which has no bfloat16; use float64 or float32")
     select(a.clause)
     return int(pytest.main(argv))
 
@@ -40,7 +42,7 @@ def _conform(a) -> int:
 def _list(a) -> int:
     from .registry import checks_for
     for c in spec.CLAUSES.values():
-        if a.family and c.family != a.family:
+        if a.family and a.family not in (c.family, spec.module_of(c.id)):
             continue
         chk = checks_for(c.id)
         kinds = ",".join(c.kind)

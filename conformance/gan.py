@@ -131,22 +131,39 @@ def _interp_endpoints(ctx, fn, inp):
     ctx.assert_close("gan.latent_interpolation", fn(z0=inp["z0"], z1=inp["z1"], t=np.zeros(rows)), second, what="t = 0")
 
 
+def _adain_std_factor(ctx, x):
+    """The population std of the output over |w|: 1 in the spec's default, else what the declared variant gives."""
+    conv = ctx.target.conventions_for("gan.adain") if ctx.target is not None else {"sigma": "population", "eps": "none"}
+    axes = tuple(range(2, x.ndim))
+    n = int(np.prod(x.shape[2:]))
+    var = x.var(axis=axes)
+    denom_var = var * (n / (n - 1) if conv["sigma"] == "unbiased" and n > 1 else 1.0)
+    if conv["eps"] != "none":
+        denom_var = denom_var + 1e-5
+    return np.sqrt(var / np.where(denom_var == 0, 1.0, denom_var)), conv
+
+
 def _adain_moments(ctx, fn, inp):
     y = fn(**inp)
     x = inp["x"]
     axes = tuple(range(2, x.ndim))
     nonconstant = (x.max(axis=axes) != x.min(axis=axes))
+    factor, _ = _adain_std_factor(ctx, x)
+    expected_sd = np.abs(inp["w"]) * factor
     ctx.assert_close("gan.adain", y.mean(axis=axes), inp["b"], what="channel mean of the output vs b")
-    ctx.assert_close("gan.adain", np.where(nonconstant, y.std(axis=axes), np.abs(inp["w"])), np.abs(inp["w"]),
-                     what="channel population std of the output vs |w|")
+    ctx.assert_close("gan.adain", np.where(nonconstant, y.std(axis=axes), expected_sd), expected_sd,
+                     what="channel population std of the output vs |w| (times the variant's factor)")
     ctx.assert_close("gan.adain", np.where(nonconstant, 0.0, y.std(axis=axes)), np.zeros_like(inp["w"]),
                      what="a constant channel gives the constant b")
 
 
 def _adain_affine_invariance(ctx, fn, inp):
+    """Invariant to x → αx + β per channel (α > 0); with an ε in the denominator only to shifts (α = 1)."""
     rng = np.random.default_rng(int(abs(inp["x"]).sum() * 1e3) % 2**32)
     shape = inp["x"].shape[:2] + (1,) * (inp["x"].ndim - 2)
-    alpha, beta = rng.uniform(0.5, 2.0, shape), rng.uniform(-3.0, 3.0, shape)
+    _, conv = _adain_std_factor(ctx, inp["x"])
+    alpha = rng.uniform(0.5, 2.0, shape) if conv["eps"] == "none" else np.ones(shape)
+    beta = rng.uniform(-3.0, 3.0, shape)
     ctx.assert_close("gan.adain", fn(x=alpha * inp["x"] + beta, w=inp["w"], b=inp["b"]), fn(**inp),
                      what="AdaIN(αx + β) vs AdaIN(x)")
 

@@ -34,7 +34,7 @@ def reference_function(clause_id: str):
     clause = spec.get(clause_id)
     if clause.function is None:
         return None
-    mod = importlib.import_module(f"reference.{clause.family}")
+    mod = importlib.import_module(f"reference.{spec.module_of(clause_id)}")
     return getattr(mod, clause.function)
 
 

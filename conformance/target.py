@@ -79,7 +79,7 @@ def from_modules(name: str, package: str, backend: str) -> Target:
                 continue
             raise
         for c in spec.CLAUSES.values():
-            if c.family == fam and c.function and hasattr(mod, c.function):
+            if spec.module_of(c.id) == fam and c.function and hasattr(mod, c.function):
                 bindings[c.id] = getattr(mod, c.function)
     return Target(name=name, bindings=bindings, backend=backend)
 

@@ -138,8 +138,8 @@ def latent_interpolation(z0, z1, t, endpoint="t1_is_z0", path="linear"):
     denom = n0 * n1
     cos = np.clip(np.sum(z0 * z1, axis=1) / np.where(denom == 0, 1.0, denom), -1.0, 1.0)
     omega = np.arccos(cos)
-    parallel = (denom == 0) | (omega == 0)
-    if np.any(~parallel & (omega >= np.pi)):
+    parallel = (denom == 0) | (cos >= 1.0 - 1e-12)          # slerp = linear to 1e-12 there
+    if np.any(cos <= -1.0 + 1e-12):
         raise SpecInputError(c, "z0/z1", "latents that are not antiparallel (Ω < π) for spherical interpolation")
     so = np.where(parallel, 1.0, np.sin(omega))[:, None]
     om = omega[:, None]

@@ -21,6 +21,9 @@ FAMILIES = (
 )
 
 
+_MODULE: dict[str, str] = {}
+
+
 def _load() -> dict[str, Clause]:
     out: dict[str, Clause] = {}
     for fam in FAMILIES:
@@ -31,6 +34,7 @@ def _load() -> dict[str, Clause]:
             if c.family not in (fam, *getattr(mod, "ALSO_PREFIXES", ())):
                 raise ValueError(f"clause {c.id} declared in spec/{fam}.py")
             out[c.id] = c
+            _MODULE[c.id] = fam
     return out
 
 
@@ -42,6 +46,15 @@ def get(clause_id: str) -> Clause:
         return CLAUSES[clause_id]
     except KeyError:
         raise UnknownClauseError(clause_id, list(CLAUSES)) from None
+
+
+def module_of(clause_id: str) -> str:
+    """The family module that declares a clause: spec/<m>.py, reference/<m>.py, accelerated/<m>.py, conformance/<m>.py.
+
+    Usually the id's prefix; a module may also declare other prefixes (``ALSO_PREFIXES``, e.g. ``fm.`` in ``rf``).
+    """
+    get(clause_id)
+    return _MODULE[clause_id]
 
 
 def export() -> dict:
@@ -58,7 +71,7 @@ def json_schema() -> dict:
 
 
 __all__ = [
-    "SPEC_VERSION", "FAMILIES", "CLAUSES", "get", "export", "json_schema",
+    "SPEC_VERSION", "FAMILIES", "CLAUSES", "get", "module_of", "export", "json_schema",
     "Clause", "Convention", "Domain", "Provenance", "Symbol", "Tolerance", "Tolerances", "Variant", "tolerances",
     "GenspecError", "SpecInputError", "TargetError", "UnknownClauseError",
 ]

@@ -1,2 +1,264 @@
-"""Clauses of the cfg family (stub: filled in by its issue)."""
-CLAUSES = []
+"""Clauses of the cfg family: classifier-free guidance (sources 00, 01, 03, 04).
+
+v_y = f(x_t, y, t) and v_∅ = f(x_t, y_∅, t) are the conditional and unconditional predictions of one network
+(cond.velocity). ⚠ The notes write the guided combination in three ways; the spec names each as a variant of
+the convention `form` of every clause that takes a guidance weight:
+
+    one_plus_w          (1 + w) v_y − w v_∅          (00; Ho & Salimans 2022)       off at w = 0, v_∅ at w = −1
+    conditional_offset  v_y + w (v_y − v_∅)          (03)                           off at w = 0, v_∅ at w = −1
+    scale               v_∅ + s (v_y − v_∅)          (04; 03's "w=7.5")             off at s = 1, v_∅ at s = 0
+
+with s = 1 + w. The first two are one function of w written twice.
+"""
+from .cond import GM_SYMBOLS, NULL_LABEL
+from .schema import Clause, Convention, Domain, Provenance, Symbol, Variant, tolerances
+
+P = Provenance
+
+FORM = Convention(
+    name="form",
+    description="how the guidance weight enters the combination of v_y and v_∅",
+    default="one_plus_w",
+    variants=(
+        Variant(name="one_plus_w", statement=r"v^{cfg} = (1 + w)\,v^y - w\,v^\varnothing",
+                mapping="the spec's default (identity). Chosen because two of the three notes (00, 03) use this w "
+                        "(00 writes this form, 03 the conditional_offset form of the same function), it is the "
+                        "form of Ho & Salimans 2022 (03's reference 12), and w = 0 reads as 'no guidance'",
+                sources=("00",)),
+        Variant(name="conditional_offset", statement=r"v^{cfg} = v^y + w\,(v^y - v^\varnothing)",
+                mapping=r"w_{03} = w: algebraically the same function as one_plus_w", sources=("03",)),
+        Variant(name="scale", statement=r"v^{cfg} = v^\varnothing + s\,(v^y - v^\varnothing)",
+                mapping=r"s = 1 + w,\ w = s - 1. Guidance off at s = 1, unconditional at s = 0. 03's "
+                        r"'50 Euler steps with CFG w=7.5' (SDXL-like) is a value of this form: w = 6.5 in the "
+                        r"default form. Also diffusers' guidance_scale",
+                sources=("04", "03")),
+    ),
+)
+
+# The weight ranges the conformance cases draw, per form (the same guidance strengths in each).
+OFF = {"one_plus_w": 0.0, "conditional_offset": 0.0, "scale": 1.0}
+UNCONDITIONAL = {"one_plus_w": -1.0, "conditional_offset": -1.0, "scale": 0.0}
+
+RATE = Convention(
+    name="rate",
+    description="the dropout probability p when the caller gives none (the notes disagree on the typical value)",
+    default="ten_percent",
+    variants=(
+        Variant(name="ten_percent", statement="p = 0.1",
+                mapping="the spec's default: 03's 'e.g., 10%'; Ho & Salimans 2022 found p ∈ {0.1, 0.2} best",
+                sources=("03",)),
+        Variant(name="half", statement="p = 0.5", mapping="04's 'commonly 50%'; p = 0.5 instead of 0.1",
+                sources=("04",)),
+    ),
+)
+
+W = Symbol(name="w", description="guidance weight in the declared form (w, or s = 1 + w for the scale form)",
+           domain=Domain(), role="parameter")
+NUM_CLASSES = Symbol(name="num_classes", description="C, the number of real classes (the null label is C or −1)",
+                     domain=Domain(kind="integer", low=1), role="parameter")
+
+_COMBINE_TOL = tolerances(
+    float64=(1e-12, 1e-12), float32=(1e-5, 5e-5), bfloat16=(1e-2, 2e-2),
+    why="two products and a sum; with |v| ≤ 5 and |w| ≤ 11 the intermediates reach (1 + 2|w|)|v| ≈ 10², so a "
+        "few ulps of them is the absolute error when the output cancels to ~0 (float32: 3·6e-8·115 ≈ 2e-5). "
+        "bfloat16 inputs are combined in float32 and rounded once (2^-8 relative)",
+)
+
+_GUIDED_ORACLE_TOL = tolerances(
+    float64=(1e-9, 1e-9), float32=(5e-4, 1e-3), bfloat16=(5e-2, 2e-1),
+    why="the oracle tolerance of cond.velocity amplified by the guidance gain |1 + w| + |w| ≤ 9 (w ≤ 4); "
+        "bfloat16: each oracle output is rounded once (2^-8 relative of |v| ≲ 5) before the combination",
+)
+
+CLAUSES = [
+    Clause(
+        id="cfg.combine",
+        title="Classifier-free guidance: the guided combination of v_y and v_∅",
+        statement=(r"v^{cfg} = (1 + w)\,v^y - w\,v^\varnothing = v^y + w\,(v^y - v^\varnothing) = "
+                   r"v^\varnothing + s\,(v^y - v^\varnothing),\quad s = 1 + w"),
+        kind=("identity", "value", "property"),
+        provenance=(P(source="00", quote=r"$$ v^{cfg} = (1+w)v^y - w v^\varnothing. $$"),
+                    P(source="03", quote="vcfg = vy + w · (vy − v∅)"),
+                    P(source="03", quote="When w = 0, you get plain conditional sampling."),
+                    P(source="04", quote="v_cfg = v_uncond + w * (v_cond − v_uncond)."),
+                    P(source="03", quote="50 Euler steps with CFG w=7.5")),
+        function="cfg_combine",
+        symbols=(Symbol(name="v_y", description="conditional prediction f(x_t, y, t)", domain=Domain(shape=("n", "d"))),
+                 Symbol(name="v_null", description="unconditional prediction f(x_t, y_∅, t)",
+                        domain=Domain(shape=("n", "d"))),
+                 W,
+                 Symbol(name="v_cfg", description="guided prediction", role="output")),
+        conventions=(FORM,),
+        tolerance=_COMBINE_TOL,
+        singular="None: every finite w is allowed. Guidance is off (v_cfg = v_y) at w = 0 (s = 1); w = −1 (s = 0) "
+                 "gives the unconditional v_∅; −1 < w < 0 interpolates; w > 0 extrapolates past v_y.",
+        notes="⚠ Three forms in the notes (see the convention). 03's 'w=7.5' for an SDXL-like system is a value of the "
+              "scale form (the convention of SDXL's code, diffusers' guidance_scale): w = 6.5 in the default form; "
+              "03's 'Typical production values: w = 3–7' are then likely scale values as well. The weights "
+              "(1 + w, −w) sum to one for every w: guidance is an affine (not only linear) combination "
+              "(cfg.change_of_target).",
+    ),
+    Clause(
+        id="cfg.score",
+        title="Guidance in score form: Bayes' rule turns CFG into an implicit classifier",
+        statement=(r"(1 + w)\nabla\log p_t(x_t \mid y) - w\nabla\log p_t(x_t) = \nabla\log p_t(x_t) + "
+                   r"(1 + w)\nabla\log p_t(y \mid x_t);\qquad \text{rf: } v = -\frac{x_t + t\,\nabla\log p_t(x_t)}{1 - t}"
+                   r"\ \Rightarrow\ v^{cfg} = -\frac{x_t + t\,s^{cfg}}{1 - t}"),
+        kind=("identity", "value", "property"),
+        provenance=(P(source="03", quote="In score-function terms: vcfg ∝ ∇x log p(xt) + (1+w) · ∇x log p(y|xt)."),
+                    P(source="03", quote="pushing samples toward higher p(y|x)")),
+        function="guided_score",
+        symbols=(Symbol(name="score_null", description="∇ log p_t(x_t), the unconditional score",
+                        domain=Domain(shape=("n", "d"))),
+                 Symbol(name="grad_log_p_y", description="∇_{x_t} log p_t(y | x_t), the implicit classifier's gradient",
+                        domain=Domain(shape=("n", "d"))),
+                 W,
+                 Symbol(name="score_cfg", description="s_∅ + (1 + w) ∇ log p(y | x_t) (scale form: s_∅ + s ∇ log p(y | x_t))",
+                        role="output")),
+        conventions=(FORM,),
+        tolerance=_COMBINE_TOL,
+        singular="The velocity relation needs t < 1 (a = 1 − t = 0 at t = 1, where the score is −x_t and carries no "
+                 "data); the score of the noisy marginal needs t > 0 (b = t = 0 at t = 0: the data score). The "
+                 "function itself is a combination of given vectors and has no singular point.",
+        notes="Bayes: log p(y | x) = log p(x | y) + log p(y) − log p(x), and p(y) does not depend on x. ⚠ 03's '∝' is "
+              "not a proportionality: on the rf path v = −(x_t + t s)/(1 − t) is affine in the score s, with slope "
+              "−t/(1 − t) and offset −x_t/(1 − t); because the CFG weights sum to one the same affine map takes s_cfg "
+              "to v_cfg. Checked numerically with the Gaussian-mixture oracles, ∇ log p(y | x_t) by central "
+              "differences of cond.class_posterior.",
+    ),
+    Clause(
+        id="cfg.change_of_target",
+        title="Guidance commutes with every affine change of target (ε, x, v, velocity, score)",
+        statement=(r"g(p) = m(t)\,p + k(t)\,x_t \ \Rightarrow\ g\big((1 + w)p^y - w p^\varnothing\big) = "
+                   r"(1 + w)\,g(p^y) - w\,g(p^\varnothing)\quad\text{since } (1 + w) + (-w) = 1"),
+        kind=("identity", "value", "property"),
+        provenance=(P(source="03", quote="In score-function terms: vcfg ∝ ∇x log p(xt) + (1+w) · ∇x log p(y|xt)."),
+                    P(source="00", quote=r"$$ v^{cfg} = (1+w)v^y - w v^\varnothing. $$")),
+        function="guided_prediction",
+        symbols=(Symbol(name="x_t", description="noisy points", domain=Domain(shape=("n", "d"))),
+                 Symbol(name="y", description="class labels in {0, …, C − 1}", domain=Domain(kind="integer", low=0,
+                                                                                           shape=("n",))),
+                 Symbol(name="t", description="time, a scalar or one per point", domain=Domain(low=0.0, high=1.0)),
+                 W,
+                 *GM_SYMBOLS,
+                 Symbol(name="target", description="the parameterisation of the prediction (family.affine)",
+                        domain=Domain(kind="choice", choices=("velocity", "epsilon", "x", "v", "score")),
+                        role="parameter"),
+                 Symbol(name="p_cfg", description="the guided oracle prediction in that target", role="output")),
+        conventions=(FORM,),
+        tolerance=_GUIDED_ORACLE_TOL,
+        singular="Where the target is singular (score at t = 0: b = 0) SpecInputError naming t. Converting between "
+                 "targets needs det[[a, b], [c, d]] ≠ 0 (family.convert): ε at t = 1 and x at t = 0 are not "
+                 "invertible, so the commutation is checked on t ∈ [0.05, 0.95].",
+        notes="Every target y = c x + d z is recovered from another through (x̂, ẑ) = M⁻¹(x_t, p), so the conversion "
+              "is affine in the prediction with coefficients depending on t only (and offset proportional to x_t). "
+              "An affine map commutes with a combination whose weights sum to one; with weights (α, β), α + β ≠ 1, "
+              "the defect is (α + β − 1) k(t) x_t. So guiding ε-, x-, v-, velocity- or score-predictions gives the "
+              "same guided sampler.",
+    ),
+    Clause(
+        id="cfg.dropout",
+        title="Conditioning dropout: replace y by y_∅ with probability p",
+        statement=r"\tilde y_i = \begin{cases} y_\varnothing & u_i < p \\ y_i & u_i \ge p \end{cases},\quad "
+                  r"u_i \sim U[0, 1)\ \Rightarrow\ \Pr[\tilde y_i = y_\varnothing] = p",
+        kind=("value", "property"),
+        provenance=(P(source="03", quote="randomly replace y with a null token y∅ (empty conditioning) some fraction "
+                                         "of the time (e.g., 10%)"),
+                    P(source="04", quote="randomly dropping the conditioning during training (commonly 50% of the time)"),
+                    P(source="00", quote="we randomly drop the conditioning input $y$ with some probability")),
+        function="drop_labels",
+        symbols=(Symbol(name="y", description="class labels in {0, …, C − 1}", domain=Domain(kind="integer", low=0,
+                                                                                          shape=("n",))),
+                 Symbol(name="u", description="uniforms on [0, 1), one per label (given, so the function is "
+                                              "deterministic)", domain=Domain(low=0.0, high=1.0, high_closed=False,
+                                                                              shape=("n",))),
+                 NUM_CLASSES,
+                 Symbol(name="p", description="drop probability; when omitted, the convention `rate` gives it",
+                        domain=Domain(low=0.0, high=1.0), role="parameter"),
+                 Symbol(name="y_tilde", description="labels with dropped entries set to y_∅ (same integer dtype)",
+                        role="output")),
+        conventions=(NULL_LABEL, RATE),
+        tolerance=tolerances(float64=(0.0, 0.0), float32=(0.0, 0.0), bfloat16=(0.0, 0.0),
+                             why="integer output: exact (u is compared with p exactly; the harness gives both sides "
+                                 "the same rounded u)"),
+        singular="p = 0 drops nothing, p = 1 drops everything (u < 1 always). u ∉ [0, 1) is an input error.",
+        notes="⚠ 03 'e.g., 10%', 04 'commonly 50%': p is a parameter; the convention `rate` names both values. "
+              "The drop is u < p (strict), so Pr = p exactly for u ~ U[0, 1).",
+    ),
+    Clause(
+        id="cfg.cost",
+        title="Guided prediction costs two evaluations: one batched call of 2B equals two calls of B",
+        statement=(r"[v^y; v^\varnothing] = f\big([x_t; x_t], [y; y_\varnothing], [t; t]\big),\quad "
+                   r"v^{cfg} = (1 + w)v^y - w v^\varnothing:\ 2B \text{ rows per step}"),
+        kind=("value", "property"),
+        provenance=(P(source="03", quote="Every sampling step requires two forward passes: one unconditional (v∅) and "
+                                         "one conditional (vy)."),
+                    P(source="03", quote="Some methods batch the two passes together to use GPU parallelism, but the "
+                                         "FLOPs still double."),
+                    P(source="00", quote="the model must be evaluated twice per denoising step"),
+                    P(source="04", quote="at the cost of evaluating the model twice per step")),
+        function="guided_velocity",
+        symbols=(Symbol(name="f", description="conditional predictor f(x_t, y, t), row-wise, t given as an (n,) array",
+                        domain=Domain(kind="callable")),
+                 Symbol(name="x_t", description="points", domain=Domain(shape=("n", "d"))),
+                 Symbol(name="y", description="class labels in {0, …, C − 1}", domain=Domain(kind="integer", low=0,
+                                                                                           shape=("n",))),
+                 Symbol(name="t", description="time, a scalar or one per point", domain=Domain(low=0.0, high=1.0)),
+                 W, NUM_CLASSES,
+                 Symbol(name="v_cfg", description="guided prediction", role="output")),
+        conventions=(FORM, NULL_LABEL),
+        tolerance=_GUIDED_ORACLE_TOL,
+        singular="None beyond f's own.",
+        notes="The reference makes two calls of B rows; accelerated makes one call of 2B rows ([x_t; x_t], "
+              "[y; y_∅]) and splits the output: equal within tolerance for a row-wise f. The FLOPs double either "
+              "way (2B rows per guided evaluation).",
+    ),
+    Clause(
+        id="cfg.guided_euler",
+        title="Guided Euler sampler: T steps, 2T·B rows, T batched calls",
+        statement=(r"x \leftarrow x - \tfrac{1}{T}\, v^{cfg}(x, y, t_k),\ t_k = 1 - k/T,\ k = 0, \dots, T - 1,\ "
+                   r"x_{t_0} = x_1 \sim \mathcal{N}(0, I)"),
+        kind=("value", "property"),
+        provenance=(P(source="03", quote="This doubles the compute per step."),
+                    P(source="03", quote="Starting from random noise in latent space, T denoising steps with CFG "
+                                         "produce a clean latent.")),
+        function="guided_euler_sample",
+        symbols=(Symbol(name="f", description="conditional predictor f(x_t, y, t), row-wise, t an (n,) array",
+                        domain=Domain(kind="callable")),
+                 Symbol(name="x1", description="noise at t = 1", domain=Domain(shape=("n", "d"))),
+                 Symbol(name="y", description="class labels in {0, …, C − 1}", domain=Domain(kind="integer", low=0,
+                                                                                           shape=("n",))),
+                 W,
+                 Symbol(name="T", description="number of Euler steps", domain=Domain(kind="integer", low=1),
+                        role="parameter"),
+                 NUM_CLASSES,
+                 Symbol(name="x0", description="sample at t = 0", role="output")),
+        conventions=(FORM, NULL_LABEL),
+        tolerance=tolerances(
+            float64=(1e-9, 1e-9), float32=(2e-3, 2e-3), bfloat16=(1e-1, 3e-1),
+            why="T ≤ 8 guided steps of size 1/T with |w| ≤ 4: the per-step error of cfg.cost accumulates ~linearly "
+                "(the flow of the test fields is Lipschitz with constant ≲ 1) and the state is rounded to the dtype "
+                "after every step (bfloat16: T · 2^-8 · |x| ≲ 0.1)"),
+        singular="T must be ≥ 1. The grid never evaluates t = 0.",
+        notes="sampler.euler with the guided field: equals the conditional Euler sample at w = 0 (s = 1) and the "
+              "unconditional one at w = −1 (s = 0). 2T·B network rows; accelerated: T calls of 2B rows.",
+    ),
+    Clause(
+        id="cfg.concentration",
+        title="Guidance concentrates samples on the class (exact oracles)",
+        statement=(r"\text{acc}(w) = \Pr\big[\arg\max_{y'} p(y' \mid x_0) = y\big],\ x_0 = \text{guided Euler}(w):\ "
+                   r"\text{acc}(0) < \text{acc}(1) < \text{acc}(3) < \text{acc}(7)"),
+        kind=("property",),
+        provenance=(P(source="00", quote="Larger $w$ pushes the denoising direction more toward the conditional "
+                                         "distribution"),
+                    P(source="03", quote="At w = 3: all images are unambiguously cats"),
+                    P(source="03", quote="higher w = more aligned with the prompt but less diverse")),
+        function=None,
+        tolerance=tolerances(why="a measured claim: the margins are stated in the check, not as a tolerance"),
+        singular="None.",
+        notes="Measured with the float64 reference: a fixed 2-D mixture of 3 overlapping classes (2 components each), "
+              "n = 600 samples per class, T = 32 guided Euler steps with the exact oracles, accuracy = fraction whose "
+              "highest-posterior class at t = 0 (cond.class_posterior) is the requested y. The table is printed by "
+              "tests/test_cfg.py; the check requires a strict increase by ≥ 0.01 per step of w and acc(7) ≥ 0.97.",
+    ),
+]

@@ -194,8 +194,9 @@ CLAUSES = [
         ),
         tolerance=tolerances(float64=(1e-12, 1e-12), float32=(1e-5, 1e-5), bfloat16=(2e-2, 2e-2),
                              why="two products and a sum of O(1) values; absolute floor for cancellation near 0"),
-        singular="spherical: where Ω = 0 (parallel latents, or either is 0) the path is the linear one; "
-                 "antiparallel latents (Ω = π) have no unique great circle and raise SpecInputError.",
+        singular="spherical: where cos Ω ≥ 1 - 1e-12 (parallel latents, or either is 0) the path is the linear one "
+                 "(equal to slerp within 1e-12); where cos Ω ≤ -1 + 1e-12 (antiparallel: no unique great circle, "
+                 "and slerp is ill-conditioned) the reference raises SpecInputError.",
     ),
     Clause(
         id="gan.adain",

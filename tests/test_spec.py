@@ -1,0 +1,99 @@
+"""The spec itself: valid, unique, traceable to the notes, mirrored by reference and accelerated."""
+import importlib
+import json
+import pathlib
+import re
+
+import pytest
+from pydantic import ValidationError
+
+import spec
+from conformance.registry import all_checks, checks_for
+from spec.schema import SOURCES, Clause, Convention, Provenance, Variant
+
+SEEDS = pathlib.Path(__file__).resolve().parents[2] / "shared" / "seeds"
+
+
+def _norm(s: str) -> str:
+    return re.sub(r"\s+", " ", s).strip()
+
+
+def test_every_family_declares_clauses():
+    for fam in spec.FAMILIES:
+        mod = importlib.import_module(f"spec.{fam}")
+        assert mod.CLAUSES, f"spec/{fam}.py declares no clause"
+
+
+@pytest.mark.skipif(not SEEDS.is_dir(), reason="the source notes (../shared/seeds) are not beside this checkout")
+@pytest.mark.parametrize("cid", list(spec.CLAUSES))
+def test_provenance_quotes_are_verbatim(cid):
+    for p in spec.get(cid).provenance:
+        if p.source.startswith("external:"):
+            continue
+        text = _norm((SEEDS / SOURCES[p.source]).read_text(encoding="utf-8"))
+        assert _norm(p.quote) in text, f"{cid}: quote not found in {p.file}: {p.quote!r}"
+
+
+@pytest.mark.parametrize("cid", [c.id for c in spec.CLAUSES.values() if c.function])
+def test_reference_and_accelerated_mirror_each_clause(cid):
+    c = spec.get(cid)
+    m = spec.module_of(cid)
+    ref = importlib.import_module(f"reference.{m}")
+    acc = importlib.import_module(f"accelerated.{m}")
+    assert callable(getattr(ref, c.function, None)), f"reference/{m}.py lacks {c.function}"
+    assert callable(getattr(acc, c.function, None)), f"accelerated/{m}.py lacks {c.function}"
+
+
+@pytest.mark.parametrize("cid", list(spec.CLAUSES))
+def test_every_clause_has_a_check_that_can_fail(cid):
+    c, chk = spec.get(cid), checks_for(cid)
+    assert c.function is not None or chk.properties or chk.proofs, f"{cid} has nothing to check"
+    if c.function is not None:
+        assert chk.cases is not None, f"{cid} binds a function but declares no input cases"
+    if "identity" in c.kind:
+        assert chk.proofs, f"{cid} claims an identity but has no sympy proof"
+    if "property" in c.kind:
+        assert chk.properties, f"{cid} claims properties but checks none"
+
+
+def test_checks_name_only_known_clauses():
+    assert set(all_checks()) <= set(spec.CLAUSES)
+
+
+def test_export_round_trips_through_the_schema(tmp_path):
+    data = json.loads(json.dumps(spec.export()))
+    assert data["spec_version"] == spec.SPEC_VERSION
+    assert [c["id"] for c in data["clauses"]] == list(spec.CLAUSES)
+    for raw in data["clauses"]:
+        assert Clause.model_validate(raw) == spec.get(raw["id"])
+    schema = spec.json_schema()
+    assert schema["title"] == "Clause" and "provenance" in schema["required"]
+
+
+def test_schema_rejects_malformed_clauses():
+    ok = dict(id="x.y", title="t", statement="s", kind=("value",),
+              provenance=(Provenance(source="00", quote="abc"),))
+    Clause(**ok)
+    with pytest.raises(ValidationError):
+        Clause(**{**ok, "id": "NoDot"})
+    with pytest.raises(ValidationError):
+        Clause(**{**ok, "provenance": ()})
+    with pytest.raises(ValidationError):
+        Provenance(source="99", quote="abc")
+    with pytest.raises(ValidationError):
+        Convention(name="c", description="d", default="missing",
+                   variants=(Variant(name="a", statement="s", mapping="m"),))
+
+
+def test_unknown_clause_is_a_clear_error():
+    with pytest.raises(spec.UnknownClauseError, match="gan.optimal_discriminatr"):
+        spec.get("gan.optimal_discriminatr")
+
+
+def test_tolerances_are_ordered_by_precision():
+    """A tolerance never gets tighter as the dtype gets coarser."""
+    for c in spec.CLAUSES.values():
+        t = c.tolerance
+        assert t.float64.rtol <= t.float32.rtol <= t.bfloat16.rtol, c.id
+        assert t.float64.atol <= t.float32.atol <= t.bfloat16.atol, c.id
+        assert t.why, f"{c.id}: tolerance without a justification"
