@@ -44,8 +44,8 @@ def check(target: Target | str, clauses: list[str] | None = None, *, dtype: str 
             try:
                 fn()
                 outcomes.append({"check": name, "outcome": "passed", "message": ""})
-            except AssertionError as e:
-                outcomes.append({"check": name, "outcome": "failed", "message": str(e)})
+            except Exception as e:  # noqa: BLE001 - AssertionError, or hypothesis' Flaky/ExceptionGroup
+                outcomes.append({"check": name, "outcome": "failed", "message": _message(e)})
 
         if target_independent:
             for p in chk.proofs:
@@ -69,3 +69,9 @@ def check(target: Target | str, clauses: list[str] | None = None, *, dtype: str 
 
 def failing(results: dict[str, ClauseResult]) -> set[str]:
     return {cid for cid, r in results.items() if r.status == "failed"}
+
+
+def _message(e: BaseException) -> str:
+    if isinstance(e, BaseExceptionGroup):
+        return "; ".join(_message(x) for x in e.exceptions)
+    return str(e) if isinstance(e, AssertionError) else f"{type(e).__name__}: {e}"

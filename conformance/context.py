@@ -105,16 +105,16 @@ class Context:
     # ---- guarded calls ----------------------------------------------------------------------
     def call(self, clause_id: str, fn, inputs: dict):
         """Call a target function on NumPy inputs; returns NumPy float64 outputs."""
-        if clause_id in self.hung:
-            raise TargetHung(f"{clause_id}: target already ran past {self.timeout:g}s on an earlier call")
         args = {k: self.to_target(v) for k, v in inputs.items()}
         rec = self.records.setdefault(clause_id, ClauseRecord())
         rec.evaluations += 1
         try:
+            if clause_id in self.hung:  # once hung, never wait again: every later call fails at once, the same way
+                raise _Timeout()
             out = _with_timeout(lambda: fn(**args), self.timeout)
         except _Timeout:
             self.hung.add(clause_id)
-            raise TargetHung(f"{clause_id}: target ran past {self.timeout:g}s") from None
+            raise TargetHung(f"{clause_id}: target ran past {self.timeout:g}s (--timeout) on one call") from None
         except AssertionError:
             raise
         except Exception as e:  # noqa: BLE001 - any exception of the target fails its clause only

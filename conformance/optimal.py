@@ -39,7 +39,7 @@ BIMODAL = (np.array([0.5, 0.5]), np.array([[-2.0, 0.0], [2.0, 0.0]]), np.stack([
 """The bimodal 2-D mixture of the mid-t claim and the sampler checks."""
 
 
-def oracle(weights, means, covs, target="velocity", path="rf", label=None):
+def oracle(weights, means, covs, target="velocity", path="rf", schedule=None, label=None):
     """The oracle f*(x, t) as a Dual: NumPy reference and torch (accelerated), on the caller's dtype and device."""
     from accelerated import optimal as A
     cache = {}
@@ -50,9 +50,10 @@ def oracle(weights, means, covs, target="velocity", path="rf", label=None):
             import torch
             wd = x.dtype if x.dtype in (torch.float32, torch.float64) else torch.float32
             cache[key] = A.Mixture(weights, means, covs, device=x.device, dtype=wd)
-        return A.optimal_prediction(x, t, cache[key], target=target, path=path)
+        return A.optimal_prediction(x, t, cache[key], target=target, path=path, schedule=schedule)
 
-    return Dual(numpy=lambda x, t: R.optimal_prediction(x, t, weights, means, covs, target=target, path=path),
+    return Dual(numpy=lambda x, t: R.optimal_prediction(x, t, weights, means, covs, target=target, path=path,
+                                                        schedule=schedule),
                 torch=torch_fn, label=label or f"oracle {target} ({path})")
 
 
@@ -129,18 +130,31 @@ def _symbolic_cases(draw):
     return {"x_t": x_t, "a": aa, "b": bb, "weights": w, "means": m, "covs": c}
 
 
+_PATHS = (("rf", None), ("vp", "linear"), ("vp", "cosine"), ("ve", None))
+
+
+def _singular(path, target):
+    """Targets with an infinite coefficient at t = 0 on the path (family.affine's singular points)."""
+    return target == "score" and path in ("rf", "vp") or (target == "velocity" and path == "vp")
+
+
 @st.composite
-def _prediction_cases(draw):
+def _prediction_cases(draw, paths=_PATHS):
     rng, (w, m, c) = draw(_mixture())
     n = draw(st.integers(1, 8))
+    path, schedule = draw(st.sampled_from(paths))
+    target = draw(st.sampled_from(R.TARGETS))
     t = rng.uniform(0.0, 1.0, n)
     t[rng.random(n) < 0.2], t[rng.random(n) < 0.2] = 0.0, 1.0
+    if _singular(path, target):
+        t = np.maximum(t, 0.02)
     if draw(st.booleans()):
         t = float(t[0])
-    tt_ = np.broadcast_to(t, (n,))[:, None]
-    x_t = (1 - tt_) * sample_mixture(rng, n, w, m, c) + tt_ * rng.standard_normal((n, m.shape[1]))
+    tn = np.broadcast_to(t, (n,))
+    a_, b_ = R.coefficients(tn, path, "x", schedule)[:2]
+    x_t = a_[:, None] * sample_mixture(rng, n, w, m, c) + b_[:, None] * rng.standard_normal((n, m.shape[1]))
     return {"x_t": x_t, "t": t, "weights": w, "means": m, "covs": c,
-            "target": draw(st.sampled_from(R.TARGETS)), "path": "rf"}
+            "target": target, "path": path, "schedule": schedule}
 
 
 # ---- Monte Carlo ------------------------------------------------------------------------------
@@ -171,7 +185,7 @@ def _mc_check(clause, target_of):
         d = m.shape[1]
         checked = 0
         for t in (0.25, 0.5, 0.75, 1.0):
-            a_, b_ = 1.0 - t, t
+            a_, b_ = (float(v[0]) for v in R.coefficients(np.array([t]), inp.get("path", "rf"), "x", inp.get("schedule"))[:2])
             q = a_ * sample_mixture(rng, 3, w, m, c) + b_ * rng.standard_normal((3, d))
             for qi in q:
                 est, se, ess = importance_posterior(rng, qi, a_, b_, w, m, c)
@@ -198,10 +212,10 @@ def _post_target(fn, q, t, a_, b_, inp):
 
 
 def _pred_target(fn, q, t, a_, b_, inp):
-    cc, dd = R.target_coefficients(np.array([t]), inp["target"], "rf")
+    cc, dd = R.target_coefficients(np.array([t]), inp["target"], inp["path"], inp["schedule"])
     cc, dd = float(cc[0]), float(dd[0])
     got = fn(x_t=q, t=np.array([t]), weights=inp["weights"], means=inp["means"], covs=inp["covs"],
-             target=inp["target"], path="rf")
+             target=inp["target"], path=inp["path"], schedule=inp["schedule"])
     # y = c x + d z = (c − d a/b) x + d q / b
     k = cc - dd * a_ / b_
     return (got, lambda est: k * est + dd * q[0] / b_), np.full(q.shape[1], k)
@@ -226,13 +240,19 @@ def _post_singular(ctx, fn, inp):
 
 
 def _pred_targets_agree(ctx, fn, inp):
-    """velocity = ε̂ − x̂ and v = −b x̂ + a ε̂ on rf: the four targets are one posterior."""
+    """Every target is c(t) x̂ + d(t) ε̂ with (x̂, ε̂) the x and epsilon predictions, and a x̂ + b ε̂ = x_t:
+    the targets are one posterior."""
     kw = {k: v for k, v in inp.items() if k != "target"}
-    f = {tg: fn(**kw, target=tg) for tg in R.TARGETS}
-    t = np.broadcast_to(inp["t"], (inp["x_t"].shape[0],))[:, None]
-    ctx.assert_close(PRED, f["velocity"], f["epsilon"] - f["x"], what="velocity vs ε̂ − x̂")
-    ctx.assert_close(PRED, f["v"], -t * f["x"] + (1 - t) * f["epsilon"], what="v vs −b x̂ + a ε̂")
-    ctx.assert_close(PRED, (1 - t) * f["x"] + t * f["epsilon"], inp["x_t"], what="a x̂ + b ε̂ vs x_t")
+    tn = np.broadcast_to(inp["t"], (inp["x_t"].shape[0],))
+    f_x, f_eps = fn(**kw, target="x"), fn(**kw, target="epsilon")
+    a_, b_ = R.coefficients(tn, inp["path"], "x", inp["schedule"])[:2]
+    ctx.assert_close(PRED, a_[:, None] * f_x + b_[:, None] * f_eps, inp["x_t"], what="a x̂ + b ε̂ vs x_t")
+    for tg in R.TARGETS:
+        if tg in ("x", "epsilon") or (_singular(inp["path"], tg) and np.any(tn == 0)):
+            continue
+        cc, dd = R.target_coefficients(tn, tg, inp["path"], inp["schedule"])
+        ctx.assert_close(PRED, fn(**kw, target=tg), cc[:, None] * f_x + dd[:, None] * f_eps,
+                         what=f"target {tg} vs c x̂ + d ε̂")
 
 
 def _pred_endpoints(ctx, fn, inp):
@@ -243,7 +263,7 @@ def _pred_endpoints(ctx, fn, inp):
               1.0: {"velocity": x - mean, "epsilon": x, "x": mean, "v": -mean}}
     for t, table in expect.items():
         for tg, want in table.items():
-            got = fn(x_t=x, t=np.full(n, t), weights=w, means=m, covs=c, target=tg, path="rf")
+            got = fn(x_t=x, t=np.full(n, t), weights=w, means=m, covs=c, target=tg, path="rf", schedule=None)
             ctx.assert_close(PRED, got, want, what=f"t = {t:g}, target {tg}")
 
 
@@ -252,11 +272,12 @@ def _pred_orthogonal(ctx, fn, inp):
     rng = np.random.default_rng(int(1e6 * abs(inp["means"]).sum()) % 2**32)
     w, m, c = inp["weights"], inp["means"], inp["covs"]
     M, d = 4000, m.shape[1]
-    x, z, t = sample_mixture(rng, M, w, m, c), rng.standard_normal((M, d)), rng.uniform(0, 1, M)
-    x_t = (1 - t)[:, None] * x + t[:, None] * z
-    cc, dd = R.target_coefficients(t, inp["target"], "rf")
+    x, z, t = sample_mixture(rng, M, w, m, c), rng.standard_normal((M, d)), rng.uniform(0.02, 1, M)
+    a_, b_, cc, dd = R.coefficients(t, inp["path"], inp["target"], inp["schedule"])
+    x_t = a_[:, None] * x + b_[:, None] * z
     y = cc[:, None] * x + dd[:, None] * z
-    res = y - fn(x_t=x_t, t=t, weights=w, means=m, covs=c, target=inp["target"], path="rf")
+    res = y - fn(x_t=x_t, t=t, weights=w, means=m, covs=c, target=inp["target"], path=inp["path"],
+                 schedule=inp["schedule"])
     gs = [np.ones(M), t, *x_t.T, *np.tanh(x_t).T, t * x_t[:, 0]]
     tol = ctx.tolerance(PRED)
     for gi, g in enumerate(gs):
@@ -339,7 +360,7 @@ CHECKS = [
         max_examples=12,
         example=lambda: {"x_t": np.array([[0.5, 0.0], [-1.0, 1.0]]), "t": np.array([0.0, 0.5]),
                          "weights": BIMODAL[0], "means": BIMODAL[1], "covs": BIMODAL[2],
-                         "target": "velocity", "path": "rf"},
+                         "target": "velocity", "path": "rf", "schedule": None},
     ),
     ClauseChecks(
         clause=MID,
