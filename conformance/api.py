@@ -25,14 +25,16 @@ class ClauseResult:
 
 
 def check(target: Target | str, clauses: list[str] | None = None, *, dtype: str = "float64", device: str = "cpu",
-          profile: str = "ci", timeout: float = 20.0, target_independent: bool = True) -> dict[str, ClauseResult]:
+          profile: str = "ci", timeout: float = 20.0, target_independent: bool = True,
+          shrink: bool = True) -> dict[str, ClauseResult]:
     """Run every check of the selected clauses against ``target``; returns one result per clause.
 
     ``target_independent=False`` skips the proofs and reference-vs-derivation checks (they do not depend on
-    the target), which is what planted-bug tests want.
+    the target), which is what planted-bug tests want; so is ``shrink=False`` (the first failing example is
+    reported as found, which saves seconds per failing clause).
     """
     tgt = load(target) if isinstance(target, str) else target
-    ctx = Context(target=tgt, dtype=dtype, device=device, timeout=timeout)
+    ctx = Context(target=tgt, dtype=dtype, device=device, timeout=timeout, shrink=shrink)
     ctx.target_spec = target if isinstance(target, str) else tgt.name
     out = {}
     for cid in select(clauses):

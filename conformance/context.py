@@ -43,6 +43,7 @@ class Context:
     dtype: str = "float64"
     device: str = "cpu"
     timeout: float = 20.0
+    shrink: bool = True
     records: dict[str, ClauseRecord] = field(default_factory=dict)
     hung: set = field(default_factory=set)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import sympy as sp
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 
 import spec
 from .context import Context
@@ -19,12 +19,15 @@ PROFILES = {
 }
 
 
-def hypothesis_settings(profile: str, cap: int | None = None) -> settings:
+def hypothesis_settings(profile: str, cap: int | None = None, shrink: bool = True) -> settings:
+    """The hypothesis settings of a profile; ``shrink=False`` reports the first failing example as found."""
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; expected one of {sorted(PROFILES)}")
     kw = dict(PROFILES[profile])
     if cap is not None:
         kw["max_examples"] = min(kw["max_examples"], cap)
+    if not shrink:
+        kw["phases"] = (Phase.explicit, Phase.reuse, Phase.generate)
     return settings(deadline=None, print_blob=True, report_multiple_bugs=False,
                     suppress_health_check=list(HealthCheck), **kw)
 
@@ -73,7 +76,7 @@ def check_target_matches_reference(ctx: Context, clause_id: str, profile: str) -
     cases = chk.convention_cases(conv) if chk.convention_cases else chk.cases
     reproduce = reproduction(ctx, clause_id, profile)
 
-    @hypothesis_settings(profile, chk.max_examples)
+    @hypothesis_settings(profile, chk.max_examples, ctx.shrink)
     @given(inputs=cases)
     def run(inputs):
         inputs = ctx.round(inputs)
@@ -102,7 +105,7 @@ def check_property(ctx: Context, clause_id: str, prop, profile: str) -> None:
         prop.check(ctx, wrapped, {})
         return
 
-    @hypothesis_settings(profile, chk.max_examples)
+    @hypothesis_settings(profile, chk.max_examples, ctx.shrink)
     @given(inputs=cases)
     def run(inputs):
         inputs = ctx.round(inputs)

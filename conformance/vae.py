@@ -29,10 +29,17 @@ def log_normal(v, mean, var):
     return sp.expand_log(sp.log(normal_pdf(v, mean, var)), force=True)
 
 
+@lru_cache(maxsize=None)
+def standard_normal_moment(j):
+    """∫ φ(t) t^j dt, by integration."""
+    return sp.integrate(normal_pdf(t_, 0, 1) * t_**j, (t_, -oo, oo))
+
+
 def gaussian_expectation(f, mean, sd):
-    """E[f(z)], z ~ N(mean, sd²), by integration after z = mean + sd t (dz q(z) = φ(t) dt)."""
-    integrand = sp.expand(f.subs(z_, mean + sd * t_))
-    return sp.integrate(normal_pdf(t_, 0, 1) * integrand, (t_, -oo, oo))
+    """E[f(z)], z ~ N(mean, sd²), for f polynomial in z (a log-ratio of Gaussians is quadratic): substitute
+    z = mean + sd t (q(z) dz = φ(t) dt) and integrate term by term against φ."""
+    poly = sp.Poly(sp.expand(f.subs(z_, mean + sd * t_)), t_)
+    return sp.Add(*[coeff * standard_normal_moment(j) for (j,), coeff in poly.terms()])
 
 
 Z = mu_ + sp.exp(lv_ / 2) * eps_                            # 02: z = μ + σ ε, σ = exp(½ logvar)
@@ -68,6 +75,17 @@ def kl_gauss_1d(m1, v1, m2, v2):
     return (v1 / v2 + (m2 - m1) ** 2 / v2 - 1 + sp.log(v2) - sp.log(v1)) / 2
 
 
+@lru_cache(maxsize=None)
+def _lambdified(name):
+    """NumPy functions of the derived expressions (d = k = 1 for the linear-Gaussian ones)."""
+    return {
+        "z": lambda: sp.lambdify((mu_, lv_, eps_), Z, "numpy"),
+        "kl": lambda: sp.lambdify((mu_, lv_), kl_integral().subs(sigma_, sp.exp(lv_ / 2)), "numpy"),
+        "elbo": lambda: sp.lambdify((x_, w_, c_, s2_, m_, S_), elbo_1d(), "numpy"),
+        "log_evidence": lambda: sp.lambdify((x_, w_, c_, s2_), LOG_EVIDENCE, "numpy"),
+    }[name]()
+
+
 def _zero(e):
     return sp.simplify(sp.expand_log(e, force=True))
 
@@ -87,7 +105,7 @@ def _variant(ctx, cid, name):
 
 def _to_param(logvar, variant):
     """The encoder output under each parameterization (spec/vae.py ENCODER_OUTPUT) for a given logvar."""
-    return {"logvar": logvar, "log_sigma": 0.5 * logvar, "sigma": np.sqrt(np.exp(logvar))}[variant]
+    return {"logvar": logvar, "log_sigma": 0.5 * logvar, "sigma": np.exp(0.5 * logvar)}[variant]
 
 
 def _reduce(per_sample, reduction):
@@ -282,8 +300,15 @@ def _kl_quadrature(ctx, fn, inp):
                   "KL vs quadrature of ∫ q log(q/p)")
 
 
+def _mvn_logpdf(v, mean, cov):
+    """log N(v; mean, cov) row by row, through slogdet and solve (not the reference's Cholesky route)."""
+    r = np.atleast_2d(v - mean)
+    quad = np.sum(r * np.linalg.solve(cov, r.T).T, axis=-1)
+    return -0.5 * (r.shape[-1] * math.log(2 * math.pi) + np.linalg.slogdet(cov)[1] + quad)
+
+
 def _log_px(x, W, c, s2):
-    return stats.multivariate_normal(mean=c, cov=W @ W.T + s2 * np.eye(W.shape[0])).logpdf(x).reshape(x.shape[0])
+    return _mvn_logpdf(x, c, W @ W.T + s2 * np.eye(W.shape[0]))
 
 
 def _elbo_bound(ctx, fn, inp):
@@ -323,9 +348,8 @@ def _bayes(ctx, fn, inp):
     d, k = W.shape
     m_post, S_post = _posterior(W, c, s2, x)
     zs = 0.7 - 0.3 * m_post
-    rhs = np.array([stats.multivariate_normal(W @ z + c, s2 * np.eye(d)).logpdf(xi)
-                    + stats.multivariate_normal(np.zeros(k), np.eye(k)).logpdf(z)
-                    - stats.multivariate_normal(mp, S_post).logpdf(z) for xi, z, mp in zip(x, zs, m_post)])
+    rhs = np.array([_mvn_logpdf(xi, W @ z + c, s2 * np.eye(d))[0] + _mvn_logpdf(z, np.zeros(k), np.eye(k))[0]
+                    - _mvn_logpdf(z, mp, S_post)[0] for xi, z, mp in zip(x, zs, m_post)])
     _close_scaled(ctx, cid, fn(**inp), rhs, _evidence_magnitude(**inp), "log p(x) vs log p(x|z) + log p(z) - log p(z|x)")
 
 
@@ -361,7 +385,7 @@ CHECKS = [
                 Proof("ε ~ N(0, 1) ⇒ E z = μ, Var z = exp(logvar)", lambda: (
                     sps.E(Z.subs(eps_, sps.Normal("e", 0, 1))) - mu_,
                     sps.variance(Z.subs(eps_, sps.Normal("e", 0, 1))) - sp.exp(lv_)))),
-        symbolic=lambda mu, logvar, eps: sp.lambdify((mu_, lv_, eps_), Z, "numpy")(mu, logvar, eps),
+        symbolic=lambda mu, logvar, eps: _lambdified("z")(mu, logvar, eps),
         properties=(Property("z - μ = σ ε; ε = 0 gives z = μ", _z_minus_mu_is_sigma_eps),
                     Property("autograd: ∂z/∂μ = 1, ∂z/∂logvar = ½ σ ε (torch targets)", _autograd)),
         example=lambda: {"mu": np.array([[0.0, 1.0]]), "logvar": np.array([[0.0, math.log(4.0)]]),
@@ -376,8 +400,7 @@ CHECKS = [
                 Proof("KL = 0 at μ = 0, logvar = 0 and ∂KL/∂μ = ∂KL/∂logvar = 0 there (the minimum)",
                       lambda: (KL_CLOSED.subs({mu_: 0, lv_: 0}), sp.diff(KL_CLOSED, mu_).subs({mu_: 0, lv_: 0}),
                                sp.diff(KL_CLOSED, lv_).subs({mu_: 0, lv_: 0})))),
-        symbolic=lambda mu, logvar: np.sum(
-            sp.lambdify((mu_, lv_), kl_integral().subs(sigma_, sp.exp(lv_ / 2)), "numpy")(mu, logvar), axis=-1),
+        symbolic=lambda mu, logvar: np.sum(_lambdified("kl")(mu, logvar), axis=-1),
         properties=(Property("KL ≥ 0, and KL = 0 exactly at the prior", _kl_nonnegative),
                     Property("equals ∫ q log(q/p) dz by quadrature", _kl_quadrature, cases=_kl_quadrature_cases())),
         example=lambda: {"mu": np.array([[0.0, 0.0], [1.0, -1.0]]), "logvar": np.array([[0.0, 0.0], [0.0, math.log(2.0)]])},
@@ -392,8 +415,7 @@ CHECKS = [
                       lambda: _zero(LOG_EVIDENCE - elbo_1d() - kl_gauss_1d(m_, S_, POST_MEAN, POST_VAR))),
                 Proof("ELBO(m*, S*) = log p(x) at the exact posterior",
                       lambda: _zero(elbo_1d().subs({m_: POST_MEAN, S_: POST_VAR}) - LOG_EVIDENCE))),
-        symbolic=lambda x, W, c, s2, m, S: sp.lambdify((x_, w_, c_, s2_, m_, S_), elbo_1d(), "numpy")(
-            x[:, 0], W[0, 0], c[0], s2, m[:, 0], S[:, 0, 0]),
+        symbolic=lambda x, W, c, s2, m, S: _lambdified("elbo")(x[:, 0], W[0, 0], c[0], s2, m[:, 0], S[:, 0, 0]),
         symbolic_cases=_elbo_inputs(d_max=1, k_max=1),
         properties=(Property("ELBO ≤ log p(x)", _elbo_bound),
                     Property("ELBO = log p(x) at the exact posterior", _elbo_tight_at_posterior),
@@ -410,7 +432,7 @@ CHECKS = [
         proofs=(Proof("Bayes: log N(x; wz + c, s²) + log N(z; 0, 1) - log N(z; m*, S*) = log N(x; c, w² + s²) for all z",
                       lambda: _zero(log_normal(x_, w_ * z_ + c_, s2_) + log_normal(z_, 0, 1)
                                     - log_normal(z_, POST_MEAN, POST_VAR) - LOG_EVIDENCE)),),
-        symbolic=lambda x, W, c, s2: sp.lambdify((x_, w_, c_, s2_), LOG_EVIDENCE, "numpy")(x[:, 0], W[0, 0], c[0], s2),
+        symbolic=lambda x, W, c, s2: _lambdified("log_evidence")(x[:, 0], W[0, 0], c[0], s2),
         symbolic_cases=_elbo_inputs(d_max=1, k_max=1).map(lambda d: {k: d[k] for k in ("x", "W", "c", "s2")}),
         properties=(Property("Bayes' rule at an arbitrary z", _bayes),),
         max_examples=20,

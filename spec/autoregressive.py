@@ -51,11 +51,14 @@ CLAUSES = [
         function="ancestral_sample",
         symbols=(Symbol(name="joint", description="explicit joint p(x), shape (K,)*L", domain=JOINT),
                  Symbol(name="u", description="uniforms, one per token", domain=Domain(low=0.0, high=1.0, shape=("n", "L"))),
-                 Symbol(name="x", description="sampled tokens, integer array (n, L)", role="output")),
+                 Symbol(name="x", description="sampled tokens, integer array (n, L)", role="output",
+                        domain=Domain(kind="integer", low=0, high=float("inf"), shape=("n", "L")))),
         tolerance=tolerances(
             float64=(0.0, 0.0), float32=(0.0, 0.0), bfloat16=(0.0, 0.0),
             why="tokens are integers: exact. Both implementations compare the unnormalised CDF with u·p(x_<i) in "
-                "float64 (Σ_{j≤k} p(x_<i, j) > u_i p(x_<i)), so given the same (rounded) inputs they agree exactly"),
+                "float64 (Σ_{j≤k} p(x_<i, j) > u_i p(x_<i)), so given the same (rounded) inputs they agree exactly "
+                "whenever the float64 marginal sums are exact (dyadic joints, as in the conformance cases); for other "
+                "joints the two may differ only where u_i p(x_<i) lies within an ulp of a CDF step (summation order)"),
         singular="u_i = 1 (reachable after rounding a float32/bfloat16 uniform) or a CDF whose last entry rounds below "
                  "u_i: x_i is the last token of positive conditional probability. A token of conditional probability "
                  "0 is never drawn, so a sampled prefix always has p(x_<i) > 0.",

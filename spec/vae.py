@@ -25,8 +25,8 @@ ENCODER_OUTPUT = Convention(
         Variant(name="log_sigma", statement=r"a = \log\sigma,\ \sigma = e^{a}",
                 mapping=r"\log\sigma = \tfrac12\,\mathrm{logvar}; a ∈ [-15, 10]"),
         Variant(name="sigma", statement=r"a = \sigma \ge 0",
-                mapping=r"\sigma = e^{\mathrm{logvar}/2},\ \mathrm{logvar} = 2\log\sigma; a ∈ [0, e^{10}], "
-                        r"σ = 0 allowed (z = μ)"),
+                mapping=r"\sigma = e^{\mathrm{logvar}/2},\ \mathrm{logvar} = 2\log\sigma; a ∈ [0, 2.3\cdot 10^4] ⊇ [0, e^{10}] "
+                        r"(rounded up so that a float32/bfloat16 rounding of e^{10} stays inside), σ = 0 allowed (z = μ)"),
     ),
 )
 
@@ -110,11 +110,13 @@ CLAUSES = [
                  Symbol(name="kl", description="KL per sample, shape (n,) (default reduction)", role="output")),
         conventions=(KL_REDUCTION,),
         tolerance=tolerances(
-            float64=(0.0, 1e-14), float32=(0.0, 1e-5), bfloat16=(0.0, 2e-2),
+            float64=(1e-14, 1e-14), float32=(1e-6, 1e-5), bfloat16=(1e-2, 2e-2),
             why="error measured relative to ½Σ(1 + |logvar| + μ² + e^logvar), the sum of the magnitudes of the terms "
                 "(the conformance compare divides by it): a sum of ≤ 4k terms has error ≤ (4k + 2) ulps of that "
-                "magnitude; the terms cancel (KL = 0 at μ = 0, logvar = 0), so no bound relative to KL itself "
-                "exists. bfloat16: accumulated in float32, output rounding 2^-9"),
+                "magnitude. The terms cancel only near μ = 0, logvar = 0 (e^ℓ - 1 - ℓ ≈ ℓ²/2), where the magnitude "
+                "is O(k): there the atol bounds the error, elsewhere KL ≥ a fixed fraction of the magnitude and the "
+                "rtol does (the derivation check compares unscaled). bfloat16: accumulated in float32, output "
+                "rounding 2^-9"),
         singular="KL = 0 exactly at μ = 0, logvar = 0. exp(logvar) cannot overflow on the domain [-30, 20] (≤ 4.9e8); "
                  "logvar outside it raises SpecInputError. Empty latent axis (k = 0) gives KL = 0.",
         notes="mu and logvar have one shape (..., k); the default sums the last axis. 02's code sums every axis "
@@ -146,9 +148,9 @@ CLAUSES = [
         tolerance=tolerances(
             float64=(1e-12, 1e-12), float32=(2e-5, 2e-5), bfloat16=(2e-2, 2e-2),
             why="error measured relative to the sum of the magnitudes of the ELBO's terms (the conformance compare "
-                "divides by it); the cases keep s² ≥ 0.1 and the eigenvalues of S in [0.05, 10] (log det S and "
-                "tr(WᵀWS) are computed with relative error ≲ cond(S)·k·eps ≤ 600 eps). bfloat16: linear algebra in "
-                "float32, output rounding 2^-9"),
+                "divides by it); the cases keep s² ≥ 0.1, the eigenvalues of a random S in [0.05, 10] and exact "
+                "posteriors (I + WᵀW/s²)⁻¹ at cond ≲ 10³, so log det S and tr(WᵀWS) carry relative error ≲ "
+                "cond(S)·k·eps. bfloat16: linear algebra in float32, output rounding 2^-9"),
         singular="s² ≤ 0 or an S that is not symmetric positive definite raises SpecInputError (q must be a density).",
         notes="02 says maximising the ELBO 'is equivalent to maximizing data likelihood'; precisely it maximises a "
               "lower bound, tight iff q(z|x) is the posterior p(z|x) = N(S*Wᵀ(x - c)/s², S*), S* = (I + WᵀW/s²)⁻¹ "
