@@ -56,7 +56,8 @@ def explain_text(clause_id: str) -> str:
     chk = checks_for(clause_id)
     out = [f"{c.id} — {c.title}  (spec {c.since}; kind: {', '.join(c.kind)})", "", "Statement:",
            textwrap.indent(c.statement, "    "), "", "Provenance:"]
-    out += [f"    [{p.source}] {p.file}: \"{p.quote}\"" for p in c.provenance]
+    out += [f"    [{p.source[:2]}] {p.file}: \"{p.quote}\"" if not p.source.startswith("external:")
+            else f"    [{p.source}] \"{p.quote}\"" for p in c.provenance]
     if c.symbols:
         out += ["", "Symbols:"]
         out += [f"    {s.name:10s} {s.role:9s} {s.domain.describe():40s} {s.description}" for s in c.symbols]
@@ -159,6 +160,8 @@ def main(argv=None) -> int:
         sys.path.insert(0, os.getcwd())
     try:
         return a.fn(a)
+    except BrokenPipeError:  # e.g. `genspec explain x | head`
+        return 0
     except GenspecError as e:
         print(f"genspec: error: {e}", file=sys.stderr)
         return 2
