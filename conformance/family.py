@@ -1,2 +1,525 @@
-"""Conformance checks of the family family (stub: filled in by its issue)."""
-CHECKS = []
+"""Conformance checks of the affine family (family.*): the a/b/c/d table, schedules, targets, recover, convert."""
+from __future__ import annotations
+
+import numpy as np
+import sympy as sp
+from hypothesis import strategies as st
+
+from reference import family as R
+from spec.schema import Tolerance
+from .arrays import gaussian, uniform
+from .checks import ClauseChecks, Proof, Property
+from .context import TargetRaised
+
+PATH_SCHEDULES = (("rf", "none"), ("vp", "linear"), ("vp", "cosine"), ("ve", "geometric"))
+TARGETS = R.TARGETS
+EPS = {"float64": 2.0**-52, "float32": 2.0**-23, "bfloat16": 2.0**-8}
+MARGIN = 0.01          # convert/recover cases keep t at least this far from every singular t
+
+# ---- the textbook table in sympy (independent of the reference's cancellation-free forms) -----------------
+t, s_, bmin, bmax, smin, smax, phi = sp.symbols("t s beta_min beta_max sigma_min sigma_max phi", positive=True)
+xs, zs, xts, ys = sp.symbols("x z x_t y", real=True)
+A, B, C, Dd = sp.symbols("a b c d", real=True)
+_ab_lin = sp.exp(-sp.Rational(1, 2) * t**2 * (bmax - bmin) - t * bmin)
+_ab_cos = sp.cos(sp.pi / 2 * (t + s_) / (1 + s_)) ** 2 / sp.cos(sp.pi / 2 * s_ / (1 + s_)) ** 2
+_PARAMS = {bmin: R.VP_BETA_MIN, bmax: R.VP_BETA_MAX, s_: R.COSINE_S, smin: R.VE_SIGMA_MIN, smax: R.VE_SIGMA_MAX}
+
+
+def _path_expr(path, schedule):
+    if path == "rf":
+        return 1 - t, t
+    if path == "ve":
+        return sp.Integer(1), smin * (smax / smin) ** t
+    ab = _ab_lin if schedule == "linear" else _ab_cos
+    return sp.sqrt(ab), sp.sqrt(1 - ab)
+
+
+def _target_expr(target, a, b):
+    return {"velocity": (sp.diff(a, t), sp.diff(b, t)), "epsilon": (sp.Integer(0), sp.Integer(1)),
+            "x": (sp.Integer(1), sp.Integer(0)), "v": (-b, a), "score": (sp.Integer(0), -1 / b)}[target]
+
+
+_LAMBDA = {}
+
+
+def _table_fn(path, schedule, target):
+    key = (path, schedule, target)
+    if key not in _LAMBDA:
+        a, b = _path_expr(path, schedule)
+        c, d = _target_expr(target, a, b)
+        _LAMBDA[key] = sp.lambdify(t, [e.subs(_PARAMS) for e in (a, b, c, d)], "numpy")
+    return _LAMBDA[key]
+
+
+def _symbolic_coefficients(t, path, target, schedule):
+    out = _table_fn(path, schedule, target)(t)
+    return tuple(np.broadcast_to(np.asarray(v, dtype=float), np.shape(t)).copy() for v in out)
+
+
+def _proof_cosine_forms():
+    """The reference's forms, with θ = k(t + s), θ0 = k s, k = π/(2(1+s)) (so θ = π/2 (t+s)/(1+s)):
+    cos θ = sin(π/2 − θ) = sin(k(1 − t)), and cos²θ0 − cos²θ = sin(θ + θ0) sin(θ − θ0), θ ± θ0 = k(t + 2s), k t."""
+    th, th0 = sp.symbols("theta theta_0", positive=True)
+    k = sp.pi / (2 * (1 + s_))
+    return [sp.simplify(k * (t + s_) - sp.pi / 2 * (t + s_) / (1 + s_)),        # θ is Nichol & Dhariwal's angle
+            sp.simplify(k * (1 - t) - (sp.pi / 2 - k * (t + s_))),              # k(1 − t) = π/2 − θ
+            sp.sin(sp.pi / 2 - th) - sp.cos(th),                                 # so sin(k(1 − t)) = cos θ
+            sp.expand_trig(sp.cos(th0) ** 2 - sp.cos(th) ** 2 - sp.sin(th + th0) * sp.sin(th - th0)),
+            sp.simplify((k * (t + s_) + k * s_) - k * (t + 2 * s_)), sp.simplify((k * (t + s_) - k * s_) - k * t)]
+
+
+def _proof_vp_derivative():
+    """a² + b² = 1 ⇒ b' = −a a'/b (the reference's velocity coefficient on vp)."""
+    ab = sp.Function("alphabar")(t)
+    a, b = sp.sqrt(ab), sp.sqrt(1 - ab)
+    return [sp.simplify(a**2 + b**2 - 1), sp.simplify(sp.diff(b, t) + a * sp.diff(a, t) / b)]
+
+
+def _det(target, a, b):
+    c, d = _target_expr(target, a, b) if target != "velocity" else (sp.Symbol("da"), sp.Symbol("db"))
+    return sp.simplify(a * d - b * c)
+
+
+def _proof_dets():
+    a, b = sp.symbols("a b", positive=True)
+    return [_det("epsilon", a, b) - a, _det("x", a, b) + b, _det("v", a, b) - (a**2 + b**2), _det("score", a, b) + a / b]
+
+
+def _proof_inverse():
+    M = sp.Matrix([[A, B], [C, Dd]])
+    inv = sp.Matrix([[Dd, -B], [-C, A]]) / (A * Dd - B * C)
+    return (M.inv() - inv).applyfunc(sp.simplify)
+
+
+def _proof_round_trip():
+    """row_A M_B⁻¹ (x_t, row_B M_A⁻¹ (x_t, y)) = y for symbolic rows (a, b shared, det_A det_B ≠ 0)."""
+    cA, dA, cB, dB = sp.symbols("c_A d_A c_B d_B", real=True)
+    MA, MB = sp.Matrix([[A, B], [cA, dA]]), sp.Matrix([[A, B], [cB, dB]])
+    yB = (sp.Matrix([[cB, dB]]) * MA.inv() * sp.Matrix([xts, ys]))[0]
+    back = (sp.Matrix([[cA, dA]]) * MB.inv() * sp.Matrix([xts, yB]))[0]
+    return sp.simplify(back - ys)
+
+
+def _proof_folded():
+    """The accelerated form y_B = p x_t + q y, p = (c_B d_A − d_B c_A)/det_A, q = (d_B a − c_B b)/det_A."""
+    cA, dA, cB, dB = sp.symbols("c_A d_A c_B d_B", real=True)
+    MA = sp.Matrix([[A, B], [cA, dA]])
+    row = sp.Matrix([[cB, dB]]) * MA.inv()
+    det = A * dA - B * cA
+    return [sp.simplify(row[0] - (cB * dA - dB * cA) / det), sp.simplify(row[1] - (dB * A - cB * B) / det)]
+
+
+def _proof_velocity_dets():
+    """velocity: det = a b' − b a' is 1 on rf, −a'/b on vp (a² + b² = 1), σ' > 0 on ve."""
+    out = []
+    a, b = _path_expr("rf", "none")
+    out.append(sp.simplify(a * sp.diff(b, t) - b * sp.diff(a, t) - 1))
+    ab = sp.Function("alphabar")(t)
+    a, b = sp.sqrt(ab), sp.sqrt(1 - ab)
+    out.append(sp.simplify(a * sp.diff(b, t) - b * sp.diff(a, t) + sp.diff(a, t) / b))
+    a, b = _path_expr("ve", "geometric")
+    out.append(sp.simplify(a * sp.diff(b, t) - b * sp.diff(a, t) - b * sp.log(smax / smin)))
+    return out
+
+
+def _proof_singular_points():
+    """a(1) = 0 on rf and vp-cosine; b(0) = 0 on rf and vp; a(1) > 0 on vp-linear; b(0) = σ_min on ve."""
+    return [(1 - t).subs(t, 1), sp.simplify(_ab_cos.subs(t, 1)), t.subs(t, 0), sp.simplify((1 - _ab_lin).subs(t, 0)),
+            sp.simplify((1 - _ab_cos).subs(t, 0)),
+            sp.Eq(sp.simplify(_ab_lin.subs(t, 1).subs(_PARAMS) > 0), True),
+            sp.simplify(_path_expr("ve", "geometric")[1].subs(t, 0) - smin)]
+
+
+def _proof_v_is_angular_velocity():
+    """On the trigonometric vp path a = cos φ, b = sin φ, v-prediction (−b, a) is d x_t/dφ; on rf it is not dx_t/dt."""
+    xt = sp.cos(phi) * xs + sp.sin(phi) * zs
+    on_trig = sp.simplify(sp.diff(xt, phi) - (-sp.sin(phi) * xs + sp.cos(phi) * zs))
+    a, b = _path_expr("rf", "none")
+    differs_on_rf = sp.simplify((-b - sp.diff(a, t)) - (1 - t)) == 0   # −t − (−1) = 1 − t ≠ 0
+    return [on_trig, differs_on_rf]
+
+
+# ---- singular points, stated independently of the reference --------------------------------------------
+def _infinite(path, target, tt):
+    tt = np.asarray(tt)
+    return ((target == "velocity") & (path == "vp") & (tt == 0)) | ((target == "score") & (path in ("rf", "vp")) & (tt == 0))
+
+
+def _det_zero(path, schedule, target, tt):
+    tt = np.asarray(tt)
+    a0 = ((path == "rf") | ((path == "vp") & (schedule == "cosine"))) & (tt == 1)
+    b0 = (path in ("rf", "vp")) & (tt == 0)
+    return {"epsilon": a0, "score": a0, "x": b0}.get(target, np.zeros_like(tt, dtype=bool))
+
+
+SINGULAR = [  # (path, schedule, target, t): every point where det = 0 or a coefficient is infinite
+    ("rf", "none", "epsilon", 1.0), ("vp", "cosine", "epsilon", 1.0), ("rf", "none", "x", 0.0),
+    ("vp", "linear", "x", 0.0), ("vp", "cosine", "x", 0.0), ("rf", "none", "score", 1.0),
+    ("vp", "cosine", "score", 1.0), ("rf", "none", "score", 0.0), ("vp", "linear", "score", 0.0),
+    ("vp", "cosine", "score", 0.0), ("vp", "linear", "velocity", 0.0), ("vp", "cosine", "velocity", 0.0),
+]
+
+
+# ---- strategies ---------------------------------------------------------------------------------
+@st.composite
+def _times(draw, n, low=0.0, high=1.0, ends=True):
+    tt = draw(uniform((n,), low, high))
+    if ends:
+        k = draw(st.integers(0, n))
+        tt[:k] = draw(st.lists(st.sampled_from([0.0, 1.0]), min_size=k, max_size=k))
+    return tt
+
+
+@st.composite
+def _coef_cases(draw):
+    path, schedule = draw(st.sampled_from(PATH_SCHEDULES))
+    target = draw(st.sampled_from(TARGETS))
+    tt = draw(_times(draw(st.integers(1, 6))))
+    tt[_infinite(path, target, tt)] = 0.5
+    return {"t": tt, "path": path, "target": target, "schedule": schedule}
+
+
+@st.composite
+def _symbolic_coef_cases(draw):
+    path, schedule = draw(st.sampled_from(PATH_SCHEDULES))
+    return {"t": draw(uniform((draw(st.integers(1, 6)),), 0.02, 1.0)), "path": path,
+            "target": draw(st.sampled_from(TARGETS)), "schedule": schedule}
+
+
+@st.composite
+def _xz_cases(draw, with_target=False, with_f=False, ends=True):
+    path, schedule = draw(st.sampled_from(PATH_SCHEDULES))
+    n = draw(st.integers(1, 4))
+    shape = draw(st.sampled_from([(n,), (n, 3), (n, 2, 2)]))
+    out = {}
+    if with_f:
+        out["f"] = draw(gaussian(shape))
+    out.update(x=draw(gaussian(shape)), z=draw(gaussian(shape)), t=draw(_times(n, ends=ends)), path=path)
+    if with_target:
+        out["target"] = draw(st.sampled_from(TARGETS))
+        out["t"][_infinite(path, out["target"], out["t"])] = 0.5
+    out["schedule"] = schedule
+    return out
+
+
+@st.composite
+def _inverse_cases(draw, convert=False):
+    path, schedule = draw(st.sampled_from(PATH_SCHEDULES))
+    n = draw(st.integers(1, 4))
+    shape = draw(st.sampled_from([(n,), (n, 3), (n, 2, 2)]))
+    out = {"x_t": draw(gaussian(shape)), "y": draw(gaussian(shape)), "t": draw(uniform((n,), MARGIN, 1 - MARGIN))}
+    if convert:
+        out["from_target"] = draw(st.sampled_from(TARGETS))
+        out["to_target"] = draw(st.sampled_from(TARGETS))
+    else:
+        out["target"] = draw(st.sampled_from(TARGETS))
+    out.update(path=path, schedule=schedule)
+    return out
+
+
+# ---- conditioning-scaled comparison -------------------------------------------------------------
+def _per_sample(v, like):
+    return np.asarray(v).reshape(np.shape(v) + (1,) * (like.ndim - np.ndim(v)))
+
+
+def _kappa_rows(tt, path, schedule, target):
+    a, b, c, d = R.coefficients(tt, path, target, schedule)
+    M = np.stack([np.stack([a, b], -1), np.stack([c, d], -1)], -2)
+    return np.linalg.cond(M), np.hypot(c, d)
+
+
+def _magnitude(*arrays):
+    """max |·| per sample over the given arrays (batch first)."""
+    return np.max(np.stack([np.abs(a).reshape(a.shape[0], -1).max(axis=1) for a in arrays]), axis=0)
+
+
+def _assert_scaled(ctx, clause, got, expected, scale, what, tol=None):
+    """|got − expected| ≤ atol·scale + rtol·|expected|: the clause's atol is per unit of the conditioning scale."""
+    tol = tol or ctx.tolerance(clause)
+    ctx.assert_close(clause, got / scale, expected / scale, what=what + " / conditioning scale", tol=tol)
+
+
+def _recover_compare(ctx, got, expected, inputs):
+    tt = inputs["t"]
+    kappa, _ = _kappa_rows(tt, inputs["path"], inputs["schedule"], inputs["target"])
+    scale = kappa * _magnitude(inputs["x_t"], inputs["y"], *expected)
+    for g, e, w in zip(got, expected, ("x̂", "ẑ")):
+        _assert_scaled(ctx, "family.recover", g, e, _per_sample(scale, e), w)
+
+
+def _convert_scale(inputs, x_hat, z_hat):
+    tt, p, s = inputs["t"], inputs["path"], inputs["schedule"]
+    kappa, _ = _kappa_rows(tt, p, s, inputs["from_target"])
+    _, row = _kappa_rows(tt, p, s, inputs["to_target"])
+    return kappa * (1 + row) * _magnitude(inputs["x_t"], inputs["y"], x_hat, z_hat)
+
+
+def _convert_compare(ctx, got, expected, inputs):
+    x_hat, z_hat = R.recover(inputs["x_t"], inputs["y"], inputs["t"], inputs["path"], inputs["from_target"],
+                             inputs["schedule"])
+    _assert_scaled(ctx, "family.convert", got, expected, _per_sample(_convert_scale(inputs, x_hat, z_hat), got), "y_to")
+
+
+# ---- properties ---------------------------------------------------------------------------------
+def _raises(ctx, clause, call, what):
+    """The target must raise a ValueError (SpecInputError in genspec) at a singular point."""
+    try:
+        call()
+    except TargetRaised as e:
+        ctx.require(clause, isinstance(e.__cause__, ValueError),
+                    f"{what}: expected a ValueError/SpecInputError, got {type(e.__cause__).__name__}")
+        return
+    raise AssertionError(f"{clause}: {what}: the target returned a value at a singular point; the spec requires "
+                         f"SpecInputError")
+
+
+def _vp_preserves_variance(ctx, fn, inp):
+    """vp: a(t)² + b(t)² = 1 on [0, 1] for both schedules (the √ of √ᾱ, √(1 − ᾱ))."""
+    tt = np.linspace(0.0, 1.0, 11)
+    for sched in ("linear", "cosine"):
+        a, b, _, _ = fn(t=tt, path="vp", target="epsilon", schedule=sched)
+        ctx.assert_close("family.affine", a * a + b * b, np.ones_like(tt), what=f"a² + b² on vp-{sched}")
+
+
+def _table_rows(ctx, fn, inp):
+    """03's table: rf (1 − t, t, −1, 1); ve a = 1; x (1, 0); ε (0, 1); v (−b, a); score (0, −1/b)."""
+    tt = ctx.round({"t": np.linspace(0.1, 0.9, 9)})["t"]          # the grid as the target sees it
+    ctx.assert_close("family.affine", np.stack(fn(t=tt, path="rf", target="velocity", schedule="none")),
+                     np.stack([1 - tt, tt, -np.ones_like(tt), np.ones_like(tt)]), what="rectified-flow row")
+    a, b, _, _ = fn(t=tt, path="ve", target="epsilon", schedule="geometric")
+    ctx.assert_close("family.affine", a, np.ones_like(tt), what="ve: a = 1")
+    for path, sched in PATH_SCHEDULES:
+        a, b, _, _ = fn(t=tt, path=path, target="epsilon", schedule=sched)
+        for target, want in (("x", (np.ones_like(tt), np.zeros_like(tt))), ("epsilon", (np.zeros_like(tt), np.ones_like(tt))),
+                             ("v", (-b, a)), ("score", (np.zeros_like(tt), -1.0 / b))):
+            _, _, c, d = fn(t=tt, path=path, target=target, schedule=sched)
+            ctx.assert_close("family.affine", np.stack([c, d]), np.stack(want), what=f"{target} row on {path}-{sched}")
+
+
+def _velocity_is_derivative(ctx, fn, inp):
+    """velocity (c, d) = (a', b'): central differences of the target's own a, b (float64 only: h = 1e-6)."""
+    if ctx.dtype != "float64":
+        return
+    tt, h = np.linspace(0.02, 0.98, 7), 1e-6
+    for path, sched in PATH_SCHEDULES:
+        ap, bp, _, _ = fn(t=tt + h, path=path, target="epsilon", schedule=sched)
+        am, bm, _, _ = fn(t=tt - h, path=path, target="epsilon", schedule=sched)
+        _, _, c, d = fn(t=tt, path=path, target="velocity", schedule=sched)
+        ctx.assert_close("family.affine", np.stack([c, d]), np.stack([(ap - am) / (2 * h), (bp - bm) / (2 * h)]),
+                         what=f"(a', b') on {path}-{sched} vs central differences",
+                         tol=Tolerance(rtol=1e-6, atol=1e-6))
+
+
+def _affine_singular(ctx, fn, inp):
+    for path, sched, target, tt in SINGULAR:
+        if _infinite(path, target, tt):
+            _raises(ctx, "family.affine", lambda: fn(t=np.array([0.5, tt]), path=path, target=target, schedule=sched),
+                    f"{target} on {path}-{sched} at t = {tt}")
+
+
+def _vp_schedule_shape(ctx, fn, inp):
+    tt = np.linspace(0.0, 1.0, 101)
+    for sched in ("linear", "cosine"):
+        ab = fn(t=tt, schedule=sched)
+        ctx.assert_close("family.vp_schedule", ab[0], 1.0, what=f"ᾱ(0) on {sched}")
+        ok = np.all(np.diff(ab) < 0) if ctx.dtype == "float64" else np.all(np.diff(ab) <= 0)
+        ctx.require("family.vp_schedule", bool(ok), f"ᾱ must decrease on {sched}")
+    ctx.assert_close("family.vp_schedule", fn(t=np.array([1.0]), schedule="cosine"), np.zeros(1), what="cosine ᾱ(1)",
+                     tol=Tolerance(rtol=0.0, atol=1e-12 if ctx.dtype == "float64" else 1e-6))
+
+
+def _ve_endpoints(ctx, fn, inp):
+    ctx.assert_close("family.ve_schedule", fn(t=np.array([0.0, 1.0])), np.array([R.VE_SIGMA_MIN, R.VE_SIGMA_MAX]),
+                     what="σ(0), σ(1)")
+    tt = inp["t"]
+    mid = fn(t=np.full_like(tt, 0.5))
+    ctx.assert_close("family.ve_schedule", mid * mid, np.full_like(tt, R.VE_SIGMA_MIN * R.VE_SIGMA_MAX),
+                     what="σ(1/2)² = σ_min σ_max (geometric)")
+
+
+def _interp_endpoints(ctx, fn, inp):
+    """x_0 = x on rf and vp; x_1 = z on rf and vp-cosine."""
+    n = inp["x"].shape[0]
+    for path, sched in (("rf", "none"), ("vp", "linear"), ("vp", "cosine")):
+        ctx.assert_close("family.interpolate", fn(x=inp["x"], z=inp["z"], t=np.zeros(n), path=path, schedule=sched),
+                         inp["x"], what=f"x_0 on {path}-{sched}")
+    for path, sched in (("rf", "none"), ("vp", "cosine")):
+        ctx.assert_close("family.interpolate", fn(x=inp["x"], z=inp["z"], t=np.ones(n), path=path, schedule=sched),
+                         inp["z"], what=f"x_1 on {path}-{sched}")
+
+
+def _target_rows(ctx, fn, inp):
+    """rf velocity = z − x (rf.velocity); epsilon = z; x = x; v on vp = a z − b x."""
+    x, z, tt = inp["x"], inp["z"], np.clip(inp["t"], 0.05, 1.0)
+    tol = ctx.tolerance("family.target")
+    loose = Tolerance(rtol=tol.rtol, atol=tol.atol + tol.rtol * float(np.max(np.abs(x) + np.abs(z))))
+    ctx.assert_close("family.target", fn(x=x, z=z, t=tt, path="rf", target="velocity", schedule="none"), z - x,
+                     what="rf velocity = z − x", tol=loose)
+    for path, sched in PATH_SCHEDULES:
+        ctx.assert_close("family.target", fn(x=x, z=z, t=tt, path=path, target="epsilon", schedule=sched), z,
+                         what=f"epsilon on {path}")
+        ctx.assert_close("family.target", fn(x=x, z=z, t=tt, path=path, target="x", schedule=sched), x, what=f"x on {path}")
+
+
+def _loss_zero(ctx, fn, inp):
+    """L(f = y) = 0 (y from the reference, rounded as the target sees it)."""
+    args = {k: inp[k] for k in ("x", "z", "t", "path", "target", "schedule")}
+    f = ctx.round({"f": R.affine_target(**args)})["f"]
+    y = R.affine_target(**args)
+    r = ((f - y) ** 2).reshape(f.shape[0], -1).sum(axis=1).mean()
+    tol = ctx.tolerance("family.loss")
+    ctx.assert_close("family.loss", fn(f=f, **args), r, what="L at f = y",
+                     tol=Tolerance(rtol=tol.rtol, atol=tol.atol + 64 * EPS[ctx.dtype] ** 2 * float(np.sum(y * y))))
+
+
+def _recover_ground_truth(ctx, fn, inp):
+    """recover(x_t(x, z), y(x, z)) = (x, z)."""
+    x, z = inp["x_t"], inp["y"]                                  # reuse the drawn arrays as (x, z)
+    args = dict(t=inp["t"], path=inp["path"], schedule=inp["schedule"])
+    r = ctx.round({"x_t": R.affine_interpolate(x, z, **args), "y": R.affine_target(x, z, target=inp["target"], **args)})
+    got = fn(x_t=r["x_t"], y=r["y"], target=inp["target"], **args)
+    kappa, _ = _kappa_rows(inp["t"], inp["path"], inp["schedule"], inp["target"])
+    scale = _per_sample(16 * EPS[ctx.dtype] * kappa * _magnitude(r["x_t"], r["y"], x, z), x)
+    for g, e, w in zip(got, (x, z), ("x", "z")):
+        ctx.assert_close("family.recover", g / scale, e / scale, what=f"{w} recovered / (16 eps κ |·|)",
+                         tol=Tolerance(rtol=0.0, atol=1.0))
+
+
+def _recover_singular(ctx, fn, inp):
+    for path, sched, target, tt in SINGULAR:
+        _raises(ctx, "family.recover", lambda: fn(x_t=np.ones((2, 2)), y=np.ones((2, 2)), t=np.array([0.5, tt]),
+                                                 path=path, target=target, schedule=sched),
+                f"{target} on {path}-{sched} at t = {tt}")
+
+
+def _convert_ground_truth(ctx, fn, inp):
+    """convert(x_t(x, z), y_A(x, z), A → B) = y_B(x, z): catches any swapped row of the table."""
+    x, z = inp["x_t"], inp["y"]
+    args = dict(t=inp["t"], path=inp["path"], schedule=inp["schedule"])
+    A_, B_ = inp["from_target"], inp["to_target"]
+    r = ctx.round({"x_t": R.affine_interpolate(x, z, **args), "y": R.affine_target(x, z, target=A_, **args)})
+    got = fn(x_t=r["x_t"], y=r["y"], from_target=A_, to_target=B_, **args)
+    want = R.affine_target(x, z, target=B_, **args)
+    scale = 16 * EPS[ctx.dtype] * _convert_scale({**inp, **r}, x, z)
+    ctx.assert_close("family.convert", got / _per_sample(scale, got), want / _per_sample(scale, got),
+                     what=f"{A_} → {B_} vs y_{B_}(x, z), / (16 eps κ (1 + |row|) |·|)", tol=Tolerance(rtol=0.0, atol=1.0))
+
+
+ROUND_TRIP_RATIOS: list[float] = []   # |error| / bound of every round trip checked (tests report the max)
+
+
+def _convert_round_trip(ctx, fn, inp):
+    """A → B → A is the identity: |error| ≤ 16 eps κ(M_A) κ(M_B) (1 + |row_A|)(1 + |row_B|) max(|x_t|, |y|)."""
+    A_, B_ = inp["from_target"], inp["to_target"]
+    args = dict(x_t=inp["x_t"], t=inp["t"], path=inp["path"], schedule=inp["schedule"])
+    there = fn(y=inp["y"], from_target=A_, to_target=B_, **args)
+    back = fn(y=there, from_target=B_, to_target=A_, **args)
+    kA, rA = _kappa_rows(inp["t"], inp["path"], inp["schedule"], A_)
+    kB, rB = _kappa_rows(inp["t"], inp["path"], inp["schedule"], B_)
+    bound = _per_sample(16 * EPS[ctx.dtype] * kA * kB * (1 + rA) * (1 + rB) * _magnitude(inp["x_t"], inp["y"]), back)
+    ROUND_TRIP_RATIOS.append(float(np.max(np.abs(back - inp["y"]) / bound)))
+    ctx.assert_close("family.convert", back / bound, inp["y"] / bound, what=f"{A_} → {B_} → {A_} / bound",
+                     tol=Tolerance(rtol=0.0, atol=1.0))
+
+
+def _convert_singular(ctx, fn, inp):
+    """det = 0 raises; from = to returns y unchanged even there."""
+    y = np.array([[1.0, -2.0], [3.0, 0.5]])
+    for path, sched, target, tt in SINGULAR:
+        others = [g for g in TARGETS if g != target]
+        _raises(ctx, "family.convert", lambda: fn(x_t=np.ones((2, 2)), y=y, t=np.array([0.5, tt]), from_target=target,
+                                                 to_target=others[0], path=path, schedule=sched),
+                f"{target} → {others[0]} on {path}-{sched} at t = {tt}")
+        ctx.assert_close("family.convert", fn(x_t=np.ones((2, 2)), y=y, t=np.array([0.5, tt]), from_target=target,
+                                             to_target=target, path=path, schedule=sched), y,
+                         what=f"identity {target} → {target} at singular t = {tt}")
+
+
+# ---- the checks ---------------------------------------------------------------------------------
+_ex_xz = lambda: {"x": np.array([[1.0, 2.0]]), "z": np.array([[0.5, -1.0]]), "t": np.array([0.3])}
+
+CHECKS = [
+    ClauseChecks(
+        clause="family.affine",
+        cases=_coef_cases(),
+        proofs=(Proof("rf velocity row (−1, 1) = (a', b') of (1 − t, t)", lambda: [
+                    sp.diff(1 - t, t) + 1, sp.diff(t, t) - 1]),
+                Proof("vp: a² + b² = 1 and b' = −a a'/b", _proof_vp_derivative),
+                Proof("the reference's cancellation-free cosine forms equal Nichol & Dhariwal's ᾱ", _proof_cosine_forms),
+                Proof("v-prediction is d x_t/dφ on the trigonometric vp path, not dx_t/dt on rf",
+                      _proof_v_is_angular_velocity)),
+        symbolic=_symbolic_coefficients,
+        symbolic_cases=_symbolic_coef_cases(),
+        properties=(Property("vp preserves variance: a² + b² = 1", _vp_preserves_variance, cases=st.just({})),
+                    Property("table rows", _table_rows, cases=st.just({})),
+                    Property("velocity = (a', b') by central differences", _velocity_is_derivative, cases=st.just({})),
+                    Property("infinite coefficients raise", _affine_singular, cases=st.just({}))),
+        example=lambda: {"t": np.array([0.0, 0.5, 1.0]), "path": "vp", "target": "epsilon", "schedule": "cosine"},
+    ),
+    ClauseChecks(
+        clause="family.vp_schedule",
+        cases=st.fixed_dictionaries({"t": _times(5), "schedule": st.sampled_from(["linear", "cosine"])}),
+        proofs=(Proof("linear: d log ᾱ/dt = −β(t), β(t) = β_min + t(β_max − β_min) (the VP SDE)", lambda:
+                      sp.simplify(sp.diff(sp.log(_ab_lin), t) + (bmin + t * (bmax - bmin)))),
+                Proof("ᾱ(0) = 1 for both; cosine ᾱ(1) = 0", lambda: [
+                    sp.simplify(_ab_lin.subs(t, 0) - 1), sp.simplify(_ab_cos.subs(t, 0) - 1), sp.simplify(_ab_cos.subs(t, 1))])),
+        symbolic=lambda t, schedule: sp.lambdify(globals()["t"], (_ab_lin if schedule == "linear" else _ab_cos).subs(
+            _PARAMS), "numpy")(t) + 0 * t,
+        properties=(Property("ᾱ(0) = 1, decreasing, cosine ᾱ(1) = 0", _vp_schedule_shape, cases=st.just({})),),
+        example=lambda: {"t": np.array([0.0, 0.5, 1.0]), "schedule": "linear"},
+    ),
+    ClauseChecks(
+        clause="family.ve_schedule",
+        cases=st.fixed_dictionaries({"t": _times(5)}),
+        proofs=(Proof("σ(0) = σ_min, σ(1) = σ_max, d log σ/dt = log(σ_max/σ_min)", lambda: [
+            sp.simplify(_path_expr("ve", "")[1].subs(t, 0) - smin), sp.simplify(_path_expr("ve", "")[1].subs(t, 1) - smax),
+            sp.simplify(sp.diff(sp.log(_path_expr("ve", "")[1]), t) - sp.log(smax / smin))]),),
+        symbolic=lambda t: sp.lambdify(globals()["t"], _path_expr("ve", "")[1].subs(_PARAMS), "numpy")(t),
+        properties=(Property("endpoints and geometric midpoint", _ve_endpoints),),
+        example=lambda: {"t": np.array([0.0, 0.5, 1.0])},
+    ),
+    ClauseChecks(
+        clause="family.interpolate",
+        cases=_xz_cases(),
+        properties=(Property("x_0 = x (rf, vp), x_1 = z (rf, vp-cosine)", _interp_endpoints),),
+        example=lambda: {**_ex_xz(), "path": "vp", "schedule": "linear"},
+    ),
+    ClauseChecks(
+        clause="family.target",
+        cases=_xz_cases(with_target=True),
+        properties=(Property("rf velocity = z − x, epsilon = z, x = x", _target_rows),),
+        example=lambda: {**_ex_xz(), "path": "rf", "target": "velocity", "schedule": "none"},
+    ),
+    ClauseChecks(
+        clause="family.loss",
+        cases=_xz_cases(with_target=True, with_f=True),
+        properties=(Property("L(f = y) = 0", _loss_zero),),
+        example=lambda: {"f": np.array([[0.0, 0.0]]), **_ex_xz(), "path": "rf", "target": "velocity", "schedule": "none"},
+    ),
+    ClauseChecks(
+        clause="family.recover",
+        cases=_inverse_cases(),
+        proofs=(Proof("[[a, b], [c, d]]⁻¹ = [[d, −b], [−c, a]]/(ad − bc)", _proof_inverse),
+                Proof("det per target: ε a, x −b, v a² + b², score −a/b", _proof_dets),
+                Proof("det of velocity: rf 1, vp −a'/b, ve σ'", _proof_velocity_dets),
+                Proof("where det = 0: a(1) = 0 on rf and vp-cosine, b(0) = 0 on rf and vp; not on vp-linear or ve",
+                      _proof_singular_points)),
+        compare=_recover_compare,
+        properties=(Property("recover(x_t(x, z), y(x, z)) = (x, z)", _recover_ground_truth),
+                    Property("det = 0 and infinite coefficients raise", _recover_singular, cases=st.just({}))),
+        example=lambda: {"x_t": np.array([[0.5, 0.5]]), "y": np.array([[-1.0, 1.0]]), "t": np.array([0.5]),
+                         "path": "rf", "target": "velocity", "schedule": "none"},
+    ),
+    ClauseChecks(
+        clause="family.convert",
+        cases=_inverse_cases(convert=True),
+        proofs=(Proof("round trip A → B → A is the identity (symbolic rows)", _proof_round_trip),
+                Proof("(c_B, d_B) M_A⁻¹ = ((c_B d_A − d_B c_A), (d_B a − c_B b))/det_A (the folded form)", _proof_folded)),
+        compare=_convert_compare,
+        properties=(Property("convert(x_t(x, z), y_A(x, z)) = y_B(x, z)", _convert_ground_truth),
+                    Property("round trip A → B → A = identity", _convert_round_trip),
+                    Property("det = 0 raises; the identity conversion does not", _convert_singular, cases=st.just({}))),
+        example=lambda: {"x_t": np.array([[0.5, 0.5]]), "y": np.array([[-1.0, 1.0]]), "t": np.array([0.5]),
+                         "from_target": "velocity", "to_target": "epsilon", "path": "rf", "schedule": "none"},
+    ),
+]

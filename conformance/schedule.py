@@ -1,2 +1,257 @@
-"""Conformance checks of the schedule family (stub: filled in by its issue)."""
-CHECKS = []
+"""Conformance checks of the training distributions of t and the timestep shift (schedule.*)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import sympy as sp
+from hypothesis import strategies as st
+from scipy import integrate, stats
+
+from reference import schedule as R
+from spec.schema import Tolerance
+from .arrays import gaussian, reals
+from .checks import ClauseChecks, Proof, Property
+
+KS_N, KS_SEED, KS_ALPHA = 20000, 20240501, 1e-3
+KS_RESULTS: dict[str, tuple[float, float]] = {}     # clause -> (statistic, p-value) of the last KS check (tests report)
+QUAD_RESULTS: dict[tuple, float] = {}                # (name, m, s) -> ∫ p
+
+# ---- derivations --------------------------------------------------------------------------------
+u, w, m, s, tt, ss, rr = sp.symbols("u w m s t s_shift r", real=True)
+tp = sp.Symbol("t", positive=True)
+sp_pos, rp = sp.symbols("s r", positive=True)
+sigmoid = lambda v: 1 / (1 + sp.exp(-v))
+logit = lambda p: sp.log(p / (1 - p))
+phi = lambda v: sp.exp(-v**2 / 2) / sp.sqrt(2 * sp.pi)
+pdf_expr = sp.exp(-(logit(tp) - m) ** 2 / (2 * sp_pos**2)) / (sp_pos * sp.sqrt(2 * sp.pi) * tp * (1 - tp))
+shift_expr = lambda t_, s__: s__ * t_ / (1 + (s__ - 1) * t_)
+
+
+def _change_of_variables():
+    """t = sigmoid(m + s u), u ~ N(0, 1): p(t) = φ(u(t)) |du/dt| with u(t) = (logit t − m)/s equals the stated pdf."""
+    u_of_t = (logit(tp) - m) / sp_pos
+    return sp.simplify(phi(u_of_t) * sp.diff(u_of_t, tp) - pdf_expr)
+
+
+def _uniform_change_of_variables():
+    """t = Φ(u): p(t) = φ(u) / Φ'(u) = 1."""
+    Phi = (1 + sp.erf(u / sp.sqrt(2))) / 2
+    return sp.simplify(phi(u) / sp.diff(Phi, u) - 1)
+
+
+def _snr_claims():
+    """rf: SNR(t) = ((1 − t)/t)²; t' = shift_s(t) ⇒ t'/(1 − t') = s t/(1 − t) and SNR(t') = SNR(t)/s²."""
+    t1 = shift_expr(tp, sp_pos)
+    snr = lambda q: ((1 - q) / q) ** 2
+    return [sp.simplify(t1 / (1 - t1) - sp_pos * tp / (1 - tp)), sp.simplify(snr(t1) - snr(tp) / sp_pos**2)]
+
+
+# ---- strategies ---------------------------------------------------------------------------------
+normals = st.integers(1, 20).flatmap(lambda n: gaussian((n,)))
+_ms = st.fixed_dictionaries({"m": st.floats(-1.0, 1.0), "s": st.floats(0.5, 2.0)})
+
+
+@st.composite
+def _pdf_cases(draw):
+    m_, s__ = draw(st.floats(-1.0, 1.0)), draw(st.floats(0.5, 2.0))
+    wv = draw(reals(-6.0, 6.0, (draw(st.integers(1, 10)),)))     # |logit t − m|/s ≤ 6: the declared conditioning
+    t_ = R.sigmoid(m_ + s__ * wv)
+    if draw(st.booleans()):
+        t_[0] = draw(st.sampled_from([0.0, 1.0]))                  # the singular endpoints
+    return {"t": t_, "m": m_, "s": s__}
+
+
+@st.composite
+def _shift_cases(draw):
+    t_ = draw(reals(0.0, 1.0, (draw(st.integers(1, 10)),)))
+    k = draw(st.integers(0, min(2, t_.size)))
+    t_[:k] = [0.0, 1.0][:k]                                         # the endpoints
+    return {"t": t_, "s": draw(st.sampled_from([0.1, 0.5, 1.0, 3.0, 10.0]) | st.floats(0.05, 20.0))}
+
+
+# ---- properties ---------------------------------------------------------------------------------
+MANTISSA = {"float32": 24, "bfloat16": 8}
+
+
+def _ks(ctx, clause, sample, cdf, what):
+    """Kolmogorov–Smirnov test of the target's samples against the CDF.
+
+    In float32/bfloat16 the samples are the continuous variable rounded to the dtype's grid, whose exact law is
+    discrete: P(round(T) ≤ g) = F(upper edge of g's rounding cell). The statistic then compares the empirical CDF
+    at each grid value g (and just below it) with F at the cell's upper (and lower) edge.
+    """
+    if ctx.dtype == "float64":
+        res = stats.kstest(sample, cdf)
+        d, p = float(res.statistic), float(res.pvalue)
+    else:
+        g, counts = np.unique(sample, return_counts=True)
+        e = np.floor(np.log2(np.abs(np.where(g == 0, 1.0, g))))
+        half = 2.0 ** (e - MANTISSA[ctx.dtype])                   # half an ulp above g
+        below = np.where(np.abs(g) == 2.0**e, half / 2, half)      # half an ulp below (finer under a power of two)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            f_hi, f_lo = cdf(g + half), cdf(g - below)
+        emp_hi = np.cumsum(counts) / sample.size
+        emp_lo = emp_hi - counts / sample.size
+        d = float(max(np.max(np.abs(emp_hi - f_hi)), np.max(np.abs(emp_lo - f_lo))))
+        p = float(stats.kstwo.sf(d, sample.size))
+    KS_RESULTS[f"{clause}:{ctx.dtype}"] = (d, p)
+    ctx.require(clause, p > KS_ALPHA,
+                f"{what}: KS test rejects (D = {d:.4g}, p = {p:.3g}, n = {sample.size}, seed {KS_SEED}, {ctx.dtype})")
+
+
+def _std_normals():
+    return np.random.default_rng(KS_SEED).standard_normal(KS_N)
+
+
+def _uniform_ks(ctx, fn, inp):
+    t_ = fn(u=_std_normals())
+    ctx.require("schedule.uniform", bool(np.all((t_ >= 0) & (t_ <= 1))), "t outside [0, 1]")
+    _ks(ctx, "schedule.uniform", t_, stats.uniform.cdf, "t ~ U(0, 1)")
+
+
+def _logit_normal_ks(ctx, fn, inp):
+    name = ctx.target.conventions_for("schedule.logit_normal")["name"]
+    m_, s__ = inp["m"], inp["s"]
+    t_ = fn(u=_std_normals(), m=m_, s=s__)
+    if name == "logit_normal":
+        ctx.require("schedule.logit_normal", bool(np.all((t_ >= 0) & (t_ <= 1))), "t outside [0, 1]")
+        def cdf(q):
+            with np.errstate(divide="ignore", invalid="ignore"):
+                qq = np.clip(q, 0.0, 1.0)
+                return stats.norm.cdf((np.log(qq) - np.log1p(-qq) - m_) / s__)
+    else:
+        cdf = lambda q: stats.lognorm.cdf(q, s__, scale=math.exp(m_))
+    _ks(ctx, "schedule.logit_normal", t_, cdf, f"{name}(m = {m_}, s = {s__})")
+
+
+def _pdf_integrates_to_one(ctx, fn, inp):
+    name = ctx.target.conventions_for("schedule.logit_normal_pdf")["name"]
+    m_, s__ = inp["m"], inp["s"]
+    if ctx.dtype == "float64":                                      # scipy.integrate.quad, one target call per node
+        f = lambda q: float(fn(t=np.array([q]), m=m_, s=s__)[0])
+        if name == "logit_normal":
+            total, _ = integrate.quad(f, 0.0, 1.0, limit=200, points=[float(R.sigmoid(np.array(m_)))])
+        else:
+            total = integrate.quad(f, 0.0, math.exp(m_), limit=200)[0] + integrate.quad(f, math.exp(m_), np.inf, limit=200)[0]
+    else:
+        # low precision: quad cannot converge on a rounded integrand; one vectorised call on the image of a fine
+        # u-grid, integrated with the change of variables dt = (dt/du) du (trapezoid, 8001 nodes on [−12, 12])
+        uu = np.linspace(-12.0, 12.0, 8001)
+        t_ = ctx.round({"t": R.sigmoid(m_ + s__ * uu) if name == "logit_normal" else np.exp(m_ + s__ * uu)})["t"]
+        dtdu = s__ * t_ * (1 - t_) if name == "logit_normal" else s__ * t_
+        total = float(np.trapezoid(fn(t=t_, m=m_, s=s__) * dtdu, uu))
+    QUAD_RESULTS[(name, ctx.dtype, m_, s__)] = total
+    tol = {"float64": 1e-8, "float32": 1e-6, "bfloat16": 2e-3}[ctx.dtype]   # measured ≤ 7e-12, 1.1e-8, 3.1e-4
+    ctx.assert_close("schedule.logit_normal_pdf", total, 1.0, what=f"∫ p over the support (m = {m_}, s = {s__})",
+                     tol=Tolerance(rtol=0.0, atol=tol))
+
+
+def _pdf_endpoints(ctx, fn, inp):
+    name = ctx.target.conventions_for("schedule.logit_normal_pdf")["name"]
+    pts = np.array([0.0, 1.0]) if name == "logit_normal" else np.array([0.0])
+    ctx.assert_close("schedule.logit_normal_pdf", fn(t=pts, m=inp["m"], s=inp["s"]), np.zeros_like(pts),
+                     what="p at the endpoints", tol=Tolerance(rtol=0.0, atol=0.0))
+
+
+def _pdf_matches_sampler(ctx, fn, inp):
+    """The density is the derivative of the sampler's CDF: p(t) dt = φ(u) du at t = sigmoid(m + s u)."""
+    if ctx.target.conventions_for("schedule.logit_normal_pdf")["name"] != "logit_normal":
+        return
+    m_, s__ = inp["m"], inp["s"]
+    uu = np.linspace(-3, 3, 13)
+    t_ = ctx.round({"t": R.sigmoid(m_ + s__ * uu)})["t"]
+    t_ = t_[(t_ > 0) & (t_ < 1)]                                     # rounding to 8 bits can reach 1
+    u_back = (np.log(t_) - np.log1p(-t_) - m_) / s__
+    want = stats.norm.pdf(u_back) / (s__ * t_ * (1 - t_))
+    ctx.assert_close("schedule.logit_normal_pdf", fn(t=t_, m=m_, s=s__), want, what="p(t) vs φ(u) du/dt")
+
+
+def _shift_monotone_endpoints(ctx, fn, inp):
+    grid = ctx.round({"t": np.linspace(0.0, 1.0, 101)})["t"]
+    out = fn(t=grid, s=inp["s"])
+    ok = np.all(np.diff(out) > 0) if ctx.dtype == "float64" else np.all(np.diff(out) >= 0)
+    ctx.require("schedule.shift", bool(ok), f"shift with s = {inp['s']} is not increasing")
+    ctx.assert_close("schedule.shift", out[[0, -1]], np.array([0.0, 1.0]), what="fixes 0 and 1",
+                     tol=Tolerance(rtol=0.0, atol=0.0))
+
+
+def _shift_inverse(ctx, fn, inp):
+    """shift_{1/s}(shift_s(t)) = t."""
+    back = fn(t=fn(t=inp["t"], s=inp["s"]), s=1.0 / inp["s"])
+    tol = ctx.tolerance("schedule.shift")
+    ctx.assert_close("schedule.shift", back, inp["t"], what="shift_{1/s} ∘ shift_s",
+                     tol=Tolerance(rtol=4 * tol.rtol, atol=0.0))
+
+
+def _shift_snr(ctx, fn, inp):
+    """On rf, SNR(t') = SNR(t)/s²: the odds t/(1 − t) are multiplied by s."""
+    t_ = inp["t"][(inp["t"] > 1e-30) & (inp["t"] < 1)]             # away from subnormals (the clause's atol)
+    if t_.size == 0:
+        return
+    t1 = fn(t=t_, s=inp["s"])
+    odds = lambda q: q / (1 - q)
+    keep = t1 < 1                                                  # rounding can reach 1 in low precision
+    if not np.any(keep):
+        return
+    tol = ctx.tolerance("schedule.shift")
+    ctx.assert_close("schedule.shift", odds(t1[keep]), inp["s"] * odds(t_[keep]), what="odds(t') vs s odds(t)",
+                     tol=Tolerance(rtol=tol.rtol / np.clip(1 - t1[keep], 1e-300, None).min() * 4, atol=0.0))
+
+
+# ---- the checks ---------------------------------------------------------------------------------
+CHECKS = [
+    ClauseChecks(
+        clause="schedule.uniform",
+        cases=st.fixed_dictionaries({"u": normals}),
+        proofs=(Proof("t = Φ(u), u ~ N(0, 1) has density 1 on (0, 1) (probability-integral transform)",
+                      _uniform_change_of_variables),),
+        symbolic=lambda u: sp.lambdify(globals()["u"], (1 + sp.erf(globals()["u"] / sp.sqrt(2))) / 2, "scipy")(u),
+        properties=(Property(f"KS test against U(0, 1), n = {KS_N}", _uniform_ks, cases=st.just({})),),
+        example=lambda: {"u": np.array([-1.0, 0.0, 1.0])},
+    ),
+    ClauseChecks(
+        clause="schedule.logit_normal",
+        cases=st.fixed_dictionaries({"u": normals, "m": st.floats(-1.0, 1.0), "s": st.floats(0.5, 2.0)}),
+        proofs=(Proof("logit(sigmoid(w)) = w", lambda: sp.simplify(sp.expand_log(logit(sigmoid(w)), force=True) - w)),
+                Proof("change of variables gives p(t) = exp(−(logit t − m)²/2s²)/(s√(2π) t(1 − t))", _change_of_variables),
+                Proof("04's log-normal is the law of the odds: t/(1 − t) = e^{m + s u} for t = sigmoid(m + s u)",
+                      lambda: sp.simplify(sigmoid(m + s * u) / (1 - sigmoid(m + s * u)) - sp.exp(m + s * u)))),
+        symbolic=lambda u, m, s: sp.lambdify((globals()["u"], globals()["m"], globals()["s"]),
+                                             sigmoid(globals()["m"] + globals()["s"] * globals()["u"]), "numpy")(u, m, s),
+        properties=(Property(f"KS test against the logit-normal CDF, n = {KS_N}", _logit_normal_ks,
+                             cases=st.sampled_from([{"m": 0.0, "s": 1.0}, {"m": 0.5, "s": 0.7}])),),
+        example=lambda: {"u": np.array([-1.0, 0.0, 1.0]), "m": 0.0, "s": 1.0},
+    ),
+    ClauseChecks(
+        clause="schedule.logit_normal_pdf",
+        cases=_pdf_cases(),
+        proofs=(Proof("∫_0^1 p dt = 1 (substituting t = sigmoid(m + s u))",
+                      lambda: sp.simplify(sp.integrate(phi(u), (u, -sp.oo, sp.oo)) - 1)),
+                Proof("p(t) → 0 as t → 0+ (m = 0, s = 1)", lambda: sp.limit(pdf_expr.subs({m: 0, sp_pos: 1}), tp, 0, "+"))),
+        symbolic=lambda t, m, s: np.where((t > 0) & (t < 1), sp.lambdify(
+            (tp, globals()["m"], sp_pos), pdf_expr, "numpy")(np.clip(t, 1e-300, 1 - 1e-16), m, s), 0.0),
+        properties=(Property("∫ p = 1 (scipy.integrate.quad)", _pdf_integrates_to_one,
+                             cases=st.sampled_from([{"m": 0.0, "s": 1.0}, {"m": 0.5, "s": 0.7}, {"m": -1.0, "s": 2.0}])),
+                    Property("p = 0 at the endpoints", _pdf_endpoints, cases=_ms),
+                    Property("p(t) = φ(u) du/dt along the sampler", _pdf_matches_sampler, cases=_ms)),
+        example=lambda: {"t": np.array([0.0, 0.25, 0.5, 0.75, 1.0]), "m": 0.0, "s": 1.0},
+    ),
+    ClauseChecks(
+        clause="schedule.shift",
+        cases=_shift_cases(),
+        proofs=(Proof("fixes 0 and 1", lambda: [shift_expr(sp.Integer(0), sp_pos), sp.simplify(shift_expr(sp.Integer(1), sp_pos) - 1)]),
+                Proof("dt'/dt = s/(1 + (s − 1)t)² > 0 for s > 0", lambda: sp.simplify(
+                    sp.diff(shift_expr(tp, sp_pos), tp) - sp_pos / (1 + (sp_pos - 1) * tp) ** 2)),
+                Proof("the inverse is the shift with 1/s", lambda: sp.simplify(shift_expr(shift_expr(tp, sp_pos), 1 / sp_pos) - tp)),
+                Proof("shifts compose: shift_s ∘ shift_r = shift_{sr}",
+                      lambda: sp.simplify(shift_expr(shift_expr(tp, rp), sp_pos) - shift_expr(tp, sp_pos * rp))),
+                Proof("rf: odds multiply by s, SNR(t') = SNR(t)/s²", _snr_claims)),
+        symbolic=lambda t, s: sp.lambdify((tp, sp_pos), shift_expr(tp, sp_pos), "numpy")(t, s),
+        properties=(Property("increasing, fixes 0 and 1", _shift_monotone_endpoints,
+                             cases=st.fixed_dictionaries({"s": st.floats(0.05, 20.0)})),
+                    Property("inverse is shift with 1/s", _shift_inverse),
+                    Property("rf SNR(t') = SNR(t)/s²", _shift_snr)),
+        example=lambda: {"t": np.array([0.0, 0.25, 0.5, 0.75, 1.0]), "s": 3.0},
+    ),
+]

@@ -49,7 +49,8 @@ CLAUSES = [
                     P(source="external: Ho, Jain & Abbeel 2020, Denoising Diffusion Probabilistic Models, §4",
                       quote="We set T = 1000 ... forward process variances to constants increasing linearly from β1 = 10−4 to βT = 0.02")),
         function="linear_betas",
-        symbols=(Symbol(name="T", description="number of steps (default 1000)", domain=Domain(kind="integer", low=1),
+        symbols=(Symbol(name="T", description="number of steps (default 1000; at most 10^7)",
+                        domain=Domain(kind="integer", low=1, high=10**7),
                         role="parameter"),
                  Symbol(name="beta_1", description="first β (default 1e-4)", domain=Domain(low=0.0, high=1.0, low_closed=False,
                                                                                            high_closed=False), role="parameter"),
@@ -168,7 +169,7 @@ CLAUSES = [
             float64=(1e-12, 1e-12), float32=(2e-5, 5e-6), bfloat16=(8e-3, 2e-4),
             why="x̂_0 divides a difference by √ᾱ_t (≥ 6.4e-3 at T = 1000): the absolute error is a few ulps of "
                 "max(|x_t|, |ε|) times √(ᾱ_{t'}/ᾱ_t) ≤ 156. The comparison (conformance/ddpm.py) multiplies atol by "
-                "√(ᾱ_{t'}/ᾱ_t)·max(|x_t|, |ε|)"),
+                "1 + √(ᾱ_{t'}/ᾱ_t)(|x_t| + |ε|) elementwise"),
         singular="t' = 0 (zero_based −1) returns x̂_0 (ᾱ_0 = 1). t ≤ t' or t = 0 raises SpecInputError.",
         notes="The DDIM of 03's acceleration table (Song et al. 2021). With the true ε it maps forward(x_0, ε, t) to "
               "forward(x_0, ε, t') exactly (deterministic: the same ε); η = 1 recovers the ancestral step with σ_t² = β̃_t.",

@@ -84,11 +84,11 @@ def scalar(clause: str, name: str, v, low=-math.inf, high=math.inf, *, low_close
             v = v.item()
         else:
             raise SpecInputError(clause, name, "an integer" if integer else "a real number", repr(v)[:60])
+    if not math.isfinite(float(v)):
+        raise SpecInputError(clause, name, "finite", repr(v))
     if integer and int(v) != v:
         raise SpecInputError(clause, name, "an integer", repr(v))
     v = int(v) if integer else float(v)
-    if not math.isfinite(v):
-        raise SpecInputError(clause, name, "finite", repr(v))
     lo_ok = v >= low if low_closed else v > low
     hi_ok = v <= high if high_closed else v < high
     if not (lo_ok and hi_ok):
@@ -99,6 +99,6 @@ def scalar(clause: str, name: str, v, low=-math.inf, high=math.inf, *, low_close
 
 
 def choice(clause: str, name: str, v, options) -> str:
-    if v not in options:
+    if not isinstance(v, str) or v not in options:
         raise SpecInputError(clause, name, f"one of {list(options)}", repr(v))
     return v
