@@ -23,7 +23,8 @@ def _joint(c, joint):
 
 
 def _tokens(c, x, K, L):
-    x = torch.as_tensor(x)
+    if not isinstance(x, torch.Tensor):
+        raise SpecInputError(c, "x", "an integer tensor of tokens", type(x).__name__)
     if x.is_floating_point() or x.is_complex() or x.dtype == torch.bool:
         raise SpecInputError(c, "x", "an integer array of tokens", f"dtype {x.dtype}")
     if x.ndim != 2 or x.shape[1] != L:

@@ -88,7 +88,7 @@ def _spd(cl, name, S, n, k):
 def elbo_linear_gaussian(x, W, c, s2, m, S) -> torch.Tensor:
     """ELBO = E_q log p(x|z) - KL(q ‖ N(0, I)), q = N(m, S), p(x|z) = N(Wz + c, s² I)  (03, 04), per data point."""
     cl = "vae.elbo"
-    dtype = x.dtype
+    dtype = V.array(cl, "x", x).dtype  # validated first: a clear error, not an AttributeError
     x, W, c, s2 = _model(cl, x, W, c, s2)
     n, (d, k) = x.shape[0], W.shape
     m = V.array(cl, "m", m, ndim=2)
@@ -107,7 +107,7 @@ def elbo_linear_gaussian(x, W, c, s2, m, S) -> torch.Tensor:
 def log_evidence_linear_gaussian(x, W, c, s2) -> torch.Tensor:
     """log p(x) = log N(x; c, WWᵀ + s² I), per data point."""
     cl = "vae.log_evidence"
-    dtype = x.dtype
+    dtype = V.array(cl, "x", x).dtype  # validated first: a clear error, not an AttributeError
     x, W, c, s2 = _model(cl, x, W, c, s2)
     d = W.shape[0]
     C = W @ W.T + s2 * torch.eye(d, dtype=W.dtype, device=W.device)
