@@ -80,7 +80,7 @@ class Context:
                 raise TargetRaised("a NumPy target cannot be run in bfloat16")
             return v.astype(self.dtype) if v.dtype.kind == "f" else v.copy()
         import torch
-        t = torch.from_numpy(np.ascontiguousarray(v))
+        t = torch.from_numpy(v if v.flags.c_contiguous else v.copy())  # keeps 0-d arrays 0-d
         if v.dtype.kind == "f":
             t = t.to(self._torch_dtype())
         return t.to(self.device)
@@ -173,7 +173,7 @@ def _compare(got, expected, tol, what):
     with np.errstate(invalid="ignore", over="ignore"):
         diff = np.where(same_inf, 0.0, np.abs(g - e))
     bound = tol.atol + tol.rtol * np.where(np.isfinite(e), np.abs(e), 0.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         ratio = np.where(diff == 0, 0.0, diff / np.where(bound > 0, bound, np.finfo(float).tiny))
     ratio = np.where(np.isnan(ratio), np.inf, ratio)
     return float(np.max(ratio)), float(np.nanmax(np.where(np.isnan(diff), np.inf, diff)))

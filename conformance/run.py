@@ -6,6 +6,7 @@ import sympy as sp
 from hypothesis import HealthCheck, Phase, given, settings
 
 import spec
+from .checks import Dual
 from .context import Context
 from .registry import checks_for, reference_function
 
@@ -61,8 +62,8 @@ def check_reference_matches_derivation(clause_id: str, profile: str) -> None:
     @hypothesis_settings(profile, chk.max_examples)
     @given(inputs=chk.symbolic_cases if chk.symbolic_cases is not None else chk.cases)
     def run(inputs):
-        expected = chk.symbolic(**inputs)
-        got = ref(**inputs)
+        expected = chk.symbolic(**numpy_side(inputs))
+        got = ref(**numpy_side(inputs))
         ctx.assert_close(clause_id, got, expected, what="reference vs derivation")
 
     run()
@@ -81,7 +82,7 @@ def check_target_matches_reference(ctx: Context, clause_id: str, profile: str) -
     def run(inputs):
         inputs = ctx.round(inputs)
         ctx.records.setdefault(clause_id, _rec()).examples += 1
-        expected = ref(**inputs, **conv)
+        expected = ref(**numpy_side(inputs), **conv)
         got = ctx.call(clause_id, fn, inputs)
         try:
             if chk.compare is not None:
@@ -116,6 +117,11 @@ def check_property(ctx: Context, clause_id: str, prop, profile: str) -> None:
                                  f"  reproduce: {reproduce}") from None
 
     run()
+
+
+def numpy_side(inputs: dict) -> dict:
+    """The inputs as the float64 reference takes them: a Dual callable becomes its NumPy side."""
+    return {k: (v.numpy if isinstance(v, Dual) else v) for k, v in inputs.items()}
 
 
 def reproduction(ctx: Context, clause_id: str, profile: str) -> str:

@@ -10,8 +10,9 @@ import numpy as np
 
 from reference import cond as C
 from reference import optimal as O
+from reference import sampler as S
 from spec import validate as V
-from spec.cfg import OFF, UNCONDITIONAL  # noqa: F401  (re-exported: the weight of each form's special points)
+from spec.cfg import OFF, UNCONDITIONAL, W_MAX  # noqa: F401  OFF/UNCONDITIONAL: each form's special weights
 from spec.errors import SpecInputError
 
 FORMS = ("one_plus_w", "conditional_offset", "scale")
@@ -24,8 +25,8 @@ def guidance_weight(w, from_form, to_form):
     >>> guidance_weight(7.5, "scale", "one_plus_w")   # 03's SDXL-like "w=7.5"
     6.5
     """
-    V.choice("cfg.combine", "from_form", from_form, FORMS)
-    V.choice("cfg.combine", "to_form", to_form, FORMS)
+    C.choice("cfg.combine", "from_form", from_form, FORMS)
+    C.choice("cfg.combine", "to_form", to_form, FORMS)
     one_plus_w = w - OFF[from_form]           # the default form's w
     return one_plus_w + OFF[to_form]
 
@@ -48,18 +49,18 @@ def _combine(v_y, v_null, w, form):
 def cfg_combine(v_y, v_null, w, form="one_plus_w"):
     """v_cfg = (1 + w) v_y − w v_∅ (00) | v_y + w (v_y − v_∅) (03) | v_∅ + s (v_y − v_∅) (04), s = 1 + w."""
     c = "cfg.combine"
-    V.choice(c, "form", form, FORMS)
+    C.choice(c, "form", form, FORMS)
     v_y, v_null = _pair(c, ("v_y", "v_null"), v_y, v_null)
-    w = V.scalar(c, "w", w)
+    w = V.scalar(c, "w", w, -W_MAX, W_MAX)
     return _combine(v_y, v_null, w, form)
 
 
 def guided_score(score_null, grad_log_p_y, w, form="one_plus_w"):
     """s_cfg = ∇ log p(x_t) + (1 + w) ∇ log p(y | x_t)  (03, by Bayes); scale form: s_∅ + s ∇ log p(y | x_t)."""
     c = "cfg.score"
-    V.choice(c, "form", form, FORMS)
+    C.choice(c, "form", form, FORMS)
     score_null, g = _pair(c, ("score_null", "grad_log_p_y"), score_null, grad_log_p_y)
-    w = V.scalar(c, "w", w)
+    w = V.scalar(c, "w", w, -W_MAX, W_MAX)
     gain = w if form == "scale" else 1.0 + w
     return score_null + gain * g
 
@@ -67,8 +68,8 @@ def guided_score(score_null, grad_log_p_y, w, form="one_plus_w"):
 def guided_prediction(x_t, y, t, w, weights, means, covs, labels, target="velocity", form="one_plus_w"):
     """The guided oracle in any target: combine(E[target | x_t, y], E[target | x_t], w)  (cfg.change_of_target)."""
     c = "cfg.change_of_target"
-    V.choice(c, "form", form, FORMS)
-    w = V.scalar(c, "w", w)
+    C.choice(c, "form", form, FORMS)
+    w = V.scalar(c, "w", w, -W_MAX, W_MAX)
     _, mu, _, _, prior = C.class_mixture(c, weights, means, covs, labels)
     n = O.points(c, x_t, mu.shape[1]).shape[0]
     y = C.class_labels(c, "y", y, n, prior.shape[0])               # real classes only: y_∅ is added here
@@ -81,9 +82,9 @@ def guided_prediction(x_t, y, t, w, weights, means, covs, labels, target="veloci
 def drop_labels(y, u, num_classes, p=None, null_label="extra_class", rate="ten_percent"):
     """ỹ = y_∅ where u < p, else y  (03: "e.g., 10%"; 04: "commonly 50%"); p defaults to the `rate` variant."""
     c = "cfg.dropout"
-    V.choice(c, "null_label", null_label, C.NULL_LABELS)
-    V.choice(c, "rate", rate, tuple(RATES))
-    num_classes = V.scalar(c, "num_classes", num_classes, 1, integer=True)
+    C.choice(c, "null_label", null_label, C.NULL_LABELS)
+    C.choice(c, "rate", rate, tuple(RATES))
+    num_classes = C.count(c, "num_classes", num_classes)
     y = C.integers(c, "y", y)
     u = V.array(c, "u", u, ndim=1)
     if u.shape != y.shape:
@@ -104,11 +105,11 @@ def _network_call(clause, f, x, y, t, shape):
 def _guided_inputs(clause, f, x_t, y, w, num_classes, form, null_label):
     if not callable(f):
         raise SpecInputError(clause, "f", "a callable f(x_t, y, t)", type(f).__name__)
-    V.choice(clause, "form", form, FORMS)
-    V.choice(clause, "null_label", null_label, C.NULL_LABELS)
+    C.choice(clause, "form", form, FORMS)
+    C.choice(clause, "null_label", null_label, C.NULL_LABELS)
     x_t = V.array(clause, "x_t" if clause == "cfg.cost" else "x1", x_t, ndim=2)
-    w = V.scalar(clause, "w", w)
-    num_classes = V.scalar(clause, "num_classes", num_classes, 1, integer=True)
+    w = V.scalar(clause, "w", w, -W_MAX, W_MAX)
+    num_classes = C.count(clause, "num_classes", num_classes)
     y = C.class_labels(clause, "y", y, x_t.shape[0], num_classes)
     return x_t, y, w, num_classes
 
@@ -132,10 +133,6 @@ def guided_euler_sample(f, x1, y, w, T, num_classes, form="one_plus_w", null_lab
     """x ← x − (1/T) v_cfg(x, y, t_k) on t_k = 1 − k/T, k = 0..T−1, from x1 at t = 1 to t = 0 (sampler.euler with CFG)."""
     c = "cfg.guided_euler"
     x, y, w, num_classes = _guided_inputs(c, f, x1, y, w, num_classes, form, null_label)
-    T = V.scalar(c, "T", T, 1, integer=True)
+    C.count(c, "T", T)
     null = C.null_value(num_classes, null_label)
-    n = x.shape[0]
-    for k in range(T):
-        t = np.full(n, 1.0 - k / T)
-        x = x - _guided(f, x, y, t, w, null, form, c) / T
-    return x
+    return S.euler_sample(lambda x_t, t: _guided(f, x_t, y, t, w, null, form, c), x, T)

@@ -36,6 +36,22 @@ def integers(clause, name, v, ndim=1):
     return a.astype(np.int64)
 
 
+def choice(clause, name, v, options):
+    """One of the named options (a string; an array is an input error, not an ambiguous comparison)."""
+    if not isinstance(v, str):
+        raise SpecInputError(clause, name, f"one of {list(options)}", type(v).__name__)
+    return V.choice(clause, name, v, options)
+
+
+def count(clause, name, v, low=1, high=2**31 - 1):
+    """An integer in [low, high] (NaN and ±inf are input errors, not a ValueError from int())."""
+    if type(v).__module__.startswith("torch") and v.numel() == 1:
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        raise SpecInputError(clause, name, "an integer", repr(v))
+    return V.scalar(clause, name, v, low, high, integer=True)
+
+
 def null_value(num_classes, null_label="extra_class"):
     """The integer of y_∅: C (extra_class, the default) or −1 (minus_one)."""
     return num_classes if null_label == "extra_class" else -1
@@ -64,7 +80,7 @@ def class_labels(clause, name, y, n, num_classes, null_label=None):
         raise SpecInputError(clause, name, f"shape ({n},) (one label per point)", f"shape {y.shape}")
     ok = (y >= 0) & (y < num_classes)
     if null_label is not None:
-        V.choice(clause, "null_label", null_label, NULL_LABELS)
+        choice(clause, "null_label", null_label, NULL_LABELS)
         ok |= y == null_value(num_classes, null_label)
     if not ok.all():
         null = "" if null_label is None else f" or the null label {null_value(num_classes, null_label)}"
@@ -84,7 +100,7 @@ def _prediction(x_t, t, w, mu, cov, target):
 def conditional_prediction(x_t, y, t, weights, means, covs, labels, target="velocity", null_label="extra_class",
                            clause=VELOCITY):
     """E[target | x_t, y] for class-conditional mixture data; y_∅ gives E[target | x_t] (the whole mixture)."""
-    V.choice(clause, "target", target, TARGETS)
+    choice(clause, "target", target, TARGETS)
     w, mu, cov, labels, prior = class_mixture(clause, weights, means, covs, labels)
     x_t = O.points(clause, x_t, mu.shape[1])
     n = x_t.shape[0]

@@ -40,11 +40,12 @@ GM_SYMBOLS = (
 )
 
 _ORACLE_TOL = tolerances(
-    float64=(1e-9, 1e-9), float32=(2e-4, 2e-4), bfloat16=(3e-2, 5e-2),
+    float64=(1e-9, 1e-9), float32=(2e-5, 2e-5), bfloat16=(3e-2, 5e-2),
     why="the oracle is a responsibility-weighted sum of Gaussian posterior means; with covariance eigenvalues in "
-        "[0.1, 4] and |x_t| ≲ 10 the responsibilities (a softmax of log-likelihoods of size ≲ 10²) carry a relative "
-        "error of ~10² ulps, times component means of size ≲ 5; bfloat16 inputs are computed in float32 and rounded "
-        "once (the mixture itself is rounded to bfloat16 for both sides)",
+        "[0.2, 2] and |x_t| ≲ 10 the responsibilities (a softmax of log-likelihoods of size ≲ 10²) carry a relative "
+        "error of ≲ 10² ulps, times posterior means of size ≲ 5 (float32: 10²·6e-8·5 ≈ 3e-5 worst case; measured "
+        "≤ 7e-7 over 500 examples); bfloat16 inputs are computed in float32 and the output rounded once (2^-8 "
+        "relative); the mixture itself is rounded to bfloat16 for both sides",
 )
 
 CLAUSES = [
@@ -94,7 +95,7 @@ CLAUSES = [
                  *GM_SYMBOLS,
                  Symbol(name="p", description="p(y | x_t), shape (n, C), rows sum to 1", role="output")),
         tolerance=tolerances(
-            float64=(1e-9, 1e-12), float32=(1e-4, 1e-6), bfloat16=(3e-2, 1e-3),
+            float64=(1e-9, 1e-12), float32=(2e-5, 1e-6), bfloat16=(3e-2, 1e-3),
             why="a softmax of per-class log-sum-exps of Gaussian log-likelihoods of size ≲ 10²: relative error "
                 "~10² ulps of the work dtype (float32 for bfloat16 inputs)"),
         singular="t = 1: every class has p_1(x_t | y) = N(0, I), so p(y | x_t) = p(y) exactly. t = 0: the data "
@@ -119,7 +120,7 @@ CLAUSES = [
                  Symbol(name="t", description="times, a scalar or one per pair", domain=Domain(low=0.0, high=1.0)),
                  Symbol(name="L", description="batch mean of the squared norm", role="output")),
         tolerance=tolerances(
-            float64=(1e-10, 1e-12), float32=(1e-4, 1e-5), bfloat16=(3e-2, 3e-2),
+            float64=(1e-10, 1e-12), float32=(1e-5, 1e-5), bfloat16=(3e-2, 3e-2),
             why="a mean of squared norms of differences of O(1) vectors (no cancellation in the sum); the "
                 "predictor's own rounding in the work dtype dominates"),
         singular="None: x_t is defined for every t ∈ [0, 1].",
