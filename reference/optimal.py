@@ -6,7 +6,8 @@ x_t ~ N(a μ_k, S_k), S_k = a² Σ_k + b² I, and (x, z, x_t) are jointly Gaussi
     E[x | x_t, k] = μ_k + a Σ_k S_k⁻¹ (x_t − a μ_k),     E[z | x_t, k] = b S_k⁻¹ (x_t − a μ_k),
 
 and E[· | x_t] mixes these with the responsibilities r_k(x_t) ∝ w_k N(x_t; a μ_k, S_k) (log-sum-exp).
-S_k⁻¹ r is a linear solve, never an explicit inverse. Source: 01 §3.2 (the optimal prediction is the
+S_k⁻¹ r is a linear solve, never an explicit inverse; (x_t, a, b) are first divided by max(a, b), which leaves
+both posteriors unchanged and keeps a² and b² from overflowing. Source: 01 §3.2 (the optimal prediction is the
 conditional mean); the mixture algebra is standard Gaussian conditioning.
 """
 from __future__ import annotations
@@ -18,10 +19,12 @@ import numpy as np
 from spec import validate as V
 from spec.errors import SpecInputError
 
+from . import family as F
+
 POSTERIOR = "optimal.posterior_means"
 PREDICTION = "optimal.prediction"
-TARGETS = ("velocity", "epsilon", "x", "v")
-PATHS = ("rf",)
+TARGETS = F.TARGETS
+PATHS = F.PATHS
 
 
 # ---- validation ---------------------------------------------------------------------------------
@@ -77,6 +80,10 @@ def posterior_means(x_t, a, b, weights, means, covs):
     a, b = per_sample(c, "a", a, n), per_sample(c, "b", b, n)
     if ((a == 0) & (b == 0)).any():
         raise SpecInputError(c, "a/b", "not both 0 (x_t = 0 carries no information)", "a = b = 0")
+    x_in, a_in, b_in = x_t, a, b
+    # the posterior is invariant under (x_t, a, b) → (x_t, a, b)/m: normalise so that max(a, b) = 1 (no overflow)
+    m = np.maximum(a, b)
+    x_t, a, b = x_t / m[:, None], a / m, b / m
     S = a[:, None, None, None] ** 2 * cov[None] + b[:, None, None, None] ** 2 * np.eye(d)   # (n, K, d, d)
     r = x_t[:, None, :] - a[:, None, None] * mu[None]                                       # (n, K, d)
     u = np.linalg.solve(S, r[..., None])[..., 0]                                            # S_k⁻¹ r
@@ -90,51 +97,46 @@ def posterior_means(x_t, a, b, weights, means, covs):
     x_hat = np.einsum("nk,nkd->nd", resp, x_k)
     z_hat = np.einsum("nk,nkd->nd", resp, z_k)
     # the singular points, exactly as the clause states them
-    clean, noise = (b == 0)[:, None], (a == 0)[:, None]
+    clean, noise = (b_in == 0)[:, None], (a_in == 0)[:, None]
     with np.errstate(divide="ignore", invalid="ignore"):
-        x_hat = np.where(clean, x_t / np.where(clean, a[:, None], 1.0), x_hat)
+        x_hat = np.where(clean, x_in / np.where(clean, a_in[:, None], 1.0), x_hat)
         x_hat = np.where(noise, w @ mu, x_hat)
         z_hat = np.where(clean, 0.0, z_hat)
-        z_hat = np.where(noise, x_t / np.where(noise, b[:, None], 1.0), z_hat)
+        z_hat = np.where(noise, x_in / np.where(noise, b_in[:, None], 1.0), z_hat)
     return x_hat, z_hat
 
 
-# ---- paths and targets --------------------------------------------------------------------------
-def path_coefficients(t, path="rf"):
-    """(a(t), b(t)) of the path x_t = a(t) x + b(t) z; rf: a = 1 − t, b = t  (00, 03)."""
-    if path == "rf":
-        return 1.0 - t, t
-    return _family().path_coefficients(t, path)
+def _choice(clause, name, v, options):
+    if not isinstance(v, str):
+        raise SpecInputError(clause, name, f"one of {list(options)}", repr(v)[:60])
+    return V.choice(clause, name, v, options)
 
 
-def target_coefficients(t, target="velocity", path="rf"):
-    """(c(t), d(t)) of the target y = c(t) x + d(t) z on the given path (03's table)."""
-    a, b = path_coefficients(t, path)
-    if target == "x":
-        return np.ones_like(t), np.zeros_like(t)
-    if target == "epsilon":
-        return np.zeros_like(t), np.ones_like(t)
-    if target == "v":
-        return -b, a
-    if target == "velocity" and path == "rf":
-        return -np.ones_like(t), np.ones_like(t)
-    return _family().target_coefficients(t, target, path)
+# ---- paths and targets (reference/family.py's table) ---------------------------------------------
+def coefficients(t, path="rf", target="velocity", schedule=None, clause=PREDICTION):
+    """(a, b, c, d)(t) from the family table (03), with errors naming ``clause``."""
+    try:
+        return F.coefficients(t, path=path, target=target, schedule=schedule)
+    except SpecInputError as e:
+        raise SpecInputError(clause, e.argument, e.expected, e.got) from None
 
 
-def _family():
-    raise NotImplementedError("only the rf path until reference.family provides the other paths")
+def target_coefficients(t, target="velocity", path="rf", schedule=None):
+    """(c(t), d(t)) of the target y = c x + d z on the path."""
+    return coefficients(t, path, target, schedule)[2:]
 
 
-def optimal_prediction(x_t, t, weights, means, covs, target="velocity", path="rf"):
+def optimal_prediction(x_t, t, weights, means, covs, target="velocity", path="rf", schedule=None):
     """f*(x_t, t) = E[y | x_t] = c(t) E[x | x_t] + d(t) E[z | x_t], the MSE-optimal predictor of the target
     y = c x + d z on the path x_t = a(t) x + b(t) z  (01 §3.2; rf velocity: E[z − x | x_t])."""
     c = PREDICTION
-    V.choice(c, "target", target, TARGETS)
-    V.choice(c, "path", path, PATHS)
+    _choice(c, "target", target, TARGETS)
+    _choice(c, "path", path, PATHS)
+    if schedule is not None:
+        _choice(c, "schedule", schedule, ("none", "linear", "cosine", "geometric"))
     w, mu, cov = mixture(c, weights, means, covs)
     x_t = points(c, x_t, mu.shape[1])
     t = per_sample(c, "t", t, x_t.shape[0], 0.0, 1.0)
-    a, b = path_coefficients(t, path)
-    cc, dd = target_coefficients(t, target, path)
+    a, b, cc, dd = coefficients(t, path, target, schedule)
     x_hat, z_hat = posterior_means(x_t, a, b, w, mu, cov)
     return cc[:, None] * x_hat + dd[:, None] * z_hat

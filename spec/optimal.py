@@ -8,8 +8,8 @@ from .schema import Clause, Domain, Provenance, Symbol, tolerances
 
 P = Provenance
 
-TARGETS = ("velocity", "epsilon", "x", "v")
-PATHS = ("rf",)
+TARGETS = ("velocity", "epsilon", "x", "v", "score")   # family.affine's table
+PATHS = ("rf", "vp", "ve")
 
 MIXTURE = (
     Symbol(name="weights", description="mixture weights w_k ≥ 0 (divided by their sum)",
@@ -20,7 +20,7 @@ MIXTURE = (
 )
 
 _ORACLE_TOL = tolerances(
-    float64=(1e-9, 1e-9), float32=(2e-4, 2e-4), bfloat16=(3e-2, 3e-2),
+    float64=(1e-9, 1e-9), float32=(2e-5, 2e-5), bfloat16=(3e-2, 3e-2),
     why="a d×d solve with S_k = a²Σ_k + b²I (condition ≤ cond Σ_k ≤ 100 on the cases) and a softmax of "
         "log-likelihoods of size ‖x_t − aμ_k‖²/λ_min(S_k) ≲ 10³: float32 logit errors ~ 10³·6e-8 move the "
         "responsibilities by ~1e-5 times the spread of the component means (≤ 10); bfloat16 is computed in "
@@ -70,17 +70,23 @@ CLAUSES = [
                  Symbol(name="t", description="time, a scalar or one per row (0 = data, 1 = noise)",
                         domain=Domain(low=0.0, high=1.0, shape=("n",))),
                  *MIXTURE,
-                 Symbol(name="target", description="what is predicted: velocity (z − x on rf), epsilon (z), x, v (−b x + a z)",
+                 Symbol(name="target", description="what is predicted (family.affine): velocity (a' x + b' z; z − x on rf), "
+                                                   "epsilon (z), x, v (−b x + a z), score (−z / b)",
                         domain=Domain(kind="choice", choices=TARGETS), role="parameter"),
-                 Symbol(name="path", description="the interpolation x_t = a(t) x + b(t) z (rf: a = 1 − t, b = t)",
+                 Symbol(name="path", description="the interpolation x_t = a(t) x + b(t) z (family.affine; rf: a = 1 − t, b = t)",
                         domain=Domain(kind="choice", choices=PATHS), role="parameter"),
+                 Symbol(name="schedule", description="the path's schedule (None: family.affine's default)",
+                        domain=Domain(kind="choice", choices=("none", "linear", "cosine", "geometric")), role="parameter"),
                  Symbol(name="f_star", description="E[y | x_t], shape (n, d)", role="output")),
         tolerance=_ORACLE_TOL,
         singular=("rf at t = 0: x_t = x, so E[x|x_t] = x_t, E[z|x_t] = 0 and the velocity is −x_t; at t = 1: x_t = z, "
-                  "E[x|x_t] = the mixture mean, E[z|x_t] = x_t, velocity x_t − mean. Both ends are finite and continuous."),
-        notes=("Target coefficients (03's table): velocity (rf) c = −1, d = 1; epsilon c = 0, d = 1; x c = 1, d = 0; "
-               "v c = −b(t), d = a(t). 02's flow-matching time (t_fm = 1 − t, v_fm = −v) is rf.convention's; "
-               "this clause uses 00's time."),
+                  "E[x|x_t] = the mixture mean, E[z|x_t] = x_t, velocity x_t − mean. Both ends are finite and continuous "
+                  "for the velocity, epsilon, x and v targets on every path. Where a coefficient c(t), d(t) is infinite "
+                  "(score where b(t) = 0: rf and vp at t = 0; velocity on vp at t = 0) SpecInputError names 't', as "
+                  "family.affine does. The oracle needs no inverse of [[a, b], [c, d]]: it is defined where det = 0 too."),
+        notes=("Target coefficients are family.affine's (03's table): velocity c = a'(t), d = b'(t) (rf: −1, 1); epsilon "
+               "c = 0, d = 1; x c = 1, d = 0; v c = −b(t), d = a(t); score c = 0, d = −1/b(t) (then f* is ∇ log p_t, "
+               "Tweedie). 02's flow-matching time (t_fm = 1 − t, v_fm = −v) is fm.convention's; this clause uses 00's time."),
     ),
     Clause(
         id="optimal.hardest_mid_t",
