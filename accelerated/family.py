@@ -10,6 +10,7 @@ import torch
 
 from spec import validate as V
 from spec.errors import SpecInputError
+from ._tensors import upcast as _work, tensor as _tensor, pair as _pair
 
 
 def _choice(clause, name, v, options):
@@ -27,19 +28,6 @@ DEFAULT_SCHEDULE = {"rf": "none", "vp": "linear", "ve": "geometric"}
 VP_BETA_MIN, VP_BETA_MAX = 0.1, 20.0
 COSINE_S = 0.008
 VE_SIGMA_MIN, VE_SIGMA_MAX = 0.01, 50.0
-
-
-def _work(*xs):
-    """Upcast half precisions to float32 for the arithmetic; returns (tensors, output dtype)."""
-    dt = xs[0].dtype
-    wd = torch.float32 if dt in (torch.bfloat16, torch.float16) else dt
-    return [x.to(wd) for x in xs], dt
-
-
-def _tensor(clause, name, x):
-    if not isinstance(x, torch.Tensor):
-        raise SpecInputError(clause, name, "a floating-point torch.Tensor", type(x).__name__)
-    return V.array(clause, name, x)
 
 
 def _times(clause, t, like=None):
@@ -66,15 +54,6 @@ def _per_sample(clause, t, x):
         raise SpecInputError(clause, "t", f"a scalar or one time per sample, shape ({x.shape[0] if x.ndim else 1},)",
                              f"shape {tuple(t.shape)}")
     return t.reshape(t.shape + (1,) * (x.ndim - 1))
-
-
-def _pair(clause, names, u, w):
-    u, w = _tensor(clause, names[0], u), _tensor(clause, names[1], w)
-    for n, v in zip(names, (u, w)):
-        if v.ndim < 1:
-            raise SpecInputError(clause, n, "an array with at least 1 dimensions", f"shape {tuple(v.shape)}")
-    V.same_shape(clause, names, u, w)
-    return u, w
 
 
 # ---- schedules ------------------------------------------------------------------------------------------

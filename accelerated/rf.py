@@ -8,24 +8,7 @@ import torch
 
 from spec import validate as V
 from spec.errors import SpecInputError
-
-
-def _work(*xs):
-    dt = xs[0].dtype
-    wd = torch.float32 if dt in (torch.bfloat16, torch.float16) else dt
-    return [x.to(wd) for x in xs], dt
-
-
-def _tensor(clause, name, x, min_ndim=0):
-    if not isinstance(x, torch.Tensor):
-        raise SpecInputError(clause, name, "a floating-point torch.Tensor", type(x).__name__)
-    return V.array(clause, name, x, min_ndim=min_ndim)
-
-
-def _pair(clause, names, u, w):
-    u, w = _tensor(clause, names[0], u, 1), _tensor(clause, names[1], w, 1)
-    V.same_shape(clause, names, u, w)
-    return u, w
+from ._tensors import upcast as _work, tensor as _tensor, pair as _pair
 
 
 def _per_sample(clause, t, x):

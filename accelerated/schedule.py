@@ -9,19 +9,7 @@ import math
 import torch
 
 from spec import validate as V
-from spec.errors import SpecInputError
-
-
-def _work(*xs):
-    dt = xs[0].dtype
-    wd = torch.float32 if dt in (torch.bfloat16, torch.float16) else dt
-    return [x.to(wd) for x in xs], dt
-
-
-def _tensor(clause, name, x):
-    if not isinstance(x, torch.Tensor):
-        raise SpecInputError(clause, name, "a floating-point torch.Tensor", type(x).__name__)
-    return V.array(clause, name, x)
+from ._tensors import upcast as _work, tensor as _tensor
 
 
 def uniform_sample(u):

@@ -14,25 +14,10 @@ import torch
 from accelerated import consistency as A
 from conformance import Target
 from conformance.api import check, failing
-from conformance.consistency import CHECKS
 from conformance.optimal import BIMODAL
-from conformance.run import check_proof
 from conformance.target import from_modules
 from reference import consistency as R
 from spec.errors import SpecInputError
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-@pytest.mark.parametrize("proof", [(c.clause, p) for c in CHECKS for p in c.proofs], ids=lambda cp: cp[1].name[:40])
-def test_derivations(proof):
-    check_proof(*proof)
 
 
 # ---- closed form ------------------------------------------------------------------------------------

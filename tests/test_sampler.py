@@ -17,14 +17,6 @@ from reference import sampler as R
 from spec.errors import SpecInputError
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def lin_np(x, t):
     return x * t[:, None]
 
@@ -92,7 +84,7 @@ def test_first_order_convergence(capsys):
     fn = lambda f, x1, T: A.euler_sample(f.torch, torch.tensor(x1), T).numpy()
     errs, order = convergence(fn, "data_at_0", Ts)
     with capsys.disabled():
-        print(f"\nEuler with the oracle velocity (bimodal 2-D, 64 points) vs DOP853 rtol 1e-11: RMS error "
+        print("\nEuler with the oracle velocity (bimodal 2-D, 64 points) vs DOP853 rtol 1e-11: RMS error "
               + ", ".join(f"T={T}: {e:.4g}" for T, e in zip(Ts, errs)) + f"; fitted order {order:.3f}")
     assert 0.9 < order < 1.1
 

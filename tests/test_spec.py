@@ -97,3 +97,11 @@ def test_tolerances_are_ordered_by_precision():
         assert t.float64.rtol <= t.float32.rtol <= t.bfloat16.rtol, c.id
         assert t.float64.atol <= t.float32.atol <= t.bfloat16.atol, c.id
         assert t.why, f"{c.id}: tolerance without a justification"
+
+
+@pytest.mark.parametrize("proof", [(c, p) for c in spec.CLAUSES for p in checks_for(c).proofs],
+                         ids=lambda cp: f"{cp[0]}:{cp[1].name[:50]}")
+def test_every_symbolic_claim_holds(proof):
+    """Each sympy derivation of the spec, run once here (genspec conform runs them too)."""
+    from conformance.run import check_proof
+    check_proof(*proof)

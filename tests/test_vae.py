@@ -16,8 +16,6 @@ from accelerated import vae as A
 from conformance import Target
 from conformance import vae as C
 from conformance.api import check, failing
-from conformance.registry import checks_for
-from conformance.run import proof_holds
 from conformance.target import from_modules
 from reference import vae as R
 from spec.errors import SpecInputError
@@ -32,10 +30,6 @@ def _np(v):
 
 
 # ---- derivations ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("cid", VAE_IDS)
-def test_every_proof_holds(cid):
-    for proof in checks_for(cid).proofs:
-        assert proof_holds(proof.claim), f"{cid}: {proof.name}"
 
 
 def test_kl_derivation_is_the_closed_form_of_02():

@@ -1,0 +1,30 @@
+"""Small shared helpers of the accelerated modules: tensor-argument checks and the working dtype."""
+from __future__ import annotations
+
+import torch
+
+from spec import validate as V
+from spec.errors import SpecInputError
+
+HALF = (torch.bfloat16, torch.float16)
+
+
+def upcast(*xs: torch.Tensor):
+    """Half precisions compute in float32; returns (tensors in the working dtype, the output dtype)."""
+    dt = xs[0].dtype
+    wd = torch.float32 if dt in HALF else dt
+    return [x.to(wd) for x in xs], dt
+
+
+def tensor(clause: str, name: str, x, min_ndim: int = 0, ndim=None) -> torch.Tensor:
+    """A finite floating-point torch.Tensor, or SpecInputError naming the clause and argument."""
+    if not isinstance(x, torch.Tensor):
+        raise SpecInputError(clause, name, "a floating-point torch.Tensor", type(x).__name__)
+    return V.array(clause, name, x, min_ndim=min_ndim, ndim=ndim)
+
+
+def pair(clause: str, names: tuple[str, str], u, w):
+    """Two tensors of one shape, each at least 1-D."""
+    u, w = tensor(clause, names[0], u, 1), tensor(clause, names[1], w, 1)
+    V.same_shape(clause, names, u, w)
+    return u, w
