@@ -5,6 +5,7 @@ import torch
 
 from spec import validate as V
 from spec.errors import SpecInputError
+from ._tensors import upcast
 
 
 def _probs(clause, name, d):
@@ -83,9 +84,10 @@ def jsd(p_data: torch.Tensor, p_g: torch.Tensor, dx: float) -> torch.Tensor:
     p_g = V.interval(c, "p_g", V.array(c, "p_g", p_g, ndim=1), 0.0, what="a density (≥ 0)")
     V.same_shape(c, ("p_data", "p_g"), p_data, p_g)
     dx = V.scalar(c, "dx", dx, 0.0, low_closed=False)
+    (p_data, p_g), dtype = upcast(p_data, p_g)  # half precisions: logs and the sum in float32
     m = 0.5 * (p_data + p_g)
     kl = lambda p: torch.where(p == 0, torch.zeros_like(p), p * (torch.log(p) - torch.log(m))).sum()
-    return 0.5 * (kl(p_data) + kl(p_g)) * dx
+    return (0.5 * (kl(p_data) + kl(p_g)) * dx).to(dtype)
 
 
 def latent_interpolation(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -96,7 +98,8 @@ def latent_interpolation(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) ->
     t = V.interval(c, "t", V.array(c, "t", t, ndim=1), 0.0, 1.0)
     if t.shape[0] != z0.shape[0]:
         raise SpecInputError(c, "t", f"one weight per row of z0 ({z0.shape[0]})", f"shape {tuple(t.shape)}")
-    return t[:, None] * z0 + (1.0 - t[:, None]) * z1
+    (z0, z1, t), dtype = upcast(z0, z1, t)  # half precisions: t z0 + (1 - t) z1 cancels; compute in float32
+    return (t[:, None] * z0 + (1.0 - t[:, None]) * z1).to(dtype)
 
 
 def adain(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -262,7 +262,7 @@ def _dropout_cases(draw):
     u = np.minimum(rng.uniform(0.0, 1.0, n), 0.99)                # < 1 after rounding to bfloat16 too
     p = draw(st.one_of(st.sampled_from([0.0, 0.1, 0.5, 1.0]), st.floats(0.0, 1.0)))
     if n > 1 and draw(st.booleans()):
-        u[0], u[-1] = 0.0, p if p < 1 else u[-1]                   # the boundary: u = p is kept (u < p drops)
+        u[0], u[-1] = 0.0, p if p <= 0.99 else u[-1]              # the boundary: u = p is kept (u < p drops)
     out = {"y": rng.integers(0, C, n).astype(np.int64), "u": u, "num_classes": C}
     if draw(st.booleans()):
         out["p"] = p                                               # else the target's declared `rate` applies
