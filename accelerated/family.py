@@ -10,24 +10,13 @@ import torch
 
 from spec import validate as V
 from spec.errors import SpecInputError
+# One table for both implementations: the path/target names, the named schedules' parameters and the
+# shape/argument checks live in reference/family.py (they touch no array arithmetic).
+from reference.family import (  # noqa: F401  (PATHS, DEFAULT_SCHEDULE re-exported for accelerated.optimal)
+    COSINE_S, DEFAULT_SCHEDULE, PATHS, SCHEDULES, TARGETS, VE_SIGMA_MAX, VE_SIGMA_MIN, VP_BETA_MAX, VP_BETA_MIN,
+    _path, _per_sample,
+)
 from ._tensors import upcast as _work, tensor as _tensor, pair as _pair
-
-
-def _choice(clause, name, v, options):
-    """V.choice, also for non-string junk (an array would make `in` ambiguous)."""
-    if not isinstance(v, str):
-        raise SpecInputError(clause, name, f"one of {list(options)}", repr(v)[:60])
-    return V.choice(clause, name, v, options)
-
-
-PATHS = ("rf", "vp", "ve")
-TARGETS = ("velocity", "epsilon", "x", "v", "score")
-SCHEDULES = {"rf": ("none",), "vp": ("linear", "cosine"), "ve": ("geometric",)}
-DEFAULT_SCHEDULE = {"rf": "none", "vp": "linear", "ve": "geometric"}
-
-VP_BETA_MIN, VP_BETA_MAX = 0.1, 20.0
-COSINE_S = 0.008
-VE_SIGMA_MIN, VE_SIGMA_MAX = 0.01, 50.0
 
 
 def _times(clause, t, like=None):
@@ -37,23 +26,6 @@ def _times(clause, t, like=None):
                          device=like.device if like is not None else None)
     t = _tensor(clause, "t", t)
     return V.interval(clause, "t", t, 0.0, 1.0)
-
-
-def _path(clause, path, schedule):
-    _choice(clause, "path", path, PATHS)
-    if schedule is None:
-        schedule = DEFAULT_SCHEDULE[path]
-    _choice(clause, "schedule", schedule, SCHEDULES[path])
-    return schedule
-
-
-def _per_sample(clause, t, x):
-    if t.ndim == 0:
-        return t
-    if t.ndim != 1 or x.ndim == 0 or t.shape[0] != x.shape[0]:
-        raise SpecInputError(clause, "t", f"a scalar or one time per sample, shape ({x.shape[0] if x.ndim else 1},)",
-                             f"shape {tuple(t.shape)}")
-    return t.reshape(t.shape + (1,) * (x.ndim - 1))
 
 
 # ---- schedules ------------------------------------------------------------------------------------------
@@ -83,7 +55,7 @@ def vp_alpha_bar(t, schedule="linear"):
     """ᾱ(t) of the VP path: "linear" (Song et al. 2021, default) or "cosine" (Nichol & Dhariwal 2021)."""
     c = "family.vp_schedule"
     t = _times(c, t)
-    _choice(c, "schedule", schedule, SCHEDULES["vp"])
+    V.choice(c, "schedule", schedule, SCHEDULES["vp"])
     (tw,), dt = _work(t)
     a, _, _, _ = _path_ab(tw, "vp", schedule)
     return (a * a).to(dt)
@@ -125,7 +97,7 @@ def coefficients(t, path="rf", target="velocity", schedule=None):
     cl = "family.affine"
     t = _times(cl, t)
     schedule = _path(cl, path, schedule)
-    _choice(cl, "target", target, TARGETS)
+    V.choice(cl, "target", target, TARGETS)
     (tw,), dt = _work(t)
     return tuple(v.to(dt) for v in _coefficients(cl, tw, path, target, schedule))
 
@@ -147,7 +119,7 @@ def affine_target(x, z, t, path="rf", target="velocity", schedule=None):
     x, z = _pair(cl, ("x", "z"), x, z)
     t = _per_sample(cl, _times(cl, t, x), x)
     schedule = _path(cl, path, schedule)
-    _choice(cl, "target", target, TARGETS)
+    V.choice(cl, "target", target, TARGETS)
     (x, z, t), dt = _work(x, z, t)
     _, _, c, d = _coefficients(cl, t, path, target, schedule)
     return (c * x + d * z).to(dt)
@@ -161,7 +133,7 @@ def affine_loss(f, x, z, t, path="rf", target="velocity", schedule=None):
     V.same_shape(cl, ("f", "x"), f, x)
     t = _per_sample(cl, _times(cl, t, x), x)
     schedule = _path(cl, path, schedule)
-    _choice(cl, "target", target, TARGETS)
+    V.choice(cl, "target", target, TARGETS)
     if f.shape[0] == 0:
         raise SpecInputError(cl, "f", "a non-empty batch", "0 samples")
     (f, x, z, t), dt = _work(f, x, z, t)
@@ -187,7 +159,7 @@ def recover(x_t, y, t, path="rf", target="velocity", schedule=None):
     x_t, y = _pair(cl, ("x_t", "y"), x_t, y)
     t = _per_sample(cl, _times(cl, t, x_t), x_t)
     schedule = _path(cl, path, schedule)
-    _choice(cl, "target", target, TARGETS)
+    V.choice(cl, "target", target, TARGETS)
     (x_t, y, t), dt = _work(x_t, y, t)
     a, b, c, d, det = _inverse(cl, t, path, target, schedule)
     return ((d * x_t - b * y) / det).to(dt), ((a * y - c * x_t) / det).to(dt)
@@ -199,8 +171,8 @@ def convert(x_t, y, t, from_target, to_target, path="rf", schedule=None):
     x_t, y = _pair(cl, ("x_t", "y"), x_t, y)
     t = _per_sample(cl, _times(cl, t, x_t), x_t)
     schedule = _path(cl, path, schedule)
-    _choice(cl, "from_target", from_target, TARGETS)
-    _choice(cl, "to_target", to_target, TARGETS)
+    V.choice(cl, "from_target", from_target, TARGETS)
+    V.choice(cl, "to_target", to_target, TARGETS)
     if from_target == to_target:
         return y.clone()
     (x_t, y, t), dt = _work(x_t, y, t)

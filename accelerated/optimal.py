@@ -134,12 +134,6 @@ def posterior_means(x_t, a, b, weights, means=None, covs=None):
     return x_hat.to(x_t.dtype), z_hat.to(x_t.dtype)
 
 
-def _choice(clause, name, v, options):
-    if not isinstance(v, str):
-        raise SpecInputError(clause, name, f"one of {list(options)}", repr(v)[:60])
-    return V.choice(clause, name, v, options)
-
-
 def coefficients(t, path="rf", target="velocity", schedule=None, clause=PREDICTION):
     """(a, b, c, d)(t) from the family table (03), with errors naming ``clause``."""
     try:
@@ -151,10 +145,10 @@ def coefficients(t, path="rf", target="velocity", schedule=None, clause=PREDICTI
 def optimal_prediction(x_t, t, weights, means=None, covs=None, target="velocity", path="rf", schedule=None):
     """f*(x_t, t) = c(t) E[x | x_t] + d(t) E[z | x_t]: the MSE-optimal predictor of y = c x + d z  (01 §3.2)."""
     c = PREDICTION
-    _choice(c, "target", target, TARGETS)
-    _choice(c, "path", path, PATHS)
+    V.choice(c, "target", target, TARGETS)
+    V.choice(c, "path", path, PATHS)
     if schedule is not None:
-        _choice(c, "schedule", schedule, ("none", "linear", "cosine", "geometric"))
+        V.choice(c, "schedule", schedule, ("none", "linear", "cosine", "geometric"))
     m = Mixture.of(weights, means, covs, c, x_t if isinstance(x_t, torch.Tensor) else torch.zeros(()))
     x_t = _points(c, x_t, m.d)
     wd = _work_dtype(x_t.dtype)

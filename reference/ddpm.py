@@ -11,13 +11,6 @@ from spec import validate as V
 from spec.errors import SpecInputError
 
 
-def _choice(clause, name, v, options):
-    """V.choice, also for non-string junk (an array would make `in` ambiguous)."""
-    if not isinstance(v, str):
-        raise SpecInputError(clause, name, f"one of {list(options)}", repr(v)[:60])
-    return V.choice(clause, name, v, options)
-
-
 INDEXINGS = ("one_based", "zero_based")
 REDUCTIONS = ("batch_mean_sq_norm", "mse_all_elements")
 
@@ -32,7 +25,7 @@ def _betas(clause, betas):
 
 def _steps(clause, name, t, lo, hi, indexing, n):
     """Integer steps (a scalar or one per sample) in [lo, hi] (one-based); returns one-based int64 of shape () or (n,)."""
-    _choice(clause, "indexing", indexing, INDEXINGS)
+    V.choice(clause, "indexing", indexing, INDEXINGS)
     shift = 1 if indexing == "zero_based" else 0
     a = np.asarray(t)
     if isinstance(t, bool) or a.dtype.kind not in "iu":
@@ -95,7 +88,7 @@ def loss(eps_pred, eps, reduction="batch_mean_sq_norm"):
     """L = mean_i ‖ε_i − ε_θ,i‖²  (02: "L = ‖ ε − εθ(x_t, t) ‖²"); 'mse_all_elements' = F.mse_loss = L / D."""
     c = "ddpm.loss"
     eps_pred, eps = _pair(c, ("eps_pred", "eps"), eps_pred, eps)
-    _choice(c, "reduction", reduction, REDUCTIONS)
+    V.choice(c, "reduction", reduction, REDUCTIONS)
     if eps.shape[0] == 0:
         raise SpecInputError(c, "eps", "a non-empty batch", "0 samples")
     L = ((eps - eps_pred) ** 2).reshape(eps.shape[0], -1).sum(axis=1).mean()
@@ -112,7 +105,7 @@ def ancestral_step(x_t, eps_pred, t, betas, noise, sigma="beta_tilde", indexing=
     noise = V.array(c, "noise", noise, min_ndim=1)
     V.same_shape(c, ("x_t", "noise"), x_t, noise)
     betas = _betas(c, betas)
-    _choice(c, "sigma", sigma, ("beta_tilde", "beta"))
+    V.choice(c, "sigma", sigma, ("beta_tilde", "beta"))
     t = _steps(c, "t", t, 1, betas.size, indexing, x_t.shape[0])
     _, omf = _alpha_bar_full(betas)
     beta, om, om_prev = betas[t - 1], omf[t], omf[t - 1]            # om = 1 − ᾱ_t

@@ -106,12 +106,6 @@ def posterior_means(x_t, a, b, weights, means, covs):
     return x_hat, z_hat
 
 
-def _choice(clause, name, v, options):
-    if not isinstance(v, str):
-        raise SpecInputError(clause, name, f"one of {list(options)}", repr(v)[:60])
-    return V.choice(clause, name, v, options)
-
-
 # ---- paths and targets (reference/family.py's table) ---------------------------------------------
 def coefficients(t, path="rf", target="velocity", schedule=None, clause=PREDICTION):
     """(a, b, c, d)(t) from the family table (03), with errors naming ``clause``."""
@@ -130,10 +124,10 @@ def optimal_prediction(x_t, t, weights, means, covs, target="velocity", path="rf
     """f*(x_t, t) = E[y | x_t] = c(t) E[x | x_t] + d(t) E[z | x_t], the MSE-optimal predictor of the target
     y = c x + d z on the path x_t = a(t) x + b(t) z  (01 §3.2; rf velocity: E[z − x | x_t])."""
     c = PREDICTION
-    _choice(c, "target", target, TARGETS)
-    _choice(c, "path", path, PATHS)
+    V.choice(c, "target", target, TARGETS)
+    V.choice(c, "path", path, PATHS)
     if schedule is not None:
-        _choice(c, "schedule", schedule, ("none", "linear", "cosine", "geometric"))
+        V.choice(c, "schedule", schedule, ("none", "linear", "cosine", "geometric"))
     w, mu, cov = mixture(c, weights, means, covs)
     x_t = points(c, x_t, mu.shape[1])
     t = per_sample(c, "t", t, x_t.shape[0], 0.0, 1.0)

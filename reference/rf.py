@@ -8,13 +8,6 @@ from spec import validate as V
 from spec.errors import SpecInputError
 
 
-def _choice(clause, name, v, options):
-    """V.choice, also for non-string junk (an array would make `in` ambiguous)."""
-    if not isinstance(v, str):
-        raise SpecInputError(clause, name, f"one of {list(options)}", repr(v)[:60])
-    return V.choice(clause, name, v, options)
-
-
 TIMES = ("data_at_0", "noise_at_0")
 REDUCTIONS = ("batch_mean_sq_norm", "mse_all_elements")
 
@@ -41,7 +34,7 @@ def interpolate(x, z, t, time="data_at_0"):
     c = "rf.interpolation"
     x, z = _pair(c, ("x", "z"), x, z)
     t = _per_sample(c, t, x)
-    _choice(c, "time", time, TIMES)
+    V.choice(c, "time", time, TIMES)
     if time == "noise_at_0":
         t = 1.0 - t
     return (1.0 - t) * x + t * z
@@ -51,7 +44,7 @@ def velocity(x, z, time="data_at_0"):
     """v = z − x = dx_t/dt  (00: "v = z - x"); 'noise_at_0': v = x − z (02's x1 − x0)."""
     c = "rf.velocity"
     x, z = _pair(c, ("x", "z"), x, z)
-    _choice(c, "time", time, TIMES)
+    V.choice(c, "time", time, TIMES)
     return z - x if time == "data_at_0" else x - z
 
 
@@ -61,7 +54,7 @@ def loss(f, x, z, reduction="batch_mean_sq_norm"):
     f = V.array(c, "f", f, min_ndim=1)
     x, z = _pair(c, ("x", "z"), x, z)
     V.same_shape(c, ("f", "x"), f, x)
-    _choice(c, "reduction", reduction, REDUCTIONS)
+    V.choice(c, "reduction", reduction, REDUCTIONS)
     if f.shape[0] == 0:
         raise SpecInputError(c, "f", "a non-empty batch", "0 samples")
     sq = ((f - (z - x)) ** 2).reshape(f.shape[0], -1).sum(axis=1)

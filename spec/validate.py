@@ -100,5 +100,5 @@ def scalar(clause: str, name: str, v, low=-math.inf, high=math.inf, *, low_close
 
 def choice(clause: str, name: str, v, options) -> str:
     if not isinstance(v, str) or v not in options:
-        raise SpecInputError(clause, name, f"one of {list(options)}", repr(v))
+        raise SpecInputError(clause, name, f"one of {list(options)}", repr(v)[:60])
     return v

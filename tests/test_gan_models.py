@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn as nn
-from scipy.spatial.distance import cdist
 
+from accelerated.metrics import energy_distance
 from accelerated.models.gan import (
     AdaIN,
     DCGANConfig,
@@ -323,16 +323,6 @@ def eight_gaussians(n: int, rng: np.random.Generator, radius: float = 2.0, std: 
     angle = 2 * np.pi * rng.integers(0, 8, size=n) / 8
     centres = radius * np.stack([np.cos(angle), np.sin(angle)], axis=1)
     return centres + std * rng.standard_normal((n, 2))
-
-
-def energy_distance(x: np.ndarray, y: np.ndarray) -> float:
-    """Squared energy distance 2 E|X - Y| - E|X - X'| - E|Y - Y'| (Szekely & Rizzo), from samples;
-    within-sample means exclude the diagonal (U-statistics). Zero iff the laws are equal."""
-    n, m = len(x), len(y)
-    xy = cdist(x, y).mean()
-    xx = cdist(x, x).sum() / (n * (n - 1))
-    yy = cdist(y, y).sum() / (m * (m - 1))
-    return float(2 * xy - xx - yy)
 
 
 def test_short_training_run_moves_p_G_toward_p_data():
