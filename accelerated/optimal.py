@@ -64,6 +64,11 @@ class Mixture:
         self.log_w = torch.log(weights / weights.sum()).to(**cast)
         self.w = (weights / weights.sum()).to(**cast)
         self.mu, self.lam, self.U = means.to(**cast), lam.to(**cast), U.to(**cast)
+        # component-major tables of _posterior: Ut[k d + i] = U_k[:, i], Umu[k d + i] = U_k[:, i]·μ_k
+        self.Ut = self.U.transpose(1, 2).reshape(K * d, d).contiguous()
+        self.Umu_col = torch.einsum("kji,kj->ki", self.U, self.mu).reshape(K * d, 1)
+        self.lam_col = self.lam.reshape(K * d, 1)
+        self.W = torch.cat([self.Ut, self.mu])                          # (K d + K, d): [U_kᵀ; μ]
 
     @classmethod
     def of(cls, weights, means, covs, clause, like):
@@ -76,7 +81,7 @@ def _per_sample(clause, name, v, n, like, dtype, low=0.0, high=math.inf):
     v = V.array(clause, name, _as(v, like, dtype), ndim=(0, 1))
     if v.ndim == 1 and v.shape[0] != n:
         raise SpecInputError(clause, name, f"a scalar or shape ({n},)", f"shape {tuple(v.shape)}")
-    V.interval(clause, name, v, low, high)
+    V.interval(clause, name, _uniform(v.expand(n)), low, high)     # one value (stride 0) is checked once
     return v.expand(n)
 
 
@@ -87,34 +92,95 @@ def _points(clause, x_t, d):
     return x_t
 
 
-def _posterior(x, a, b, m: Mixture):
-    """The oracle on validated work-dtype tensors: x (n, d), a, b (n,)."""
-    x_in, a_in, b_in = x, a, b
+BLOCK = 1 << 15
+"""Entries per (K d, rows) intermediate of one block of _posterior: 256 KiB in float64, so a block's working set
+stays in the L2 cache instead of streaming every intermediate through memory."""
+
+
+def _uniform(v):
+    """A per-sample factor that is one value broadcast to (n,) (a stride-0 expand, as the samplers pass t) becomes
+    shape (1,), so its arithmetic is done once instead of n times; None stays None."""
+    if v is not None and v.ndim == 1 and v.shape[0] > 1 and v.stride(0) == 0:
+        return v[:1]
+    return v
+
+
+def _posterior(x, a, b, m: Mixture, c=None, d=None):
+    """The oracle on validated work-dtype tensors x (n, d), a, b (n,) or (1,): (E[x | x_t], E[z | x_t]), or, given
+    the target's c, d, the prediction c E[x | x_t] + d E[z | x_t] directly (one product instead of two).
+
+    Batched over components and points in component-major layout (a row of an intermediate is one component's
+    eigen-coordinate, a column one point), so per-point factors broadcast along contiguous rows:
+        ρ = Uᵀ(x_t − a μ_k) = Uᵀ x_t − a Uᵀμ_k,   s = a² λ + b²,   q = ρ / s,
+        log r_k = log w_k − ½ (d log 2π + Σ log s + Σ ρ q)   (softmax over k: log-sum-exp),
+        c E[x | x_t] + d E[z | x_t] = Σ_k r_k [c μ_k + U_k ((c a λ + d b) q)],
+    one matrix product of [r (c a λ + d b) q; c r] (K d + K, n) with [U_kᵀ; μ] (K d + K, d). Points are processed in
+    blocks of BLOCK / (K d) rows (cache-sized); the singular points are set exactly afterwards (_singular).
+    """
+    a, b, c, d = (_uniform(v) for v in (a, b, c, d))
+    n = x.shape[0]
+    rows = max(1, BLOCK // (m.K * m.d))
+    outs = [torch.empty_like(x) for _ in range(1 if c is not None else 2)]
+    direct = not (torch.is_grad_enabled() and any(v is not None and v.requires_grad for v in (x, a, b, c, d)))
+    for i in range(0, n, rows):
+        block = [v if v is None or v.shape[0] == 1 else v[i:i + rows] for v in (x, a, b, c, d)]
+        _posterior_block(*block, m, [out[i:i + rows] for out in outs], direct)
+    return _singular(outs, x, a, b, m, c, d)
+
+
+def _posterior_block(x, a, b, c, d, m: Mixture, outs, direct):
+    """One block of rows of _posterior, written into outs (the products write there directly unless autograd
+    needs the graph)."""
+    n, K, D = x.shape[0], m.K, m.d
     scale = torch.maximum(a, b)                                       # the posterior is invariant under /scale
-    x, a, b = x / scale[:, None], a / scale, b / scale
-    a2, b2 = a[:, None, None], b[:, None, None]                       # (n, 1, 1)
-    r = x[:, None, :] - a2 * m.mu[None]                               # (n, K, d)
-    rho = torch.einsum("kji,nkj->nki", m.U, r)                        # Uᵀ r
-    s = a2 ** 2 * m.lam[None] + b2 ** 2                               # eigenvalues of S_k, (n, K, d)
-    loglik = m.log_w[None] - 0.5 * (m.d * math.log(2 * math.pi) + torch.log(s).sum(-1) + (rho ** 2 / s).sum(-1))
-    resp = torch.softmax(loglik, dim=1)                               # log-sum-exp responsibilities
-    x_k = m.mu[None] + torch.einsum("kij,nkj->nki", m.U, (a2 * m.lam[None] / s) * rho)
-    z_k = torch.einsum("kij,nkj->nki", m.U, (b2 / s) * rho)
-    x_hat = torch.einsum("nk,nkd->nd", resp, x_k)
-    z_hat = torch.einsum("nk,nkd->nd", resp, z_k)
-    clean, noise = (b_in == 0)[:, None], (a_in == 0)[:, None]
-    one = torch.ones_like(a_in[:, None])
-    x_hat = torch.where(clean, x_in / torch.where(clean, a_in[:, None], one), x_hat)
-    x_hat = torch.where(noise, (m.w @ m.mu)[None], x_hat)
-    z_hat = torch.where(clean, torch.zeros_like(z_hat), z_hat)
-    z_hat = torch.where(noise, x_in / torch.where(noise, b_in[:, None], one), z_hat)
-    return x_hat, z_hat
+    a_s, b_s = a / scale, b / scale                                   # (n,) or (1,)
+    rho = torch.addcmul((m.Ut @ x.T) / scale, m.Umu_col, a_s, value=-1.0)   # Uᵀ x_t / scale − a Uᵀμ_k, (K d, n)
+    s = torch.addcmul(b_s * b_s, m.lam_col, a_s * a_s)                # eigenvalues of S_k, (K d, n) or (K d, 1)
+    q = rho / s
+    loglik = torch.log(s).view(K, D, -1).sum(1) + (rho * q).view(K, D, n).sum(1)   # log det S_k + ρᵀ S_k⁻¹ ρ
+    loglik = m.log_w[:, None] - 0.5 * loglik                          # + const (cancels), (K, n)
+    resp = torch.exp(loglik - loglik.amax(0))                          # log-sum-exp responsibilities
+    resp = resp / resp.sum(0)
+    rq = (q.view(K, D, n) * resp[:, None]).view(K * D, n)            # r_k q
+    if c is not None:                                                 # c E[x] + d E[z]: [r (c a λ + d b) q; c r]
+        rows = [(rq, torch.addcmul(d * b_s, m.lam_col, c * a_s), resp, c)]
+    else:                                                             # E[x]: [r a λ q; r],  E[z]: [r b q; 0]
+        rows = [(rq, m.lam_col * a_s, resp, None), (rq, b_s, None, None)]
+    for out, (g, factor, r, cr) in zip(outs, rows, strict=True):
+        if direct:
+            H = torch.empty(K * D + K, n, dtype=x.dtype, device=x.device)
+            torch.mul(g, factor, out=H[:K * D])
+            if r is None:
+                H[K * D:] = 0
+            else:
+                torch.mul(r, cr, out=H[K * D:]) if cr is not None else H[K * D:].copy_(r)
+            torch.mm(H.T, m.W, out=out)
+        else:
+            last = torch.zeros_like(resp) if r is None else r if cr is None else r * cr
+            out[...] = torch.cat([g * factor, last]).T @ m.W
+
+
+def _singular(outs, x, a, b, m, c, d):
+    """The singular points exactly as the clause states them: b = 0 gives (x_t / a, 0), a = 0 gives
+    (Σ w_k μ_k, x_t / b)."""
+    clean, noise = b == 0, a == 0
+    if not bool((clean | noise).any()):
+        return outs[0] if c is not None else tuple(outs)
+    clean, noise = clean[:, None], noise[:, None]
+    one = torch.ones_like(a[:, None])
+    x_hat = torch.where(clean, x / torch.where(clean, a[:, None], one), (m.w @ m.mu)[None].expand_as(x))
+    z_hat = torch.where(clean, torch.zeros_like(x), x / torch.where(noise, b[:, None], one))
+    if c is not None:
+        fixed = c[:, None] * x_hat + d[:, None] * z_hat
+        return torch.where(clean | noise, fixed, outs[0])
+    return torch.where(clean | noise, x_hat, outs[0]), torch.where(clean | noise, z_hat, outs[1])
 
 
 def _posterior_velocity(x, t, m: Mixture):
     """The rf oracle velocity E[z − x | x_t] on validated work-dtype tensors (x (n, d), t (n,)), for ODE solvers."""
-    x_hat, z_hat = _posterior(x, 1.0 - t, t, m)
-    return z_hat - x_hat
+    t = _uniform(t)
+    one = torch.ones_like(t)
+    return _posterior(x, 1.0 - t, t, m, -one, one)
 
 
 def posterior_means(x_t, a, b, weights, means=None, covs=None):
@@ -153,6 +219,5 @@ def optimal_prediction(x_t, t, weights, means=None, covs=None, target="velocity"
     x_t = _points(c, x_t, m.d)
     wd = _work_dtype(x_t.dtype)
     t = _per_sample(c, "t", t, x_t.shape[0], x_t, wd, 0.0, 1.0)
-    a, b, cc, dd = coefficients(t, path, target, schedule)
-    x_hat, z_hat = _posterior(x_t.to(wd), a, b, m)
-    return (cc[:, None] * x_hat + dd[:, None] * z_hat).to(x_t.dtype)
+    a, b, cc, dd = coefficients(_uniform(t), path, target, schedule)
+    return _posterior(x_t.to(wd), a, b, m, cc, dd).to(x_t.dtype)

@@ -3,9 +3,12 @@
     x_{k+1} = x_k − (1/T) f(x_k, t_k),   t_k = 1 − k/T,  k = 0, …, T − 1   (00, 01)
 
 f(x, t) receives x of x1's shape and dtype and t of shape (n,) (every entry t_k), and returns x's shape; it is
-called exactly T times. Differentiable (wrap the call in torch.no_grad() for inference). For bfloat16/float16 the state is accumulated in float32 and f sees it rounded to x1's dtype.
+called exactly T times. Differentiable (wrap the call in torch.no_grad() for inference). For bfloat16/float16 the
+state is accumulated in float32 and f sees it rounded to x1's dtype.
 """
 from __future__ import annotations
+
+import sys
 
 import torch
 
@@ -26,8 +29,24 @@ def steps(clause, T):
     return int(v)
 
 
+def _sole_owner(x: torch.Tensor, refs_here: int) -> bool:
+    """True when nothing but this sampler holds x or its memory (no Python reference kept by f, no view, no NumPy
+    alias), so x may be updated in place without changing anything f was given. Unknown → False."""
+    try:
+        storage_refs = torch._C._storage_Use_Count(x.untyped_storage()._cdata)
+    except (AttributeError, RuntimeError):          # private API: without it, never in place
+        return False
+    return sys.getrefcount(x) <= refs_here and storage_refs <= 2   # 2: x itself + the temporary storage object
+
+
 def euler_sample(f, x1: torch.Tensor, T: int) -> torch.Tensor:
-    """x ← x − (1/T) f(x, t) for t = 1, 1 − 1/T, …, 1/T (00: "x ← x − (1/T) f_θ(x_t, t)"); returns x at t = 0."""
+    """x ← x − (1/T) f(x, t) for t = 1, 1 − 1/T, …, 1/T (00: "x ← x − (1/T) f_θ(x_t, t)"); returns x at t = 0.
+
+    Arguments are validated once per call, not per step. Each t_k is one value broadcast to (n,) (a stride-0 view:
+    no allocation, and f's per-sample arithmetic on it stays cheap). The state is updated in place, x.add_(v, α),
+    whenever that is invisible: autograd is not recording and f kept no reference to, view of or alias of x (then
+    step k's state is a new tensor, as an out-of-place update would give). Same iterates either way.
+    """
     c = EULER
     if not callable(f):
         raise SpecInputError(c, "f", "a callable f(x, t)", type(f).__name__)
@@ -37,11 +56,17 @@ def euler_sample(f, x1: torch.Tensor, T: int) -> torch.Tensor:
     work = torch.float32 if dtype in (torch.bfloat16, torch.float16) else dtype
     x = x1.to(work)
     n = x.shape[0]
+    owned = False                                    # x is x1 (or f's) until the first out-of-place update
     for k in range(T):
-        t = torch.full((n,), (T - k) / T, dtype=dtype, device=x.device)
-        v = f(x.to(dtype), t)
+        t = torch.full((1,), (T - k) / T, dtype=dtype, device=x.device).expand(n)
+        v = f(x if work == dtype else x.to(dtype), t)
         if not isinstance(v, torch.Tensor) or v.shape != x.shape:
             raise SpecInputError(c, "f", f"a callable returning a tensor of x's shape {tuple(x.shape)}",
                                  f"{type(v).__name__} {tuple(getattr(v, 'shape', ()))}")
-        x = torch.add(x, v.to(work), alpha=-1.0 / T)      # x − (1/T) v in one kernel, bit-identical
+        del t
+        if owned and not (torch.is_grad_enabled() and (x.requires_grad or v.requires_grad)) and _sole_owner(x, 3):
+            x.add_(v.to(work), alpha=-1.0 / T)       # x − (1/T) v in one kernel, bit-identical to torch.add
+        else:
+            x = torch.add(x, v.to(work), alpha=-1.0 / T)
+            owned = True
     return x.to(dtype)
