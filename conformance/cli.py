@@ -151,6 +151,11 @@ def parser() -> argparse.ArgumentParser:
     x.add_argument("path", nargs="?")
     x.add_argument("--schema", action="store_true")
     x.set_defaults(fn=_export)
+    try:
+        from benchmarks.runner import add_parser as add_bench  # `genspec bench`: benchmarks/runner.py
+        add_bench(sub)
+    except ImportError:  # installed without the benchmarks package
+        pass
     return p
 
 

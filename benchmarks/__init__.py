@@ -1,0 +1,71 @@
+"""genspec's benchmarks: ratios of wall times measured in one run (interleaved A/B, minimum of repeats).
+
+Protocol: every module ``benchmarks/<name>.py`` that defines ``run(tiny: bool) -> list[dict]`` is a benchmark; the
+runner (``python -m benchmarks`` or ``genspec bench``) discovers it, calls it and prints one table. ``tiny=True`` means
+sizes small enough for a test (the whole suite at tiny sizes runs in seconds); the numbers are then meaningless and
+only the code path is exercised. Each returned row is a dict with
+
+    case    str      what was compared, e.g. "euler, analytic velocity: reference / accelerated"
+    ratio   float    the ratio at the minimum of the repeats (the figure a goal is stated in)
+    median  float    the same ratio at the median of the repeats (optional)
+    goal    str      the goal, e.g. "≥ 3" or "≤ 1.05" (optional; then ``met`` is computed by the runner)
+    detail  str      anything else worth one line: absolute times, sizes, errors (optional)
+
+and any further keys (kept in the JSON). Timings in a module use :func:`interleaved`: the variants run round by
+round, so load from other processes hits them alike, and the minimum of each is reported.
+"""
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from collections.abc import Callable
+
+
+def interleaved(variants: dict[str, Callable[[], object]], repeats: int, warmup: int = 1,
+                sync: Callable[[], None] | None = None) -> dict[str, list[float]]:
+    """Wall times (seconds) of each variant over ``repeats`` rounds, the variants interleaved within each round, after
+    ``warmup`` untimed rounds. ``sync`` (e.g. torch.cuda.synchronize) is called before each clock read."""
+    sync = sync or (lambda: None)
+    for _ in range(warmup):
+        for fn in variants.values():
+            fn()
+    sync()
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(repeats):
+        for name, fn in variants.items():
+            t0 = time.perf_counter()
+            fn()
+            sync()
+            times[name].append(time.perf_counter() - t0)
+    return times
+
+
+def ratio_row(case: str, times: dict[str, list[float]], num: str, den: str, goal: str | None = None,
+              detail: str = "", **extra) -> dict:
+    """A row comparing time(num) / time(den): at the minima (``ratio``) and at the medians (``median``)."""
+    tn, td = times[num], times[den]
+    row = {"case": case, "ratio": min(tn) / min(td), "median": statistics.median(tn) / statistics.median(td),
+           "goal": goal, "detail": detail, "min_s": {num: min(tn), den: min(td)},
+           "median_s": {num: statistics.median(tn), den: statistics.median(td)}, "repeats": len(tn)}
+    row.update(extra)
+    return row
+
+
+def goal_met(ratio: float | None, goal: str | None) -> bool | None:
+    """'≥ 3' / '>= 3' / '≤ 1.05' / '<= 1.05' against ratio; None when either is missing or the goal has another form."""
+    if ratio is None or goal is None or (isinstance(ratio, float) and math.isnan(ratio)):
+        return None
+    g = goal.replace(">=", "≥").replace("<=", "≤").strip()
+    try:
+        if g.startswith("≥"):
+            return ratio >= float(g[1:].split()[0])
+        if g.startswith("≤"):
+            return ratio <= float(g[1:].split()[0])
+    except ValueError:
+        return None
+    return None
+
+
+def fmt_s(seconds: float) -> str:
+    return f"{seconds * 1e3:.2f} ms" if seconds < 1 else f"{seconds:.2f} s"

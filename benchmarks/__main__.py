@@ -1,0 +1,6 @@
+"""python -m benchmarks: every benchmark, one table of ratios, JSON with --json (see benchmarks/runner.py)."""
+import sys
+
+from benchmarks.runner import main
+
+sys.exit(main())

@@ -1,0 +1,121 @@
+"""Runs every benchmark module (see benchmarks/__init__.py for the protocol), prints one table of ratios with the
+machine it ran on, and writes the rows as JSON.
+
+    python -m benchmarks [--tiny] [--only NAME ...] [--threads K] [--json PATH]
+    genspec bench        (the same options)
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import pkgutil
+import sys
+import time
+
+import benchmarks
+from benchmarks import goal_met
+from spec.errors import GenspecError
+
+
+class BenchError(GenspecError):
+    """Bad use of the bench command: one line, exit status 2."""
+
+
+def discover() -> dict[str, object]:
+    """{name: module} for every module of this package with a callable run(tiny) (private modules skipped)."""
+    found = {}
+    for info in pkgutil.iter_modules(benchmarks.__path__):
+        if info.name.startswith("_") or info.name == "runner":
+            continue
+        mod = importlib.import_module(f"benchmarks.{info.name}")
+        if callable(getattr(mod, "run", None)):
+            found[info.name] = mod
+    return found
+
+
+def _cell(v, width: int) -> str:
+    if v is None:
+        return "—".ljust(width)
+    if isinstance(v, bool):
+        return ("yes" if v else "NO").ljust(width)
+    if isinstance(v, float):
+        return f"{v:.2f}".ljust(width)
+    return str(v).ljust(width)
+
+
+def table(rows: list[dict]) -> str:
+    """One line per row: benchmark, ratio at the minimum and at the median, goal, met, case; detail indented below."""
+    lines = [f"{'benchmark':16s} {'ratio':7s} {'median':7s} {'goal':7s} {'met':4s} case"]
+    for r in rows:
+        lines.append(f"{r['benchmark']:16s} {_cell(r.get('ratio'), 7)} {_cell(r.get('median'), 7)} "
+                     f"{_cell(r.get('goal'), 7)} {_cell(r.get('met'), 4)} {r.get('case', '')}")
+        if r.get("detail"):
+            lines.append(f"{'':16s} {r['detail']}")
+    return "\n".join(lines)
+
+
+def run_all(names: list[str] | None, tiny: bool, echo=print) -> list[dict]:
+    mods = discover()
+    unknown = [n for n in names or [] if n not in mods]
+    if unknown:
+        raise BenchError(f"unknown benchmark {', '.join(unknown)}; available: {', '.join(sorted(mods))}")
+    rows = []
+    for name, mod in sorted(mods.items()):
+        if names and name not in names:
+            continue
+        t0 = time.perf_counter()
+        for r in mod.run(tiny=tiny):
+            r = {"benchmark": name, **r}
+            r.setdefault("met", goal_met(r.get("ratio"), r.get("goal")))
+            rows.append(r)
+        echo(f"  ran {name} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    return rows
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Registers ``bench`` on a subparsers object (genspec's CLI); returns the subparser."""
+    p = subparsers.add_parser("bench", help="run every benchmark, print one table of ratios, write JSON",
+                              description=__doc__.splitlines()[0])
+    configure(p)
+    p.set_defaults(fn=handle)
+    return p
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tiny", action="store_true", help="tiny sizes (a smoke test: the figures mean nothing)")
+    p.add_argument("--only", action="append", metavar="NAME", help="run only this benchmark module (repeatable)")
+    p.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1: NumPy uses one)")
+    p.add_argument("--json", metavar="PATH", help="write the machine and the rows as JSON")
+
+
+def handle(a) -> int:
+    import torch
+
+    from benchmarks import _machine
+    if a.threads < 1:
+        raise BenchError(f"--threads must be ≥ 1, got {a.threads}")
+    if a.json and not os.path.isdir(os.path.dirname(os.path.abspath(a.json))):
+        raise BenchError(f"--json: no directory for {a.json}")
+    torch.set_num_threads(a.threads)
+    rows = run_all(a.only, a.tiny, echo=lambda *s, **k: print(*s, **k))
+    machine = _machine.info(a.tiny)
+    print(f"genspec benchmarks{' (tiny sizes: figures meaningless)' if a.tiny else ''} on {_machine.header(machine)}")
+    print(table(rows))
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump({"machine": machine, "tiny": a.tiny, "rows": rows}, f, indent=1, default=str)
+        print(f"wrote {a.json}")
+    return 0
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    configure(p)
+    a = p.parse_args(argv)
+    try:
+        return handle(a)
+    except BenchError as e:
+        print(f"benchmarks: error: {e}", file=sys.stderr)
+        return 2
