@@ -69,4 +69,5 @@ def euler_sample(f, x1: torch.Tensor, T: int) -> torch.Tensor:
         else:
             x = torch.add(x, v.to(work), alpha=-1.0 / T)
             owned = True
+        del v                                        # freed before f's next call allocates (the allocator reuses it)
     return x.to(dtype)

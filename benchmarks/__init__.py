@@ -69,3 +69,25 @@ def goal_met(ratio: float | None, goal: str | None) -> bool | None:
 
 def fmt_s(seconds: float) -> str:
     return f"{seconds * 1e3:.2f} ms" if seconds < 1 else f"{seconds:.2f} s"
+
+
+NO_TRIM = {"MALLOC_MMAP_THRESHOLD_": str(1 << 30), "MALLOC_TRIM_THRESHOLD_": str(1 << 30)}
+"""glibc malloc settings (read at process start) under which freed memory stays in the heap: no mmap per large block,
+no trim of the heap top, so a repeated large allocation is not page-faulted in again on every call."""
+
+
+def in_child(call: str, env: dict | None = None, timeout: float = 600):
+    """Runs ``call`` (a Python expression on this package, e.g. "benchmarks.guided_step._one_pass(False)") in a fresh
+    interpreter with ``env`` added to the environment and returns its value (JSON-serialisable)."""
+    import json
+    import os
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    mod = call.split("(")[0].rsplit(".", 1)[0]
+    code = f"import json, {mod}; print(json.dumps({call}))"
+    full = dict(os.environ, **(env or {}), PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=full, timeout=timeout)
+    if res.returncode != 0:
+        raise RuntimeError(f"{call} failed in a child process: {res.stderr.strip().splitlines()[-1:]}")
+    return json.loads(res.stdout.strip().splitlines()[-1])

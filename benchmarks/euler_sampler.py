@@ -10,9 +10,6 @@ fresh process: the growth of its maximum resident set during one call).
 """
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import sys
 
 import numpy as np
@@ -20,14 +17,13 @@ import torch
 
 from accelerated import optimal as AO
 from accelerated.sampler import euler_sample as euler_torch
-from benchmarks import _machine, fmt_s, interleaved, ratio_row
+from benchmarks import NO_TRIM, _machine, fmt_s, in_child, interleaved, ratio_row
 from reference import optimal as RO
 from reference.sampler import euler_sample as euler_numpy
 
 # the bimodal 2-D mixture of the conformance checks
 W, M, C = np.array([0.5, 0.5]), np.array([[-2.0, 0.0], [2.0, 0.0]]), np.stack([0.1 * np.eye(2)] * 2)
 MU = np.array([1.0, -0.5])
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _sizes(tiny: bool) -> dict:
@@ -57,18 +53,21 @@ def _sampler_row(name, goal, f_np, f_t, x1, x1_t, steps, repeats):
 
 def footprint(n: int, backend: str) -> dict:
     """Peak extra memory of one oracle call at n points (x, t and the mixture allocated beforehand), in a fresh
-    process: the growth of ru_maxrss during the call."""
-    code = ("import json, sys; from benchmarks.euler_sampler import _footprint_child; "
-            f"print(json.dumps(_footprint_child({n}, {backend!r})))")
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600)
-    if res.returncode != 0:
-        raise RuntimeError(f"footprint child failed: {res.stderr.strip().splitlines()[-1:]}")
-    return json.loads(res.stdout.strip().splitlines()[-1])
+    process."""
+    return in_child(f"benchmarks.euler_sampler._footprint_child({n}, {backend!r})")
+
+
+def _status_kib(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no {field} in /proc/self/status")
 
 
 def _footprint_child(n: int, backend: str) -> dict:
-    import resource
+    """Peak resident memory above the resident memory before the call (Linux: the peak VmHWM is reset through
+    /proc/self/clear_refs right before the call)."""
     torch.set_num_threads(1)
     x = np.random.default_rng(0).standard_normal((n, 2))
     if backend == "accelerated":
@@ -79,11 +78,26 @@ def _footprint_child(n: int, backend: str) -> dict:
     else:
         t = np.full(n, 0.5)
         call = lambda: RO.optimal_prediction(x, t, W, M, C)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss              # KiB on Linux
+    call() if n <= 10**4 else None                                        # warm-up at tiny sizes only
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")                                                      # reset the peak resident set size
+    before = _status_kib("VmRSS")
     out = call()
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"peak_extra_MiB": (after - before) / 1024, "inputs_outputs_MiB": 3 * 16 * n / 2**20 if
-            backend == "reference" else 2 * 16 * n / 2**20, "out_shape": list(out.shape)}
+    peak = _status_kib("VmHWM")
+    return {"peak_extra_MiB": (peak - before) / 1024, "out_shape": list(out.shape)}
+
+
+def _analytic_row(tiny: bool) -> dict:
+    """The analytic-velocity row again, meant for a fresh process under NO_TRIM (glibc keeps freed memory): the
+    velocity's two 16 MB temporaries per step are then reused instead of page-faulted in (≈ 4000 faults a step)."""
+    torch.set_num_threads(1)
+    s = _sizes(tiny)
+    x1 = np.random.default_rng(0).standard_normal((s["n"], 2))
+    (a_np, a_t), _ = _fields(None, torch.tensor(MU))
+    row = _sampler_row("analytic velocity, glibc malloc keeping freed memory (MALLOC_TRIM_THRESHOLD_ and "
+                       "MALLOC_MMAP_THRESHOLD_ = 1 GiB, fresh process)", "≥ 3", a_np, a_t, x1, torch.tensor(x1),
+                       s["steps"], s["repeats"])
+    return row
 
 
 def run(tiny: bool = False) -> list[dict]:
@@ -94,6 +108,7 @@ def run(tiny: bool = False) -> list[dict]:
     mix = AO.Mixture(W, M, C, dtype=torch.float64)
     (a_np, a_t), (o_np, o_t) = _fields(mix, torch.tensor(MU))
     rows = [_sampler_row("analytic velocity (x − μ)/t", "≥ 3", a_np, a_t, x1, x1_t, s["steps"], s["repeats"]),
+            _analytic_row(tiny) if tiny else in_child(f"benchmarks.euler_sampler._analytic_row({tiny})", NO_TRIM),
             _sampler_row("oracle velocity f*(x, t)", "≥ 10", o_np, o_t, x1, x1_t, s["oracle_steps"],
                          s["oracle_repeats"])]
 

@@ -10,7 +10,6 @@ blocked forward) is timed alongside, with the minor page faults per call, to sho
 """
 from __future__ import annotations
 
-import copy
 import resource
 import sys
 
@@ -18,7 +17,7 @@ import torch
 
 from accelerated.cfg import _batched_guided, _combine
 from accelerated.models.conditional import ConditionalMLPConfig, ConditionalVelocityMLP
-from benchmarks import fmt_s, interleaved, ratio_row
+from benchmarks import NO_TRIM, fmt_s, in_child, interleaved, ratio_row
 
 
 def _faults(fn, calls: int = 20) -> float:
@@ -30,53 +29,75 @@ def _faults(fn, calls: int = 20) -> float:
     return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0) / calls
 
 
-def run(tiny: bool = False, batch: int | None = None, device: str = "cpu", w: float = 3.0) -> list[dict]:
-    B = batch or (256 if tiny else 4096)
-    repeats = 3 if tiny else 200
-    torch.manual_seed(0)
-    dev = torch.device(device)
-    cfg = ConditionalMLPConfig()
-    model = ConditionalVelocityMLP(cfg).to(dev).eval()
-    one_pass = copy.deepcopy(model)
-    one_pass.config = ConditionalMLPConfig(block_rows=0)
-    C = cfg.num_classes
-    x = torch.randn(B, cfg.x_dim, device=dev)
+def _variants(model, B, dev, w):
+    C = model.config.num_classes
+    x = torch.randn(B, model.config.x_dim, device=dev)
     y = torch.randint(0, C, (B,), device=dev)
     y_null = torch.full_like(y, C)                   # null label y_∅ = C (extra_class)
     t = torch.full((B,), 0.5, device=dev)
     x2, y2, t2 = torch.cat([x, x]), torch.cat([y, y_null]), torch.cat([t, t])
-    sync = torch.cuda.synchronize if dev.type == "cuda" else None
+    return {
+        "batched": lambda: _batched_guided(model, x, y, y_null, t, w),                 # 1 call, 2B rows
+        "two calls": lambda: _combine(model(x, y, t), model(x, y_null, t), w),         # 2 calls, B rows each
+        "unguided": lambda: model(x, y, t),                                            # 1 call, B rows
+        "network 2B": lambda: model(x2, y2, t2),                                       # the network alone, 2B rows
+    }
+
+
+def _measure(block_rows: int, B: int, repeats: int, device: str = "cpu", w: float = 3.0) -> dict:
+    """Times (interleaved) and minor page faults per call of the four variants, with the network's forward in blocks
+    of block_rows rows (0: one pass)."""
+    torch.manual_seed(0)
+    dev = torch.device(device)
+    model = ConditionalVelocityMLP(ConditionalMLPConfig(block_rows=block_rows)).to(dev).eval()
     with torch.no_grad():
-        variants = {
-            "batched": lambda: _batched_guided(model, x, y, y_null, t, w),                 # 1 call, 2B rows
-            "two calls": lambda: _combine(model(x, y, t), model(x, y_null, t), w),         # 2 calls, B rows each
-            "unguided": lambda: model(x, y, t),                                            # 1 call, B rows
-            "network 2B": lambda: model(x2, y2, t2),                                       # the network alone, 2B
-            "one-pass 2B": lambda: one_pass(x2, y2, t2),                                   # unblocked network, 2B
-            "one-pass B": lambda: one_pass(x, y, t),                                       # unblocked network, B
-        }
+        variants = _variants(model, B, dev, w)
         err = float((variants["batched"]() - variants["two calls"]()).abs().max())
-        times = interleaved(variants, repeats, warmup=3, sync=sync)
-        faults = {k: _faults(variants[k]) for k in ("network 2B", "one-pass 2B", "one-pass B")} if dev.type == "cpu" \
-            else {}
-    params = sum(p.numel() for p in model.parameters())
-    threads = torch.get_num_threads()
-    where = f"MLP {cfg.depth}×{cfg.hidden} ({params} parameters), B = {B}, {device}, {threads} thread(s)"
+        times = interleaved(variants, repeats, warmup=3, sync=torch.cuda.synchronize if dev.type == "cuda" else None)
+        faults = {k: _faults(fn) for k, fn in variants.items()} if dev.type == "cpu" else {}
+    return {"times": times, "faults": faults, "err": err, "threads": torch.get_num_threads(),
+            "params": sum(p.numel() for p in model.parameters())}
+
+
+def _one_pass_row(B: int, repeats: int, label: str) -> dict:
+    """The previous network (one pass over all rows) in this fresh process: 2B rows / B rows, faults per call."""
+    torch.set_num_threads(1)
+    m = _measure(0, B, repeats)
+    f = m["faults"]
+    return ratio_row(f"network on 2B rows / on B rows, one pass (block_rows = 0, the previous forward), {label}",
+                     m["times"], "network 2B", "unguided", None,
+                     f"{fmt_s(min(m['times']['network 2B']))} vs {fmt_s(min(m['times']['unguided']))}; minor page "
+                     f"faults per call: 2B {f['network 2B']:.0f}, B {f['unguided']:.0f}, batched guided "
+                     f"{f['batched']:.0f}, two calls {f['two calls']:.0f}; 1 call of 2B / 2 calls of B "
+                     f"{min(m['times']['batched']) / min(m['times']['two calls']):.2f}")
+
+
+def run(tiny: bool = False, batch: int | None = None, device: str = "cpu", w: float = 3.0) -> list[dict]:
+    B = batch or (256 if tiny else 4096)
+    repeats = 3 if tiny else 150
+    cfg = ConditionalMLPConfig()
+    m = _measure(cfg.block_rows, B, repeats, device, w)
+    times, faults, err = m["times"], m["faults"], m["err"]
+    where = f"MLP {cfg.depth}×{cfg.hidden} ({m['params']} parameters), B = {B}, {device}, {m['threads']} thread(s)"
     ms = lambda k: fmt_s(min(times[k]))
     fl = lambda k: f", {faults[k]:.0f} minor page faults per call" if k in faults else ""
-    return [
+    gpu = device.startswith("cuda")
+    rows = [
         ratio_row(f"guided step, 1 call of 2B / 2 calls of B ({where})", times, "batched", "two calls", "≤ 1.05",
-                  f"{ms('batched')} vs {ms('two calls')}; max |batched − two calls| {err:.1e} (float32)",
-                  max_abs_diff=err),
+                  f"{ms('batched')}{fl('batched')} vs {ms('two calls')}{fl('two calls')}; max |batched − two calls| "
+                  f"{err:.1e} (float32)", max_abs_diff=err),
         ratio_row("guided step / unguided step (1 call of 2B / 1 call of B)", times, "batched", "unguided",
-                  "≤ 1.15" if dev.type == "cuda" else None, f"{ms('batched')} vs {ms('unguided')}"
-                  + ("" if dev.type == "cuda" else "; the ≤ 1.15 goal is for a GPU at small batch")),
+                  "≤ 1.15" if gpu else None, f"{ms('batched')} vs {ms('unguided')}"
+                  + ("" if gpu else "; the ≤ 1.15 goal is for a GPU at small batch")),
         ratio_row(f"network on 2B rows / on B rows, blocked forward (block_rows = {cfg.block_rows})", times,
                   "network 2B", "unguided", None, f"FLOPs ratio 2.00; {ms('network 2B')}{fl('network 2B')}"),
-        ratio_row("network on 2B rows / on B rows, one pass (block_rows = 0, the previous forward)", times,
-                  "one-pass 2B", "one-pass B", None,
-                  f"{ms('one-pass 2B')}{fl('one-pass 2B')} vs {ms('one-pass B')}{fl('one-pass B')}"),
     ]
+    if not gpu:
+        one = (lambda label, env: _one_pass_row(B, repeats, label)) if tiny else (
+            lambda label, env: in_child(f"benchmarks.guided_step._one_pass_row({B}, {repeats}, {label!r})", env))
+        rows += [one("fresh process, glibc malloc defaults", None),
+                 one("fresh process, glibc malloc keeping freed memory (NO_TRIM)", NO_TRIM)]
+    return rows
 
 
 if __name__ == "__main__":
