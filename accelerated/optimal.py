@@ -221,3 +221,29 @@ def optimal_prediction(x_t, t, weights, means=None, covs=None, target="velocity"
     t = _per_sample(c, "t", t, x_t.shape[0], x_t, wd, 0.0, 1.0)
     a, b, cc, dd = coefficients(_uniform(t), path, target, schedule)
     return _posterior(x_t.to(wd), a, b, m, cc, dd).to(x_t.dtype)
+
+
+def prediction_field(weights, means=None, covs=None, target="velocity", path="rf", schedule=None,
+                     dtype=torch.float64, device=None):
+    """f(x_t, t) = optimal_prediction(x_t, t, weights, means, covs, target, path, schedule) as a callable for samplers,
+    with the arguments validated once here (the mixture and its eigendecomposition, target, path, schedule) instead of
+    at every step: a call checks x_t's and t's shapes and t's range (one value when t is one value broadcast, as
+    sampler.euler passes it), not every entry of x_t (a sampler validated x1 once; its states are its own)."""
+    c = PREDICTION
+    V.choice(c, "target", target, TARGETS)
+    V.choice(c, "path", path, PATHS)
+    if schedule is not None:
+        V.choice(c, "schedule", schedule, ("none", "linear", "cosine", "geometric"))
+    m = weights if isinstance(weights, Mixture) else Mixture(weights, means, covs, c, device=device,
+                                                            dtype=_work_dtype(dtype))
+
+    def f(x_t, t):
+        if not isinstance(x_t, torch.Tensor) or x_t.ndim != 2 or x_t.shape[1] != m.d:
+            raise SpecInputError(c, "x_t", f"a tensor of shape (n, {m.d})", f"{type(x_t).__name__} "
+                                 f"{tuple(getattr(x_t, 'shape', ()))}")
+        wd = m.mu.dtype
+        t = _per_sample(c, "t", t, x_t.shape[0], x_t, wd, 0.0, 1.0)
+        a, b, cc, dd = coefficients(_uniform(t), path, target, schedule)
+        return _posterior(x_t.to(wd), a, b, m, cc, dd).to(x_t.dtype)
+
+    return f

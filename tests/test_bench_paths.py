@@ -75,3 +75,18 @@ def test_blocked_mlp_matches_one_pass():
     one.load_state_dict(blocked.state_dict())
     x, y, t = torch.randn(200, 2), torch.randint(0, 4, (200,)), torch.rand(200)
     torch.testing.assert_close(blocked(x, y, t), one(x, y, t), rtol=1e-6, atol=1e-6)
+
+
+def test_prediction_field_is_optimal_prediction_validated_once():
+    x = torch.tensor(RNG.standard_normal((30, 3)))
+    f = AO.prediction_field(W, M, C, target="epsilon", path="vp")
+    t = torch.tensor(RNG.uniform(0, 1, 30))
+    torch.testing.assert_close(f(x, t), AO.optimal_prediction(x, t, W, M, C, target="epsilon", path="vp"),
+                               rtol=0, atol=0)
+    from spec.errors import SpecInputError
+    with pytest.raises(SpecInputError, match="x_t"):
+        f(x[:, :2], t)
+    with pytest.raises(SpecInputError, match="'t'"):
+        f(x, t + 1.0)
+    with pytest.raises(SpecInputError, match="target"):
+        AO.prediction_field(W, M, C, target="nope")
