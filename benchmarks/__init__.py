@@ -8,6 +8,8 @@ only the code path is exercised. Each returned row is a dict with
     case    str      what was compared, e.g. "euler, analytic velocity: reference / accelerated"
     ratio   float    the ratio at the minimum of the repeats (the figure a goal is stated in)
     median  float    the same ratio at the median of the repeats (optional)
+    cpu_ratio float  the same ratio at the minimum of the process's CPU times (optional; on a loaded machine it
+                     leaves out the time spent waiting for a core)
     goal    str      the goal, e.g. "≥ 3" or "≤ 1.05" (optional; then ``met`` is computed by the runner)
     detail  str      anything else worth one line: absolute times, sizes, errors (optional)
 
@@ -22,32 +24,45 @@ import time
 from collections.abc import Callable
 
 
+class Times(dict):
+    """{variant: wall times in seconds}, with ``cpu``: {variant: CPU times of this process (user + system)}."""
+
+    cpu: dict[str, list[float]]
+
+
 def interleaved(variants: dict[str, Callable[[], object]], repeats: int, warmup: int = 1,
-                sync: Callable[[], None] | None = None) -> dict[str, list[float]]:
+                sync: Callable[[], None] | None = None) -> Times:
     """Wall times (seconds) of each variant over ``repeats`` rounds, the variants interleaved within each round, after
-    ``warmup`` untimed rounds. ``sync`` (e.g. torch.cuda.synchronize) is called before each clock read."""
+    ``warmup`` untimed rounds; the process's CPU times alongside (``.cpu``: on a loaded machine they exclude the time
+    spent waiting for a core). ``sync`` (e.g. torch.cuda.synchronize) is called before each clock read."""
     sync = sync or (lambda: None)
     for _ in range(warmup):
         for fn in variants.values():
             fn()
     sync()
-    times: dict[str, list[float]] = {name: [] for name in variants}
+    times = Times({name: [] for name in variants})
+    times.cpu = {name: [] for name in variants}
     for _ in range(repeats):
         for name, fn in variants.items():
-            t0 = time.perf_counter()
+            c0, t0 = time.process_time(), time.perf_counter()
             fn()
             sync()
             times[name].append(time.perf_counter() - t0)
+            times.cpu[name].append(time.process_time() - c0)
     return times
 
 
 def ratio_row(case: str, times: dict[str, list[float]], num: str, den: str, goal: str | None = None,
               detail: str = "", **extra) -> dict:
-    """A row comparing time(num) / time(den): at the minima (``ratio``) and at the medians (``median``)."""
+    """A row comparing time(num) / time(den): at the minima (``ratio``), at the medians (``median``) and, when the
+    times carry CPU times, at the minima of those (``cpu_ratio``)."""
     tn, td = times[num], times[den]
     row = {"case": case, "ratio": min(tn) / min(td), "median": statistics.median(tn) / statistics.median(td),
            "goal": goal, "detail": detail, "min_s": {num: min(tn), den: min(td)},
            "median_s": {num: statistics.median(tn), den: statistics.median(td)}, "repeats": len(tn)}
+    cpu = getattr(times, "cpu", None)
+    if cpu:
+        row["cpu_ratio"] = min(cpu[num]) / max(min(cpu[den]), 1e-9)
     row.update(extra)
     return row
 

@@ -46,10 +46,12 @@ def _cell(v, width: int) -> str:
 
 
 def table(rows: list[dict]) -> str:
-    """One line per row: benchmark, ratio at the minimum and at the median, goal, met, case; detail indented below."""
-    lines = [f"{'benchmark':16s} {'ratio':7s} {'median':7s} {'goal':7s} {'met':4s} case"]
+    """One line per row: benchmark, ratio at the minimum wall time, at the median, at the minimum CPU time, goal, met
+    (judged on the wall-time ratio), case; the detail indented below."""
+    lines = [f"{'benchmark':16s} {'ratio':7s} {'median':7s} {'cpu':7s} {'goal':7s} {'met':4s} case"]
     for r in rows:
         lines.append(f"{r['benchmark']:16s} {_cell(r.get('ratio'), 7)} {_cell(r.get('median'), 7)} "
+                     f"{_cell(r.get('cpu_ratio'), 7)} "
                      f"{_cell(r.get('goal'), 7)} {_cell(r.get('met'), 4)} {r.get('case', '')}")
         if r.get("detail"):
             lines.append(f"{'':16s} {r['detail']}")
