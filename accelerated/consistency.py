@@ -2,7 +2,6 @@
 dtype-preserving (half precisions are computed in float32)."""
 from __future__ import annotations
 
-
 import torch
 
 from spec import validate as V

@@ -5,6 +5,7 @@ import torch
 
 from spec import validate as V
 from spec.errors import SpecInputError
+
 from ._tensors import upcast
 
 

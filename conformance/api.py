@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import spec
+
 from . import run
 from .context import Context
 from .registry import checks_for, select

@@ -20,10 +20,19 @@ from reference import cond as RC
 from reference import family as RF
 from spec.cfg import OFF, UNCONDITIONAL
 from spec.schema import Tolerance
+
 from .arrays import gaussian
 from .checks import ClauseChecks, Proof, Property
-from .cond import (Counted, linear_field, make_mixture, num_classes, numpy_side, oracle_field,
-                   oracle_inputs, sample_mixture)
+from .cond import (
+    Counted,
+    linear_field,
+    make_mixture,
+    num_classes,
+    numpy_side,
+    oracle_field,
+    oracle_inputs,
+    sample_mixture,
+)
 
 COMBINE, SCORE, CHANGE = "cfg.combine", "cfg.score", "cfg.change_of_target"
 DROPOUT, COST, EULER, CONCENTRATION = "cfg.dropout", "cfg.cost", "cfg.guided_euler", "cfg.concentration"

@@ -14,6 +14,7 @@ import sympy.stats as ss
 from hypothesis import strategies as st
 
 from reference import cond as R
+
 from .checks import ClauseChecks, Dual, Proof, Property
 
 VELOCITY, POSTERIOR, LOSS = "cond.velocity", "cond.class_posterior", "cond.loss"
@@ -71,6 +72,7 @@ def oracle_field(gm):
 
     def f_torch(x, y, t):
         import torch
+
         from accelerated import cond as A
         dev = x.device
         tens = {k: torch.as_tensor(v, device=dev) for k, v in gm.items()}

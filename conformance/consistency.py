@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from reference import consistency as R
 from spec.schema import Tolerance
+
 from .checks import ClauseChecks, Dual, Proof, Property
 from .optimal import X_HAT, Z_HAT, a, b, mu, oracle, random_mixture, s, xt
 from .sampler import numpy_side

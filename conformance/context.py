@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import spec
+
 from .checks import Dual
 from .target import Target
 

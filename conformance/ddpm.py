@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from reference import ddpm as R
 from spec.schema import Tolerance
+
 from .arrays import gaussian, uniform
 from .checks import ClauseChecks, Proof, Property
 

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from reference import distill as R
 from reference.sampler import euler_sample
+
 from .checks import ClauseChecks, Dual, Proof, Property
 from .optimal import BIMODAL, oracle, random_mixture
 from .sampler import numpy_side

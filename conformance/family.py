@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from reference import family as R
 from spec.schema import Tolerance
+
 from .arrays import gaussian, uniform
 from .checks import ClauseChecks, Proof, Property
 from .context import TargetRaised

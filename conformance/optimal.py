@@ -13,6 +13,7 @@ import sympy as sp
 from hypothesis import strategies as st
 
 from reference import optimal as R
+
 from .checks import ClauseChecks, Dual, Proof, Property
 
 POST, PRED, MID = "optimal.posterior_means", "optimal.prediction", "optimal.hardest_mid_t"

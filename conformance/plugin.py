@@ -9,6 +9,7 @@ import time
 import pytest
 
 import spec
+
 from . import report
 from .context import Context
 from .registry import checks_for, select

@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from reference import rf as R
 from spec.schema import Tolerance
+
 from .arrays import gaussian
 from .checks import ClauseChecks, Proof, Property
 

@@ -14,6 +14,7 @@ from scipy.integrate import solve_ivp
 from accelerated.metrics import energy_distance
 from reference import optimal as O
 from reference import sampler as R
+
 from .checks import ClauseChecks, Dual, Property
 from .optimal import BIMODAL, oracle, random_mixture, sample_mixture
 

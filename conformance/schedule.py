@@ -10,6 +10,7 @@ from scipy import integrate, stats
 
 from reference import schedule as R
 from spec.schema import Tolerance
+
 from .arrays import gaussian, reals
 from .checks import ClauseChecks, Proof, Property
 

@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from spec.schema import Tolerance
+
 from .arrays import uniform
 from .checks import ClauseChecks, Proof, Property
 

@@ -3,7 +3,7 @@ the ELBO gap, Bayes' rule), reference vs derivation, target vs reference, and th
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import sympy as sp
@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from spec.vae import LOGVAR_HIGH, LOGVAR_LOW
+
 from .checks import ClauseChecks, Proof, Property
 
 # ---- derivations (sympy) ------------------------------------------------------------------------
@@ -29,7 +30,7 @@ def log_normal(v, mean, var):
     return sp.expand_log(sp.log(normal_pdf(v, mean, var)), force=True)
 
 
-@lru_cache(maxsize=None)
+@cache
 def standard_normal_moment(j):
     """∫ φ(t) t^j dt, by integration."""
     return sp.integrate(normal_pdf(t_, 0, 1) * t_**j, (t_, -oo, oo))
@@ -46,7 +47,7 @@ Z = mu_ + sp.exp(lv_ / 2) * eps_                            # 02: z = μ + σ ε
 KL_CLOSED = -sp.Rational(1, 2) * (1 + lv_ - mu_**2 - sp.exp(lv_))  # 02's closed form, one coordinate
 
 
-@lru_cache(maxsize=None)
+@cache
 def kl_integral():
     """∫ q log(q/p) dz for q = N(μ, σ²), p = N(0, 1)."""
     log_ratio = log_normal(z_, mu_, sigma_**2) - log_normal(z_, 0, 1)
@@ -61,7 +62,7 @@ KL_Q_PRIOR = (S_ + m_**2 - 1 - sp.log(S_)) / 2
 EXPECTED_LOGLIK_CLOSED = -sp.log(2 * sp.pi * s2_) / 2 - ((x_ - c_ - w_ * m_) ** 2 + w_**2 * S_) / (2 * s2_)
 
 
-@lru_cache(maxsize=None)
+@cache
 def expected_loglik():
     """E_{z~N(m, S)} log N(x; wz + c, s²), by integration."""
     return gaussian_expectation(log_normal(x_, w_ * z_ + c_, s2_), m_, sp.sqrt(S_))
@@ -75,7 +76,7 @@ def kl_gauss_1d(m1, v1, m2, v2):
     return (v1 / v2 + (m2 - m1) ** 2 / v2 - 1 + sp.log(v2) - sp.log(v1)) / 2
 
 
-@lru_cache(maxsize=None)
+@cache
 def _lambdified(name):
     """NumPy functions of the derived expressions (d = k = 1 for the linear-Gaussian ones)."""
     return {

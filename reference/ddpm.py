@@ -10,7 +10,6 @@ import numpy as np
 from spec import validate as V
 from spec.errors import SpecInputError
 
-
 INDEXINGS = ("one_based", "zero_based")
 REDUCTIONS = ("batch_mean_sq_norm", "mse_all_elements")
 

@@ -21,7 +21,6 @@ import numpy as np
 from spec import validate as V
 from spec.errors import SpecInputError
 
-
 PATHS = ("rf", "vp", "ve")
 TARGETS = ("velocity", "epsilon", "x", "v", "score")
 SCHEDULES = {"rf": ("none",), "vp": ("linear", "cosine"), "ve": ("geometric",)}

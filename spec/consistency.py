@@ -4,8 +4,8 @@ for Gaussian data, and the consistency loss between adjacent timesteps.
 The ODE is rectified flow's, dx/dt = f*(x, t) with f* the oracle velocity E[z − x | x_t] (optimal.prediction);
 t = 0 data, t = 1 noise.
 """
-from .schema import Clause, Convention, Domain, Provenance, Symbol, Variant, tolerances
 from .optimal import MIXTURE
+from .schema import Clause, Convention, Domain, Provenance, Symbol, Variant, tolerances
 
 P = Provenance
 _03_KEY = P(source="03", quote="learn a function fθ such that fθ(xt, t) = x0 for all t along the same trajectory.")

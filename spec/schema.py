@@ -62,7 +62,7 @@ class Convention(_Frozen):
     variants: tuple[Variant, ...]
 
     @model_validator(mode="after")
-    def _default_is_a_variant(self) -> "Convention":
+    def _default_is_a_variant(self) -> Convention:
         names = [v.name for v in self.variants]
         if len(set(names)) != len(names):
             raise ValueError(f"convention {self.name!r}: duplicate variant names {names}")

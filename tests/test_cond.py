@@ -8,6 +8,7 @@ import pytest
 import scipy.stats
 import torch
 
+from accelerated import cond as A
 from conformance import Target
 from conformance.api import check, failing
 from conformance.cond import make_mixture
@@ -15,8 +16,6 @@ from conformance.target import from_modules
 from reference import cond as R
 from reference import optimal as RO
 from spec.errors import SpecInputError
-
-from accelerated import cond as A
 
 # Two classes in 1-D, one component each: x | y ~ N(μ_y, s²), p(y) = (0.3, 0.7).
 MU, S, PRIOR = np.array([-2.0, 1.5]), 0.6, np.array([0.3, 0.7])

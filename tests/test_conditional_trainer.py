@@ -14,10 +14,21 @@ import pytest
 import torch
 
 from accelerated import cfg as A
-from accelerated.models.conditional import (ConditionalMLPConfig, ConditionalVelocityMLP, TrainConfig,
-                                            guided_sample, sample_class_mixture, train_conditional)
-from conformance.cfg import (CONCENTRATION_WEIGHTS, accuracy, concentration_mixture, concentration_noise,
-                             concentration_table)
+from accelerated.models.conditional import (
+    ConditionalMLPConfig,
+    ConditionalVelocityMLP,
+    TrainConfig,
+    guided_sample,
+    sample_class_mixture,
+    train_conditional,
+)
+from conformance.cfg import (
+    CONCENTRATION_WEIGHTS,
+    accuracy,
+    concentration_mixture,
+    concentration_noise,
+    concentration_table,
+)
 from reference import cfg as R
 
 GM = concentration_mixture()

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 import accelerated.family as A
-import reference.family as R
 import reference.ddpm as D
+import reference.family as R
 from conformance import Target
 from conformance.api import check, failing
 from conformance.family import PATH_SCHEDULES, SINGULAR

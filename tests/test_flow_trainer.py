@@ -12,8 +12,14 @@ import pytest
 import torch
 
 from accelerated.metrics import energy_distance, mmd2
-from accelerated.models.flow import FlowConfig, VelocityMLP, oracle_relative_error, sample_distance, sample_mixture, \
-    train_rectified_flow
+from accelerated.models.flow import (
+    FlowConfig,
+    VelocityMLP,
+    oracle_relative_error,
+    sample_distance,
+    sample_mixture,
+    train_rectified_flow,
+)
 from conformance.optimal import BIMODAL
 
 
