@@ -32,7 +32,8 @@ from ._tensors import upcast as _work
 
 
 def _times(clause, t, like=None):
-    """t as a tensor in [0, 1]; a Python number becomes a scalar tensor of like's dtype and device (else the default)."""
+    """t as a tensor in [0, 1]; a Python number becomes a scalar tensor of like's dtype and device
+    (else the default)."""
     if isinstance(t, (int, float)) and not isinstance(t, bool):
         t = torch.tensor(float(t), dtype=like.dtype if like is not None else torch.get_default_dtype(),
                          device=like.device if like is not None else None)
