@@ -206,7 +206,8 @@ def _across_paths_converge(ctx, fn, inp):
         out = list(equivalence_samples(T, n=128, combos=combos).values())
         spread.append(max(_rms(u, v) for i, u in enumerate(out) for v in out[i + 1:]))
     ctx.require(EQUIV, spread[0] / spread[1] > 2.5 and spread[1] / spread[2] > 2.5,
-                f"largest RMS distance between paths' samples at T = 8, 32, 128: {spread}; expected to shrink ~4× per 4× T")
+                f"largest RMS distance between paths' samples at T = 8, 32, 128: {spread}; expected to shrink ~4× per "
+                f"4× T")
 
 
 def _reaches_data(ctx, fn, inp):
