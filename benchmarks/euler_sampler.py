@@ -49,10 +49,12 @@ def main():
 
     fields = {
         "analytic (x − μ)/t": (lambda x, t: (x - MU) / t[:, None], lambda x, t: (x - mu_t) / t[:, None]),
-        "oracle f*(x, t)": (lambda x, t: RO.optimal_prediction(x, t, W, M, C), lambda x, t: AO.optimal_prediction(x, t, mix)),
+        "oracle f*(x, t)": (lambda x, t: RO.optimal_prediction(x, t, W, M, C),
+                            lambda x, t: AO.optimal_prediction(x, t, mix)),
     }
     print(f"Euler sampler, n = {a.n:,} points × d = 2, T = {a.steps} steps, float64; torch {torch.__version__} on "
-          f"{a.device} ({torch.get_num_threads()} threads), NumPy {np.__version__}, {platform.processor() or platform.machine()}")
+          f"{a.device} ({torch.get_num_threads()} threads), NumPy {np.__version__}, "
+          f"{platform.processor() or platform.machine()}")
     for name, (f_np, f_t) in fields.items():
         with torch.no_grad():
             euler_torch(f_t, x1_t[:1000], 2)                                    # warm-up (kernels, allocator)
@@ -62,8 +64,8 @@ def main():
             continue
         out_np, sec_np = timed(lambda: euler_numpy(f_np, x1, a.steps))
         err = float(np.abs(out_t.cpu().numpy() - out_np).max())
-        print(f"  {name:<20} accelerated {sec_t:8.3f} s   reference {sec_np:8.3f} s   speed-up {sec_np / sec_t:6.1f}×   "
-              f"max |difference| {err:.1e}")
+        print(f"  {name:<20} accelerated {sec_t:8.3f} s   reference {sec_np:8.3f} s   speed-up "
+              f"{sec_np / sec_t:6.1f}×   max |difference| {err:.1e}")
 
 
 if __name__ == "__main__":

@@ -78,7 +78,8 @@ def test_logit_normal_density_integrates_to_one():
         MEASURED[("quad", m, s)] = (total, err)
         assert total == pytest.approx(1.0, abs=1e-10)
     # 04's variant: a density on (0, ∞), and its odds mapping t = r/(1 + r)
-    total = integrate.quad(lambda q: float(R.logit_normal_pdf(np.array([q]), 0.0, 1.0, name="log_normal")[0]), 0, np.inf)[0]
+    total = integrate.quad(lambda q: float(R.logit_normal_pdf(np.array([q]), 0.0, 1.0,
+                                                              name="log_normal")[0]), 0, np.inf)[0]
     assert total == pytest.approx(1.0, abs=1e-8)
     u = np.linspace(-3, 3, 7)
     r = R.logit_normal_sample(u, name="log_normal")
