@@ -422,7 +422,7 @@ def concentration_table(n_per_class=300, T=32, seed=0):
 def _concentrates(ctx, fn, inp):
     acc, bayes = concentration_table()
     ws = CONCENTRATION_WEIGHTS
-    for lo, hi in zip(ws, ws[1:]):
+    for lo, hi in zip(ws, ws[1:], strict=False):
         ctx.require(CONCENTRATION, acc[hi] >= acc[lo] + 0.05, f"acc(w={hi:g}) = {acc[hi]:.3f} is not above "
                                                               f"acc(w={lo:g}) = {acc[lo]:.3f} + 0.05: {acc}")
     ctx.require(CONCENTRATION, acc[7.0] >= 0.95, f"acc(7) = {acc[7.0]:.3f} < 0.95: {acc}")

@@ -162,7 +162,7 @@ def _compare(got, expected, tol, what):
     if isinstance(expected, (tuple, list)):
         if not isinstance(got, (tuple, list)) or len(got) != len(expected):
             raise Mismatch(f"{what}: expected a tuple of {len(expected)}, got {type(got).__name__}", np.inf)
-        res = [_compare(g, e, tol, f"{what}[{i}]") for i, (g, e) in enumerate(zip(got, expected))]
+        res = [_compare(g, e, tol, f"{what}[{i}]") for i, (g, e) in enumerate(zip(got, expected, strict=True))]
         return (max(r[0] for r in res), max(r[1] for r in res)) if res else (0.0, 0.0)
     e = np.asarray(expected, dtype=np.float64)
     try:

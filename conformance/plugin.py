@@ -76,9 +76,11 @@ def pytest_generate_tests(metafunc):
             params += [(cid, p) for p in chk.proofs]
             ids += [f"{cid}:{p.name}" for p in chk.proofs]
         elif name == "test_reference_matches_derivation" and chk.symbolic is not None:
-            params.append((cid, None)); ids.append(cid)
+            params.append((cid, None))
+            ids.append(cid)
         elif name == "test_target_matches_reference" and clause.function is not None:
-            params.append((cid, None)); ids.append(cid)
+            params.append((cid, None))
+            ids.append(cid)
         elif name == "test_property":
             params += [(cid, p) for p in chk.properties]
             ids += [f"{cid}:{p.name}" for p in chk.properties]

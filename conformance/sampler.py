@@ -124,7 +124,7 @@ def _step_by_step(ctx, fn, inp):
     T = inp["T"]
     ctx.require(EULER, len(mine.calls) == T, f"{len(mine.calls)} evaluations of f for T = {T}, expected T")
     grid = _grid(T, time)
-    for k, ((x, t), (xr, _)) in enumerate(zip(mine.calls, ref.calls)):
+    for k, ((x, t), (xr, _)) in enumerate(zip(mine.calls, ref.calls, strict=True)):
         ctx.require(EULER, t.shape == (x.shape[0],), f"step {k}: t has shape {t.shape}, expected ({x.shape[0]},)")
         ctx.assert_close(EULER, t, np.full_like(t, grid[k]), what=f"t at evaluation {k} (grid {grid[k]:g})")
         ctx.assert_close(EULER, x, xr, what=f"state at evaluation {k}")

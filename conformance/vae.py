@@ -353,7 +353,7 @@ def _bayes(ctx, fn, inp):
     m_post, S_post = _posterior(W, c, s2, x)
     zs = 0.7 - 0.3 * m_post
     rhs = np.array([_mvn_logpdf(xi, W @ z + c, s2 * np.eye(d))[0] + _mvn_logpdf(z, np.zeros(k), np.eye(k))[0]
-                    - _mvn_logpdf(z, mp, S_post)[0] for xi, z, mp in zip(x, zs, m_post)])
+                    - _mvn_logpdf(z, mp, S_post)[0] for xi, z, mp in zip(x, zs, m_post, strict=True)])
     _close_scaled(ctx, cid, fn(**inp), rhs, _evidence_magnitude(**inp),
                   "log p(x) vs log p(x|z) + log p(z) - log p(z|x)")
 

@@ -66,7 +66,7 @@ def same_shape(clause: str, names: tuple[str, ...], *arrays):
     shapes = [tuple(a.shape) for a in arrays]
     if any(s != shapes[0] for s in shapes):
         raise SpecInputError(clause, "/".join(names), "arrays of one shape",
-                             ", ".join(f"{n}: {s}" for n, s in zip(names, shapes)))
+                             ", ".join(f"{n}: {s}" for n, s in zip(names, shapes, strict=True)))
 
 
 def broadcastable(clause: str, names: tuple[str, ...], *arrays):
@@ -74,7 +74,7 @@ def broadcastable(clause: str, names: tuple[str, ...], *arrays):
         return np.broadcast_shapes(*[tuple(a.shape) for a in arrays])
     except ValueError:
         raise SpecInputError(clause, "/".join(names), "broadcastable shapes",
-                             ", ".join(f"{n}: {tuple(a.shape)}" for n, a in zip(names, arrays))) from None
+                             ", ".join(f"{n}: {tuple(a.shape)}" for n, a in zip(names, arrays, strict=True))) from None
 
 
 def scalar(clause: str, name: str, v, low=-math.inf, high=math.inf, *, low_closed=True, high_closed=True,

@@ -134,7 +134,7 @@ def test_accelerated_coefficients_match_reference_and_accept_python_floats():
         t = np.linspace(0.05, 1.0, 20)
         ref = R.coefficients(t, path, target, schedule)
         acc = A.coefficients(torch.tensor(t), path, target, schedule)
-        for r, a in zip(ref, acc):
+        for r, a in zip(ref, acc, strict=True):
             np.testing.assert_allclose(a.numpy(), r, rtol=1e-13, atol=1e-15)
     a, b, c, d = A.coefficients(0.5, "rf")
     assert float(a) == 0.5 and float(c) == -1.0

@@ -285,7 +285,7 @@ def test_training_step_returns_float_losses_and_updates_both_nets():
         out = gan_training_step(G, D, opt_G, opt_D, real, z, loss=loss)
         assert set(out) >= {"loss_D", "loss_G"} and all(isinstance(v, float) and np.isfinite(v) for v in out.values())
     for new, old in ((G, G0), (D, D0)):
-        assert any((p - q).abs().max() > 0 for p, q in zip(new.parameters(), old.parameters()))
+        assert any((p - q).abs().max() > 0 for p, q in zip(new.parameters(), old.parameters(), strict=True))
 
 
 def generator_grad_norm(G, D, real, z, loss):

@@ -162,7 +162,7 @@ def test_mid_t_curve(capsys):
     curve = irreducible_loss_curve(ts)
     with capsys.disabled():
         print("\nirreducible velocity loss L*(t) on the bimodal 2-D mixture (20000 samples per t):")
-        print("  " + "  ".join(f"t={t:.1f}: {l:.3f}±{s:.3f}" for t, (l, s) in zip(ts, curve)))
+        print("  " + "  ".join(f"t={t:.1f}: {l:.3f}±{s:.3f}" for t, (l, s) in zip(ts, curve, strict=True)))
     L = curve[:, 0]
     assert 0 < int(np.argmax(L)) < len(ts) - 1
     assert abs(L[0] - 2.0) < 0.1 and abs(L[-1] - 4.2) < 0.1               # d and tr Cov x
