@@ -7,6 +7,7 @@ with a cheap analytic velocity and with the Gaussian-mixture oracle velocity (op
 from __future__ import annotations
 
 import argparse
+import functools
 import platform
 import time
 
@@ -58,11 +59,11 @@ def main():
     for name, (f_np, f_t) in fields.items():
         with torch.no_grad():
             euler_torch(f_t, x1_t[:1000], 2)                                    # warm-up (kernels, allocator)
-            out_t, sec_t = timed(lambda: euler_torch(f_t, x1_t, a.steps))
+            out_t, sec_t = timed(functools.partial(euler_torch, f_t, x1_t, a.steps))
         if name.startswith("oracle") and a.skip_reference_oracle:
             print(f"  {name:<20} accelerated {sec_t:8.3f} s   reference skipped")
             continue
-        out_np, sec_np = timed(lambda: euler_numpy(f_np, x1, a.steps))
+        out_np, sec_np = timed(functools.partial(euler_numpy, f_np, x1, a.steps))
         err = float(np.abs(out_t.cpu().numpy() - out_np).max())
         print(f"  {name:<20} accelerated {sec_t:8.3f} s   reference {sec_np:8.3f} s   speed-up "
               f"{sec_np / sec_t:6.1f}×   max |difference| {err:.1e}")

@@ -1,6 +1,8 @@
 """Conformance checks of the affine family (family.*): the a/b/c/d table, schedules, targets, recover, convert."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import sympy as sp
 from hypothesis import strategies as st
@@ -246,7 +248,7 @@ def _recover_compare(ctx, got, expected, inputs):
     tt = inputs["t"]
     kappa, _ = _kappa_rows(tt, inputs["path"], inputs["schedule"], inputs["target"])
     scale = kappa * _magnitude(inputs["x_t"], inputs["y"], *expected)
-    for g, e, w in zip(got, expected, ("x̂", "ẑ")):
+    for g, e, w in zip(got, expected, ("x̂", "ẑ"), strict=True):
         _assert_scaled(ctx, "family.recover", g, e, _per_sample(scale, e), w)
 
 
@@ -317,7 +319,8 @@ def _velocity_is_derivative(ctx, fn, inp):
 def _affine_singular(ctx, fn, inp):
     for path, sched, target, tt in SINGULAR:
         if _infinite(path, target, tt):
-            _raises(ctx, "family.affine", lambda: fn(t=np.array([0.5, tt]), path=path, target=target, schedule=sched),
+            _raises(ctx, "family.affine",
+                    functools.partial(fn, t=np.array([0.5, tt]), path=path, target=target, schedule=sched),
                     f"{target} on {path}-{sched} at t = {tt}")
 
 
@@ -385,15 +388,16 @@ def _recover_ground_truth(ctx, fn, inp):
     got = fn(x_t=r["x_t"], y=r["y"], target=inp["target"], **args)
     kappa, _ = _kappa_rows(inp["t"], inp["path"], inp["schedule"], inp["target"])
     scale = _per_sample(16 * EPS[ctx.dtype] * kappa * _magnitude(r["x_t"], r["y"], x, z), x)
-    for g, e, w in zip(got, (x, z), ("x", "z")):
+    for g, e, w in zip(got, (x, z), ("x", "z"), strict=True):
         ctx.assert_close("family.recover", g / scale, e / scale, what=f"{w} recovered / (16 eps κ |·|)",
                          tol=Tolerance(rtol=0.0, atol=1.0))
 
 
 def _recover_singular(ctx, fn, inp):
     for path, sched, target, tt in SINGULAR:
-        _raises(ctx, "family.recover", lambda: fn(x_t=np.ones((2, 2)), y=np.ones((2, 2)), t=np.array([0.5, tt]),
-                                                 path=path, target=target, schedule=sched),
+        _raises(ctx, "family.recover", functools.partial(fn, x_t=np.ones((2, 2)), y=np.ones((2, 2)),
+                                                          t=np.array([0.5, tt]), path=path, target=target,
+                                                          schedule=sched),
                 f"{target} on {path}-{sched} at t = {tt}")
 
 
@@ -433,8 +437,9 @@ def _convert_singular(ctx, fn, inp):
     y = np.array([[1.0, -2.0], [3.0, 0.5]])
     for path, sched, target, tt in SINGULAR:
         others = [g for g in TARGETS if g != target]
-        _raises(ctx, "family.convert", lambda: fn(x_t=np.ones((2, 2)), y=y, t=np.array([0.5, tt]), from_target=target,
-                                                 to_target=others[0], path=path, schedule=sched),
+        _raises(ctx, "family.convert", functools.partial(fn, x_t=np.ones((2, 2)), y=y, t=np.array([0.5, tt]),
+                                                          from_target=target, to_target=others[0], path=path,
+                                                          schedule=sched),
                 f"{target} → {others[0]} on {path}-{sched} at t = {tt}")
         ctx.assert_close("family.convert", fn(x_t=np.ones((2, 2)), y=y, t=np.array([0.5, tt]), from_target=target,
                                              to_target=target, path=path, schedule=sched), y,

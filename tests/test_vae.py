@@ -69,7 +69,7 @@ def test_kl_against_quad():
     """∫ q log(q/p) by adaptive quadrature (scipy), independent of every closed form in the project."""
     for m, lv in [(0.0, 0.0), (1.5, -2.0), (-0.7, 1.3)]:
         sd = math.exp(lv / 2)
-        f = lambda z: stats.norm.pdf(z, m, sd) * (stats.norm.logpdf(z, m, sd) - stats.norm.logpdf(z))
+        f = lambda z, m=m, sd=sd: stats.norm.pdf(z, m, sd) * (stats.norm.logpdf(z, m, sd) - stats.norm.logpdf(z))
         want = integrate.quad(f, m - 15 * sd, m + 15 * sd, epsabs=1e-13)[0]
         for mod, arr in BACKENDS.values():
             got = _np(mod.kl_standard_normal(arr([[m]]), arr([[lv]])))
