@@ -42,7 +42,7 @@ def check(target: Target | str, clauses: list[str] | None = None, *, dtype: str 
     for cid in select(clauses):
         chk = checks_for(cid)
         clause = spec.get(cid)
-        outcomes = []
+        outcomes: list[dict[str, str]] = []
 
         def attempt(name, fn, outcomes=outcomes):
             try:

@@ -47,6 +47,7 @@ class Context:
     shrink: bool = True
     records: dict[str, ClauseRecord] = field(default_factory=dict)
     hung: set = field(default_factory=set)
+    target_spec: str | None = None   # how the target was named (plugin, api); run.py falls back to its name
 
     # ---- conversion -------------------------------------------------------------------------
     def _torch_dtype(self):

@@ -42,7 +42,7 @@ def _target_expr(target, a, b):
             "x": (sp.Integer(1), sp.Integer(0)), "v": (-b, a), "score": (sp.Integer(0), -1 / b)}[target]
 
 
-_LAMBDA = {}
+_LAMBDA: dict = {}
 
 
 def _table_fn(path, schedule, target):

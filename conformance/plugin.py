@@ -32,7 +32,7 @@ def pytest_addoption(parser):
 
 
 class State:
-    def __init__(self, config):
+    def __init__(self, config) -> None:
         o = config.option
         self.target_spec = o.genspec_target
         self.target = load(o.genspec_target)
@@ -130,7 +130,7 @@ def pytest_sessionstart(session):
 
 
 class _LogHook:
-    def __init__(self, config):
+    def __init__(self, config) -> None:
         self.config = config
 
     def pytest_runtest_logreport(self, report):

@@ -32,7 +32,7 @@ class Recorder:
     """Wraps a Dual and records every call (x, t) as float64 NumPy arrays, in either backend."""
 
     def __init__(self, f: Dual):
-        self.calls = []
+        self.calls: list[tuple[np.ndarray, np.ndarray]] = []
 
         def numpy_fn(x, t):
             self.calls.append((_to_numpy(x), _to_numpy(t)))

@@ -3,6 +3,7 @@ naming the clause, the argument and what was expected."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -80,8 +81,9 @@ def broadcastable(clause: str, names: tuple[str, ...], *arrays):
 def scalar(clause: str, name: str, v, low=-math.inf, high=math.inf, *, low_closed=True, high_closed=True,
            integer: bool = False) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
-        if _is_torch(v) and v.numel() == 1:
-            v = v.item()
+        tv: Any = v  # a torch scalar tensor, when _is_torch
+        if _is_torch(tv) and tv.numel() == 1:
+            v = tv.item()
         else:
             raise SpecInputError(clause, name, "an integer" if integer else "a real number", repr(v)[:60])
     if not math.isfinite(float(v)):
