@@ -78,10 +78,13 @@ class Mixture:
 
 
 def _per_sample(clause, name, v, n, like, dtype, low=0.0, high=math.inf):
-    v = V.array(clause, name, _as(v, like, dtype), ndim=(0, 1))
+    """A scalar or an (n,) tensor in [low, high], broadcast to (n,); one value broadcast to (n,) (stride 0, as the
+    samplers pass t) is checked once, not n times."""
+    v = _as(v, like, dtype)
+    V.array(clause, name, _uniform(v), ndim=(0, 1))
     if v.ndim == 1 and v.shape[0] != n:
         raise SpecInputError(clause, name, f"a scalar or shape ({n},)", f"shape {tuple(v.shape)}")
-    V.interval(clause, name, _uniform(v.expand(n)), low, high)     # one value (stride 0) is checked once
+    V.interval(clause, name, _uniform(v), low, high)
     return v.expand(n)
 
 
@@ -92,9 +95,10 @@ def _points(clause, x_t, d):
     return x_t
 
 
-BLOCK = 1 << 15
-"""Entries per (K d, rows) intermediate of one block of _posterior: 256 KiB in float64, so a block's working set
-stays in the L2 cache instead of streaming every intermediate through memory."""
+BLOCK = 1 << 16
+"""Entries per (K d, rows) intermediate of one block of _posterior: 512 KiB in float64, so a block's intermediates
+stay in the L2/L3 caches instead of streaming through memory (at 10⁶ points, 2 components in 2-D, single thread,
+CPU time per call measured 24 ms at 2¹⁶, 27 ms at 2¹⁵, 32 ms at 2¹⁴, ≥ 300 ms in one block)."""
 
 
 def _uniform(v):
