@@ -98,7 +98,8 @@ def _points(clause, x_t, d):
 BLOCK = 1 << 16
 """Entries per (K d, rows) intermediate of one block of _posterior: 512 KiB in float64, so a block's intermediates
 stay in the L2/L3 caches instead of streaming through memory (at 10⁶ points, 2 components in 2-D, single thread,
-CPU time per call measured 24 ms at 2¹⁶, 27 ms at 2¹⁵, 32 ms at 2¹⁴, ≥ 300 ms in one block)."""
+CPU time per call measured 24 ms at 2¹⁶, 27 ms at 2¹⁵, 32 ms at 2¹⁴ under load; one block of all points took
+≈ 300 ms wall)."""
 
 
 def _uniform(v):
