@@ -47,10 +47,12 @@ def info(tiny: bool = False) -> dict:
     bw = bandwidth(tiny)
     return {"cpu": cpu_model(), "cores": os.cpu_count(), "load_1_5_15": [round(v, 2) for v in os.getloadavg()],
             "python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
-            "torch_threads": torch.get_num_threads(), "cuda": torch.cuda.is_available(), **bw}
+            "torch_threads": torch.get_num_threads(), "cuda": torch.cuda.is_available(),
+            "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None, **bw}
 
 
 def header(m: dict) -> str:
-    return (f"{m['cpu']}, {m['cores']} cores, load {m['load_1_5_15']}; torch {m['torch']} ({m['torch_threads']} "
+    gpu = f", GPU {m['gpu']}" if m.get("gpu") else ""
+    return (f"{m['cpu']}{gpu}, {m['cores']} cores, load {m['load_1_5_15']}; torch {m['torch']} ({m['torch_threads']} "
             f"thread(s)), NumPy {m['numpy']}, Python {m['python']}; memory bandwidth (NumPy, 1 thread, "
             f"{m['array_MiB']:.0f} MiB arrays): copy {m['copy_GBps']:.1f} GB/s, triad {m['triad_GBps']:.1f} GB/s")

@@ -43,13 +43,17 @@ def _field(mix):
     return AO.prediction_field(mix)
 
 
+def _sync(x):
+    return torch.cuda.synchronize if x.is_cuda else None
+
+
 def _sampler_row(name, goal, f_np, f_t, x1, x1_t, steps, repeats):
     out = {}
     variants = {"reference": lambda: out.__setitem__("np", euler_numpy(f_np, x1, steps)),
                 "accelerated": lambda: out.__setitem__("t", euler_torch(f_t, x1_t, steps))}
     with torch.no_grad():
-        times = interleaved(variants, repeats, warmup=0)
-    err = float(np.abs(out["t"].numpy() - out["np"]).max())
+        times = interleaved(variants, repeats, warmup=0, sync=_sync(x1_t))
+    err = float(np.abs(out["t"].cpu().numpy() - out["np"]).max())
     n = x1.shape[0]
     return ratio_row(f"euler, {name}, n = {n:,}, T = {steps}: reference / accelerated", times, "reference",
                      "accelerated", goal, f"{fmt_s(min(times['accelerated']))} vs {fmt_s(min(times['reference']))}, "
@@ -105,23 +109,25 @@ def _analytic_row(tiny: bool) -> dict:
     return row
 
 
-def run(tiny: bool = False) -> list[dict]:
+def run(tiny: bool = False, device: str = "cpu") -> list[dict]:
     s = _sizes(tiny)
     n = s["n"]
     x1 = np.random.default_rng(0).standard_normal((n, 2))
-    x1_t = torch.tensor(x1)
-    mix = AO.Mixture(W, M, C, dtype=torch.float64)
-    (a_np, a_t), (o_np, o_t) = _fields(mix, torch.tensor(MU))
+    dev = torch.device(device)
+    x1_t = torch.tensor(x1, device=dev)
+    mix = AO.Mixture(W, M, C, dtype=torch.float64, device=dev)
+    (a_np, a_t), (o_np, o_t) = _fields(mix, torch.tensor(MU, device=dev))
     rows = [_sampler_row("analytic velocity (x − μ)/t", "≥ 3", a_np, a_t, x1, x1_t, s["steps"], s["repeats"]),
-            _analytic_row(tiny) if tiny else in_child(f"benchmarks.euler_sampler._analytic_row({tiny})", NO_TRIM),
+            *([] if dev.type != "cpu" else [_analytic_row(tiny) if tiny else
+                                            in_child(f"benchmarks.euler_sampler._analytic_row({tiny})", NO_TRIM)]),
             _sampler_row("oracle velocity f*(x, t) (prediction_field: validated once per sampler call)", "≥ 10",
                          o_np, _field(mix), x1, x1_t, s["oracle_steps"], s["oracle_repeats"])]
 
     # one oracle call, as the sampler makes it (t one value broadcast to n): time and achieved bandwidth
-    t_np, t_t = np.full(n, 0.5), torch.full((1,), 0.5, dtype=torch.float64).expand(n)
+    t_np, t_t = np.full(n, 0.5), torch.full((1,), 0.5, dtype=torch.float64, device=dev).expand(n)
     with torch.no_grad():
         times = interleaved({"reference": lambda: o_np(x1, t_np), "accelerated": lambda: o_t(x1_t, t_t)},
-                            s["call_repeats"])
+                            s["call_repeats"], sync=_sync(x1_t))
     best = min(times["accelerated"])
     moved = (16 + 16) * n                       # compulsory traffic: read x_t (n × 2 float64), write the prediction
     achieved = moved / best / 1e9

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import json
 import os
 import pkgutil
@@ -58,7 +59,7 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def run_all(names: list[str] | None, tiny: bool, echo=print) -> list[dict]:
+def run_all(names: list[str] | None, tiny: bool, echo=print, device: str = "cpu") -> list[dict]:
     mods = discover()
     unknown = [n for n in names or [] if n not in mods]
     if unknown:
@@ -68,7 +69,11 @@ def run_all(names: list[str] | None, tiny: bool, echo=print) -> list[dict]:
         if names and name not in names:
             continue
         t0 = time.perf_counter()
-        for r in mod.run(tiny=tiny):
+        kw = {"device": device} if device != "cpu" else {}
+        if kw and "device" not in inspect.signature(mod.run).parameters:
+            echo(f"  skipped {name}: its run() has no device argument", file=sys.stderr)
+            continue
+        for r in mod.run(tiny=tiny, **kw):
             r = {"benchmark": name, **r}
             r.setdefault("met", goal_met(r.get("ratio"), r.get("goal")))
             rows.append(r)
@@ -90,6 +95,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--only", action="append", metavar="NAME", help="run only this benchmark module (repeatable)")
     p.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1: NumPy uses one)")
     p.add_argument("--json", metavar="PATH", help="write the machine and the rows as JSON")
+    p.add_argument("--device", default="cpu", help="torch device of the accelerated side (cpu, cuda); modules whose "
+                   "run() takes a device argument")
 
 
 def handle(a) -> int:
@@ -100,14 +107,17 @@ def handle(a) -> int:
         raise BenchError(f"--threads must be ≥ 1, got {a.threads}")
     if a.json and not os.path.isdir(os.path.dirname(os.path.abspath(a.json))):
         raise BenchError(f"--json: no directory for {a.json}")
+    if a.device != "cpu" and not (a.device.startswith("cuda") and torch.cuda.is_available()):
+        raise BenchError(f"--device {a.device}: not available here (torch.cuda.is_available() is "
+                         f"{torch.cuda.is_available()})")
     torch.set_num_threads(a.threads)
-    rows = run_all(a.only, a.tiny, echo=lambda *s, **k: print(*s, **k))
+    rows = run_all(a.only, a.tiny, echo=lambda *s, **k: print(*s, **k), device=a.device)
     machine = _machine.info(a.tiny)
     print(f"genspec benchmarks{' (tiny sizes: figures meaningless)' if a.tiny else ''} on {_machine.header(machine)}")
     print(table(rows))
     if a.json:
         with open(a.json, "w") as f:
-            json.dump({"machine": machine, "tiny": a.tiny, "rows": rows}, f, indent=1, default=str)
+            json.dump({"machine": machine, "tiny": a.tiny, "device": a.device, "rows": rows}, f, indent=1, default=str)
         print(f"wrote {a.json}")
     return 0
 

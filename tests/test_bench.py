@@ -39,7 +39,8 @@ def test_tiny_run_writes_one_table_and_json(tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, message", [(["bench", "--only", "nope"], "unknown benchmark nope"),
                                            (["bench", "--threads", "0"], "--threads must be ≥ 1"),
-                                           (["bench", "--json", "/no/such/dir/x.json"], "no directory")])
+                                           (["bench", "--json", "/no/such/dir/x.json"], "no directory"),
+                                           (["bench", "--device", "tpu"], "not available here")])
 def test_bad_use_is_one_line_and_exit_2(argv, message, capsys):
     assert genspec(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
