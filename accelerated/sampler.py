@@ -3,8 +3,8 @@
     x_{k+1} = x_k − (1/T) f(x_k, t_k),   t_k = 1 − k/T,  k = 0, …, T − 1   (00, 01)
 
 f(x, t) receives x of x1's shape and dtype and t of shape (n,) (every entry t_k), and returns x's shape; it is
-called exactly T times. Differentiable (wrap the call in torch.no_grad() for inference). For bfloat16/float16 the
-state is accumulated in float32 and f sees it rounded to x1's dtype.
+called exactly T times. Differentiable (wrap the call in torch.no_grad() for inference). For bfloat16/float16
+the state is accumulated in float32 and f sees it rounded to x1's dtype.
 """
 from __future__ import annotations
 
@@ -42,10 +42,10 @@ def _sole_owner(x: torch.Tensor, refs_here: int) -> bool:
 def euler_sample(f, x1: torch.Tensor, T: int) -> torch.Tensor:
     """x ← x − (1/T) f(x, t) for t = 1, 1 − 1/T, …, 1/T (00: "x ← x − (1/T) f_θ(x_t, t)"); returns x at t = 0.
 
-    Arguments are validated once per call, not per step. Each t_k is one value broadcast to (n,) (a stride-0 view:
-    no allocation, and f's per-sample arithmetic on it stays cheap). The state is updated in place, x.add_(v, α),
-    whenever that is invisible: autograd is not recording and f kept no reference to, view of or alias of x (then
-    step k's state is a new tensor, as an out-of-place update would give). Same iterates either way.
+    Arguments are validated once per call, not per step. Each t_k is one value broadcast to (n,) (a read-only
+    stride-0 view: no allocation, and f's per-sample arithmetic on it stays cheap). The state is updated in place,
+    x.add_(v, α), whenever that is invisible: autograd is not recording and f kept no reference to, view of or alias
+    of x (then step k's state is a new tensor, as an out-of-place update would give). Same iterates either way.
     """
     c = EULER
     if not callable(f):
