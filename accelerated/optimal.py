@@ -128,8 +128,8 @@ def _posterior(x, a, b, m: Mixture, c=None, d=None):
     outs = [torch.empty_like(x) for _ in range(1 if c is not None else 2)]
     direct = not (torch.is_grad_enabled() and any(v is not None and v.requires_grad for v in (x, a, b, c, d)))
     for i in range(0, n, rows):
-        block = [v if v is None or v.shape[0] == 1 else v[i:i + rows] for v in (x, a, b, c, d)]
-        _posterior_block(*block, m, [out[i:i + rows] for out in outs], direct)
+        ab, bb, cb, db = (v if v is None or v.shape[0] == 1 else v[i:i + rows] for v in (a, b, c, d))
+        _posterior_block(x[i:i + rows], ab, bb, cb, db, m, [out[i:i + rows] for out in outs], direct)
     return _singular(outs, x, a, b, m, c, d)
 
 
@@ -147,6 +147,7 @@ def _posterior_block(x, a, b, c, d, m: Mixture, outs, direct):
     resp = torch.exp(loglik - loglik.amax(0))                          # log-sum-exp responsibilities
     resp = resp / resp.sum(0)
     rq = (q.view(K, D, n) * resp[:, None]).view(K * D, n)            # r_k q
+    rows: list[tuple]
     if c is not None:                                                 # c E[x] + d E[z]: [r (c a λ + d b) q; c r]
         rows = [(rq, torch.addcmul(d * b_s, m.lam_col, c * a_s), resp, c)]
     else:                                                             # E[x]: [r a λ q; r],  E[z]: [r b q; 0]

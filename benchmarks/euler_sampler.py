@@ -81,10 +81,10 @@ def _footprint_child(n: int, backend: str) -> dict:
     torch.set_num_threads(1)
     x = np.random.default_rng(0).standard_normal((n, 2))
     if backend == "accelerated":
-        x = torch.tensor(x)
-        t = torch.full((1,), 0.5, dtype=torch.float64).expand(n)          # as the sampler passes t
+        x_t = torch.tensor(x)
+        t_t = torch.full((1,), 0.5, dtype=torch.float64).expand(n)        # as the sampler passes t
         mix = AO.Mixture(W, M, C)
-        call = lambda: AO.optimal_prediction(x, t, mix)
+        call = lambda: AO.optimal_prediction(x_t, t_t, mix)
     else:
         t = np.full(n, 0.5)
         call = lambda: RO.optimal_prediction(x, t, W, M, C)

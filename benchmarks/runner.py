@@ -14,6 +14,7 @@ import os
 import pkgutil
 import sys
 import time
+from types import ModuleType
 
 import benchmarks
 from benchmarks import goal_met
@@ -24,7 +25,7 @@ class BenchError(GenspecError):
     """Bad use of the bench command: one line, exit status 2."""
 
 
-def discover() -> dict[str, object]:
+def discover() -> dict[str, ModuleType]:
     """{name: module} for every module of this package with a callable run(tiny) (private modules skipped)."""
     found = {}
     for info in pkgutil.iter_modules(benchmarks.__path__):
