@@ -28,7 +28,7 @@ class ConditionalMLPConfig:
     depth: int = 3          # hidden layers
     label_dim: int = 32
     time_dim: int = 32      # sinusoidal features of t
-    block_rows: int = 2048  # rows per block of a forward pass (0: one block); see ConditionalVelocityMLP.forward
+    block_rows: int = 2048  # rows per block of a forward pass on CPU (0: one block); see ConditionalVelocityMLP.forward
 
 
 class TimeFeatures(nn.Module):
@@ -66,9 +66,10 @@ class ConditionalVelocityMLP(nn.Module):
         activations (2048 × 64 float32 = 512 KiB) stay in the L2 cache and are reused by the allocator. One pass over
         8192 rows instead allocates 2 MiB activations that glibc's malloc hands back to the kernel on free and
         page-faults in again on the next call (≈ 1000 minor faults per call measured: benchmarks/guided_step.py),
-        which made 2B rows cost 2.7× B rows and a batched guided step slower than two calls."""
+        which made 2B rows cost 2.7× B rows and a batched guided step slower than two calls. CPU only: a GPU has
+        its caching allocator, and blocks would only add kernel launches."""
         rows = self.config.block_rows
-        if rows and x_t.shape[0] > rows:
+        if rows and x_t.shape[0] > rows and x_t.device.type == "cpu":
             return torch.cat([self._forward(x_t[i:i + rows], y[i:i + rows], t[i:i + rows])
                               for i in range(0, x_t.shape[0], rows)])
         return self._forward(x_t, y, t)
