@@ -64,10 +64,11 @@ class ConditionalVelocityMLP(nn.Module):
     def forward(self, x_t: torch.Tensor, y: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """Rows are independent, so a large batch is evaluated in blocks of config.block_rows rows: each block's
         activations (2048 × 64 float32 = 512 KiB) stay in the L2 cache and are reused by the allocator. One pass over
-        8192 rows instead allocates 2 MiB activations that glibc's malloc hands back to the kernel on free and
-        page-faults in again on the next call (≈ 1000 minor faults per call measured: benchmarks/guided_step.py),
-        which made 2B rows cost 2.7× B rows and a batched guided step slower than two calls. CPU only: a GPU has
-        its caching allocator, and blocks would only add kernel launches."""
+        8192 rows instead allocates 2 MiB activations that glibc's malloc returns to the kernel on free and that are
+        page-faulted in again on the next call (1500–1900 minor page faults per call measured, none in blocks or with
+        glibc told to keep freed memory: benchmarks/guided_step.py), which made 2B rows cost 2.7× (issue 15) to 6×
+        B rows and a batched guided step slower than two calls of B. CPU only: a GPU has its caching allocator, and
+        blocks would only add kernel launches."""
         rows = self.config.block_rows
         if rows and x_t.shape[0] > rows and x_t.device.type == "cpu":
             return torch.cat([self._forward(x_t[i:i + rows], y[i:i + rows], t[i:i + rows])
