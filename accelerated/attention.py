@@ -106,7 +106,10 @@ def attention(x, context, w_q, w_k, w_v, w_o, heads, b_q=None, b_k=None, b_v=Non
             (key padding: (B, 1, M)).
     Returns (B, L, D_out).
     """
-    c = "attention.cross"
+    return _mha("attention.cross", x, context, w_q, w_k, w_v, w_o, heads, b_q, b_k, b_v, b_o, mask)
+
+
+def _mha(c, x, context, w_q, w_k, w_v, w_o, heads, b_q=None, b_k=None, b_v=None, b_o=None, mask=None):
     x = _tensor(c, "x", x, ndim=3)
     context = _tensor(c, "context", context, ndim=3)
     if context.shape[0] != x.shape[0] or context.dtype != x.dtype:
