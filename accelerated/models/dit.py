@@ -27,7 +27,7 @@ import torch.nn as nn
 from accelerated.attention import joint_attention
 from accelerated.dit import adaln, gated_residual, patchify, timestep_embedding, unpatchify
 from accelerated.models.layers import Attention, Mlp
-from accelerated.models.text import TextEmbedding
+from accelerated.models.text import NullText, TextEmbedding
 
 
 @dataclass
@@ -65,7 +65,7 @@ DIT_CONFIGS: dict[str, DiTConfig] = {
 def sincos_positions(grid: int, dim: int) -> torch.Tensor:
     """Fixed 2-D positional embedding (grid², dim): [e(row), e(col)], e = timestep_embedding(·, dim/2) of the integer
     coordinate (DiT's get_2d_sincos_pos_embed with the same frequencies; cos before sin)."""
-    r = torch.arange(grid, dtype=torch.float32)
+    r = torch.arange(grid, dtype=torch.float32, device="cpu")      # on CPU even when the model is built on meta
     rows, cols = r.repeat_interleave(grid), r.repeat(grid)            # token n = i·grid + j
     return torch.cat([timestep_embedding(rows, dim // 2), timestep_embedding(cols, dim // 2)], dim=1)
 
@@ -195,19 +195,14 @@ class DiT(nn.Module):
         else:
             self.text_proj = nn.Linear(c.text_width, c.width)      # text tokens → model width (PixArt's y_embedder)
             self.pooled_proj = nn.Linear(c.text_width, c.width)    # pooled text → added to the timestep embedding
-            self.null_token = nn.Parameter(torch.randn(c.text_width) * 0.02)   # the null text y_∅ for CFG
-            self.null_pooled = nn.Parameter(torch.randn(c.text_width) * 0.02)
+            self.null = NullText(c.text_width)                     # the null text y_∅ for CFG
         block = JointBlock if c.cond == "joint" else DiTBlock
         self.blocks = nn.ModuleList(block(c) for _ in range(c.depth))
         self.final_layer = FinalLayer(c)
 
     def null_text(self, batch: int, length: int) -> TextEmbedding:
-        """The null text y_∅: one learned token (mask True only at position 0) and a learned pooled vector."""
-        d = self.config.text_width
-        tokens = self.null_token.expand(batch, length, d)
-        mask = torch.zeros(batch, length, dtype=torch.bool, device=tokens.device)
-        mask[:, 0] = True
-        return TextEmbedding(tokens, mask, self.null_pooled.expand(batch, d))
+        """The null text y_∅ (text conditioning only): see `NullText`."""
+        return self.null(batch, length)
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """Image tokens: Linear(patchify(x, p)) + positions, (B, (H/p)(W/p), D)."""

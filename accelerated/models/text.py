@@ -118,6 +118,22 @@ class ByteTextEncoder(nn.Module):
         return TextEmbedding(x, mask, pooled)
 
 
+class NullText(nn.Module):
+    """The null text y_∅ of classifier-free guidance for a denoiser: one learned token (the mask admits only
+    position 0, so attention always has a key) and a learned pooled vector."""
+
+    def __init__(self, width: int):
+        super().__init__()
+        self.token = nn.Parameter(torch.randn(width) * 0.02)
+        self.pooled = nn.Parameter(torch.randn(width) * 0.02)
+
+    def forward(self, batch: int, length: int) -> TextEmbedding:
+        d = self.token.shape[0]
+        mask = torch.zeros(batch, length, dtype=torch.bool, device=self.token.device)
+        mask[:, 0] = True
+        return TextEmbedding(self.token.expand(batch, length, d), mask, self.pooled.expand(batch, d))
+
+
 class HFTextEncoder(nn.Module):
     """Adapter of a `transformers` text model (CLIPTextModel, T5EncoderModel, …) and its tokenizer to
     `TextEncoder`: tokens = last_hidden_state, pooled = pooler_output where the model has one (CLIP), else the mean
