@@ -41,6 +41,7 @@ class AEConfig:
 
 AE_CONFIGS: dict[str, AEConfig] = {
     "f8c4-32": AEConfig(32, 3, 4, (16, 32, 64, 64)),                   # the t2i job on CPU: 32×32×3 → 4×4×4
+    "f8c4-32-tiny": AEConfig(32, 3, 4, (8, 8, 8, 8), 4),               # tests
     "f8c8-32": AEConfig(32, 3, 8, (32, 64, 128, 128)),                 # the t2i job's gpu preset
     "f8c4-256": AEConfig(256, 3, 4, (128, 256, 512, 512), 32),         # SD 1.x first stage: 256² → 32×32×4
     "f8c16-256": AEConfig(256, 3, 16, (128, 256, 512, 512), 32),       # the notes' 256×256×3 → 32×32×16 (SD3)

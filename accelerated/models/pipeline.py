@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from accelerated.cfg import cfg_combine
+from accelerated.cfg import cfg_combine, guided_euler_sample
 from accelerated.models.text import TextEmbedding
 from accelerated.sampler import euler_sample
 
@@ -50,3 +50,13 @@ class TextToImage(nn.Module):
         z1 = torch.randn((len(texts), *self.latent_shape), generator=generator).to(device)
         z0 = euler_sample(guided_velocity(self.denoiser, text, null, w), z1, steps)
         return self.autoencoder.decode(z0 / self.latent_scale).clamp(-1, 1)
+
+
+@torch.no_grad()
+def class_guided_sample(denoiser: nn.Module, x1: torch.Tensor, y: torch.Tensor, w: float, steps: int,
+                        num_classes: int) -> torch.Tensor:
+    """Class-conditional images from x1 by accelerated.cfg.guided_euler_sample (batched CFG, null label =
+    num_classes). That clause works on rows (n, d): the images are flattened and the network sees them reshaped."""
+    shape = x1.shape[1:]
+    f = lambda x_t, y, t: denoiser(x_t.reshape(-1, *shape), t, y).flatten(1)
+    return guided_euler_sample(f, x1.flatten(1), y, w, steps, num_classes).reshape(x1.shape)

@@ -73,11 +73,11 @@ class T2IConfig:
 
 PRESETS: dict[str, T2IConfig] = {
     "default": T2IConfig(),
-    "tiny": T2IConfig(n_train=256, ae_train=AETrainConfig(steps=30, batch=32, adv_start=20),
-                      text=TextConfig(width=32, depth=1, heads=2, max_len=16),
-                      dit=DiTConfig(input_size=4, in_channels=4, patch=1, width=32, depth=1, heads=2,
-                                    learn_sigma=False, cond="cross", text_width=32),
-                      steps=30, batch=32, guidance=(0.0, 2.0), samples=2, sample_steps=4),
+    "tiny": T2IConfig(n_train=64, ae="f8c4-32-tiny", ae_train=AETrainConfig(steps=8, batch=8, adv_start=4),
+                      text=TextConfig(width=16, depth=1, heads=2, max_len=16),
+                      dit=DiTConfig(input_size=4, in_channels=4, patch=1, width=16, depth=1, heads=2,
+                                    learn_sigma=False, cond="cross", text_width=16),
+                      steps=8, batch=16, guidance=(0.0, 2.0), samples=2, sample_steps=3),
     "gpu": T2IConfig(n_train=20000, ae="f8c8-32", ae_train=AETrainConfig(steps=3000, batch=128, adv_start=2000),
                      dit=DiTConfig(input_size=4, in_channels=8, patch=1, width=384, depth=8, heads=6,
                                    learn_sigma=False, cond="cross", text_width=128),
@@ -147,9 +147,7 @@ def train_denoiser(model: Denoiser, latents: torch.Tensor, captions: list[str], 
                    gen: torch.Generator, log: list, ema: EMA, opt, start: int = 0, ckpt: str | None = None,
                    compile_model: bool = False, progress: bool = True) -> None:
     step_model = maybe_compile(model, compile_model)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / 100))   # 100-step warm-up
-    for _ in range(start):
-        sched.step()
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (start + s + 1) / 100))   # 100-step warm-up
     bar = Progress("denoiser", c.steps, start=start) if progress else None
     for step in range(start, c.steps):
         idx = torch.randint(len(latents), (c.batch,), generator=gen)
