@@ -173,3 +173,20 @@ def test_unet_shapes_and_zero_output_at_init(injection, cond):
     out.square().mean().backward()
     assert all(p.grad is not None for p in m.parameters() if p.requires_grad and p is not getattr(
         getattr(m, "null", None), "token", None) and p is not getattr(getattr(m, "null", None), "pooled", None))
+
+
+def test_attention_module_bound_as_a_conformance_target_agrees_with_the_reference():
+    """Non-square widths (E ≠ Ev ≠ D_out), biases absent and present, a key-padding mask."""
+    from accelerated.models.targets import target
+    cross = target.binding("attention.cross")
+    g = torch.Generator().manual_seed(4)
+    r = lambda *s: torch.randn(*s, generator=g, dtype=torch.float64)
+    x, ctx = r(2, 5, 12), r(2, 7, 10)
+    w = (r(8, 12), r(8, 10), r(6, 10), r(9, 6))
+    mask = torch.rand(2, 1, 7, generator=g) > 0.3
+    mask[..., 0] = True
+    for b in [(None,) * 4, (r(8), r(8), r(6), r(9))]:
+        got = cross(x, ctx, *w, 2, *b, mask=mask)
+        want = RA.attention(x.numpy(), ctx.numpy(), *[a.numpy() for a in w], 2,
+                            *[None if a is None else a.numpy() for a in b], mask=mask.numpy())
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-10, atol=1e-12)

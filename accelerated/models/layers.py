@@ -14,18 +14,21 @@ from accelerated.attention import attention
 
 class Attention(nn.Module):
     """Multi-head attention: self-attention (context = x) or cross-attention (context = text tokens, width
-    context_dim). mask: bool (B, 1, M), True = may attend (a key-padding mask)."""
+    context_dim). Projected widths: inner for q and k, inner_v for v, out for the output (all default to dim).
+    mask: bool (B, 1, M), True = may attend (a key-padding mask)."""
 
-    def __init__(self, dim: int, heads: int, context_dim: int | None = None, bias: bool = True):
+    def __init__(self, dim: int, heads: int, context_dim: int | None = None, bias: bool = True,
+                 inner: int | None = None, inner_v: int | None = None, out: int | None = None):
         super().__init__()
-        if dim % heads:
-            raise ValueError(f"Attention: width {dim} is not divisible by heads {heads}")
+        cd, e = context_dim or dim, inner or dim
+        ev = inner_v or e
+        if e % heads or ev % heads:
+            raise ValueError(f"Attention: projected widths {e}, {ev} are not divisible by heads {heads}")
         self.heads = heads
-        cd = context_dim or dim
-        self.q = nn.Linear(dim, dim, bias=bias)
-        self.k = nn.Linear(cd, dim, bias=bias)
-        self.v = nn.Linear(cd, dim, bias=bias)
-        self.o = nn.Linear(dim, dim, bias=bias)
+        self.q = nn.Linear(dim, e, bias=bias)
+        self.k = nn.Linear(cd, e, bias=bias)
+        self.v = nn.Linear(cd, ev, bias=bias)
+        self.o = nn.Linear(ev, out or dim, bias=bias)
 
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None,
                 mask: torch.Tensor | None = None) -> torch.Tensor:
