@@ -80,7 +80,7 @@ def timestep_embedding(t, dim, max_period=10000.0):
     arg = t[:, None] * f[None]
     e = torch.cat([torch.cos(arg), torch.sin(arg)], dim=-1)
     if dim % 2:
-        e = torch.cat([e, torch.zeros_like(e[:, :1])], dim=-1)
+        e = torch.cat([e, e.new_zeros(e.shape[0], 1)], dim=-1)
     return e.to(dt)
 
 
