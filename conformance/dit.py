@@ -165,10 +165,12 @@ def _modulation_mapping(ctx, fn, inp):
     """DiT's modulate(LN(h), shift, scale) = AdaLN with γ = 1 + scale, β = shift: the target in its declared variant
     against the reference in the other one, through the mapping."""
     h, g, b, eps = inp["h"], inp["gamma"], inp["beta"], inp["eps"]
-    if _conv(ctx, "dit.adaln", "modulation") == "gamma_beta":   # the target takes γ; give it 1 + scale
-        got, want = fn(h=h, gamma=1.0 + g, beta=b, eps=eps), R.adaln(h, g, b, eps, modulation="one_plus_scale")
-    else:                                                        # the target takes scale; give it γ − 1
-        got, want = fn(h=h, gamma=g - 1.0, beta=b, eps=eps), R.adaln(h, g, b, eps, modulation="gamma_beta")
+    if _conv(ctx, "dit.adaln", "modulation") == "gamma_beta":   # the target takes γ; give it 1 + scale (as rounded)
+        gamma = ctx.round({"g": 1.0 + g})["g"]
+        got, want = fn(h=h, gamma=gamma, beta=b, eps=eps), R.adaln(h, gamma - 1.0, b, eps, modulation="one_plus_scale")
+    else:                                                        # the target takes scale; give it γ − 1 (as rounded)
+        scale = ctx.round({"s": g - 1.0})["s"]
+        got, want = fn(h=h, gamma=scale, beta=b, eps=eps), R.adaln(h, scale + 1.0, b, eps, modulation="gamma_beta")
     ctx.assert_close("dit.adaln", got, want, what="variant mapping γ = 1 + scale, β = shift")
 
 
