@@ -11,7 +11,7 @@ ALSO_PREFIXES = ("unet",)
 P = Provenance
 IMG = Domain(shape=("...", "C", "H", "W"))
 TOK = Domain(shape=("...", "N", "D"))
-PATCH = Domain(kind="integer", low=1, shape=())
+PATCH = Domain(kind="integer", low=1, high=2**16, shape=())
 
 LAYOUT = Convention(
     name="layout", description="the order of the p·p·C features of one patch token", default="nhwpqc",
