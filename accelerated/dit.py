@@ -17,7 +17,7 @@ from ._tensors import upcast as _work
 
 
 def _patch(clause: str, p) -> int:
-    return V.scalar(clause, "p", p, 1, integer=True)
+    return int(V.scalar(clause, "p", p, 1, integer=True))
 
 
 def patchify(x, p):
