@@ -17,7 +17,7 @@ from ._tensors import upcast as _work
 
 
 def _patch(clause: str, p) -> int:
-    return V.scalar(clause, "p", p, 1, integer=True)
+    return int(V.scalar(clause, "p", p, 1, integer=True))
 
 
 def patchify(x, p):
@@ -68,7 +68,7 @@ def timestep_embedding(t, dim, max_period=10000.0):
     column appended when dim is odd. Integer t gives float32; half-precision t is computed in float32 and rounded once.
     """
     c = "dit.timestep_embedding"
-    dim = V.scalar(c, "dim", dim, 1, integer=True)
+    dim = V.scalar(c, "dim", dim, 1, 2**16, integer=True)
     max_period = V.scalar(c, "max_period", max_period, 1.0, low_closed=False)
     if isinstance(t, torch.Tensor) and not t.is_floating_point() and not t.is_complex() and t.dtype != torch.bool:
         t = t.to(torch.float32)
@@ -80,7 +80,7 @@ def timestep_embedding(t, dim, max_period=10000.0):
     arg = t[:, None] * f[None]
     e = torch.cat([torch.cos(arg), torch.sin(arg)], dim=-1)
     if dim % 2:
-        e = torch.cat([e, torch.zeros_like(e[:, :1])], dim=-1)
+        e = torch.cat([e, e.new_zeros(e.shape[0], 1)], dim=-1)
     return e.to(dt)
 
 

@@ -10,11 +10,13 @@ from spec.errors import SpecInputError
 from ._tensors import tensor as _tensor
 from .attention import _mha
 
+MAX_SIZE = 2**20  # sizes beyond a million pixels (or frames) a side are input errors, not overflows
+
 
 def video_latent_shape(T, H, W, f_t, f, c, p_t=1, p=1):
     """t = T/f_t, h = H/f, w = W/f (03); positions t·h·w, tokens (t/p_t)(h/p)(w/p)."""
     cl = "video.tokens"
-    T, H, W, f_t, f, c, p_t, p = (V.scalar(cl, n, v, 1, integer=True) for n, v in
+    T, H, W, f_t, f, c, p_t, p = (V.scalar(cl, n, v, 1, MAX_SIZE, integer=True) for n, v in
                                   (("T", T), ("H", H), ("W", W), ("f_t", f_t), ("f", f), ("c", c), ("p_t", p_t),
                                    ("p", p)))
     if T % (f_t * p_t) or H % (f * p) or W % (f * p):

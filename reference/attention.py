@@ -53,8 +53,9 @@ def sdpa(q, k, v, mask=None, mask_polarity="true_attends"):
     return _softmax_attend(q, k, v, keep)
 
 
-def _proj(x, w, b, layout):
-    y = x @ (w if layout == "in_out" else w.T)
+def _proj(x, w, b):
+    """x Wᵀ + b for an (out, in) matrix W."""
+    y = x @ w.T
     return y if b is None else y + b
 
 
@@ -83,21 +84,26 @@ def attention(x, context, w_q, w_k, w_v, w_o, heads, b_q=None, b_k=None, b_v=Non
     ws = [V.array(cl, n, w, ndim=2) for n, w in (("w_q", w_q), ("w_k", w_k), ("w_v", w_v), ("w_o", w_o))]
     bs = [None if b is None else V.array(cl, n, b, ndim=1) for n, b in (("b_q", b_q), ("b_k", b_k), ("b_v", b_v),
                                                                         ("b_o", b_o))]
-    try:
-        q = _proj(x, ws[0], bs[0], weights)
-        k = _proj(context, ws[1], bs[1], weights)
-        v = _proj(context, ws[2], bs[2], weights)
-    except ValueError as e:
-        raise SpecInputError(cl, "w_q/w_k/w_v", "matrices matching the token widths", str(e)) from None
-    if q.shape[-1] != k.shape[-1] or q.shape[-1] % H or v.shape[-1] % H or x.shape[0] != context.shape[0]:
+    ws = [w if weights == "out_in" else w.T for w in ws]        # (out, in) from here on
+    ins = (("w_q", x.shape[-1]), ("w_k", context.shape[-1]), ("w_v", context.shape[-1]), ("w_o", ws[2].shape[0]))
+    for w, (n, width) in zip(ws, ins, strict=True):
+        if w.shape[1] != width:
+            raise SpecInputError(cl, n, f"a projection from width {width} ({weights} layout)", f"shape {w.shape}")
+    for b, w, n in zip(bs, ws, ("b_q", "b_k", "b_v", "b_o"), strict=True):
+        if b is not None and b.shape[0] != w.shape[0]:
+            raise SpecInputError(cl, n, f"a ({w.shape[0]},) vector", f"shape {b.shape}")
+    if ws[0].shape[0] != ws[1].shape[0] or ws[0].shape[0] % H or ws[2].shape[0] % H:
         raise SpecInputError(cl, "heads", "a divisor of one projected width E (and of Ev)",
-                             f"heads = {H}, q {q.shape}, k {k.shape}, v {v.shape}")
+                             f"heads = {H}, w_q {ws[0].shape}, w_k {ws[1].shape}, w_v {ws[2].shape}")
+    if x.shape[0] != context.shape[0]:
+        raise SpecInputError(cl, "context", f"batch {x.shape[0]}", f"shape {context.shape}")
+    q, k, v = _proj(x, ws[0], bs[0]), _proj(context, ws[1], bs[1]), _proj(context, ws[2], bs[2])
     keep = None
     if mask is not None:
         keep = _bool(cl, "mask", mask, (x.shape[0], x.shape[1], context.shape[1]), mask_polarity)
         keep = keep.reshape((1,) * (3 - keep.ndim) + keep.shape)[:, None]
     o = _merge(_softmax_attend(_heads(q, H), _heads(k, H), _heads(v, H), keep))
-    return _proj(o, ws[3], bs[3], weights)
+    return _proj(o, ws[3], bs[3])
 
 
 def joint_attention(x, c, w_x, w_c, heads, mask_c=None):
@@ -118,6 +124,9 @@ def joint_attention(x, c, w_x, w_c, heads, mask_c=None):
         raise SpecInputError(cl, "w_x/w_c", "projections of the token widths to one width E", str(e)) from None
     if q.shape[-1] % H:
         raise SpecInputError(cl, "heads", f"a divisor of E = {q.shape[-1]}", str(H))
+    for n, w in (("w_x[3]", wx[3]), ("w_c[3]", wc[3])):
+        if w.shape[1] != q.shape[-1]:
+            raise SpecInputError(cl, n, f"an output projection from width E = {q.shape[-1]}", f"shape {w.shape}")
     keep = None
     if mask_c is not None:
         m = _bool(cl, "mask_c", mask_c, (B, M), "true_attends")

@@ -66,7 +66,7 @@ def timestep_embedding(t, dim, max_period=10000.0, order="cos_sin", freq_shift="
     h − 1 (diffusers downscale_freq_shift=1); time_scale 'times_1000' embeds 1000 t.
     """
     cl = "dit.timestep_embedding"
-    dim = V.scalar(cl, "dim", dim, 1, integer=True)
+    dim = V.scalar(cl, "dim", dim, 1, 2**16, integer=True)
     P = V.scalar(cl, "max_period", max_period, 1.0, low_closed=False)
     t = V.array(cl, "t", t, ndim=1)
     V.choice(cl, "order", order, ORDERS)

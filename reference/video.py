@@ -9,6 +9,8 @@ from spec.errors import SpecInputError
 
 from .attention import attention
 
+MAX_SIZE = 2**20  # sizes beyond a million pixels (or frames) a side are input errors, not overflows
+
 TEMPORALS = ("divide", "causal")
 LAYOUTS = ("nthwc", "channel_first")
 
@@ -16,7 +18,7 @@ LAYOUTS = ("nthwc", "channel_first")
 def video_latent_shape(T, H, W, f_t, f, c, p_t=1, p=1, temporal="divide"):
     """t = T/f_t ('causal': 1 + (T − 1)/f_t), h = H/f, w = W/f; positions t·h·w; tokens (t/p_t)(h/p)(w/p)."""
     cl = "video.tokens"
-    T, H, W, f_t, f, c, p_t, p = (V.scalar(cl, n, v, 1, integer=True) for n, v in
+    T, H, W, f_t, f, c, p_t, p = (V.scalar(cl, n, v, 1, MAX_SIZE, integer=True) for n, v in
                                   (("T", T), ("H", H), ("W", W), ("f_t", f_t), ("f", f), ("c", c), ("p_t", p_t),
                                    ("p", p)))
     V.choice(cl, "temporal", temporal, TEMPORALS)
@@ -62,11 +64,15 @@ def factorized_attention(x, w_s, w_t, heads):
     for name, w in (("w_s", w_s), ("w_t", w_t)):
         if w is not None and (not isinstance(w, (tuple, list)) or len(w) != 4):
             raise SpecInputError(cl, name, "a tuple (w_q, w_k, w_v, w_o) or None", type(w).__name__)
-    y = x
-    if w_s is not None:                         # attend within each frame: the batch is (b, t)
-        f = y.reshape(B * T, S, -1)
-        y = attention(f, f, *w_s, heads).reshape(B, T, S, -1)
-    if w_t is not None:                         # attend across frames at each position: the batch is (b, n)
-        f = y.transpose(0, 2, 1, 3).reshape(B * S, T, -1)
-        y = attention(f, f, *w_t, heads).reshape(B, S, T, -1).transpose(0, 2, 1, 3)
+    y, stage = x, "w_s"
+    try:
+        if w_s is not None:                     # attend within each frame: the batch is (b, t)
+            f = y.reshape(B * T, S, -1)
+            y = attention(f, f, *w_s, heads).reshape(B, T, S, -1)
+        stage = "w_t"
+        if w_t is not None:                     # attend across frames at each position: the batch is (b, n)
+            f = y.transpose(0, 2, 1, 3).reshape(B * S, T, -1)
+            y = attention(f, f, *w_t, heads).reshape(B, S, T, -1).transpose(0, 2, 1, 3)
+    except SpecInputError as e:                 # name this clause, and the stage
+        raise SpecInputError(cl, f"{stage}: {e.argument}", e.expected, e.got) from None
     return y

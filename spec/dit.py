@@ -11,7 +11,7 @@ ALSO_PREFIXES = ("unet",)
 P = Provenance
 IMG = Domain(shape=("...", "C", "H", "W"))
 TOK = Domain(shape=("...", "N", "D"))
-PATCH = Domain(kind="integer", low=1, shape=())
+PATCH = Domain(kind="integer", low=1, high=2**16, shape=())
 
 LAYOUT = Convention(
     name="layout", description="the order of the p·p·C features of one patch token", default="nhwpqc",
@@ -58,9 +58,11 @@ TIME_SCALE = Convention(
                       mapping="the spec's default: t as the caller passes it (DDPM steps 0..999, or t ∈ [0, 1])",
                       sources=("external: facebookresearch/DiT models.py TimestepEmbedder",)),
               Variant(name="times_1000", statement=r"\text{argument } 1000\,t f_k",
-                      mapping="t ∈ [0, 1] scaled to [0, 1000] first (FLUX, SD3 transformers: timestep * 1000); "
-                              "diffusers' scale=s is the same with 1000 → s",
-                      sources=("external: diffusers embeddings.get_timestep_embedding (scale)",))))
+                      mapping="t ∈ [0, 1] scaled to [0, 1000] first: FLUX's timestep_embedding(t, dim, "
+                              "time_factor=1000.0), SD3's σ·1000 timesteps; diffusers' scale=s is the same with "
+                              "1000 → s",
+                      sources=("external: black-forest-labs/flux modules/layers.py timestep_embedding",
+                               "external: diffusers embeddings.get_timestep_embedding (scale)"))))
 
 MODULATION = Convention(
     name="modulation", description="what the two modulation vectors mean", default="gamma_beta",

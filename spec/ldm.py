@@ -8,7 +8,7 @@ is 64·64·16 = 65,536 (again 12×). 48 = 786,432 / 16,384 compares a 512² imag
 from .schema import Clause, Domain, Provenance, Symbol, tolerances
 
 P = Provenance
-SIZE = Domain(kind="integer", low=1)
+SIZE = Domain(kind="integer", low=1, high=2**20)
 
 CLAUSES = [
     Clause(

@@ -8,7 +8,7 @@ patches (the DiT patch size) the count is 32·48·48 = 73,728 ≈ 74K. Both are 
 from .schema import Clause, Convention, Domain, Provenance, Symbol, Variant, tolerances
 
 P = Provenance
-SIZE = Domain(kind="integer", low=1)
+SIZE = Domain(kind="integer", low=1, high=2**20)
 
 TEMPORAL = Convention(
     name="temporal", description="how frames map to latent frames", default="divide",

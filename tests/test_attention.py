@@ -80,3 +80,98 @@ def test_joint_attention_is_one_attention_over_the_concatenated_tokens():
 def test_bad_input_raises_spec_input_error(call):
     with pytest.raises(SpecInputError):
         call()
+
+
+# ---- planted bugs: exactly the right clause fails; declared variants conform ---------------------
+import numpy as np  # noqa: E402
+
+import reference.attention as R  # noqa: E402
+from conformance import Target  # noqa: E402
+from conformance.api import check, failing  # noqa: E402
+from conformance.cli import explain_text  # noqa: E402
+from conformance.target import from_modules  # noqa: E402
+
+ATT = ["attention"]
+
+
+def _target(overrides, conventions=None):
+    base = from_modules("accelerated", "accelerated", "torch").bindings
+    bindings = {k: v for k, v in base.items() if k.startswith("attention.")}
+    bindings.update(overrides)
+    return Target(name="planted", backend="torch", bindings=bindings, conventions=conventions or {})
+
+
+def _sdpa_over_d(q, k, v, mask=None):                                   # scale 1/d instead of 1/√d
+    return A.sdpa(q / q.shape[-1] ** 0.5, k, v, mask)
+
+
+def _interleaved_heads(x, context, w_q, w_k, w_v, w_o, heads, b_q=None, b_k=None, b_v=None, b_o=None, mask=None):
+    """Head h takes every heads-th feature (h, h + H, …) of each projection instead of a contiguous slice."""
+    def perm(n):
+        return torch.arange(n).reshape(n // heads, heads).T.reshape(-1)
+    pe, pv = perm(w_q.shape[0]), perm(w_v.shape[0])
+    sel = (lambda b, p: None if b is None else b[p])
+    return A.attention(x, context, w_q[pe], w_k[pe], w_v[pv], w_o[:, pv], heads, sel(b_q, pe), sel(b_k, pe),
+                       sel(b_v, pv), b_o, mask)
+
+
+def _two_separate_attentions(x, c, w_x, w_c, heads, mask_c=None):
+    """Image and text attend only within their own modality: no joint attention."""
+    xo = A.attention(x, x, *w_x, heads)
+    co = A.attention(c, c, *w_c, heads, mask=None if mask_c is None else mask_c[:, None, :])
+    return xo, co
+
+
+PLANTED = {
+    "attention.sdpa": _sdpa_over_d,
+    "attention.cross": _interleaved_heads,
+    "attention.joint": _two_separate_attentions,
+}
+
+
+@pytest.mark.parametrize("clause", sorted(PLANTED))
+def test_planted_bug_fails_exactly_its_clause(clause):
+    res = check(_target({clause: PLANTED[clause]}), ATT, target_independent=False, shrink=False)
+    assert failing(res) == {clause}, {k: r.failures for k, r in res.items() if r.failures}
+
+
+def _mha_style_sdpa(q, k, v, mask=None):
+    """True = hidden (nn.MultiheadAttention's key_padding_mask polarity)."""
+    return A.sdpa(q, k, v, None if mask is None else ~mask)
+
+
+def _flax_style_attention(x, context, w_q, w_k, w_v, w_o, heads, b_q=None, b_k=None, b_v=None, b_o=None, mask=None):
+    """(in, out) kernels as flax.linen.Dense stores them."""
+    return A.attention(x, context, w_q.T, w_k.T, w_v.T, w_o.T, heads, b_q, b_k, b_v, b_o, mask)
+
+
+def test_declared_variants_conform_and_undeclared_fail():
+    conv = {"attention.sdpa": {"mask_polarity": "true_masks"}, "attention.cross": {"weights": "in_out"}}
+    planted = {"attention.sdpa": _mha_style_sdpa, "attention.cross": _flax_style_attention}
+    clauses = ["attention.sdpa", "attention.cross"]
+    assert failing(check(_target(planted, conv), clauses, target_independent=False)) == set()
+    assert failing(check(_target(planted), clauses, target_independent=False, shrink=False)) == set(clauses)
+
+
+def test_reference_safe_softmax_and_large_logits():
+    q, k, v = np.array([[1e4, 0.0]]), np.array([[1.0, 0.0], [0.999, 0.0]]), np.array([[1.0], [2.0]])
+    out = R.sdpa(q, k, v)                                # logits 7071 and 7064: weights e^0 : e^−7.07
+    w = 1 / (1 + np.exp(-(1e4 * 0.001) / np.sqrt(2)))
+    np.testing.assert_allclose(out, [[w * 1 + (1 - w) * 2]], rtol=1e-13)
+    assert np.array_equal(R.sdpa(q, k, v, mask=np.array([[False, False]])), [[0.0]])
+    np.testing.assert_allclose(R.sdpa(q, k, v, mask=np.array([[True, False]]), mask_polarity="true_masks"), [[2.0]])
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_accelerated_preserves_dtype(dtype):
+    x = torch.randn(1, 3, 4, dtype=dtype)
+    w = torch.randn(4, 4, dtype=dtype)
+    assert A.sdpa(x, x, x).dtype == dtype
+    assert A.attention(x, x, w, w, w, w, 2).dtype == dtype
+    assert all(o.dtype == dtype for o in A.joint_attention(x, x, (w,) * 4, (w,) * 4, 2))
+
+
+@pytest.mark.parametrize("cid", ["attention.sdpa", "attention.cross", "attention.joint"])
+def test_explain_renders(cid):
+    text = explain_text(cid)
+    assert cid in text and "Worked example" in text and "Tolerances" in text
