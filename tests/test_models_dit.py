@@ -190,3 +190,10 @@ def test_attention_module_bound_as_a_conformance_target_agrees_with_the_referenc
         want = RA.attention(x.numpy(), ctx.numpy(), *[a.numpy() for a in w], 2,
                             *[None if a is None else a.numpy() for a in b], mask=mask.numpy())
         np.testing.assert_allclose(got.numpy(), want, rtol=1e-10, atol=1e-12)
+
+
+def test_attention_module_passes_the_conformance_checks():
+    from accelerated.models.targets import target
+    from conformance.api import check
+    r = check(target, ["attention.cross"], target_independent=False)["attention.cross"]
+    assert r.status == "passed" and r.passed, r.failures
