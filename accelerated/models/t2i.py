@@ -127,8 +127,10 @@ class Denoiser(torch.nn.Module):
 
 
 def denoiser_step(model: Denoiser, z0: torch.Tensor, captions: list[str], c: T2IConfig,
-                  gen: torch.Generator) -> torch.Tensor:
-    """Rectified-flow loss on latents z0 (data at t = 0) with caption dropout to the null text."""
+                  gen: torch.Generator, dit=None) -> torch.Tensor:
+    """Rectified-flow loss on latents z0 (data at t = 0) with caption dropout to the null text; `dit` is the
+    network to call (model.dit, or its torch.compile'd version)."""
+    dit = dit or model.dit
     n = z0.shape[0]
     unique = sorted(set(captions))               # encode each distinct caption once, then gather its rows
     rows = torch.tensor([unique.index(s) for s in captions], device=z0.device)
@@ -139,26 +141,26 @@ def denoiser_step(model: Denoiser, z0: torch.Tensor, captions: list[str], c: T2I
     text = text.where(keep, model.dit.null_text(n, text.tokens.shape[1]))
     noise = torch.randn(z0.shape, generator=gen).to(z0.device)
     t = uniform_sample(torch.randn(n, generator=gen)).to(z0.device)
-    v = model.dit(interpolate(z0, noise, t), t, text)
+    v = dit(interpolate(z0, noise, t), t, text)
     return rf_loss(v.float(), z0.float(), noise.float())
 
 
 def train_denoiser(model: Denoiser, latents: torch.Tensor, captions: list[str], c: T2IConfig, device,
                    gen: torch.Generator, log: list, ema: EMA, opt, start: int = 0, ckpt: str | None = None,
                    compile_model: bool = False, progress: bool = True) -> None:
-    step_model = maybe_compile(model, compile_model)
+    dit = maybe_compile(model.dit, compile_model)          # the compiled module shares model.dit's parameters
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (start + s + 1) / 100))   # 100-step warm-up
     bar = Progress("denoiser", c.steps, start=start) if progress else None
     for step in range(start, c.steps):
         idx = torch.randint(len(latents), (c.batch,), generator=gen)
         with autocast(device):
-            loss = denoiser_step(step_model, latents[idx], [captions[i] for i in idx.tolist()], c, gen)
+            loss = denoiser_step(model, latents[idx], [captions[i] for i in idx.tolist()], c, gen, dit)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         sched.step()
         ema.update(model)
-        log.append(float(loss))
+        log.append(float(loss.detach()))
         if bar:
             bar.update(loss=log[-1])
         if ckpt and ((step + 1) % 500 == 0 or step + 1 == c.steps):
