@@ -139,9 +139,10 @@ CLAUSES = [
                   "h − 1), smaller dims are a SpecInputError there."),
         notes=("‖e(t)‖² = Σ_k cos² + sin² = h for every t (the odd column is 0). DiT/ADM: timestep_embedding(t, dim, "
                "max_period=10000); diffusers: get_timestep_embedding(t, dim, flip_sin_to_cos, downscale_freq_shift, "
-               "scale, max_period) = the variants order, freq_shift and time_scale. On a sampler's grid of "
-               "50 times the embeddings are pairwise distinct (the lowest frequency f_{h-1} ≈ 1/P is monotone on "
-               "[0, 1000] ⊂ [0, πP])."),
+               "scale, max_period) = the variants order, freq_shift and time_scale. Embeddings of distinct times in "
+               "[0, 1000] are distinct for dim ≥ 6 (h ≥ 3, P = 10⁴): the lowest frequency's phase 1000·P^{-(h-1)/h} "
+               "≤ 1000·10^{-8/3} ≈ 2.15 < π, so its cosine is injective there; the property checks a 50-step "
+               "sampler's grid by more than the dtype's tolerance."),
     ),
     Clause(
         id="dit.adaln",
