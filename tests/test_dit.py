@@ -256,3 +256,13 @@ def test_a_phase_computed_in_bfloat16_fails_the_bfloat16_tolerance():
     assert failing(check(tgt, ["dit.timestep_embedding"], dtype="bfloat16", target_independent=False,
                          shrink=False)) == {"dit.timestep_embedding"}
     assert failing(check(tgt, ["dit.timestep_embedding"], dtype="float64", target_independent=False)) == set()
+
+
+def test_unpatchify_equals_dits_einsum():
+    """DiT's models.py: x.reshape(N, h, w, p, p, c); einsum('nhwpqc->nchpwq'); reshape(N, c, h·p, w·p)."""
+    g = torch.Generator().manual_seed(4)
+    N, h, w, p, c = 2, 3, 2, 2, 4
+    x = torch.randn(N, h * w, p * p * c, generator=g, dtype=torch.float64)
+    dit = torch.einsum("nhwpqc->nchpwq", x.reshape(N, h, w, p, p, c)).reshape(N, c, h * p, w * p)
+    assert torch.equal(A.unpatchify(x, p, h * p, w * p), dit)
+    np.testing.assert_array_equal(R.unpatchify(x.numpy(), p, h * p, w * p), dit.numpy())
