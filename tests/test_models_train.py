@@ -123,7 +123,8 @@ def test_t2i_job_end_to_end_and_resume(tmp_path, capsys):
     capsys.readouterr()
 
 
-BAD = [["train", "nope"], ["train", "t2i"], ["train", "t2i", "--out", "x", "--threads", "0"]]
+BAD = [["train", "nope"], ["train", "t2i"], ["train", "t2i", "--out", "x", "--threads", "0"],
+       ["train", "t2i", "--out", "x", "--guidance", "0,nan"], ["train", "t2i", "--out", "x", "--guidance", "a"]]
 
 
 @pytest.mark.parametrize("argv", BAD)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -47,6 +48,7 @@ from accelerated.models.train import (
 from accelerated.rf import interpolate
 from accelerated.rf import loss as rf_loss
 from accelerated.schedule import uniform_sample
+from spec.cfg import W_MAX
 from spec.errors import GenspecError
 
 
@@ -287,6 +289,8 @@ def main(argv: list[str]) -> int:
             c = replace(c, seed=a.seed)
         if a.guidance:
             c = replace(c, guidance=tuple(float(w) for w in a.guidance.split(",")))
+            if not all(math.isfinite(w) and abs(w) <= W_MAX for w in c.guidance):
+                raise ValueError(f"guidance weights must be finite with |w| ≤ {W_MAX:g} (cfg.combine's domain)")
         dev = torch.device(a.device)
     except (ValueError, RuntimeError) as e:
         raise GenspecError(f"train t2i: bad argument: {e}") from None
