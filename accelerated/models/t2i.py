@@ -17,6 +17,7 @@ import math
 import os
 import time
 from dataclasses import asdict, dataclass, field, replace
+from typing import cast
 
 import torch
 
@@ -172,7 +173,8 @@ def train_denoiser(model: Denoiser, latents: torch.Tensor, captions: list[str], 
 
 def evaluate(pipe: TextToImage, c: T2IConfig, out: str | None, seed: int) -> dict:
     """Adherence per w over all captions (c.samples each); a PNG grid per caption, rows = w."""
-    per_w, per_caption = {}, {}
+    per_w: dict[str, float] = {}
+    per_caption: dict[str, dict[str, float]] = {}
     grids: dict[str, list[torch.Tensor]] = {cap: [] for cap in CAPTIONS}
     for w in c.guidance:
         gen = torch.Generator().manual_seed(seed)            # the same noise at every w: only the guidance differs
@@ -241,7 +243,8 @@ def run(c: T2IConfig, out: str, device: str = "cpu", resume: bool = False, compi
     # 3) samples and adherence vs w, from the EMA weights
     t2 = time.perf_counter()
     lat = (c.dit.in_channels, c.dit.input_size, c.dit.input_size)
-    pipe = TextToImage(ema.model.text_encoder, ema.model.dit, ae, scale, lat).eval()
+    averaged = cast(Denoiser, ema.model)
+    pipe = TextToImage(averaged.text_encoder, averaged.dit, ae, scale, lat).eval()
     metrics = evaluate(pipe, c, out, seed=c.seed + 2)
     timings["sampling_s"] = time.perf_counter() - t2
     timings["total_s"] = time.perf_counter() - t0

@@ -54,7 +54,8 @@ class ResBlock(nn.Module):
         self.injection = c.time_injection
         self.in_layers = nn.Sequential(nn.GroupNorm(c.groups, c_in), nn.SiLU(), nn.Conv2d(c_in, c_out, 3, padding=1))
         self.emb = nn.Sequential(nn.SiLU(), nn.Linear(emb, c_out if self.injection == "add" else 2 * c_out))
-        self.norm = nn.GroupNorm(c.groups, c_out) if self.injection != "adaln" else None   # adaln normalises itself
+        self.norm: nn.Module = nn.GroupNorm(c.groups, c_out) if self.injection != "adaln" else nn.Identity()
+        # (adaln normalises by itself: no GroupNorm there)
         self.out = nn.Sequential(nn.SiLU(), zero(nn.Conv2d(c_out, c_out, 3, padding=1)))
         self.skip = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
 
@@ -91,6 +92,7 @@ class AttentionBlock(nn.Module):
         tokens = lambda a: a.flatten(2).transpose(1, 2)                # (B, C, H, W) → (B, H·W, C)
         h = tokens(x) + self.attn(tokens(self.norm(x)))
         if self.cross is not None:
+            assert text is not None, "a text-conditioned U-Net needs the text"
             h = h + self.cross(self.cross_norm(h), text.tokens, mask=text.mask[:, None, :])
         return h.transpose(1, 2).reshape(B, C, H, W)
 
