@@ -18,6 +18,15 @@ SOURCES = {
     "04": "004_8825bcc485054d31.txt",
 }
 
+SOURCE_TITLES = {
+    "00": "GANs, rectified flow, latent diffusion and DiT: lecture notes in prose",
+    "01": "Lecture notes (outline): GANs, rectified flow, CFG, noise schedules, LDMs, DiT, distillation",
+    "02": "Essay: GAN → VAE → diffusion → flow matching, 2014–2022",
+    "03": "Part 2 notes: adversarial training, denoising diffusion, the latent diffusion stack",
+    "04": "CS231N (Spring 2025) Lecture 14, Generative Models 2: summary",
+}
+"""What each source note covers, shown beside its (hash-named) file by ``genspec explain``."""
+
 CLAUSE_ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 DTYPES = ("float64", "float32", "bfloat16")
 
@@ -42,6 +51,11 @@ class Provenance(_Frozen):
     @property
     def file(self) -> str:
         return SOURCES.get(self.source, self.source)
+
+    @property
+    def title(self) -> str:
+        """What the source note covers ('' for an external citation)."""
+        return SOURCE_TITLES.get(self.source, "")
 
 
 class Variant(_Frozen):
