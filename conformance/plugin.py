@@ -145,6 +145,15 @@ def pytest_runtest_call(item):
         item.user_properties.append(("target_calls", ctx.calls - n0))
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    rep = yield
+    if _clause_item(item) and call.excinfo is not None and rep.failed:
+        from .api import _message
+        rep.genspec_message = _message(call.excinfo.value)  # the message itself, without hypothesis' notes
+    return rep
+
+
 def _logreport(config, rep):
     props = dict(rep.user_properties)
     cid = props.get("clause")
@@ -156,7 +165,7 @@ def _logreport(config, rep):
         if rep.skipped and isinstance(rep.longrepr, tuple):
             msg = rep.longrepr[2]
         elif rep.failed:
-            msg = _short(rep)
+            msg = getattr(rep, "genspec_message", None) or _short(rep)
         state(config).outcomes.setdefault(cid, []).append({"check": props.get("check"), "outcome": outcome,
                                                            "message": msg,
                                                            "target_calls": int(props.get("target_calls", 0))})
@@ -202,11 +211,9 @@ def pytest_sessionfinish(session, exitstatus):
     if path:
         with open(path, "w") as f:
             json.dump(st.report, f, indent=2)
-    if st.report["summary"]["failed"]:
-        return
     if report.nothing_checked(st.report) and exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
         session.exitstatus = EXIT_NOTHING_CHECKED
-    elif exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
+    elif exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and not st.report["summary"]["failed"]:
         session.exitstatus = pytest.ExitCode.OK
     if _quiet_terminal(config):
         _print_results(config, st)
@@ -218,7 +225,8 @@ def _print_results(config, st) -> None:
     for r in rep["clauses"]:
         for o in r["checks"]:
             if o["outcome"] == "failed":
-                print(f"FAILED {r['id']} [{o['check']}]: {o['message']}\n")
+                named = o["message"].startswith(r["id"])
+                print(f"FAILED {o['message'] if named else r['id'] + ' [' + o['check'] + ']: ' + o['message']}\n")
     if config.option.genspec_no_table:
         print(report.summary_line(rep))
     else:

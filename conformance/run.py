@@ -168,7 +168,7 @@ def check_property(ctx: Context, clause_id: str, prop, profile: str) -> None:
 
 def _failure(ctx: Context, clause_id: str, check: str, e: AssertionError, inputs: dict | None, reproduce: str) -> str:
     """The failure message: what failed on this input, the worst this check saw on any input, how to reproduce."""
-    lines = [str(e), f"  check: {check}"]
+    lines = [str(e)] if f"[{check}]" in str(e) else [str(e), f"  check: {check}"]
     if inputs is not None:
         lines.append(f"  input: {_show(inputs)}")
     rec = ctx.records.get(clause_id)
