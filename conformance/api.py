@@ -24,7 +24,8 @@ class ClauseResult:
     passed: list[str] = field(default_factory=list)
     max_error_over_tolerance: float = 0.0
     worst_check: str | None = None
-    """the check whose error ``max_error_over_tolerance`` is."""
+    """the check whose error ``max_error_over_tolerance`` and ``max_abs_error`` are."""
+    max_abs_error: float = 0.0
     target_calls: int = 0
     """calls of the target made by this clause's checks (0: the clause is ``spec-only``)."""
 
@@ -76,6 +77,7 @@ def _check_clause(ctx: Context, tgt: Target, cid: str, profile: str, target_inde
         failures=[(o["check"], o["message"]) for o in outcomes if o["outcome"] == "failed"],
         passed=[o["check"] for o in outcomes if o["outcome"] == "passed"],
         max_error_over_tolerance=rec.max_ratio if rec else 0.0, worst_check=rec.worst_check if rec else None,
+        max_abs_error=rec.max_abs if rec else 0.0,
         target_calls=sum(o["target_calls"] for o in outcomes))
 
 

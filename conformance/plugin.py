@@ -42,7 +42,7 @@ def pytest_addoption(parser):
 
 
 class State:
-    def __init__(self, config):
+    def __init__(self, config) -> None:
         o = config.option
         self.target_spec = o.genspec_target
         try:
@@ -273,9 +273,9 @@ def split_junit(path: str, status: dict[str, str]) -> None:
     apart = ET.Element("testsuite", {"name": "genspec.spec-only"})
     for case in list(suite.iter("testcase")):
         props = case.find("properties")
-        clause = None
-        if props is not None:
-            clause = next((p.get("value") for p in props.iter("property") if p.get("name") == "clause"), None)
+        if props is None:
+            continue
+        clause = next((p.get("value") for p in props.iter("property") if p.get("name") == "clause"), None)
         if clause is None or clause not in status:
             continue
         ET.SubElement(props, "property", {"name": "genspec_status", "value": status[clause]})

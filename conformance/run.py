@@ -93,10 +93,11 @@ def check_reference_matches_derivation(clause_id: str, profile: str) -> None:
     ref = reference_function(clause_id)
     ctx = Context(target=None, dtype="float64")  # type: ignore[arg-type]
     symbolic = chk.symbolic
-    assert symbolic is not None and ref is not None
+    cases = chk.symbolic_cases if chk.symbolic_cases is not None else chk.cases
+    assert symbolic is not None and ref is not None and cases is not None
 
     @hypothesis_settings(profile, chk.max_examples)
-    @given(inputs=chk.symbolic_cases if chk.symbolic_cases is not None else chk.cases)
+    @given(inputs=cases)
     def run(inputs):
         expected = symbolic(**numpy_side(inputs))
         got = ref(**numpy_side(inputs))
@@ -114,6 +115,7 @@ def check_target_matches_reference(ctx: Context, clause_id: str, profile: str) -
     assert ref is not None
     conv = ctx.target.conventions_for(clause_id)
     cases = chk.convention_cases(conv) if chk.convention_cases else chk.cases
+    assert cases is not None, f"{clause_id} binds a function but declares no input cases"
     reproduce = reproduction(ctx, clause_id, profile)
     name = "target_matches_reference"
 
