@@ -8,8 +8,6 @@ import os
 import sys
 import textwrap
 
-import numpy as np
-
 import spec
 from spec.errors import GenspecError
 
@@ -116,6 +114,7 @@ def explain_text(clause_id: str) -> str:
             out += [f"  which calls {h.__module__}.{h.__name__}:",
                     textwrap.indent(inspect.getsource(h).rstrip(), "    ")]
         if chk.example is not None:
+            import numpy as np
             ex = chk.example()
             with np.printoptions(precision=6, suppress=True, threshold=20):
                 out += ["", "Worked example:"]
@@ -151,6 +150,7 @@ def private_helpers(fn) -> list:
 
 
 def _fmt(v):
+    import numpy as np
     if isinstance(v, np.ndarray):
         return np.array2string(v, separator=", ").replace("\n", "\n       ")
     if isinstance(v, tuple):
@@ -213,7 +213,16 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 def main(argv=None) -> int:
+    # the suite's arrays are tiny: one BLAS thread is faster than a thread pool, which spins on a shared machine
+    # (measured: 4.2 s vs 6.3 s of CPU for --clause optimal on 2 cores). Only if numpy is not loaded yet and the
+    # user set nothing; GENSPEC_BLAS_THREADS=N changes it.
+    if "numpy" not in sys.modules:
+        for v in BLAS_THREAD_VARS:
+            os.environ.setdefault(v, os.environ.get("GENSPEC_BLAS_THREADS", "1"))
     a = parser().parse_args(argv)
     if os.getcwd() not in sys.path:  # a third party's target module usually lives in the working directory
         sys.path.insert(0, os.getcwd())
