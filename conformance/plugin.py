@@ -18,6 +18,7 @@ import spec
 from spec.errors import GenspecError
 
 from . import report, run
+from .background import Background
 from .context import Context, validate_options
 from .registry import checks_for, select
 from .target import load
@@ -58,6 +59,7 @@ class State:
         self.outcomes: dict[str, list[dict]] = {c: [] for c in self.clauses}
         self.t0 = time.perf_counter()
         self.report: dict | None = None
+        self.background = Background([], self.profile)
 
 
 _KEY = pytest.StashKey[State]()
@@ -111,7 +113,27 @@ def pytest_collection_modifyitems(session, config, items):
             if isinstance(getattr(getattr(it, "callspec", None), "params", {}).get("clause_id"), str)]
     if len(keep) != len(items):
         config.hook.pytest_deselected(items=[it for it in items if it not in keep])
-        items[:] = keep
+    # the target-independent checks last: a worker process computes them meanwhile (conformance/background.py)
+    spec_side = [it for it in keep if it.originalname in _BACKGROUND]
+    items[:] = [it for it in keep if it.originalname not in _BACKGROUND] + spec_side
+
+
+_BACKGROUND = ("test_proof", "test_reference_matches_derivation")
+
+
+def pytest_collection_finish(session):
+    config = session.config
+    if _KEY not in config.stash:
+        return
+    st = state(config)
+    jobs = []
+    for it in session.items:
+        if it.originalname == "test_proof":
+            cid = it.callspec.params["clause_id"]
+            jobs.append(("proof", cid, checks_for(cid).proofs.index(it.callspec.params["item"])))
+        elif it.originalname == "test_reference_matches_derivation":
+            jobs.append(("derivation", it.callspec.params["clause_id"], 0))
+    st.background = Background(jobs if not config.option.collectonly else [], st.profile)
 
 
 def check_name(item) -> str:
@@ -206,6 +228,7 @@ def pytest_sessionfinish(session, exitstatus):
     if _KEY not in config.stash:
         return
     st = state(config)
+    st.background.close()
     st.report = report.build(st, time.perf_counter() - st.t0)
     path = config.option.genspec_report_json
     if path:

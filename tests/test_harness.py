@@ -255,3 +255,25 @@ def test_the_cli_hides_hypothesis_blob_advice():
         assert run.hypothesis_settings("dev").print_blob is False
     finally:
         run.PRINT_BLOB = old
+
+
+def test_target_independent_checks_run_in_a_forked_worker(monkeypatch):
+    """conformance/background.py: proofs run on a second core; a failing one reports its message, like inline."""
+    import sympy as sp
+
+    from conformance import background
+    from conformance.checks import ClauseChecks, Proof
+    monkeypatch.setenv("GENSPEC_WORKERS", "1")
+    monkeypatch.setattr(background, "checks_for", lambda cid: ClauseChecks(clause=cid, proofs=(
+        Proof("holds", lambda: sp.Integer(0)), Proof("false", lambda: sp.Integer(1)))))
+    bg = background.Background([("proof", "gan.value", 0), ("proof", "gan.value", 1)], "ci")
+    try:
+        assert bg.pool is not None
+        assert bg.result(("proof", "gan.value", 0)) == (True, None)
+        done, msg = bg.result(("proof", "gan.value", 1))
+        assert done and "symbolic claim 'false' does not simplify to 0" in msg
+        assert bg.result(("proof", "gan.value", 2)) == (False, None)  # not submitted: the caller runs it inline
+    finally:
+        bg.close()
+    monkeypatch.setenv("GENSPEC_WORKERS", "0")
+    assert background.Background([("proof", "gan.value", 0)], "ci").pool is None
