@@ -207,7 +207,7 @@ def pytest_sessionstart(session):
 
 
 class _LogHook:
-    def __init__(self, config):
+    def __init__(self, config) -> None:
         self.config = config
 
     def pytest_runtest_logreport(self, report):
