@@ -16,8 +16,14 @@ def _t2i(argv: list[str]) -> int:
     return main(argv)
 
 
+def _distill(argv: list[str]) -> int:
+    from accelerated.models.distill import main
+    return main(argv)
+
+
 JOBS: dict[str, Callable[[list[str]], int]] = {
     "t2i": _t2i,   # text-to-image: KL autoencoder, then a DiT on frozen latents, CFG samples and caption adherence
+    "distill": _distill,  # few-step students of the exact 2-D flow: progressive and consistency distillation
 }
 
 
