@@ -55,10 +55,10 @@ class DistillConfig:
     depth: int = 3
     batch: int = 256
     lr: float = 1e-3
-    warm_steps: int = 600          # the student's starting point: an MLP regressed on the teacher's velocity
+    warm_steps: int = 2000         # the student's starting point: an MLP regressed on the teacher's velocity
     start_steps: int = 32          # the teacher's step count in round 1; the first student has half of it
-    round_steps: int = 400         # Adam steps per progressive round
-    cd_steps: int = 1500           # Adam steps of consistency distillation
+    round_steps: int = 800         # Adam steps per progressive round
+    cd_steps: int = 3000           # Adam steps of consistency distillation
     cd_grid: int = 32              # N: adjacent timesteps t_n = n/N of the consistency loss
     ema: float = 0.95              # μ of the target network θ⁻ ← μθ⁻ + (1 − μ)θ
     eval_points: int = 2048
