@@ -37,6 +37,12 @@ def discover() -> dict[str, ModuleType]:
     return found
 
 
+def _describe(r: dict) -> str:
+    fields = [f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in r.items()
+              if k not in ("benchmark", "met") and isinstance(v, (int, float, str)) and not isinstance(v, bool)]
+    return ", ".join(fields)
+
+
 def _cell(v, width: int) -> str:
     if v is None:
         return "—".ljust(width)
@@ -75,8 +81,9 @@ def run_all(names: list[str] | None, tiny: bool, echo=print, device: str = "cpu"
             echo(f"  skipped {name}: its run() has no device argument", file=sys.stderr)
             continue
         for r in mod.run(tiny=tiny, **kw):
-            r = {"benchmark": name, **r}
+            r = {**r, "benchmark": name}
             r.setdefault("met", goal_met(r.get("ratio"), r.get("goal")))
+            r.setdefault("case", _describe(r))        # a module's own row format: its fields, one line
             rows.append(r)
         echo(f"  ran {name} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     return rows
