@@ -11,6 +11,7 @@ At b = 0 the first is x_t / a exactly; at a = 0 it is μ_k and the responsibilit
 """
 from __future__ import annotations
 
+import copy
 import math
 
 import torch
@@ -70,6 +71,21 @@ class Mixture:
         self.lam_col = self.lam.reshape(K * d, 1)
         self.W = torch.cat([self.Ut, self.mu])                          # (K d + K, d): [U_kᵀ; μ]
 
+    def cast(self, dtype) -> Mixture:
+        """The same mixture with its tables in ``dtype`` (cached): a mixture built in one dtype serves inputs of
+        another, computed in the promoted dtype as torch's type promotion would."""
+        if self.mu.dtype == dtype:
+            return self
+        cache = self.__dict__.setdefault("_casts", {})
+        if dtype not in cache:
+            other = copy.copy(self)
+            for k, v in self.__dict__.items():
+                if isinstance(v, torch.Tensor):
+                    setattr(other, k, v.to(dtype))
+            other.__dict__.pop("_casts", None)
+            cache[dtype] = other
+        return cache[dtype]
+
     @classmethod
     def of(cls, weights, means, covs, clause, like):
         if isinstance(weights, Mixture):
@@ -122,7 +138,9 @@ def _posterior(x, a, b, m: Mixture, c=None, d=None):
     one matrix product of [r (c a λ + d b) q; c r] (K d + K, n) with [U_kᵀ; μ] (K d + K, d). Points are processed in
     blocks of BLOCK / (K d) rows (cache-sized); the singular points are set exactly afterwards (_singular).
     """
-    a, b, c, d = (_uniform(v) for v in (a, b, c, d))
+    wd = torch.promote_types(x.dtype, m.mu.dtype)                    # a mixture of another dtype: promote
+    m = m.cast(wd)
+    x, a, b, c, d = (None if v is None else _uniform(v).to(wd) for v in (x, a, b, c, d))
     n = x.shape[0]
     rows = max(1, BLOCK // (m.K * m.d))
     outs = [torch.empty_like(x) for _ in range(1 if c is not None else 2)]

@@ -90,3 +90,12 @@ def test_prediction_field_is_optimal_prediction_validated_once():
         f(x, t + 1.0)
     with pytest.raises(SpecInputError, match="target"):
         AO.prediction_field(W, M, C, target="nope")
+
+
+def test_a_mixture_of_another_dtype_is_promoted():
+    x = torch.tensor(RNG.standard_normal((20, 3)))
+    t = torch.tensor(RNG.uniform(0, 1, 20))
+    want = AO.optimal_prediction(x, t, AO.Mixture(W, M, C))
+    got = AO.optimal_prediction(x.float(), t.float(), AO.Mixture(W, M, C, dtype=torch.float64))   # as the old code
+    assert got.dtype == torch.float32
+    torch.testing.assert_close(got.double(), want, rtol=1e-5, atol=1e-5)
