@@ -25,6 +25,7 @@ from reference.sampler import euler_sample as euler_numpy
 # the bimodal 2-D mixture of the conformance checks
 W, M, C = np.array([0.5, 0.5]), np.array([[-2.0, 0.0], [2.0, 0.0]]), np.stack([0.1 * np.eye(2)] * 2)
 MU = np.array([1.0, -0.5])
+ANALYTIC_PASSES = 7   # a step of the analytic field: x − μ (read x, write) 2, / t (read, write v) 2, x += α v 3
 
 
 def _sizes(tiny: bool) -> dict:
@@ -48,7 +49,9 @@ def _sync(x):
     return torch.cuda.synchronize if x.is_cuda else None
 
 
-def _sampler_row(name, goal, f_np, f_t, x1, x1_t, steps, repeats):
+def _sampler_row(name, goal, f_np, f_t, x1, x1_t, steps, repeats, passes=None, tiny=False):
+    """``passes``: the accelerated step's compulsory traffic in units of one n × 2 float64 array (each elementwise op
+    reads its inputs and writes its output once), for its achieved bandwidth against the machine's."""
     out = {}
     variants = {"reference": lambda: out.__setitem__("np", euler_numpy(f_np, x1, steps)),
                 "accelerated": lambda: out.__setitem__("t", euler_torch(f_t, x1_t, steps))}
@@ -56,9 +59,19 @@ def _sampler_row(name, goal, f_np, f_t, x1, x1_t, steps, repeats):
         times = interleaved(variants, repeats, warmup=0, sync=_sync(x1_t))
     err = float(np.abs(out["t"].cpu().numpy() - out["np"]).max())
     n = x1.shape[0]
+    detail = f"{fmt_s(min(times['accelerated']))} vs {fmt_s(min(times['reference']))}, max |difference| {err:.1e}"
+    extra = {}
+    if passes:
+        step_bytes = passes * 16 * n
+        per_step = min(times["accelerated"]) / steps
+        machine = _machine.bandwidth(tiny)["copy_GBps"]
+        extra = {"achieved_GBps": step_bytes / per_step / 1e9, "machine_copy_GBps": machine}
+        detail += (f"; accelerated streams ≥ {step_bytes / 1e6:.0f} MB a step ({passes} arrays of n × 2 float64) = "
+                   f"{extra['achieved_GBps']:.1f} GB/s, {extra['achieved_GBps'] / machine:.0%} of the machine's copy "
+                   f"bandwidth {machine:.1f} GB/s; at that bandwidth a step takes ≥ {step_bytes / machine / 1e6:.2f} ms"
+                   f", so the ratio is ≤ {min(times['reference']) / steps / (step_bytes / machine / 1e9):.1f}")
     return ratio_row(f"euler, {name}, n = {n:,}, T = {steps}: reference / accelerated", times, "reference",
-                     "accelerated", goal, f"{fmt_s(min(times['accelerated']))} vs {fmt_s(min(times['reference']))}, "
-                     f"max |difference| {err:.1e}", max_abs_diff=err)
+                     "accelerated", goal, detail, max_abs_diff=err, **extra)
 
 
 def footprint(n: int, backend: str) -> dict:
@@ -106,7 +119,7 @@ def _analytic_row(tiny: bool) -> dict:
     (a_np, a_t), _ = _fields(None, torch.tensor(MU))
     row = _sampler_row("analytic velocity, glibc malloc keeping freed memory (MALLOC_TRIM_THRESHOLD_ and "
                        "MALLOC_MMAP_THRESHOLD_ = 1 GiB, fresh process)", "≥ 3", a_np, a_t, x1, torch.tensor(x1),
-                       s["steps"], s["repeats"])
+                       s["steps"], s["repeats"], ANALYTIC_PASSES, tiny)
     return row
 
 
@@ -120,8 +133,9 @@ def run(tiny: bool = False, device: str = "cpu") -> list[dict]:
     (a_np, a_t), (o_np, o_t) = _fields(mix, torch.tensor(MU, device=dev))
     v_np, v_t = 0.1 * x1, 0.1 * x1_t                  # a constant velocity: the sampler's own per-step cost alone
     rows = [_sampler_row("the sampler alone (f returns a constant tensor)", None, lambda x, t: v_np,
-                         lambda x, t: v_t, x1, x1_t, s["steps"], s["repeats"]),
-            _sampler_row("analytic velocity (x − μ)/t", "≥ 3", a_np, a_t, x1, x1_t, s["steps"], s["repeats"]),
+                         lambda x, t: v_t, x1, x1_t, s["steps"], s["repeats"], 3, tiny),
+            _sampler_row("analytic velocity (x − μ)/t", "≥ 3", a_np, a_t, x1, x1_t, s["steps"], s["repeats"],
+                         ANALYTIC_PASSES, tiny),
             *([] if dev.type != "cpu" else [_analytic_row(tiny) if tiny else
                                             in_child(f"benchmarks.euler_sampler._analytic_row({tiny})", NO_TRIM)]),
             _sampler_row("oracle velocity f*(x, t) (prediction_field: validated once per sampler call)", "≥ 10",
