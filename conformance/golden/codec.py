@@ -1,0 +1,163 @@
+"""How golden values are written: JSON (exact float64 as float.hex, plus the decimal repr), NPZ and a flat text format.
+
+A value is one of: a NumPy array (float64 or int64), a Python float / int / str / None, a tuple of values (a clause
+returning several arrays). JSON encodes each as an object with a ``type``:
+
+    {"type": "array", "dtype": "float64", "shape": [2, 3], "hex": ["0x1.8p+1", ...], "values": [3.0, ...]}
+    {"type": "array", "dtype": "int64", "shape": [4], "values": [0, 2, 1, 1]}
+    {"type": "float", "hex": "0x1.8p+1", "value": 3.0}    {"type": "int", "value": 3}
+    {"type": "str", "value": "vp"}    {"type": "none"}    {"type": "tuple", "items": [<value>, ...]}
+
+Arrays are flat in C (row-major) order. ``hex`` is authoritative; ``values`` (Python's shortest repr, exact for
+finite numbers; "nan", "inf", "-inf" as strings) is there to be read by people.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import zipfile
+
+import numpy as np
+
+from spec.errors import GenspecError
+
+
+class GoldenError(GenspecError):
+    """Golden files that cannot be used: missing, malformed, tampered with (hash) or stale (spec changed)."""
+
+
+# ---- floats ------------------------------------------------------------------------------------------------------
+def hex_of(v: float) -> str:
+    v = float(v)
+    return v.hex() if math.isfinite(v) else repr(v)  # 'nan', 'inf', '-inf'
+
+
+def float_of(s) -> float:
+    """A float from a JSON number or a string: C99/Python hex ('0x1.8p+1'), decimal, 'nan', 'inf', '-inf'."""
+    if isinstance(s, bool):
+        raise GoldenError(f"expected a number, got {s!r}")
+    if isinstance(s, (int, float)):
+        return float(s)
+    if isinstance(s, str):
+        t = s.strip().lower()
+        try:
+            return float.fromhex(t) if "0x" in t else float(t)
+        except ValueError:
+            raise GoldenError(f"not a number: {s!r}") from None
+    raise GoldenError(f"expected a number or a string, got {type(s).__name__}")
+
+
+def _readable(v: float):
+    return v if math.isfinite(v) else repr(v)
+
+
+# ---- JSON --------------------------------------------------------------------------------------------------------
+def encode(v) -> dict:
+    if isinstance(v, tuple):
+        return {"type": "tuple", "items": [encode(x) for x in v]}
+    if v is None:
+        return {"type": "none"}
+    if isinstance(v, str):
+        return {"type": "str", "value": v}
+    if isinstance(v, (bool, np.bool_)):
+        raise GoldenError("booleans are not a golden value type")
+    if isinstance(v, int):
+        return {"type": "int", "value": v}
+    if isinstance(v, float):
+        return {"type": "float", "hex": hex_of(v), "value": _readable(v)}
+    a = np.asarray(v)
+    if a.dtype.kind == "f":
+        flat = [float(x) for x in a.astype(np.float64).ravel()]
+        return {"type": "array", "dtype": "float64", "shape": list(a.shape), "hex": [hex_of(x) for x in flat],
+                "values": [_readable(x) for x in flat]}
+    if a.dtype.kind in "iu":
+        return {"type": "array", "dtype": "int64", "shape": list(a.shape), "values": [int(x) for x in a.ravel()]}
+    raise GoldenError(f"cannot encode a value of type {type(v).__name__} (dtype {a.dtype})")
+
+
+def decode(d: dict):
+    """The inverse of :func:`encode` (float arrays from ``hex``)."""
+    t = d.get("type")
+    if t == "tuple":
+        return tuple(decode(x) for x in d["items"])
+    if t == "none":
+        return None
+    if t in ("str", "int"):
+        return d["value"]
+    if t == "float":
+        return float_of(d["hex"])
+    if t == "array":
+        shape = tuple(d["shape"])
+        if d["dtype"] == "int64":
+            return np.array(d["values"], dtype=np.int64).reshape(shape)
+        return np.array([float_of(x) for x in d["hex"]], dtype=np.float64).reshape(shape)
+    raise GoldenError(f"unknown golden value type {t!r}")
+
+
+def dumps(obj) -> str:
+    """Canonical JSON: fixed key order as built, two-space indent, ASCII, a final newline."""
+    return json.dumps(obj, indent=1, ensure_ascii=True, allow_nan=False) + "\n"
+
+
+# ---- NPZ, written deterministically ---------------------------------------------------------------------------------
+_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    """An .npz (readable by ``np.load``) whose bytes depend only on the arrays: fixed timestamps, no compression,
+    entries in the given order (``np.savez`` stamps the current time into the zip)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as z:
+        for name, arr in arrays.items():
+            body = io.BytesIO()
+            np.lib.format.write_array(body, np.ascontiguousarray(arr), allow_pickle=False)
+            info = zipfile.ZipInfo(name + ".npy", date_time=_EPOCH)
+            info.create_system = 3
+            info.external_attr = 0o644 << 16
+            z.writestr(info, body.getvalue())
+    return buf.getvalue()
+
+
+def npz_arrays(prefix: str, v, out: dict) -> None:
+    """Flatten a value into NPZ entries: arrays and scalars as 0-d arrays, tuples as prefix.0, prefix.1, ...;
+    None is left out (the JSON file says which arguments are None)."""
+    if isinstance(v, tuple):
+        for i, x in enumerate(v):
+            npz_arrays(f"{prefix}.{i}", x, out)
+    elif v is None:
+        return
+    elif isinstance(v, str):
+        out[prefix] = np.array(v)
+    elif isinstance(v, int) and not isinstance(v, bool):
+        out[prefix] = np.array(v, dtype=np.int64)
+    else:
+        a = np.asarray(v)
+        out[prefix] = a.astype(np.float64) if a.dtype.kind == "f" else a.astype(np.int64)
+
+
+# ---- flat text, for readers without a JSON parser (examples/golden_c) ------------------------------------------------
+def txt_value(kind: str, name: str, v) -> list[str]:
+    """Lines of one value: ``<kind> <name> <type> <ndim> <dims...>`` then one line of values (type f: C99 hex floats,
+    i: decimal integers, s: a string on the header line, n: None, no value line). Tuples: one entry per item,
+    named <name>.0, <name>.1, ..."""
+    if isinstance(v, tuple):
+        return [ln for i, x in enumerate(v) for ln in txt_value(kind, f"{name}.{i}", x)]
+    if v is None:
+        return [f"{kind} {name} n 0"]
+    if isinstance(v, str):
+        return [f"{kind} {name} s 0 {v}"]
+    if isinstance(v, int) and not isinstance(v, bool):
+        return [f"{kind} {name} i 0", str(v)]
+    a = np.asarray(v)
+    head = f"{kind} {name} {'f' if a.dtype.kind == 'f' else 'i'} {a.ndim}" + "".join(f" {n}" for n in a.shape)
+    if a.dtype.kind == "f":
+        body = " ".join(hex_of(x) for x in a.astype(np.float64).ravel())
+    else:
+        body = " ".join(str(int(x)) for x in a.ravel())
+    return [head, body]
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

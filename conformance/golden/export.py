@@ -1,0 +1,116 @@
+"""``genspec golden export DIR``: the goldens of every value clause, per dtype and convention variant, and a manifest.
+
+Layout (all paths relative to DIR)::
+
+    manifest.json                               spec version, per clause: arguments, conventions, tolerances,
+                                                comparison, clause digest, files with their sha256
+    <clause>/<dtype>/<variant>.json             the cases: inputs and expected output (codec.py's encoding)
+    <clause>/<dtype>/<variant>.npz              the same arrays for NumPy/JAX users: c00.in.<arg>, c00.out[.i]
+    <clause>/<dtype>/<variant>.txt              the same as flat text for readers without JSON (examples/golden_c)
+
+<variant> is ``default`` for a clause without conventions, else ``name=value+name=value``.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+
+import numpy as np
+
+import spec
+from spec.schema import DTYPES
+from ..registry import checks_for
+from .cases import arguments, draw, golden_cases, not_exportable, value_clauses, variant_key, variants
+from .codec import GoldenError, decode, dumps, npz_arrays, npz_bytes, sha256, txt_value
+
+FORMAT = "genspec-golden/1"
+
+
+def clause_digest(clause_id: str) -> str:
+    """sha256 of the clause as exported JSON: goldens made from another statement or tolerance are stale."""
+    return sha256(spec.get(clause_id).model_dump_json().encode())
+
+
+def _comparison(clause_id: str) -> str:
+    cmp = checks_for(clause_id).compare
+    if cmp is None:
+        return "elementwise: |got - expected| <= atol + rtol |expected|"
+    doc = (getattr(cmp, "__doc__", None) or "").strip().splitlines()
+    return ("scaled by the inputs' conditioning (conformance/" + spec.module_of(clause_id) + ".py"
+            + (": " + doc[0] if doc else "") + "); `genspec golden check` applies it")
+
+
+def _files(clause_id, conv, dtype, cases):
+    """The three files of one (clause, variant, dtype) as bytes."""
+    doc = {"format": FORMAT, "spec_version": spec.SPEC_VERSION, "clause": clause_id, "dtype": dtype,
+           "conventions": conv, "arguments": arguments(clause_id), "cases": cases}
+    arrays: dict[str, np.ndarray] = {}
+    lines = ["genspec-golden-txt 1", f"clause {clause_id}", f"dtype {dtype}",
+             "conventions " + (" ".join(f"{k}={v}" for k, v in conv.items()) or "-"), f"cases {len(cases)}"]
+    for case in cases:
+        lines.append(f"case {case['id']}")
+        for name, enc in case["inputs"].items():
+            v = decode(enc)
+            npz_arrays(f"{case['id']}.in.{name}", v, arrays)
+            lines += txt_value("in", name, v)
+        out = decode(case["expected"])
+        npz_arrays(f"{case['id']}.out", out, arrays)
+        lines += txt_value("out", "out", out)
+        lines.append("end")
+    return {".json": dumps(doc).encode(), ".npz": npz_bytes(arrays), ".txt": ("\n".join(lines) + "\n").encode()}
+
+
+def export(directory: str, clauses: list[str] | None = None, n: int | None = None,
+           dtypes: tuple[str, ...] = DTYPES) -> dict:
+    """Write the goldens of the selected value clauses (default: all) under ``directory``; returns the manifest.
+
+    DIR must be empty, missing, or a previous export (it is replaced).
+    """
+    if os.path.exists(directory):
+        if not os.path.isdir(directory):
+            raise GoldenError(f"{directory} exists and is not a directory")
+        if os.listdir(directory) and not os.path.exists(os.path.join(directory, "manifest.json")):
+            raise GoldenError(f"{directory} is not empty and holds no golden manifest; give an empty or new directory")
+        shutil.rmtree(directory)
+    os.makedirs(directory)
+    wanted = value_clauses() if clauses is None else [c for c in value_clauses() if c in clauses]
+    entries = {}
+    for cid in wanted:
+        c = spec.get(cid)
+        entry = {
+            "title": c.title,
+            "function": c.function,
+            "digest": clause_digest(cid),
+            "arguments": [{"name": s.name, "role": s.role, "domain": s.domain.describe()} for s in c.inputs],
+            "conventions": {cv.name: {"default": cv.default, "variants": [v.name for v in cv.variants]}
+                            for cv in c.conventions},
+            "tolerance": {d: {"rtol": c.tolerance.for_dtype(d).rtol, "atol": c.tolerance.for_dtype(d).atol}
+                          for d in DTYPES},
+            "tolerance_why": c.tolerance.why,
+            "comparison": _comparison(cid),
+        }
+        reason = not_exportable(cid)
+        if reason:
+            entries[cid] = {**entry, "exportable": False, "reason": reason, "files": {}}
+            continue
+        files = {}
+        for conv in variants(cid):
+            drawn = draw(cid, conv) if n is None else draw(cid, conv, n)
+            for dtype in dtypes:
+                cases = golden_cases(cid, conv, dtype, drawn)
+                stem = f"{cid}/{dtype}/{variant_key(conv)}"
+                os.makedirs(os.path.join(directory, cid, dtype), exist_ok=True)
+                for ext, data in _files(cid, conv, dtype, cases).items():
+                    with open(os.path.join(directory, stem + ext), "wb") as f:
+                        f.write(data)
+                    files[stem + ext] = {"sha256": sha256(data), "bytes": len(data)}
+                files[stem + ".json"]["cases"] = len(cases)
+                files[stem + ".json"]["conventions"] = conv
+        entries[cid] = {**entry, "exportable": True, "files": files}
+    manifest = {"format": FORMAT, "spec_version": spec.SPEC_VERSION, "dtypes": list(dtypes),
+                "results_layout": "RESULTS/<dtype>/<clause>.json: {\"conventions\": {...}, "
+                                  "\"outputs\": {\"<case id>\": <value>}} (docs/golden.md)",
+                "clauses": entries}
+    with open(os.path.join(directory, "manifest.json"), "wb") as f:
+        f.write(dumps(manifest).encode())
+    return manifest
