@@ -151,6 +151,8 @@ def parser() -> argparse.ArgumentParser:
     x.add_argument("path", nargs="?")
     x.add_argument("--schema", action="store_true")
     x.set_defaults(fn=_export)
+    from .golden import add_parser as add_golden  # genspec golden export|check (conformance/golden/)
+    add_golden(sub)
     return p
 
 
