@@ -11,6 +11,7 @@ import os
 import time
 
 import spec
+
 from .check import check, junit, load_manifest
 from .codec import GoldenError
 from .export import export

@@ -16,6 +16,7 @@ import numpy as np
 from hypothesis import HealthCheck, Phase, given, settings
 
 import spec
+
 from ..checks import Dual
 from ..context import Context
 from ..registry import checks_for, reference_function
@@ -51,7 +52,7 @@ def variants(clause_id: str) -> list[dict[str, str]]:
         return [{}]
     names = [cv.name for cv in c.conventions]
     choices = [[cv.default] + [v.name for v in cv.variants if v.name != cv.default] for cv in c.conventions]
-    return [dict(zip(names, combo)) for combo in itertools.product(*choices)]
+    return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*choices)]
 
 
 def variant_key(conv: dict[str, str]) -> str:

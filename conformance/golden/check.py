@@ -18,9 +18,11 @@ from xml.sax.saxutils import quoteattr
 import numpy as np
 
 import spec
+
 from .. import report
 from ..context import Context
 from ..registry import checks_for, select
+from ..run import _show
 from ..target import Target
 from .cases import variant_key
 from .codec import GoldenError, decode, encode, float_of, sha256
@@ -78,7 +80,7 @@ def _as_got(obj, expected):
             obj = obj["items"]
         if not isinstance(obj, list) or len(obj) != len(expected):
             return obj  # the comparison reports the structure mismatch
-        return tuple(_as_got(o, e) for o, e in zip(obj, expected))
+        return tuple(_as_got(o, e) for o, e in zip(obj, expected, strict=True))
     if isinstance(obj, dict):
         return decode(obj)
     a = np.array(_floats(obj), dtype=np.float64)
@@ -120,7 +122,8 @@ def _conventions(cid: str, entry: dict, declared, path: str) -> dict[str, str]:
         conv[name] = v
     unknown = set(declared) - set(entry["conventions"])
     if unknown:
-        raise GoldenError(f"{path}: {cid} has no convention {sorted(unknown)[0]!r}; it has {list(entry['conventions'])}")
+        raise GoldenError(f"{path}: {cid} has no convention {sorted(unknown)[0]!r}; "
+                          f"it has {list(entry['conventions'])}")
     return conv
 
 
@@ -151,12 +154,14 @@ def _check_clause(ctx, directory, cid, dtype, conv, outputs, path) -> dict:
             else:
                 ctx.assert_close(cid, got, expected)
         except (AssertionError, GoldenError) as e:
-            failures.append(f"case {case['id']} of {stem}.json: {e}")
+            failures.append(f"case {case['id']} of {stem}.json: {e}\n  input: {_show(inputs)}")
     name = f"golden:{variant_key(conv)}"
     if not failures:
         return {"check": name, "outcome": "passed", "message": ""}
-    more = f" (and {len(failures) - 1} more failing cases)" if len(failures) > 1 else ""
-    return {"check": name, "outcome": "failed", "message": failures[0] + more}
+    more = f"\n  {len(failures) - 1} more of {len(ids)} cases fail" if len(failures) > 1 else ""
+    reproduce = f"\n  reproduce: genspec golden check {directory} {os.path.dirname(os.path.dirname(path))} " \
+                f"--clause {cid} --dtype {dtype}"
+    return {"check": name, "outcome": "failed", "message": failures[0] + more + reproduce}
 
 
 def _record():

@@ -19,6 +19,7 @@ import numpy as np
 
 import spec
 from spec.schema import DTYPES
+
 from ..registry import checks_for
 from .cases import arguments, draw, golden_cases, not_exportable, value_clauses, variant_key, variants
 from .codec import GoldenError, decode, dumps, npz_arrays, npz_bytes, sha256, txt_value
