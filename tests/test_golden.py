@@ -1,0 +1,179 @@
+"""Golden vectors (conformance/golden/): deterministic export, hash and staleness refusal, conform-like reports, and
+the worked C example in examples/golden_c/ (passes; its planted bug fails exactly schedule.shift)."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+import spec
+from conformance.cli import main
+from conformance.golden import check, export, load_manifest
+from conformance.golden.cases import draw, golden_cases, not_exportable, value_clauses, variants
+from conformance.golden.check import write_results
+from conformance.golden.codec import GoldenError, decode, float_of
+from conformance.target import load
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+C_SOURCE = os.path.join(HERE, "..", "examples", "golden_c", "golden.c")
+C_CLAUSES = ["cfg.combine", "rf.interpolation", "schedule.shift", "vae.kl"]
+SUBSET = C_CLAUSES + ["fm.convention", "cfg.dropout", "sampler.euler"]  # a tuple output, integer output, a callable
+
+
+@pytest.fixture(scope="module")
+def goldens(tmp_path_factory):
+    d = str(tmp_path_factory.mktemp("golden") / "g")
+    export(d, SUBSET)
+    return d
+
+
+def _files(d):
+    out = {}
+    for root, _, names in os.walk(d):
+        for n in names:
+            p = os.path.join(root, n)
+            with open(p, "rb") as f:
+                out[os.path.relpath(p, d)] = f.read()
+    return out
+
+
+def test_export_is_byte_identical_twice(goldens, tmp_path):
+    again = str(tmp_path / "again")
+    export(again, SUBSET)
+    a, b = _files(goldens), _files(again)
+    assert sorted(a) == sorted(b) and len(a) > 50
+    assert [k for k in a if a[k] != b[k]] == []
+
+
+def test_cli_export_in_a_fresh_process_gives_the_same_bytes(goldens, tmp_path):
+    d = str(tmp_path / "cli")
+    env = {**os.environ, "PYTHONPATH": os.path.join(HERE, "..")}
+    out = subprocess.run(["python", "-m", "conformance.cli", "golden", "export", d, "--clause", "schedule.shift"],
+                         env=env, capture_output=True, text=True, check=True).stdout
+    assert "1 clauses with goldens" in out
+    a, b = _files(goldens), _files(d)
+    assert {k for k in b if k != "manifest.json"} == {k for k in a if k.startswith("schedule.shift")}
+    assert all(a[k] == b[k] for k in b if k != "manifest.json")
+
+
+def test_manifest_lists_every_file_with_its_hash_tolerances_and_conventions(goldens):
+    m = load_manifest(goldens)
+    assert m["spec_version"] == spec.SPEC_VERSION and set(m["clauses"]) == set(SUBSET)
+    on_disk = set(_files(goldens)) - {"manifest.json"}
+    assert on_disk == {f for e in m["clauses"].values() for f in e["files"]}
+    e = m["clauses"]["cfg.combine"]
+    assert e["conventions"]["form"]["variants"] == ["one_plus_w", "conditional_offset", "scale"]
+    assert e["tolerance"]["float32"] == {"rtol": spec.get("cfg.combine").tolerance.float32.rtol,
+                                         "atol": spec.get("cfg.combine").tolerance.float32.atol}
+    assert len(e["files"]) == 3 * 3 * 3  # 3 forms × 3 dtypes × (json, npz, txt)
+    assert not m["clauses"]["sampler.euler"]["exportable"] and "callable" in m["clauses"]["sampler.euler"]["reason"]
+
+
+def test_json_npz_and_txt_hold_the_same_exact_values(goldens):
+    stem = os.path.join(goldens, "fm.convention", "bfloat16", "default")
+    with open(stem + ".json") as f:
+        doc = json.load(f)
+    npz = np.load(stem + ".npz")
+    with open(stem + ".txt") as f:
+        txt = f.read().split()
+    for case in doc["cases"]:
+        for name, enc in case["inputs"].items():
+            np.testing.assert_array_equal(npz[f"{case['id']}.in.{name}"], decode(enc))
+        for i, item in enumerate(decode(case["expected"])):
+            np.testing.assert_array_equal(npz[f"{case['id']}.out.{i}"], item)
+            assert [float_of(x) for x in case["expected"]["items"][i]["hex"]] == list(item.ravel())
+    x0 = decode(doc["cases"][1]["inputs"]["x0"])
+    assert np.all(x0 == x0.astype(np.float32))  # rounded to bfloat16 (exact in float32) before the reference ran
+    assert txt[:2] == ["genspec-golden-txt", "1"] and float.fromhex(txt[txt.index("x0", 20) + 4]) in x0.ravel()
+
+
+def test_every_value_clause_has_goldens_or_a_reason():
+    """Exportable = every value clause without a callable argument; each gives cases in every dtype and variant."""
+    for cid in value_clauses():
+        c = spec.get(cid)
+        has_callable = any(s.domain.kind == "callable" for s in c.inputs)
+        assert bool(not_exportable(cid)) == has_callable, cid
+        if has_callable:
+            continue
+        conv = variants(cid)[-1]
+        drawn = draw(cid, conv, 2)
+        for dtype in ("float64", "bfloat16"):
+            assert golden_cases(cid, conv, dtype, drawn), (cid, dtype)
+
+
+def test_accelerated_passes_and_unbound_clauses_are_not_implemented(goldens, tmp_path):
+    res = str(tmp_path / "res")
+    assert write_results(goldens, res, load("accelerated"), "float32", clauses=SUBSET[:-1]) == 6
+    os.remove(os.path.join(res, "float32", "cfg.dropout.json"))
+    rep = check(goldens, res, "float32")
+    status = {r["id"]: r["status"] for r in rep["clauses"]}
+    assert status == {**{c: "passed" for c in SUBSET[:-2]}, "cfg.dropout": "not implemented",
+                      "sampler.euler": "no checks"}
+    assert rep["summary"]["passed"] == 5 and rep["dtype"] == "float32"
+
+
+def test_tampered_or_stale_goldens_are_refused(goldens, tmp_path, capsys):
+    bad = str(tmp_path / "bad")
+    shutil.copytree(goldens, bad)
+    res = str(tmp_path / "res")
+    os.makedirs(os.path.join(res, "float64"))
+    p = os.path.join(bad, "schedule.shift", "float64", "default.json")
+    with open(p) as f:
+        text = f.read()
+    with open(p, "w") as f:
+        f.write(text.replace('"0x1.0000000000000p-2"', '"0x1.0000000000001p-2"', 1))
+    assert main(["golden", "check", bad, res]) == 2
+    assert "schedule.shift/float64/default.json was changed after export" in capsys.readouterr().err
+    with open(p, "w") as f:
+        f.write(text)
+    m = os.path.join(bad, "manifest.json")
+    with open(m) as f:
+        man = json.load(f)
+    man["clauses"]["vae.kl"]["digest"] = "0" * 64                  # the clause changed since the export
+    with open(m, "w") as f:
+        json.dump(man, f)
+    assert main(["golden", "check", bad, res]) == 2
+    assert "stale goldens: clause vae.kl changed" in capsys.readouterr().err
+    with pytest.raises(GoldenError, match="holds no manifest"):
+        check(str(tmp_path), res)
+
+
+def test_bad_results_are_one_line_errors(goldens, tmp_path, capsys):
+    res = tmp_path / "res"
+    (res / "float64").mkdir(parents=True)
+    assert main(["golden", "check", goldens, str(res)]) == 2       # nothing to check
+    (res / "float64" / "cfg.combine.json").write_text(json.dumps({"conventions": {"form": "sclae"}, "outputs": {}}))
+    assert main(["golden", "check", goldens, str(res)]) == 2
+    err = capsys.readouterr().err
+    assert "no result file for any selected clause" in err and "convention 'form' has no variant 'sclae'" in err
+    assert main(["golden", "check", goldens, str(res), "--dtype", "float32"]) == 2   # no float32/ folder
+
+
+def _build(tmp_path, *flags):
+    exe = str(tmp_path / ("golden_bug" if flags else "golden"))
+    subprocess.run(["cc", "-std=c99", "-O2", "-Wall", "-Werror", *flags, "-o", exe, C_SOURCE, "-lm"], check=True)
+    return exe
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler (cc)")
+def test_c_example_passes_and_its_planted_bug_fails_exactly_schedule_shift(goldens, tmp_path, capsys):
+    ok, bug = str(tmp_path / "ok"), str(tmp_path / "bug")
+    subprocess.run([_build(tmp_path), goldens, ok], check=True)
+    subprocess.run([_build(tmp_path, "-DPLANTED_BUG"), goldens, bug], check=True)
+    junit = str(tmp_path / "j.xml")
+    for dtype in ("float64", "float32", "bfloat16"):
+        assert main(["golden", "check", goldens, ok, "--dtype", dtype, "--junit", junit]) == 0
+        rep = check(goldens, ok, dtype)
+        assert {r["id"] for r in rep["clauses"] if r["status"] == "passed"} == set(C_CLAUSES)
+        rep = check(goldens, bug, dtype)
+        assert {r["id"] for r in rep["clauses"] if r["status"] == "failed"} == {"schedule.shift"}, dtype
+    out = capsys.readouterr().out
+    assert "4 passed, 0 failed, 2 not implemented of 7 clauses" in out
+    assert main(["golden", "check", goldens, bug, "--clause", "schedule.shift", "--junit", junit]) == 1
+    with open(junit) as f:
+        xml = f.read()
+    assert 'failures="1"' in xml and 'classname="schedule.shift"' in xml and "reproduce: genspec golden check" in xml
