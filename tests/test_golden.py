@@ -11,17 +11,19 @@ import numpy as np
 import pytest
 
 import spec
+from conformance import Target
 from conformance.cli import main
 from conformance.golden import check, export, load_manifest
-from conformance.golden.cases import draw, golden_cases, not_exportable, value_clauses, variants
+from conformance.golden.cases import draw, golden_cases, unwritable, value_clauses, variants
 from conformance.golden.check import write_results
 from conformance.golden.codec import GoldenError, decode, float_of
+from conformance.golden.fields import LinearField, linear_field
 from conformance.target import load
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 C_SOURCE = os.path.join(HERE, "..", "examples", "golden_c", "golden.c")
 C_CLAUSES = ["cfg.combine", "rf.interpolation", "schedule.shift", "vae.kl"]
-SUBSET = C_CLAUSES + ["fm.convention", "cfg.dropout", "sampler.euler"]  # a tuple output, integer output, a callable
+SUBSET = C_CLAUSES + ["fm.convention", "cfg.dropout", "sampler.euler"]  # a tuple output, integer output, a field
 
 
 @pytest.fixture(scope="module")
@@ -41,23 +43,16 @@ def _files(d):
     return out
 
 
-def test_export_is_byte_identical_twice(goldens, tmp_path):
-    again = str(tmp_path / "again")
-    export(again, SUBSET)
-    a, b = _files(goldens), _files(again)
-    assert sorted(a) == sorted(b) and len(a) > 50
-    assert [k for k in a if a[k] != b[k]] == []
-
-
-def test_cli_export_in_a_fresh_process_gives_the_same_bytes(goldens, tmp_path):
+def test_export_is_byte_identical_in_a_fresh_process(goldens, tmp_path):
+    """`genspec golden export` run again, in another process, writes the same bytes (NPZ included)."""
     d = str(tmp_path / "cli")
     env = {**os.environ, "PYTHONPATH": os.path.join(HERE, "..")}
-    out = subprocess.run(["python", "-m", "conformance.cli", "golden", "export", d, "--clause", "schedule.shift"],
-                         env=env, capture_output=True, text=True, check=True).stdout
-    assert "1 clauses with goldens" in out
+    argv = ["python", "-m", "conformance.cli", "golden", "export", d] + [a for c in SUBSET for a in ("--clause", c)]
+    out = subprocess.run(argv, env=env, capture_output=True, text=True, check=True).stdout
+    assert f"{len(SUBSET)} clauses with goldens" in out
     a, b = _files(goldens), _files(d)
-    assert {k for k in b if k != "manifest.json"} == {k for k in a if k.startswith("schedule.shift")}
-    assert all(a[k] == b[k] for k in b if k != "manifest.json")
+    assert sorted(a) == sorted(b) and len(a) > 50
+    assert [k for k in a if a[k] != b[k]] == []
 
 
 def test_manifest_lists_every_file_with_its_hash_tolerances_and_conventions(goldens):
@@ -70,7 +65,10 @@ def test_manifest_lists_every_file_with_its_hash_tolerances_and_conventions(gold
     assert e["tolerance"]["float32"] == {"rtol": spec.get("cfg.combine").tolerance.float32.rtol,
                                          "atol": spec.get("cfg.combine").tolerance.float32.atol}
     assert len(e["files"]) == 3 * 3 * 3  # 3 forms × 3 dtypes × (json, npz, txt)
-    assert not m["clauses"]["sampler.euler"]["exportable"] and "callable" in m["clauses"]["sampler.euler"]["reason"]
+    assert all(e["exportable"] for e in m["clauses"].values())
+    with open(os.path.join(goldens, "sampler.euler", "float32", "time=reversed_time.json")) as f:
+        f_arg = json.load(f)["cases"][0]["inputs"]["f"]
+    assert f_arg["type"] == "field" and f_arg["kind"] == "linear"     # the callable, as a linear field
 
 
 def test_json_npz_and_txt_hold_the_same_exact_values(goldens):
@@ -91,29 +89,49 @@ def test_json_npz_and_txt_hold_the_same_exact_values(goldens):
     assert txt[:2] == ["genspec-golden-txt", "1"] and float.fromhex(txt[txt.index("x0", 20) + 4]) in x0.ravel()
 
 
-def test_every_value_clause_has_goldens_or_a_reason():
-    """Exportable = every value clause without a callable argument; each gives cases in every dtype and variant."""
+def test_every_value_clause_has_goldens():
+    """Every value clause with a function is exportable (callables become linear fields) and gives cases."""
+    assert len(value_clauses()) >= 58
     for cid in value_clauses():
-        c = spec.get(cid)
-        has_callable = any(s.domain.kind == "callable" for s in c.inputs)
-        assert bool(not_exportable(cid)) == has_callable, cid
-        if has_callable:
-            continue
         conv = variants(cid)[-1]
         drawn = draw(cid, conv, 2)
+        assert drawn and not unwritable(cid, drawn[0]), cid
         for dtype in ("float64", "bfloat16"):
             assert golden_cases(cid, conv, dtype, drawn), (cid, dtype)
 
 
+def test_conditional_field_tells_the_two_null_labels_apart():
+    f = linear_field("cfg.cost", 0, "f", D=2, classes=3)
+    x, t = np.ones((2, 2)), np.array([0.5, 0.5])
+    assert f.A.shape == (5, 2, 2)
+    assert not np.allclose(f(x, np.array([3, 3]), t), f(x, np.array([-1, -1]), t))   # y_∅ = C vs y_∅ = −1
+    np.testing.assert_array_equal(f(x, np.array([-1, 0]), t)[0], x[0] @ f.A[4] + 0.5 * f.b[4])
+    g = LinearField(np.eye(2), np.zeros(2))
+    np.testing.assert_array_equal(g.torch(__import__("torch").ones(2, 2), np.zeros(2)).numpy(), np.ones((2, 2)))
+
+
+def test_a_sampler_bug_fails_against_the_field_goldens(goldens, tmp_path):
+    def euler_late(f, x1, T, time="data_at_0"):   # evaluates f at the end of each step, not its start
+        x = np.array(x1, dtype=np.float64)
+        for k in range(T):
+            x = x - f(x, np.full(x.shape[0], 1 - (k + 1) / T)) / T
+        return x
+
+    res = str(tmp_path / "res")
+    write_results(goldens, res, Target(name="late", bindings={"sampler.euler": euler_late}), "float64")
+    rep = check(goldens, res, "float64")
+    assert [(r["id"], r["status"]) for r in rep["clauses"] if r["status"] != "not implemented"] == \
+        [("sampler.euler", "failed")]
+
+
 def test_accelerated_passes_and_unbound_clauses_are_not_implemented(goldens, tmp_path):
     res = str(tmp_path / "res")
-    assert write_results(goldens, res, load("accelerated"), "float32", clauses=SUBSET[:-1]) == 6
+    assert write_results(goldens, res, load("accelerated"), "float32") == len(SUBSET)
     os.remove(os.path.join(res, "float32", "cfg.dropout.json"))
     rep = check(goldens, res, "float32")
     status = {r["id"]: r["status"] for r in rep["clauses"]}
-    assert status == {**{c: "passed" for c in SUBSET[:-2]}, "cfg.dropout": "not implemented",
-                      "sampler.euler": "no checks"}
-    assert rep["summary"]["passed"] == 5 and rep["dtype"] == "float32"
+    assert status == {**{c: "passed" for c in SUBSET}, "cfg.dropout": "not implemented"}
+    assert rep["summary"]["passed"] == 6 and rep["dtype"] == "float32"
 
 
 def test_tampered_or_stale_goldens_are_refused(goldens, tmp_path, capsys):
@@ -172,7 +190,7 @@ def test_c_example_passes_and_its_planted_bug_fails_exactly_schedule_shift(golde
         rep = check(goldens, bug, dtype)
         assert {r["id"] for r in rep["clauses"] if r["status"] == "failed"} == {"schedule.shift"}, dtype
     out = capsys.readouterr().out
-    assert "4 passed, 0 failed, 2 not implemented of 7 clauses" in out
+    assert "4 passed, 0 failed, 3 not implemented of 7 clauses" in out
     assert main(["golden", "check", goldens, bug, "--clause", "schedule.shift", "--junit", junit]) == 1
     with open(junit) as f:
         xml = f.read()

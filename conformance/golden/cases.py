@@ -21,6 +21,7 @@ from ..checks import Dual
 from ..context import Context
 from ..registry import checks_for, reference_function
 from .codec import encode
+from .fields import LinearField, replace_fields
 
 CASES_PER_VARIANT = 10
 
@@ -30,18 +31,12 @@ def value_clauses() -> list[str]:
     return [c.id for c in spec.CLAUSES.values() if "value" in c.kind and c.function is not None]
 
 
-def not_exportable(clause_id: str) -> str:
-    """Why a value clause has no goldens ("" when it has): an argument that is a function cannot be written to a file.
-
-    Its cases call a field (velocity, predictor, student network) at points the implementation itself computes, so
-    neither the field nor a table of its values can stand in for it.
-    """
-    c = spec.get(clause_id)
-    fields = [s.name for s in c.inputs if s.domain.kind == "callable"]
-    if fields:
-        return (f"argument{'s' if len(fields) > 1 else ''} {', '.join(fields)} "
-                f"{'are callables' if len(fields) > 1 else 'is a callable'} evaluated at points the implementation "
-                f"computes; a file can hold neither the function nor a table of its values at those points")
+def unwritable(clause_id: str, inputs: dict) -> str:
+    """Why a drawn input cannot go in a file ("" when it can): e.g. a random generator, whose outputs depend on the
+    implementation's random stream. Callables are not here: they become linear fields (fields.py)."""
+    for k, v in inputs.items():
+        if not isinstance(v, (np.ndarray, float, int, str, tuple, list, Dual, LinearField, type(None), np.generic)):
+            return f"argument {k} is a {type(v).__module__}.{type(v).__name__}, which a file cannot carry"
     return ""
 
 
@@ -98,16 +93,14 @@ def order(clause_id: str, inputs: dict) -> dict:
 def golden_cases(clause_id: str, conv: dict[str, str], dtype: str, drawn: list[dict]) -> list[dict]:
     """The cases of one (clause, variant, dtype): inputs rounded to the dtype, expected from the float64 reference.
 
-    Returns [{"id", "inputs", "expected"}] with JSON-encoded values; a drawn input the reference refuses after
-    rounding (e.g. u rounded up to 1) is left out, as are duplicates.
+    Returns [{"id", "inputs", "expected"}] with JSON-encoded values; callables become linear fields (fields.py). A
+    drawn input the reference refuses after rounding (e.g. u rounded up to 1) is left out, as are duplicates.
     """
     ref = reference_function(clause_id)
     ctx = Context(target=None, dtype=dtype)  # type: ignore[arg-type]
     cases, seen = [], set()
-    for raw in drawn:
-        if any(isinstance(v, Dual) for v in raw.values()):
-            continue
-        inputs = order(clause_id, ctx.round(raw))
+    for i, raw in enumerate(drawn):
+        inputs = order(clause_id, ctx.round(replace_fields(clause_id, i, raw)))
         enc_in = {k: encode(_plain(v)) for k, v in inputs.items()}
         key = repr(enc_in)
         if key in seen:

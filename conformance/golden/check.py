@@ -27,6 +27,7 @@ from ..target import Target
 from .cases import variant_key
 from .codec import GoldenError, decode, encode, float_of, sha256
 from .export import FORMAT, clause_digest
+from .fields import LinearField
 
 
 def load_manifest(directory: str) -> dict:
@@ -250,7 +251,8 @@ def write_results(directory: str, results: str, target: Target, dtype: str, clau
             golden = json.load(f)
         outputs = {}
         for case in golden["cases"]:
-            got = ctx.call(cid, fn, {k: decode(v) for k, v in case["inputs"].items()})
+            inputs = {k: decode(v) for k, v in case["inputs"].items()}
+            got = ctx.call(cid, fn, {k: v.dual() if isinstance(v, LinearField) else v for k, v in inputs.items()})
             outputs[case["id"]] = encode(_tuple(got))
         with open(os.path.join(results, dtype, cid + ".json"), "w") as f:
             json.dump({"conventions": conv, "outputs": outputs}, f)

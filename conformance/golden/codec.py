@@ -6,7 +6,9 @@ returning several arrays). JSON encodes each as an object with a ``type``:
     {"type": "array", "dtype": "float64", "shape": [2, 3], "hex": ["0x1.8p+1", ...], "values": [3.0, ...]}
     {"type": "array", "dtype": "int64", "shape": [4], "values": [0, 2, 1, 1]}
     {"type": "float", "hex": "0x1.8p+1", "value": 3.0}    {"type": "int", "value": 3}
+    {"type": "array", "dtype": "bool", "shape": [2, 2], "values": [true, false, ...]}    {"type": "bool", "value": true}
     {"type": "str", "value": "vp"}    {"type": "none"}    {"type": "tuple", "items": [<value>, ...]}
+    {"type": "field", "kind": "linear" | "linear_conditional", "A": <array>, "b": <array>}   (fields.py)
 
 Arrays are flat in C (row-major) order. ``hex`` is authoritative; ``values`` (Python's shortest repr, exact for
 finite numbers; "nan", "inf", "-inf" as strings) is there to be read by people.
@@ -22,6 +24,8 @@ import zipfile
 import numpy as np
 
 from spec.errors import GenspecError
+
+from .fields import LinearField
 
 
 class GoldenError(GenspecError):
@@ -61,8 +65,10 @@ def encode(v) -> dict:
         return {"type": "none"}
     if isinstance(v, str):
         return {"type": "str", "value": v}
+    if isinstance(v, LinearField):
+        return {"type": "field", "kind": v.kind, "A": encode(v.A), "b": encode(v.b)}
     if isinstance(v, (bool, np.bool_)):
-        raise GoldenError("booleans are not a golden value type")
+        return {"type": "bool", "value": bool(v)}
     if isinstance(v, int):
         return {"type": "int", "value": v}
     if isinstance(v, float):
@@ -72,6 +78,8 @@ def encode(v) -> dict:
         flat = [float(x) for x in a.astype(np.float64).ravel()]
         return {"type": "array", "dtype": "float64", "shape": list(a.shape), "hex": [hex_of(x) for x in flat],
                 "values": [_readable(x) for x in flat]}
+    if a.dtype.kind == "b":
+        return {"type": "array", "dtype": "bool", "shape": list(a.shape), "values": [bool(x) for x in a.ravel()]}
     if a.dtype.kind in "iu":
         return {"type": "array", "dtype": "int64", "shape": list(a.shape), "values": [int(x) for x in a.ravel()]}
     raise GoldenError(f"cannot encode a value of type {type(v).__name__} (dtype {a.dtype})")
@@ -84,14 +92,16 @@ def decode(d: dict):
         return tuple(decode(x) for x in d["items"])
     if t == "none":
         return None
-    if t in ("str", "int"):
+    if t in ("str", "int", "bool"):
         return d["value"]
+    if t == "field":
+        return LinearField(decode(d["A"]), decode(d["b"]))
     if t == "float":
         return float_of(d["hex"])
     if t == "array":
         shape = tuple(d["shape"])
-        if d["dtype"] == "int64":
-            return np.array(d["values"], dtype=np.int64).reshape(shape)
+        if d["dtype"] in ("int64", "bool"):
+            return np.array(d["values"], dtype=np.int64 if d["dtype"] == "int64" else bool).reshape(shape)
         return np.array([float_of(x) for x in d["hex"]], dtype=np.float64).reshape(shape)
     raise GoldenError(f"unknown golden value type {t!r}")
 
@@ -122,36 +132,46 @@ def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
 
 def npz_arrays(prefix: str, v, out: dict) -> None:
     """Flatten a value into NPZ entries: arrays and scalars as 0-d arrays, tuples as prefix.0, prefix.1, ...;
-    None is left out (the JSON file says which arguments are None)."""
-    if isinstance(v, tuple):
+    None is left out (the JSON file says which arguments are None); a field as prefix.A, prefix.b."""
+    if isinstance(v, LinearField):
+        npz_arrays(f"{prefix}.A", v.A, out)
+        npz_arrays(f"{prefix}.b", v.b, out)
+    elif isinstance(v, tuple):
         for i, x in enumerate(v):
             npz_arrays(f"{prefix}.{i}", x, out)
     elif v is None:
         return
     elif isinstance(v, str):
         out[prefix] = np.array(v)
-    elif isinstance(v, int) and not isinstance(v, bool):
+    elif isinstance(v, (bool, np.bool_)):
+        out[prefix] = np.array(bool(v))
+    elif isinstance(v, int):
         out[prefix] = np.array(v, dtype=np.int64)
     else:
         a = np.asarray(v)
-        out[prefix] = a.astype(np.float64) if a.dtype.kind == "f" else a.astype(np.int64)
+        out[prefix] = a.astype({"f": np.float64, "b": bool}.get(a.dtype.kind, np.int64))
 
 
 # ---- flat text, for readers without a JSON parser (examples/golden_c) ------------------------------------------------
 def txt_value(kind: str, name: str, v) -> list[str]:
     """Lines of one value: ``<kind> <name> <type> <ndim> <dims...>`` then one line of values (type f: C99 hex floats,
-    i: decimal integers, s: a string on the header line, n: None, no value line). Tuples: one entry per item,
-    named <name>.0, <name>.1, ..."""
+    i: decimal integers, b: 0/1, s: a string on the header line, n: None, no value line). Tuples: one entry per
+    item, named <name>.0, <name>.1, ...; a field: ``<kind> <name> F 0 <field kind>`` then <name>.A and <name>.b."""
+    if isinstance(v, LinearField):
+        return [f"{kind} {name} F 0 {v.kind}"] + txt_value(kind, f"{name}.A", v.A) + txt_value(kind, f"{name}.b", v.b)
     if isinstance(v, tuple):
         return [ln for i, x in enumerate(v) for ln in txt_value(kind, f"{name}.{i}", x)]
     if v is None:
         return [f"{kind} {name} n 0"]
     if isinstance(v, str):
         return [f"{kind} {name} s 0 {v}"]
-    if isinstance(v, int) and not isinstance(v, bool):
+    if isinstance(v, (bool, np.bool_)):
+        return [f"{kind} {name} b 0", str(int(v))]
+    if isinstance(v, int):
         return [f"{kind} {name} i 0", str(v)]
     a = np.asarray(v)
-    head = f"{kind} {name} {'f' if a.dtype.kind == 'f' else 'i'} {a.ndim}" + "".join(f" {n}" for n in a.shape)
+    code = {"f": "f", "b": "b"}.get(a.dtype.kind, "i")
+    head = f"{kind} {name} {code} {a.ndim}" + "".join(f" {n}" for n in a.shape)
     if a.dtype.kind == "f":
         body = " ".join(hex_of(x) for x in a.astype(np.float64).ravel())
     else:

@@ -21,7 +21,7 @@ import spec
 from spec.schema import DTYPES
 
 from ..registry import checks_for
-from .cases import arguments, draw, golden_cases, not_exportable, value_clauses, variant_key, variants
+from .cases import arguments, draw, golden_cases, unwritable, value_clauses, variant_key, variants
 from .codec import GoldenError, decode, dumps, npz_arrays, npz_bytes, sha256, txt_value
 
 FORMAT = "genspec-golden/1"
@@ -61,6 +61,21 @@ def _files(clause_id, conv, dtype, cases):
     return {".json": dumps(doc).encode(), ".npz": npz_bytes(arrays), ".txt": ("\n".join(lines) + "\n").encode()}
 
 
+def _clause_files(cid: str, n: int | None, dtypes) -> dict:
+    """{stem: (conventions, number of cases, {ext: bytes})} of one clause; GoldenError when it cannot be exported."""
+    out = {}
+    for conv in variants(cid):
+        drawn = draw(cid, conv) if n is None else draw(cid, conv, n)
+        for raw in drawn:
+            reason = unwritable(cid, raw)
+            if reason:
+                raise GoldenError(reason)
+        for dtype in dtypes:
+            cases = golden_cases(cid, conv, dtype, drawn)
+            out[f"{cid}/{dtype}/{variant_key(conv)}"] = (conv, len(cases), _files(cid, conv, dtype, cases))
+    return out
+
+
 def export(directory: str, clauses: list[str] | None = None, n: int | None = None,
            dtypes: tuple[str, ...] = DTYPES) -> dict:
     """Write the goldens of the selected value clauses (default: all) under ``directory``; returns the manifest.
@@ -90,23 +105,19 @@ def export(directory: str, clauses: list[str] | None = None, n: int | None = Non
             "tolerance_why": c.tolerance.why,
             "comparison": _comparison(cid),
         }
-        reason = not_exportable(cid)
-        if reason:
-            entries[cid] = {**entry, "exportable": False, "reason": reason, "files": {}}
+        try:
+            written = _clause_files(cid, n, dtypes)
+        except GoldenError as e:
+            entries[cid] = {**entry, "exportable": False, "reason": str(e), "files": {}}
             continue
         files = {}
-        for conv in variants(cid):
-            drawn = draw(cid, conv) if n is None else draw(cid, conv, n)
-            for dtype in dtypes:
-                cases = golden_cases(cid, conv, dtype, drawn)
-                stem = f"{cid}/{dtype}/{variant_key(conv)}"
-                os.makedirs(os.path.join(directory, cid, dtype), exist_ok=True)
-                for ext, data in _files(cid, conv, dtype, cases).items():
-                    with open(os.path.join(directory, stem + ext), "wb") as f:
-                        f.write(data)
-                    files[stem + ext] = {"sha256": sha256(data), "bytes": len(data)}
-                files[stem + ".json"]["cases"] = len(cases)
-                files[stem + ".json"]["conventions"] = conv
+        for stem, (conv, n_cases, data) in written.items():
+            os.makedirs(os.path.dirname(os.path.join(directory, stem)), exist_ok=True)
+            for ext, body in data.items():
+                with open(os.path.join(directory, stem + ext), "wb") as f:
+                    f.write(body)
+                files[stem + ext] = {"sha256": sha256(body), "bytes": len(body)}
+            files[stem + ".json"].update(cases=n_cases, conventions=conv)
         entries[cid] = {**entry, "exportable": True, "files": files}
     manifest = {"format": FORMAT, "spec_version": spec.SPEC_VERSION, "dtypes": list(dtypes),
                 "results_layout": "RESULTS/<dtype>/<clause>.json: {\"conventions\": {...}, "
