@@ -169,6 +169,8 @@ def test_bad_results_are_one_line_errors(goldens, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "no result file for any selected clause" in err and "convention 'form' has no variant 'sclae'" in err
     assert main(["golden", "check", goldens, str(res), "--dtype", "float32"]) == 2   # no float32/ folder
+    assert main(["golden", "export", str(res)]) == 2                                 # not empty, not goldens
+    assert "holds no golden manifest" in capsys.readouterr().err
 
 
 def _build(tmp_path, *flags):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import shutil
 
+import hypothesis
 import numpy as np
 
 import spec
@@ -120,6 +121,7 @@ def export(directory: str, clauses: list[str] | None = None, n: int | None = Non
             files[stem + ".json"].update(cases=n_cases, conventions=conv)
         entries[cid] = {**entry, "exportable": True, "files": files}
     manifest = {"format": FORMAT, "spec_version": spec.SPEC_VERSION, "dtypes": list(dtypes),
+                "drawn_with": {"hypothesis": hypothesis.__version__, "numpy": np.__version__},
                 "results_layout": "RESULTS/<dtype>/<clause>.json: {\"conventions\": {...}, "
                                   "\"outputs\": {\"<case id>\": <value>}} (docs/golden.md)",
                 "clauses": entries}

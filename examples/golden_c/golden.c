@@ -29,7 +29,7 @@
 typedef struct {
     char kind[8];   /* "in" or "out" */
     char name[64];
-    char type;      /* f float, i integer, s string, n none */
+    char type;      /* f float, i integer, b 0/1, s string, n none, F field (its A and b follow as name.A, name.b) */
     int ndim;
     long dims[MAXDIM];
     long size;
@@ -57,7 +57,7 @@ static int read_value(FILE *f, Value *x) {
         x->size *= x->dims[d];
     }
     x->v = NULL;
-    if (x->type == 's') return fscanf(f, "%63s", x->str) == 1;
+    if (x->type == 's' || x->type == 'F') return fscanf(f, "%63s", x->str) == 1; /* a string; a field's kind */
     if (x->type == 'n') return 1;
     x->v = malloc(sizeof(double) * (size_t)(x->size ? x->size : 1));
     for (long k = 0; k < x->size; k++) {
