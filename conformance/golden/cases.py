@@ -90,30 +90,32 @@ def order(clause_id: str, inputs: dict) -> dict:
     return {k: inputs[k] for k in names + extra if k in inputs}
 
 
-def golden_cases(clause_id: str, conv: dict[str, str], dtype: str, drawn: list[dict]) -> list[dict]:
+def golden_cases(clause_id: str, conv: dict[str, str], dtype: str, drawn: list[dict]) -> tuple[list[dict], str]:
     """The cases of one (clause, variant, dtype): inputs rounded to the dtype, expected from the float64 reference.
 
-    Returns [{"id", "inputs", "expected"}] with JSON-encoded values; callables become linear fields (fields.py). A
-    drawn input the reference refuses after rounding (e.g. u rounded up to 1) is left out, as are duplicates.
+    Returns ([{"id", "inputs", "expected"}] with JSON-encoded values, the last error met); callables become linear
+    fields (fields.py). A drawn input the reference refuses after rounding (e.g. u rounded up to 1) is left out, as
+    are duplicates.
     """
     ref = reference_function(clause_id)
     ctx = Context(target=None, dtype=dtype)  # type: ignore[arg-type]
-    cases, seen = [], set()
+    cases, seen, error = [], set(), ""
     for i, raw in enumerate(drawn):
-        inputs = order(clause_id, ctx.round(replace_fields(clause_id, i, raw)))
-        enc_in = {k: encode(_plain(v)) for k, v in inputs.items()}
-        key = repr(enc_in)
-        if key in seen:
-            continue
         try:
+            inputs = order(clause_id, ctx.round(replace_fields(clause_id, i, raw)))
+            enc_in = {k: encode(_plain(v)) for k, v in inputs.items()}
+            key = repr(enc_in)
+            if key in seen:
+                continue
             with warnings.catch_warnings(), np.errstate(all="ignore"):
                 warnings.simplefilter("ignore")
-                expected = ref(**inputs, **conv)
-        except ValueError:
+                expected = encode(_plain(ref(**inputs, **conv)))
+        except Exception as e:  # noqa: BLE001 - a case the reference refuses, or a value no file can hold
+            error = f"{type(e).__name__}: {e}"
             continue
         seen.add(key)
-        cases.append({"id": f"c{len(cases):02d}", "inputs": enc_in, "expected": encode(_plain(expected))})
-    return cases
+        cases.append({"id": f"c{len(cases):02d}", "inputs": enc_in, "expected": expected})
+    return cases, error
 
 
 def _plain(v):

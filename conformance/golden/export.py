@@ -64,7 +64,7 @@ def _files(clause_id, conv, dtype, cases):
 
 def _clause_files(cid: str, n: int | None, dtypes) -> dict:
     """{stem: (conventions, number of cases, {ext: bytes})} of one clause; GoldenError when it cannot be exported."""
-    out = {}
+    out, errors = {}, []
     for conv in variants(cid):
         drawn = draw(cid, conv) if n is None else draw(cid, conv, n)
         for raw in drawn:
@@ -72,8 +72,12 @@ def _clause_files(cid: str, n: int | None, dtypes) -> dict:
             if reason:
                 raise GoldenError(reason)
         for dtype in dtypes:
-            cases = golden_cases(cid, conv, dtype, drawn)
+            cases, error = golden_cases(cid, conv, dtype, drawn)
+            errors.append(error)
             out[f"{cid}/{dtype}/{variant_key(conv)}"] = (conv, len(cases), _files(cid, conv, dtype, cases))
+    if all(n_cases == 0 for _, n_cases, _ in out.values()):
+        raise GoldenError("no drawn case could be evaluated by the reference and written"
+                          + (f" ({next(e for e in errors if e)})" if any(errors) else ""))
     return out
 
 

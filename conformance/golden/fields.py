@@ -73,7 +73,9 @@ def replace_fields(clause_id: str, case: int, inputs: dict) -> dict:
     """
     if not any(isinstance(v, Dual) for v in inputs.values()):
         return inputs
-    rows = next(v for v in inputs.values() if isinstance(v, np.ndarray) and v.dtype.kind == "f" and v.ndim >= 2)
+    rows = next((v for v in inputs.values() if isinstance(v, np.ndarray) and v.dtype.kind == "f" and v.ndim >= 2), None)
+    if rows is None:
+        raise ValueError("a callable argument, but no (n, D) array to size a linear field by")
     D = int(np.prod(rows.shape[1:]))
     classes = None
     if "y" in inputs:
