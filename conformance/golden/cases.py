@@ -35,7 +35,8 @@ def unwritable(clause_id: str, inputs: dict) -> str:
     """Why a drawn input cannot go in a file ("" when it can): e.g. a random generator, whose outputs depend on the
     implementation's random stream. Callables are not here: they become linear fields (fields.py)."""
     for k, v in inputs.items():
-        if not isinstance(v, (np.ndarray, float, int, str, tuple, list, Dual, LinearField, type(None), np.generic)):
+        if not isinstance(v, (np.ndarray, float, int, str, tuple, list, dict, Dual, LinearField, type(None),
+                              np.generic)):
             return f"argument {k} is a {type(v).__module__}.{type(v).__name__}, which a file cannot carry"
     return ""
 
@@ -120,6 +121,8 @@ def golden_cases(clause_id: str, conv: dict[str, str], dtype: str, drawn: list[d
 
 def _plain(v):
     """NumPy scalars as 0-d arrays, tuples and lists as tuples; Python scalars stay as they are."""
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
     if isinstance(v, (tuple, list)):
         return tuple(_plain(x) for x in v)
     if isinstance(v, np.generic):

@@ -3,7 +3,8 @@
 RESULTS layout: ``RESULTS/<dtype>/<clause>.json`` =
 ``{"conventions": {"<name>": "<variant>", ...}, "outputs": {"<case id>": <value>, ...}}``. A value is a number, a
 string (C99 hex '0x1.8p+1' as printf's %a writes it, a decimal, 'nan', 'inf'), a list (flat in C order, or nested),
-or codec.py's encoding; a clause returning several arrays gives a list with one entry per array. Conventions left
+or codec.py's encoding; a clause returning several arrays gives a list with one entry per array, one returning
+named quantities an object with one entry per name. Conventions left
 out are the defaults. A clause without a results file is `not implemented`. Comparisons are conform's: the clause's
 tolerance for the dtype, or its ClauseChecks.compare where it has one.
 """
@@ -76,6 +77,12 @@ class ResultsTarget:
 
 def _as_got(obj, expected):
     """A results value shaped like the expected one (a flat list takes the expected shape)."""
+    if isinstance(expected, dict):
+        if isinstance(obj, dict) and obj.get("type") == "dict":
+            obj = obj["items"]
+        if not isinstance(obj, dict) or set(obj) != set(expected):
+            return obj  # the comparison reports the structure mismatch
+        return {k: _as_got(obj[k], e) for k, e in expected.items()}
     if isinstance(expected, tuple):
         if isinstance(obj, dict) and obj.get("type") == "tuple":
             obj = obj["items"]
@@ -261,4 +268,6 @@ def write_results(directory: str, results: str, target: Target, dtype: str, clau
 
 
 def _tuple(v):
+    if isinstance(v, dict):
+        return {k: _tuple(x) for k, x in v.items()}
     return tuple(_tuple(x) for x in v) if isinstance(v, (tuple, list)) else v

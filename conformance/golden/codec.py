@@ -8,6 +8,7 @@ returning several arrays). JSON encodes each as an object with a ``type``:
     {"type": "float", "hex": "0x1.8p+1", "value": 3.0}    {"type": "int", "value": 3}
     {"type": "array", "dtype": "bool", "shape": [2, 2], "values": [true, false, ...]}    {"type": "bool", "value": true}
     {"type": "str", "value": "vp"}    {"type": "none"}    {"type": "tuple", "items": [<value>, ...]}
+    {"type": "dict", "items": {"<key>": <value>, ...}}    (a clause returning named quantities)
     {"type": "field", "kind": "linear" | "linear_conditional", "A": <array>, "b": <array>}   (fields.py)
 
 Arrays are flat in C (row-major) order. ``hex`` is authoritative; ``values`` (Python's shortest repr, exact for
@@ -59,6 +60,8 @@ def _readable(v: float):
 
 # ---- JSON --------------------------------------------------------------------------------------------------------
 def encode(v) -> dict:
+    if isinstance(v, dict):
+        return {"type": "dict", "items": {str(k): encode(x) for k, x in v.items()}}
     if isinstance(v, tuple):
         return {"type": "tuple", "items": [encode(x) for x in v]}
     if v is None:
@@ -90,6 +93,8 @@ def decode(d: dict):
     t = d.get("type")
     if t == "tuple":
         return tuple(decode(x) for x in d["items"])
+    if t == "dict":
+        return {k: decode(x) for k, x in d["items"].items()}
     if t == "none":
         return None
     if t in ("str", "int", "bool"):
@@ -139,6 +144,9 @@ def npz_arrays(prefix: str, v, out: dict) -> None:
     elif isinstance(v, tuple):
         for i, x in enumerate(v):
             npz_arrays(f"{prefix}.{i}", x, out)
+    elif isinstance(v, dict):
+        for k, x in v.items():
+            npz_arrays(f"{prefix}.{k}", x, out)
     elif v is None:
         return
     elif isinstance(v, str):
@@ -156,11 +164,14 @@ def npz_arrays(prefix: str, v, out: dict) -> None:
 def txt_value(kind: str, name: str, v) -> list[str]:
     """Lines of one value: ``<kind> <name> <type> <ndim> <dims...>`` then one line of values (type f: C99 hex floats,
     i: decimal integers, b: 0/1, s: a string on the header line, n: None, no value line). Tuples: one entry per
-    item, named <name>.0, <name>.1, ...; a field: ``<kind> <name> F 0 <field kind>`` then <name>.A and <name>.b."""
+    item, named <name>.0, <name>.1, ...; dicts one per key, <name>.<key>; a field: ``<kind> <name> F 0 <field
+    kind>`` then <name>.A and <name>.b."""
     if isinstance(v, LinearField):
         return [f"{kind} {name} F 0 {v.kind}"] + txt_value(kind, f"{name}.A", v.A) + txt_value(kind, f"{name}.b", v.b)
     if isinstance(v, tuple):
         return [ln for i, x in enumerate(v) for ln in txt_value(kind, f"{name}.{i}", x)]
+    if isinstance(v, dict):
+        return [ln for k, x in v.items() for ln in txt_value(kind, f"{name}.{k}", x)]
     if v is None:
         return [f"{kind} {name} n 0"]
     if isinstance(v, str):
