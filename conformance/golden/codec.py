@@ -112,8 +112,16 @@ def decode(d: dict):
 
 
 def dumps(obj) -> str:
-    """Canonical JSON: fixed key order as built, two-space indent, ASCII, a final newline."""
+    """Canonical JSON: keys in the order built, one-space indent, ASCII, a final newline."""
     return json.dumps(obj, indent=1, ensure_ascii=True, allow_nan=False) + "\n"
+
+
+def dumps_cases(head: dict, cases: list[dict]) -> str:
+    """A case file: the header fields one per line, then one case per line (compact, and fast to write)."""
+    one = lambda v: json.dumps(v, ensure_ascii=True, allow_nan=False)  # noqa: E731
+    lines = [f" {one(k)}: {one(v)}," for k, v in head.items()]
+    body = ",\n".join("  " + one(c) for c in cases)
+    return "{\n" + "\n".join(lines) + '\n "cases": [\n' + body + ("\n" if cases else "") + " ]\n}\n"
 
 
 # ---- NPZ, written deterministically ---------------------------------------------------------------------------------

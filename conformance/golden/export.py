@@ -23,7 +23,7 @@ from spec.schema import DTYPES
 
 from ..registry import checks_for
 from .cases import arguments, draw, golden_cases, unwritable, value_clauses, variant_key, variants
-from .codec import GoldenError, decode, dumps, npz_arrays, npz_bytes, sha256, txt_value
+from .codec import GoldenError, decode, dumps, dumps_cases, npz_arrays, npz_bytes, sha256, txt_value
 
 FORMAT = "genspec-golden/1"
 
@@ -44,8 +44,8 @@ def _comparison(clause_id: str) -> str:
 
 def _files(clause_id, conv, dtype, cases):
     """The three files of one (clause, variant, dtype) as bytes."""
-    doc = {"format": FORMAT, "spec_version": spec.SPEC_VERSION, "clause": clause_id, "dtype": dtype,
-           "conventions": conv, "arguments": arguments(clause_id), "cases": cases}
+    head = {"format": FORMAT, "spec_version": spec.SPEC_VERSION, "clause": clause_id, "dtype": dtype,
+            "conventions": conv, "arguments": arguments(clause_id)}
     arrays: dict[str, np.ndarray] = {}
     lines = ["genspec-golden-txt 1", f"clause {clause_id}", f"dtype {dtype}",
              "conventions " + (" ".join(f"{k}={v}" for k, v in conv.items()) or "-"), f"cases {len(cases)}"]
@@ -59,7 +59,8 @@ def _files(clause_id, conv, dtype, cases):
         npz_arrays(f"{case['id']}.out", out, arrays)
         lines += txt_value("out", "out", out)
         lines.append("end")
-    return {".json": dumps(doc).encode(), ".npz": npz_bytes(arrays), ".txt": ("\n".join(lines) + "\n").encode()}
+    return {".json": dumps_cases(head, cases).encode(), ".npz": npz_bytes(arrays),
+            ".txt": ("\n".join(lines) + "\n").encode()}
 
 
 def _clause_files(cid: str, n: int | None, dtypes) -> dict:
