@@ -86,7 +86,32 @@ def test_json_npz_and_txt_hold_the_same_exact_values(goldens):
             assert [float_of(x) for x in case["expected"]["items"][i]["hex"]] == list(item.ravel())
     x0 = decode(doc["cases"][1]["inputs"]["x0"])
     assert np.all(x0 == x0.astype(np.float32))  # rounded to bfloat16 (exact in float32) before the reference ran
-    assert txt[:2] == ["genspec-golden-txt", "1"] and float.fromhex(txt[txt.index("x0", 20) + 4]) in x0.ravel()
+    assert txt[:2] == ["genspec-golden-txt", "1"]
+    from_txt = _read_txt(txt)
+    assert len(from_txt) == len(doc["cases"])
+    for got, case in zip(from_txt, doc["cases"], strict=True):
+        want = {**{k: decode(v) for k, v in case["inputs"].items()},
+                **{f"out.{i}": a for i, a in enumerate(decode(case["expected"]))}}
+        assert list(got) == list(want)
+        for k in want:
+            np.testing.assert_array_equal(got[k], want[k])
+
+
+def _read_txt(tokens):
+    """A reader of the flat text format as a foreign program would write it (floats, ndim, dims, values)."""
+    cases, i = [], tokens.index("cases") + 2
+    while i < len(tokens):
+        assert tokens[i] == "case"
+        case, i = {}, i + 2
+        while tokens[i] != "end":
+            _, name, typ, ndim = tokens[i:i + 4]
+            dims = [int(x) for x in tokens[i + 4:i + 4 + int(ndim)]]
+            size, i = int(np.prod(dims)), i + 4 + int(ndim)
+            vals = [float.fromhex(x) for x in tokens[i:i + size]]
+            case[name], i = (np.array(vals).reshape(dims) if typ == "f" else None), i + size
+        cases.append(case)
+        i += 1
+    return cases
 
 
 def test_every_value_clause_has_goldens():

@@ -63,8 +63,37 @@ def arguments(clause_id: str) -> list[str]:
     return [p for p in inspect.signature(ref).parameters if p not in conv]
 
 
+def edge_cases(clause_id: str, base: dict) -> list[dict]:
+    """The domain's edges: copies of ``base`` with one argument's first entry at a finite closed bound of its symbol
+    (t = 0, t = 1, u = 0, w = −w_max, ...; integers at their lower bound only: their upper bounds are caps such as
+    T ≤ 10⁷). A copy the reference refuses (e.g. a constraint between arguments) is dropped later."""
+    out = []
+    for sym in spec.get(clause_id).inputs:
+        v = base.get(sym.name)
+        dom = sym.domain
+        if dom.kind not in ("real", "integer") or v is None or isinstance(v, (bool, str, Dual)):
+            continue
+        bounds = [dom.low] if dom.kind == "integer" else [dom.low, dom.high]
+        closed = [dom.low_closed, dom.high_closed]
+        for b, ok in zip(bounds, closed, strict=False):
+            if not (ok and np.isfinite(b)):
+                continue
+            if isinstance(v, np.ndarray):
+                if v.size == 0:
+                    continue
+                e = v.copy()
+                e.flat[0] = b
+            elif isinstance(v, (int, float, np.generic)):
+                e = type(v)(b) if isinstance(v, (int, float)) else np.asarray(b, dtype=v.dtype)
+            else:
+                continue
+            out.append({**base, sym.name: e})
+    return out
+
+
 def draw(clause_id: str, conv: dict[str, str], n: int = CASES_PER_VARIANT) -> list[dict]:
-    """Up to n distinct inputs (keyword dicts, float64), deterministic: the worked example, then hypothesis' draws."""
+    """Distinct inputs (keyword dicts, float64), deterministic: the worked example, the domain's edges on the first
+    input (edge_cases), then up to n of hypothesis' draws."""
     chk = checks_for(clause_id)
     strategy = chk.convention_cases(conv) if chk.convention_cases else chk.cases
     out: list[dict] = []
@@ -81,7 +110,7 @@ def draw(clause_id: str, conv: dict[str, str], n: int = CASES_PER_VARIANT) -> li
         out.append(inputs)
 
     collect()
-    return out
+    return out[:1] + edge_cases(clause_id, out[0]) + out[1:] if out else out
 
 
 def order(clause_id: str, inputs: dict) -> dict:
