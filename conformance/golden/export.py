@@ -103,7 +103,8 @@ def export(directory: str, clauses: list[str] | None = None, n: int | None = Non
             "title": c.title,
             "function": c.function,
             "digest": clause_digest(cid),
-            "arguments": [{"name": s.name, "role": s.role, "domain": s.domain.describe()} for s in c.inputs],
+            "arguments": [{"name": s.name, "role": s.role, "kind": s.domain.kind, "shape": list(s.domain.shape),
+                           "domain": s.domain.describe()} for s in c.inputs],
             "conventions": {cv.name: {"default": cv.default, "variants": [v.name for v in cv.variants]}
                             for cv in c.conventions},
             "tolerance": {d: {"rtol": c.tolerance.for_dtype(d).rtol, "atol": c.tolerance.for_dtype(d).atol}
