@@ -184,7 +184,12 @@ def test_tampered_or_stale_goldens_are_refused(goldens, tmp_path, capsys):
     with open(m, "w") as f:
         json.dump(man, f)
     assert main(["golden", "check", bad, res]) == 2
-    assert "stale goldens: clause vae.kl changed" in capsys.readouterr().err
+    assert "stale goldens: clause vae.kl (its statement, tolerance or reference) changed" in capsys.readouterr().err
+    man["spec_version"] = "0.0.9"
+    with open(m, "w") as f:
+        json.dump(man, f)
+    assert main(["golden", "check", bad, res]) == 2
+    assert "exported from spec 0.0.9" in capsys.readouterr().err
     with pytest.raises(GoldenError, match="holds no manifest"):
         check(str(tmp_path), res)
 

@@ -48,8 +48,8 @@ def load_manifest(directory: str) -> dict:
                           f"{spec.SPEC_VERSION}; re-export with `genspec golden export`")
     for cid, entry in m["clauses"].items():
         if cid not in spec.CLAUSES or entry.get("digest") != clause_digest(cid):
-            raise GoldenError(f"stale goldens: clause {cid} changed (or went) since {directory} was exported; "
-                              f"re-export with `genspec golden export`")
+            raise GoldenError(f"stale goldens: clause {cid} (its statement, tolerance or reference) changed, or went, "
+                              f"since {directory} was exported; re-export with `genspec golden export`")
         for rel, meta in entry["files"].items():
             fp = os.path.join(directory, rel)
             try:

@@ -12,8 +12,13 @@ Layout (all paths relative to DIR)::
 """
 from __future__ import annotations
 
+import functools
+import hashlib
+import importlib
+import inspect
 import os
 import shutil
+import sys
 
 import hypothesis
 import numpy as np
@@ -29,8 +34,30 @@ FORMAT = "genspec-golden/1"
 
 
 def clause_digest(clause_id: str) -> str:
-    """sha256 of the clause as exported JSON: goldens made from another statement or tolerance are stale."""
-    return sha256(spec.get(clause_id).model_dump_json().encode())
+    """sha256 of the clause as exported JSON and of the source of its reference (its module and the reference/ and
+    spec/ modules that one uses): goldens made from another statement, tolerance or reference are stale."""
+    h = hashlib.sha256(spec.get(clause_id).model_dump_json().encode())
+    h.update(_sources_digest(spec.module_of(clause_id)).encode())
+    return h.hexdigest()
+
+
+@functools.cache
+def _sources_digest(fam: str) -> str:
+    h = hashlib.sha256()
+    for name in sorted(_closure(importlib.import_module(f"reference.{fam}"), {f"spec.{fam}"})):
+        h.update(name.encode() + b"\0" + inspect.getsource(sys.modules[name]).encode())
+    return h.hexdigest()
+
+
+def _closure(mod, seen: set[str] | None = None) -> set[str]:
+    """The reference/ and spec/ modules ``mod`` depends on through its globals, itself included."""
+    seen = set() if seen is None else seen
+    seen.add(mod.__name__)
+    for v in vars(mod).values():
+        name = v.__name__ if inspect.ismodule(v) else getattr(v, "__module__", None)
+        if isinstance(name, str) and name.split(".")[0] in ("reference", "spec") and name not in seen:
+            _closure(sys.modules[name], seen)
+    return seen
 
 
 def _comparison(clause_id: str) -> str:
