@@ -23,13 +23,14 @@ from conformance.target import load
 HERE = os.path.dirname(os.path.abspath(__file__))
 C_SOURCE = os.path.join(HERE, "..", "examples", "golden_c", "golden.c")
 C_CLAUSES = ["cfg.combine", "rf.interpolation", "schedule.shift", "vae.kl"]
+CASES = 4  # drawn cases per variant (plus the worked example and the edges): enough here, and quick
 SUBSET = C_CLAUSES + ["fm.convention", "cfg.dropout", "sampler.euler"]  # a tuple output, integer output, a field
 
 
 @pytest.fixture(scope="module")
 def goldens(tmp_path_factory):
     d = str(tmp_path_factory.mktemp("golden") / "g")
-    export(d, SUBSET)
+    export(d, SUBSET, n=CASES)
     return d
 
 
@@ -47,7 +48,8 @@ def test_export_is_byte_identical_in_a_fresh_process(goldens, tmp_path):
     """`genspec golden export` run again, in another process, writes the same bytes (NPZ included)."""
     d = str(tmp_path / "cli")
     env = {**os.environ, "PYTHONPATH": os.path.join(HERE, "..")}
-    argv = ["python", "-m", "conformance.cli", "golden", "export", d] + [a for c in SUBSET for a in ("--clause", c)]
+    argv = ["python", "-m", "conformance.cli", "golden", "export", d, "--cases", str(CASES)]
+    argv += [a for c in SUBSET for a in ("--clause", c)]
     out = subprocess.run(argv, env=env, capture_output=True, text=True, check=True).stdout
     assert f"{len(SUBSET)} clauses with goldens" in out
     a, b = _files(goldens), _files(d)
