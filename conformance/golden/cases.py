@@ -78,6 +78,7 @@ def edge_cases(clause_id: str, base: dict) -> list[dict]:
         for b, ok in zip(bounds, closed, strict=False):
             if not (ok and np.isfinite(b)):
                 continue
+            e: np.ndarray | int | float
             if isinstance(v, np.ndarray):
                 if v.size == 0:
                     continue
@@ -129,7 +130,9 @@ def golden_cases(clause_id: str, conv: dict[str, str], dtype: str, drawn: list[d
     """
     ref = reference_function(clause_id)
     ctx = Context(target=None, dtype=dtype)  # type: ignore[arg-type]
-    cases, seen, error = [], set(), ""
+    cases: list[dict] = []
+    seen: set[str] = set()
+    error = ""
     for i, raw in enumerate(drawn):
         try:
             inputs = order(clause_id, ctx.round(replace_fields(clause_id, i, raw)))

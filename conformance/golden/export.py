@@ -19,6 +19,7 @@ import inspect
 import os
 import shutil
 import sys
+from typing import Any
 
 import hypothesis
 import numpy as np
@@ -126,7 +127,7 @@ def export(directory: str, clauses: list[str] | None = None, n: int | None = Non
     entries = {}
     for cid in wanted:
         c = spec.get(cid)
-        entry = {
+        entry: dict[str, Any] = {
             "title": c.title,
             "function": c.function,
             "digest": clause_digest(cid),
