@@ -57,6 +57,16 @@ def test_export_is_byte_identical_in_a_fresh_process(goldens, tmp_path):
     assert [k for k in a if a[k] != b[k]] == []
 
 
+def test_draws_do_not_depend_on_the_modules_imported_before(monkeypatch):
+    """hypothesis also draws literals of the local modules imported so far (a pytest run imports every test module):
+    the goldens are drawn without them, so the same in every process."""
+    from hypothesis.internal.conjecture import providers
+    seen = []
+    real = providers._get_local_constants
+    monkeypatch.setattr(providers, "_get_local_constants", lambda: seen.append(1) or real())
+    assert draw("schedule.shift", {}, 3) and seen == []
+
+
 def test_manifest_lists_every_file_with_its_hash_tolerances_and_conventions(goldens):
     m = load_manifest(goldens)
     assert m["spec_version"] == spec.SPEC_VERSION and set(m["clauses"]) == set(SUBSET)

@@ -8,6 +8,7 @@ the reference sees in ``genspec conform``).
 """
 from __future__ import annotations
 
+import contextlib
 import inspect
 import itertools
 import warnings
@@ -104,6 +105,7 @@ def draw(clause_id: str, conv: dict[str, str], n: int = CASES_PER_VARIANT) -> li
         return out
     cap = min(n, chk.max_examples or n)
 
+    @_without_local_constants()
     @settings(max_examples=cap, derandomize=True, database=None, deadline=None, phases=(Phase.generate,),
               suppress_health_check=list(HealthCheck), print_blob=False)
     @given(inputs=strategy)
@@ -112,6 +114,26 @@ def draw(clause_id: str, conv: dict[str, str], n: int = CASES_PER_VARIANT) -> li
 
     collect()
     return out[:1] + edge_cases(clause_id, out[0]) + out[1:] if out else out
+
+
+@contextlib.contextmanager
+def _without_local_constants():
+    """Hypothesis (since 6.131) also draws literals it finds in the local modules imported so far, so its
+    derandomized draws depend on what the process imported before (a pytest run imports every test module). Goldens
+    must not: they are drawn with no local constants (hypothesis' global ones stay), the same in every process."""
+    try:
+        from hypothesis.internal.conjecture import providers
+        saved, cache, empty = providers._get_local_constants, providers.CONSTANTS_CACHE.cache, providers.Constants()
+    except (ImportError, AttributeError):  # a hypothesis without local constants
+        yield
+        return
+    cache.clear()
+    providers._get_local_constants = lambda: empty
+    try:
+        yield
+    finally:
+        providers._get_local_constants = saved
+        cache.clear()
 
 
 def order(clause_id: str, inputs: dict) -> dict:
