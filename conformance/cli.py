@@ -210,8 +210,10 @@ def parser() -> argparse.ArgumentParser:
     x.add_argument("path", nargs="?")
     x.add_argument("--schema", action="store_true")
     x.set_defaults(fn=_export)
-    from accelerated.models import jobs  # `genspec train <job>` (h10)
+    from accelerated.models import jobs  # `genspec train <job>`: accelerated/models/jobs.py
     jobs.add_parser(sub)
+    from .golden import add_parser as add_golden  # genspec golden export|check (conformance/golden/)
+    add_golden(sub)
     return p
 
 
