@@ -30,6 +30,7 @@ import copy
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -115,7 +116,8 @@ def _mlp(c: DistillConfig) -> VelocityMLP:
 
 
 def _batch(mixture, c: DistillConfig, gen: torch.Generator):
-    x = sample_mixture(c.batch, *mixture, generator=gen)
+    weights, means, covs = mixture
+    x = sample_mixture(c.batch, weights, means, covs, generator=gen)
     return x, torch.randn(x.shape, generator=gen)
 
 
@@ -156,7 +158,7 @@ def progressive_distillation(mixture=FOUR_MODES, c: DistillConfig | None = None,
     gen = torch.Generator().manual_seed(c.seed)
     ev = Evaluation.of(mixture, c.eval_points, c.seed + 1)
     oracle = Oracle(mixture)
-    teacher = oracle                                            # round 1: the exact teacher
+    teacher: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = oracle   # round 1: the exact teacher
     student = regress_on_teacher(mixture, c, gen)
     rounds, N = [], c.start_steps // 2
     students = {} if students is None else students
@@ -254,7 +256,8 @@ def _picture(mixture, students: dict, cd_model: ConsistencyModel, n: int, seed: 
     from accelerated.models.plots import scatter_panel, side_by_side, stack
     gen = torch.Generator().manual_seed(seed)
     ev = Evaluation.of(mixture, n, seed)
-    data = sample_mixture(n, *mixture, generator=gen)
+    weights, means, covs = mixture
+    data = sample_mixture(n, weights, means, covs, generator=gen)
     oracle = Oracle(mixture)
     euler = lambda f, k: euler_sample(lambda x, t: f(x.float(), t.float()).double(), ev.z, k)
     rows = [[scatter_panel(ev.z, "NOISE Z"), scatter_panel(data, "DATA"), scatter_panel(ev.phi, "EXACT MAP")],

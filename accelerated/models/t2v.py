@@ -136,7 +136,7 @@ def run(c: T2VConfig, out: str, progress: bool = True) -> dict:
     timings["autoencoder_s"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()
-    mu = encode_latents(ae, data.videos, "cpu", batch=128)
+    mu = encode_latents(ae, data.videos, "cpu", batch=128)  # type: ignore[arg-type]  # same encode() interface
     scale = float(1.0 / mu.float().std())
     model = VideoDenoiser(c)
     ema = EMA(model, c.ema)
