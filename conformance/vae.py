@@ -386,8 +386,9 @@ CHECKS = [
                     sps.E(Z.subs(eps_, sps.Normal("e", 0, 1))) - mu_,
                     sps.variance(Z.subs(eps_, sps.Normal("e", 0, 1))) - sp.exp(lv_)))),
         symbolic=lambda mu, logvar, eps: _lambdified("z")(mu, logvar, eps),
-        properties=(Property("z - μ = σ ε; ε = 0 gives z = μ", _z_minus_mu_is_sigma_eps),
-                    Property("autograd: ∂z/∂μ = 1, ∂z/∂logvar = ½ σ ε (torch targets)", _autograd)),
+        properties=(Property("z - μ = σ ε; ε = 0 gives z = μ", _z_minus_mu_is_sigma_eps, cases=_gaussian_inputs()),
+                    Property("autograd: ∂z/∂μ = 1, ∂z/∂logvar = ½ σ ε (torch targets)", _autograd,
+                             cases=_gaussian_inputs())),   # logvar drawn; each property maps it to the variant
         example=lambda: {"mu": np.array([[0.0, 1.0]]), "logvar": np.array([[0.0, math.log(4.0)]]),
                          "eps": np.array([[1.0, -0.5]])},
     ),
