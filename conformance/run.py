@@ -6,6 +6,7 @@ import sympy as sp
 from hypothesis import HealthCheck, Phase, given, settings
 
 import spec
+
 from .checks import Dual
 from .context import Context
 from .registry import checks_for, reference_function
