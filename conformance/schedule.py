@@ -12,7 +12,7 @@ import spec
 from reference import schedule as R
 from spec.schema import Tolerance
 
-from .arrays import gaussian, reals
+from .arrays import T_EDGES, U_EDGES, gaussian, reals, with_edges
 from .checks import ClauseChecks, Proof, Property
 
 KS_N, KS_SEED, KS_ALPHA = 20000, 20240501, 1e-3
@@ -236,16 +236,21 @@ def _shift_snr(ctx, fn, inp):
 CHECKS = [
     ClauseChecks(
         clause="schedule.uniform",
-        cases=st.fixed_dictionaries({"u": normals}),
+        cases=with_edges(st.fixed_dictionaries({"u": normals}), u=U_EDGES),
         proofs=(Proof("t = Φ(u), u ~ N(0, 1) has density 1 on (0, 1) (probability-integral transform)",
-                      _uniform_change_of_variables),),
-        symbolic=lambda u: sp.lambdify(globals()["u"], (1 + sp.erf(globals()["u"] / sp.sqrt(2))) / 2, "scipy")(u),
+                      _uniform_change_of_variables),
+                Proof("Φ(u) = (1 + erf(u/√2))/2 = ½ erfc(−u/√2)",
+                      lambda: sp.simplify(((1 + sp.erf(u / sp.sqrt(2))) / 2 - sp.erfc(-u / sp.sqrt(2)) / 2).rewrite(sp.erf)))),
+        # lambdified as ½ erfc(v/√2) at v = −u (sympy would rewrite erfc(−x) as 2 − erfc(x)): the erf form
+        # (1 + erf(u/√2))/2 cancels for u ≪ 0, Φ(−8) ≈ 6e-16
+        symbolic=lambda u: sp.lambdify(w, sp.erfc(w / sp.sqrt(2)) / 2, "scipy")(-u),
         properties=(Property(f"KS test against U(0, 1), n = {KS_N}", _uniform_ks, cases=st.just({})),),
         example=lambda: {"u": np.array([-1.0, 0.0, 1.0])},
     ),
     ClauseChecks(
         clause="schedule.logit_normal",
-        cases=st.fixed_dictionaries({"u": normals, "m": st.floats(-1.0, 1.0), "s": st.floats(0.5, 2.0)}),
+        cases=with_edges(st.fixed_dictionaries({"u": normals, "m": st.floats(-1.0, 1.0), "s": st.floats(0.5, 2.0)}),
+                         u=U_EDGES, s=(2.0,)),                  # |m + s u| up to 17: t within 4e-8 of 0 and 1
         proofs=(Proof("logit(sigmoid(w)) = w", lambda: sp.simplify(sp.expand_log(logit(sigmoid(w)), force=True) - w)),
                 Proof("change of variables gives p(t) = exp(−(logit t − m)²/2s²)/(s√(2π) t(1 − t))", _change_of_variables),
                 Proof("04's log-normal is the law of the odds: t/(1 − t) = e^{m + s u} for t = sigmoid(m + s u)",
@@ -258,7 +263,7 @@ CHECKS = [
     ),
     ClauseChecks(
         clause="schedule.logit_normal_pdf",
-        cases=_pdf_cases(),
+        cases=with_edges(_pdf_cases(), t=T_EDGES),
         proofs=(Proof("∫_0^1 p dt = 1 (substituting t = sigmoid(m + s u))",
                       lambda: sp.simplify(sp.integrate(phi(u), (u, -sp.oo, sp.oo)) - 1)),
                 Proof("p(t) → 0 as t → 0+ (m = 0, s = 1)", lambda: sp.limit(pdf_expr.subs({m: 0, sp_pos: 1}), tp, 0, "+"))),
@@ -272,7 +277,7 @@ CHECKS = [
     ),
     ClauseChecks(
         clause="schedule.shift",
-        cases=_shift_cases(),
+        cases=with_edges(_shift_cases(), t=T_EDGES),
         proofs=(Proof("fixes 0 and 1", lambda: [shift_expr(sp.Integer(0), sp_pos), sp.simplify(shift_expr(sp.Integer(1), sp_pos) - 1)]),
                 Proof("dt'/dt = s/(1 + (s − 1)t)² > 0 for s > 0", lambda: sp.simplify(
                     sp.diff(shift_expr(tp, sp_pos), tp) - sp_pos / (1 + (sp_pos - 1) * tp) ** 2)),
