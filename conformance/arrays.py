@@ -59,6 +59,13 @@ def edge_values(table, size, offset):
     return np.array([table[(offset + i) % len(table)] for i in range(size)], dtype=np.float64)
 
 
+def draw_edges(draw, arr, table, every: int = 3):
+    """Inside a composite strategy: `arr`, or (one draw in `every`) `arr` filled with `table`'s edge values."""
+    if draw(st.integers(0, every - 1)) != 0:
+        return arr
+    return edge_values(table, arr.size, draw(st.integers(0, 63))).reshape(arr.shape)
+
+
 def with_edges(cases, every: int = 3, **tables):
     """The strategy `cases`, where one draw in `every` (by a drawn flag) has the arrays named in `tables` filled
     with that table's edge values (cycled from a drawn offset, shapes kept); scalars take one edge value.

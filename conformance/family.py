@@ -7,7 +7,8 @@ from hypothesis import strategies as st
 
 from reference import family as R
 from spec.schema import Tolerance
-from .arrays import gaussian, uniform
+
+from .arrays import T_EDGES, draw_edges, gaussian, uniform
 from .checks import ClauseChecks, Proof, Property
 from .context import TargetRaised
 
@@ -141,8 +142,10 @@ def _proof_v_is_angular_velocity():
 
 # ---- singular points, stated independently of the reference --------------------------------------------
 def _infinite(path, target, tt):
+    """Where the coefficients are infinite: at t = 0, or at a t that rounds to 0 in float32 or bfloat16 (an edge)."""
     tt = np.asarray(tt)
-    return ((target == "velocity") & (path == "vp") & (tt == 0)) | ((target == "score") & (path in ("rf", "vp")) & (tt == 0))
+    zero = (tt == 0) | (np.abs(tt) < 2.0**-126 * 2.0**-8)       # below half bfloat16's (and float32's) least subnormal
+    return ((target == "velocity") & (path == "vp") & zero) | ((target == "score") & (path in ("rf", "vp")) & zero)
 
 
 def _det_zero(path, schedule, target, tt):
@@ -167,6 +170,7 @@ def _times(draw, n, low=0.0, high=1.0, ends=True):
     if ends:
         k = draw(st.integers(0, n))
         tt[:k] = draw(st.lists(st.sampled_from([0.0, 1.0]), min_size=k, max_size=k))
+        tt = draw_edges(draw, tt, T_EDGES)                  # t within 1e-9..1e-3 of 0 and 1 (conformance/arrays)
     return tt
 
 

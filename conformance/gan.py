@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from reference import gan as R
 from spec.schema import Tolerance
 
-from .arrays import dicts, reals
+from .arrays import P_EDGES, dicts, draw_edges, reals
 from .checks import ClauseChecks, Proof, Property
 
 # ---- symbols ------------------------------------------------------------------------------------
@@ -24,7 +24,13 @@ BCE = lambda prob, y: -(y * sp.log(prob) + (1 - y) * sp.log(1 - prob))
 
 # ---- strategies ---------------------------------------------------------------------------------
 n = st.integers(1, 8)
-probs = n.flatmap(lambda k: reals(0.0, 1.0, (k,)))
+@st.composite
+def _probs(draw):
+    """Probabilities in [0, 1]; a third of the draws at the edges (within 1e-12 of 0 and 1: conformance/arrays)."""
+    return draw_edges(draw, draw(reals(0.0, 1.0, (draw(n),))), P_EDGES)
+
+
+probs = _probs()
 densities = lambda k: reals(0.0, 1e6, (k,))
 
 
