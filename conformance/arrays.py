@@ -39,18 +39,17 @@ def dicts(**strategies):
 # entries of a fraction of the drawn cases with values from these tables (no extra draws: the same number of
 # examples, some of them at the edges). Tables are plain float64; a value that is subnormal in float64 (or in
 # float32) reaches a float32/bfloat16 target as its rounding (0 or a subnormal of that dtype).
-SUBNORMAL = {"float64": 5e-324, "float32": 1e-45, "bfloat16": 9.2e-41}   # the smallest positive subnormal
-
-T_EDGES = (0.0, 1e-300, 1e-40, 1e-9, 1e-6, 1e-3, 1.0 - 1e-3, 1.0 - 1e-6, 1.0 - 1e-9, 1.0 - 2.0**-53, 1.0)
-"""times in [0, 1]: the endpoints, within 1e-9..1e-3 of them, the last double below 1, a float64 subnormal scale."""
+T_EDGES = (0.0, 5e-324, 1e-300, 1e-40, 1e-9, 1e-6, 1e-3, 1.0 - 1e-3, 1.0 - 1e-6, 1.0 - 1e-9, 1.0 - 2.0**-53, 1.0)
+"""times in [0, 1]: the endpoints, within 1e-9..1e-3 of them, the last double below 1, float64's least subnormal,
+a tiny normal, and a float32 subnormal (bfloat16: its rounding, also subnormal)."""
 
 U_EDGES = (-8.0, -6.0, -4.5, 4.5, 6.0, 8.0)
 """standard-normal quantiles |u| ≤ 8 (Φ(−8) ≈ 6e-16: a sampler that clips its output to [1e-5, 1 − 1e-5] is seen)."""
 
-P_EDGES = (0.0, 1e-300, 1e-12, 1e-6, 1.0 - 1e-6, 1.0 - 1e-12, 1.0)
-"""probabilities within 1e-12 of 0 and 1 (and a float64-subnormal-scale one), plus the endpoints."""
+P_EDGES = (0.0, 5e-324, 1e-300, 1e-12, 1e-6, 1.0 - 1e-6, 1.0 - 1e-12, 1.0)
+"""probabilities within 1e-12 of 0 and 1 (and float64's least subnormal), plus the endpoints."""
 
-SIGMA_EDGES = (1e-300, 1e-12, 1e-6, 1e3, 1e6)
+SIGMA_EDGES = (5e-324, 1e-300, 1e-12, 1e-6, 1e3, 1e6)
 """noise scales σ > 0: tiny and huge."""
 
 

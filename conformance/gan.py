@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from reference import gan as R
 from spec.schema import Tolerance
 
-from .arrays import P_EDGES, dicts, draw_edges, reals
+from .arrays import P_EDGES, T_EDGES, dicts, draw_edges, reals
 from .checks import ClauseChecks, Proof, Property
 
 # ---- symbols ------------------------------------------------------------------------------------
@@ -24,10 +24,13 @@ BCE = lambda prob, y: -(y * sp.log(prob) + (1 - y) * sp.log(1 - prob))
 
 # ---- strategies ---------------------------------------------------------------------------------
 n = st.integers(1, 8)
+
+
 @st.composite
-def _probs(draw):
-    """Probabilities in [0, 1]; a third of the draws at the edges (within 1e-12 of 0 and 1: conformance/arrays)."""
-    return draw_edges(draw, draw(reals(0.0, 1.0, (draw(n),))), P_EDGES)
+def _probs(draw, k=None):
+    """Probabilities in [0, 1] (k of them, or 1..8); a third of the draws at the edges (within 1e-12 of 0 and 1:
+    conformance/arrays)."""
+    return draw_edges(draw, draw(reals(0.0, 1.0, (draw(n) if k is None else k,))), P_EDGES)
 
 
 probs = _probs()
@@ -70,7 +73,7 @@ def _latents(draw, spherical=False):
     if spherical:               # slerp is undefined for antiparallel latents (Ω = π): flip rows with cos Ω < −0.9
         cos = np.sum(z0 * z1, axis=1) / np.maximum(np.linalg.norm(z0, axis=1) * np.linalg.norm(z1, axis=1), 1e-300)
         z1 = np.where((cos < -0.9)[:, None], -z1, z1)
-    return {"z0": z0, "z1": z1, "t": draw(reals(0.0, 1.0, (rows,)))}
+    return {"z0": z0, "z1": z1, "t": draw_edges(draw, draw(reals(0.0, 1.0, (rows,))), T_EDGES)}
 
 
 # ---- properties ---------------------------------------------------------------------------------
@@ -222,7 +225,7 @@ CHECKS = [
     ClauseChecks(
         clause="gan.value_density",
         cases=st.integers(1, 16).flatmap(lambda k: dicts(
-            p_data=reals(0.0, 10.0, (k,)), p_g=reals(0.0, 10.0, (k,)), d=reals(0.0, 1.0, (k,)),
+            p_data=reals(0.0, 10.0, (k,)), p_g=reals(0.0, 10.0, (k,)), d=_probs(k),
             dx=st.sampled_from([0.01, 0.1, 1.0]))),
         example=lambda: {"p_data": np.array([0.0, 1.0, 1.0]), "p_g": np.array([1.0, 1.0, 0.0]),
                          "d": np.array([0.1, 0.5, 0.9]), "dx": 0.5},

@@ -92,7 +92,11 @@ CLAUSES = [
         property_tolerance={"z - μ = σ ε; ε = 0 gives z = μ": tolerances(
             float64=(0.0, 0.0), float32=(0.0, 0.0), bfloat16=(0.0, 0.0),
             why="exact for the ε = 0 part: μ + σ·0 = μ in every dtype for finite σ (the domain bounds logvar); "
-                "z − μ vs σ ε uses the value tolerance scaled by |μ| + |σ ε|")},
+                "z − μ vs σ ε uses the value tolerance scaled by |μ| + |σ ε|"),
+            "autograd: ∂z/∂μ = 1, ∂z/∂logvar = ½ σ ε (torch targets)": tolerances(
+            float64=(0.0, 0.0), float32=(0.0, 0.0), bfloat16=(0.0, 0.0),
+            why="exact for ∂z/∂μ: the backward of μ + σ ε passes the upstream ones to μ unchanged in every dtype; "
+                "∂z/∂logvar uses the value tolerance scaled by |(dσ/dlogvar) ε|")},
         singular="σ → 0 (logvar → -∞, or σ = 0 in the sigma variant) leaves z = μ deterministic; ε = 0 gives z = μ "
                  "exactly in every dtype. logvar outside [-30, 20] raises SpecInputError.",
         notes="mu, logvar and eps have one shape (any rank); eps is an argument so the function is deterministic and "

@@ -44,7 +44,9 @@ def test_edge_tables_reach_the_edges():
     p = np.array(P_EDGES)
     assert np.any((p > 0) & (p <= 1e-12)) and np.any((p < 1) & (p >= 1 - 1e-12))
     assert min(SIGMA_EDGES) < 1e-12 and max(SIGMA_EDGES) >= 1e6
-    assert any(0 < v < np.finfo(np.float32).tiny for v in T_EDGES)   # a float32 subnormal (or its rounding to 0)
+    for table in (T_EDGES, P_EDGES, SIGMA_EDGES):                   # float64's least subnormal
+        assert 5e-324 in table
+    assert any(np.finfo(np.float32).smallest_subnormal <= v < np.finfo(np.float32).tiny for v in T_EDGES)
 
 
 def test_with_edges_keeps_shapes_and_mixes_a_fraction():
