@@ -73,7 +73,7 @@ def _gaussian_cases(draw):
     d, n = draw(st.integers(1, 3)), draw(st.integers(1, 6))
     m_ = rng.uniform(-3, 3, d)
     s_ = float(rng.uniform(0.1, 3.0)) if draw(st.booleans()) else rng.uniform(0.1, 3.0, d)
-    tt = _times(rng, n)
+    tt = draw_edges(draw, _times(rng, n), T_EDGES)                # t within 1e-9..1e-3 of 0 and 1
     if draw(st.booleans()):
         tt = float(tt[0])
     tn = np.broadcast_to(tt, (n,))[:, None]

@@ -142,9 +142,10 @@ def _proof_v_is_angular_velocity():
 
 # ---- singular points, stated independently of the reference --------------------------------------------
 def _infinite(path, target, tt):
-    """Where the coefficients are infinite: at t = 0, or at a t that rounds to 0 in float32 or bfloat16 (an edge)."""
+    """Where the coefficients are infinite: at t = 0, and (edges) where 1/b(t)² ~ 1/t² overflows float32 and
+    bfloat16 (t < 1e-18, as t = 1e-40 or a float64 subnormal): the target is singular there in its dtype."""
     tt = np.asarray(tt)
-    zero = (tt == 0) | (np.abs(tt) < 2.0**-126 * 2.0**-8)       # below half bfloat16's (and float32's) least subnormal
+    zero = np.abs(tt) < 1e-18
     return ((target == "velocity") & (path == "vp") & zero) | ((target == "score") & (path in ("rf", "vp")) & zero)
 
 
