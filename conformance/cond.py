@@ -228,7 +228,7 @@ def _posterior_bayes_scipy(ctx, fn, inp):
     w = inp["weights"] / inp["weights"].sum()
     C, d = num_classes(inp), x_t.shape[1]
     joint = np.zeros((x_t.shape[0], C))
-    for i, (x, ti) in enumerate(zip(x_t, t)):
+    for i, (x, ti) in enumerate(zip(x_t, t, strict=True)):
         a, b = 1.0 - ti, ti
         for k in range(len(w)):
             S = a * a * inp["covs"][k] + b * b * np.eye(d)
@@ -268,10 +268,10 @@ _classes = ((0, 1), (2, 3))
 
 def _total_expectation_proof():
     total = sum(_r)
-    uncond = sum(r * m for r, m in zip(_r, _m)) / total
+    uncond = sum(r * m for r, m in zip(_r, _m, strict=True)) / total
     cond = [sum(_r[k] * _m[k] for k in ks) / sum(_r[k] for k in ks) for ks in _classes]
     post = [sum(_r[k] for k in ks) / total for ks in _classes]
-    return sp.simplify(sum(p * c for p, c in zip(post, cond)) - uncond)
+    return sp.simplify(sum(p * c for p, c in zip(post, cond, strict=True)) - uncond)
 
 
 def _renormalisation_proof():
@@ -293,7 +293,7 @@ def _gaussian_marginal_proof():
 def _bayes_proof():
     py = sp.symbols("q1:4", positive=True)
     lik = sp.symbols("l1:4", positive=True)
-    post = [p * l / sum(pp * ll for pp, ll in zip(py, lik)) for p, l in zip(py, lik)]
+    post = [p * l / sum(pp * ll for pp, ll in zip(py, lik, strict=True)) for p, l in zip(py, lik, strict=True)]
     return sp.simplify(sum(post) - 1)
 
 
