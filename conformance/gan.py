@@ -314,7 +314,8 @@ CHECKS = [
         clause="gan.latent_interpolation",
         cases=_latents(),
         convention_cases=lambda conv: _latents(spherical=conv["path"] == "spherical"),
-        properties=(Property("endpoints t = 0 and t = 1", _interp_endpoints),),
+        properties=(Property("endpoints t = 0 and t = 1", _interp_endpoints,     # no antiparallel rows: valid for slerp
+                             cases=_latents(spherical=True)),),
         example=lambda: {"z0": np.array([[1.0, 0.0]]), "z1": np.array([[0.0, 1.0]]), "t": np.array([0.25])},
     ),
     ClauseChecks(

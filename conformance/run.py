@@ -78,7 +78,7 @@ def check_target_matches_reference(ctx: Context, clause_id: str, profile: str) -
     fn = ctx.target.binding(clause_id)
     ref = reference_function(clause_id)
     conv = ctx.target.conventions_for(clause_id)
-    cases: Strategy = _clause_cases(ctx, clause_id, chk)
+    cases: Strategy = chk.convention_cases(conv) if chk.convention_cases else chk.cases
     reproduce = reproduction(ctx, clause_id, profile)
 
     @hypothesis_settings(profile, chk.max_examples, ctx.shrink)
@@ -104,7 +104,7 @@ def check_property(ctx: Context, clause_id: str, prop, profile: str) -> None:
     chk = checks_for(clause_id)
     fn = ctx.target.binding(clause_id) if ctx.target is not None else None
     wrapped = ctx.wrap(clause_id, fn) if fn is not None else None
-    cases = prop.cases if prop.cases is not None else _clause_cases(ctx, clause_id, chk)
+    cases = prop.cases if prop.cases is not None else chk.cases
     reproduce = reproduction(ctx, clause_id, profile)
     if cases is None:
         prop.check(ctx, wrapped, {})
@@ -121,13 +121,6 @@ def check_property(ctx: Context, clause_id: str, prop, profile: str) -> None:
                                  f"  reproduce: {reproduce}") from None
 
     run()
-
-
-def _clause_cases(ctx: Context, clause_id: str, chk):
-    """The clause's cases in the variant the target declares (``convention_cases``), else the default cases."""
-    if chk.convention_cases is not None and ctx.target is not None:
-        return chk.convention_cases(ctx.target.conventions_for(clause_id))
-    return chk.cases
 
 
 def numpy_side(inputs: dict) -> dict:

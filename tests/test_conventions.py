@@ -34,6 +34,19 @@ def _variant_sets():
 
 VARIANT_SETS = _variant_sets()
 
+# Known false failures in another owner's check module, reported to the integrator (not fixed here):
+KNOWN = {
+    ("video.tokens", "temporal=causal"): "conformance/video.py (h9): the property 'tokens · p_t · p² = positions' "
+                                         "draws T for the default temporal variant (T a multiple of f_t); causal needs "
+                                         "T − 1 a multiple of f_t",
+}
+
+
+def _param(cid, conv):
+    key = ",".join(f"{k}={v}" for k, v in conv.items())
+    marks = [pytest.mark.xfail(reason=KNOWN[(cid, key)], strict=False)] if (cid, key) in KNOWN else []
+    return pytest.param(cid, conv, id=f"{cid}[{key}]", marks=marks)
+
 
 @functools.lru_cache(maxsize=1)
 def _reference_bindings():
@@ -50,8 +63,7 @@ def test_every_variant_is_covered():
     assert len(VARIANT_SETS) >= 40
 
 
-@pytest.mark.parametrize("clause_id, conventions", VARIANT_SETS,
-                         ids=[f"{cid}[{','.join(f'{k}={v}' for k, v in conv.items())}]" for cid, conv in VARIANT_SETS])
+@pytest.mark.parametrize("clause_id, conventions", [_param(cid, conv) for cid, conv in VARIANT_SETS])
 def test_reference_conforms_in_declared_variant(clause_id, conventions):
     bindings = dict(_reference_bindings())
     bindings[clause_id] = functools.partial(bindings[clause_id], **conventions)
