@@ -35,11 +35,7 @@ def _variant_sets():
 VARIANT_SETS = _variant_sets()
 
 # Known false failures in another owner's check module, reported to the integrator (not fixed here):
-KNOWN = {
-    ("video.tokens", "temporal=causal"): "conformance/video.py (h9): the property 'tokens · p_t · p² = positions' "
-                                         "draws T for the default temporal variant (T a multiple of f_t); causal needs "
-                                         "T − 1 a multiple of f_t",
-}
+KNOWN: dict[tuple[str, str], str] = {}   # (clause, variants) → why the reference is expected to fail there
 
 
 def _param(cid, conv):
