@@ -18,7 +18,7 @@ FAMILIES = (
     "gan", "vae", "autoregressive",
     "rf", "ddpm", "family", "schedule", "score", "optimal", "sampler", "consistency", "distill",
     "cond", "cfg",
-    "vq", "sde",
+    "vq", "sde", "guidance",
 )
 
 
