@@ -73,7 +73,9 @@ def ancestral_sample(joint: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         row = marg[i + 1][tuple(x[:, :i].T)].expand(u.shape[0], K)   # p(x_<i, k) for every k
         cdf = torch.cumsum(row, dim=1)
         total = cdf[:, -1:].contiguous()
-        below = torch.searchsorted(cdf, u[:, i:i + 1] * total, right=True)   # #{k : F(k) ≤ u}: the first k with F(k) > u
-        last_positive = torch.searchsorted(cdf, total, right=False)          # #{k : F(k) < F(K-1)}: the last k with p > 0
+        # below = #{k : F(k) ≤ u}: the first k with F(k) > u
+        below = torch.searchsorted(cdf, u[:, i:i + 1] * total, right=True)
+        # last_positive = #{k : F(k) < F(K-1)}: the last k with p > 0
+        last_positive = torch.searchsorted(cdf, total, right=False)
         x[:, i] = torch.minimum(below, last_positive)[:, 0]
     return x

@@ -23,7 +23,7 @@ def _weight(clause, w):
 
 
 def _pair(clause, names, a, b):
-    for n, v in zip(names, (a, b)):
+    for n, v in zip(names, (a, b), strict=True):
         if not isinstance(v, torch.Tensor):
             raise SpecInputError(clause, n, "a floating-point torch.Tensor", type(v).__name__)
     a, b = V.array(clause, names[0], a, min_ndim=1), V.array(clause, names[1], b, min_ndim=1)

@@ -2,7 +2,6 @@
 dtype-preserving (half precisions are computed in float32)."""
 from __future__ import annotations
 
-
 import torch
 
 from spec import validate as V
@@ -66,7 +65,8 @@ def gaussian_consistency_function(x_t, t, mu, s):
 
 
 def consistency_loss(f, f_ema, velocity, x, z, t_next, t_prev):
-    """L = mean_i ‖f(x_{t_{n+1}}, t_{n+1}) − f⁻(x̂_{t_n}, t_n)‖², x̂_{t_n} = x_{t_{n+1}} − (t_{n+1} − t_n) v(x_{t_{n+1}}, t_{n+1})
+    """L = mean_i ‖f(x_{t_{n+1}}, t_{n+1}) − f⁻(x̂_{t_n}, t_n)‖²,
+    x̂_{t_n} = x_{t_{n+1}} − (t_{n+1} − t_n) v(x_{t_{n+1}}, t_{n+1})
     (03: "a consistency loss between adjacent timesteps"; consistency distillation with one Euler step of the teacher).
 
     f⁻ = f_ema is the EMA target network: evaluated without gradient (and the teacher step too), so the gradient of L

@@ -8,19 +8,32 @@ import math
 
 import torch
 
-from spec import validate as V
-from spec.errors import SpecInputError
 # One table for both implementations: the path/target names, the named schedules' parameters and the
 # shape/argument checks live in reference/family.py (they touch no array arithmetic).
 from reference.family import (  # noqa: F401  (PATHS, DEFAULT_SCHEDULE re-exported for accelerated.optimal)
-    COSINE_S, DEFAULT_SCHEDULE, PATHS, SCHEDULES, TARGETS, VE_SIGMA_MAX, VE_SIGMA_MIN, VP_BETA_MAX, VP_BETA_MIN,
-    _path, _per_sample,
+    COSINE_S,
+    DEFAULT_SCHEDULE,
+    PATHS,
+    SCHEDULES,
+    TARGETS,
+    VE_SIGMA_MAX,
+    VE_SIGMA_MIN,
+    VP_BETA_MAX,
+    VP_BETA_MIN,
+    _path,
+    _per_sample,
 )
-from ._tensors import upcast as _work, tensor as _tensor, pair as _pair
+from spec import validate as V
+from spec.errors import SpecInputError
+
+from ._tensors import pair as _pair
+from ._tensors import tensor as _tensor
+from ._tensors import upcast as _work
 
 
 def _times(clause, t, like=None):
-    """t as a tensor in [0, 1]; a Python number becomes a scalar tensor of like's dtype and device (else the default)."""
+    """t as a tensor in [0, 1]; a Python number becomes a scalar tensor of like's dtype and device
+    (else the default)."""
     if isinstance(t, (int, float)) and not isinstance(t, bool):
         t = torch.tensor(float(t), dtype=like.dtype if like is not None else torch.get_default_dtype(),
                          device=like.device if like is not None else None)

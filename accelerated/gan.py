@@ -5,6 +5,7 @@ import torch
 
 from spec import validate as V
 from spec.errors import SpecInputError
+
 from ._tensors import upcast
 
 
@@ -121,6 +122,7 @@ def adain(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     mu = xs.mean(dim=dims, keepdim=True)
     centred = torch.where(constant, torch.zeros_like(xs), xs - mu)
     sd = centred.square().mean(dim=dims, keepdim=True).sqrt()
-    normalised = torch.where(sd == 0, torch.zeros_like(centred), centred / torch.where(sd == 0, torch.ones_like(sd), sd))
+    normalised = torch.where(sd == 0, torch.zeros_like(centred),
+                             centred / torch.where(sd == 0, torch.ones_like(sd), sd))
     shape = tuple(x.shape[:2]) + (1,) * len(dims)
     return (w.reshape(shape) * normalised.to(x.dtype) + b.reshape(shape)).to(x.dtype)

@@ -3,7 +3,8 @@
     x_{k+1} = x_k − (1/T) f(x_k, t_k),   t_k = 1 − k/T,  k = 0, …, T − 1   (00, 01)
 
 f(x, t) receives x of x1's shape and dtype and t of shape (n,) (every entry t_k), and returns x's shape; it is
-called exactly T times. Differentiable (wrap the call in torch.no_grad() for inference). For bfloat16/float16 the state is accumulated in float32 and f sees it rounded to x1's dtype.
+called exactly T times. Differentiable (wrap the call in torch.no_grad() for inference). For bfloat16/float16
+the state is accumulated in float32 and f sees it rounded to x1's dtype.
 """
 from __future__ import annotations
 

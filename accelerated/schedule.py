@@ -9,7 +9,9 @@ import math
 import torch
 
 from spec import validate as V
-from ._tensors import upcast as _work, tensor as _tensor
+
+from ._tensors import tensor as _tensor
+from ._tensors import upcast as _work
 
 
 def uniform_sample(u):

@@ -8,7 +8,10 @@ import torch
 
 from spec import validate as V
 from spec.errors import SpecInputError
-from ._tensors import upcast as _work, tensor as _tensor, pair as _pair
+
+from ._tensors import pair as _pair
+from ._tensors import tensor as _tensor
+from ._tensors import upcast as _work
 
 
 def _per_sample(clause, name, v, x, low_closed=True):

@@ -19,7 +19,8 @@ def _work(t: torch.Tensor) -> torch.Tensor:
 
 def _logvar(c, name, logvar):
     logvar = V.array(c, name, logvar, min_ndim=1)
-    return V.interval(c, name, logvar, LOGVAR_LOW, LOGVAR_HIGH, what=f"a log-variance in [{LOGVAR_LOW:g}, {LOGVAR_HIGH:g}]")
+    return V.interval(c, name, logvar, LOGVAR_LOW, LOGVAR_HIGH,
+                      what=f"a log-variance in [{LOGVAR_LOW:g}, {LOGVAR_HIGH:g}]")
 
 
 def _gaussian_pair(c, mu, logvar):

@@ -7,6 +7,7 @@ with a cheap analytic velocity and with the Gaussian-mixture oracle velocity (op
 from __future__ import annotations
 
 import argparse
+import functools
 import platform
 import time
 
@@ -49,21 +50,23 @@ def main():
 
     fields = {
         "analytic (x − μ)/t": (lambda x, t: (x - MU) / t[:, None], lambda x, t: (x - mu_t) / t[:, None]),
-        "oracle f*(x, t)": (lambda x, t: RO.optimal_prediction(x, t, W, M, C), lambda x, t: AO.optimal_prediction(x, t, mix)),
+        "oracle f*(x, t)": (lambda x, t: RO.optimal_prediction(x, t, W, M, C),
+                            lambda x, t: AO.optimal_prediction(x, t, mix)),
     }
     print(f"Euler sampler, n = {a.n:,} points × d = 2, T = {a.steps} steps, float64; torch {torch.__version__} on "
-          f"{a.device} ({torch.get_num_threads()} threads), NumPy {np.__version__}, {platform.processor() or platform.machine()}")
+          f"{a.device} ({torch.get_num_threads()} threads), NumPy {np.__version__}, "
+          f"{platform.processor() or platform.machine()}")
     for name, (f_np, f_t) in fields.items():
         with torch.no_grad():
             euler_torch(f_t, x1_t[:1000], 2)                                    # warm-up (kernels, allocator)
-            out_t, sec_t = timed(lambda: euler_torch(f_t, x1_t, a.steps))
+            out_t, sec_t = timed(functools.partial(euler_torch, f_t, x1_t, a.steps))
         if name.startswith("oracle") and a.skip_reference_oracle:
             print(f"  {name:<20} accelerated {sec_t:8.3f} s   reference skipped")
             continue
-        out_np, sec_np = timed(lambda: euler_numpy(f_np, x1, a.steps))
+        out_np, sec_np = timed(functools.partial(euler_numpy, f_np, x1, a.steps))
         err = float(np.abs(out_t.cpu().numpy() - out_np).max())
-        print(f"  {name:<20} accelerated {sec_t:8.3f} s   reference {sec_np:8.3f} s   speed-up {sec_np / sec_t:6.1f}×   "
-              f"max |difference| {err:.1e}")
+        print(f"  {name:<20} accelerated {sec_t:8.3f} s   reference {sec_np:8.3f} s   speed-up "
+              f"{sec_np / sec_t:6.1f}×   max |difference| {err:.1e}")
 
 
 if __name__ == "__main__":

@@ -5,9 +5,11 @@ door, used by the project's tests (e.g. planted-bug targets) and by anyone embed
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import spec
+
 from . import run
 from .context import Context
 from .registry import checks_for, select
@@ -40,9 +42,9 @@ def check(target: Target | str, clauses: list[str] | None = None, *, dtype: str 
     for cid in select(clauses):
         chk = checks_for(cid)
         clause = spec.get(cid)
-        outcomes = []
+        outcomes: list[dict[str, str]] = []
 
-        def attempt(name, fn):
+        def attempt(name, fn, outcomes=outcomes):
             try:
                 fn()
                 outcomes.append({"check": name, "outcome": "passed", "message": ""})
@@ -51,15 +53,17 @@ def check(target: Target | str, clauses: list[str] | None = None, *, dtype: str 
 
         if target_independent:
             for p in chk.proofs:
-                attempt(f"proof:{p.name}", lambda p=p: run.check_proof(cid, p))
+                attempt(f"proof:{p.name}", functools.partial(run.check_proof, cid, p))
             if chk.symbolic is not None:
-                attempt("reference_matches_derivation", lambda: run.check_reference_matches_derivation(cid, profile))
+                attempt("reference_matches_derivation",
+                        functools.partial(run.check_reference_matches_derivation, cid, profile))
         bound = tgt.binding(cid) is not None
         if clause.function is not None and bound:
-            attempt("target_matches_reference", lambda: run.check_target_matches_reference(ctx, cid, profile))
+            attempt("target_matches_reference",
+                    functools.partial(run.check_target_matches_reference, ctx, cid, profile))
         if clause.function is None or bound:
             for prop in chk.properties:
-                attempt(f"property:{prop.name}", lambda prop=prop: run.check_property(ctx, cid, prop, profile))
+                attempt(f"property:{prop.name}", functools.partial(run.check_property, ctx, cid, prop, profile))
         rec = ctx.records.get(cid)
         out[cid] = ClauseResult(
             clause=cid, status=clause_status(cid, tgt, outcomes),

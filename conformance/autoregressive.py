@@ -155,8 +155,9 @@ def _chi_square(ctx, fn, inp):
     ctx.require(cid, int(counts[p == 0].sum()) == 0, f"{int(counts[p == 0].sum())} samples in zero-probability cells")
     obs, exp = chi_square_cells(counts[p > 0], CHI2_N * p[p > 0] / p.sum())
     pvalue = stats.chisquare(obs, exp).pvalue
-    ctx.require(cid, pvalue > CHI2_ALPHA, f"chi-square goodness of fit against the joint: p = {pvalue:.3g} ≤ {CHI2_ALPHA:g} "
-                                          f"({len(obs)} bins, n = {CHI2_N})")
+    ctx.require(cid, pvalue > CHI2_ALPHA,
+                f"chi-square goodness of fit against the joint: p = {pvalue:.3g} ≤ {CHI2_ALPHA:g} "
+                f"({len(obs)} bins, n = {CHI2_N})")
 
 
 # ---- the checks ---------------------------------------------------------------------------------
@@ -164,7 +165,8 @@ CHECKS = [
     ClauseChecks(
         clause="ar.factorization",
         cases=_factorization_inputs(),
-        proofs=(Proof("Π_i p(x_≤i)/p(x_<i) = p(x): the chain rule telescopes (K = 2, L = 3, symbolic joint)", _telescoping),
+        proofs=(Proof("Π_i p(x_≤i)/p(x_<i) = p(x): the chain rule telescopes (K = 2, L = 3, symbolic joint)",
+                      _telescoping),
                 Proof("each conditional p(· | x_<i) = p(x_<i, ·)/p(x_<i) sums to 1", _conditionals_normalised)),
         symbolic=lambda joint, x: np.log(joint[tuple(x.T)]),
         symbolic_cases=_factorization_inputs().map(lambda d: {**d, "x": d["x"][d["joint"][tuple(d["x"].T)] > 0]}),
@@ -177,6 +179,7 @@ CHECKS = [
         cases=_sampling_inputs(),
         properties=(Property(f"n = {CHI2_N} samples pass a chi-square test against the joint (p > {CHI2_ALPHA:g})",
                              _chi_square, cases=st.sampled_from(CHI2_SEEDS).map(lambda s: _sampling_case(*s))),),
-        example=lambda: {"joint": np.array([[0.5, 0.0], [0.25, 0.25]]), "u": np.array([[0.1, 0.9], [0.6, 0.4], [0.9, 0.5]])},
+        example=lambda: {"joint": np.array([[0.5, 0.0], [0.25, 0.25]]),
+                         "u": np.array([[0.1, 0.9], [0.6, 0.4], [0.9, 0.5]])},
     ),
 ]

@@ -20,10 +20,19 @@ from reference import cond as RC
 from reference import family as RF
 from spec.cfg import OFF, UNCONDITIONAL
 from spec.schema import Tolerance
+
 from .arrays import gaussian
 from .checks import ClauseChecks, Proof, Property
-from .cond import (Counted, linear_field, make_mixture, num_classes, numpy_side, oracle_field,
-                   oracle_inputs, sample_mixture)
+from .cond import (
+    Counted,
+    linear_field,
+    make_mixture,
+    num_classes,
+    numpy_side,
+    oracle_field,
+    oracle_inputs,
+    sample_mixture,
+)
 
 COMBINE, SCORE, CHANGE = "cfg.combine", "cfg.score", "cfg.change_of_target"
 DROPOUT, COST, EULER, CONCENTRATION = "cfg.dropout", "cfg.cost", "cfg.guided_euler", "cfg.concentration"
@@ -117,7 +126,8 @@ x = sp.Symbol("x", real=True)
 t_ = sp.Symbol("t", positive=True)
 log_px_y, log_px = sp.Function("log_p_x_given_y")(x), sp.Function("log_p_x")(x)
 log_py = sp.Symbol("log_p_y", real=True)                                  # log p(y): constant in x
-grad_log_py_x = sp.diff(log_px_y + log_py - log_px, x)                    # Bayes: log p(y|x) = log p(x|y) + log p(y) − log p(x)
+# Bayes: log p(y|x) = log p(x|y) + log p(y) − log p(x)
+grad_log_py_x = sp.diff(log_px_y + log_py - log_px, x)
 
 
 def _score_bayes():
@@ -197,7 +207,8 @@ def _score_velocity_relation(ctx, fn, inp):
     null = np.full_like(y, num_classes(gm))
     s_y = RC.conditional_prediction(x_t, y, t, **gm, target="score")
     s_null = RC.conditional_prediction(x_t, null, t, **gm, target="score")
-    v_cfg = R.cfg_combine(RC.conditional_velocity(x_t, y, t, **gm), RC.conditional_velocity(x_t, null, t, **gm), w, form)
+    v_cfg = R.cfg_combine(RC.conditional_velocity(x_t, y, t, **gm), RC.conditional_velocity(x_t, null, t, **gm), w,
+                          form)
     s_cfg = fn(score_null=s_null, grad_log_p_y=s_y - s_null, w=w)
     gain = 1.0 + float(np.max(t / (1 - t)))
     ctx.assert_close(SCORE, -(x_t + t[:, None] * s_cfg) / (1 - t)[:, None], v_cfg,
@@ -206,7 +217,8 @@ def _score_velocity_relation(ctx, fn, inp):
 
 # ---- cfg.change_of_target -----------------------------------------------------------------------
 def _affine_commutes():
-    """Any conversion between targets is g(p) = m p + k x_t, m and k depending on t only (M_A⁻¹ = [[a, b], [c, d]]⁻¹)."""
+    """Any conversion between targets is g(p) = m p + k x_t, m and k depending on t only
+    (M_A⁻¹ = [[a, b], [c, d]]⁻¹)."""
     a, b, cA, dA, cB, dB, xt, p1, p2 = sp.symbols("a b c_A d_A c_B d_B x_t p_1 p_2", real=True)
     M = sp.Matrix([[a, b], [cA, dA]])
 
@@ -274,7 +286,8 @@ _RATE_CASES = st.sampled_from([{"p": 0.1, "seed": 1}, {"p": 0.25, "seed": 2}, {"
 
 
 def _dropout_rate(ctx, fn, inp):
-    """Over n = 20 000 labels with u ~ U[0, 1) (fixed seed) the drop count is Binomial(n, p): binomtest p-value > 1e-3."""
+    """Over n = 20 000 labels with u ~ U[0, 1) (fixed seed) the drop count is Binomial(n, p):
+    binomtest p-value > 1e-3."""
     conv = ctx.target.conventions_for(DROPOUT)
     p = R.RATES[conv["rate"]] if inp["p"] is None else inp["p"]
     rng = np.random.default_rng(inp["seed"])
@@ -409,7 +422,7 @@ def concentration_table(n_per_class=300, T=32, seed=0):
 def _concentrates(ctx, fn, inp):
     acc, bayes = concentration_table()
     ws = CONCENTRATION_WEIGHTS
-    for lo, hi in zip(ws, ws[1:]):
+    for lo, hi in zip(ws, ws[1:], strict=False):
         ctx.require(CONCENTRATION, acc[hi] >= acc[lo] + 0.05, f"acc(w={hi:g}) = {acc[hi]:.3f} is not above "
                                                               f"acc(w={lo:g}) = {acc[lo]:.3f} + 0.05: {acc}")
     ctx.require(CONCENTRATION, acc[7.0] >= 0.95, f"acc(7) = {acc[7.0]:.3f} < 0.95: {acc}")
@@ -444,7 +457,8 @@ CHECKS = [
                       _rf_velocity_from_score),
                 Proof("so (1+w) v_y − w v_∅ = −(x_t + t s_cfg)/(1 − t)", _velocity_guidance_is_score_guidance)),
         symbolic=lambda score_null, grad_log_p_y, w: sp.lambdify(
-            (sp.Symbol("s"), sp.Symbol("g"), w_), sp.Symbol("s") + (1 + w_) * sp.Symbol("g"))(score_null, grad_log_p_y, w),
+            (sp.Symbol("s"), sp.Symbol("g"), w_),
+            sp.Symbol("s") + (1 + w_) * sp.Symbol("g"))(score_null, grad_log_p_y, w),
         properties=(Property("implicit classifier: finite-difference ∇log p(y|x_t) with the oracles",
                              _score_implicit_classifier, cases=_oracle_score_cases()),
                     Property("rf: v_cfg = −(x_t + t s_cfg)/(1 − t)", _score_velocity_relation,

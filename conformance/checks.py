@@ -5,8 +5,9 @@ suite generates its tests; nothing here runs anything.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 Strategy = Any  # a hypothesis SearchStrategy
 

@@ -151,6 +151,8 @@ def parser() -> argparse.ArgumentParser:
     x.add_argument("path", nargs="?")
     x.add_argument("--schema", action="store_true")
     x.set_defaults(fn=_export)
+    from accelerated.models import jobs  # `genspec train <job>` (h10)
+    jobs.add_parser(sub)
     return p
 
 

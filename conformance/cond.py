@@ -14,6 +14,7 @@ import sympy.stats as ss
 from hypothesis import strategies as st
 
 from reference import cond as R
+
 from .checks import ClauseChecks, Dual, Proof, Property
 
 VELOCITY, POSTERIOR, LOSS = "cond.velocity", "cond.class_posterior", "cond.loss"
@@ -71,6 +72,7 @@ def oracle_field(gm):
 
     def f_torch(x, y, t):
         import torch
+
         from accelerated import cond as A
         dev = x.device
         tens = {k: torch.as_tensor(v, device=dev) for k, v in gm.items()}
@@ -223,7 +225,7 @@ def _posterior_bayes_scipy(ctx, fn, inp):
     w = inp["weights"] / inp["weights"].sum()
     C, d = num_classes(inp), x_t.shape[1]
     joint = np.zeros((x_t.shape[0], C))
-    for i, (x, ti) in enumerate(zip(x_t, t)):
+    for i, (x, ti) in enumerate(zip(x_t, t, strict=True)):
         a, b = 1.0 - ti, ti
         for k in range(len(w)):
             S = a * a * inp["covs"][k] + b * b * np.eye(d)
@@ -263,10 +265,10 @@ _classes = ((0, 1), (2, 3))
 
 def _total_expectation_proof():
     total = sum(_r)
-    uncond = sum(r * m for r, m in zip(_r, _m)) / total
+    uncond = sum(r * m for r, m in zip(_r, _m, strict=True)) / total
     cond = [sum(_r[k] * _m[k] for k in ks) / sum(_r[k] for k in ks) for ks in _classes]
     post = [sum(_r[k] for k in ks) / total for ks in _classes]
-    return sp.simplify(sum(p * c for p, c in zip(post, cond)) - uncond)
+    return sp.simplify(sum(p * c for p, c in zip(post, cond, strict=True)) - uncond)
 
 
 def _renormalisation_proof():
@@ -288,7 +290,7 @@ def _gaussian_marginal_proof():
 def _bayes_proof():
     py = sp.symbols("q1:4", positive=True)
     lik = sp.symbols("l1:4", positive=True)
-    post = [p * l / sum(pp * ll for pp, ll in zip(py, lik)) for p, l in zip(py, lik)]
+    post = [p * l / sum(pp * ll for pp, ll in zip(py, lik, strict=True)) for p, l in zip(py, lik, strict=True)]
     return sp.simplify(sum(post) - 1)
 
 

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from reference import consistency as R
 from spec.schema import Tolerance
+
 from .checks import ClauseChecks, Dual, Proof, Property
 from .optimal import X_HAT, Z_HAT, a, b, mu, oracle, random_mixture, s, xt
 from .sampler import numpy_side
@@ -190,7 +191,8 @@ CHECKS = [
         cases=_gaussian_cases(),
         proofs=(Proof("constant along the probability-flow ODE: ∂f/∂t + (∂f/∂x_t) E[z − x | x_t] = 0",
                       lambda: sp.simplify(sp.diff(F_GAUSS, t) + sp.diff(F_GAUSS, xt) * VELOCITY.subs(a, 1 - t))),
-                Proof("f(x, 0) = x (s > 0)", lambda: sp.simplify(F_GAUSS.subs(t, 0).subs(s, sp.Symbol("s", positive=True))
+                Proof("f(x, 0) = x (s > 0)",
+                      lambda: sp.simplify(F_GAUSS.subs(t, 0).subs(s, sp.Symbol("s", positive=True))
                                                                 - xt)),
                 Proof("f carries N((1 − t)μ, σ_t²) to N(μ, s²): f((1 − t)μ) = μ and slope s/σ_t",
                       lambda: [sp.simplify(F_GAUSS.subs(xt, (1 - t) * mu) - mu),

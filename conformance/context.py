@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import spec
+
 from .checks import Dual
 from .target import Target
 
@@ -46,6 +47,7 @@ class Context:
     shrink: bool = True
     records: dict[str, ClauseRecord] = field(default_factory=dict)
     hung: set = field(default_factory=set)
+    target_spec: str | None = None   # how the target was named (plugin, api); run.py falls back to its name
 
     # ---- conversion -------------------------------------------------------------------------
     def _torch_dtype(self):
@@ -161,7 +163,7 @@ def _compare(got, expected, tol, what):
     if isinstance(expected, (tuple, list)):
         if not isinstance(got, (tuple, list)) or len(got) != len(expected):
             raise Mismatch(f"{what}: expected a tuple of {len(expected)}, got {type(got).__name__}", np.inf)
-        res = [_compare(g, e, tol, f"{what}[{i}]") for i, (g, e) in enumerate(zip(got, expected))]
+        res = [_compare(g, e, tol, f"{what}[{i}]") for i, (g, e) in enumerate(zip(got, expected, strict=True))]
         return (max(r[0] for r in res), max(r[1] for r in res)) if res else (0.0, 0.0)
     e = np.asarray(expected, dtype=np.float64)
     try:

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from reference import ddpm as R
 from spec.schema import Tolerance
+
 from .arrays import gaussian, uniform
 from .checks import ClauseChecks, Proof, Property
 
@@ -39,7 +40,8 @@ def _unrolled_claims():
 
 
 def _posterior():
-    """q(x_{t−1} | x_t, x_0) by Gaussian conditioning: x_{t−1} = √ᾱ_{t−1} x0 + √(1−ᾱ_{t−1}) e1, x_t = √α x_{t−1} + √β e2."""
+    """q(x_{t−1} | x_t, x_0) by Gaussian conditioning: x_{t−1} = √ᾱ_{t−1} x0 + √(1−ᾱ_{t−1}) e1,
+    x_t = √α x_{t−1} + √β e2."""
     alpha = ab / ab_prev                                          # α_t = ᾱ_t/ᾱ_{t−1}, β_t = 1 − α_t
     cov = sp.sqrt(alpha) * (1 - ab_prev)                          # Cov(x_{t−1}, x_t | x0)
     var_t = alpha * (1 - ab_prev) + (1 - alpha)                   # Var(x_t | x0)
@@ -105,7 +107,8 @@ def _step_cases(draw, shift=0, with_noise=True, with_prev=False):
     n = draw(st.integers(1, 4))
     shape = draw(st.sampled_from([(n,), (n, 3), (n, 2, 2)]))
     T = betas.size
-    t = np.array(draw(st.lists(st.sampled_from([1, T] + list(range(1, T + 1))), min_size=n, max_size=n)), dtype=np.int64)
+    t = np.array(draw(st.lists(st.sampled_from([1, T] + list(range(1, T + 1))), min_size=n, max_size=n)),
+                 dtype=np.int64)
     out = {"x_t": draw(gaussian(shape)), "eps_pred": draw(gaussian(shape)), "t": t - shift}
     if with_prev:
         frac = draw(uniform((n,), 0.0, 1.0))
@@ -145,7 +148,8 @@ def _forward_moments(ctx, fn, inp):
     ones, zeros = np.ones_like(inp["x0"]), np.zeros_like(inp["x0"])
     got_m = fn(x0=ones, eps=zeros, t=inp["t"], betas=inp["betas"])
     got_s = fn(x0=zeros, eps=ones, t=inp["t"], betas=inp["betas"])
-    ctx.assert_close("ddpm.forward", got_m, _bc(m[t1], ones) * ones, what="mean coefficient vs iterated √(1−β) products")
+    ctx.assert_close("ddpm.forward", got_m, _bc(m[t1], ones) * ones,
+                     what="mean coefficient vs iterated √(1−β) products")
     ctx.assert_close("ddpm.forward", got_s, _bc(np.sqrt(var[t1]), ones) * ones, what="std vs iterated variance")
 
 
@@ -154,7 +158,8 @@ def _forward_t0(ctx, fn, inp):
     if _shift(ctx.target.conventions_for("ddpm.forward")):
         return
     t0 = np.zeros_like(inp["t"])
-    ctx.assert_close("ddpm.forward", fn(x0=inp["x0"], eps=inp["eps"], t=t0, betas=inp["betas"]), inp["x0"], what="x_t at t = 0")
+    ctx.assert_close("ddpm.forward", fn(x0=inp["x0"], eps=inp["eps"], t=t0, betas=inp["betas"]), inp["x0"],
+                     what="x_t at t = 0")
 
 
 def _alpha_bar_product(ctx, fn, inp):
@@ -216,7 +221,8 @@ def _ancestral_noise(ctx, fn, inp):
     d = fn(**inp) - fn(**{**inp, "noise": np.zeros_like(inp["noise"])})
     ctx.assert_close("ddpm.ancestral_step", d, _bc(np.sqrt(var), d) * inp["noise"], what="x(ξ) − x(0) vs σ_t ξ",
                      tol=Tolerance(rtol=1e-2 if ctx.dtype != "float64" else 1e-9,
-                                   atol=(1e-2 if ctx.dtype != "float64" else 1e-12) * (1 + float(np.max(np.abs(inp["x_t"]))))))
+                                   atol=(1e-2 if ctx.dtype != "float64" else 1e-12)
+                                   * (1 + float(np.max(np.abs(inp["x_t"]))))))
 
 
 def _ddim_scale(inputs, conv):

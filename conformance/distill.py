@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from reference import distill as R
 from reference.sampler import euler_sample
+
 from .checks import ClauseChecks, Dual, Proof, Property
 from .optimal import BIMODAL, oracle, random_mixture
 from .sampler import numpy_side
@@ -92,13 +93,17 @@ CHECKS = [
         clause=PROG,
         cases=_cases(),
         reference=numpy_side(R.distillation_target),
-        proofs=(Proof("rf: the DDIM step (1 − t')x̂ + t'ẑ equals the Euler step x − (t − t') f", lambda: sp.expand(_ddim - _euler)),
-                Proof("one student step of 2Δ with ṽ = (x_t − x'')/(2Δ) lands on x''", lambda: sp.simplify(x - 2 * D * _vt - _x2)),
+        proofs=(Proof("rf: the DDIM step (1 − t')x̂ + t'ẑ equals the Euler step x − (t − t') f",
+                      lambda: sp.expand(_ddim - _euler)),
+                Proof("one student step of 2Δ with ṽ = (x_t − x'')/(2Δ) lands on x''",
+                      lambda: sp.simplify(x - 2 * D * _vt - _x2)),
                 Proof("ṽ = (f(x_t, t) + f(x', t − Δ))/2 (accelerated's cancellation-free form)",
                       lambda: sp.simplify(_vt - (v + v2) / 2)),
-                Proof("x variant: (x_t − x̃)/t = ṽ (rf: velocity from an x prediction)", lambda: sp.simplify((x - _xt) / t - _vt))),
+                Proof("x variant: (x_t − x̃)/t = ṽ (rf: velocity from an x prediction)",
+                      lambda: sp.simplify((x - _xt) / t - _vt))),
         properties=(Property("one student step = two teacher steps", _lands_on_two_steps),
-                    Property("a student equal to the target reproduces the teacher's 2N steps with N (and 4N after two rounds)",
+                    Property("a student equal to the target reproduces the teacher's 2N steps with N (and 4N after two "
+                             "rounds)",
                              _reproduces_teacher)),
         max_examples=10,
         example=lambda: {"f": oracle(*BIMODAL), "x_t": np.array([[0.5, -1.0]]), "t": np.array([1.0]), "dt": 0.25},

@@ -1,12 +1,15 @@
 """Conformance checks of the affine family (family.*): the a/b/c/d table, schedules, targets, recover, convert."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import sympy as sp
 from hypothesis import strategies as st
 
 from reference import family as R
 from spec.schema import Tolerance
+
 from .arrays import gaussian, uniform
 from .checks import ClauseChecks, Proof, Property
 from .context import TargetRaised
@@ -39,7 +42,7 @@ def _target_expr(target, a, b):
             "x": (sp.Integer(1), sp.Integer(0)), "v": (-b, a), "score": (sp.Integer(0), -1 / b)}[target]
 
 
-_LAMBDA = {}
+_LAMBDA: dict = {}
 
 
 def _table_fn(path, schedule, target):
@@ -82,7 +85,8 @@ def _det(target, a, b):
 
 def _proof_dets():
     a, b = sp.symbols("a b", positive=True)
-    return [_det("epsilon", a, b) - a, _det("x", a, b) + b, _det("v", a, b) - (a**2 + b**2), _det("score", a, b) + a / b]
+    return [_det("epsilon", a, b) - a, _det("x", a, b) + b, _det("v", a, b) - (a**2 + b**2),
+            _det("score", a, b) + a / b]
 
 
 def _proof_inverse():
@@ -142,7 +146,8 @@ def _proof_v_is_angular_velocity():
 # ---- singular points, stated independently of the reference --------------------------------------------
 def _infinite(path, target, tt):
     tt = np.asarray(tt)
-    return ((target == "velocity") & (path == "vp") & (tt == 0)) | ((target == "score") & (path in ("rf", "vp")) & (tt == 0))
+    return (((target == "velocity") & (path == "vp") & (tt == 0))
+            | ((target == "score") & (path in ("rf", "vp")) & (tt == 0)))
 
 
 def _det_zero(path, schedule, target, tt):
@@ -243,7 +248,7 @@ def _recover_compare(ctx, got, expected, inputs):
     tt = inputs["t"]
     kappa, _ = _kappa_rows(tt, inputs["path"], inputs["schedule"], inputs["target"])
     scale = kappa * _magnitude(inputs["x_t"], inputs["y"], *expected)
-    for g, e, w in zip(got, expected, ("x̂", "ẑ")):
+    for g, e, w in zip(got, expected, ("x̂", "ẑ"), strict=True):
         _assert_scaled(ctx, "family.recover", g, e, _per_sample(scale, e), w)
 
 
@@ -290,7 +295,8 @@ def _table_rows(ctx, fn, inp):
     ctx.assert_close("family.affine", a, np.ones_like(tt), what="ve: a = 1")
     for path, sched in PATH_SCHEDULES:
         a, b, _, _ = fn(t=tt, path=path, target="epsilon", schedule=sched)
-        for target, want in (("x", (np.ones_like(tt), np.zeros_like(tt))), ("epsilon", (np.zeros_like(tt), np.ones_like(tt))),
+        for target, want in (("x", (np.ones_like(tt), np.zeros_like(tt))),
+                             ("epsilon", (np.zeros_like(tt), np.ones_like(tt))),
                              ("v", (-b, a)), ("score", (np.zeros_like(tt), -1.0 / b))):
             _, _, c, d = fn(t=tt, path=path, target=target, schedule=sched)
             ctx.assert_close("family.affine", np.stack([c, d]), np.stack(want), what=f"{target} row on {path}-{sched}")
@@ -313,7 +319,8 @@ def _velocity_is_derivative(ctx, fn, inp):
 def _affine_singular(ctx, fn, inp):
     for path, sched, target, tt in SINGULAR:
         if _infinite(path, target, tt):
-            _raises(ctx, "family.affine", lambda: fn(t=np.array([0.5, tt]), path=path, target=target, schedule=sched),
+            _raises(ctx, "family.affine",
+                    functools.partial(fn, t=np.array([0.5, tt]), path=path, target=target, schedule=sched),
                     f"{target} on {path}-{sched} at t = {tt}")
 
 
@@ -358,7 +365,8 @@ def _target_rows(ctx, fn, inp):
     for path, sched in PATH_SCHEDULES:
         ctx.assert_close("family.target", fn(x=x, z=z, t=tt, path=path, target="epsilon", schedule=sched), z,
                          what=f"epsilon on {path}")
-        ctx.assert_close("family.target", fn(x=x, z=z, t=tt, path=path, target="x", schedule=sched), x, what=f"x on {path}")
+        ctx.assert_close("family.target", fn(x=x, z=z, t=tt, path=path, target="x", schedule=sched), x,
+                         what=f"x on {path}")
 
 
 def _loss_zero(ctx, fn, inp):
@@ -380,15 +388,16 @@ def _recover_ground_truth(ctx, fn, inp):
     got = fn(x_t=r["x_t"], y=r["y"], target=inp["target"], **args)
     kappa, _ = _kappa_rows(inp["t"], inp["path"], inp["schedule"], inp["target"])
     scale = _per_sample(16 * EPS[ctx.dtype] * kappa * _magnitude(r["x_t"], r["y"], x, z), x)
-    for g, e, w in zip(got, (x, z), ("x", "z")):
+    for g, e, w in zip(got, (x, z), ("x", "z"), strict=True):
         ctx.assert_close("family.recover", g / scale, e / scale, what=f"{w} recovered / (16 eps κ |·|)",
                          tol=Tolerance(rtol=0.0, atol=1.0))
 
 
 def _recover_singular(ctx, fn, inp):
     for path, sched, target, tt in SINGULAR:
-        _raises(ctx, "family.recover", lambda: fn(x_t=np.ones((2, 2)), y=np.ones((2, 2)), t=np.array([0.5, tt]),
-                                                 path=path, target=target, schedule=sched),
+        _raises(ctx, "family.recover", functools.partial(fn, x_t=np.ones((2, 2)), y=np.ones((2, 2)),
+                                                          t=np.array([0.5, tt]), path=path, target=target,
+                                                          schedule=sched),
                 f"{target} on {path}-{sched} at t = {tt}")
 
 
@@ -402,7 +411,8 @@ def _convert_ground_truth(ctx, fn, inp):
     want = R.affine_target(x, z, target=B_, **args)
     scale = 16 * EPS[ctx.dtype] * _convert_scale({**inp, **r}, x, z)
     ctx.assert_close("family.convert", got / _per_sample(scale, got), want / _per_sample(scale, got),
-                     what=f"{A_} → {B_} vs y_{B_}(x, z), / (16 eps κ (1 + |row|) |·|)", tol=Tolerance(rtol=0.0, atol=1.0))
+                     what=f"{A_} → {B_} vs y_{B_}(x, z), / (16 eps κ (1 + |row|) |·|)",
+                     tol=Tolerance(rtol=0.0, atol=1.0))
 
 
 ROUND_TRIP_RATIOS: list[float] = []   # |error| / bound of every round trip checked (tests report the max)
@@ -427,8 +437,9 @@ def _convert_singular(ctx, fn, inp):
     y = np.array([[1.0, -2.0], [3.0, 0.5]])
     for path, sched, target, tt in SINGULAR:
         others = [g for g in TARGETS if g != target]
-        _raises(ctx, "family.convert", lambda: fn(x_t=np.ones((2, 2)), y=y, t=np.array([0.5, tt]), from_target=target,
-                                                 to_target=others[0], path=path, schedule=sched),
+        _raises(ctx, "family.convert", functools.partial(fn, x_t=np.ones((2, 2)), y=y, t=np.array([0.5, tt]),
+                                                          from_target=target, to_target=others[0], path=path,
+                                                          schedule=sched),
                 f"{target} → {others[0]} on {path}-{sched} at t = {tt}")
         ctx.assert_close("family.convert", fn(x_t=np.ones((2, 2)), y=y, t=np.array([0.5, tt]), from_target=target,
                                              to_target=target, path=path, schedule=sched), y,
@@ -445,7 +456,8 @@ CHECKS = [
         proofs=(Proof("rf velocity row (−1, 1) = (a', b') of (1 − t, t)", lambda: [
                     sp.diff(1 - t, t) + 1, sp.diff(t, t) - 1]),
                 Proof("vp: a² + b² = 1 and b' = −a a'/b", _proof_vp_derivative),
-                Proof("the reference's cancellation-free cosine forms equal Nichol & Dhariwal's ᾱ", _proof_cosine_forms),
+                Proof("the reference's cancellation-free cosine forms equal Nichol & Dhariwal's ᾱ",
+                      _proof_cosine_forms),
                 Proof("v-prediction is d x_t/dφ on the trigonometric vp path, not dx_t/dt on rf",
                       _proof_v_is_angular_velocity)),
         symbolic=_symbolic_coefficients,
@@ -462,7 +474,8 @@ CHECKS = [
         proofs=(Proof("linear: d log ᾱ/dt = −β(t), β(t) = β_min + t(β_max − β_min) (the VP SDE)", lambda:
                       sp.simplify(sp.diff(sp.log(_ab_lin), t) + (bmin + t * (bmax - bmin)))),
                 Proof("ᾱ(0) = 1 for both; cosine ᾱ(1) = 0", lambda: [
-                    sp.simplify(_ab_lin.subs(t, 0) - 1), sp.simplify(_ab_cos.subs(t, 0) - 1), sp.simplify(_ab_cos.subs(t, 1))])),
+                    sp.simplify(_ab_lin.subs(t, 0) - 1), sp.simplify(_ab_cos.subs(t, 0) - 1),
+                    sp.simplify(_ab_cos.subs(t, 1))])),
         symbolic=lambda t, schedule: sp.lambdify(globals()["t"], (_ab_lin if schedule == "linear" else _ab_cos).subs(
             _PARAMS), "numpy")(t) + 0 * t,
         properties=(Property("ᾱ(0) = 1, decreasing, cosine ᾱ(1) = 0", _vp_schedule_shape, cases=st.just({})),),
@@ -472,7 +485,8 @@ CHECKS = [
         clause="family.ve_schedule",
         cases=st.fixed_dictionaries({"t": _times(5)}),
         proofs=(Proof("σ(0) = σ_min, σ(1) = σ_max, d log σ/dt = log(σ_max/σ_min)", lambda: [
-            sp.simplify(_path_expr("ve", "")[1].subs(t, 0) - smin), sp.simplify(_path_expr("ve", "")[1].subs(t, 1) - smax),
+            sp.simplify(_path_expr("ve", "")[1].subs(t, 0) - smin),
+            sp.simplify(_path_expr("ve", "")[1].subs(t, 1) - smax),
             sp.simplify(sp.diff(sp.log(_path_expr("ve", "")[1]), t) - sp.log(smax / smin))]),),
         symbolic=lambda t: sp.lambdify(globals()["t"], _path_expr("ve", "")[1].subs(_PARAMS), "numpy")(t),
         properties=(Property("endpoints and geometric midpoint", _ve_endpoints),),
@@ -494,7 +508,8 @@ CHECKS = [
         clause="family.loss",
         cases=_xz_cases(with_target=True, with_f=True),
         properties=(Property("L(f = y) = 0", _loss_zero),),
-        example=lambda: {"f": np.array([[0.0, 0.0]]), **_ex_xz(), "path": "rf", "target": "velocity", "schedule": "none"},
+        example=lambda: {"f": np.array([[0.0, 0.0]]), **_ex_xz(), "path": "rf", "target": "velocity",
+                         "schedule": "none"},
     ),
     ClauseChecks(
         clause="family.recover",
@@ -514,7 +529,8 @@ CHECKS = [
         clause="family.convert",
         cases=_inverse_cases(convert=True),
         proofs=(Proof("round trip A → B → A is the identity (symbolic rows)", _proof_round_trip),
-                Proof("(c_B, d_B) M_A⁻¹ = ((c_B d_A − d_B c_A), (d_B a − c_B b))/det_A (the folded form)", _proof_folded)),
+                Proof("(c_B, d_B) M_A⁻¹ = ((c_B d_A − d_B c_A), (d_B a − c_B b))/det_A (the folded form)",
+                      _proof_folded)),
         compare=_convert_compare,
         properties=(Property("convert(x_t(x, z), y_A(x, z)) = y_B(x, z)", _convert_ground_truth),
                     Property("round trip A → B → A = identity", _convert_round_trip),

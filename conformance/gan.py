@@ -9,9 +9,9 @@ import sympy as sp
 from hypothesis import strategies as st
 
 from reference import gan as R
-from .arrays import dicts, reals
 from spec.schema import Tolerance
 
+from .arrays import dicts, reals
 from .checks import ClauseChecks, Proof, Property
 
 # ---- symbols ------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import sympy as sp
 from hypothesis import strategies as st
 
 from reference import optimal as R
+
 from .checks import ClauseChecks, Dual, Proof, Property
 
 POST, PRED, MID = "optimal.posterior_means", "optimal.prediction", "optimal.hardest_mid_t"
@@ -115,7 +116,8 @@ def _posterior_cases(draw):
     aa[theta == math.pi / 2], bb[theta == 0.0] = 0.0, 0.0
     if draw(st.booleans()):                               # scalar coefficients
         aa, bb = float(aa[0]), float(bb[0])
-    x_t = np.asarray(aa)[..., None] * sample_mixture(rng, n, w, m, c) + np.asarray(bb)[..., None] * rng.standard_normal((n, m.shape[1]))
+    x_t = (np.asarray(aa)[..., None] * sample_mixture(rng, n, w, m, c)
+           + np.asarray(bb)[..., None] * rng.standard_normal((n, m.shape[1])))
     return {"x_t": x_t, "a": aa, "b": bb, "weights": w, "means": m, "covs": c}
 
 
@@ -184,7 +186,8 @@ def _mc_check(clause, target_of):
         d = m.shape[1]
         checked = 0
         for t in (0.25, 0.5, 0.75, 1.0):
-            a_, b_ = (float(v[0]) for v in R.coefficients(np.array([t]), inp.get("path", "rf"), "x", inp.get("schedule"))[:2])
+            a_, b_ = (float(v[0]) for v in R.coefficients(np.array([t]), inp.get("path", "rf"), "x",
+                                                          inp.get("schedule"))[:2])
             q = a_ * sample_mixture(rng, 3, w, m, c) + b_ * rng.standard_normal((3, d))
             for qi in q:
                 est, se, ess = importance_posterior(rng, qi, a_, b_, w, m, c)
@@ -351,7 +354,8 @@ CHECKS = [
                 Proof("rf at t = 0: E[x|x_t] = x_t, E[z|x_t] = 0",
                       lambda: [sp.simplify(X_HAT.subs(_rf).subs(tt, 0) - xt), Z_HAT.subs(_rf).subs(tt, 0)]),
                 Proof("rf at t = 1: E[x|x_t] = μ, E[z|x_t] = x_t",
-                      lambda: [sp.simplify(X_HAT.subs(_rf).subs(tt, 1) - mu), sp.simplify(Z_HAT.subs(_rf).subs(tt, 1) - xt)])),
+                      lambda: [sp.simplify(X_HAT.subs(_rf).subs(tt, 1) - mu),
+                               sp.simplify(Z_HAT.subs(_rf).subs(tt, 1) - xt)])),
         properties=(Property("targets are one posterior: velocity = ε̂ − x̂, v = −b x̂ + a ε̂", _pred_targets_agree),
                     Property("endpoints t = 0 and t = 1", _pred_endpoints),
                     Property("agrees with importance-weighted Monte Carlo", _mc_check(PRED, _pred_target)),
@@ -363,10 +367,12 @@ CHECKS = [
     ),
     ClauseChecks(
         clause=MID,
-        proofs=(Proof("1-D N(0, s²): L*(t*) = 1 + s² at t* = s²/(1 + s²)", lambda: sp.simplify(_L1d.subs(tt, _tstar) - 1 - s**2)),
+        proofs=(Proof("1-D N(0, s²): L*(t*) = 1 + s² at t* = s²/(1 + s²)",
+                      lambda: sp.simplify(_L1d.subs(tt, _tstar) - 1 - s**2)),
                 Proof("1-D: t* is a stationary point of L*", lambda: sp.simplify(sp.diff(_L1d, tt).subs(tt, _tstar))),
                 Proof("1-D: L*(0) = 1 (= d), L*(1) = s² (= Var x), both below L*(t*)",
                       lambda: [sp.simplify(_L1d.subs(tt, 0) - 1), sp.simplify(_L1d.subs(tt, 1) - s**2)])),
-        properties=(Property("bimodal 2-D mixture: interior maximum of L*(t), endpoints d and tr Cov x", _hardest_mid),),
+        properties=(Property("bimodal 2-D mixture: interior maximum of L*(t), endpoints d and tr Cov x",
+                             _hardest_mid),),
     ),
 ]

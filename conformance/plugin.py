@@ -9,6 +9,7 @@ import time
 import pytest
 
 import spec
+
 from . import report
 from .context import Context
 from .registry import checks_for, select
@@ -31,7 +32,7 @@ def pytest_addoption(parser):
 
 
 class State:
-    def __init__(self, config):
+    def __init__(self, config) -> None:
         o = config.option
         self.target_spec = o.genspec_target
         self.target = load(o.genspec_target)
@@ -75,9 +76,11 @@ def pytest_generate_tests(metafunc):
             params += [(cid, p) for p in chk.proofs]
             ids += [f"{cid}:{p.name}" for p in chk.proofs]
         elif name == "test_reference_matches_derivation" and chk.symbolic is not None:
-            params.append((cid, None)); ids.append(cid)
+            params.append((cid, None))
+            ids.append(cid)
         elif name == "test_target_matches_reference" and clause.function is not None:
-            params.append((cid, None)); ids.append(cid)
+            params.append((cid, None))
+            ids.append(cid)
         elif name == "test_property":
             params += [(cid, p) for p in chk.properties]
             ids += [f"{cid}:{p.name}" for p in chk.properties]
@@ -127,7 +130,7 @@ def pytest_sessionstart(session):
 
 
 class _LogHook:
-    def __init__(self, config):
+    def __init__(self, config) -> None:
         self.config = config
 
     def pytest_runtest_logreport(self, report):

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import importlib
-from functools import lru_cache
+from functools import cache
 
 import spec
+
 from .checks import ClauseChecks
 
 
-@lru_cache(maxsize=None)
+@cache
 def all_checks() -> dict[str, ClauseChecks]:
     out: dict[str, ClauseChecks] = {}
     for fam in spec.FAMILIES:

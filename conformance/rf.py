@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from reference import rf as R
 from spec.schema import Tolerance
+
 from .arrays import gaussian
 from .checks import ClauseChecks, Proof, Property
 
@@ -106,7 +107,8 @@ def _loss_batch_mean(ctx, fn, inp):
 def _fm_maps_to_rf(ctx, fn, inp):
     """02's (x_t, x1 − x0) at t equals (rf x_t at 1 − t, −v_rf) with x = x1 (data), z = x0 (noise)."""
     xt, target = fn(**inp)
-    ctx.assert_close("fm.convention", xt, R.interpolate(inp["x1"], inp["x0"], 1.0 - inp["t"]), what="x_t^fm vs x_{1−t}^rf")
+    ctx.assert_close("fm.convention", xt, R.interpolate(inp["x1"], inp["x0"], 1.0 - inp["t"]),
+                     what="x_t^fm vs x_{1−t}^rf")
     ctx.assert_close("fm.convention", target, -R.velocity(inp["x1"], inp["x0"]), what="v^fm vs −v^rf")
 
 

@@ -1,16 +1,19 @@
 """The checks themselves, independent of pytest: each raises AssertionError on failure."""
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import sympy as sp
 from hypothesis import HealthCheck, Phase, given, settings
 
 import spec
-from .checks import Dual
+
+from .checks import Dual, Strategy
 from .context import Context
 from .registry import checks_for, reference_function
 
-PROFILES = {
+PROFILES: dict[str, dict[str, Any]] = {
     # derandomized and fast: the CI job
     "ci": dict(max_examples=25, derandomize=True, database=None),
     # random, with the example database: a developer's loop
@@ -58,9 +61,10 @@ def check_reference_matches_derivation(clause_id: str, profile: str) -> None:
     chk = checks_for(clause_id)
     ref = reference_function(clause_id)
     ctx = Context(target=None, dtype="float64")  # type: ignore[arg-type]
+    cases: Strategy = chk.symbolic_cases if chk.symbolic_cases is not None else chk.cases
 
     @hypothesis_settings(profile, chk.max_examples)
-    @given(inputs=chk.symbolic_cases if chk.symbolic_cases is not None else chk.cases)
+    @given(inputs=cases)
     def run(inputs):
         expected = chk.symbolic(**numpy_side(inputs))
         got = ref(**numpy_side(inputs))
@@ -74,7 +78,7 @@ def check_target_matches_reference(ctx: Context, clause_id: str, profile: str) -
     fn = ctx.target.binding(clause_id)
     ref = reference_function(clause_id)
     conv = ctx.target.conventions_for(clause_id)
-    cases = chk.convention_cases(conv) if chk.convention_cases else chk.cases
+    cases: Strategy = chk.convention_cases(conv) if chk.convention_cases else chk.cases
     reproduce = reproduction(ctx, clause_id, profile)
 
     @hypothesis_settings(profile, chk.max_examples, ctx.shrink)

@@ -14,6 +14,7 @@ from scipy.integrate import solve_ivp
 from accelerated.metrics import energy_distance
 from reference import optimal as O
 from reference import sampler as R
+
 from .checks import ClauseChecks, Dual, Property
 from .optimal import BIMODAL, oracle, random_mixture, sample_mixture
 
@@ -31,7 +32,7 @@ class Recorder:
     """Wraps a Dual and records every call (x, t) as float64 NumPy arrays, in either backend."""
 
     def __init__(self, f: Dual):
-        self.calls = []
+        self.calls: list[tuple[np.ndarray, np.ndarray]] = []
 
         def numpy_fn(x, t):
             self.calls.append((_to_numpy(x), _to_numpy(t)))
@@ -123,7 +124,7 @@ def _step_by_step(ctx, fn, inp):
     T = inp["T"]
     ctx.require(EULER, len(mine.calls) == T, f"{len(mine.calls)} evaluations of f for T = {T}, expected T")
     grid = _grid(T, time)
-    for k, ((x, t), (xr, _)) in enumerate(zip(mine.calls, ref.calls)):
+    for k, ((x, t), (xr, _)) in enumerate(zip(mine.calls, ref.calls, strict=True)):
         ctx.require(EULER, t.shape == (x.shape[0],), f"step {k}: t has shape {t.shape}, expected ({x.shape[0]},)")
         ctx.assert_close(EULER, t, np.full_like(t, grid[k]), what=f"t at evaluation {k} (grid {grid[k]:g})")
         ctx.assert_close(EULER, x, xr, what=f"state at evaluation {k}")
@@ -205,7 +206,8 @@ def _across_paths_converge(ctx, fn, inp):
         out = list(equivalence_samples(T, n=128, combos=combos).values())
         spread.append(max(_rms(u, v) for i, u in enumerate(out) for v in out[i + 1:]))
     ctx.require(EQUIV, spread[0] / spread[1] > 2.5 and spread[1] / spread[2] > 2.5,
-                f"largest RMS distance between paths' samples at T = 8, 32, 128: {spread}; expected to shrink ~4× per 4× T")
+                f"largest RMS distance between paths' samples at T = 8, 32, 128: {spread}; expected to shrink ~4× per "
+                f"4× T")
 
 
 def _reaches_data(ctx, fn, inp):

@@ -10,6 +10,7 @@ from scipy import integrate, stats
 
 from reference import schedule as R
 from spec.schema import Tolerance
+
 from .arrays import gaussian, reals
 from .checks import ClauseChecks, Proof, Property
 
@@ -133,7 +134,8 @@ def _pdf_integrates_to_one(ctx, fn, inp):
         if name == "logit_normal":
             total, _ = integrate.quad(f, 0.0, 1.0, limit=200, points=[float(R.sigmoid(np.array(m_)))])
         else:
-            total = integrate.quad(f, 0.0, math.exp(m_), limit=200)[0] + integrate.quad(f, math.exp(m_), np.inf, limit=200)[0]
+            total = (integrate.quad(f, 0.0, math.exp(m_), limit=200)[0]
+                     + integrate.quad(f, math.exp(m_), np.inf, limit=200)[0])
     else:
         # low precision: quad cannot converge on a rounded integrand; one vectorised call on the image of a fine
         # u-grid, integrated with the change of variables dt = (dt/du) du (trapezoid, 8001 nodes on [−12, 12])
@@ -218,11 +220,13 @@ CHECKS = [
         clause="schedule.logit_normal",
         cases=st.fixed_dictionaries({"u": normals, "m": st.floats(-1.0, 1.0), "s": st.floats(0.5, 2.0)}),
         proofs=(Proof("logit(sigmoid(w)) = w", lambda: sp.simplify(sp.expand_log(logit(sigmoid(w)), force=True) - w)),
-                Proof("change of variables gives p(t) = exp(−(logit t − m)²/2s²)/(s√(2π) t(1 − t))", _change_of_variables),
+                Proof("change of variables gives p(t) = exp(−(logit t − m)²/2s²)/(s√(2π) t(1 − t))",
+                      _change_of_variables),
                 Proof("04's log-normal is the law of the odds: t/(1 − t) = e^{m + s u} for t = sigmoid(m + s u)",
                       lambda: sp.simplify(sigmoid(m + s * u) / (1 - sigmoid(m + s * u)) - sp.exp(m + s * u)))),
         symbolic=lambda u, m, s: sp.lambdify((globals()["u"], globals()["m"], globals()["s"]),
-                                             sigmoid(globals()["m"] + globals()["s"] * globals()["u"]), "numpy")(u, m, s),
+                                             sigmoid(globals()["m"] + globals()["s"] * globals()["u"]),
+                                             "numpy")(u, m, s),
         properties=(Property(f"KS test against the logit-normal CDF, n = {KS_N}", _logit_normal_ks,
                              cases=st.sampled_from([{"m": 0.0, "s": 1.0}, {"m": 0.5, "s": 0.7}])),),
         example=lambda: {"u": np.array([-1.0, 0.0, 1.0]), "m": 0.0, "s": 1.0},
@@ -232,11 +236,13 @@ CHECKS = [
         cases=_pdf_cases(),
         proofs=(Proof("∫_0^1 p dt = 1 (substituting t = sigmoid(m + s u))",
                       lambda: sp.simplify(sp.integrate(phi(u), (u, -sp.oo, sp.oo)) - 1)),
-                Proof("p(t) → 0 as t → 0+ (m = 0, s = 1)", lambda: sp.limit(pdf_expr.subs({m: 0, sp_pos: 1}), tp, 0, "+"))),
+                Proof("p(t) → 0 as t → 0+ (m = 0, s = 1)",
+                      lambda: sp.limit(pdf_expr.subs({m: 0, sp_pos: 1}), tp, 0, "+"))),
         symbolic=lambda t, m, s: np.where((t > 0) & (t < 1), sp.lambdify(
             (tp, globals()["m"], sp_pos), pdf_expr, "numpy")(np.clip(t, 1e-300, 1 - 1e-16), m, s), 0.0),
         properties=(Property("∫ p = 1 (scipy.integrate.quad)", _pdf_integrates_to_one,
-                             cases=st.sampled_from([{"m": 0.0, "s": 1.0}, {"m": 0.5, "s": 0.7}, {"m": -1.0, "s": 2.0}])),
+                             cases=st.sampled_from([{"m": 0.0, "s": 1.0}, {"m": 0.5, "s": 0.7},
+                                                    {"m": -1.0, "s": 2.0}])),
                     Property("p = 0 at the endpoints", _pdf_endpoints, cases=_ms),
                     Property("p(t) = φ(u) du/dt along the sampler", _pdf_matches_sampler, cases=_ms)),
         example=lambda: {"t": np.array([0.0, 0.25, 0.5, 0.75, 1.0]), "m": 0.0, "s": 1.0},
@@ -244,10 +250,12 @@ CHECKS = [
     ClauseChecks(
         clause="schedule.shift",
         cases=_shift_cases(),
-        proofs=(Proof("fixes 0 and 1", lambda: [shift_expr(sp.Integer(0), sp_pos), sp.simplify(shift_expr(sp.Integer(1), sp_pos) - 1)]),
+        proofs=(Proof("fixes 0 and 1",
+                      lambda: [shift_expr(sp.Integer(0), sp_pos), sp.simplify(shift_expr(sp.Integer(1), sp_pos) - 1)]),
                 Proof("dt'/dt = s/(1 + (s − 1)t)² > 0 for s > 0", lambda: sp.simplify(
                     sp.diff(shift_expr(tp, sp_pos), tp) - sp_pos / (1 + (sp_pos - 1) * tp) ** 2)),
-                Proof("the inverse is the shift with 1/s", lambda: sp.simplify(shift_expr(shift_expr(tp, sp_pos), 1 / sp_pos) - tp)),
+                Proof("the inverse is the shift with 1/s",
+                      lambda: sp.simplify(shift_expr(shift_expr(tp, sp_pos), 1 / sp_pos) - tp)),
                 Proof("shifts compose: shift_s ∘ shift_r = shift_{sr}",
                       lambda: sp.simplify(shift_expr(shift_expr(tp, rp), sp_pos) - shift_expr(tp, sp_pos * rp))),
                 Proof("rf: odds multiply by s, SNR(t') = SNR(t)/s²", _snr_claims)),

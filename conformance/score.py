@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from spec.schema import Tolerance
+
 from .arrays import uniform
 from .checks import ClauseChecks, Proof, Property
 
@@ -155,12 +156,14 @@ def _mixture_check(clause, affine):
         tol = ctx.tolerance(clause)
         loose = Tolerance(rtol=max(tol.rtol, 1e-7), atol=max(tol.atol, 1e-7) * 8)
         ctx.assert_close(clause, ex, want_x, what="E[x | x_t] vs quadrature of the mixture posterior", tol=loose)
-        ctx.assert_close(clause, ez, (x_t - a_ * want_x) / b_, what="E[noise | x_t] vs (x_t − a E[x | x_t])/b", tol=loose)
+        ctx.assert_close(clause, ez, (x_t - a_ * want_x) / b_,
+                         what="E[noise | x_t] vs (x_t − a E[x | x_t])/b", tol=loose)
     return check
 
 
 def _tweedie_gaussian(ctx, fn, inp):
-    """Gaussian data N(μ, s²): the target's E[x | x_t] equals the closed-form posterior mean μ + s²(x_t − μ)/(s² + σ²)."""
+    """Gaussian data N(μ, s²): the target's E[x | x_t] equals the closed-form posterior mean
+    μ + s²(x_t − μ)/(s² + σ²)."""
     mu_, s_ = 0.7, 1.3
     x_t, sigma = inp["x_t"], inp["sigma"]
     sb = sigma.reshape(sigma.shape + (1,) * (x_t.ndim - 1))
@@ -169,7 +172,8 @@ def _tweedie_gaussian(ctx, fn, inp):
     want = x_t + sb**2 * score                        # exact for the rounded score; equals μ + s²(x_t − μ)/(s² + σ²)
     ctx.assert_close("score.tweedie", ex, want, what="E[x | x_t] on Gaussian data")
     if ctx.dtype == "float64":
-        ctx.assert_close("score.tweedie", ex, mu_ + s_**2 * (x_t - mu_) / (s_**2 + sb**2), what="closed-form posterior mean")
+        ctx.assert_close("score.tweedie", ex, mu_ + s_**2 * (x_t - mu_) / (s_**2 + sb**2),
+                         what="closed-form posterior mean")
 
 
 def _affine_consistency(ctx, fn, inp):
@@ -178,11 +182,13 @@ def _affine_consistency(ctx, fn, inp):
     ab = lambda v: v.reshape(v.shape + (1,) * (inp["x_t"].ndim - 1))
     tol = ctx.tolerance("score.tweedie_affine")
     scale = float(np.max(np.abs(inp["x_t"]) + ab(inp["b"]) ** 2 * np.abs(inp["score"])))
-    ctx.assert_close("score.tweedie_affine", ab(inp["a"]) * ex + ab(inp["b"]) * ez, inp["x_t"], what="a E[x] + b E[z] = x_t",
+    ctx.assert_close("score.tweedie_affine", ab(inp["a"]) * ex + ab(inp["b"]) * ez, inp["x_t"],
+                     what="a E[x] + b E[z] = x_t",
                      tol=Tolerance(rtol=tol.rtol, atol=tol.atol + tol.rtol * scale))
     ones = np.ones_like(inp["a"])
     ex1, ez1 = fn(x_t=inp["x_t"], score=inp["score"], a=ones, b=inp["b"])
-    ctx.assert_close("score.tweedie_affine", ex1, inp["x_t"] + ab(inp["b"]) ** 2 * inp["score"], what="a = 1: E[x | x_t]")
+    ctx.assert_close("score.tweedie_affine", ex1, inp["x_t"] + ab(inp["b"]) ** 2 * inp["score"],
+                     what="a = 1: E[x | x_t]")
 
 
 def _affine_a_zero_raises(ctx, fn, inp):
@@ -210,8 +216,8 @@ CHECKS = [
     ClauseChecks(
         clause="score.tweedie",
         cases=_tweedie_cases(),
-        proofs=(Proof("Gaussian data: x_t + σ²∇log p_t = E[x | x_t] and −σ∇log p_t = E[ε | x_t] (posterior by completing "
-                      "the square)", _tweedie_claims),),
+        proofs=(Proof("Gaussian data: x_t + σ²∇log p_t = E[x | x_t] and −σ∇log p_t = E[ε | x_t] (posterior by "
+                      "completing the square)", _tweedie_claims),),
         symbolic=lambda x_t, score, sigma: (lambda sb: (x_t + sb**2 * score, -sb * score))(
             sigma.reshape(sigma.shape + (1,) * (x_t.ndim - 1))),
         properties=(Property("Gaussian data: closed-form posterior mean", _tweedie_gaussian),
@@ -227,7 +233,8 @@ CHECKS = [
         symbolic=lambda x_t, score, a, b: (lambda A_, B_: ((x_t + B_**2 * score) / A_, -B_ * score))(
             a.reshape(a.shape + (1,) * (x_t.ndim - 1)), b.reshape(b.shape + (1,) * (x_t.ndim - 1))),
         properties=(Property("a E[x | x_t] + b E[z | x_t] = x_t; a = 1 is score.tweedie", _affine_consistency),
-                    Property("Gaussian mixture: quadrature of the posterior", _mixture_check("score.tweedie_affine", True),
+                    Property("Gaussian mixture: quadrature of the posterior",
+                             _mixture_check("score.tweedie_affine", True),
                              cases=st.just({})),
                     Property("a = 0 raises", _affine_a_zero_raises, cases=st.just({}))),
         example=lambda: {"x_t": np.array([[1.0, -1.0]]), "score": np.array([[-0.5, 0.5]]), "a": np.array([0.8]),

@@ -19,8 +19,8 @@ target does not bind are reported "not implemented", never "passed".
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import spec
 from spec.errors import TargetError

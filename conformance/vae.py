@@ -3,7 +3,7 @@ the ELBO gap, Bayes' rule), reference vs derivation, target vs reference, and th
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import sympy as sp
@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from spec.vae import LOGVAR_HIGH, LOGVAR_LOW
+
 from .checks import ClauseChecks, Proof, Property
 
 # ---- derivations (sympy) ------------------------------------------------------------------------
@@ -29,7 +30,7 @@ def log_normal(v, mean, var):
     return sp.expand_log(sp.log(normal_pdf(v, mean, var)), force=True)
 
 
-@lru_cache(maxsize=None)
+@cache
 def standard_normal_moment(j):
     """∫ φ(t) t^j dt, by integration."""
     return sp.integrate(normal_pdf(t_, 0, 1) * t_**j, (t_, -oo, oo))
@@ -46,7 +47,7 @@ Z = mu_ + sp.exp(lv_ / 2) * eps_                            # 02: z = μ + σ ε
 KL_CLOSED = -sp.Rational(1, 2) * (1 + lv_ - mu_**2 - sp.exp(lv_))  # 02's closed form, one coordinate
 
 
-@lru_cache(maxsize=None)
+@cache
 def kl_integral():
     """∫ q log(q/p) dz for q = N(μ, σ²), p = N(0, 1)."""
     log_ratio = log_normal(z_, mu_, sigma_**2) - log_normal(z_, 0, 1)
@@ -61,7 +62,7 @@ KL_Q_PRIOR = (S_ + m_**2 - 1 - sp.log(S_)) / 2
 EXPECTED_LOGLIK_CLOSED = -sp.log(2 * sp.pi * s2_) / 2 - ((x_ - c_ - w_ * m_) ** 2 + w_**2 * S_) / (2 * s2_)
 
 
-@lru_cache(maxsize=None)
+@cache
 def expected_loglik():
     """E_{z~N(m, S)} log N(x; wz + c, s²), by integration."""
     return gaussian_expectation(log_normal(x_, w_ * z_ + c_, s2_), m_, sp.sqrt(S_))
@@ -75,7 +76,7 @@ def kl_gauss_1d(m1, v1, m2, v2):
     return (v1 / v2 + (m2 - m1) ** 2 / v2 - 1 + sp.log(v2) - sp.log(v1)) / 2
 
 
-@lru_cache(maxsize=None)
+@cache
 def _lambdified(name):
     """NumPy functions of the derived expressions (d = k = 1 for the linear-Gaussian ones)."""
     return {
@@ -223,7 +224,8 @@ def _elbo_magnitude(x, W, c, s2, m, S):
     d, k = W.shape
     r = x - c - m @ W.T
     logdet = np.linalg.slogdet(S)[1]
-    return (0.5 * d * abs(math.log(2 * math.pi * s2)) + (np.sum(r**2, -1) + np.einsum("ij,nji->n", W.T @ W, S)) / (2 * s2)
+    return (0.5 * d * abs(math.log(2 * math.pi * s2))
+            + (np.sum(r**2, -1) + np.einsum("ij,nji->n", W.T @ W, S)) / (2 * s2)
             + 0.5 * (np.trace(S, axis1=1, axis2=2) + np.sum(m**2, -1) + k + np.abs(logdet)))
 
 
@@ -325,7 +327,8 @@ def _elbo_tight_at_posterior(ctx, fn, inp):
     m_post, S_post = _posterior(W, c, s2, x)
     S_post = np.broadcast_to(S_post, (x.shape[0],) + S_post.shape).copy()
     q = {"x": x, "W": W, "c": c, "s2": s2, "m": m_post, "S": S_post}
-    _close_scaled(ctx, cid, fn(**q), _log_px(x, W, c, s2), _elbo_magnitude(**q), "ELBO at the exact posterior vs log p(x)")
+    _close_scaled(ctx, cid, fn(**q), _log_px(x, W, c, s2), _elbo_magnitude(**q),
+                  "ELBO at the exact posterior vs log p(x)")
 
 
 def _elbo_gap_is_kl(ctx, fn, inp):
@@ -338,7 +341,8 @@ def _elbo_gap_is_kl(ctx, fn, inp):
     k = W.shape[1]
     kl = 0.5 * (np.einsum("ij,nji->n", P, S) + np.einsum("ni,ij,nj->n", dm, P, dm) - k
                 + np.linalg.slogdet(S_post)[1] - np.linalg.slogdet(S)[1])
-    _close_scaled(ctx, cid, _log_px(x, W, c, s2) - fn(**inp), kl, _elbo_magnitude(**inp), "log p(x) - ELBO vs KL(q ‖ posterior)")
+    _close_scaled(ctx, cid, _log_px(x, W, c, s2) - fn(**inp), kl, _elbo_magnitude(**inp),
+                  "log p(x) - ELBO vs KL(q ‖ posterior)")
 
 
 def _bayes(ctx, fn, inp):
@@ -349,8 +353,9 @@ def _bayes(ctx, fn, inp):
     m_post, S_post = _posterior(W, c, s2, x)
     zs = 0.7 - 0.3 * m_post
     rhs = np.array([_mvn_logpdf(xi, W @ z + c, s2 * np.eye(d))[0] + _mvn_logpdf(z, np.zeros(k), np.eye(k))[0]
-                    - _mvn_logpdf(z, mp, S_post)[0] for xi, z, mp in zip(x, zs, m_post)])
-    _close_scaled(ctx, cid, fn(**inp), rhs, _evidence_magnitude(**inp), "log p(x) vs log p(x|z) + log p(z) - log p(z|x)")
+                    - _mvn_logpdf(z, mp, S_post)[0] for xi, z, mp in zip(x, zs, m_post, strict=True)])
+    _close_scaled(ctx, cid, fn(**inp), rhs, _evidence_magnitude(**inp),
+                  "log p(x) vs log p(x|z) + log p(z) - log p(z|x)")
 
 
 def _loss_decomposition(ctx, fn, inp):
@@ -381,7 +386,8 @@ CHECKS = [
         compare=_reparam_compare,
         proofs=(Proof("∂z/∂μ = 1", lambda: sp.diff(mu_ + sigma_ * eps_, mu_) - 1),
                 Proof("∂z/∂σ = ε", lambda: sp.diff(mu_ + sigma_ * eps_, sigma_) - eps_),
-                Proof("∂z/∂logvar = ½ σ ε with σ = exp(½ logvar)", lambda: sp.diff(Z, lv_) - sp.exp(lv_ / 2) * eps_ / 2),
+                Proof("∂z/∂logvar = ½ σ ε with σ = exp(½ logvar)",
+                      lambda: sp.diff(Z, lv_) - sp.exp(lv_ / 2) * eps_ / 2),
                 Proof("ε ~ N(0, 1) ⇒ E z = μ, Var z = exp(logvar)", lambda: (
                     sps.E(Z.subs(eps_, sps.Normal("e", 0, 1))) - mu_,
                     sps.variance(Z.subs(eps_, sps.Normal("e", 0, 1))) - sp.exp(lv_)))),
@@ -403,12 +409,14 @@ CHECKS = [
         symbolic=lambda mu, logvar: np.sum(_lambdified("kl")(mu, logvar), axis=-1),
         properties=(Property("KL ≥ 0, and KL = 0 exactly at the prior", _kl_nonnegative),
                     Property("equals ∫ q log(q/p) dz by quadrature", _kl_quadrature, cases=_kl_quadrature_cases())),
-        example=lambda: {"mu": np.array([[0.0, 0.0], [1.0, -1.0]]), "logvar": np.array([[0.0, 0.0], [0.0, math.log(2.0)]])},
+        example=lambda: {"mu": np.array([[0.0, 0.0], [1.0, -1.0]]),
+                         "logvar": np.array([[0.0, 0.0], [0.0, math.log(2.0)]])},
     ),
     ClauseChecks(
         clause="vae.elbo",
         cases=_elbo_inputs(),
-        compare=lambda ctx, got, expected, inp: _close_scaled(ctx, "vae.elbo", got, expected, _elbo_magnitude(**inp), "ELBO"),
+        compare=lambda ctx, got, expected, inp: _close_scaled(ctx, "vae.elbo", got, expected, _elbo_magnitude(**inp),
+                                                              "ELBO"),
         proofs=(Proof("E_{N(m,S)} log N(x; wz + c, s²) = -½log 2πs² - ((x - c - wm)² + w²S)/(2s²)  (integration)",
                       lambda: _zero(expected_loglik() - EXPECTED_LOGLIK_CLOSED)),
                 Proof("log p(x) - ELBO(m, S) = KL(N(m, S) ‖ p(z|x))  (d = k = 1)",
@@ -429,7 +437,8 @@ CHECKS = [
         cases=_evidence_inputs(),
         compare=lambda ctx, got, expected, inp: _close_scaled(ctx, "vae.log_evidence", got, expected,
                                                               _evidence_magnitude(**inp), "log p(x)"),
-        proofs=(Proof("Bayes: log N(x; wz + c, s²) + log N(z; 0, 1) - log N(z; m*, S*) = log N(x; c, w² + s²) for all z",
+        proofs=(Proof("Bayes: log N(x; wz + c, s²) + log N(z; 0, 1) - log N(z; m*, S*) = log N(x; c, w² + s²) for all "
+                      "z",
                       lambda: _zero(log_normal(x_, w_ * z_ + c_, s2_) + log_normal(z_, 0, 1)
                                     - log_normal(z_, POST_MEAN, POST_VAR) - LOG_EVIDENCE)),),
         symbolic=lambda x, W, c, s2: _lambdified("log_evidence")(x[:, 0], W[0, 0], c[0], s2),
@@ -441,7 +450,8 @@ CHECKS = [
     ClauseChecks(
         clause="vae.loss",
         cases=_loss_inputs(),
-        compare=lambda ctx, got, expected, inp: _close_scaled(ctx, "vae.loss", got, expected, _loss_magnitude(**inp), "loss"),
+        compare=lambda ctx, got, expected, inp: _close_scaled(ctx, "vae.loss", got, expected, _loss_magnitude(**inp),
+                                                              "loss"),
         properties=(Property("recon term at the prior; KL term at perfect reconstruction", _loss_decomposition),),
         example=lambda: {"x": np.array([[1.0, 0.0]]), "x_hat": np.array([[0.5, 0.0]]), "mu": np.array([[1.0]]),
                          "logvar": np.array([[0.0]])},

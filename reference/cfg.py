@@ -130,7 +130,8 @@ def guided_velocity(f, x_t, y, t, w, num_classes, form="one_plus_w", null_label=
 
 
 def guided_euler_sample(f, x1, y, w, T, num_classes, form="one_plus_w", null_label="extra_class"):
-    """x ← x − (1/T) v_cfg(x, y, t_k) on t_k = 1 − k/T, k = 0..T−1, from x1 at t = 1 to t = 0 (sampler.euler with CFG)."""
+    """x ← x − (1/T) v_cfg(x, y, t_k) on t_k = 1 − k/T, k = 0..T−1, from x1 at t = 1 to t = 0
+    (sampler.euler with CFG)."""
     c = "cfg.guided_euler"
     x, y, w, num_classes = _guided_inputs(c, f, x1, y, w, num_classes, form, null_label)
     C.count(c, "T", T)

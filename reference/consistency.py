@@ -76,7 +76,8 @@ def consistency_loss(f, f_ema, velocity, x, z, t_next, t_prev, distance="squared
                      target_network="ema"):
     """L = mean_i d(f(x_{t_{n+1}}, t_{n+1}), f⁻(x̂_{t_n}, t_n))  (03: "a consistency loss between adjacent timesteps").
 
-    x_{t_{n+1}} = (1 − t_{n+1}) x + t_{n+1} z;  mode "distillation": x̂_{t_n} = x_{t_{n+1}} − (t_{n+1} − t_n) v(x_{t_{n+1}}, t_{n+1})
+    x_{t_{n+1}} = (1 − t_{n+1}) x + t_{n+1} z;
+    mode "distillation": x̂_{t_n} = x_{t_{n+1}} − (t_{n+1} − t_n) v(x_{t_{n+1}}, t_{n+1})
     (one Euler step of the teacher velocity); mode "training": x̂_{t_n} = (1 − t_n) x + t_n z (same x, z; no teacher).
     distance "squared_l2": ‖u − w‖² (summed over coordinates); "pseudo_huber": √(‖u − w‖² + c²) − c, c = 0.00054 √d.
     target_network "ema": f⁻ = f_ema (an EMA of f's parameters, no gradient); "stopgrad": f⁻ = f, no gradient.

@@ -10,7 +10,6 @@ import numpy as np
 from spec import validate as V
 from spec.errors import SpecInputError
 
-
 INDEXINGS = ("one_based", "zero_based")
 REDUCTIONS = ("batch_mean_sq_norm", "mse_all_elements")
 
@@ -24,7 +23,8 @@ def _betas(clause, betas):
 
 
 def _steps(clause, name, t, lo, hi, indexing, n):
-    """Integer steps (a scalar or one per sample) in [lo, hi] (one-based); returns one-based int64 of shape () or (n,)."""
+    """Integer steps (a scalar or one per sample) in [lo, hi] (one-based); returns one-based int64 of shape ()
+    or (n,)."""
     V.choice(clause, "indexing", indexing, INDEXINGS)
     shift = 1 if indexing == "zero_based" else 0
     a = np.asarray(t)
@@ -51,7 +51,8 @@ def _pair(clause, names, u, w):
 
 
 def _alpha_bar_full(betas):
-    """([ᾱ_0 = 1, ᾱ_1, ..., ᾱ_T], [1 − ᾱ_0 = 0, ..., 1 − ᾱ_T]) via log ᾱ_t = Σ log(1 − β_s): no cancellation in 1 − ᾱ."""
+    """([ᾱ_0 = 1, ᾱ_1, ..., ᾱ_T], [1 − ᾱ_0 = 0, ..., 1 − ᾱ_T]) via log ᾱ_t = Σ log(1 − β_s):
+    no cancellation in 1 − ᾱ."""
     log_ab = np.concatenate([[0.0], np.cumsum(np.log1p(-betas))])
     return np.exp(log_ab), -np.expm1(log_ab)
 

@@ -31,7 +31,8 @@ def _teacher_step(f, x, t, t_next, teacher_step):
 
 
 def distillation_target(f, x_t, t, dt, teacher_step="euler", student_target="velocity"):
-    """The progressive-distillation target at (x_t, t) for a student step of 2Δ = 2 dt  (03's table; Salimans & Ho 2022).
+    """The progressive-distillation target at (x_t, t) for a student step of 2Δ = 2 dt
+    (03's table; Salimans & Ho 2022).
 
     x'' = two teacher steps from t to t − 2Δ. student_target "velocity": ṽ = (x_t − x'')/(2Δ), the velocity whose one
     Euler step of 2Δ lands on x''; "state": x'' itself; "x": x̃ = (t x'' − (t − 2Δ) x_t)/(2Δ), the clean-data prediction

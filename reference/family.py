@@ -21,7 +21,6 @@ import numpy as np
 from spec import validate as V
 from spec.errors import SpecInputError
 
-
 PATHS = ("rf", "vp", "ve")
 TARGETS = ("velocity", "epsilon", "x", "v", "score")
 SCHEDULES = {"rf": ("none",), "vp": ("linear", "cosine"), "ve": ("geometric",)}
@@ -66,8 +65,8 @@ def _pair(clause, names, u, w):
 
 # ---- schedules ------------------------------------------------------------------------------------------
 def vp_alpha_bar(t, schedule="linear"):
-    """ᾱ(t): "linear" exp(−½t²(β_max − β_min) − tβ_min) (Song et al. 2021); "cosine" cos²(π/2·(t+s)/(1+s))/cos²(π/2·s/(1+s))
-    (Nichol & Dhariwal 2021)."""
+    """ᾱ(t): "linear" exp(−½t²(β_max − β_min) − tβ_min) (Song et al. 2021);
+    "cosine" cos²(π/2·(t+s)/(1+s))/cos²(π/2·s/(1+s)) (Nichol & Dhariwal 2021)."""
     c = "family.vp_schedule"
     t = _times(c, t)
     V.choice(c, "schedule", schedule, SCHEDULES["vp"])

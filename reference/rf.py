@@ -7,7 +7,6 @@ from __future__ import annotations
 from spec import validate as V
 from spec.errors import SpecInputError
 
-
 TIMES = ("data_at_0", "noise_at_0")
 REDUCTIONS = ("batch_mean_sq_norm", "mse_all_elements")
 

@@ -50,7 +50,8 @@ def euler_sample(f, x1, T, time="data_at_0"):
     time="data_at_0" (default, 00/01): f is the velocity dx_t/dt in 00's time (t = 1 noise, t = 0 data).
     time="reversed_time" (03's "dx/dt = −f_θ(x, t)"): the same iterates written in τ = 1 − t running 0 → 1,
         x_{k+1} = x_k + (1/T)(−f(x_k, 1 − τ_k)), τ_k = k/T.
-    time="noise_at_0" (02's flow matching): f is the velocity in 02's time s = 1 − t (s = 0 noise, s = 1 data, v_fm = −v),
+    time="noise_at_0" (02's flow matching): f is the velocity in 02's time s = 1 − t
+    (s = 0 noise, s = 1 data, v_fm = −v),
         x_{k+1} = x_k + (1/T) f(x_k, s_k), s_k = k/T.
     """
     c = EULER

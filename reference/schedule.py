@@ -11,7 +11,6 @@ from scipy.special import ndtr
 
 from spec import validate as V
 
-
 NAMES = ("logit_normal", "log_normal")
 
 

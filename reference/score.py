@@ -13,7 +13,8 @@ def _per_sample(clause, name, v, x, low=0.0, low_closed=True):
     if v.ndim == 0:
         return v
     if v.ndim != 1 or v.shape[0] != x.shape[0]:
-        raise SpecInputError(clause, name, f"a scalar or one value per sample, shape ({x.shape[0]},)", f"shape {v.shape}")
+        raise SpecInputError(clause, name, f"a scalar or one value per sample, shape ({x.shape[0]},)",
+                             f"shape {v.shape}")
     return v.reshape(v.shape + (1,) * (x.ndim - 1))
 
 

@@ -16,7 +16,8 @@ PARAM_DOMAIN = {"logvar": (LOGVAR_LOW, LOGVAR_HIGH), "log_sigma": (LOGVAR_LOW / 
 
 def _logvar(c, name, logvar):
     logvar = V.array(c, name, logvar, min_ndim=1)
-    return V.interval(c, name, logvar, LOGVAR_LOW, LOGVAR_HIGH, what=f"a log-variance in [{LOGVAR_LOW:g}, {LOGVAR_HIGH:g}]")
+    return V.interval(c, name, logvar, LOGVAR_LOW, LOGVAR_HIGH,
+                      what=f"a log-variance in [{LOGVAR_LOW:g}, {LOGVAR_HIGH:g}]")
 
 
 def _gaussian_pair(c, mu, logvar):
@@ -32,7 +33,8 @@ def reparameterize(mu, logvar, eps, parameterization="logvar"):
     V.choice(c, "parameterization", parameterization, tuple(PARAM_DOMAIN))
     mu = V.array(c, "mu", mu, min_ndim=1)
     a = V.interval(c, "logvar", V.array(c, "logvar", logvar, min_ndim=1), *PARAM_DOMAIN[parameterization],
-                   what=f"a {parameterization} in [{PARAM_DOMAIN[parameterization][0]:g}, {PARAM_DOMAIN[parameterization][1]:g}]")
+                   what=f"a {parameterization} in [{PARAM_DOMAIN[parameterization][0]:g}, "
+                        f"{PARAM_DOMAIN[parameterization][1]:g}]")
     eps = V.array(c, "eps", eps, min_ndim=1)
     V.same_shape(c, ("mu", "logvar", "eps"), mu, a, eps)
     sigma = {"logvar": lambda: np.exp(0.5 * a), "log_sigma": lambda: np.exp(a), "sigma": lambda: a}[parameterization]()

@@ -18,6 +18,7 @@ FAMILIES = (
     "gan", "vae", "autoregressive",
     "rf", "ddpm", "family", "schedule", "score", "optimal", "sampler", "consistency", "distill",
     "cond", "cfg",
+    "ldm", "dit", "attention", "video",
     "vq", "sde", "guidance",
 )
 

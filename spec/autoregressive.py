@@ -20,10 +20,14 @@ CLAUSES = [
         id="ar.factorization",
         title="Chain rule: log p(x) = Σ_i log p(x_i | x_<i)",
         statement=(r"\log p(x) = \sum_{i=0}^{L-1}\log p(x_i\mid x_{<i}),\qquad "
-                   r"p(x_i\mid x_{<i}) = \frac{p(x_{\le i})}{p(x_{<i})},\ p(x_{\le i}) = \sum_{x_{i+1},\dots,x_{L-1}} p(x)"),
+                   r"p(x_i\mid x_{<i}) = \frac{p(x_{\le i})}{p(x_{<i})},\ p(x_{\le i}) = \sum_{x_{i+1},\dots,x_{L-1}} "
+                   r"p(x)"),
         kind=("identity", "value", "property"),
-        provenance=(P(source="03", quote="Autoregressive models factor the joint distribution into a product of conditionals."),
-                    P(source="04", quote="Autoregressive models factorize the joint density as a product of conditional distributions over a sequence"),
+        provenance=(P(source="03",
+                      quote="Autoregressive models factor the joint distribution into a product of conditionals."),
+                    P(source="04",
+                      quote="Autoregressive models factorize the joint density as a product of conditional "
+                            "distributions over a sequence"),
                     P(source="04", quote="Enable exact likelihood evaluation.")),
         function="chain_rule_log_prob",
         symbols=(Symbol(name="joint", description="explicit joint p(x) over {0..K-1}^L, shape (K,)*L", domain=JOINT),
@@ -32,25 +36,27 @@ CLAUSES = [
                  Symbol(name="log_p", description="Σ_i log p(x_i | x_<i) per sequence, shape (n,)", role="output")),
         tolerance=tolerances(
             float64=(1e-13, 1e-14), float32=(2e-6, 1e-6), bfloat16=(1e-2, 1e-2),
-            why="a telescoping sum of L ≤ 4 differences of logs of marginals; every |log p(x_≤i)| ≤ |log p(x)| (marginals "
-                "dominate the joint), so the error is ≤ (2L + K^L-term sums) ulps relative to |log p(x)| plus an "
-                "absolute floor for log p(x) ≈ 0. bfloat16: logs in float32, output rounding 2^-9"),
+            why="a telescoping sum of L ≤ 4 differences of logs of marginals; every |log p(x_≤i)| ≤ |log p(x)| "
+                "(marginals dominate the joint), so the error is ≤ (2L + K^L-term sums) ulps relative to |log p(x)| "
+                "plus an absolute floor for log p(x) ≈ 0. bfloat16: logs in float32, output rounding 2^-9"),
         singular="p(x_<i) = 0 for some i: the sequence has probability 0 and the result is -inf (the conditional is "
-                 "undefined; the spec does not evaluate it). p(x_i | x_<i) = 0 also gives -inf. No NaN is ever returned.",
+                 "undefined; the spec does not evaluate it). p(x_i | x_<i) = 0 also gives -inf. No NaN is ever "
+                 "returned.",
         notes="The sum equals log joint[x] exactly in exact arithmetic (telescoping; sympy proof for L = 3). A tokens "
               "array that is not integer, not (n, L), or has entries outside [0, K) raises SpecInputError.",
     ),
     Clause(
         id="ar.sampling",
         title="Ancestral (inverse-CDF) sampling reproduces the joint",
-        statement=(r"x_i = \min\{k : F(k\mid x_{<i}) > u_i\},\quad F(k\mid x_{<i}) = \sum_{j\le k} p(j\mid x_{<i}),\quad "
-                   r"u_i\sim U[0,1)\ \Rightarrow\ x\sim p"),
+        statement=(r"x_i = \min\{k : F(k\mid x_{<i}) > u_i\},\quad F(k\mid x_{<i}) = \sum_{j\le k} p(j\mid "
+                   r"x_{<i}),\quad u_i\sim U[0,1)\ \Rightarrow\ x\sim p"),
         kind=("value", "property"),
         provenance=(P(source="04", quote="Support straightforward sampling via ancestral sampling."),
                     P(source="03", quote="GPT generates text one token at a time.")),
         function="ancestral_sample",
         symbols=(Symbol(name="joint", description="explicit joint p(x), shape (K,)*L", domain=JOINT),
-                 Symbol(name="u", description="uniforms, one per token", domain=Domain(low=0.0, high=1.0, shape=("n", "L"))),
+                 Symbol(name="u", description="uniforms, one per token",
+                        domain=Domain(low=0.0, high=1.0, shape=("n", "L"))),
                  Symbol(name="x", description="sampled tokens, integer array (n, L)", role="output",
                         domain=Domain(kind="integer", low=0, high=float("inf"), shape=("n", "L")))),
         tolerance=tolerances(
@@ -64,6 +70,7 @@ CLAUSES = [
                  "0 is never drawn, so a sampled prefix always has p(x_<i) > 0.",
         notes="Deterministic given u: the randomness is an argument. Property: the frequencies of n = 20000 samples "
               "pass a chi-square goodness-of-fit test (p > 1e-3; cells with expected count < 5 merged), no sample "
-              "falls in a zero-probability cell, and sampling x_i from the marginal instead of the conditional fails it.",
+              "falls in a zero-probability cell, and sampling x_i from the marginal instead of the conditional fails "
+              "it.",
     ),
 ]

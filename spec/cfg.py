@@ -53,7 +53,8 @@ RATE = Convention(
 )
 
 W_MAX = 1e3  # the domain of w: 03's largest example is w = 20 ("extreme artifacts"); keeps every guided step finite
-W = Symbol(name="w", description="guidance weight in the declared form (w, or s = 1 + w for the scale form), |w| ≤ 1000",
+W = Symbol(name="w",
+           description="guidance weight in the declared form (w, or s = 1 + w for the scale form), |w| ≤ 1000",
            domain=Domain(low=-W_MAX, high=W_MAX), role="parameter")
 NUM_CLASSES = Symbol(name="num_classes", description="C, the number of real classes (the null label is C or −1)",
                      domain=Domain(kind="integer", low=1), role="parameter")
@@ -100,8 +101,8 @@ CLAUSES = [
                  Symbol(name="v_cfg", description="guided prediction", role="output")),
         conventions=(FORM,),
         tolerance=_COMBINE_TOL,
-        singular="|w| ≤ 1000 (the domain; SpecInputError beyond). Guidance is off (v_cfg = v_y) at w = 0 (s = 1); w = −1 (s = 0) "
-                 "gives the unconditional v_∅; −1 < w < 0 interpolates; w > 0 extrapolates past v_y.",
+        singular="|w| ≤ 1000 (the domain; SpecInputError beyond). Guidance is off (v_cfg = v_y) at w = 0 (s = 1); w = "
+                 "−1 (s = 0) gives the unconditional v_∅; −1 < w < 0 interpolates; w > 0 extrapolates past v_y.",
         notes="⚠ Three forms in the notes (see the convention). 03's 'w=7.5' for an SDXL-like system is a value of the "
               "scale form (the convention of SDXL's code, diffusers' guidance_scale): w = 6.5 in the default form; "
               "03's 'Typical production values: w = 3–7' are then likely scale values as well. The weights "
@@ -112,8 +113,8 @@ CLAUSES = [
         id="cfg.score",
         title="Guidance in score form: Bayes' rule turns CFG into an implicit classifier",
         statement=(r"(1 + w)\nabla\log p_t(x_t \mid y) - w\nabla\log p_t(x_t) = \nabla\log p_t(x_t) + "
-                   r"(1 + w)\nabla\log p_t(y \mid x_t);\qquad \text{rf: } v = -\frac{x_t + t\,\nabla\log p_t(x_t)}{1 - t}"
-                   r"\ \Rightarrow\ v^{cfg} = -\frac{x_t + t\,s^{cfg}}{1 - t}"),
+                   r"(1 + w)\nabla\log p_t(y \mid x_t);\qquad \text{rf: } v = -\frac{x_t + t\,\nabla\log p_t(x_t)}{1 - "
+                   r"t}\ \Rightarrow\ v^{cfg} = -\frac{x_t + t\,s^{cfg}}{1 - t}"),
         kind=("identity", "value", "property"),
         provenance=(P(source="03", quote="In score-function terms: vcfg ∝ ∇x log p(xt) + (1+w) · ∇x log p(y|xt)."),
                     P(source="03", quote="pushing samples toward higher p(y|x)")),
@@ -123,7 +124,8 @@ CLAUSES = [
                  Symbol(name="grad_log_p_y", description="∇_{x_t} log p_t(y | x_t), the implicit classifier's gradient",
                         domain=Domain(shape=("n", "d"))),
                  W,
-                 Symbol(name="score_cfg", description="s_∅ + (1 + w) ∇ log p(y | x_t) (scale form: s_∅ + s ∇ log p(y | x_t))",
+                 Symbol(name="score_cfg",
+                        description="s_∅ + (1 + w) ∇ log p(y | x_t) (scale form: s_∅ + s ∇ log p(y | x_t))",
                         role="output")),
         conventions=(FORM,),
         tolerance=_COMBINE_TOL,
@@ -174,7 +176,8 @@ CLAUSES = [
         kind=("value", "property"),
         provenance=(P(source="03", quote="randomly replace y with a null token y∅ (empty conditioning) some fraction "
                                          "of the time (e.g., 10%)"),
-                    P(source="04", quote="randomly dropping the conditioning during training (commonly 50% of the time)"),
+                    P(source="04",
+                      quote="randomly dropping the conditioning during training (commonly 50% of the time)"),
                     P(source="00", quote="we randomly drop the conditioning input $y$ with some probability")),
         function="drop_labels",
         symbols=(Symbol(name="y", description="class labels in {0, …, C − 1}", domain=Domain(kind="integer", low=0,

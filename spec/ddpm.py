@@ -24,9 +24,12 @@ INDEXING = Convention(
 
 _REDUCTION = Convention(
     name="reduction", description="how the squared error is reduced over a batch", default="batch_mean_sq_norm",
-    variants=(Variant(name="batch_mean_sq_norm", statement=r"L = \frac1n\sum_i\|\epsilon_i - \epsilon_\theta(x_t, t)_i\|_2^2",
-                      mapping="the spec's default: 02's ‖ε − ε_θ‖² per sample, averaged over the batch", sources=("02",)),
-              Variant(name="mse_all_elements", statement=r"L = \frac{1}{nD}\sum_{i,j}(\epsilon_{ij} - \hat\epsilon_{ij})^2",
+    variants=(Variant(name="batch_mean_sq_norm",
+                      statement=r"L = \frac1n\sum_i\|\epsilon_i - \epsilon_\theta(x_t, t)_i\|_2^2",
+                      mapping="the spec's default: 02's ‖ε − ε_θ‖² per sample, averaged over the batch",
+                      sources=("02",)),
+              Variant(name="mse_all_elements",
+                      statement=r"L = \frac{1}{nD}\sum_{i,j}(\epsilon_{ij} - \hat\epsilon_{ij})^2",
                       mapping="F.mse_loss (02's code): the default × 1/D, D = elements per sample", sources=("02",))))
 
 _t = Symbol(name="t", description="integer step per sample (one_based: 1..T; zero_based: 0..T−1)",
@@ -43,19 +46,25 @@ CLAUSES = [
     Clause(
         id="ddpm.beta_schedule",
         title="Ho et al.'s linear β schedule",
-        statement=r"\beta_t = \beta_1 + \frac{t-1}{T-1}(\beta_T - \beta_1),\ t = 1..T;\quad \beta_1 = 10^{-4},\ \beta_T = 0.02,\ T = 1000",
+        statement=r"\beta_t = \beta_1 + \frac{t-1}{T-1}(\beta_T - \beta_1),\ t = 1..T;\quad \beta_1 = 10^{-4},\ "
+                  r"\beta_T = 0.02,\ T = 1000",
         kind=("value", "property"),
         provenance=(P(source="02", quote="Diffusion (Ho, Jain & Abbeel 2020, i.e. DDPM)"),
                     P(source="external: Ho, Jain & Abbeel 2020, Denoising Diffusion Probabilistic Models, §4",
-                      quote="We set T = 1000 ... forward process variances to constants increasing linearly from β1 = 10−4 to βT = 0.02")),
+                      quote="We set T = 1000 ... forward process variances to constants increasing linearly from β1 = "
+                            "10−4 to βT = 0.02")),
         function="linear_betas",
         symbols=(Symbol(name="T", description="number of steps (default 1000; at most 10^7)",
                         domain=Domain(kind="integer", low=1, high=10**7),
                         role="parameter"),
-                 Symbol(name="beta_1", description="first β (default 1e-4)", domain=Domain(low=0.0, high=1.0, low_closed=False,
-                                                                                           high_closed=False), role="parameter"),
-                 Symbol(name="beta_T", description="last β (default 0.02)", domain=Domain(low=0.0, high=1.0, low_closed=False,
-                                                                                          high_closed=False), role="parameter"),
+                 Symbol(name="beta_1", description="first β (default 1e-4)",
+                        domain=Domain(low=0.0, high=1.0, low_closed=False,
+                                                                                           high_closed=False),
+                        role="parameter"),
+                 Symbol(name="beta_T", description="last β (default 0.02)",
+                        domain=Domain(low=0.0, high=1.0, low_closed=False,
+                                                                                          high_closed=False),
+                        role="parameter"),
                  Symbol(name="betas", description="shape (T,): betas[t − 1] = β_t", role="output")),
         tolerance=tolerances(float64=(1e-14, 1e-16), float32=(1e-6, 1e-9), bfloat16=(4e-3, 1e-6),
                              why="one fused multiply-add per entry on values ≤ 1 (the output is in the run's dtype)"),
@@ -69,14 +78,17 @@ CLAUSES = [
         kind=("value", "property"),
         provenance=(P(source="02", quote="ab = alpha_bars[t].view(B, 1, 1, 1) # ᾱ_t: cumulative retain ratio"),),
         function="alpha_bars",
-        symbols=(_betas, Symbol(name="alpha_bar", description="shape (T,): entry t − 1 is ᾱ_t (= 02's alpha_bars[t − 1])",
+        symbols=(_betas, Symbol(name="alpha_bar",
+                                description="shape (T,): entry t − 1 is ᾱ_t (= 02's alpha_bars[t − 1])",
                                 role="output")),
         tolerance=tolerances(float64=(1e-12, 0.0), float32=(1e-5, 0.0), bfloat16=(8e-3, 0.0),
-                             why="a product of T ≤ 1000 factors in (0, 1): the reference's relative error is ≤ T·eps64 ≈ 2e-13; "
-                                 "targets may compute in float64 and round once, or accumulate (float32 relative ≤ T·6e-8 "
-                                 "is NOT within 1e-5 for T = 1000 in the worst case: accumulate in float64)"),
+                             why="a product of T ≤ 1000 factors in (0, 1): the reference's relative error is ≤ T·eps64 "
+                                 "≈ 2e-13; targets may compute in float64 and round once, or accumulate (float32 "
+                                 "relative ≤ T·6e-8 is NOT within 1e-5 for T = 1000 in the worst case: accumulate in "
+                                 "float64)"),
         singular="None: every factor is in (0, 1).",
-        notes="The same array serves both indexings: one_based reads ᾱ_t at entry t − 1, zero_based reads entry k = t − 1.",
+        notes="The same array serves both indexings: one_based reads ᾱ_t at entry t − 1, zero_based reads entry k = t "
+              "− 1.",
     ),
     Clause(
         id="ddpm.forward",
@@ -113,17 +125,21 @@ CLAUSES = [
                  Symbol(name="L", description="scalar", role="output")),
         conventions=(_REDUCTION,),
         tolerance=tolerances(float64=(1e-12, 1e-14), float32=(1e-5, 1e-7), bfloat16=(8e-3, 1e-5),
-                             why="a mean of sums of squares of one subtraction each: no cancellation after the residual"),
+                             why="a mean of sums of squares of one subtraction each: no cancellation after the "
+                                 "residual"),
         singular="None.",
         notes="It is family.loss with (path, target) = (vp, epsilon) at discrete t.",
     ),
     Clause(
         id="ddpm.ancestral_step",
         title="DDPM ancestral sampling step with ε-prediction",
-        statement=(r"x_{t-1} = \frac{1}{\sqrt{\alpha_t}}\Bigl(x_t - \frac{\beta_t}{\sqrt{1-\bar\alpha_t}}\,\epsilon_\theta(x_t, t)\Bigr) "
-                   r"+ \sigma_t\,\xi,\ \alpha_t = 1 - \beta_t,\ \xi \sim N(0, I),\ \xi = 0 \text{ at } t = 1"),
+        statement=(r"x_{t-1} = \frac{1}{\sqrt{\alpha_t}}\Bigl(x_t - "
+                   r"\frac{\beta_t}{\sqrt{1-\bar\alpha_t}}\,\epsilon_\theta(x_t, t)\Bigr) + \sigma_t\,\xi,\ \alpha_t = "
+                   r"1 - \beta_t,\ \xi \sim N(0, I),\ \xi = 0 \text{ at } t = 1"),
         kind=("identity", "value", "property"),
-        provenance=(P(source="02", quote="sampling: start from x_T~N(0,1), loop T steps, subtract model's predicted noise each step"),
+        provenance=(P(source="02",
+                      quote="sampling: start from x_T~N(0,1), loop T steps, subtract model's predicted noise each "
+                            "step"),
                     P(source="03", quote="The reverse process is the \"decoder\" pθ(x0:T-1|xT).")),
         function="ancestral_step",
         symbols=(Symbol(name="x_t", description="current sample", domain=ARR),
@@ -134,33 +150,38 @@ CLAUSES = [
         conventions=(
             Convention(name="sigma", description="the reverse-step variance σ_t²", default="beta_tilde",
                        variants=(Variant(name="beta_tilde",
-                                         statement=r"\sigma_t^2 = \tilde\beta_t = \frac{1-\bar\alpha_{t-1}}{1-\bar\alpha_t}\beta_t",
-                                         mapping="the spec's default: the exact posterior variance of q(x_{t−1} | x_t, x_0), "
-                                                 "so the step IS the posterior when ε_θ is exact (diffusers 'fixed_small')"),
+                                         statement=r"\sigma_t^2 = \tilde\beta_t = "
+                                                   r"\frac{1-\bar\alpha_{t-1}}{1-\bar\alpha_t}\beta_t",
+                                         mapping="the spec's default: the exact posterior variance of q(x_{t−1} | x_t, "
+                                                 "x_0), so the step IS the posterior when ε_θ is exact (diffusers "
+                                                 "'fixed_small')"),
                                  Variant(name="beta", statement=r"\sigma_t^2 = \beta_t",
                                          mapping="Ho et al. §3.2: 'both had similar results'; σ_t² = β_t ≥ β̃_t "
                                                  "(diffusers 'fixed_large')"))),
             INDEXING),
         tolerance=_STEP_TOL,
-        singular="At t = 1 (zero_based k = 0) no noise is added in either variant (Ho et al. Algorithm 2: z = 0 if t = 1; "
-                 "β̃_1 = 0 anyway). t = 0 (nothing to undo) raises SpecInputError.",
-        notes="The mean equals the posterior mean μ̃_t(x_t, x̂_0) = √ᾱ_{t−1}β_t/(1−ᾱ_t) x̂_0 + √α_t(1−ᾱ_{t−1})/(1−ᾱ_t) x_t "
-              "with x̂_0 = (x_t − √(1−ᾱ_t) ε_θ)/√ᾱ_t (sympy).",
+        singular="At t = 1 (zero_based k = 0) no noise is added in either variant (Ho et al. Algorithm 2: z = 0 if t = "
+                 "1; β̃_1 = 0 anyway). t = 0 (nothing to undo) raises SpecInputError.",
+        notes="The mean equals the posterior mean μ̃_t(x_t, x̂_0) = √ᾱ_{t−1}β_t/(1−ᾱ_t) x̂_0 + √α_t(1−ᾱ_{t−1})/(1−ᾱ_t) "
+              "x_t with x̂_0 = (x_t − √(1−ᾱ_t) ε_θ)/√ᾱ_t (sympy).",
     ),
     Clause(
         id="ddpm.ddim_step",
         title="DDIM deterministic step (η = 0)",
         statement=(r"x_{t'} = \sqrt{\bar\alpha_{t'}}\,\hat x_0 + \sqrt{1-\bar\alpha_{t'}}\,\epsilon_\theta(x_t, t),\ "
-                   r"\hat x_0 = \frac{x_t - \sqrt{1-\bar\alpha_t}\,\epsilon_\theta(x_t, t)}{\sqrt{\bar\alpha_t}},\ 0 \le t' < t"),
+                   r"\hat x_0 = \frac{x_t - \sqrt{1-\bar\alpha_t}\,\epsilon_\theta(x_t, t)}{\sqrt{\bar\alpha_t}},\ 0 "
+                   r"\le t' < t"),
         kind=("identity", "value", "property"),
         provenance=(P(source="03", quote="| DDIM | 10–50 | Deterministic sampling, skip timesteps |"),
-                    P(source="external: Song, Meng & Ermon 2021, Denoising Diffusion Implicit Models, eq. 12 with σ_t = 0",
+                    P(source="external: Song, Meng & Ermon 2021, Denoising Diffusion Implicit Models, eq. 12 with σ_t "
+                             "= 0",
                       quote="x_{t-1} = sqrt(alpha_{t-1}) (predicted x0) + sqrt(1 - alpha_{t-1}) eps_theta(x_t)")),
         function="ddim_step",
         symbols=(Symbol(name="x_t", description="current sample", domain=ARR),
                  Symbol(name="eps_pred", description="ε_θ(x_t, t)", domain=ARR),
                  _t,
-                 Symbol(name="t_prev", description="the step to jump to, 0 ≤ t' < t (zero_based: −1 ≤ k' < k; −1 = data)",
+                 Symbol(name="t_prev",
+                        description="the step to jump to, 0 ≤ t' < t (zero_based: −1 ≤ k' < k; −1 = data)",
                         domain=Domain(kind="integer", low=-1, shape=("n",))),
                  _betas,
                  Symbol(name="x_prev", description="x_{t'}", role="output")),
@@ -172,6 +193,7 @@ CLAUSES = [
                 "1 + √(ᾱ_{t'}/ᾱ_t)(|x_t| + |ε|) elementwise"),
         singular="t' = 0 (zero_based −1) returns x̂_0 (ᾱ_0 = 1). t ≤ t' or t = 0 raises SpecInputError.",
         notes="The DDIM of 03's acceleration table (Song et al. 2021). With the true ε it maps forward(x_0, ε, t) to "
-              "forward(x_0, ε, t') exactly (deterministic: the same ε); η = 1 recovers the ancestral step with σ_t² = β̃_t.",
+              "forward(x_0, ε, t') exactly (deterministic: the same ε); η = 1 recovers the ancestral step with σ_t² = "
+              "β̃_t.",
     ),
 ]

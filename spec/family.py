@@ -12,7 +12,8 @@ PATH = Domain(kind="choice", choices=("rf", "vp", "ve"))
 TARGET = Domain(kind="choice", choices=("velocity", "epsilon", "x", "v", "score"))
 SCHEDULE = Domain(kind="choice", choices=("none", "linear", "cosine", "geometric"))
 
-_path = Symbol(name="path", description="the path: rf (rectified flow), vp (variance preserving), ve (variance exploding)",
+_path = Symbol(name="path",
+               description="the path: rf (rectified flow), vp (variance preserving), ve (variance exploding)",
                domain=PATH, role="parameter")
 _target = Symbol(name="target", description="the prediction target", domain=TARGET, role="parameter")
 _schedule = Symbol(name="schedule", description="None: the path's default (vp: linear, ve: geometric, rf: none)",
@@ -24,12 +25,12 @@ TABLE = (r"\begin{array}{l|cccc} & a & b & c & d\\\hline "
          r"\text{velocity} & & & a'(t) & b'(t) \\ \epsilon & & & 0 & 1 \\ x & & & 1 & 0 \\ "
          r"v & & & -b(t) & a(t) \\ \text{score} & & & 0 & -1/b(t) \end{array}")
 
-_SCHED_NOTES = ("Schedules (the spec's choice; the notes name none): vp 'linear' (DEFAULT) ᾱ(t) = exp(−½t²(β_max − β_min) − tβ_min), "
-                "β_min = 0.1, β_max = 20 (Song et al. 2021: the continuous limit of Ho et al.'s β = 1e-4..0.02 at T = 1000, "
-                "β_i ≈ β(i/T)/T), chosen as default because 03's row is 'VP (DDPM)'; vp 'cosine' ᾱ(t) = "
-                "cos²(π/2·(t+s)/(1+s))/cos²(π/2·s/(1+s)), s = 0.008 (Nichol & Dhariwal 2021; their discrete β-clipping at "
-                "0.999 is not part of the continuous form); ve 'geometric' σ(t) = σ_min(σ_max/σ_min)^t, σ_min = 0.01, "
-                "σ_max = 50 (Song et al. 2021).")
+_SCHED_NOTES = ("Schedules (the spec's choice; the notes name none): vp 'linear' (DEFAULT) ᾱ(t) = exp(−½t²(β_max − "
+                "β_min) − tβ_min), β_min = 0.1, β_max = 20 (Song et al. 2021: the continuous limit of Ho et al.'s β = "
+                "1e-4..0.02 at T = 1000, β_i ≈ β(i/T)/T), chosen as default because 03's row is 'VP (DDPM)'; vp "
+                "'cosine' ᾱ(t) = cos²(π/2·(t+s)/(1+s))/cos²(π/2·s/(1+s)), s = 0.008 (Nichol & Dhariwal 2021; their "
+                "discrete β-clipping at 0.999 is not part of the continuous form); ve 'geometric' σ(t) = "
+                "σ_min(σ_max/σ_min)^t, σ_min = 0.01, σ_max = 50 (Song et al. 2021).")
 
 _COEF_TOL = tolerances(
     float64=(1e-12, 1e-14), float32=(2e-5, 1e-6), bfloat16=(1e-2, 1e-4),
@@ -47,14 +48,15 @@ _REDUCTION = Convention(
     variants=(Variant(name="batch_mean_sq_norm", statement=r"L = \frac1n\sum_i \|f_i - y_i\|_2^2",
                       mapping="the spec's default: the notes' ‖·‖² per sample, averaged over the batch"),
               Variant(name="mse_all_elements", statement=r"L = \frac1{n\,D}\sum_{i,j} (f_{ij} - y_{ij})^2",
-                      mapping="torch.nn.functional.mse_loss (02's code): the default divided by D = elements per sample",
+                      mapping="torch.nn.functional.mse_loss (02's code): the default divided by D = elements per "
+                              "sample",
                       sources=("02",))))
 
 _SINGULAR_DET = (
     "det M = ad − bc with M = [[a, b], [c, d]] per target: velocity a b' − b a' (rf: 1; vp: −a'/b since a² + b² = 1; "
     "ve: σ'(t) > 0); epsilon: a; x: −b; v: a² + b² > 0 (never singular); score: −a/b. det = 0 at: epsilon on rf at "
-    "t = 1 and on vp-cosine at t = 1 (a = 0; vp-linear has a(1) = e^{-5.025} > 0, ve has a = 1); x on rf and vp at t = 0 "
-    "(b = 0; ve has b(0) = σ_min > 0); score where a = 0 (rf, vp-cosine at t = 1). Coefficients are infinite at: "
+    "t = 1 and on vp-cosine at t = 1 (a = 0; vp-linear has a(1) = e^{-5.025} > 0, ve has a = 1); x on rf and vp at t = "
+    "0 (b = 0; ve has b(0) = σ_min > 0); score where a = 0 (rf, vp-cosine at t = 1). Coefficients are infinite at: "
     "velocity on vp at t = 0 (b' = −a a'/b, b ~ √t), score where b = 0 (rf, vp at t = 0). At every such point the "
     "reference raises SpecInputError naming the clause, the argument 't' and the singular t; it never returns a limit "
     "(the limit does not exist: the lost component of (x, z) is unobservable).")
@@ -63,7 +65,8 @@ CLAUSES = [
     Clause(
         id="family.affine",
         title="The affine template and its coefficient table a, b, c, d",
-        statement=(r"x_t = a(t)\,x + b(t)\,z,\quad y = c(t)\,x + d(t)\,z,\quad L = \|f_\theta(x_t,t) - y\|_2^2;\quad " + TABLE),
+        statement=(r"x_t = a(t)\,x + b(t)\,z,\quad y = c(t)\,x + d(t)\,z,\quad L = \|f_\theta(x_t,t) - "
+                   r"y\|_2^2;\quad " + TABLE),
         kind=("value", "property", "identity"),
         provenance=(P(source="00", quote="x_t = a(t)x + b(t)z,"),
                     P(source="00", quote="y_{gt} = c(t)x + d(t)z,"),
@@ -73,7 +76,8 @@ CLAUSES = [
                     P(source="03", quote="| x-prediction | a(t) | b(t) | 1 | 0 | Clean data x |"),
                     P(source="03", quote="| v-prediction | a(t) | b(t) | −b(t) | a(t) | Velocity v |")),
         function="coefficients",
-        symbols=(Symbol(name="t", description="time, 0 = data, 1 = noise (any shape)", domain=Domain(low=0.0, high=1.0)),
+        symbols=(Symbol(name="t", description="time, 0 = data, 1 = noise (any shape)",
+                        domain=Domain(low=0.0, high=1.0)),
                  _path, _target, _schedule,
                  Symbol(name="abcd", description="(a, b, c, d), each of t's shape", role="output")),
         tolerance=_COEF_TOL,
@@ -96,7 +100,8 @@ CLAUSES = [
                    r"\frac{\cos^2(\frac\pi2\frac{t+s}{1+s})}{\cos^2(\frac\pi2\frac{s}{1+s})},\ s = 0.008"),
         kind=("value", "identity", "property"),
         provenance=(P(source="03", quote="| VP (DDPM) | √α(t) | √(1−α(t)) | 0 | 1 | Noise ε |"),
-                    P(source="external: Song et al. 2021, Score-Based Generative Modeling through SDEs, eq. 11 / App. B",
+                    P(source="external: Song et al. 2021, Score-Based Generative Modeling through SDEs, eq. 11 / App. "
+                             "B",
                       quote="beta_min = 0.1, beta_max = 20"),
                     P(source="external: Nichol & Dhariwal 2021, Improved DDPM, eq. 17",
                       quote="alpha_bar(t) = f(t)/f(0), f(t) = cos((t/T + s)/(1 + s) * pi/2)^2, s = 0.008")),
@@ -134,7 +139,9 @@ CLAUSES = [
         statement=r"x_t = a(t)\,x + b(t)\,z",
         kind=("value", "property"),
         provenance=(P(source="00", quote="x_t = a(t)x + b(t)z,"),
-                    P(source="03", quote="The general framework parameterizes the interpolation and prediction target with four functions")),
+                    P(source="03",
+                      quote="The general framework parameterizes the interpolation and prediction target with four "
+                            "functions")),
         function="affine_interpolate",
         symbols=(Symbol(name="x", description="data, batch first", domain=ARR),
                  Symbol(name="z", description="noise, x's shape", domain=ARR),
@@ -177,16 +184,20 @@ CLAUSES = [
         conventions=(_REDUCTION,),
         tolerance=tolerances(float64=(1e-12, 1e-12), float32=(1e-5, 1e-5), bfloat16=(8e-3, 1e-4),
                              why="a sum of non-negative squares (no cancellation after the residual); the residual's "
-                                 "absolute error (see family.target) enters squared terms relatively; bfloat16 in float32"),
+                                 "absolute error (see family.target) enters squared terms relatively; bfloat16 in "
+                                 "float32"),
         singular="As family.target.",
     ),
     Clause(
         id="family.recover",
         title="Recover (x̂, ẑ) from x_t and any target through the 2×2 inverse",
         statement=(r"\begin{pmatrix}\hat x\\ \hat z\end{pmatrix} = \begin{pmatrix} a & b\\ c & d\end{pmatrix}^{-1}"
-                   r"\begin{pmatrix}x_t\\ y\end{pmatrix} = \frac{1}{ad - bc}\begin{pmatrix} d\,x_t - b\,y\\ a\,y - c\,x_t\end{pmatrix}"),
+                   r"\begin{pmatrix}x_t\\ y\end{pmatrix} = \frac{1}{ad - bc}\begin{pmatrix} d\,x_t - b\,y\\ a\,y - "
+                   r"c\,x_t\end{pmatrix}"),
         kind=("identity", "value", "property"),
-        provenance=(P(source="00", quote="So many apparently different diffusion papers are really different coordinate systems or parameterizations of a related underlying idea."),
+        provenance=(P(source="00",
+                      quote="So many apparently different diffusion papers are really different coordinate systems or "
+                            "parameterizations of a related underlying idea."),
                     P(source="03", quote="(2) what the network predicts (noise, data, velocity)")),
         function="recover",
         symbols=(Symbol(name="x_t", description="the noisy point", domain=ARR),
@@ -195,19 +206,22 @@ CLAUSES = [
                  _path, _target, _schedule,
                  Symbol(name="xz", description="(x̂, ẑ), each x_t's shape", role="output")),
         tolerance=tolerances(float64=(1e-12, 1e-12), float32=(1e-5, 1e-6), bfloat16=(8e-3, 1e-4),
-                             why="Solving with M = [[a, b], [c, d]] amplifies relative input errors by κ(M) = ‖M‖‖M⁻¹‖ (2-norm). "
-                                 "The comparison (conformance/family.py) scales atol by κ(M)·max(|x_t|, |y|); rtol and "
-                                 "atol here are per unit of that scale: a few eps of the dtype"),
+                             why="Solving with M = [[a, b], [c, d]] amplifies relative input errors by κ(M) = ‖M‖‖M⁻¹‖ "
+                                 "(2-norm). The comparison (conformance/family.py) scales atol by κ(M)·max(|x_t|, "
+                                 "|y|); rtol and atol here are per unit of that scale: a few eps of the dtype"),
         singular=_SINGULAR_DET,
     ),
     Clause(
         id="family.convert",
         title="Convert a prediction between any two targets",
-        statement=(r"y_B = (c_B,\ d_B)\,M_A^{-1}\begin{pmatrix}x_t\\ y_A\end{pmatrix},\quad M_A = \begin{pmatrix} a & b\\ c_A & d_A"
-                   r"\end{pmatrix},\ \det M_A = a d_A - b c_A;\quad \mathrm{convert}_{B\to A}\circ\mathrm{convert}_{A\to B} = \mathrm{id}"),
+        statement=(r"y_B = (c_B,\ d_B)\,M_A^{-1}\begin{pmatrix}x_t\\ y_A\end{pmatrix},\quad M_A = \begin{pmatrix} a & "
+                   r"b\\ c_A & d_A\end{pmatrix},\ \det M_A = a d_A - b c_A;\quad \mathrm{convert}_{B\to "
+                   r"A}\circ\mathrm{convert}_{A\to B} = \mathrm{id}"),
         kind=("identity", "value", "property"),
         provenance=(P(source="00", quote="Also, the training target can be chosen differently:"),
-                    P(source="03", quote="Despite the different parameterizations, all these methods learn to transport the noise distribution to the data distribution along some path.")),
+                    P(source="03",
+                      quote="Despite the different parameterizations, all these methods learn to transport the noise "
+                            "distribution to the data distribution along some path.")),
         function="convert",
         symbols=(Symbol(name="x_t", description="the noisy point", domain=ARR),
                  Symbol(name="y", description="a prediction of from_target", domain=ARR),
@@ -217,10 +231,11 @@ CLAUSES = [
                  _path, _schedule,
                  Symbol(name="y_to", description="x_t's shape", role="output")),
         tolerance=tolerances(float64=(1e-12, 1e-12), float32=(1e-5, 1e-6), bfloat16=(8e-3, 1e-4),
-                             why="(c_B, d_B) M_A⁻¹: the error is ≲ κ(M_A)·‖(c_B, d_B)‖·eps·max(|x_t|, |y|). The comparison "
-                                 "(conformance/family.py) scales atol by κ(M_A)·(1 + ‖(c_B, d_B)‖)·max(|x_t|, |y|). "
-                                 "Round trip A→B→A: |error| ≤ 16·eps·κ(M_A)·κ(M_B)·(1+‖row_A‖)(1+‖row_B‖)·max(|x_t|, |y|), "
-                                 "tested with t kept ≥ 0.01 away from every singular t"),
+                             why="(c_B, d_B) M_A⁻¹: the error is ≲ κ(M_A)·‖(c_B, d_B)‖·eps·max(|x_t|, |y|). The "
+                                 "comparison (conformance/family.py) scales atol by κ(M_A)·(1 + ‖(c_B, "
+                                 "d_B)‖)·max(|x_t|, |y|). Round trip A→B→A: |error| ≤ "
+                                 "16·eps·κ(M_A)·κ(M_B)·(1+‖row_A‖)(1+‖row_B‖)·max(|x_t|, |y|), tested with t kept ≥ "
+                                 "0.01 away from every singular t"),
         singular=_SINGULAR_DET + " Exception: from_target = to_target returns y unchanged at every t (the identity "
                                   "needs no inversion).",
         notes="Equivalent to recover followed by affine_target on (x̂, ẑ). The accelerated version folds "

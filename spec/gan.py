@@ -16,7 +16,8 @@ LOG_CLAMP = Convention(
     variants=(
         Variant(name="exact", statement=r"\log 0 = -\infty", mapping="the spec's default: the loss is +inf"),
         Variant(name="torch_bce", statement=r"\log p \to \max(\log p, -100)",
-                mapping="torch.nn.BCELoss clamps each log term at -100; equal to exact wherever D ∈ (e^{-100}, 1 - e^{-100})"),
+                mapping="torch.nn.BCELoss clamps each log term at -100; equal to exact wherever D ∈ (e^{-100}, 1 - "
+                        "e^{-100})"),
     ),
 )
 
@@ -32,7 +33,9 @@ CLAUSES = [
         title="GAN value function from samples",
         statement=r"V(D,G) = \mathbb{E}_{x\sim p_{data}}[\log D(x)] + \mathbb{E}_{z\sim p(z)}[\log(1 - D(G(z)))]",
         kind=("value",),
-        provenance=(P(source="00", quote=r"\min_G \max_D ; \mathbb E_{x \sim p_{data}} [\log D(x)] + \mathbb E_{z \sim p(z)} [\log (1 - D(G(z)))]"),
+        provenance=(P(source="00",
+                      quote=r"\min_G \max_D ; \mathbb E_{x \sim p_{data}} [\log D(x)] + \mathbb E_{z \sim p(z)} [\log "
+                            r"(1 - D(G(z)))]"),
                     P(source="02", quote="minG maxD E[log D(x)] + E[log(1 − D(G(z)))]"),
                     P(source="03", quote="D maximizes V; G minimizes V.")),
         function="value",
@@ -47,14 +50,17 @@ CLAUSES = [
     Clause(
         id="gan.value_density",
         title="GAN value function from densities on a grid",
-        statement=r"V(D,G) = \int p_{data}(x)\log D(x) + p_G(x)\log(1 - D(x))\,dx \approx \sum_k [p_{data}\log D + p_G \log(1-D)]_k \Delta x",
+        statement=r"V(D,G) = \int p_{data}(x)\log D(x) + p_G(x)\log(1 - D(x))\,dx \approx \sum_k [p_{data}\log D + p_G "
+                  r"\log(1-D)]_k \Delta x",
         kind=("value",),
-        provenance=(P(source="03", quote="For each x, V contains the integrand: pdata(x) log D(x) + pG(x) log(1 − D(x))."),),
+        provenance=(P(source="03",
+                      quote="For each x, V contains the integrand: pdata(x) log D(x) + pG(x) log(1 − D(x))."),),
         function="value_density",
         symbols=(Symbol(name="p_data", description="data density on the grid", domain=DENSITY),
                  Symbol(name="p_g", description="generator density on the grid", domain=DENSITY),
                  Symbol(name="d", description="D on the grid", domain=PROB),
-                 Symbol(name="dx", description="grid cell size", domain=Domain(low=0.0, low_closed=False), role="parameter")),
+                 Symbol(name="dx", description="grid cell size", domain=Domain(low=0.0, low_closed=False),
+                        role="parameter")),
         tolerance=_LOSS_TOL,
         singular="0 · log 0 = 0: a cell where the density is 0 contributes nothing whatever D is there; "
                  "a cell with positive p_data and D = 0 (or positive p_G and D = 1) gives -inf.",
@@ -62,12 +68,14 @@ CLAUSES = [
     Clause(
         id="gan.discriminator_bce",
         title="Discriminator loss as binary cross-entropy equals -V",
-        statement=r"L_D = \mathrm{BCE}(D(x), 1) + \mathrm{BCE}(D(G(z)), 0) = -\overline{\log D(x)} - \overline{\log(1 - D(G(z)))} = -V",
+        statement=r"L_D = \mathrm{BCE}(D(x), 1) + \mathrm{BCE}(D(G(z)), 0) = -\overline{\log D(x)} - \overline{\log(1 "
+                  r"- D(G(z)))} = -V",
         kind=("value", "property"),
         provenance=(P(source="02", quote="loss_D = bce(D(real), ones) + bce(D(fake.detach()), zeros)"),),
         function="discriminator_bce",
         symbols=(Symbol(name="d_real", description="D(x) on real samples", domain=PROB),
-                 Symbol(name="d_fake", description="D(G(z)) on generated samples", domain=Domain(low=0.0, high=1.0, shape=("m",))),
+                 Symbol(name="d_fake", description="D(G(z)) on generated samples",
+                        domain=Domain(low=0.0, high=1.0, shape=("m",))),
                  Symbol(name="L_D", description="discriminator loss (batch means)", role="output")),
         conventions=(LOG_CLAMP,),
         tolerance=_LOSS_TOL,
@@ -109,23 +117,26 @@ CLAUSES = [
         statement=(r"D = \sigma(a):\quad \frac{d}{da}\log(1-\sigma(a)) = -\sigma(a) \xrightarrow{a\to-\infty} 0,\qquad "
                    r"\frac{d}{da}\bigl(-\log\sigma(a)\bigr) = \sigma(a) - 1 \xrightarrow{a\to-\infty} -1"),
         kind=("identity", "value"),
-        provenance=(P(source="03", quote="the log function is flat near log(1) = 0. G receives almost no learning signal."),
+        provenance=(P(source="03",
+                      quote="the log function is flat near log(1) = 0. G receives almost no learning signal."),
                     P(source="01", quote="gradients are close to zero at beginning")),
         function="saturation_gradients",
         symbols=(Symbol(name="a", description="discriminator logit on fake samples, D = sigmoid(a)",
                         domain=Domain(low=-50.0, high=50.0, shape=("n",))),
-                 Symbol(name="grads", description="(d/da of the saturating loss, d/da of the non-saturating loss), per sample",
+                 Symbol(name="grads",
+                        description="(d/da of the saturating loss, d/da of the non-saturating loss), per sample",
                         role="output")),
         conventions=(Convention(
             name="variable", description="what the slope is taken with respect to", default="logit",
             variants=(Variant(name="logit", statement=r"\partial/\partial a,\ D=\sigma(a)",
                               mapping="the precise statement: saturating slope -σ(a) → 0 as D → 0",),
                       Variant(name="probability", statement=r"\partial/\partial D",
-                              mapping=r"d/dD log(1 - D) = -1/(1 - D) = -1 at D = 0: NOT flat; 03's 'flat near D ≈ 0' is false in this variable",
+                              mapping=r"d/dD log(1 - D) = -1/(1 - D) = -1 at D = 0: NOT flat; 03's 'flat near D ≈ 0' "
+                                      r"is false in this variable",
                               sources=("03",)))),),
         tolerance=tolerances(float64=(1e-12, 1e-15), float32=(1e-5, 1e-7), bfloat16=(2e-2, 1e-3),
-                             why="σ(a) and σ(a) - 1 are well conditioned in a (relative condition ≤ |a|σ(-a) ≤ 0.28·… bounded); "
-                                 "evaluate σ(a) - 1 as -σ(-a) to avoid cancellation for large a"),
+                             why="σ(a) and σ(a) - 1 are well conditioned in a (relative condition ≤ |a|σ(-a) ≤ 0.28·… "
+                                 "bounded); evaluate σ(a) - 1 as -σ(-a) to avoid cancellation for large a"),
         notes="⚠ 03 says log(1 - D) is 'flat near D ≈ 0'. With respect to D its slope there is -1; the claim is true "
               "with respect to the logit a. Chain rule through the sigmoid is what kills the gradient.",
     ),
@@ -136,7 +147,8 @@ CLAUSES = [
         kind=("identity", "value", "property"),
         provenance=(P(source="03", quote="Solving: D*(x) = pdata(x) / (pdata(x) + pG(x))"),
                     P(source="03", quote="When pG = pdata, D*(x) = 1/2 everywhere."),
-                    P(source="04", quote="the optimal discriminator can be expressed in closed form as a function of Pdata and PG")),
+                    P(source="04",
+                      quote="the optimal discriminator can be expressed in closed form as a function of Pdata and PG")),
         function="optimal_discriminator",
         symbols=(Symbol(name="p_data", description="data density at x", domain=DENSITY),
                  Symbol(name="p_g", description="generator density at x", domain=DENSITY),
@@ -151,15 +163,16 @@ CLAUSES = [
     Clause(
         id="gan.jsd_identity",
         title="V(G, D*) = 2 JSD(p_data || p_G) - 2 log 2",
-        statement=(r"V(G, D^*) = D_{KL}(p_{data}\|M) + D_{KL}(p_G\|M) - 2\log 2 = 2\,\mathrm{JSD}(p_{data}\|p_G) - 2\log 2,"
-                   r"\quad M = \tfrac12(p_{data} + p_G),\quad 0 \le \mathrm{JSD} \le \log 2"),
+        statement=(r"V(G, D^*) = D_{KL}(p_{data}\|M) + D_{KL}(p_G\|M) - 2\log 2 = 2\,\mathrm{JSD}(p_{data}\|p_G) - "
+                   r"2\log 2,\quad M = \tfrac12(p_{data} + p_G),\quad 0 \le \mathrm{JSD} \le \log 2"),
         kind=("identity", "value", "property"),
         provenance=(P(source="03", quote="= 2 · JSD(pdata || pG) − 2 log 2"),
                     P(source="03", quote="the global minimum of V(G, D*) = −2 log 2")),
         function="jsd",
         symbols=(Symbol(name="p_data", description="data density on a grid", domain=DENSITY),
                  Symbol(name="p_g", description="generator density on the grid", domain=DENSITY),
-                 Symbol(name="dx", description="grid cell size", domain=Domain(low=0.0, low_closed=False), role="parameter"),
+                 Symbol(name="dx", description="grid cell size", domain=Domain(low=0.0, low_closed=False),
+                        role="parameter"),
                  Symbol(name="JSD", description="Jensen-Shannon divergence (nats)", role="output")),
         tolerance=tolerances(float64=(1e-12, 1e-13), float32=(1e-4, 1e-6), bfloat16=(5e-2, 1e-2),
                              why="sum of n non-negative terms p log(p/M); float32 accumulation over n ≤ 64 cells and "
@@ -173,11 +186,13 @@ CLAUSES = [
         statement=r"z_t = t z_0 + (1-t) z_1,\qquad x_t = G(z_t)",
         kind=("value", "property"),
         provenance=(P(source="00", quote="z_t = t z_0 + (1-t) z_1, \\qquad x_t = G(z_t)"),
-                    P(source="03", quote="Walk smoothly between two z vectors and the generated images morph smoothly")),
+                    P(source="03",
+                      quote="Walk smoothly between two z vectors and the generated images morph smoothly")),
         function="latent_interpolation",
         symbols=(Symbol(name="z0", description="first latent", domain=Domain(shape=("n", "k"))),
                  Symbol(name="z1", description="second latent", domain=Domain(shape=("n", "k"))),
-                 Symbol(name="t", description="interpolation weight per row", domain=Domain(low=0.0, high=1.0, shape=("n",))),
+                 Symbol(name="t", description="interpolation weight per row",
+                        domain=Domain(low=0.0, high=1.0, shape=("n",))),
                  Symbol(name="z_t", description="interpolated latent", role="output")),
         conventions=(
             Convention(name="endpoint", description="which latent t = 1 returns", default="t1_is_z0",
@@ -186,9 +201,12 @@ CLAUSES = [
                                  Variant(name="t0_is_z0", statement=r"z_t = (1-t) z_0 + t z_1",
                                          mapping=r"t \mapsto 1 - t (torch.lerp(z0, z1, t))"))),
             Convention(name="path", description="the curve between the latents", default="linear",
-                       variants=(Variant(name="linear", statement="straight line", mapping="00's form", sources=("00",)),
+                       variants=(Variant(name="linear",
+                                         statement="straight line", mapping="00's form", sources=("00",)),
                                  Variant(name="spherical",
-                                         statement=r"\frac{\sin(t\Omega)}{\sin\Omega} z_0 + \frac{\sin((1-t)\Omega)}{\sin\Omega} z_1,\ \cos\Omega = \frac{z_0\cdot z_1}{|z_0||z_1|}",
+                                         statement=r"\frac{\sin(t\Omega)}{\sin\Omega} z_0 + "
+                                                   r"\frac{\sin((1-t)\Omega)}{\sin\Omega} z_1,\ \cos\Omega = "
+                                                   r"\frac{z_0\cdot z_1}{|z_0||z_1|}",
                                          mapping="slerp, beyond the notes: keeps Gaussian latents at typical norm; "
                                                  "equals linear as Ω → 0"))),
         ),
@@ -204,7 +222,8 @@ CLAUSES = [
         statement=r"\mathrm{AdaIN}(x, w, b)_i = w_i\,\frac{x_i - \mu(x_i)}{\sigma(x_i)} + b_i",
         kind=("value", "property"),
         provenance=(P(source="00", quote=r"\operatorname{AdaIN}(x,w,b)_i = w_i \frac{x_i - \mu(x)}{\sigma(x)} + b_i."),
-                    P(source="03", quote="Adaptive Instance Normalization (AdaIN) injecting w at each resolution layer")),
+                    P(source="03",
+                      quote="Adaptive Instance Normalization (AdaIN) injecting w at each resolution layer")),
         function="adain",
         symbols=(Symbol(name="x", description="activations, statistics per sample and channel over the spatial axes",
                         domain=Domain(shape=("N", "C", "H", "W"))),
@@ -223,10 +242,11 @@ CLAUSES = [
                                          mapping="torch.nn.functional.instance_norm; differs by O(1e-5/σ²) relative"))),
         ),
         tolerance=tolerances(float64=(1e-10, 1e-10), float32=(1e-4, 1e-4), bfloat16=(2e-2, 5e-2),
-                             why="mean and variance over n spatial values: relative error ~ n·eps·(1 + |μ|/σ); inputs keep "
-                                 "|μ|/σ ≤ 10 (conditioning), bfloat16 statistics are accumulated in float32"),
+                             why="mean and variance over n spatial values: relative error ~ n·eps·(1 + |μ|/σ); inputs "
+                                 "keep |μ|/σ ≤ 10 (conditioning), bfloat16 statistics are accumulated in float32"),
         singular="Where σ(x_i) = 0 (a constant channel) x_i - μ = 0 and the normalised value is defined as 0, so the "
                  "output is b_i (the ε → 0 limit of the ε variant).",
-        notes="Properties: output channel mean = b_i and population std = |w_i| (σ > 0); invariant to x_i → α x_i + β, α > 0.",
+        notes="Properties: output channel mean = b_i and population std = |w_i| (σ > 0); invariant to x_i → α x_i + β, "
+              "α > 0.",
     ),
 ]

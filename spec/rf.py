@@ -37,7 +37,8 @@ CLAUSES = [
     Clause(
         id="rf.interpolation",
         title="Rectified-flow interpolation between data and noise",
-        statement=r"x_t = (1 - t)\,x + t\,z,\qquad t = 0:\ x_t = x\ (\text{data}),\quad t = 1:\ x_t = z\ (\text{noise})",
+        statement=r"x_t = (1 - t)\,x + t\,z,\qquad t = 0:\ x_t = x\ (\text{data}),\quad t = 1:\ x_t = z\ "
+                  r"(\text{noise})",
         kind=("value", "property"),
         provenance=(P(source="00", quote="x_t = (1-t)x + tz, \\qquad v = z - x."),
                     P(source="01", quote="Let $x_t$ be a point along the velocity line"),

@@ -20,14 +20,14 @@ TIME = Convention(
         Variant(name="reversed_time",
                 statement=r"\frac{dx}{d\tau} = -f(x, 1 - \tau),\ \tau = 1 - t: 0 \to 1;\ "
                           r"x_{k+1} = x_k + \tfrac1T\bigl(-f(x_k, 1 - \tau_k)\bigr),\ \tau_k = k/T",
-                mapping="03's 'dx/dt = −fθ(x, t) from t = 1 to t = 0' read in the reversed clock τ = 1 − t (as written, "
-                        "with the clock t itself, the sign would march away from the data): identical iterates and "
-                        "evaluation times, τ_k = 1 − t_k",
+                mapping="03's 'dx/dt = −fθ(x, t) from t = 1 to t = 0' read in the reversed clock τ = 1 − t (as "
+                        "written, with the clock t itself, the sign would march away from the data): identical "
+                        "iterates and evaluation times, τ_k = 1 − t_k",
                 sources=("03",)),
         Variant(name="noise_at_0",
                 statement=r"x_{k+1} = x_k + \tfrac1T f_{fm}(x_k, s_k),\ s_k = k/T",
-                mapping="02's flow matching (fm.convention): s = 1 − t, f_fm(x, s) = −f(x, 1 − s); the same iterates as "
-                        "the default for the field f(x, t) = −f_fm(x, 1 − t)",
+                mapping="02's flow matching (fm.convention): s = 1 − t, f_fm(x, s) = −f(x, 1 − s); the same iterates "
+                        "as the default for the field f(x, t) = −f_fm(x, 1 − t)",
                 sources=("02",)),
     ),
 )
@@ -43,7 +43,8 @@ CLAUSES = [
                     P(source="00", quote="for a sequence of timesteps from $1$ down to $0$."),
                     P(source="01", quote="The loop marches linearly from full noise ($t=1$) to image ($t=0$) based on "
                                          "the number of steps $T$"),
-                    P(source="03", quote="This is just Euler integration of the ODE dx/dt = −fθ(x, t) from t = 1 to t = 0."),
+                    P(source="03",
+                      quote="This is just Euler integration of the ODE dx/dt = −fθ(x, t) from t = 1 to t = 0."),
                     P(source="03", quote="Rectified Flow uses straight lines, which the Euler method can follow with "
                                          "fewer steps.")),
         function="euler_sample",
@@ -61,19 +62,19 @@ CLAUSES = [
                 "step (the state itself is accumulated in float32), so the error is T·(1/T)·|f|·2^-8·cond"),
         singular=("The grid never evaluates f at t = 0 (the last evaluation is at t = 1/T), so a field singular at the "
                   "data end (a point mass: f = (x − μ)/t) is sampled exactly. T = 1: one step x1 − f(x1, 1). "
-                  "T < 1, T > 10^7 (a cap that keeps every call finite) or non-integer T raises SpecInputError; so does a "
-                  "callable returning the wrong shape."),
+                  "T < 1, T > 10^7 (a cap that keeps every call finite) or non-integer T raises SpecInputError; so "
+                  "does a callable returning the wrong shape."),
         notes=("Exact for straight paths at any T: if every trajectory has constant velocity (a point mass, or the "
                "coupling x = A z + μ) one step lands on it. First order in general: with the oracle velocity on a 2-D "
                "Gaussian mixture the error against an adaptive solve (scipy solve_ivp, rtol 1e-10) halves as T doubles "
-               "(fitted order ≈ 1, checked). 2T evaluations with classifier-free guidance are cfg's clauses. The reference "
-               "implements every variant of 'time'; accelerated implements the default."),
+               "(fitted order ≈ 1, checked). 2T evaluations with classifier-free guidance are cfg's clauses. The "
+               "reference implements every variant of 'time'; accelerated implements the default."),
     ),
     Clause(
         id="family.equivalence",
         title="In the infinite-step limit every parameterisation gives the same sampler",
-        statement=(r"\hat f_y \text{ the oracle of target } y \text{ on path } (a, b):\ u_y(x,t) = a'\hat x + b'\hat z,\ "
-                   r"(\hat x, \hat z) = M_y^{-1}(x, \hat f_y),\ M_y = [[a, b], [c_y, d_y]];\ "
+        statement=(r"\hat f_y \text{ the oracle of target } y \text{ on path } (a, b):\ u_y(x,t) = a'\hat x + b'\hat "
+                   r"z,\ (\hat x, \hat z) = M_y^{-1}(x, \hat f_y),\ M_y = [[a, b], [c_y, d_y]];\ "
                    r"\mathrm{Euler}_T(u_y, b(1) z) \xrightarrow{T\to\infty} x(0) \text{ for every } (\text{path}, y)"),
         kind=("property",),
         provenance=(P(source="03", quote="In the infinite-step limit, they're all equivalent."),
@@ -82,16 +83,17 @@ CLAUSES = [
         function=None,
         tolerance=tolerances(why="claims about convergence: sample distances must shrink by ≥ 2.5× per 4× steps and "
                                  "reach the data within the sampling noise of the energy distance"),
-        singular=("Parameterisations whose det M_y = ad − bc vanishes on the Euler grid have no sampler there: epsilon and "
-                  "score on rf (and vp-cosine) at t = 1 (a(1) = 0): the first step cannot recover x̂ and family.convert "
-                  "raises SpecInputError. The x target's singular point t = 0 is never evaluated. vp-linear and ve start "
-                  "from b(1) z, an approximation of x_1 (a(1) = e^{-5.025} on vp, x_1 = x + 50 z on ve)."),
-        notes=("Two findings, both checked with the oracle on the bimodal 2-D mixture: (1) on one path the conversion of an "
-               "exact predictor to a velocity is exact wherever det ≠ 0, so the Euler iterates of the velocity, x, v, "
-               "epsilon and score parameterisations coincide at EVERY T, not only in the limit (to rounding); (2) across "
-               "paths (rf, vp linear/cosine, ve) the ODEs differ at finite T, and the samples from the same noise converge "
-               "to one another at first order (distance ~ 1/T) and to the data distribution (energy distance down to the "
-               "data-vs-data baseline). 03's 'in practice rectified flow works best with fewer steps' is visible: at "
-               "T = 8 the ve sampler is far off (RMS ~ 1.5) while rf is at ~0.14."),
+        singular=("Parameterisations whose det M_y = ad − bc vanishes on the Euler grid have no sampler there: epsilon "
+                  "and score on rf (and vp-cosine) at t = 1 (a(1) = 0): the first step cannot recover x̂ and "
+                  "family.convert raises SpecInputError. The x target's singular point t = 0 is never evaluated. "
+                  "vp-linear and ve start from b(1) z, an approximation of x_1 (a(1) = e^{-5.025} on vp, x_1 = x + 50 "
+                  "z on ve)."),
+        notes=("Two findings, both checked with the oracle on the bimodal 2-D mixture: (1) on one path the conversion "
+               "of an exact predictor to a velocity is exact wherever det ≠ 0, so the Euler iterates of the velocity, "
+               "x, v, epsilon and score parameterisations coincide at EVERY T, not only in the limit (to rounding); "
+               "(2) across paths (rf, vp linear/cosine, ve) the ODEs differ at finite T, and the samples from the same "
+               "noise converge to one another at first order (distance ~ 1/T) and to the data distribution (energy "
+               "distance down to the data-vs-data baseline). 03's 'in practice rectified flow works best with fewer "
+               "steps' is visible: at T = 8 the ve sampler is far off (RMS ~ 1.5) while rf is at ~0.14."),
     ),
 ]

@@ -9,13 +9,16 @@ P = Provenance
 U = Domain(shape=("n",))
 T01 = Domain(low=0.0, high=1.0, shape=("n",))
 _m = Symbol(name="m", description="location of u (SD3 default 0)", domain=Domain(), role="parameter")
-_s = Symbol(name="s", description="scale of u (SD3 default 1)", domain=Domain(low=0.0, low_closed=False), role="parameter")
+_s = Symbol(name="s", description="scale of u (SD3 default 1)", domain=Domain(low=0.0, low_closed=False),
+            role="parameter")
 
 NAME = Convention(
     name="name", description="which distribution 'logit-normal' means", default="logit_normal",
     variants=(
-        Variant(name="logit_normal", statement=r"t = \mathrm{sigmoid}(m + s u) \in (0, 1),\ \mathrm{logit}(t) \sim N(m, s^2)",
-                mapping="the spec's default (00, 01; Esser et al. 2024): a distribution on (0, 1)", sources=("00", "01")),
+        Variant(name="logit_normal",
+                statement=r"t = \mathrm{sigmoid}(m + s u) \in (0, 1),\ \mathrm{logit}(t) \sim N(m, s^2)",
+                mapping="the spec's default (00, 01; Esser et al. 2024): a distribution on (0, 1)",
+                sources=("00", "01")),
         Variant(name="log_normal", statement=r"t = e^{m + s u} \in (0, \infty),\ \log t \sim N(m, s^2)",
                 mapping=r"⚠ 04's word. Not a distribution on [0, 1] (P(t > 1) = Φ(m/s), ½ at m = 0). Mapping: if "
                         r"t ~ logit-normal(m, s) then its odds t/(1 − t) = e^{m+su} are log-normal(m, s); "
@@ -31,7 +34,8 @@ CLAUSES = [
     Clause(
         id="schedule.uniform",
         title="Uniform training distribution of t",
-        statement=r"t \sim U(0, 1),\ p(t) = 1;\ \text{sampler from standard normals: } t = \Phi(u) = \tfrac12\operatorname{erfc}(-u/\sqrt2)",
+        statement=r"t \sim U(0, 1),\ p(t) = 1;\ \text{sampler from standard normals: } t = \Phi(u) = "
+                  r"\tfrac12\operatorname{erfc}(-u/\sqrt2)",
         kind=("value", "property"),
         provenance=(P(source="00", quote="t \\sim \\operatorname{Uniform}(0,1)"),
                     P(source="03", quote="Sample a noise level t ~ Uniform(0, 1)."),
@@ -40,8 +44,9 @@ CLAUSES = [
         symbols=(Symbol(name="u", description="standard normal draws", domain=U),
                  Symbol(name="t", description="u's shape, in [0, 1]", role="output")),
         tolerance=tolerances(float64=(1e-12, 1e-300), float32=(1e-5, 1e-30), bfloat16=(8e-3, 1e-30),
-                             why="Φ(u) = ½ erfc(−u/√2): no 1 − small cancellation, but erfc's relative condition in its "
-                                 "tail is ≈ u² ≤ 36 for the cases' |u| ≤ 6 (float32: 36·6e-8 ≈ 2e-6); bfloat16 in float32"),
+                             why="Φ(u) = ½ erfc(−u/√2): no 1 − small cancellation, but erfc's relative condition in "
+                                 "its tail is ≈ u² ≤ 36 for the cases' |u| ≤ 6 (float32: 36·6e-8 ≈ 2e-6); bfloat16 in "
+                                 "float32"),
         singular="None: Φ maps ℝ onto (0, 1); t = 0 or 1 only by underflow/rounding of extreme u.",
         notes="The probability-integral transform: if u ~ N(0, 1) then Φ(u) ~ U(0, 1) (KS test in conformance). "
               "torch.rand is the same distribution from a different source of randomness.",
@@ -66,7 +71,8 @@ CLAUSES = [
     Clause(
         id="schedule.logit_normal_pdf",
         title="Logit-normal density",
-        statement=r"p(t) = \frac{1}{s\sqrt{2\pi}}\,\frac{1}{t(1-t)}\,\exp\Bigl(-\frac{(\mathrm{logit}(t) - m)^2}{2s^2}\Bigr),\ t\in(0,1);\ \int_0^1 p = 1",
+        statement=r"p(t) = \frac{1}{s\sqrt{2\pi}}\,\frac{1}{t(1-t)}\,\exp\Bigl(-\frac{(\mathrm{logit}(t) - "
+                  r"m)^2}{2s^2}\Bigr),\ t\in(0,1);\ \int_0^1 p = 1",
         kind=("identity", "value", "property"),
         provenance=(P(source="01", quote="relatively little weight on the $t =0$ and $t=1$"),
                     P(source="external: Esser et al. 2024, Scaling Rectified Flow Transformers, eq. 19",
@@ -81,8 +87,8 @@ CLAUSES = [
                                  "float32 ≲ 6·6e-8·30 ≈ 1e-5; bfloat16 is computed in float32 and rounded once (2^-9)"),
         singular="t = 0 and t = 1: p = 0, the limit (the Gaussian factor decays faster than 1/(t(1 − t)) grows). "
                  "log_normal variant: p(0) = 0, and p is defined on [0, ∞).",
-        notes="∫_0^1 p dt = 1 (scipy.integrate.quad, in tests/test_schedule.py and conformance). The mode is not at 1/2 "
-              "unless m = 0.",
+        notes="∫_0^1 p dt = 1 (scipy.integrate.quad, in tests/test_schedule.py and conformance). The mode is not at "
+              "1/2 unless m = 0.",
     ),
     Clause(
         id="schedule.shift",
@@ -94,16 +100,20 @@ CLAUSES = [
         provenance=(P(source="00", quote="practitioners often shift the schedule toward higher noise"),
                     P(source="04", quote="Schedule design becomes more important for high-resolution data"),
                     P(source="01", quote="we needed a different noise schedule for higher resolution data"),
-                    P(source="03", quote="Esser et al. \"Scaling Rectified Flow Transformers for High-Resolution Image Synthesis.\" ICML, 2024.")),
+                    P(source="03",
+                      quote="Esser et al. \"Scaling Rectified Flow Transformers for High-Resolution Image Synthesis.\" "
+                            "ICML, 2024.")),
         function="shift",
         symbols=(Symbol(name="t", description="times in [0, 1]", domain=T01),
-                 Symbol(name="s", description="shift factor > 0 (s > 1: toward noise)", domain=Domain(low=0.0, low_closed=False),
+                 Symbol(name="s", description="shift factor > 0 (s > 1: toward noise)",
+                        domain=Domain(low=0.0, low_closed=False),
                         role="parameter"),
                  Symbol(name="t_shifted", description="t's shape, in [0, 1]", role="output")),
         tolerance=tolerances(float64=(1e-14, 1e-300), float32=(1e-6, 1e-30), bfloat16=(8e-3, 1e-30),
-                             why="s t / (1 + (s − 1) t): with s > 0 and t ∈ [0, 1] the denominator is a sum of non-negative "
-                                 "terms (1 − t) + s t: no cancellation, relative error ≤ 4 ulps"),
-        singular="None on [0, 1] for s > 0 (the denominator (1 − t) + s t ≥ min(1, s) > 0). s ≤ 0 raises SpecInputError.",
+                             why="s t / (1 + (s − 1) t): with s > 0 and t ∈ [0, 1] the denominator is a sum of "
+                                 "non-negative terms (1 − t) + s t: no cancellation, relative error ≤ 4 ulps"),
+        singular="None on [0, 1] for s > 0 (the denominator (1 − t) + s t ≥ min(1, s) > 0). s ≤ 0 raises "
+                 "SpecInputError.",
         notes=("Formula from Esser et al. 2024 (03's reference 15; 00, 01, 04 name the shift without a formula): "
                "t_m = √(m/n) t_n / (1 + (√(m/n) − 1) t_n) with m, n pixel counts of the target and base resolutions, "
                "i.e. s = √(m/n); SD3 uses s = 3.0 at 1024². Flux's time_shift(μ, 1, t) = e^μ/(e^μ + (1/t − 1)) is the "

@@ -62,7 +62,7 @@ class Convention(_Frozen):
     variants: tuple[Variant, ...]
 
     @model_validator(mode="after")
-    def _default_is_a_variant(self) -> "Convention":
+    def _default_is_a_variant(self) -> Convention:
         names = [v.name for v in self.variants]
         if len(set(names)) != len(names):
             raise ValueError(f"convention {self.name!r}: duplicate variant names {names}")
@@ -139,7 +139,8 @@ def tolerances(float64=(1e-12, 1e-12), float32=(1e-5, 1e-6), bfloat16=(3e-2, 1e-
         float64=Tolerance(rtol=float64[0], atol=float64[1]),
         float32=Tolerance(rtol=float32[0], atol=float32[1]),
         bfloat16=Tolerance(rtol=bfloat16[0], atol=bfloat16[1]),
-        why=why or "a few elementwise operations on O(1) values: a few ulps of the dtype, bfloat16 at 8 bits of mantissa",
+        why=why or "a few elementwise operations on O(1) values: a few ulps of the dtype, bfloat16 at 8 bits of "
+                   "mantissa",
     )
 
 
@@ -148,11 +149,13 @@ class Clause(_Frozen):
     title: str
     statement: str = Field(description="the equation or claim, LaTeX")
     kind: tuple[Literal["identity", "property", "value"], ...] = Field(
-        description="identity: sympy proves it; property: invariants checked on the target; value: target equals reference")
+        description="identity: sympy proves it; property: invariants checked on the target; value: target equals "
+                    "reference")
     provenance: tuple[Provenance, ...] = Field(min_length=1)
     function: str | None = Field(
         default=None,
-        description="name of the function a target binds for this clause; None when the clause is a claim with nothing to bind")
+        description="name of the function a target binds for this clause; None when the clause is a claim with nothing "
+                    "to bind")
     symbols: tuple[Symbol, ...] = ()
     conventions: tuple[Convention, ...] = ()
     tolerance: Tolerances = Field(default_factory=tolerances)

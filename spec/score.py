@@ -22,11 +22,11 @@ CLAUSES = [
                         domain=Domain(shape=("d", "d"))),
                  Symbol(name="s", description="the score at each point, shape (n, d)", role="output")),
         tolerance=tolerances(float64=(1e-10, 1e-12), float32=(1e-4, 1e-5), bfloat16=(2e-2, 2e-3),
-                             why="a linear solve with Σ: relative error ≤ κ(Σ)·eps; cases keep κ(Σ) ≤ 100 and |x − μ| ≤ 10 "
-                                 "(float32: 100·6e-8·few ≈ 3e-5); bfloat16 solved in float32 and rounded once"),
+                             why="a linear solve with Σ: relative error ≤ κ(Σ)·eps; cases keep κ(Σ) ≤ 100 and |x − μ| "
+                                 "≤ 10 (float32: 100·6e-8·few ≈ 3e-5); bfloat16 solved in float32 and rounded once"),
         singular="A covariance that is not symmetric positive definite raises SpecInputError (no density).",
-        notes="Sympy derives −Σ⁻¹(x − μ) as the gradient of log N(x; μ, Σ) in 2-D with a symbolic SPD Σ; the conformance "
-              "property compares the target with central differences of the log-density.",
+        notes="Sympy derives −Σ⁻¹(x − μ) as the gradient of log N(x; μ, Σ) in 2-D with a symbolic SPD Σ; the "
+              "conformance property compares the target with central differences of the log-density.",
     ),
     Clause(
         id="score.tweedie",
@@ -35,16 +35,20 @@ CLAUSES = [
                    r"\mathbb E[\epsilon\mid x_t] = -\sigma\,\nabla\log p_t(x_t)"),
         kind=("identity", "value", "property"),
         provenance=(P(source="03", quote="E[x | xt] = xt + σt2 ∇xt log p(xt)"),
-                    P(source="03", quote="So predicting the noise ε is equivalent to estimating the score ∇ log p(xt), up to scaling.")),
+                    P(source="03",
+                      quote="So predicting the noise ε is equivalent to estimating the score ∇ log p(xt), up to "
+                            "scaling.")),
         function="tweedie",
         symbols=(Symbol(name="x_t", description="noisy points, batch first", domain=ARR),
-                 Symbol(name="score", description="∇ log p_t at x_t (the noisy marginal's score), x_t's shape", domain=ARR),
+                 Symbol(name="score", description="∇ log p_t at x_t (the noisy marginal's score), x_t's shape",
+                        domain=ARR),
                  Symbol(name="sigma", description="noise level per sample (or a scalar) ≥ 0", domain=PER),
                  Symbol(name="posterior_means", description="(E[x | x_t], E[ε | x_t])", role="output")),
         tolerance=tolerances(float64=(1e-12, 1e-12), float32=(1e-5, 2e-5), bfloat16=(8e-3, 2e-4),
-                             why="x_t + σ² s cancels: the error is absolute, a few ulps of max(|x_t|, σ²|s|) ≤ 45 in the cases "
-                                 "(float32 ~ 1e-5); bfloat16 computed in float32 and rounded once"),
-        singular="σ = 0: E[x | x_t] = x_t and E[ε | x_t] = 0 (ε is independent of x_t = x); the formula gives exactly that.",
+                             why="x_t + σ² s cancels: the error is absolute, a few ulps of max(|x_t|, σ²|s|) ≤ 45 in "
+                                 "the cases (float32 ~ 1e-5); bfloat16 computed in float32 and rounded once"),
+        singular="σ = 0: E[x | x_t] = x_t and E[ε | x_t] = 0 (ε is independent of x_t = x); the formula gives exactly "
+                 "that.",
         notes="03 writes σt2 for σ_t². The score is that of the noisy marginal p_t = p * N(0, σ² I), not of p.",
     ),
     Clause(
@@ -58,7 +62,8 @@ CLAUSES = [
         function="tweedie_affine",
         symbols=(Symbol(name="x_t", description="noisy points, batch first", domain=ARR),
                  Symbol(name="score", description="∇ log p_t at x_t, x_t's shape", domain=ARR),
-                 Symbol(name="a", description="signal scale per sample (or scalar) > 0", domain=Domain(low=0.0, low_closed=False, shape=("n",))),
+                 Symbol(name="a", description="signal scale per sample (or scalar) > 0",
+                        domain=Domain(low=0.0, low_closed=False, shape=("n",))),
                  Symbol(name="b", description="noise scale per sample (or scalar) ≥ 0", domain=PER),
                  Symbol(name="posterior_means", description="(E[x | x_t], E[z | x_t])", role="output")),
         tolerance=tolerances(float64=(1e-12, 1e-12), float32=(1e-5, 5e-5), bfloat16=(8e-3, 4e-4),

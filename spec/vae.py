@@ -25,8 +25,9 @@ ENCODER_OUTPUT = Convention(
         Variant(name="log_sigma", statement=r"a = \log\sigma,\ \sigma = e^{a}",
                 mapping=r"\log\sigma = \tfrac12\,\mathrm{logvar}; a ∈ [-15, 10]"),
         Variant(name="sigma", statement=r"a = \sigma \ge 0",
-                mapping=r"\sigma = e^{\mathrm{logvar}/2},\ \mathrm{logvar} = 2\log\sigma; a ∈ [0, 2.3\cdot 10^4] ⊇ [0, e^{10}] "
-                        r"(rounded up so that a float32/bfloat16 rounding of e^{10} stays inside), σ = 0 allowed (z = μ)"),
+                mapping=r"\sigma = e^{\mathrm{logvar}/2},\ \mathrm{logvar} = 2\log\sigma; a ∈ [0, 2.3\cdot 10^4] ⊇ [0, "
+                        r"e^{10}] (rounded up so that a float32/bfloat16 rounding of e^{10} stays inside), σ = 0 "
+                        r"allowed (z = μ)"),
     ),
 )
 
@@ -35,7 +36,8 @@ KL_REDUCTION = Convention(
     description="which axes the per-coordinate KL terms are summed (or averaged) over",
     default="sum_last",
     variants=(
-        Variant(name="sum_last", statement=r"\mathrm{KL}_n = -\tfrac12\sum_j (1 + \ell_{nj} - \mu_{nj}^2 - e^{\ell_{nj}})",
+        Variant(name="sum_last",
+                statement=r"\mathrm{KL}_n = -\tfrac12\sum_j (1 + \ell_{nj} - \mu_{nj}^2 - e^{\ell_{nj}})",
                 mapping="the spec's default: one KL per sample (shape (n,)); the others are reductions of it"),
         Variant(name="sum_all", statement=r"\sum_n \mathrm{KL}_n",
                 mapping="02's torch.sum over every axis: a scalar, the batch total", sources=("02",)),
@@ -51,13 +53,17 @@ RECON = Convention(
     variants=(
         Variant(name="sse", statement=r"\sum (\hat x - x)^2",
                 mapping="02: F.mse_loss(x_hat, x, reduction='sum'); the spec's default", sources=("02",)),
-        Variant(name="gaussian_nll_half", statement=r"-\log \mathcal N(x;\hat x, \tfrac12 I) = \mathrm{sse} + \tfrac D2\log\pi",
-                mapping=r"sse = 2\sigma_x^2\,\mathrm{nll} - D\sigma_x^2\log(2\pi\sigma_x^2) at σ_x² = ½: sse plus a constant; "
+        Variant(name="gaussian_nll_half",
+                statement=r"-\log \mathcal N(x;\hat x, \tfrac12 I) = \mathrm{sse} + \tfrac D2\log\pi",
+                mapping=r"sse = 2\sigma_x^2\,\mathrm{nll} - D\sigma_x^2\log(2\pi\sigma_x^2) at σ_x² = ½: sse plus a "
+                        r"constant; "
                         "02's loss + (D/2) log π is exactly the negative single-sample ELBO"),
-        Variant(name="gaussian_nll_unit", statement=r"-\log \mathcal N(x;\hat x, I) = \tfrac12\mathrm{sse} + \tfrac D2\log 2\pi",
+        Variant(name="gaussian_nll_unit",
+                statement=r"-\log \mathcal N(x;\hat x, I) = \tfrac12\mathrm{sse} + \tfrac D2\log 2\pi",
                 mapping="half the sse plus a constant: relative to sse the KL term weighs twice as much (β = 2)"),
         Variant(name="mse_mean", statement=r"\tfrac1D \sum (\hat x - x)^2",
-                mapping="F.mse_loss's default reduction='mean': sse / D; relative to sse the KL weighs D times as much"),
+                mapping="F.mse_loss's default reduction='mean': sse / D; relative to sse the KL weighs D times as "
+                        "much"),
     ),
 )
 
@@ -70,11 +76,14 @@ CLAUSES = [
         title="Reparameterization trick z = μ + σ ε",
         statement=(r"z = \mu + \sigma\odot\varepsilon,\quad \sigma = e^{\frac12\mathrm{logvar}},\quad "
                    r"\varepsilon\sim\mathcal N(0, I);\qquad \frac{\partial z}{\partial\mu} = 1,\ "
-                   r"\frac{\partial z}{\partial\sigma} = \varepsilon,\ \frac{\partial z}{\partial\,\mathrm{logvar}} = \tfrac12\sigma\varepsilon"),
+                   r"\frac{\partial z}{\partial\sigma} = \varepsilon,\ \frac{\partial z}{\partial\,\mathrm{logvar}} = "
+                   r"\tfrac12\sigma\varepsilon"),
         kind=("identity", "value", "property"),
         provenance=(P(source="02", quote="std = torch.exp(0.5 * logvar)"),
                     P(source="02", quote="z = mu + std * eps"),
-                    P(source="02", quote='"sampling" is not differentiable, so gradients can\'t pass through the random node back to the encoder.'),
+                    P(source="02",
+                      quote='"sampling" is not differentiable, so gradients can\'t pass through the random node back '
+                            'to the encoder.'),
                     LDM),
         function="reparameterize",
         symbols=(Symbol(name="mu", description="encoder mean μ", domain=MU),
@@ -132,8 +141,11 @@ CLAUSES = [
                    r"- \tfrac12\big(\mathrm{tr}\,S + m^\top m - k - \log\det S\big)"
                    r"\ \le\ \log p(x),\quad \log p(x) - \mathrm{ELBO} = \mathrm{KL}\big(q\,\|\,p(z|x)\big)"),
         kind=("identity", "value", "property"),
-        provenance=(P(source="03", quote="Variational Autoencoders (VAEs) introduce a latent variable z and optimize a lower bound on log p(x):"),
-                    P(source="04", quote="The VAE objective trades exact likelihood for a tractable lower bound (the ELBO)."),
+        provenance=(P(source="03",
+                      quote="Variational Autoencoders (VAEs) introduce a latent variable z and optimize a lower bound "
+                            "on log p(x):"),
+                    P(source="04",
+                      quote="The VAE objective trades exact likelihood for a tractable lower bound (the ELBO)."),
                     P(source="02", quote="Their sum is the famous ELBO (Evidence Lower Bound)")),
         function="elbo_linear_gaussian",
         symbols=(Symbol(name="x", description="data points", domain=Domain(shape=("n", "d"))),
@@ -159,10 +171,14 @@ CLAUSES = [
     Clause(
         id="vae.log_evidence",
         title="Exact log-evidence of the linear-Gaussian model",
-        statement=r"\log p(x) = \log\mathcal N(x;\ c,\ WW^\top + s^2 I_d) = -\tfrac12\big(d\log 2\pi + \log\det C + (x-c)^\top C^{-1}(x-c)\big)",
+        statement=r"\log p(x) = \log\mathcal N(x;\ c,\ WW^\top + s^2 I_d) = -\tfrac12\big(d\log 2\pi + \log\det C + "
+                  r"(x-c)^\top C^{-1}(x-c)\big)",
         kind=("identity", "value", "property"),
-        provenance=(P(source="03", quote="| Explicit — Approximate | You optimize a bound on pθ(x) | VAEs (ELBO), Normalizing Flows |"),
-                    P(source="external: Bishop, Pattern Recognition and Machine Learning (2006), §12.2 (probabilistic PCA)",
+        provenance=(P(source="03",
+                      quote="| Explicit — Approximate | You optimize a bound on pθ(x) | VAEs (ELBO), Normalizing Flows "
+                            "|"),
+                    P(source="external: Bishop, Pattern Recognition and Machine Learning (2006), §12.2 (probabilistic "
+                             "PCA)",
                       quote="p(x) = N(x | μ, C), C = WWᵀ + σ²I")),
         function="log_evidence_linear_gaussian",
         symbols=(Symbol(name="x", description="data points", domain=Domain(shape=("n", "d"))),
@@ -182,9 +198,10 @@ CLAUSES = [
     Clause(
         id="vae.loss",
         title="02's VAE training loss: sum-of-squares reconstruction + KL",
-        statement=(r"\mathcal L = \sum_{n,i} (\hat x_{ni} - x_{ni})^2 - \tfrac12\sum_{n,j}\big(1 + \mathrm{logvar}_{nj} - "
-                   r"\mu_{nj}^2 - e^{\mathrm{logvar}_{nj}}\big) = -\mathrm{ELBO}_{1\text{-sample}} - \tfrac D2\log\pi"
-                   r"\ \text{ for a Gaussian decoder with } \sigma_x^2 = \tfrac12"),
+        statement=(r"\mathcal L = \sum_{n,i} (\hat x_{ni} - x_{ni})^2 - \tfrac12\sum_{n,j}\big(1 + "
+                   r"\mathrm{logvar}_{nj} - \mu_{nj}^2 - e^{\mathrm{logvar}_{nj}}\big) = "
+                   r"-\mathrm{ELBO}_{1\text{-sample}} - \tfrac D2\log\pi\ \text{ for a Gaussian decoder with } "
+                   r"\sigma_x^2 = \tfrac12"),
         kind=("value", "property"),
         provenance=(P(source="02", quote='recon = F.mse_loss(x_hat, x, reduction="sum")'),
                     P(source="02", quote="return recon + kl # minimizing it = maximizing ELBO")),

@@ -3,6 +3,7 @@ naming the clause, the argument and what was expected."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -66,7 +67,7 @@ def same_shape(clause: str, names: tuple[str, ...], *arrays):
     shapes = [tuple(a.shape) for a in arrays]
     if any(s != shapes[0] for s in shapes):
         raise SpecInputError(clause, "/".join(names), "arrays of one shape",
-                             ", ".join(f"{n}: {s}" for n, s in zip(names, shapes)))
+                             ", ".join(f"{n}: {s}" for n, s in zip(names, shapes, strict=True)))
 
 
 def broadcastable(clause: str, names: tuple[str, ...], *arrays):
@@ -74,14 +75,15 @@ def broadcastable(clause: str, names: tuple[str, ...], *arrays):
         return np.broadcast_shapes(*[tuple(a.shape) for a in arrays])
     except ValueError:
         raise SpecInputError(clause, "/".join(names), "broadcastable shapes",
-                             ", ".join(f"{n}: {tuple(a.shape)}" for n, a in zip(names, arrays))) from None
+                             ", ".join(f"{n}: {tuple(a.shape)}" for n, a in zip(names, arrays, strict=True))) from None
 
 
 def scalar(clause: str, name: str, v, low=-math.inf, high=math.inf, *, low_closed=True, high_closed=True,
            integer: bool = False) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
-        if _is_torch(v) and v.numel() == 1:
-            v = v.item()
+        tv: Any = v  # a torch scalar tensor, when _is_torch
+        if _is_torch(tv) and tv.numel() == 1:
+            v = tv.item()
         else:
             raise SpecInputError(clause, name, "an integer" if integer else "a real number", repr(v)[:60])
     if not math.isfinite(float(v)):

@@ -69,7 +69,8 @@ def test_accelerated_sampling_equals_reference_on_smooth_joints():
     for K, L in [(2, 1), (3, 3), (4, 4)]:
         joint = rng.dirichlet(np.full(K**L, 0.3)).reshape((K,) * L)
         u = rng.random((500, L))
-        assert np.array_equal(A.ancestral_sample(torch.tensor(joint), torch.tensor(u)).numpy(), R.ancestral_sample(joint, u))
+        assert np.array_equal(A.ancestral_sample(torch.tensor(joint), torch.tensor(u)).numpy(),
+                              R.ancestral_sample(joint, u))
         x = R.ancestral_sample(joint, u)
         np.testing.assert_allclose(R.chain_rule_log_prob(joint, x), np.log(joint[tuple(x.T)]), rtol=1e-13)
 
@@ -136,7 +137,8 @@ def marginal_sampler(joint, u):
     cols = []
     for i in range(L):
         cdf = torch.cumsum(joint.double().sum(dim=tuple(a for a in range(L) if a != i)), 0)
-        cols.append(torch.searchsorted(cdf, (u[:, i].double() * cdf[-1]).contiguous(), right=True).clamp(max=len(cdf) - 1))
+        cols.append(torch.searchsorted(cdf, (u[:, i].double() * cdf[-1]).contiguous(),
+                                       right=True).clamp(max=len(cdf) - 1))
     return torch.stack(cols, 1)
 
 

@@ -171,9 +171,10 @@ def test_concentration_table(capsys):
     acc, bayes = concentration_table()
     with capsys.disabled():
         print("\ncfg.concentration (exact oracles, T = 32, 300 samples/class): "
-              + ", ".join(f"acc(w={w:g}) = {a:.3f}" for w, a in acc.items()) + f"; Bayes accuracy of p(x|y): {bayes:.3f}")
+              + ", ".join(f"acc(w={w:g}) = {a:.3f}" for w, a in acc.items()) + f"; Bayes accuracy of p(x|y): "
+                                                                               f"{bayes:.3f}")
     values = list(acc.values())
-    assert all(b >= a + 0.05 for a, b in zip(values, values[1:])) and values[-1] >= 0.95
+    assert all(b >= a + 0.05 for a, b in zip(values, values[1:], strict=False)) and values[-1] >= 0.95
     RC.class_mixture("cfg.concentration", **concentration_mixture())
 
 

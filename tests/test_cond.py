@@ -8,6 +8,7 @@ import pytest
 import scipy.stats
 import torch
 
+from accelerated import cond as A
 from conformance import Target
 from conformance.api import check, failing
 from conformance.cond import make_mixture
@@ -15,8 +16,6 @@ from conformance.target import from_modules
 from reference import cond as R
 from reference import optimal as RO
 from spec.errors import SpecInputError
-
-from accelerated import cond as A
 
 # Two classes in 1-D, one component each: x | y ~ N(μ_y, s²), p(y) = (0.3, 0.7).
 MU, S, PRIOR = np.array([-2.0, 1.5]), 0.6, np.array([0.3, 0.7])
@@ -64,7 +63,8 @@ def test_singular_points():
     np.testing.assert_allclose(R.conditional_velocity(x_t, y, 0.0, **GM), -x_t)
     np.testing.assert_allclose(R.class_posterior(x_t, 1.0, **GM), np.tile(PRIOR, (2, 1)), rtol=1e-15)
     gm = torchify(GM)
-    np.testing.assert_allclose(A.conditional_velocity(torch.as_tensor(x_t), torch.as_tensor(y), 1.0, **gm).numpy()[:, 0],
+    np.testing.assert_allclose(A.conditional_velocity(torch.as_tensor(x_t), torch.as_tensor(y), 1.0,
+                                                      **gm).numpy()[:, 0],
                                x_t[:, 0] - [MU[0], mixture_mean], atol=1e-15)
 
 
@@ -129,7 +129,8 @@ def _posterior_prior_only(x_t, t, weights, means, covs, labels):
     return prior.to(x_t.dtype).expand(x_t.shape[0], -1).clone()
 
 
-@pytest.mark.parametrize("clause, bug", [("cond.velocity", _ignores_y), ("cond.class_posterior", _posterior_prior_only)])
+@pytest.mark.parametrize("clause, bug",
+                         [("cond.velocity", _ignores_y), ("cond.class_posterior", _posterior_prior_only)])
 def test_planted_bug_fails_exactly_its_clause(clause, bug):
     res = check(_planted(bug.__name__, clause, bug), ["cond"], target_independent=False)
     assert failing(res) == {clause}

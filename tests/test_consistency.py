@@ -24,7 +24,8 @@ from spec.errors import SpecInputError
 def test_gaussian_by_hand():
     # μ = 1, s = 2, t = 0.5: σ_t = √(0.25·4 + 0.25) = √1.25; x_t = 3: f = 1 + 2 (3 − 0.5)/√1.25
     want = 1 + 2 * 2.5 / math.sqrt(1.25)
-    assert R.gaussian_consistency_function(np.array([[3.0]]), 0.5, np.array([1.0]), 2.0)[0, 0] == pytest.approx(want, rel=1e-15)
+    assert R.gaussian_consistency_function(np.array([[3.0]]), 0.5, np.array([1.0]),
+                                           2.0)[0, 0] == pytest.approx(want, rel=1e-15)
     got = A.gaussian_consistency_function(torch.tensor([[3.0]], dtype=torch.float64), 0.5, torch.tensor([1.0]), 2.0)
     assert float(got) == pytest.approx(want, rel=1e-15)
     # t = 0 is the identity, t = 1 maps noise z to μ + s z
@@ -117,7 +118,8 @@ def test_declared_variant_is_checked_in_that_variant(conv):
     def numpy_side(fn):
         return lambda **kw: fn(**{k: (v.numpy if hasattr(v, "numpy") and not isinstance(v, np.ndarray) else v)
                                   for k, v in kw.items()})
-    good = Target(name="variant", backend="numpy", bindings={"consistency.loss": functools.partial(R.consistency_loss, **conv)},
+    good = Target(name="variant", backend="numpy",
+                  bindings={"consistency.loss": functools.partial(R.consistency_loss, **conv)},
                   conventions={"consistency.loss": conv})
     assert failing(check(good, ["consistency.loss"], target_independent=False, shrink=False)) == set()
     liar = Target(name="liar", backend="numpy", bindings={"consistency.loss": R.consistency_loss},

@@ -102,13 +102,16 @@ def test_accelerated_matches_reference_on_gpu_style_inputs():
 @pytest.mark.parametrize("call, clause, arg", [
     (lambda: R.forward(np.ones((2, 2)), np.ones((2, 2)), np.array([0.5, 1.0]), HO), "ddpm.forward", "t"),
     (lambda: R.forward(np.ones((2, 2)), np.ones((2, 2)), np.array([1, 1001]), HO), "ddpm.forward", "t"),
-    (lambda: R.forward(np.ones((2, 2)), np.ones((2, 2)), np.array([1, 1]), np.array([0.1, 1.0])), "ddpm.forward", "betas"),
+    (lambda: R.forward(np.ones((2, 2)), np.ones((2, 2)), np.array([1, 1]), np.array([0.1, 1.0])), "ddpm.forward",
+     "betas"),
     (lambda: R.forward(np.ones((2, 2)), np.ones((2, 3)), np.array([1, 1]), HO), "ddpm.forward", "x0/eps"),
-    (lambda: R.forward(np.ones((2, 2)), np.ones((2, 2)), np.array([1, 1]), HO, indexing="1"), "ddpm.forward", "indexing"),
+    (lambda: R.forward(np.ones((2, 2)), np.ones((2, 2)), np.array([1, 1]), HO,
+                       indexing="1"), "ddpm.forward", "indexing"),
     (lambda: R.linear_betas(0), "ddpm.beta_schedule", "T"),
     (lambda: R.alpha_bars(np.array([])), "ddpm.alpha_bar", "betas"),
     (lambda: R.loss(np.ones((2, 2)), np.ones((3, 2))), "ddpm.loss", "eps_pred/eps"),
-    (lambda: A.forward(torch.ones(2, 2), torch.ones(2, 2), torch.tensor([0.0, 1.0]), torch.tensor(HO)), "ddpm.forward", "t"),
+    (lambda: A.forward(torch.ones(2, 2), torch.ones(2, 2), torch.tensor([0.0, 1.0]), torch.tensor(HO)), "ddpm.forward",
+     "t"),
     (lambda: A.ddim_step(torch.ones(2, 2), torch.ones(2, 2), 3, 3, torch.tensor(HO)), "ddpm.ddim_step", "t_prev"),
 ])
 def test_bad_input_names_clause_and_argument(call, clause, arg):

@@ -38,7 +38,8 @@ def test_student_of_a_network_teacher_reproduces_it():
     with torch.no_grad():
         for N in (1, 4, 16):
             student = lambda x, t, N=N: A.distillation_target(teacher, x, t, 1 / (2 * N))
-            torch.testing.assert_close(euler_sample(student, x1, N), euler_sample(teacher, x1, 2 * N), rtol=1e-12, atol=1e-12)
+            torch.testing.assert_close(euler_sample(student, x1, N), euler_sample(teacher, x1, 2 * N), rtol=1e-12,
+                                       atol=1e-12)
     assert not A.distillation_target(teacher, x1, 1.0, 0.25).requires_grad          # the teacher carries no gradient
 
 
@@ -64,7 +65,8 @@ def test_declared_variant_is_checked_in_that_variant(conv):
     if "student_target" in conv:
         liar = Target(name="liar", backend="numpy", bindings={"distill.progressive": R.distillation_target},
                       conventions={"distill.progressive": conv})
-        assert failing(check(liar, ["distill.progressive"], target_independent=False, shrink=False)) == {"distill.progressive"}
+        assert failing(check(liar, ["distill.progressive"], target_independent=False,
+                             shrink=False)) == {"distill.progressive"}
 
 
 ACC = from_modules("accelerated", "accelerated", "torch")

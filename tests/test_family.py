@@ -11,8 +11,8 @@ import pytest
 import torch
 
 import accelerated.family as A
-import reference.family as R
 import reference.ddpm as D
+import reference.family as R
 from conformance import Target
 from conformance.api import check, failing
 from conformance.family import PATH_SCHEDULES, SINGULAR
@@ -60,7 +60,8 @@ def test_every_singular_point_raises_naming_clause_and_t(path, schedule, target,
     tt = np.array([0.5, t])
     for fn, clause in ((lambda: R.recover(x_t, y, tt, path, target, schedule), "family.recover"),
                        (lambda: R.convert(x_t, y, tt, target, "v", path, schedule), "family.convert"),
-                       (lambda: A.convert(torch.tensor(x_t), torch.tensor(y), torch.tensor(tt), target, "v", path, schedule),
+                       (lambda: A.convert(torch.tensor(x_t), torch.tensor(y), torch.tensor(tt), target, "v", path,
+                                          schedule),
                         "family.convert")):
         with pytest.raises(SpecInputError) as e:
             fn()
@@ -69,7 +70,8 @@ def test_every_singular_point_raises_naming_clause_and_t(path, schedule, target,
 
 
 def test_singular_list_is_complete():
-    """Scan every (path, target) at t ∈ {0, 1} (and a grid inside): det = 0 or an infinite coefficient only at SINGULAR."""
+    """Scan every (path, target) at t ∈ {0, 1} (and a grid inside): det = 0 or an infinite coefficient
+    only at SINGULAR."""
     found = set()
     grid = np.concatenate([[0.0, 1.0], np.linspace(1e-6, 1 - 1e-6, 201)])
     for (path, schedule), target in itertools.product(PATH_SCHEDULES, R.TARGETS):
@@ -90,7 +92,8 @@ def test_table_values_at_the_endpoints():
     a, b, _, _ = R.coefficients(np.array([0.0, 1.0]), "ve", "epsilon")
     np.testing.assert_allclose(b, [0.01, 50.0], rtol=1e-14)
     # the default schedule of each path
-    np.testing.assert_array_equal(R.coefficients(np.array([0.3]), "vp")[0], R.coefficients(np.array([0.3]), "vp", schedule="linear")[0])
+    np.testing.assert_array_equal(R.coefficients(np.array([0.3]), "vp")[0], R.coefficients(np.array([0.3]), "vp",
+                                                                                           schedule="linear")[0])
 
 
 def test_continuous_linear_vp_is_the_limit_of_ho_et_al():
@@ -131,7 +134,7 @@ def test_accelerated_coefficients_match_reference_and_accept_python_floats():
         t = np.linspace(0.05, 1.0, 20)
         ref = R.coefficients(t, path, target, schedule)
         acc = A.coefficients(torch.tensor(t), path, target, schedule)
-        for r, a in zip(ref, acc):
+        for r, a in zip(ref, acc, strict=True):
             np.testing.assert_allclose(a.numpy(), r, rtol=1e-13, atol=1e-15)
     a, b, c, d = A.coefficients(0.5, "rf")
     assert float(a) == 0.5 and float(c) == -1.0

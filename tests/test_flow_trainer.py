@@ -12,8 +12,14 @@ import pytest
 import torch
 
 from accelerated.metrics import energy_distance, mmd2
-from accelerated.models.flow import FlowConfig, VelocityMLP, oracle_relative_error, sample_distance, sample_mixture, \
-    train_rectified_flow
+from accelerated.models.flow import (
+    FlowConfig,
+    VelocityMLP,
+    oracle_relative_error,
+    sample_distance,
+    sample_mixture,
+    train_rectified_flow,
+)
 from conformance.optimal import BIMODAL
 
 
@@ -48,7 +54,7 @@ def test_seeded():
     a, la, _ = train_rectified_flow(BIMODAL, c)
     b, lb, _ = train_rectified_flow(BIMODAL, c)
     np.testing.assert_array_equal(la, lb)
-    for p, q in zip(a.parameters(), b.parameters()):
+    for p, q in zip(a.parameters(), b.parameters(), strict=True):
         torch.testing.assert_close(p, q, rtol=0, atol=0)
 
 

@@ -59,7 +59,8 @@ def test_mlp_shapes_dtypes_and_default_sizes(dtype):
     torch.manual_seed(0)
     G, D = MLPGenerator().to(dtype), MLPDiscriminator().to(dtype)
     # 02: Linear(100, 256) ReLU Linear(256, 784) Tanh / Linear(784, 256) ReLU Linear(256, 1) Sigmoid
-    assert [(m.in_features, m.out_features) for m in G.modules() if isinstance(m, nn.Linear)] == [(100, 256), (256, 784)]
+    assert ([(m.in_features, m.out_features) for m in G.modules() if isinstance(m, nn.Linear)]
+            == [(100, 256), (256, 784)])
     assert [(m.in_features, m.out_features) for m in D.modules() if isinstance(m, nn.Linear)] == [(784, 256), (256, 1)]
     assert nn.Tanh in module_types(G) and nn.ReLU in module_types(D)
     x = G(torch.randn(5, 100, dtype=dtype))
@@ -141,7 +142,8 @@ def test_dcgan_init_std():
     """Radford et al. 2015: weights from a zero-centred normal with std 0.02."""
     torch.manual_seed(4)
     G, D = DCGANGenerator(DCGANConfig()), DCGANDiscriminator(DCGANConfig())
-    w = torch.cat([m.weight.flatten() for M in (G, D) for m in M.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))])
+    w = torch.cat([m.weight.flatten() for M in (G, D) for m in M.modules()
+                   if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))])
     assert abs(w.mean().item()) < 1e-3 and abs(w.std().item() - 0.02) < 1e-3
 
 
@@ -283,7 +285,7 @@ def test_training_step_returns_float_losses_and_updates_both_nets():
         out = gan_training_step(G, D, opt_G, opt_D, real, z, loss=loss)
         assert set(out) >= {"loss_D", "loss_G"} and all(isinstance(v, float) and np.isfinite(v) for v in out.values())
     for new, old in ((G, G0), (D, D0)):
-        assert any((p - q).abs().max() > 0 for p, q in zip(new.parameters(), old.parameters()))
+        assert any((p - q).abs().max() > 0 for p, q in zip(new.parameters(), old.parameters(), strict=True))
 
 
 def generator_grad_norm(G, D, real, z, loss):

@@ -26,7 +26,8 @@ def _t(*arrays):
 
 # ---- by hand ----------------------------------------------------------------------------------------
 def test_one_gaussian_by_hand():
-    # x ~ N(0.5, 2), x_t = 0.6 x + 0.8 z, x_t = 1.3: Var x_t = 0.36·2 + 0.64 = 1.36, Cov(x, x_t) = 1.2, Cov(z, x_t) = 0.8
+    # x ~ N(0.5, 2), x_t = 0.6 x + 0.8 z, x_t = 1.3:
+    # Var x_t = 0.36·2 + 0.64 = 1.36, Cov(x, x_t) = 1.2, Cov(z, x_t) = 0.8
     x_hat = 0.5 + 1.2 / 1.36 * (1.3 - 0.3)
     z_hat = 0.8 / 1.36 * (1.3 - 0.3)
     for xh, zh in (R.posterior_means(np.array([[1.3]]), 0.6, 0.8, *ONE),
@@ -96,7 +97,8 @@ def test_dtype_device_and_cached_mixture():
     out = A.optimal_prediction(x, torch.rand(5), *[torch.tensor(v) for v in (w, m, c)])
     assert out.dtype == torch.float32 and out.shape == (5, 3)
     mix = A.Mixture(w, m, c, dtype=torch.float32)
-    torch.testing.assert_close(A.optimal_prediction(x, 0.3, mix), A.optimal_prediction(x, 0.3, *map(torch.tensor, (w, m, c))))
+    torch.testing.assert_close(A.optimal_prediction(x, 0.3, mix),
+                               A.optimal_prediction(x, 0.3, *map(torch.tensor, (w, m, c))))
     bf = A.optimal_prediction(x.bfloat16(), 0.3, mix, target="v", path="vp")
     assert bf.dtype == torch.bfloat16
 
@@ -160,7 +162,7 @@ def test_mid_t_curve(capsys):
     curve = irreducible_loss_curve(ts)
     with capsys.disabled():
         print("\nirreducible velocity loss L*(t) on the bimodal 2-D mixture (20000 samples per t):")
-        print("  " + "  ".join(f"t={t:.1f}: {l:.3f}±{s:.3f}" for t, (l, s) in zip(ts, curve)))
+        print("  " + "  ".join(f"t={t:.1f}: {l:.3f}±{s:.3f}" for t, (l, s) in zip(ts, curve, strict=True)))
     L = curve[:, 0]
     assert 0 < int(np.argmax(L)) < len(ts) - 1
     assert abs(L[0] - 2.0) < 0.1 and abs(L[-1] - 4.2) < 0.1               # d and tr Cov x

@@ -42,7 +42,8 @@ def test_planted_bug_fails_exactly_its_clause(clause):
 
 def test_declared_fm_time_convention_is_checked_in_that_variant():
     """The same 'wrong' functions conform when the target declares 02's noise_at_0 variant."""
-    bindings = {k: v for k, v in from_modules("accelerated", "accelerated", "torch").bindings.items() if k.startswith(RF)}
+    bindings = {k: v for k, v in from_modules("accelerated", "accelerated",
+                                              "torch").bindings.items() if k.startswith(RF)}
     bindings.update(PLANTED)
     tgt = Target(name="fm-time", backend="torch", bindings=bindings,
                  conventions={"rf.interpolation": {"time": "noise_at_0"}, "rf.velocity": {"time": "noise_at_0"}})
@@ -57,7 +58,8 @@ def test_fm_mapping_t_fm_is_one_minus_t_rf_and_v_fm_is_minus_v_rf():
     np.testing.assert_allclose(xt_fm, R.interpolate(x, z, 1 - t), rtol=0, atol=1e-15)
     np.testing.assert_allclose(v_fm, -R.velocity(x, z), rtol=0, atol=0)
     # the reference's noise_at_0 variant is exactly 02's form
-    np.testing.assert_allclose(R.interpolate(x, z, t, time="noise_at_0"), (1 - t[:, None]) * z + t[:, None] * x, atol=1e-15)
+    np.testing.assert_allclose(R.interpolate(x, z, t, time="noise_at_0"), (1 - t[:, None]) * z + t[:, None] * x,
+                               atol=1e-15)
     # Euler in 02's time from t_fm = 0 (noise) to 1 with v_fm lands on the data in one step (straight path)
     np.testing.assert_allclose(z + 1.0 * v_fm, x, atol=1e-15)
 

@@ -85,7 +85,7 @@ def test_first_order_convergence(capsys):
     errs, order = convergence(fn, "data_at_0", Ts)
     with capsys.disabled():
         print("\nEuler with the oracle velocity (bimodal 2-D, 64 points) vs DOP853 rtol 1e-11: RMS error "
-              + ", ".join(f"T={T}: {e:.4g}" for T, e in zip(Ts, errs)) + f"; fitted order {order:.3f}")
+              + ", ".join(f"T={T}: {e:.4g}" for T, e in zip(Ts, errs, strict=True)) + f"; fitted order {order:.3f}")
     assert 0.9 < order < 1.1
 
 

@@ -60,8 +60,10 @@ def test_singular_points():
 
 
 @pytest.mark.parametrize("call, clause, arg", [
-    (lambda: R.gaussian_score(np.ones((2, 2)), np.zeros(2), np.array([[1.0, 2.0], [2.0, 1.0]])), "score.definition", "cov"),
-    (lambda: R.gaussian_score(np.ones((2, 2)), np.zeros(2), np.array([[1.0, 0.5], [0.0, 1.0]])), "score.definition", "cov"),
+    (lambda: R.gaussian_score(np.ones((2, 2)), np.zeros(2), np.array([[1.0, 2.0], [2.0, 1.0]])), "score.definition",
+     "cov"),
+    (lambda: R.gaussian_score(np.ones((2, 2)), np.zeros(2), np.array([[1.0, 0.5], [0.0, 1.0]])), "score.definition",
+     "cov"),
     (lambda: R.gaussian_score(np.ones((2, 2)), np.zeros(3), np.eye(2)), "score.definition", "mu/cov"),
     (lambda: R.tweedie(np.ones((2, 2)), np.ones((2, 2)), -1.0), "score.tweedie", "sigma"),
     (lambda: R.tweedie(np.ones((2, 2)), np.ones((2, 2)), np.ones(3)), "score.tweedie", "sigma"),

@@ -69,7 +69,7 @@ def test_kl_against_quad():
     """∫ q log(q/p) by adaptive quadrature (scipy), independent of every closed form in the project."""
     for m, lv in [(0.0, 0.0), (1.5, -2.0), (-0.7, 1.3)]:
         sd = math.exp(lv / 2)
-        f = lambda z: stats.norm.pdf(z, m, sd) * (stats.norm.logpdf(z, m, sd) - stats.norm.logpdf(z))
+        f = lambda z, m=m, sd=sd: stats.norm.pdf(z, m, sd) * (stats.norm.logpdf(z, m, sd) - stats.norm.logpdf(z))
         want = integrate.quad(f, m - 15 * sd, m + 15 * sd, epsabs=1e-13)[0]
         for mod, arr in BACKENDS.values():
             got = _np(mod.kl_standard_normal(arr([[m]]), arr([[lv]])))
@@ -103,7 +103,8 @@ def test_log_evidence_matches_scipy():
     W, c, x = rng.standard_normal((4, 2)), rng.standard_normal(4), rng.standard_normal((5, 4))
     want = stats.multivariate_normal(c, W @ W.T + 0.3 * np.eye(4)).logpdf(x)
     np.testing.assert_allclose(R.log_evidence_linear_gaussian(x, W, c, 0.3), want, rtol=1e-12)
-    np.testing.assert_allclose(_np(A.log_evidence_linear_gaussian(torch.tensor(x), torch.tensor(W), torch.tensor(c), 0.3)),
+    np.testing.assert_allclose(_np(A.log_evidence_linear_gaussian(torch.tensor(x), torch.tensor(W), torch.tensor(c),
+                                                                  0.3)),
                                want, rtol=1e-12)
 
 
@@ -111,7 +112,8 @@ def test_loss_is_02s_code():
     """02's vae_step, transcribed literally, equals the reference and the accelerated vae_loss."""
     g = torch.Generator().manual_seed(0)
     x, x_hat = torch.rand(3, 6, generator=g, dtype=torch.float64), torch.rand(3, 6, generator=g, dtype=torch.float64)
-    mu, logvar = torch.randn(3, 2, generator=g, dtype=torch.float64), torch.randn(3, 2, generator=g, dtype=torch.float64)
+    mu, logvar = torch.randn(3, 2, generator=g, dtype=torch.float64), torch.randn(3, 2, generator=g,
+                                                                                  dtype=torch.float64)
     recon = F.mse_loss(x_hat, x, reduction="sum")
     kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
     want = float(recon + kl)
@@ -135,7 +137,8 @@ def test_singular_points(backend):
     x = arr(np.ones((1, 4)))
     assert _np(mod.vae_loss(x, x, arr(np.zeros((1, 2))), arr(np.zeros((1, 2))))) == 0.0
     for dt in (torch.float32, torch.bfloat16):                                           # no overflow at logvar = 20
-        assert torch.isfinite(A.kl_standard_normal(torch.zeros(1, 1, dtype=dt), torch.full((1, 1), 20.0, dtype=dt))).all()
+        assert torch.isfinite(A.kl_standard_normal(torch.zeros(1, 1, dtype=dt),
+                                                   torch.full((1, 1), 20.0, dtype=dt))).all()
     assert np.array_equal(R.reparameterize(np.array([1.5]), np.array([0.0]), np.array([3.0]), parameterization="sigma"),
                           [1.5])                                                          # σ = 0: z = μ
 
@@ -195,7 +198,8 @@ def _target(name, replace, conventions=None):
 ], ids=["kl_missing_half", "sigma_exp_logvar"])
 def test_planted_bug_fails_exactly_its_clause(clause, bug):
     """Every other vae clause passes with the same target (together the runs also show the unmodified bindings pass)."""
-    assert failing(check(_target(f"bug:{clause}", {clause: bug}), ["vae"], target_independent=False, shrink=False)) == {clause}
+    assert failing(check(_target(f"bug:{clause}", {clause: bug}), ["vae"], target_independent=False,
+                         shrink=False)) == {clause}
 
 
 def test_declared_conventions_are_honoured():
@@ -205,4 +209,5 @@ def test_declared_conventions_are_honoured():
                        {"vae.kl": {"reduction": "sum_all"}, "vae.loss": {"reconstruction": "mse_mean"}})
     assert failing(check(declared, ["vae.kl", "vae.loss"], target_independent=False, shrink=False)) == set()
     undeclared = _target("02-undeclared", {"vae.kl": kl_02, "vae.loss": mean_mse})
-    assert failing(check(undeclared, ["vae.kl", "vae.loss"], target_independent=False, shrink=False)) == {"vae.kl", "vae.loss"}
+    assert failing(check(undeclared, ["vae.kl", "vae.loss"], target_independent=False, shrink=False)) == {"vae.kl",
+                                                                                                          "vae.loss"}

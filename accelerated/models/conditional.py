@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 import torch.nn as nn
@@ -31,6 +32,8 @@ class ConditionalMLPConfig:
 
 class TimeFeatures(nn.Module):
     """[sin(2π f_j t), cos(2π f_j t)], dim/2 frequencies f_j geometric from 1/2 to 64 cycles per unit time."""
+
+    freqs: torch.Tensor  # a buffer
 
     def __init__(self, dim: int):
         super().__init__()
@@ -58,7 +61,7 @@ class ConditionalVelocityMLP(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, x_t: torch.Tensor, y: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        dt = self.net[0].weight.dtype
+        dt = cast(torch.Tensor, self.net[0].weight).dtype
         h = torch.cat([x_t.to(dt), self.label(y), self.time(t.to(dt))], dim=1)
         return self.net(h).to(x_t.dtype)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -39,6 +40,8 @@ class FlowConfig:
 
 class TimeFeatures(nn.Module):
     """t ↦ (t, sin(2^k π t), cos(2^k π t)) for k < K: a fixed sinusoidal embedding of t ∈ [0, 1]."""
+
+    freq: torch.Tensor  # a buffer
 
     def __init__(self, frequencies: int):
         super().__init__()
@@ -84,7 +87,7 @@ def sample_times(n, c: FlowConfig, generator=None):
     return schedule.logit_normal_sample(u, c.logit_m, c.logit_s)
 
 
-def train_rectified_flow(mixture, config: FlowConfig | None = None):
+def train_rectified_flow(mixture: tuple[Any, Any, Any], config: FlowConfig | None = None):
     """Train f_θ on x ~ mixture with L = mean ‖f_θ(x_t, t) − (z − x)‖², x_t = (1 − t)x + tz (00). Adam with cosine
     learning-rate decay; seeded. Returns (model, losses per step, seconds)."""
     c = config or FlowConfig()

@@ -9,6 +9,7 @@ D(x) = sigmoid(logit(x)). Every generator has a `z_dim` attribute and maps z of 
 """
 
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 import torch.nn as nn
@@ -276,6 +277,8 @@ class StyleGenerator(nn.Module):
         rgb_r = alpha * toRGB_r(h_r) + (1 - alpha) * up2(toRGB_{r/2}(h_{r/2})).
     """
 
+    w_avg: torch.Tensor  # a buffer
+
     def __init__(self, config: StyleGANConfig | None = None):
         super().__init__()
         c = config or StyleGANConfig()
@@ -337,7 +340,7 @@ def sample(G: nn.Module, n: int, generator: torch.Generator | None = None, **kwa
     """x = G(z), z ~ N(0, I) of shape (n, G.z_dim), in eval mode; only G is needed. kwargs go to G
     (e.g. psi or resolution for StyleGenerator, whose noise also draws from `generator`)."""
     p = next(G.parameters())
-    z = torch.randn(n, G.z_dim, generator=generator, device=p.device, dtype=p.dtype)
+    z = torch.randn(n, cast(int, G.z_dim), generator=generator, device=p.device, dtype=p.dtype)
     if isinstance(G, StyleGenerator):
         kwargs.setdefault("generator", generator)
     was_training = G.training

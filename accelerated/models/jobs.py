@@ -1,0 +1,38 @@
+"""`genspec train <job> [args]`: the registry of training jobs a person can run and watch.
+
+JOBS maps a job name to main(argv) → exit status; each job parses its own arguments (``genspec train <job> -h``).
+A job module is imported only when its job runs, so `genspec` stays quick to start.
+"""
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+from spec.errors import GenspecError
+
+
+def _t2i(argv: list[str]) -> int:
+    from accelerated.models.t2i import main
+    return main(argv)
+
+
+JOBS: dict[str, Callable[[list[str]], int]] = {
+    "t2i": _t2i,   # text-to-image: KL autoencoder, then a DiT on frozen latents, CFG samples and caption adherence
+}
+
+
+def run(a: argparse.Namespace) -> int:
+    """The `train` subcommand's handler: look the job up and hand it the rest of the command line."""
+    if a.job not in JOBS:
+        raise GenspecError(f"unknown training job {a.job!r}; jobs: {', '.join(sorted(JOBS))}")
+    return int(JOBS[a.job](list(a.args)))
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Register `train` on genspec's subparsers."""
+    p = subparsers.add_parser("train", help="train a model stack (jobs: " + ", ".join(sorted(JOBS)) + ")",
+                              description="genspec train <job> [job arguments]; `genspec train <job> -h` lists them")
+    p.add_argument("job", help="one of: " + ", ".join(sorted(JOBS)))
+    p.add_argument("args", nargs=argparse.REMAINDER, help="the job's own arguments")
+    p.set_defaults(fn=run)
+    return p
