@@ -16,8 +16,14 @@ def _t2i(argv: list[str]) -> int:
     return main(argv)
 
 
+def _ar(argv: list[str]) -> int:
+    from accelerated.models.ar import main
+    return main(argv)
+
+
 JOBS: dict[str, Callable[[list[str]], int]] = {
     "t2i": _t2i,   # text-to-image: KL autoencoder, then a DiT on frozen latents, CFG samples and caption adherence
+    "ar": _ar,     # VQ-VAE tokens, a class-conditional causal transformer, guided KV-cached sampling, adherence per w
 }
 
 
