@@ -306,6 +306,7 @@ CHECKS = [
     ClauseChecks(
         clause="sde.euler_maruyama",
         cases=_em_cases(),
+        reference=lambda score, **kw: R.euler_maruyama_sample(score.numpy if isinstance(score, Dual) else score, **kw),
         properties=(Property("with ξ = 0 it is Euler on sde.reverse's drift", _noise_free_is_euler),),
         max_examples=15,
         example=lambda: {"score": _gaussian_score("vp", 1.0), "x1": np.array([[1.0, -1.0]]),
