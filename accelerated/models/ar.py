@@ -31,8 +31,8 @@ class ARJobConfig:
     images: int = 4000
     size: int = 32
     codebook_size: int = 32
-    vq_steps: int = 800
-    ar_steps: int = 1500
+    vq_steps: int = 1500
+    ar_steps: int = 3000
     ar_batch: int = 32
     width: int = 64
     depth: int = 2

@@ -95,7 +95,7 @@ class VQVAE(nn.Module):
 
 def train_vqvae(images: torch.Tensor, cfg: VQConfig | None = None, steps: int = 1500, batch: int = 64,
                 lr: float = 2e-3, seed: int = 0, log=None) -> VQVAE:
-    """Adam on ‖x − x̂‖² (mean per pixel) + vq.loss; dead codes restarted every 200 steps during the first half."""
+    """Adam on ‖x − x̂‖² (mean per pixel) + vq.loss; dead codes restarted every 200 steps during the first 3/4."""
     cfg = cfg or VQConfig()
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
@@ -112,7 +112,7 @@ def train_vqvae(images: torch.Tensor, cfg: VQConfig | None = None, steps: int = 
         opt.step()
         counts += torch.bincount(k.flatten(), minlength=cfg.codebook_size)
         if (step + 1) % 200 == 0:
-            if step < steps // 2:
+            if step < 3 * steps // 4:
                 model.restart_dead_codes(x, counts)
             if log is not None:
                 log(f"vqvae step {step + 1}/{steps}: recon {recon.item():.4f} vq {vq.item():.4f} "
