@@ -138,7 +138,8 @@ def train_ar(seqs: torch.Tensor, labels: torch.Tensor, cfg: ARConfig, steps: int
     g = torch.Generator().manual_seed(seed)
     model = ARTransformer(cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
+    sched = (torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=max(0.1, 2.0 / steps))
+             if steps >= 10 else torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0))   # too short to warm up
     for step in range(steps):
         idx = torch.randint(seqs.shape[0], (batch,), generator=g)
         s, y = seqs[idx], labels[idx]
