@@ -43,7 +43,8 @@ class VQVAE(nn.Module):
             nn.Conv2d(cfg.code_dim, h, 3, 1, 1), nn.ReLU(),
             nn.ConvTranspose2d(h, h // 2, 4, 2, 1), nn.ReLU(),
             nn.ConvTranspose2d(h // 2, h // 2, 4, 2, 1), nn.ReLU(),
-            nn.Conv2d(h // 2, cfg.channels, 3, 1, 1), nn.Tanh())
+            nn.Conv2d(h // 2, cfg.channels, 3, 1, 1))   # linear output: a tanh saturated at the black background
+                                                        # (−1) stopped the blue channel from ever learning
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """z_e: (B, D, H/4, W/4)."""
