@@ -5,13 +5,12 @@ door, used by the project's tests (e.g. planted-bug targets) and by anyone embed
 """
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 
 import spec
 
 from . import run
-from .context import Context
+from .context import Context, validate_options
 from .registry import checks_for, select
 from .report import clause_status
 from .target import Target, load
@@ -24,6 +23,11 @@ class ClauseResult:
     failures: list[tuple[str, str]] = field(default_factory=list)
     passed: list[str] = field(default_factory=list)
     max_error_over_tolerance: float = 0.0
+    worst_check: str | None = None
+    """the check whose error ``max_error_over_tolerance`` and ``max_abs_error`` are."""
+    max_abs_error: float = 0.0
+    target_calls: int = 0
+    """calls of the target made by this clause's checks (0: the clause is ``spec-only``)."""
 
 
 def check(target: Target | str, clauses: list[str] | None = None, *, dtype: str = "float64", device: str = "cpu",
@@ -36,41 +40,45 @@ def check(target: Target | str, clauses: list[str] | None = None, *, dtype: str 
     reported as found, which saves seconds per failing clause).
     """
     tgt = load(target) if isinstance(target, str) else target
+    validate_options(tgt, dtype, device, timeout)
     ctx = Context(target=tgt, dtype=dtype, device=device, timeout=timeout, shrink=shrink)
     ctx.target_spec = target if isinstance(target, str) else tgt.name
-    out = {}
-    for cid in select(clauses):
-        chk = checks_for(cid)
-        clause = spec.get(cid)
-        outcomes: list[dict[str, str]] = []
+    return {cid: _check_clause(ctx, tgt, cid, profile, target_independent) for cid in select(clauses)}
 
-        def attempt(name, fn, outcomes=outcomes):
-            try:
-                fn()
-                outcomes.append({"check": name, "outcome": "passed", "message": ""})
-            except Exception as e:  # noqa: BLE001 - AssertionError, or hypothesis' Flaky/ExceptionGroup
-                outcomes.append({"check": name, "outcome": "failed", "message": _message(e)})
 
-        if target_independent:
-            for p in chk.proofs:
-                attempt(f"proof:{p.name}", functools.partial(run.check_proof, cid, p))
-            if chk.symbolic is not None:
-                attempt("reference_matches_derivation",
-                        functools.partial(run.check_reference_matches_derivation, cid, profile))
-        bound = tgt.binding(cid) is not None
-        if clause.function is not None and bound:
-            attempt("target_matches_reference",
-                    functools.partial(run.check_target_matches_reference, ctx, cid, profile))
-        if clause.function is None or bound:
-            for prop in chk.properties:
-                attempt(f"property:{prop.name}", functools.partial(run.check_property, ctx, cid, prop, profile))
-        rec = ctx.records.get(cid)
-        out[cid] = ClauseResult(
-            clause=cid, status=clause_status(cid, tgt, outcomes),
-            failures=[(o["check"], o["message"]) for o in outcomes if o["outcome"] == "failed"],
-            passed=[o["check"] for o in outcomes if o["outcome"] == "passed"],
-            max_error_over_tolerance=rec.max_ratio if rec else 0.0)
-    return out
+def _check_clause(ctx: Context, tgt: Target, cid: str, profile: str, target_independent: bool) -> ClauseResult:
+    chk = checks_for(cid)
+    clause = spec.get(cid)
+    outcomes: list[dict] = []
+
+    def attempt(name, fn):
+        n0 = ctx.calls
+        try:
+            fn()
+            outcome, message = "passed", ""
+        except Exception as e:  # noqa: BLE001 - AssertionError, or hypothesis' Flaky/ExceptionGroup
+            outcome, message = "failed", _message(e)
+        outcomes.append({"check": name, "outcome": outcome, "message": message, "target_calls": ctx.calls - n0})
+
+    if target_independent:
+        for p in chk.proofs:
+            attempt(f"proof:{p.name}", lambda p=p: run.check_proof(cid, p))
+        if chk.symbolic is not None:
+            attempt("reference_matches_derivation", lambda: run.check_reference_matches_derivation(cid, profile))
+    bound = tgt.binding(cid) is not None
+    if clause.function is not None and bound:
+        attempt("target_matches_reference", lambda: run.check_target_matches_reference(ctx, cid, profile))
+    if clause.function is None or bound:
+        for prop in chk.properties:
+            attempt(f"property:{prop.name}", lambda prop=prop: run.check_property(ctx, cid, prop, profile))
+    rec = ctx.records.get(cid)
+    return ClauseResult(
+        clause=cid, status=clause_status(cid, tgt, outcomes),
+        failures=[(o["check"], o["message"]) for o in outcomes if o["outcome"] == "failed"],
+        passed=[o["check"] for o in outcomes if o["outcome"] == "passed"],
+        max_error_over_tolerance=rec.max_ratio if rec else 0.0, worst_check=rec.worst_check if rec else None,
+        max_abs_error=rec.max_abs if rec else 0.0,
+        target_calls=sum(o["target_calls"] for o in outcomes))
 
 
 def failing(results: dict[str, ClauseResult]) -> set[str]:

@@ -1,16 +1,45 @@
 """The run context: dtype and device, conversion to a target's backend, guarded calls, comparisons."""
 from __future__ import annotations
 
+import math
 import signal
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 
 import spec
+from spec.errors import GenspecError
 
 from .checks import Dual
 from .target import Target
+
+
+def validate_options(target: Target, dtype: str, device: str, timeout: float) -> None:
+    """Reject a run that cannot work, up front, with one line (a :class:`GenspecError`), before any check runs."""
+    if dtype not in spec.schema.DTYPES:
+        raise GenspecError(f"unknown dtype {dtype!r}; expected one of {', '.join(spec.schema.DTYPES)}")
+    if not (isinstance(timeout, (int, float)) and math.isfinite(timeout) and timeout > 0):
+        raise GenspecError(f"--timeout must be a finite number of seconds > 0; got {timeout!r}")
+    if target.backend == "numpy":
+        if dtype == "bfloat16":
+            raise GenspecError(f"target {target.name!r} has the numpy backend, which has no bfloat16; "
+                               f"use float64 or float32")
+        if device != "cpu":
+            raise GenspecError(f"target {target.name!r} has the numpy backend, which runs on the cpu only; "
+                               f"got --device {device!r}")
+        return
+    import torch
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError, TypeError) as e:
+        raise GenspecError(f"unknown device {device!r}: {str(e).splitlines()[0]}") from None
+    try:
+        torch.zeros(1, device=dev)
+    except Exception as e:  # noqa: BLE001 - not compiled with CUDA, no such ordinal, no MPS, ...
+        raise GenspecError(f"device {device!r} is not usable with this torch build ({torch.__version__}): "
+                           f"{str(e).splitlines()[0]}") from None
 
 
 class TargetRaised(AssertionError):
@@ -28,14 +57,50 @@ class Mismatch(AssertionError):
 
 
 @dataclass
-class ClauseRecord:
-    """What the run learned about one clause: the largest error against its tolerance."""
+class CheckRecord:
+    """The largest error one check saw, over every example it tried, against the tolerance it used."""
 
     max_ratio: float = 0.0
     max_abs: float = 0.0
     tol: str = ""
+    what: str = ""
+
+
+@dataclass
+class ClauseRecord:
+    """What the run learned about one clause: per check, the largest error against the tolerance it used.
+
+    ``max_ratio``, ``max_abs`` and ``tol`` are the worst check's figures (``worst_check`` names it), so the
+    three always belong together.
+    """
+
+    checks: dict[str, CheckRecord] = field(default_factory=dict)
     examples: int = 0
     evaluations: int = 0
+
+    @property
+    def worst_check(self) -> str | None:
+        if not self.checks:
+            return None
+        return max(self.checks, key=lambda k: (self.checks[k].max_ratio, self.checks[k].max_abs))
+
+    @property
+    def max_ratio(self) -> float:
+        w = self.worst_check
+        return self.checks[w].max_ratio if w else 0.0
+
+    @property
+    def max_abs(self) -> float:
+        w = self.worst_check
+        return self.checks[w].max_abs if w else 0.0
+
+    @property
+    def tol(self) -> str:
+        w = self.worst_check
+        return self.checks[w].tol if w else ""
+
+    def check(self, name: str) -> CheckRecord:
+        return self.checks.setdefault(name, CheckRecord())
 
 
 @dataclass
@@ -47,7 +112,25 @@ class Context:
     shrink: bool = True
     records: dict[str, ClauseRecord] = field(default_factory=dict)
     hung: set = field(default_factory=set)
-    target_spec: str | None = None   # how the target was named (plugin, api); run.py falls back to its name
+    calls: int = 0
+    """target calls made so far (through :meth:`call`): a check that adds none never touched the target."""
+    clause: str | None = None
+    check: str = ""
+    """the clause and check running now (set by :meth:`checking`): errors are recorded under them."""
+    target_spec: str | None = None
+
+    @contextmanager
+    def checking(self, clause_id: str, check: str):
+        """Record the errors seen inside the block under ``clause_id`` / ``check``."""
+        outer = self.clause, self.check
+        self.clause, self.check = clause_id, check
+        try:
+            yield
+        finally:
+            self.clause, self.check = outer
+
+    def _record(self, clause_id: str) -> CheckRecord:
+        return self.records.setdefault(self.clause or clause_id, ClauseRecord()).check(self.check or "check")
 
     # ---- conversion -------------------------------------------------------------------------
     def _torch_dtype(self):
@@ -109,8 +192,9 @@ class Context:
     def call(self, clause_id: str, fn, inputs: dict):
         """Call a target function on NumPy inputs; returns NumPy float64 outputs."""
         args = {k: self.to_target(v) for k, v in inputs.items()}
-        rec = self.records.setdefault(clause_id, ClauseRecord())
+        rec = self.records.setdefault(self.clause or clause_id, ClauseRecord())
         rec.evaluations += 1
+        self.calls += 1
         try:
             if clause_id in self.hung:  # once hung, never wait again: every later call fails at once, the same way
                 raise _Timeout()
@@ -132,38 +216,70 @@ class Context:
     def tolerance(self, clause_id: str):
         return spec.get(clause_id).tolerance.for_dtype(self.dtype)
 
+    @property
+    def atol_floor(self) -> float:
+        """The smallest atol a comparison uses: the run dtype's smallest normal number.
+
+        No result in the run's dtype is meaningful below it (subnormals and flush-to-zero differ between
+        libraries and devices), and a floor keeps error/tolerance ratios finite and readable: with atol = 1e-300
+        a float32 rounding error of 1e-9 would read as 1e291 × the tolerance.
+        """
+        if self.dtype == "float64":
+            return float(np.finfo(np.float64).tiny)
+        return float(np.finfo(np.float32).tiny)  # bfloat16 has float32's exponent range
+
     def assert_close(self, clause_id: str, got, expected, what: str = "output", tol=None):
-        """Elementwise |got - expected| <= atol + rtol |expected|, recording the worst ratio."""
-        own = tol is None  # the clause's own tolerance: errors are in the clause's units and go in the report
+        """Elementwise |got - expected| <= max(atol, smallest normal) + rtol |expected|.
+
+        Records the error under the running check (see :meth:`checking`), whatever tolerance is used, and
+        raises :class:`Mismatch` naming the check, the compared quantity and the tolerance actually used. A
+        custom ``ClauseChecks.compare`` calls this (with its own ``what=`` and ``tol=``) to get the same record.
+        """
         tol = tol or self.tolerance(clause_id)
-        rec = self.records.setdefault(clause_id, ClauseRecord())
-        if own or not rec.tol:
-            rec.tol = f"rtol={tol.rtol:.0e} atol={tol.atol:.0e}"
-        ratio, abs_err = _compare(got, expected, tol, what)
-        rec.max_ratio = max(rec.max_ratio, ratio)
-        if own:
-            rec.max_abs = max(rec.max_abs, abs_err)
+        atol = max(tol.atol, self.atol_floor)
+        used = f"rtol={tol.rtol:.1e} atol={atol:.1e}"
+        rec = self._record(clause_id)
+        where = f" [{self.check}]" if self.check else ""
+        try:
+            ratio, abs_err = _compare(got, expected, tol.rtol, atol, what)
+        except Mismatch as m:  # wrong type or shape: no number to compare
+            rec.max_ratio, rec.tol, rec.what = np.inf, used, what
+            raise Mismatch(f"{clause_id}{where}: {m}", np.inf) from None
+        if ratio >= rec.max_ratio:
+            rec.max_ratio, rec.tol, rec.what = ratio, used, what
+        rec.max_abs = max(rec.max_abs, abs_err)
         if ratio > 1.0:
+            against = "the reference" if self.check in ("target_matches_reference", "") else "its expected value"
             raise Mismatch(
-                f"{clause_id}: {what} differs from the reference: max |error| = {abs_err:.3e}, "
-                f"{ratio:.3g}× the tolerance ({rec.tol}, {self.dtype})", ratio)
+                f"{clause_id}{where}: {what} differs from {against} on this input: max |error| = {abs_err:.3e}, "
+                f"{ratio:.3g}× the tolerance used ({used}, {self.dtype})", ratio)
         return ratio
+
+    def record_error(self, clause_id: str, got, expected) -> None:
+        """Record max |got - expected| for the running check without judging it (a custom comparison's raw error)."""
+        try:
+            _, abs_err = _compare(got, expected, 0.0, 1.0, "output")
+        except Mismatch:
+            return
+        rec = self._record(clause_id)
+        rec.max_abs = max(rec.max_abs, abs_err)
 
     def require(self, clause_id: str, cond: bool, message: str):
         if not cond:
-            raise AssertionError(f"{clause_id}: {message}")
+            where = f" [{self.check}]" if self.check else ""
+            raise AssertionError(f"{clause_id}{where}: {message}")
 
 
-def _compare(got, expected, tol, what):
+def _compare(got, expected, rtol, atol, what):
     if isinstance(expected, dict):
         if not isinstance(got, dict) or set(got) != set(expected):
             raise Mismatch(f"{what}: expected a dict with keys {sorted(expected)}, got {type(got).__name__}", np.inf)
-        res = [_compare(got[k], expected[k], tol, f"{what}[{k!r}]") for k in expected]
+        res = [_compare(got[k], expected[k], rtol, atol, f"{what}[{k!r}]") for k in expected]
         return max(r[0] for r in res), max(r[1] for r in res)
     if isinstance(expected, (tuple, list)):
         if not isinstance(got, (tuple, list)) or len(got) != len(expected):
             raise Mismatch(f"{what}: expected a tuple of {len(expected)}, got {type(got).__name__}", np.inf)
-        res = [_compare(g, e, tol, f"{what}[{i}]") for i, (g, e) in enumerate(zip(got, expected, strict=True))]
+        res = [_compare(g, e, rtol, atol, f"{what}[{i}]") for i, (g, e) in enumerate(zip(got, expected, strict=True))]
         return (max(r[0] for r in res), max(r[1] for r in res)) if res else (0.0, 0.0)
     e = np.asarray(expected, dtype=np.float64)
     try:
@@ -177,9 +293,9 @@ def _compare(got, expected, tol, what):
     same_inf = (np.isinf(e) & (g == e)) | (np.isnan(e) & np.isnan(g))
     with np.errstate(invalid="ignore", over="ignore"):
         diff = np.where(same_inf, 0.0, np.abs(g - e))
-    bound = tol.atol + tol.rtol * np.where(np.isfinite(e), np.abs(e), 0.0)
+    bound = atol + rtol * np.where(np.isfinite(e), np.abs(e), 0.0)  # atol > 0: the ratio is always finite
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        ratio = np.where(diff == 0, 0.0, diff / np.where(bound > 0, bound, np.finfo(float).tiny))
+        ratio = np.where(diff == 0, 0.0, diff / bound)
     ratio = np.where(np.isnan(ratio), np.inf, ratio)
     return float(np.max(ratio)), float(np.nanmax(np.where(np.isnan(diff), np.inf, diff)))
 

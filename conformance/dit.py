@@ -252,6 +252,17 @@ _a, _eps = sp.symbols("a epsilon", positive=True)
 _h1, _h2, _h3, _c = sp.symbols("h1 h2 h3 c", real=True)
 
 
+_phase = _t * sp.exp(-sp.log(_P) * _k / _h)                 # t f_k, f_k = exp(−ln(P) k / h)
+_cos_sin = sp.lambdify((_t, _k, _h, _P), (sp.cos(_phase), sp.sin(_phase)), "numpy")
+
+
+def _embedding_from_derivation(t, dim, max_period):
+    """[cos(t f_k), sin(t f_k)] (+ a zero column) from the sympy expression of the phase."""
+    h = dim // 2
+    c, s = _cos_sin(t[:, None], np.arange(h)[None, :], max(h, 1), max_period) if h else (np.zeros((len(t), 0)),) * 2
+    return np.concatenate([c, s, np.zeros((len(t), dim % 2))], axis=1)
+
+
 def _ln(hs, eps):
     mu = sum(hs) / len(hs)
     var = sum((v - mu) ** 2 for v in hs) / len(hs)
@@ -283,6 +294,7 @@ CHECKS = [
         clause="dit.timestep_embedding",
         cases=_time_cases({}),
         convention_cases=_time_cases,
+        symbolic=_embedding_from_derivation,
         proofs=(Proof("‖e(t)‖² = h (h = 3): Σ cos² + sin² over the frequencies", lambda: sp.simplify(
                     sum(sp.cos(_t * sp.exp(-sp.log(_P) * j / 3)) ** 2 + sp.sin(_t * sp.exp(-sp.log(_P) * j / 3)) ** 2
                         for j in range(3)) - 3)),

@@ -1,19 +1,30 @@
-"""The pytest plugin behind ``genspec conform``: options, test generation, per-clause report."""
+"""The pytest plugin behind ``genspec conform``: options, test generation, per-clause report.
+
+Under ``genspec conform`` pytest runs without its terminal reporter; this plugin then prints the failures, one
+table and one summary line itself. Run directly (``pytest -p conformance.plugin ...``) it adds its table to
+pytest's usual output.
+"""
 from __future__ import annotations
 
 import json
 import os
 import sys
 import time
+import xml.etree.ElementTree as ET
 
 import pytest
 
 import spec
+from spec.errors import GenspecError
 
-from . import report
-from .context import Context
+from . import report, run
+from .background import Background
+from .context import Context, validate_options
 from .registry import checks_for, select
 from .target import load
+
+EXIT_NOTHING_CHECKED = 5
+"""the exit status of a run in which the target implements none of the selected clauses (pytest's 'no tests')."""
 
 
 def pytest_addoption(parser):
@@ -22,11 +33,11 @@ def pytest_addoption(parser):
                 help="reference | accelerated | module | module:attr (env GENSPEC_TARGET)")
     g.addoption("--dtype", dest="genspec_dtype", default="float64", choices=list(spec.schema.DTYPES))
     g.addoption("--device", dest="genspec_device", default="cpu")
-    g.addoption("--profile", dest="genspec_profile", default="ci", choices=["ci", "dev", "thorough"])
+    g.addoption("--profile", dest="genspec_profile", default="ci", choices=sorted(run.PROFILES))
     g.addoption("--clause", dest="genspec_clause", action="append", default=[],
-                help="clause id, family or prefix* (repeatable)")
+                help="clause selector: exact id, family or module name, dotted prefix, or glob (repeatable)")
     g.addoption("--timeout", dest="genspec_timeout", type=float, default=20.0,
-                help="seconds one target call may take before its clause fails")
+                help="seconds one target call may take before its clause fails (> 0)")
     g.addoption("--report-json", dest="genspec_report_json", default=None)
     g.addoption("--no-table", dest="genspec_no_table", action="store_true")
 
@@ -35,15 +46,20 @@ class State:
     def __init__(self, config) -> None:
         o = config.option
         self.target_spec = o.genspec_target
-        self.target = load(o.genspec_target)
+        try:
+            self.target = load(o.genspec_target)
+            validate_options(self.target, o.genspec_dtype, o.genspec_device, o.genspec_timeout)
+            self.clauses = select(o.genspec_clause)
+        except GenspecError as e:
+            raise pytest.UsageError(f"genspec: {e}") from None
         self.ctx = Context(target=self.target, dtype=o.genspec_dtype, device=o.genspec_device,
                            timeout=o.genspec_timeout)
         self.ctx.target_spec = self.target_spec
         self.profile = o.genspec_profile
-        self.clauses = select(o.genspec_clause)
         self.outcomes: dict[str, list[dict]] = {c: [] for c in self.clauses}
         self.t0 = time.perf_counter()
         self.report: dict | None = None
+        self.background = Background([], self.profile)
 
 
 _KEY = pytest.StashKey[State]()
@@ -58,6 +74,8 @@ def pytest_configure(config):
         # the suite's tensors are tiny: one intra-op thread is faster than torch's default and steadier
         import torch
         torch.set_num_threads(int(os.environ.get("GENSPEC_TORCH_THREADS", "1")))
+    run.PRINT_BLOB = False  # the failure message ends with genspec's own `reproduce:` line
+    run.keep_hypothesis_out_of_cwd()
     config.stash[_KEY] = State(config)
 
 
@@ -87,17 +105,75 @@ def pytest_generate_tests(metafunc):
     metafunc.parametrize(("clause_id", "item"), params, ids=ids)
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    outcome = yield
-    rep = outcome.get_result()
+def pytest_collection_modifyitems(session, config, items):
+    """Drop the placeholder pytest makes for a check kind no selected clause has (an empty parameter set)."""
+    if _KEY not in config.stash:
+        return
+    keep = [it for it in items
+            if isinstance(getattr(getattr(it, "callspec", None), "params", {}).get("clause_id"), str)]
+    if len(keep) != len(items):
+        config.hook.pytest_deselected(items=[it for it in items if it not in keep])
+    # the target-independent checks last: a worker process computes them meanwhile (conformance/background.py)
+    spec_side = [it for it in keep if it.originalname in _BACKGROUND]
+    items[:] = [it for it in keep if it.originalname not in _BACKGROUND] + spec_side
+
+
+_BACKGROUND = ("test_proof", "test_reference_matches_derivation")
+
+
+def pytest_collection_finish(session):
+    config = session.config
+    if _KEY not in config.stash:
+        return
+    st = state(config)
+    jobs = []
+    for it in session.items:
+        if it.originalname == "test_proof":
+            cid = it.callspec.params["clause_id"]
+            jobs.append(("proof", cid, checks_for(cid).proofs.index(it.callspec.params["item"])))
+        elif it.originalname == "test_reference_matches_derivation":
+            jobs.append(("derivation", it.callspec.params["clause_id"], 0))
+    st.background = Background(jobs if not config.option.collectonly else [], st.profile)
+
+
+def check_name(item) -> str:
+    """The check's name as conformance.api and the report spell it: 'property:<name>', 'target_matches_reference'."""
+    base = item.originalname.removeprefix("test_")
+    sub = getattr(item.callspec.params.get("item"), "name", None)
+    return f"{base}:{sub}" if sub else base
+
+
+def _clause_item(item) -> bool:
     cs = getattr(item, "callspec", None)
-    if cs is not None and "clause_id" in cs.params:
-        rep.user_properties.append(("clause", cs.params["clause_id"]))
-        rep.user_properties.append(("check", item.originalname + (
-            f":{cs.params['item'].name}" if getattr(cs.params.get("item"), "name", None) else "")))
+    return _KEY in item.config.stash and cs is not None and "clause_id" in cs.params
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    if _clause_item(item):  # item.user_properties reach every report of the item, and the JUnit testcase
+        item.user_properties += [("clause", item.callspec.params["clause_id"]), ("check", check_name(item))]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """Count the target calls a check makes: a check that makes none is a statement about the spec."""
+    if not _clause_item(item):
+        return (yield)
+    ctx = state(item.config).ctx
+    n0 = ctx.calls
+    try:
+        return (yield)
+    finally:
+        item.user_properties.append(("target_calls", ctx.calls - n0))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    rep = yield
+    if _clause_item(item) and call.excinfo is not None and rep.failed:
+        from .api import _message
+        rep.genspec_message = _message(call.excinfo.value)  # the message itself, without hypothesis' notes
+    return rep
 
 
 def _logreport(config, rep):
@@ -111,9 +187,10 @@ def _logreport(config, rep):
         if rep.skipped and isinstance(rep.longrepr, tuple):
             msg = rep.longrepr[2]
         elif rep.failed:
-            msg = _short(rep)
+            msg = getattr(rep, "genspec_message", None) or _short(rep)
         state(config).outcomes.setdefault(cid, []).append({"check": props.get("check"), "outcome": outcome,
-                                                           "message": msg})
+                                                           "message": msg,
+                                                           "target_calls": int(props.get("target_calls", 0))})
 
 
 def _short(rep) -> str:
@@ -136,27 +213,112 @@ class _LogHook:
     def pytest_runtest_logreport(self, report):
         _logreport(self.config, report)
 
+    def pytest_collectreport(self, report):
+        if report.failed and _quiet_terminal(self.config):  # no terminal reporter to show it: say it here
+            print(f"genspec: error collecting the suite:\n{report.longrepr}", file=sys.stderr)
+
+
+def _quiet_terminal(config) -> bool:
+    """True under ``genspec conform``: pytest's terminal reporter is off and this plugin prints the results."""
+    return config.pluginmanager.get_plugin("terminalreporter") is None
+
 
 def pytest_sessionfinish(session, exitstatus):
     config = session.config
     if _KEY not in config.stash:
         return
     st = state(config)
+    st.background.close()
     st.report = report.build(st, time.perf_counter() - st.t0)
     path = config.option.genspec_report_json
     if path:
         with open(path, "w") as f:
             json.dump(st.report, f, indent=2)
-    if st.report["summary"]["failed"] == 0 and exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
+    if report.nothing_checked(st.report) and exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+        session.exitstatus = EXIT_NOTHING_CHECKED
+    elif exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and not st.report["summary"]["failed"]:
         session.exitstatus = pytest.ExitCode.OK
+    if _quiet_terminal(config):
+        _print_results(config, st)
+
+
+def _print_results(config, st) -> None:
+    """genspec's own output: each failure, the table (unless --no-table), one summary line."""
+    rep = st.report
+    for r in rep["clauses"]:
+        for o in r["checks"]:
+            if o["outcome"] == "failed":
+                named = o["message"].startswith(r["id"])
+                print(f"FAILED {o['message'] if named else r['id'] + ' [' + o['check'] + ']: ' + o['message']}\n")
+    if config.option.genspec_no_table:
+        print(report.summary_line(rep))
+    else:
+        print("\n".join(report.table(rep)))
+    why = report.nothing_checked(rep)
+    if why:
+        print(f"genspec: error: {why}", file=sys.stderr)
+    sys.stdout.flush()
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    if _KEY not in config.stash or config.option.genspec_no_table:
+    if _KEY not in config.stash:
         return
     st = state(config)
     if st.report is None:
         st.report = report.build(st, time.perf_counter() - st.t0)
-    terminalreporter.write_line("")
-    for line in report.table(st.report):
-        terminalreporter.write_line(line)
+    if not config.option.genspec_no_table:
+        terminalreporter.write_line("")
+        for line in report.table(st.report):
+            terminalreporter.write_line(line)
+    why = report.nothing_checked(st.report)
+    if why:
+        terminalreporter.write_line(f"genspec: error: {why}", red=True)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    """JUnit XML: move the testcases of spec-only clauses into their own <testsuite>, apart from the target's."""
+    path = getattr(config.option, "xmlpath", None)
+    if _KEY not in config.stash or not path or not os.path.exists(path) or state(config).report is None:
+        return
+    split_junit(path, {r["id"]: r["status"] for r in state(config).report["clauses"]})
+
+
+def split_junit(path: str, status: dict[str, str]) -> None:
+    """Rewrite a pytest JUnit file: each testcase gets a ``genspec_status`` property (its clause's status), and
+    the testcases of ``spec-only`` clauses move to a second <testsuite name="genspec.spec-only">."""
+    tree = ET.parse(path)
+    root = tree.getroot()
+    suites = [root] if root.tag == "testsuite" else list(root.iter("testsuite"))
+    if not suites:
+        return
+    suite = suites[0]
+    apart = ET.Element("testsuite", {"name": "genspec.spec-only"})
+    for case in list(suite.iter("testcase")):
+        props = case.find("properties")
+        if props is None:
+            continue
+        clause = next((p.get("value") for p in props.iter("property") if p.get("name") == "clause"), None)
+        if clause is None or clause not in status:
+            continue
+        ET.SubElement(props, "property", {"name": "genspec_status", "value": status[clause]})
+        if status[clause] == "spec-only":
+            suite.remove(case)
+            apart.append(case)
+    if not len(apart):
+        tree.write(path, encoding="utf-8", xml_declaration=True)
+        return
+    suite.set("name", "genspec.target")
+    for s in (suite, apart):
+        cases = list(s.iter("testcase"))
+        s.set("tests", str(len(cases)))
+        for tag, attr in (("failure", "failures"), ("error", "errors"), ("skipped", "skipped")):
+            s.set(attr, str(sum(c.find(tag) is not None for c in cases)))
+        s.set("time", f"{sum(float(c.get('time', 0)) for c in cases):.3f}")
+    if root.tag == "testsuite":
+        new = ET.Element("testsuites")
+        new.extend([suite, apart])
+        tree = ET.ElementTree(new)
+    else:
+        root.append(apart)
+    tree.write(path, encoding="utf-8", xml_declaration=True)

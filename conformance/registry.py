@@ -1,10 +1,12 @@
 """Collects the ClauseChecks declared in conformance/<family>.py for every family of the spec."""
 from __future__ import annotations
 
+import fnmatch
 import importlib
 from functools import cache
 
 import spec
+from spec.errors import UnknownClauseError
 
 from .checks import ClauseChecks
 
@@ -39,20 +41,49 @@ def reference_function(clause_id: str):
     return getattr(mod, clause.function)
 
 
-def select(patterns: list[str] | None) -> list[str]:
-    """Clause ids matching any pattern: an exact id, a family name, or a prefix ending in '.'/'*'."""
+SELECTOR_HELP = "exact id, family or module name (gan, autoregressive), dotted prefix (cfg.), or glob (gan.*, *loss)"
+
+
+class UnknownSelectorError(UnknownClauseError):
+    """A clause selector that matches no clause."""
+
+    def __init__(self, pattern: str):
+        UnknownClauseError.__init__(self, pattern, ())
+        fams = sorted({c.family for c in spec.CLAUSES.values()} | set(spec.FAMILIES))
+        self.args = (f"no clause matches {pattern!r}; a selector is an {SELECTOR_HELP}; "
+                     f"families and modules: {', '.join(fams)}",)
+
+
+def matches(pattern: str) -> list[str]:
+    """The clause ids one selector names, in catalog order; [] if none.
+
+    A selector is an exact id (``gan.value``); a family or module name (``rf`` selects ``rf.*`` and the ``fm.*``
+    clauses declared in the rf module; ``autoregressive`` selects ``ar.*``); a dotted prefix (``cfg.`` or a
+    multi-part ``a.b`` selecting ``a.b.*``); or a glob on the id (``gan.*``, ``*loss``, ``ddpm.?*``).
+    The same definition serves ``genspec conform --clause``, ``genspec list`` and ``genspec explain``.
+    """
     ids = list(spec.CLAUSES)
+    if pattern in spec.CLAUSES:
+        return [pattern]
+    if any(ch in pattern for ch in "*?["):
+        return [i for i in ids if fnmatch.fnmatchcase(i, pattern)]
+    stem = pattern.removesuffix(".")
+    return [i for i in ids if i.startswith(stem + ".") or spec.module_of(i) == stem]
+
+
+def select(patterns: list[str] | None) -> list[str]:
+    """Clause ids matching any selector (see :func:`matches`): the first selector's matches in catalog order, then
+    the next one's new matches; all clauses if none given. A selector that matches nothing raises
+    :class:`spec.UnknownClauseError` naming it (an id-like one lists the clauses of its family).
+    """
     if not patterns:
-        return ids
-    out = []
+        return list(spec.CLAUSES)
+    out: list[str] = []
     for p in patterns:
-        if p in spec.CLAUSES:
-            hit = [p]
-        else:
-            stem = p.rstrip("*")
-            hit = [i for i in ids if i == stem or i.startswith(stem if stem.endswith(".") else stem + ".")
-                   or (p.endswith("*") and i.startswith(stem))]
-            if not hit:
-                spec.get(p)  # raises UnknownClauseError with hints
+        hit = matches(p)
+        if not hit:
+            if "." in p.strip(".") and not any(ch in p for ch in "*?["):
+                raise UnknownClauseError(p, list(spec.CLAUSES))
+            raise UnknownSelectorError(p)
         out += [h for h in hit if h not in out]
     return out

@@ -1,9 +1,15 @@
-"""The per-clause report: JSON data and a readable table."""
+"""The per-clause report: JSON data and a readable table.
+
+A clause's status is one of :data:`STATUS_ORDER`. ``spec-only`` marks a clause none of whose checks called the
+target (a statement about the spec, e.g. a sympy identity): it is reported apart and never counts as the target's pass.
+"""
 from __future__ import annotations
 
 import spec
 
-STATUS_ORDER = ("failed", "not implemented", "no checks", "passed")
+STATUS_ORDER = ("failed", "not implemented", "no checks", "spec-only", "passed")
+TARGET_STATUSES = ("passed", "failed")
+"""the statuses that are verdicts on the target; a run with none of them checked nothing of the target."""
 
 
 def clause_status(clause_id: str, target, outcomes: list[dict]) -> str:
@@ -11,27 +17,37 @@ def clause_status(clause_id: str, target, outcomes: list[dict]) -> str:
         return "failed"
     if spec.get(clause_id).function is not None and target.binding(clause_id) is None:
         return "not implemented"
-    if any(o["outcome"] == "passed" for o in outcomes):
-        return "passed"
-    return "no checks"
+    if not any(o["outcome"] == "passed" for o in outcomes):
+        return "no checks"
+    if sum(o.get("target_calls", 0) for o in outcomes) == 0:
+        return "spec-only"
+    return "passed"
 
 
 def build(st, duration: float) -> dict:
     rows = []
     for cid in st.clauses:
-        outs = st.outcomes.get(cid, [])
+        outs = [dict(o) for o in st.outcomes.get(cid, [])]
         rec = st.ctx.records.get(cid)
+        for o in outs:
+            c = rec.checks.get(o["check"]) if rec else None
+            o["scope"] = "target" if o.get("target_calls", 0) else "spec"
+            o["max_abs_error"] = c.max_abs if c else None
+            o["max_error_over_tolerance"] = c.max_ratio if c else None
+            o["tolerance"] = c.tol if c else None
         clause = spec.get(cid)
+        worst = rec.worst_check if rec else None
         rows.append({
             "id": cid,
             "title": clause.title,
             "status": clause_status(cid, st.target, outs),
             "checks": outs,
-            "max_abs_error": rec.max_abs if rec else None,
-            "max_error_over_tolerance": rec.max_ratio if rec else None,
-            "tolerance": (rec.tol if rec and rec.tol else _tol(clause, st.ctx.dtype)),
+            "worst_check": worst,
+            "max_abs_error": rec.max_abs if worst else None,
+            "max_error_over_tolerance": rec.max_ratio if worst else None,
+            "tolerance": rec.tol if worst else _tol(clause, st.ctx.dtype),
             "examples": rec.examples if rec else 0,
-            "target_calls": rec.evaluations if rec else 0,
+            "target_calls": sum(o.get("target_calls", 0) for o in outs),
         })
     summary = {s: sum(r["status"] == s for r in rows) for s in STATUS_ORDER}
     summary["total"] = len(rows)
@@ -50,24 +66,51 @@ def build(st, duration: float) -> dict:
 
 def _tol(clause, dtype):
     t = clause.tolerance.for_dtype(dtype)
-    return f"rtol={t.rtol:.0e} atol={t.atol:.0e}"
+    return f"rtol={t.rtol:.1e} atol={t.atol:.1e}"
+
+
+def _sci(x) -> str:
+    return "" if x is None else f"{x:.2e}"
 
 
 def table(rep: dict) -> list[str]:
-    head = ("clause", "status", "checks", "max |err|", "err/tol", "tolerance")
-    rows = []
-    for r in rep["clauses"]:
+    """The terminal table: the target's clauses, then the spec-only ones apart; every figure in scientific notation."""
+    head = ("clause", "status", "checks", "max |err|", "err/tol", "tolerance", "worst check")
+
+    def row(r):
         n_pass = sum(o["outcome"] == "passed" for o in r["checks"])
-        err = "" if r["max_abs_error"] is None else f"{r['max_abs_error']:.2e}"
-        ratio = "" if r["max_error_over_tolerance"] is None else f"{r['max_error_over_tolerance']:.3f}"
-        rows.append((r["id"], r["status"], f"{n_pass}/{len(r['checks'])}", err, ratio, r["tolerance"]))
-    w = [max(len(str(x[i])) for x in rows + [head]) for i in range(len(head))]
-    fmt = lambda row: "  ".join(str(c).ljust(w[i]) for i, c in enumerate(row)).rstrip()
-    s = rep["summary"]
+        return (r["id"], r["status"], f"{n_pass}/{len(r['checks'])}", _sci(r["max_abs_error"]),
+                _sci(r["max_error_over_tolerance"]), r["tolerance"], r["worst_check"] or "")
+
+    main = [row(r) for r in rep["clauses"] if r["status"] != "spec-only"]
+    apart = [row(r) for r in rep["clauses"] if r["status"] == "spec-only"]
+    w = [max(len(str(x[i])) for x in main + apart + [head]) for i in range(len(head))]
+    fmt = lambda cells: "  ".join(str(c).ljust(w[i]) for i, c in enumerate(cells)).rstrip()
     out = [f"genspec {rep['spec_version']} conformance: target={rep['target']} ({rep['backend']}) "
            f"dtype={rep['dtype']} device={rep['device']} profile={rep['profile']}",
            fmt(head), fmt(tuple("-" * x for x in w))]
-    out += [fmt(r) for r in rows]
-    out.append(f"{s['passed']} passed, {s['failed']} failed, {s['not implemented']} not implemented"
-               f" of {s['total']} clauses in {rep['duration_s']:.1f}s")
+    out += [fmt(r) for r in main]
+    if apart:
+        out += ["", f"spec-only (no check calls the target; statements about the spec, not verdicts on "
+                    f"{rep['target']}):"]
+        out += [fmt(r) for r in apart]
+    out.append(summary_line(rep))
     return out
+
+
+def summary_line(rep: dict) -> str:
+    s = rep["summary"]
+    line = f"{s['passed']} passed, {s['failed']} failed, {s['not implemented']} not implemented"
+    for k in ("spec-only", "no checks"):
+        if s.get(k):
+            line += f", {s[k]} {k}"
+    return line + f" of {s['total']} clauses in {rep['duration_s']:.1f}s"
+
+
+def nothing_checked(rep: dict) -> str | None:
+    """One line when the target implements none of the selected clauses (no verdict on it), else None."""
+    s = rep["summary"]
+    if any(s.get(k) for k in TARGET_STATUSES):
+        return None
+    return (f"target {rep['target']!r} implements none of the {s['total']} selected clauses "
+            f"({s['not implemented']} not implemented, {s.get('spec-only', 0)} spec-only): nothing of it was checked")

@@ -1,26 +1,52 @@
 """The checks themselves, independent of pytest: each raises AssertionError on failure."""
 from __future__ import annotations
 
-from typing import Any
+import os
 
 import numpy as np
 import sympy as sp
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis.database import DirectoryBasedExampleDatabase
 
 import spec
 
-from .checks import Dual, Strategy
-from .context import Context
+from .checks import Dual
+from .context import ClauseRecord, Context
 from .registry import checks_for, reference_function
 
-PROFILES: dict[str, dict[str, Any]] = {
+PROFILES: dict[str, dict] = {
     # derandomized and fast: the CI job
-    "ci": dict(max_examples=25, derandomize=True, database=None),
+    "ci": dict(max_examples=25, derandomize=True),
     # random, with the example database: a developer's loop
-    "dev": dict(max_examples=60),
+    "dev": dict(max_examples=60, database=True),
     # many examples: before a release
-    "thorough": dict(max_examples=500),
+    "thorough": dict(max_examples=500, database=True),
 }
+
+PRINT_BLOB = True
+"""Whether hypothesis prints its ``@reproduce_failure`` advice; ``genspec conform`` turns it off (its own
+``reproduce:`` line is what a CLI user needs)."""
+
+
+def hypothesis_home() -> str:
+    """Where hypothesis keeps its files under ``genspec conform``: a cache directory, never the user's cwd.
+
+    ``$GENSPEC_HYPOTHESIS_DIR``, else ``$XDG_CACHE_HOME/genspec/hypothesis``, else ``~/.cache/genspec/hypothesis``.
+    The dev and thorough profiles keep failing examples in its ``examples/``.
+    """
+    if os.environ.get("GENSPEC_HYPOTHESIS_DIR"):
+        return os.environ["GENSPEC_HYPOTHESIS_DIR"]
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(cache, "genspec", "hypothesis")
+
+
+def keep_hypothesis_out_of_cwd() -> None:
+    """Point hypothesis' storage (its example database, its constants cache) at :func:`hypothesis_home`."""
+    from hypothesis.configuration import set_hypothesis_home_dir
+    set_hypothesis_home_dir(hypothesis_home())
+
+
+_DB: dict[str, DirectoryBasedExampleDatabase] = {}
 
 
 def hypothesis_settings(profile: str, cap: int | None = None, shrink: bool = True) -> settings:
@@ -32,7 +58,12 @@ def hypothesis_settings(profile: str, cap: int | None = None, shrink: bool = Tru
         kw["max_examples"] = min(kw["max_examples"], cap)
     if not shrink:
         kw["phases"] = (Phase.explicit, Phase.reuse, Phase.generate)
-    return settings(deadline=None, print_blob=True, report_multiple_bugs=False,
+    if kw.pop("database", None):
+        path = os.path.join(hypothesis_home(), "examples")
+        kw["database"] = _DB.get(path) or _DB.setdefault(path, DirectoryBasedExampleDatabase(path))
+    else:
+        kw["database"] = None
+    return settings(deadline=None, print_blob=PRINT_BLOB, report_multiple_bugs=False,
                     suppress_health_check=list(HealthCheck), **kw)
 
 
@@ -61,53 +92,67 @@ def check_reference_matches_derivation(clause_id: str, profile: str) -> None:
     chk = checks_for(clause_id)
     ref = reference_function(clause_id)
     ctx = Context(target=None, dtype="float64")  # type: ignore[arg-type]
-    cases: Strategy = chk.symbolic_cases if chk.symbolic_cases is not None else chk.cases
+    symbolic = chk.symbolic
+    cases = chk.symbolic_cases if chk.symbolic_cases is not None else chk.cases
+    assert symbolic is not None and ref is not None and cases is not None
 
     @hypothesis_settings(profile, chk.max_examples)
     @given(inputs=cases)
     def run(inputs):
-        expected = chk.symbolic(**numpy_side(inputs))
+        expected = symbolic(**numpy_side(inputs))
         got = ref(**numpy_side(inputs))
         ctx.assert_close(clause_id, got, expected, what="reference vs derivation")
 
-    run()
+    with ctx.checking(clause_id, "reference_matches_derivation"):
+        run()
 
 
 def check_target_matches_reference(ctx: Context, clause_id: str, profile: str) -> None:
+    """The target's function equals the reference on the clause's cases (in the target's declared conventions)."""
     chk = checks_for(clause_id)
     fn = ctx.target.binding(clause_id)
     ref = reference_function(clause_id)
+    assert ref is not None
     conv = ctx.target.conventions_for(clause_id)
-    cases: Strategy = chk.convention_cases(conv) if chk.convention_cases else chk.cases
+    cases = chk.convention_cases(conv) if chk.convention_cases else chk.cases
+    assert cases is not None, f"{clause_id} binds a function but declares no input cases"
     reproduce = reproduction(ctx, clause_id, profile)
+    name = "target_matches_reference"
 
     @hypothesis_settings(profile, chk.max_examples, ctx.shrink)
     @given(inputs=cases)
     def run(inputs):
         inputs = ctx.round(inputs)
-        ctx.records.setdefault(clause_id, _rec()).examples += 1
+        ctx.records.setdefault(clause_id, ClauseRecord()).examples += 1
         expected = ref(**numpy_side(inputs), **conv)
-        got = ctx.call(clause_id, fn, inputs)
         try:
+            got = ctx.call(clause_id, fn, inputs)
+            ctx.record_error(clause_id, got, expected)  # the raw error, whatever the comparison scales by
             if chk.compare is not None:
                 chk.compare(ctx, got, expected, inputs)
             else:
                 ctx.assert_close(clause_id, got, expected)
         except AssertionError as e:
-            raise type(e)(f"{e}\n  input: {_show(inputs)}\n  reproduce: {reproduce}") if type(e) is AssertionError \
-                else AssertionError(f"{e}\n  input: {_show(inputs)}\n  reproduce: {reproduce}") from None
+            raise AssertionError(_failure(ctx, clause_id, name, e, inputs, reproduce)) from None
 
-    run()
+    with ctx.checking(clause_id, name):
+        run()
 
 
 def check_property(ctx: Context, clause_id: str, prop, profile: str) -> None:
+    """An invariant of the clause, checked on the target's function (or on the spec alone if nothing is bound)."""
     chk = checks_for(clause_id)
     fn = ctx.target.binding(clause_id) if ctx.target is not None else None
     wrapped = ctx.wrap(clause_id, fn) if fn is not None else None
     cases = prop.cases if prop.cases is not None else chk.cases
     reproduce = reproduction(ctx, clause_id, profile)
+    name = f"property:{prop.name}"
     if cases is None:
-        prop.check(ctx, wrapped, {})
+        with ctx.checking(clause_id, name):
+            try:
+                prop.check(ctx, wrapped, {})
+            except AssertionError as e:
+                raise AssertionError(_failure(ctx, clause_id, name, e, None, reproduce)) from None
         return
 
     @hypothesis_settings(profile, chk.max_examples, ctx.shrink)
@@ -117,10 +162,24 @@ def check_property(ctx: Context, clause_id: str, prop, profile: str) -> None:
         try:
             prop.check(ctx, wrapped, inputs)
         except AssertionError as e:
-            raise AssertionError(f"{e}\n  property: {prop.name}\n  input: {_show(inputs)}\n"
-                                 f"  reproduce: {reproduce}") from None
+            raise AssertionError(_failure(ctx, clause_id, name, e, inputs, reproduce)) from None
 
-    run()
+    with ctx.checking(clause_id, name):
+        run()
+
+
+def _failure(ctx: Context, clause_id: str, check: str, e: AssertionError, inputs: dict | None, reproduce: str) -> str:
+    """The failure message: what failed on this input, the worst this check saw on any input, how to reproduce."""
+    lines = [str(e)] if f"[{check}]" in str(e) else [str(e), f"  check: {check}"]
+    if inputs is not None:
+        lines.append(f"  input: {_show(inputs)}")
+    rec = ctx.records.get(clause_id)
+    worst = rec.checks.get(check) if rec else None
+    if worst is not None and worst.max_ratio > getattr(e, "ratio", 0.0) and worst.max_ratio > 1.0:
+        lines.append(f"  worst over every input {check} tried: {worst.max_ratio:.3g}× the tolerance "
+                     f"({worst.what}; {worst.tol})")
+    lines.append(f"  reproduce: {reproduce}")
+    return "\n".join(lines)
 
 
 def numpy_side(inputs: dict) -> dict:
@@ -132,11 +191,6 @@ def reproduction(ctx: Context, clause_id: str, profile: str) -> str:
     t = getattr(ctx, "target_spec", None) or (ctx.target.name if ctx.target else "reference")
     return (f"genspec conform --target {t} --clause {clause_id} --dtype {ctx.dtype} "
             f"--device {ctx.device} --profile {profile}")
-
-
-def _rec():
-    from .context import ClauseRecord
-    return ClauseRecord()
 
 
 def _show(inputs: dict) -> str:

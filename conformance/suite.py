@@ -8,6 +8,7 @@ import pytest
 
 from . import run
 from .plugin import state
+from .registry import checks_for
 
 
 @pytest.fixture
@@ -17,12 +18,20 @@ def st(request):
 
 def test_proof(st, clause_id, item):
     """A sympy derivation of an identity the clause claims."""
-    run.check_proof(clause_id, item)
+    done, failure = st.background.result(("proof", clause_id, checks_for(clause_id).proofs.index(item)))
+    if not done:
+        run.check_proof(clause_id, item)
+    elif failure:
+        raise AssertionError(failure)
 
 
 def test_reference_matches_derivation(st, clause_id, item):
     """The float64 reference equals the expression derived symbolically."""
-    run.check_reference_matches_derivation(clause_id, st.profile)
+    done, failure = st.background.result(("derivation", clause_id, 0))
+    if not done:
+        run.check_reference_matches_derivation(clause_id, st.profile)
+    elif failure:
+        raise AssertionError(failure)
 
 
 def test_target_matches_reference(st, clause_id, item):

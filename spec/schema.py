@@ -18,6 +18,15 @@ SOURCES = {
     "04": "004_8825bcc485054d31.txt",
 }
 
+SOURCE_TITLES = {
+    "00": "GANs, rectified flow, latent diffusion and DiT: lecture notes in prose",
+    "01": "Lecture notes (outline): GANs, rectified flow, CFG, noise schedules, LDMs, DiT, distillation",
+    "02": "Essay: GAN → VAE → diffusion → flow matching, 2014–2022",
+    "03": "Part 2 notes: adversarial training, denoising diffusion, the latent diffusion stack",
+    "04": "CS231N (Spring 2025) Lecture 14, Generative Models 2: summary",
+}
+"""What each source note covers, shown beside its (hash-named) file by ``genspec explain``."""
+
 CLAUSE_ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 DTYPES = ("float64", "float32", "bfloat16")
 
@@ -42,6 +51,11 @@ class Provenance(_Frozen):
     @property
     def file(self) -> str:
         return SOURCES.get(self.source, self.source)
+
+    @property
+    def title(self) -> str:
+        """What the source note covers ('' for an external citation)."""
+        return SOURCE_TITLES.get(self.source, "")
 
 
 class Variant(_Frozen):
@@ -139,8 +153,8 @@ def tolerances(float64=(1e-12, 1e-12), float32=(1e-5, 1e-6), bfloat16=(3e-2, 1e-
         float64=Tolerance(rtol=float64[0], atol=float64[1]),
         float32=Tolerance(rtol=float32[0], atol=float32[1]),
         bfloat16=Tolerance(rtol=bfloat16[0], atol=bfloat16[1]),
-        why=why or "a few elementwise operations on O(1) values: a few ulps of the dtype, bfloat16 at 8 bits of "
-                   "mantissa",
+        why=why or ("a few elementwise operations on O(1) values: a few ulps of the dtype, bfloat16 at 8 bits of "
+                    "mantissa"),
     )
 
 
@@ -149,13 +163,13 @@ class Clause(_Frozen):
     title: str
     statement: str = Field(description="the equation or claim, LaTeX")
     kind: tuple[Literal["identity", "property", "value"], ...] = Field(
-        description="identity: sympy proves it; property: invariants checked on the target; value: target equals "
-                    "reference")
+        description=("identity: sympy proves it; property: invariants checked on the target; "
+                     "value: target equals reference"))
     provenance: tuple[Provenance, ...] = Field(min_length=1)
     function: str | None = Field(
         default=None,
-        description="name of the function a target binds for this clause; None when the clause is a claim with nothing "
-                    "to bind")
+        description=("name of the function a target binds for this clause; "
+                     "None when the clause is a claim with nothing to bind"))
     symbols: tuple[Symbol, ...] = ()
     conventions: tuple[Convention, ...] = ()
     tolerance: Tolerances = Field(default_factory=tolerances)

@@ -1,14 +1,20 @@
 """genspec list / explain / export, and the README's adapter example run as written."""
+import importlib.util
+import inspect
 import json
+import os
 import pathlib
 import re
 import subprocess
 import sys
+import textwrap
 
 import pytest
 
 import spec
-from conformance.cli import explain_text, main
+from conformance.cli import explain_text, main, private_helpers
+from conformance.registry import reference_function, select
+from spec.schema import SOURCE_TITLES, SOURCES
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -18,8 +24,13 @@ def test_explain_every_clause(cid):
     text = explain_text(cid)
     c = spec.get(cid)
     assert text.startswith(cid) and c.statement in text and "Provenance:" in text
+    for p in c.provenance:  # every source note with its title, not only its hash-named file
+        assert p.source.startswith("external:") or f"{p.file} ({p.title})" in text
     if c.function:
         assert "Reference (" in text and "Worked example:" in text, f"{cid}: explain shows no worked example"
+        for h in private_helpers(reference_function(cid)):  # the formula, not only a wrapper calling it
+            shown = textwrap.indent(inspect.getsource(h).rstrip(), "    ")
+            assert f"which calls {h.__module__}.{h.__name__}:\n{shown}" in text
 
 
 def test_list_and_export(tmp_path, capsys):
@@ -49,3 +60,99 @@ def test_readme_adapter_example_runs_as_written(tmp_path):
     assert status.pop("gan.latent_interpolation") == "passed"
     assert set(status.values()) == {"not implemented"}
     assert (tmp_path / "junit.xml").exists()
+
+
+def _helper(x):
+    return x + 1
+
+
+def _wrapper(x):
+    return _helper(x) * 2
+
+
+def test_private_helpers_are_found_transitively():
+    def f(x):
+        return _wrapper(x)
+    f.__module__ = _wrapper.__module__
+    assert private_helpers(f) == [_wrapper, _helper]
+
+
+def test_every_source_note_has_a_title():
+    assert set(SOURCE_TITLES) == set(SOURCES) and all(len(t) > 10 for t in SOURCE_TITLES.values())
+
+
+# ---- the command line: bad use is one line and exit 2, before anything runs ---------------------------------------
+@pytest.mark.parametrize("args, says", [
+    (["conform", "--device", "tpu"], "unknown device 'tpu'"),
+    (["conform", "--device", "cuda:99"], "not usable"),
+    (["conform", "--target", "reference", "--device", "cuda"], "runs on the cpu only"),
+    (["conform", "--timeout", "-1"], "--timeout must be"),
+    (["conform", "--timeout", "0"], "--timeout must be"),
+    (["conform", "--timeout", "nan"], "--timeout must be"),
+    (["conform", "--clause", "nofamily"], "no clause matches 'nofamily'"),
+    (["conform", "--report-json", "/missing/dir/r.json"], "does not exist"),
+    (["conform", "--junit", "/missing/dir/j.xml"], "does not exist"),
+    (["list", "nofamily"], "no clause matches 'nofamily'"),
+    (["explain", "gan.nope"], "unknown clause id 'gan.nope'"),
+    (["export", "/missing/dir/x.json"], "cannot write /missing/dir/x.json"),
+])
+def test_bad_use_is_one_line_and_exit_2(args, says, capsys):
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("genspec: error: ") and says in err, err
+
+
+@pytest.mark.parametrize("selector", ["rf", "autoregressive", "ar", "gan.opt*", "cfg.", "*loss", "ddpm.forward"])
+def test_list_clause_and_explain_agree_on_a_selector(selector, capsys):
+    """One definition: the ids `list` prints are those `--clause` runs (registry.select) and `explain` explains."""
+    ids = select([selector])
+    assert main(["list", selector]) == 0
+    assert [line.split()[0] for line in capsys.readouterr().out.splitlines()] == ids
+    assert main(["explain", selector]) == 0
+    out = capsys.readouterr().out
+    assert [line.split()[0] for line in out.splitlines() if line.split() and line.split()[0] in spec.CLAUSES
+            and " — " in line] == ids
+
+
+def test_selectors_cover_modules_and_prefixes():
+    assert select(["rf"]) == [c for c in spec.CLAUSES if spec.module_of(c) == "rf" or c.startswith("rf.")]
+    assert any(c.startswith("fm.") for c in select(["rf"]))  # declared in the rf module
+    assert select(["autoregressive"]) == select(["ar"]) == [c for c in spec.CLAUSES if c.startswith("ar.")]
+    assert select(["gan.value", "gan"])[0] == "gan.value" and len(set(select(["gan", "gan.*"]))) == len(select(["gan"]))
+
+
+# ---- provenance: under CI a missing notes folder fails; elsewhere one summary line says so -----------------------
+def _fresh_test_spec(monkeypatch, seeds):
+    monkeypatch.setenv("GENSPEC_SEEDS_DIR", str(seeds))
+    loader = importlib.util.spec_from_file_location("_test_spec_copy", ROOT / "tests" / "test_spec.py")
+    mod = importlib.util.module_from_spec(loader)
+    loader.loader.exec_module(mod)
+    return mod
+
+
+def test_missing_notes_fail_under_ci_and_are_summarised_elsewhere(tmp_path, monkeypatch):
+    mod = _fresh_test_spec(monkeypatch, tmp_path / "missing")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="under CI the quotes must be verified"):
+        mod.test_provenance_quotes_are_verbatim("gan.value")
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match=mod.NOT_VERIFIED) as e:
+        mod.test_provenance_quotes_are_verbatim("gan.value")
+
+    class Rep:
+        longrepr = ("tests/test_spec.py", 1, f"Skipped: {e.value.msg}")
+
+    class Terminal:
+        stats = {"skipped": [Rep(), Rep()]}
+        lines: list = []
+
+        def write_line(self, line, **kw):
+            self.lines.append(line)
+
+    conftest = importlib.util.spec_from_file_location("_conftest_copy", ROOT / "tests" / "conftest.py")
+    cmod = importlib.util.module_from_spec(conftest)
+    conftest.loader.exec_module(cmod)
+    t = Terminal()
+    cmod.pytest_terminal_summary(t)
+    assert len(t.lines) == 1 and "provenance quotes of 2 clauses NOT verified" in t.lines[0] and "missing" in t.lines[0]
+    assert os.environ.get("CI") is None

@@ -240,3 +240,29 @@ def test_bad_input_names_clause_and_argument(call, clause, arg):
     with pytest.raises(SpecInputError) as e:
         call()
     assert e.value.clause == clause and e.value.argument == arg
+
+
+def _embedding_in_bfloat16(t, dim, max_period=10000.0):
+    """The phase t·f computed in the input's dtype: in bfloat16, t = 1000 carries an error of up to 4 rad."""
+    half = dim // 2
+    f = torch.exp(-math.log(max_period) * torch.arange(half, dtype=t.dtype) / half)
+    arg = t[:, None] * f[None]
+    e = torch.cat([torch.cos(arg), torch.sin(arg)], dim=-1)
+    return torch.cat([e, e.new_zeros(e.shape[0], dim % 2)], dim=-1)
+
+
+def test_a_phase_computed_in_bfloat16_fails_the_bfloat16_tolerance():
+    tgt = _target({"dit.timestep_embedding": _embedding_in_bfloat16})
+    assert failing(check(tgt, ["dit.timestep_embedding"], dtype="bfloat16", target_independent=False,
+                         shrink=False)) == {"dit.timestep_embedding"}
+    assert failing(check(tgt, ["dit.timestep_embedding"], dtype="float64", target_independent=False)) == set()
+
+
+def test_unpatchify_equals_dits_einsum():
+    """DiT's models.py: x.reshape(N, h, w, p, p, c); einsum('nhwpqc->nchpwq'); reshape(N, c, h·p, w·p)."""
+    g = torch.Generator().manual_seed(4)
+    N, h, w, p, c = 2, 3, 2, 2, 4
+    x = torch.randn(N, h * w, p * p * c, generator=g, dtype=torch.float64)
+    dit = torch.einsum("nhwpqc->nchpwq", x.reshape(N, h, w, p, p, c)).reshape(N, c, h * p, w * p)
+    assert torch.equal(A.unpatchify(x, p, h * p, w * p), dit)
+    np.testing.assert_array_equal(R.unpatchify(x.numpy(), p, h * p, w * p), dit.numpy())

@@ -1,6 +1,7 @@
 """The conformance harness: targets, failure isolation, not-implemented reporting, the CLI and its reports."""
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -11,10 +12,12 @@ import pytest
 
 import reference.gan as R
 import spec
-from conformance import Target
+from conformance import Target, report, run
 from conformance.api import check
+from conformance.context import Context, Mismatch
 from conformance.target import load
 from spec import TargetError, UnknownClauseError
+from spec.schema import Tolerance
 
 GENSPEC = [sys.executable, "-m", "conformance.cli"]
 
@@ -95,10 +98,21 @@ def test_cli_reports_json_and_junit(tmp_path):
               "--report-json", str(rj), "--junit", str(ju)])
     assert p.returncode == 0, p.stdout + p.stderr
     assert "gan.optimal_discriminator" in p.stdout and "2 passed, 0 failed" in p.stdout
+    # one table and one summary line: no pytest progress dots, no second (pytest) summary
+    lines = p.stdout.splitlines()
+    assert sum(" clauses in " in x for x in lines) == 1 and lines[-1].startswith("2 passed, 0 failed")
+    assert not any(re.fullmatch(r"[.sFE]+(\s+\[\s*\d+%\])?", x.strip()) for x in lines if x.strip()), p.stdout
+    assert not re.search(r"\d+ passed in \d", p.stdout), p.stdout
+    assert sum(x.startswith("clause ") for x in lines) == 1
     rep = json.loads(rj.read_text())
     assert rep["target"] == "reference" and rep["summary"]["passed"] == 2 and rep["summary"]["total"] == 2
     assert [r["id"] for r in rep["clauses"]] == ["gan.optimal_discriminator", "gan.value"]
     assert all(r["status"] == "passed" and r["max_error_over_tolerance"] <= 1.0 for r in rep["clauses"])
+    for r in rep["clauses"]:  # the figures name the check they belong to
+        assert r["worst_check"] in [o["check"] for o in r["checks"]], r
+        spec_side = [o["check"].startswith("proof:") or o["check"] == "reference_matches_derivation"
+                     for o in r["checks"]]
+        assert [o["scope"] == "spec" for o in r["checks"]] == spec_side, r
     cases = ET.parse(ju).getroot().iter("testcase")
     assert any("gan.optimal_discriminator" in c.get("name") for c in cases)
 
@@ -109,13 +123,19 @@ def test_cli_exit_code_and_env_target(tmp_path):
                    "target = Target(name='badlib', bindings={'gan.optimal_discriminator': "
                    "lambda p_data, p_g: p_g / (p_data + p_g + 1e-300)})\n")
     rj = tmp_path / "r.json"
-    p = _run(["conform", "--clause", "gan", "--report-json", str(rj)], env={"GENSPEC_TARGET": "badlib"}, cwd=tmp_path)
+    # -v: pytest's own long tracebacks, where hypothesis would add its blob
+    p = _run(["conform", "--clause", "gan", "--report-json", str(rj), "-v"],
+             env={"GENSPEC_TARGET": "badlib", "GENSPEC_HYPOTHESIS_DIR": str(tmp_path / "hyp")}, cwd=tmp_path)
     assert p.returncode == 1, p.stdout + p.stderr
+    assert "@reproduce_failure" not in p.stdout + p.stderr  # genspec's own reproduce: line is enough
+    assert not (tmp_path / ".hypothesis").exists() and (tmp_path / "hyp").is_dir()  # nothing in the user's cwd
     rep = json.loads(rj.read_text())
     status = {r["id"]: r["status"] for r in rep["clauses"]}
     assert status.pop("gan.optimal_discriminator") == "failed"
     assert set(status.values()) == {"not implemented"}
     assert "reproduce: genspec conform --target badlib --clause gan.optimal_discriminator" in p.stdout
+    od = next(r for r in rep["clauses"] if r["id"] == "gan.optimal_discriminator")
+    assert od["worst_check"] and od["max_error_over_tolerance"] > 1 and od["max_abs_error"] > 0
 
 
 def test_cli_bad_arguments_are_one_clear_line():
@@ -141,3 +161,119 @@ def test_float_inputs_are_rounded_before_the_reference_sees_them():
     x = np.array([0.1])
     assert ctx.round({"x": x})["x"][0] == np.float32(0.1)
     assert ctx.to_target(x).dtype.__str__() == "torch.float32"
+
+
+# ---- false passes: checks that never call the target ------------------------------------------------------------
+SPEC_ONLY = ["optimal.hardest_mid_t", "family.equivalence", "cfg.concentration"]
+
+
+def test_clauses_whose_checks_never_call_the_target_are_spec_only():
+    """Found generically (target calls are counted per check), never reported as the target's passes."""
+    res = check(Target(name="empty", bindings={}), SPEC_ONLY + ["gan.value"], target_independent=False)
+    assert {cid: r.status for cid, r in res.items()} == {**dict.fromkeys(SPEC_ONLY, "spec-only"),
+                                                        "gan.value": "not implemented"}
+    assert all(res[c].passed and res[c].target_calls == 0 for c in SPEC_ONLY)
+    bound = check("reference", ["gan.value"], target_independent=False)["gan.value"]
+    assert bound.status == "passed" and bound.target_calls > 0
+
+
+def test_a_target_that_implements_nothing_exits_non_zero_with_one_line(tmp_path):
+    (tmp_path / "emptylib.py").write_text("from conformance import Target\n"
+                                          "target = Target(name='empty', bindings={})\n")
+    rj, ju = tmp_path / "r.json", tmp_path / "j.xml"
+    p = _run(["conform", "--target", "emptylib", "--clause", "optimal.hardest_mid_t", "--clause", "gan.value", "-q",
+              "--report-json", str(rj), "--junit", str(ju)], cwd=tmp_path)
+    assert p.returncode == 5, p.stdout + p.stderr
+    assert p.stderr.strip().count("\n") == 0 and "implements none of the 2 selected clauses" in p.stderr
+    assert "clause " not in p.stdout and "1 spec-only" in p.stdout  # -q: no table, the summary line only
+    rep = json.loads(rj.read_text())
+    assert {r["id"]: r["status"] for r in rep["clauses"]} == {"optimal.hardest_mid_t": "spec-only",
+                                                              "gan.value": "not implemented"}
+    assert rep["summary"]["passed"] == 0 and rep["summary"]["spec-only"] == 1
+    suites = {s.get("name"): s for s in ET.parse(ju).getroot().iter("testsuite")}
+    assert set(suites) == {"genspec.target", "genspec.spec-only"}
+    assert all("optimal.hardest_mid_t" in c.get("name") for c in suites["genspec.spec-only"].iter("testcase"))
+    assert int(suites["genspec.spec-only"].get("tests")) == 4 and int(suites["genspec.target"].get("tests")) == 1
+
+
+def test_the_table_puts_spec_only_clauses_apart_in_scientific_notation():
+    rows = [{"id": "a.b", "status": "failed", "checks": [{"check": "property:p", "outcome": "failed"}],
+             "worst_check": "property:p", "max_abs_error": 4304508921920.55, "max_error_over_tolerance": 4.99e291,
+             "tolerance": "rtol=0.0e+00 atol=1.2e-38"},
+            {"id": "c.d", "status": "spec-only", "checks": [{"check": "proof:x", "outcome": "passed"}],
+             "worst_check": None, "max_abs_error": None, "max_error_over_tolerance": None, "tolerance": "rtol=1e-12"}]
+    rep = {"spec_version": "0.1.0", "target": "t", "backend": "numpy", "dtype": "float32", "device": "cpu",
+           "profile": "ci", "duration_s": 1.0, "clauses": rows,
+           "summary": {"passed": 0, "failed": 1, "not implemented": 0, "no checks": 0, "spec-only": 1, "total": 2}}
+    text = "\n".join(report.table(rep))
+    assert "4.30e+12" in text and "4.99e+291" in text and "4304508921920" not in text
+    assert text.index("spec-only (") < text.index("c.d") and text.index("a.b") < text.index("spec-only (")
+    assert text.splitlines()[-1] == "0 passed, 1 failed, 0 not implemented, 1 spec-only of 2 clauses in 1.0s"
+
+
+# ---- messages: the tolerance used, a floor on atol, the check each figure belongs to --------------------------
+def test_a_failing_comparison_prints_the_tolerance_it_used_and_names_its_check():
+    ctx = Context(target=load("reference"))
+    with ctx.checking("gan.value", "property:p"), pytest.raises(Mismatch) as e:
+        ctx.assert_close("gan.value", np.array([1.1]), np.array([1.0]), what="w", tol=Tolerance(rtol=1e-3, atol=0.0))
+    msg = str(e.value)
+    assert "gan.value [property:p]: w differs" in msg and "rtol=1.0e-03" in msg and "rtol=1.0e-12" not in msg
+    rec = ctx.records["gan.value"]
+    assert rec.worst_check == "property:p" and rec.checks["property:p"].max_abs == pytest.approx(0.1)
+
+
+def test_atol_is_floored_at_the_dtypes_smallest_normal():
+    ctx = Context(target=load("reference"), dtype="float32")
+    tiny = Tolerance(rtol=0.0, atol=1e-300)
+    with pytest.raises(Mismatch) as e:
+        ctx.assert_close("gan.value", np.array([1e-9]), np.array([0.0]), tol=tiny)
+    assert e.value.ratio == pytest.approx(1e-9 / np.finfo(np.float32).tiny) and "atol=1.2e-38" in str(e.value)
+    assert ctx.assert_close("gan.value", np.array([1e-40]), np.array([0.0]), tol=tiny) < 1  # below float32's normals
+    exact = Context(target=load("reference"))
+    assert np.isfinite(exact.assert_close("gan.value", np.array([0.0]), np.array([0.0]), tol=Tolerance(rtol=0, atol=0)))
+
+
+def test_a_custom_comparison_records_its_error():
+    """ddpm.ddim_step compares through its own scaled comparison: the error is recorded, never 0 while failing."""
+    import reference.ddpm as D
+
+    def ddim(x_t, eps_pred, t, t_prev, betas):
+        return D.ddim_step(x_t, eps_pred, t, t_prev, betas) * 1.001
+
+    r = check(Target(name="t", bindings={"ddpm.ddim_step": ddim}), ["ddpm.ddim_step"], target_independent=False,
+              shrink=False)["ddpm.ddim_step"]
+    assert r.status == "failed" and r.max_abs_error > 0 and r.max_error_over_tolerance > 1
+    assert r.worst_check in {c for c, _ in r.failures}
+    assert all(f"[{c}]" in m for c, m in r.failures if "differs" in m)
+
+
+def test_the_cli_hides_hypothesis_blob_advice():
+    assert run.hypothesis_settings("ci").print_blob is run.PRINT_BLOB
+    old = run.PRINT_BLOB
+    try:
+        run.PRINT_BLOB = False  # what conformance/plugin.py sets under genspec conform
+        assert run.hypothesis_settings("dev").print_blob is False
+    finally:
+        run.PRINT_BLOB = old
+
+
+def test_target_independent_checks_run_in_a_forked_worker(monkeypatch):
+    """conformance/background.py: proofs run on a second core; a failing one reports its message, like inline."""
+    import sympy as sp
+
+    from conformance import background
+    from conformance.checks import ClauseChecks, Proof
+    monkeypatch.setenv("GENSPEC_WORKERS", "1")
+    monkeypatch.setattr(background, "checks_for", lambda cid: ClauseChecks(clause=cid, proofs=(
+        Proof("holds", lambda: sp.Integer(0)), Proof("false", lambda: sp.Integer(1)))))
+    bg = background.Background([("proof", "gan.value", 0), ("proof", "gan.value", 1)], "ci")
+    try:
+        assert bg.pool is not None
+        assert bg.result(("proof", "gan.value", 0)) == (True, None)
+        done, msg = bg.result(("proof", "gan.value", 1))
+        assert done and "symbolic claim 'false' does not simplify to 0" in msg
+        assert bg.result(("proof", "gan.value", 2)) == (False, None)  # not submitted: the caller runs it inline
+    finally:
+        bg.close()
+    monkeypatch.setenv("GENSPEC_WORKERS", "0")
+    assert background.Background([("proof", "gan.value", 0)], "ci").pool is None
