@@ -70,6 +70,8 @@ def run(c: ARJobConfig, out: str, log=print) -> dict:
     t1 = time.time()
     ar = train_ar(seqs, labels, cfg, steps=c.ar_steps, batch=c.ar_batch, seed=c.seed, log=log)
     t_ar = time.time() - t1
+    torch.save({"vqvae": vq.state_dict(), "ar": ar.state_dict(), "ar_config": asdict(cfg), "job": asdict(c)},
+               os.path.join(out, "models.pt"))
     with torch.no_grad():
         nll = -float(ar.log_prob(seqs[:500], labels[:500]).mean()) / cfg.length
     t2 = time.time()
