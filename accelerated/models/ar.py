@@ -38,9 +38,9 @@ class ARJobConfig:
     depth: int = 2
     heads: int = 4
     samples_per_caption: int = 16
-    guidance: tuple[float, ...] = (0.0, 1.0, 3.0)
-    top_k: int = 0
-    temperature: float = 1.0
+    guidance: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0)
+    top_k: int = 8
+    temperature: float = 0.7
     seed: int = 0
 
 
@@ -104,6 +104,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--seed", type=int)
     p.add_argument("--guidance", help="comma-separated guidance weights w (cfg's one_plus_w form), e.g. 0,1,3")
     p.add_argument("--top-k", type=int)
+    p.add_argument("--temperature", type=float)
     p.add_argument("--threads", type=int, default=int(os.environ.get("GENSPEC_TORCH_THREADS", "1")),
                    help="torch CPU threads (default 1: small models on a shared machine)")
     p.add_argument("--quiet", action="store_true")
@@ -116,6 +117,10 @@ def main(argv: list[str]) -> int:
                 if v < 0 or (name.endswith("steps") and v < 1):
                     raise ValueError(f"--{name.replace('_', '-')} must be positive, got {v}")
                 c = replace(c, **{field: v})
+        if a.temperature is not None:
+            if not 1e-3 <= a.temperature <= 1e3:
+                raise ValueError(f"--temperature must be in [0.001, 1000], got {a.temperature}")
+            c = replace(c, temperature=a.temperature)
         if a.guidance:
             c = replace(c, guidance=tuple(float(w) for w in a.guidance.split(",")))
     except ValueError as e:
