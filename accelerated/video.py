@@ -65,3 +65,20 @@ def factorized_attention(x, w_s, w_t, heads):
         f = y.transpose(1, 2).reshape(B * S, T, -1)
         y = _mha(cl, f, f, *w_t, heads).reshape(B, S, T, -1).transpose(1, 2)
     return y
+
+
+def unpatchify(x, p_t, p, T, H, W):
+    """The exact inverse of `patchify`: tokens (..., (T/p_t)(H/p)(W/p), p_t·p·p·C) → video (..., C, T, H, W), C inferred
+    as features / (p_t·p·p). The video DiT's output layer uses it."""
+    cl = "video.patchify"
+    p_t, p = V.scalar(cl, "p_t", p_t, 1, integer=True), V.scalar(cl, "p", p, 1, integer=True)
+    x = _tensor(cl, "x", x, 2)
+    n_tok, feat = x.shape[-2:]
+    if T % p_t or H % p or W % p or n_tok != (T // p_t) * (H // p) * (W // p) or feat % (p_t * p * p):
+        raise SpecInputError(cl, "x", f"(..., {(T // p_t) * (H // p) * (W // p)} tokens, a multiple of {p_t * p * p} "
+                                      f"features) for T = {T}, H = {H}, W = {W}", f"shape {tuple(x.shape)}")
+    C, lead = feat // (p_t * p * p), x.shape[:-2]
+    n = len(lead)
+    y = x.reshape(*lead, T // p_t, H // p, W // p, p_t, p, p, C)
+    y = y.permute(*range(n), n + 6, n, n + 3, n + 1, n + 4, n + 2, n + 5)  # (..., C, t, τ, h, a, w, b)
+    return y.reshape(*lead, C, T, H, W)

@@ -63,7 +63,10 @@ class ClauseChecks:
     symbolic_cases: Strategy | None = None
     properties: tuple[Property, ...] = ()
     compare: Callable | None = None
-    """override of the output comparison: ``compare(ctx, got, expected, inputs)``."""
+    """override of the output comparison: ``compare(ctx, got, expected, inputs)``. Compare with
+    ``ctx.assert_close(clause, got', expected', what=..., tol=...)``: it records the error against the tolerance it
+    used under the running check (the report's figures) and raises with a message naming both; the harness records
+    the raw max |got - expected| itself."""
     convention_cases: Callable | None = None
     """optional: ``convention_cases(conventions) -> strategy`` when inputs depend on the declared variant."""
     example: Callable[[], dict] | None = None

@@ -182,8 +182,15 @@ def _export(a) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with genspec's one-line errors: ``genspec: error: ...`` and exit 2 (no usage block)."""
+
+    def error(self, message):
+        self.exit(2, f"genspec: error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="genspec", description="genspec: an executable specification of generative models")
+    p = _Parser(prog="genspec", description="genspec: an executable specification of generative models")
     p.add_argument("--version", action="version", version=f"genspec spec {spec.SPEC_VERSION}")
     sub = p.add_subparsers(dest="cmd", required=True)
     c = sub.add_parser("conform", help="run the conformance suite against a target")
@@ -210,8 +217,10 @@ def parser() -> argparse.ArgumentParser:
     x.add_argument("path", nargs="?")
     x.add_argument("--schema", action="store_true")
     x.set_defaults(fn=_export)
-    from accelerated.models import jobs  # `genspec train <job>` (h10)
+    from accelerated.models import jobs  # `genspec train <job>`: accelerated/models/jobs.py
     jobs.add_parser(sub)
+    from .golden import add_parser as add_golden  # genspec golden export|check (conformance/golden/)
+    add_golden(sub)
     return p
 
 

@@ -155,7 +155,7 @@ def test_joint_block_attention_agrees_with_the_clause():
         np.testing.assert_allclose(a.detach().numpy(), b, rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("injection", ["film", "add"])
+@pytest.mark.parametrize("injection", ["film", "adaln", "add"])
 @pytest.mark.parametrize("cond", ["text", "label", "none"])
 def test_unet_shapes_and_zero_output_at_init(injection, cond):
     torch.manual_seed(0)
@@ -190,3 +190,26 @@ def test_attention_module_bound_as_a_conformance_target_agrees_with_the_referenc
         want = RA.attention(x.numpy(), ctx.numpy(), *[a.numpy() for a in w], 2,
                             *[None if a is None else a.numpy() for a in b], mask=mask.numpy())
         np.testing.assert_allclose(got.numpy(), want, rtol=1e-10, atol=1e-12)
+
+
+def test_attention_module_passes_the_conformance_checks():
+    from accelerated.models.targets import target
+    from conformance.api import check
+    r = check(target, ["attention.cross"], target_independent=False)["attention.cross"]
+    assert r.status == "passed" and r.passed, r.failures
+
+
+def test_unet_film_resblock_agrees_with_the_clause():
+    """The FiLM ResBlock recomputed with reference.dit.film on the block's own intermediate features."""
+    from accelerated.models.unet import ResBlock
+    c = UNetConfig(channels=(8,), groups=4)
+    blk = ResBlock(8, 8, 16, c).double()
+    _randomise(blk)
+    g = torch.Generator().manual_seed(6)
+    x, e = torch.randn(2, 8, 4, 4, generator=g, dtype=torch.float64), torch.randn(2, 16, generator=g,
+                                                                                    dtype=torch.float64)
+    h = blk.norm(blk.in_layers(x))
+    gamma, beta = blk.emb(e)[:, :, None, None].chunk(2, dim=1)
+    want = x + blk.out(torch.as_tensor(RD.film(h.detach().numpy(), 1 + gamma.detach().numpy(),
+                                               beta.detach().numpy())))
+    torch.testing.assert_close(blk(x, e), want, rtol=1e-12, atol=1e-12)

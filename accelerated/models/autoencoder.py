@@ -160,7 +160,8 @@ def ae_losses(ae: KLAutoencoder, disc: PatchDiscriminator, x: torch.Tensor, c: A
               generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
     """The autoencoder's loss terms on a batch x: rec, kl, adv (0 before the discriminator joins) and total."""
     mu, logvar = ae.encode(x)
-    eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+    eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype).to(mu.device)   # CPU generator: same draws on
+                                                                                        # every device
     x_hat = ae.decode(reparameterize(mu, logvar, eps))
     rec, k = reconstruction(x, x_hat), kl(mu, logvar)
     adv = generator_loss_non_saturating(disc(x_hat)).float() if adversarial else torch.zeros((), device=x.device)

@@ -20,6 +20,7 @@ t = 0 data and t = 1 noise; the network embeds 1000·t (DiT's integer timesteps'
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import cast
 
 import torch
 import torch.nn as nn
@@ -78,7 +79,7 @@ class TimestepEmbedder(nn.Module):
         self.freq_dim, self.time_scale = freq_dim, time_scale
         self.mlp = nn.Sequential(nn.Linear(freq_dim, width), nn.SiLU(), nn.Linear(width, width))
         for m in (self.mlp[0], self.mlp[2]):
-            nn.init.normal_(m.weight, std=0.02)
+            nn.init.normal_(cast(nn.Linear, m).weight, std=0.02)
 
     def forward(self, t: torch.Tensor) -> torch.Tensor:
         e = timestep_embedding(self.time_scale * t.float(), self.freq_dim)
@@ -124,6 +125,7 @@ class DiTBlock(nn.Module):
         b1, s1, g1, b2, s2, g2 = self.adaLN_modulation(c)[:, None].chunk(6, dim=-1)
         x = gated_residual(x, g1, self.attn(adaln(x, 1 + s1, b1)))
         if self.cross is not None:
+            assert text is not None, "a cross-attention DiT needs the text"
             x = x + self.cross(self.cross_norm(x), text.tokens, mask=text.mask[:, None, :])
         return gated_residual(x, g2, self.mlp(adaln(x, 1 + s2, b2)))
 
@@ -219,10 +221,11 @@ class DiT(nn.Module):
         else:
             text = TextEmbedding(self.text_proj(cond.tokens), cond.mask, cond.pooled)
             c = c + self.pooled_proj(cond.pooled)
-        tokens = text.tokens if text is not None else None
         for block in self.blocks:
             if cfg.cond == "joint":
-                h, tokens = block(h, c, replace(text, tokens=tokens))
+                assert text is not None
+                h, tokens = block(h, c, text)
+                text = replace(text, tokens=tokens)         # the text stream flows through the joint blocks
             else:
                 h = block(h, c, text)
         out = self.final_layer(h, c)

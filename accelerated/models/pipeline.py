@@ -10,6 +10,8 @@ accelerated.sampler (euler_sample); this module only wires them.
 """
 from __future__ import annotations
 
+from typing import Any, cast
+
 import torch
 import torch.nn as nn
 
@@ -46,10 +48,10 @@ class TextToImage(nn.Module):
         """Images (B, 3, H, W) for the texts at guidance weight w (w = 0: conditional, no guidance)."""
         device = next(self.denoiser.parameters()).device
         text = self.text_encoder(texts)
-        null = self.denoiser.null_text(len(texts), text.tokens.shape[1])
+        null = cast(Any, self.denoiser).null_text(len(texts), text.tokens.shape[1])
         z1 = torch.randn((len(texts), *self.latent_shape), generator=generator).to(device)
         z0 = euler_sample(guided_velocity(self.denoiser, text, null, w), z1, steps)
-        return self.autoencoder.decode(z0 / self.latent_scale).clamp(-1, 1)
+        return cast(Any, self.autoencoder).decode(z0 / self.latent_scale).clamp(-1, 1)
 
 
 @torch.no_grad()

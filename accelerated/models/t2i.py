@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import time
 from dataclasses import asdict, dataclass, field, replace
+from typing import cast
 
 import torch
 
@@ -47,6 +49,7 @@ from accelerated.models.train import (
 from accelerated.rf import interpolate
 from accelerated.rf import loss as rf_loss
 from accelerated.schedule import uniform_sample
+from spec.cfg import W_MAX
 from spec.errors import GenspecError
 
 
@@ -127,8 +130,10 @@ class Denoiser(torch.nn.Module):
 
 
 def denoiser_step(model: Denoiser, z0: torch.Tensor, captions: list[str], c: T2IConfig,
-                  gen: torch.Generator) -> torch.Tensor:
-    """Rectified-flow loss on latents z0 (data at t = 0) with caption dropout to the null text."""
+                  gen: torch.Generator, dit=None) -> torch.Tensor:
+    """Rectified-flow loss on latents z0 (data at t = 0) with caption dropout to the null text; `dit` is the
+    network to call (model.dit, or its torch.compile'd version)."""
+    dit = dit or model.dit
     n = z0.shape[0]
     unique = sorted(set(captions))               # encode each distinct caption once, then gather its rows
     rows = torch.tensor([unique.index(s) for s in captions], device=z0.device)
@@ -139,26 +144,26 @@ def denoiser_step(model: Denoiser, z0: torch.Tensor, captions: list[str], c: T2I
     text = text.where(keep, model.dit.null_text(n, text.tokens.shape[1]))
     noise = torch.randn(z0.shape, generator=gen).to(z0.device)
     t = uniform_sample(torch.randn(n, generator=gen)).to(z0.device)
-    v = model.dit(interpolate(z0, noise, t), t, text)
+    v = dit(interpolate(z0, noise, t), t, text)
     return rf_loss(v.float(), z0.float(), noise.float())
 
 
 def train_denoiser(model: Denoiser, latents: torch.Tensor, captions: list[str], c: T2IConfig, device,
                    gen: torch.Generator, log: list, ema: EMA, opt, start: int = 0, ckpt: str | None = None,
                    compile_model: bool = False, progress: bool = True) -> None:
-    step_model = maybe_compile(model, compile_model)
+    dit = maybe_compile(model.dit, compile_model)          # the compiled module shares model.dit's parameters
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (start + s + 1) / 100))   # 100-step warm-up
     bar = Progress("denoiser", c.steps, start=start) if progress else None
     for step in range(start, c.steps):
         idx = torch.randint(len(latents), (c.batch,), generator=gen)
         with autocast(device):
-            loss = denoiser_step(step_model, latents[idx], [captions[i] for i in idx.tolist()], c, gen)
+            loss = denoiser_step(model, latents[idx], [captions[i] for i in idx.tolist()], c, gen, dit)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         sched.step()
         ema.update(model)
-        log.append(float(loss))
+        log.append(float(loss.detach()))
         if bar:
             bar.update(loss=log[-1])
         if ckpt and ((step + 1) % 500 == 0 or step + 1 == c.steps):
@@ -168,7 +173,8 @@ def train_denoiser(model: Denoiser, latents: torch.Tensor, captions: list[str], 
 
 def evaluate(pipe: TextToImage, c: T2IConfig, out: str | None, seed: int) -> dict:
     """Adherence per w over all captions (c.samples each); a PNG grid per caption, rows = w."""
-    per_w, per_caption = {}, {}
+    per_w: dict[str, float] = {}
+    per_caption: dict[str, dict[str, float]] = {}
     grids: dict[str, list[torch.Tensor]] = {cap: [] for cap in CAPTIONS}
     for w in c.guidance:
         gen = torch.Generator().manual_seed(seed)            # the same noise at every w: only the guidance differs
@@ -237,7 +243,8 @@ def run(c: T2IConfig, out: str, device: str = "cpu", resume: bool = False, compi
     # 3) samples and adherence vs w, from the EMA weights
     t2 = time.perf_counter()
     lat = (c.dit.in_channels, c.dit.input_size, c.dit.input_size)
-    pipe = TextToImage(ema.model.text_encoder, ema.model.dit, ae, scale, lat).eval()
+    averaged = cast(Denoiser, ema.model)
+    pipe = TextToImage(averaged.text_encoder, averaged.dit, ae, scale, lat).eval()
     metrics = evaluate(pipe, c, out, seed=c.seed + 2)
     timings["sampling_s"] = time.perf_counter() - t2
     timings["total_s"] = time.perf_counter() - t0
@@ -285,6 +292,8 @@ def main(argv: list[str]) -> int:
             c = replace(c, seed=a.seed)
         if a.guidance:
             c = replace(c, guidance=tuple(float(w) for w in a.guidance.split(",")))
+            if not all(math.isfinite(w) and abs(w) <= W_MAX for w in c.guidance):
+                raise ValueError(f"guidance weights must be finite with |w| ≤ {W_MAX:g} (cfg.combine's domain)")
         dev = torch.device(a.device)
     except (ValueError, RuntimeError) as e:
         raise GenspecError(f"train t2i: bad argument: {e}") from None

@@ -8,7 +8,7 @@ embedding (as in SD3 and DiT's class embedding).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 import torch.nn as nn
@@ -142,7 +142,8 @@ class HFTextEncoder(nn.Module):
     def __init__(self, model: nn.Module, tokenizer, max_len: int = 77):
         super().__init__()
         self.model, self.tokenizer, self.max_len = model, tokenizer, max_len
-        self.width = int(model.config.hidden_size if hasattr(model.config, "hidden_size") else model.config.d_model)
+        config: Any = model.config
+        self.width = int(config.hidden_size if hasattr(config, "hidden_size") else config.d_model)
 
     def forward(self, texts: list[str]) -> TextEmbedding:
         device = next(self.model.parameters()).device

@@ -7,6 +7,7 @@ import copy
 import os
 import sys
 import time
+from collections.abc import Callable
 
 import torch
 import torch.nn as nn
@@ -33,7 +34,7 @@ def autocast(device: torch.device | str):
     return contextlib.nullcontext()
 
 
-def maybe_compile(model: nn.Module, enabled: bool) -> nn.Module:
+def maybe_compile(model: nn.Module, enabled: bool) -> Callable:
     """torch.compile(model) when enabled (the returned module shares the parameters)."""
     return torch.compile(model) if enabled else model
 
@@ -49,8 +50,8 @@ class EMA:
     def update(self, model: nn.Module) -> None:
         for e, p in zip(self.model.parameters(), model.parameters(), strict=True):
             e.lerp_(p.detach(), 1.0 - self.decay)
-        for e, b in zip(self.model.buffers(), model.buffers(), strict=True):
-            e.copy_(b)
+        for eb, b in zip(self.model.buffers(), model.buffers(), strict=True):
+            eb.copy_(b)
 
     def state_dict(self) -> dict:
         return self.model.state_dict()

@@ -6,7 +6,8 @@
 
 Time injection: e = MLP(timestep_embedding(1000·t)) (+ label embedding or projected pooled text), and in every
 ResBlock the normalised features are modulated by FiLM, h ← film(GN(h), 1 + γ(e), β(e)) (unet.film; ADM's
-scale-shift norm), or, with time_injection="add", h ← h + Linear(e) (DDPM). Attention blocks: self-attention over
+scale-shift norm), by AdaLN over the channels at each position, h ← adaln(h, 1 + γ(e), β(e)) (dit.adaln), or,
+with time_injection="add", h ← h + Linear(e) (DDPM). Attention blocks: self-attention over
 the H·W positions, then cross-attention to the text tokens (LDM's spatial transformer), through
 accelerated.attention. Zero-initialised output convolutions and projections make every residual branch 0 at init.
 """
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from accelerated.dit import film, timestep_embedding
+from accelerated.dit import adaln, film, timestep_embedding
 from accelerated.models.layers import Attention
 from accelerated.models.text import NullText, TextEmbedding
 
@@ -31,7 +32,7 @@ class UNetConfig:
     attn_resolutions: tuple[int, ...] = (16, 8)        # self- (and cross-) attention at these resolutions
     heads: int = 4
     groups: int = 8
-    time_injection: str = "film"                       # "film" (scale-shift norm) | "add"
+    time_injection: str = "film"                       # "film" (scale-shift norm) | "adaln" | "add"
     cond: str = "text"                                 # "text" | "label" | "none"
     text_width: int = 128
     num_classes: int = 1000
@@ -50,19 +51,23 @@ class ResBlock(nn.Module):
 
     def __init__(self, c_in: int, c_out: int, emb: int, c: UNetConfig):
         super().__init__()
-        self.film = c.time_injection == "film"
+        self.injection = c.time_injection
         self.in_layers = nn.Sequential(nn.GroupNorm(c.groups, c_in), nn.SiLU(), nn.Conv2d(c_in, c_out, 3, padding=1))
-        self.emb = nn.Sequential(nn.SiLU(), nn.Linear(emb, 2 * c_out if self.film else c_out))
-        self.norm = nn.GroupNorm(c.groups, c_out)
+        self.emb = nn.Sequential(nn.SiLU(), nn.Linear(emb, c_out if self.injection == "add" else 2 * c_out))
+        self.norm: nn.Module = nn.GroupNorm(c.groups, c_out) if self.injection != "adaln" else nn.Identity()
+        # (adaln normalises by itself: no GroupNorm there)
         self.out = nn.Sequential(nn.SiLU(), zero(nn.Conv2d(c_out, c_out, 3, padding=1)))
         self.skip = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
 
     def forward(self, x: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
         h = self.in_layers(x)
         m = self.emb(e)[:, :, None, None]
-        if self.film:
+        if self.injection == "film":
             gamma, beta = m.chunk(2, dim=1)
             h = film(self.norm(h), 1 + gamma, beta)
+        elif self.injection == "adaln":                     # LayerNorm over channels at each position, modulated
+            gamma, beta = m.permute(0, 2, 3, 1).chunk(2, dim=-1)
+            h = adaln(h.permute(0, 2, 3, 1), 1 + gamma, beta).permute(0, 3, 1, 2)
         else:
             h = self.norm(h + m)
         return self.skip(x) + self.out(h)
@@ -87,6 +92,7 @@ class AttentionBlock(nn.Module):
         tokens = lambda a: a.flatten(2).transpose(1, 2)                # (B, C, H, W) → (B, H·W, C)
         h = tokens(x) + self.attn(tokens(self.norm(x)))
         if self.cross is not None:
+            assert text is not None, "a text-conditioned U-Net needs the text"
             h = h + self.cross(self.cross_norm(h), text.tokens, mask=text.mask[:, None, :])
         return h.transpose(1, 2).reshape(B, C, H, W)
 
@@ -108,10 +114,10 @@ class UNet(nn.Module):
     def __init__(self, config: UNetConfig | None = None):
         super().__init__()
         c = self.config = config or UNetConfig()
-        if c.resolution % 2 ** (len(c.channels) - 1) or c.time_injection not in ("film", "add") \
+        if c.resolution % 2 ** (len(c.channels) - 1) or c.time_injection not in ("film", "adaln", "add") \
                 or c.cond not in ("text", "label", "none"):
-            raise ValueError(f"UNetConfig: resolution must halve len(channels) − 1 times; time_injection film/add; "
-                             f"cond text/label/none; got {c}")
+            raise ValueError(f"UNetConfig: resolution must halve len(channels) − 1 times; time_injection "
+                             f"film/adaln/add; cond text/label/none; got {c}")
         ch0, emb = c.channels[0], 4 * c.channels[0]
         self.time = nn.Sequential(nn.Linear(ch0, emb), nn.SiLU(), nn.Linear(emb, emb))
         if c.cond == "text":

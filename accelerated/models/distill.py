@@ -1,0 +1,304 @@
+"""Few-step students of a flow teacher: progressive distillation and consistency distillation on 2-D Gaussian-mixture
+data, measured against exact answers.
+
+The teacher is the oracle velocity f*(x, t) = E[z − x | x_t] of the data (optimal.prediction), so the teacher's flow
+is exact, and so is the map it defines from noise to data, Φ(z) = x(0) with x(1) = z (consistency.property). Every
+student is scored by the RMS distance of its samples to Φ(z) from the same z:
+
+    error(sampler) = sqrt(mean_i ‖sampler(z_i) − Φ(z_i)‖²).
+
+No equation is written here: the distillation target is `accelerated.distill.distillation_target`
+(distill.progressive), the loss `accelerated.consistency.consistency_loss` (consistency.loss), the interpolation
+`accelerated.rf.interpolate`, the sampler `accelerated.sampler.euler_sample` and Φ
+`accelerated.consistency.consistency_function`.
+
+Progressive distillation (Salimans & Ho 2022; 03: "Student learns to combine 2 teacher steps into 1"): round r trains a
+student with N steps to land, in one step of 2Δ = 1/N, where two teacher steps of Δ land; the student starts from the
+teacher's weights, and becomes the next round's teacher: 32 → 16 → 8 → 4 → 2 → 1 steps.
+
+Consistency distillation (Song et al. 2023; 03: "a consistency loss between adjacent timesteps"): a consistency model
+f_θ(x, t) = x − t F_θ(x, t) has f_θ(x, 0) = x built in (c_skip = 1, c_out = −t, so c_out(0) = 0), is trained so that
+f_θ(x_{t_{n+1}}, t_{n+1}) = f_θ⁻(x̂_{t_n}, t_n) along one teacher Euler step, with θ⁻ an EMA of θ, and samples in
+one step: x = f_θ(z, 1).
+
+`genspec train distill --out DIR` runs both and writes metrics.json, table.md and samples.png.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from accelerated import consistency, distill, rf
+from accelerated import optimal as O
+from accelerated.models.flow import FlowConfig, VelocityMLP, sample_mixture
+from accelerated.sampler import euler_sample
+
+# A 2-D mixture whose flow bends: four well-separated, unequal modes (weights, means, covariances).
+FOUR_MODES = (
+    torch.tensor([0.4, 0.3, 0.2, 0.1], dtype=torch.float64),
+    torch.tensor([[-2.0, 0.0], [2.0, 0.0], [0.0, 2.0], [0.0, -2.0]], dtype=torch.float64),
+    torch.stack([0.05 * torch.eye(2, dtype=torch.float64)] * 4),
+)
+
+
+@dataclass
+class DistillConfig:
+    hidden: int = 128
+    depth: int = 3
+    batch: int = 256
+    lr: float = 1e-3
+    warm_steps: int = 2000         # the student's starting point: an MLP regressed on the teacher's velocity
+    start_steps: int = 32          # the teacher's step count in round 1; the first student has half of it
+    round_steps: int = 800         # Adam steps per progressive round
+    cd_steps: int = 3000           # Adam steps of consistency distillation
+    cd_grid: int = 32              # N: adjacent timesteps t_n = n/N of the consistency loss
+    ema: float = 0.95              # μ of the target network θ⁻ ← μθ⁻ + (1 − μ)θ
+    eval_points: int = 2048
+    seed: int = 0
+
+
+class ConsistencyModel(nn.Module):
+    """f_θ(x, t) = x − t F_θ(x, t): the boundary condition f_θ(x, 0) = x holds for every θ (c_skip = 1, c_out = −t).
+
+    With F_θ a velocity this is one Euler step from t to 0; training makes F_θ the average velocity (x_t − Φ)/t.
+    """
+
+    def __init__(self, F: nn.Module):
+        super().__init__()
+        self.F = F
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return x - t[:, None] * self.F(x, t)
+
+
+class Oracle:
+    """The exact teacher f*(x, t) of a mixture as a callable, with the mixture's eigendecomposition cached once."""
+
+    def __init__(self, mixture):
+        self.mixture = O.Mixture(*mixture)
+
+    def __call__(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return O.optimal_prediction(x, t, self.mixture)
+
+
+@dataclass
+class Evaluation:
+    """Fixed noise z and its exact images Φ(z) under the teacher's flow."""
+
+    z: torch.Tensor
+    phi: torch.Tensor
+
+    @classmethod
+    def of(cls, mixture, n: int, seed: int) -> Evaluation:
+        z = torch.randn(n, 2, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+        return cls(z, consistency.consistency_function(z, 1.0, *mixture))
+
+    def error(self, samples: torch.Tensor) -> float:
+        return float((samples.double() - self.phi).pow(2).sum(1).mean().sqrt())
+
+    @torch.no_grad()
+    def euler_error(self, f, steps: int) -> float:
+        """error of the Euler sampler (sampler.euler) with velocity f and `steps` steps."""
+        return self.error(euler_sample(lambda x, t: f(x.float(), t.float()).double(), self.z, steps))
+
+
+def _mlp(c: DistillConfig) -> VelocityMLP:
+    return VelocityMLP(FlowConfig(dim=2, hidden=c.hidden, depth=c.depth, seed=c.seed))
+
+
+def _batch(mixture, c: DistillConfig, gen: torch.Generator):
+    weights, means, covs = mixture
+    x = sample_mixture(c.batch, weights, means, covs, generator=gen)
+    return x, torch.randn(x.shape, generator=gen)
+
+
+def regress_on_teacher(mixture, c: DistillConfig, gen: torch.Generator) -> VelocityMLP:
+    """The student's starting point: f_θ fitted to the teacher's velocity f*(x_t, t), x_t = (1 − t)x + tz,
+    t ~ U(0, 1)."""
+    teacher, model = Oracle(mixture), _mlp(c)
+    opt = torch.optim.Adam(model.parameters(), lr=c.lr)
+    for _ in range(c.warm_steps):
+        x, z = _batch(mixture, c, gen)
+        t = torch.rand(c.batch, generator=gen)
+        x_t = rf.interpolate(x, z, t)
+        loss = (model(x_t, t) - teacher(x_t, t)).pow(2).sum(1).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return model
+
+
+@dataclass
+class Round:
+    student_steps: int
+    teacher_steps: int
+    error_before: float            # the student at its step count before the round (= its initial weights)
+    error_after: float
+    oracle_euler_error: float      # the exact teacher's own Euler sampler at the student's step count
+    final_loss: float
+    seconds: float
+
+
+def progressive_distillation(mixture=FOUR_MODES, c: DistillConfig | None = None, progress=None,
+                             students: dict | None = None) -> list[Round]:
+    """Halving rounds 32 → 16 → … → 1: the student's one Euler step of 2Δ = 1/N is trained onto two teacher steps of Δ
+    (distill.progressive) at the student's grid times t = 1 − k/N, x_t from the data (rf.interpolation). If given,
+    `students` receives each round's student by its step count."""
+    c = c or DistillConfig()
+    torch.manual_seed(c.seed)
+    gen = torch.Generator().manual_seed(c.seed)
+    ev = Evaluation.of(mixture, c.eval_points, c.seed + 1)
+    oracle = Oracle(mixture)
+    teacher: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = oracle   # round 1: the exact teacher
+    student = regress_on_teacher(mixture, c, gen)
+    rounds, N = [], c.start_steps // 2
+    students = {} if students is None else students
+    while N >= 1:
+        t0 = time.perf_counter()
+        before = ev.euler_error(student, N)
+        opt = torch.optim.Adam(student.parameters(), lr=c.lr)
+        losses = []
+        for _ in range(c.round_steps):
+            x, z = _batch(mixture, c, gen)
+            t = 1.0 - torch.randint(0, N, (c.batch,), generator=gen).float() / N
+            x_t = rf.interpolate(x, z, t)
+            target = distill.distillation_target(teacher, x_t, t, 1.0 / (2 * N))
+            loss = (student(x_t, t) - target).pow(2).sum(1).mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        rounds.append(Round(N, 2 * N, before, ev.euler_error(student, N), ev.euler_error(oracle, N),
+                            sum(losses[-50:]) / len(losses[-50:]), time.perf_counter() - t0))
+        if progress:
+            progress(rounds[-1])
+        teacher = copy.deepcopy(student).requires_grad_(False)  # the student becomes the next round's teacher
+        students[N] = teacher
+        N //= 2
+    return rounds
+
+
+@dataclass
+class ConsistencyResult:
+    one_step_error: float                 # ‖f_θ(z, 1) − Φ(z)‖, RMS
+    one_step_error_before: float          # the same at the start (f_θ = one Euler step of the regressed teacher)
+    teacher_one_step_error: float         # one Euler step of the exact teacher: z − f*(z, 1)
+    teacher_euler_errors: dict[int, float] = field(default_factory=dict)
+    losses: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def consistency_distillation(mixture=FOUR_MODES, c: DistillConfig | None = None) -> tuple[ConsistencyModel,
+                                                                                         ConsistencyResult]:
+    """Train f_θ with the consistency loss between adjacent grid times t_n = n/N (consistency.loss, distillation mode:
+    one Euler step of the exact teacher), θ⁻ an EMA of θ; returns the EMA model and its errors against Φ."""
+    c = c or DistillConfig()
+    torch.manual_seed(c.seed)
+    gen = torch.Generator().manual_seed(c.seed)
+    ev = Evaluation.of(mixture, c.eval_points, c.seed + 1)
+    teacher = Oracle(mixture)
+    model = ConsistencyModel(regress_on_teacher(mixture, c, gen))
+    target = copy.deepcopy(model).requires_grad_(False)
+    one_step = lambda f: ev.error(f(ev.z.float(), torch.ones(len(ev.z))).detach())
+    before = one_step(target)
+    opt = torch.optim.Adam(model.parameters(), lr=c.lr)
+    t0, losses = time.perf_counter(), []
+    for _ in range(c.cd_steps):
+        x, z = _batch(mixture, c, gen)
+        n = torch.randint(0, c.cd_grid, (c.batch,), generator=gen).float()
+        loss = consistency.consistency_loss(model, target, teacher, x, z, (n + 1) / c.cd_grid, n / c.cd_grid)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        with torch.no_grad():                                   # θ⁻ ← μθ⁻ + (1 − μ)θ
+            for p_ema, p in zip(target.parameters(), model.parameters(), strict=True):
+                p_ema.lerp_(p, 1.0 - c.ema)
+        losses.append(loss.item())
+    result = ConsistencyResult(one_step(target), before, ev.euler_error(teacher, 1),
+                               {k: ev.euler_error(teacher, k) for k in (1, 2, 4, 50)}, losses,
+                               time.perf_counter() - t0)
+    return target.eval(), result
+
+
+def summary(rounds: list[Round], cd: ConsistencyResult) -> dict:
+    """The measurements as JSON-ready data."""
+    return {"progressive": [asdict(r) for r in rounds],
+            "consistency": {k: v for k, v in asdict(cd).items() if k != "losses"}}
+
+
+def _table(rounds: list[Round], cd: ConsistencyResult) -> str:
+    lines = ["# Few-step students against the exact teacher flow (RMS ‖sample(z) − Φ(z)‖)", "",
+             "| student steps | teacher steps | student before round | student after round | exact teacher, "
+             "same steps | seconds |", "|---|---|---|---|---|---|"]
+    lines += [f"| {r.student_steps} | {r.teacher_steps} | {r.error_before:.4f} | {r.error_after:.4f} | "
+              f"{r.oracle_euler_error:.4f} | {r.seconds:.1f} |" for r in rounds]
+    e = cd.teacher_euler_errors
+    lines += ["", "| consistency model, 1 step | before training | exact teacher: 1 step | 2 | 4 | 50 |",
+              "|---|---|---|---|---|---|",
+              f"| {cd.one_step_error:.4f} | {cd.one_step_error_before:.4f} | {e[1]:.4f} | {e[2]:.4f} | {e[4]:.4f} | "
+              f"{e[50]:.4f} |"]
+    return "\n".join(lines) + "\n"
+
+
+@torch.no_grad()
+def _picture(mixture, students: dict, cd_model: ConsistencyModel, n: int, seed: int) -> np.ndarray:
+    """Rows of scatter panels from the same noise: the data and Φ(z); the exact teacher's Euler sampler at 1, 2, 4
+    steps; the progressive students at 1, 2, 4 steps and the 1-step consistency model."""
+    from accelerated.models.plots import scatter_panel, side_by_side, stack
+    gen = torch.Generator().manual_seed(seed)
+    ev = Evaluation.of(mixture, n, seed)
+    weights, means, covs = mixture
+    data = sample_mixture(n, weights, means, covs, generator=gen)
+    oracle = Oracle(mixture)
+    euler = lambda f, k: euler_sample(lambda x, t: f(x.float(), t.float()).double(), ev.z, k)
+    rows = [[scatter_panel(ev.z, "NOISE Z"), scatter_panel(data, "DATA"), scatter_panel(ev.phi, "EXACT MAP")],
+            [scatter_panel(euler(oracle, k), f"TEACHER {k} STEP") for k in (1, 2, 4)],
+            [scatter_panel(euler(students[k], k), f"PD {k} STEP") for k in (1, 2, 4) if k in students]
+            + [scatter_panel(cd_model(ev.z.float(), torch.ones(n)), "CD 1 STEP")]]
+    return stack([side_by_side(r) for r in rows])
+
+
+def main(argv: list[str]) -> int:
+    """`genspec train distill --out DIR [--small] [--seed S]`."""
+    p = argparse.ArgumentParser(prog="genspec train distill",
+                                description="Progressive and consistency distillation of the exact flow of a 2-D "
+                                            "mixture; writes metrics.json, table.md and samples.png to DIR")
+    p.add_argument("--out", required=True, help="output directory (created)")
+    p.add_argument("--small", action="store_true", help="a quick run (the tests' configuration, ~10 s)")
+    p.add_argument("--tiny", action="store_true", help="a smoke run (~2 s; the numbers mean nothing)")
+    p.add_argument("--seed", type=int, default=0)
+    a = p.parse_args(argv)
+    c = DistillConfig(seed=a.seed)
+    if a.small:
+        c = DistillConfig(warm_steps=300, round_steps=200, cd_steps=600, eval_points=1024, seed=a.seed)
+    if a.tiny:
+        c = DistillConfig(warm_steps=20, round_steps=10, cd_steps=20, eval_points=128, seed=a.seed)
+    os.makedirs(a.out, exist_ok=True)
+    torch.set_num_threads(1)          # 128-wide MLPs: intra-op threads only add latency
+    students: dict = {}
+    show = lambda r: print(f"  round {r.student_steps:2d} steps (teacher {r.teacher_steps:2d}): error "
+                           f"{r.error_before:.4f} → {r.error_after:.4f}; exact teacher at {r.student_steps} steps "
+                           f"{r.oracle_euler_error:.4f}  [{r.seconds:.1f} s]", flush=True)
+    print("progressive distillation, 32 → 1 steps (teacher: the exact oracle velocity)", flush=True)
+    rounds = progressive_distillation(FOUR_MODES, c, show, students)
+    print(f"consistency distillation ({c.cd_steps} steps, grid N = {c.cd_grid}, EMA μ = {c.ema})", flush=True)
+    cd_model, cd = consistency_distillation(FOUR_MODES, c)
+    print(f"  1-step consistency model {cd.one_step_error:.4f} (before {cd.one_step_error_before:.4f}); "
+          f"1-step exact teacher {cd.teacher_one_step_error:.4f}  [{cd.seconds:.1f} s]")
+    with open(os.path.join(a.out, "metrics.json"), "w") as f:
+        json.dump({"config": asdict(c), **summary(rounds, cd)}, f, indent=2)
+    with open(os.path.join(a.out, "table.md"), "w") as f:
+        f.write(_table(rounds, cd))
+    from accelerated.models.images import write_png
+    write_png(os.path.join(a.out, "samples.png"), _picture(FOUR_MODES, students, cd_model, 2000, c.seed + 7))
+    print(f"wrote {a.out}/metrics.json, table.md, samples.png")
+    return 0
