@@ -167,7 +167,8 @@ CLAUSES = [
                 "a step multiplies earlier errors by its gain |1 − k/T + g²/(T Var x_t)| (the cases use the exact "
                 "score of Gaussian data), up to 5 for ve at t = 1, T = 4. bfloat16: the state is kept in float32 but "
                 "the score sees it rounded to bfloat16 (2^-9 relative) every step, times that gain: ~10% relative "
-                "after a few ve steps"),
+                "after a few ve steps. The errors are made at the scale of the state, which starts at |x1| (≈ 50 on "
+                "ve) and contracts to O(1): the suite applies rtol to max |x1| as well (atol + rtol·max|x1|)"),
         singular="The score is evaluated at t_k = 1 − k/T > 0 only; the last step lands on t = 0.",
         notes="Deterministic given the noise. The tests check the samples of the exact mixture score against the "
               "exact t = 0 marginal: a Kolmogorov–Smirnov test per coordinate and the mean within 5 standard errors.",
