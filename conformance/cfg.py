@@ -52,10 +52,34 @@ def in_form(w, form):
     return R.guidance_weight(w, "one_plus_w", form)
 
 
-def weights(w_max, form="one_plus_w"):
-    """Guidance strengths in [−1, w_max] (default-form units) with the special points −1 and 0, in `form`."""
-    w = st.one_of(st.sampled_from([-1.0, 0.0, 1.0]), st.floats(-1.0, w_max, allow_nan=False))
+W_EDGES = (-999.0, 999.0)
+"""the ends of the domain |w| ≤ 1000 in the default units (s = 1 + w stays inside it in the scale form)."""
+
+
+def weights(w_max, form="one_plus_w", edges=()):
+    """Guidance strengths in [−1, w_max] (default-form units) with the special points −1 and 0, in `form`; `edges`
+    adds fixed strengths (e.g. W_EDGES) to the special points."""
+    w = st.one_of(st.sampled_from([-1.0, 0.0, 1.0, *edges]), st.floats(-1.0, w_max, allow_nan=False))
     return w.map(lambda v: in_form(v, form))
+
+
+def magnitude(w, form, a, b):
+    """M = G (|a| + |b|), G = 1 + |w| + |1 + w| (default units): the size of the intermediates of a combination."""
+    wd = R.guidance_weight(w, form, "one_plus_w")
+    return (1.0 + abs(wd) + abs(1.0 + wd)) * (np.abs(a) + np.abs(b))
+
+
+def _combination_compare(names, what):
+    """|got − expected| / (1 + M) within the clause's tolerance: a few ulps of the intermediates, for every |w|."""
+    def compare(ctx, got, expected, inputs):
+        clause = COMBINE if names[0] == "v_y" else SCORE
+        m = 1.0 + magnitude(inputs["w"], form_of(ctx, clause) if ctx.target is not None else "one_plus_w",
+                            inputs[names[0]], inputs[names[1]])
+        g, e = np.asarray(got, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+        if g.shape != e.shape:
+            return ctx.assert_close(clause, g, e, what=what)
+        ctx.assert_close(clause, g / m, e / m, what=f"{what} / (1 + M) (w = {inputs['w']:g})")
+    return compare
 
 
 def scaled(tol: Tolerance, gain: float) -> Tolerance:
@@ -76,32 +100,33 @@ def _combine_cases(form="one_plus_w"):
     shape = st.tuples(st.integers(1, 6), st.integers(1, 4))
     return shape.flatmap(lambda sh: st.fixed_dictionaries(
         {"v_y": gaussian(sh, 2.0).map(lambda v: np.clip(v, -5, 5)),
-         "v_null": gaussian(sh, 2.0).map(lambda v: np.clip(v, -5, 5)), "w": weights(10.0, form)}))
+         "v_null": gaussian(sh, 2.0).map(lambda v: np.clip(v, -5, 5)), "w": weights(10.0, form, W_EDGES)}))
 
 
 def _fixed_combine_inputs():
     """A few fixed inputs for the special-weight properties (a failing target shrinks nothing)."""
     rng = np.random.default_rng(0)
-    return st.sampled_from([{"v_y": rng.normal(0, 2, (n, d)), "v_null": rng.normal(0, 2, (n, d)), "w": w}
-                            for n, d, w in ((1, 1, 0.5), (3, 2, 3.0), (5, 4, 7.5))])
+    return st.sampled_from([{"v_y": rng.normal(0, 2, (n, d)), "v_null": rng.normal(0, 2, (n, d))}
+                            for n, d in ((1, 1), (3, 2), (5, 4))])         # no w: each property sets its weight
 
 
 def _combine_off(ctx, fn, inp):
     form = form_of(ctx, COMBINE)
     ctx.assert_close(COMBINE, fn(v_y=inp["v_y"], v_null=inp["v_null"], w=OFF[form]), inp["v_y"],
-                     what=f"{form} at its guidance-off weight {OFF[form]:g} vs v_y")
+                     what=f"{form} called with w = {OFF[form]:g} (its guidance-off weight) vs v_y")
 
 
 def _combine_unconditional(ctx, fn, inp):
     form = form_of(ctx, COMBINE)
     ctx.assert_close(COMBINE, fn(v_y=inp["v_y"], v_null=inp["v_null"], w=UNCONDITIONAL[form]), inp["v_null"],
-                     what=f"{form} at weight {UNCONDITIONAL[form]:g} vs v_∅")
+                     what=f"{form} called with w = {UNCONDITIONAL[form]:g} (its unconditional weight) vs v_∅")
 
 
 def _combine_affine(ctx, fn, inp):
     """The weights sum to one: combine(c, c, w) = c for every w."""
-    ctx.assert_close(COMBINE, fn(v_y=inp["v_y"], v_null=inp["v_y"], w=inp["w"]), inp["v_y"],
-                     what="combine(c, c, w) vs c")
+    m = 1.0 + magnitude(inp["w"], form_of(ctx, COMBINE), inp["v_y"], inp["v_y"])   # as in the value comparison
+    ctx.assert_close(COMBINE, fn(v_y=inp["v_y"], v_null=inp["v_y"], w=inp["w"]) / m, inp["v_y"] / m,
+                     what=f"combine(c, c, w) / (1 + M) with v_∅ = v_y (c) and w = {inp['w']:g} vs c / (1 + M)")
 
 
 def _forms_equal():
@@ -156,7 +181,7 @@ def _velocity_guidance_is_score_guidance():
 def _score_cases(form="one_plus_w"):
     shape = st.tuples(st.integers(1, 6), st.integers(1, 4))
     return shape.flatmap(lambda sh: st.fixed_dictionaries(
-        {"score_null": gaussian(sh, 2.0), "grad_log_p_y": gaussian(sh, 2.0), "w": weights(10.0, form)}))
+        {"score_null": gaussian(sh, 2.0), "grad_log_p_y": gaussian(sh, 2.0), "w": weights(10.0, form, W_EDGES)}))
 
 
 @st.composite
@@ -346,7 +371,7 @@ def _count_rows(clause, steps):
 def _fixed_cost_inputs():
     rng = np.random.default_rng(1)
     return st.sampled_from([{"f": linear_field(k, d, C), "x_t": rng.normal(0, 1.5, (n, d)),
-                             "y": rng.integers(0, C, n).astype(np.int64), "t": t, "w": 2.0, "num_classes": C}
+                             "y": rng.integers(0, C, n).astype(np.int64), "t": t, "num_classes": C}  # no w
                             for k, (n, d, C, t) in enumerate(((1, 1, 2, 0.0), (4, 2, 3, 0.5), (6, 3, 3, 1.0)))])
 
 
@@ -356,7 +381,7 @@ def _cost_off(ctx, fn, inp):
     n = inp["x_t"].shape[0]
     t = np.broadcast_to(inp["t"], (n,)).astype(np.float64)
     ctx.assert_close(COST, fn(**{**inp, "w": OFF[form]}), inp["f"].numpy(inp["x_t"], inp["y"], t),
-                     what="guided prediction at the guidance-off weight vs f(x_t, y, t)")
+                     what=f"guided prediction called with w = {OFF[form]:g} (the guidance-off weight) vs f(x_t, y, t)")
 
 
 @st.composite
@@ -368,6 +393,11 @@ def _euler_cases(draw, form="one_plus_w"):
             "w": draw(weights(3.0, form)), "T": draw(st.sampled_from([1, 2, 3, 4, 8])), "num_classes": C}
 
 
+def _without_w(inp):
+    """The inputs of a property that sets the weight itself: the shown input then holds no other w."""
+    return {k: v for k, v in inp.items() if k != "w"}
+
+
 def _euler_endpoints(ctx, fn, inp):
     """w off = the conditional Euler sample, w = −1 (s = 0) = the unconditional one (sampler.euler with f(·, y, ·))."""
     from reference import sampler as RS
@@ -376,9 +406,10 @@ def _euler_endpoints(ctx, fn, inp):
     null = np.full_like(y, RC.null_value(inp["num_classes"], null_label_of(ctx, EULER)))
     field = lambda labels: (lambda x, t: f.numpy(x, labels, np.broadcast_to(t, (x.shape[0],)).astype(np.float64)))
     ctx.assert_close(EULER, fn(**{**inp, "w": OFF[form]}), RS.euler_sample(field(y), x1, T),
-                     what="guided sample at the guidance-off weight vs the conditional Euler sample")
+                     what=f"guided sample called with w = {OFF[form]:g} (guidance off) vs the conditional Euler sample")
     ctx.assert_close(EULER, fn(**{**inp, "w": UNCONDITIONAL[form]}), RS.euler_sample(field(null), x1, T),
-                     what="guided sample at the unconditional weight vs the unconditional Euler sample")
+                     what=f"guided sample called with w = {UNCONDITIONAL[form]:g} (unconditional) vs the "
+                          f"unconditional Euler sample")
 
 
 # ---- cfg.concentration --------------------------------------------------------------------------
@@ -443,6 +474,7 @@ CHECKS = [
                       lambda: sp.expand(SYMBOLIC_FORMS["scale"].subs(s_, sp.Rational(15, 2))
                                         - SYMBOLIC_FORMS["one_plus_w"].subs(w_, sp.Rational(13, 2))))),
         symbolic=lambda v_y, v_null, w: sp.lambdify((vy, vn, w_), SYMBOLIC_FORMS["one_plus_w"])(v_y, v_null, w),
+        compare=_combination_compare(("v_y", "v_null"), "v_cfg"),
         properties=(Property("guidance-off weight gives v_y", _combine_off, cases=_fixed_combine_inputs()),
                     Property("unconditional weight gives v_∅", _combine_unconditional, cases=_fixed_combine_inputs()),
                     Property("weights sum to one: combine(c, c, w) = c", _combine_affine)),
@@ -459,6 +491,7 @@ CHECKS = [
         symbolic=lambda score_null, grad_log_p_y, w: sp.lambdify(
             (sp.Symbol("s"), sp.Symbol("g"), w_),
             sp.Symbol("s") + (1 + w_) * sp.Symbol("g"))(score_null, grad_log_p_y, w),
+        compare=_combination_compare(("score_null", "grad_log_p_y"), "s_cfg"),
         properties=(Property("implicit classifier: finite-difference ∇log p(y|x_t) with the oracles",
                              _score_implicit_classifier, cases=_oracle_score_cases()),
                     Property("rf: v_cfg = −(x_t + t s_cfg)/(1 − t)", _score_velocity_relation,
@@ -506,7 +539,7 @@ CHECKS = [
         convention_cases=lambda conv: _euler_cases(conv["form"]),
         properties=(Property("2T·B network rows, between T and 2T calls", _count_rows(EULER, lambda inp: inp["T"])),
                     Property("w off = conditional Euler sample; unconditional weight = unconditional sample",
-                             _euler_endpoints)),
+                             _euler_endpoints, cases=_euler_cases().map(_without_w))),
         max_examples=10,
         example=lambda: {"f": linear_field(0, 2, 2), "x1": np.array([[1.0, 0.0]]), "y": np.array([1]), "w": 3.0,
                          "T": 4, "num_classes": 2},

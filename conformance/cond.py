@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from reference import cond as R
 
+from .arrays import T_EDGES, draw_edges
 from .checks import ClauseChecks, Dual, Proof, Property
 
 VELOCITY, POSTERIOR, LOSS = "cond.velocity", "cond.class_posterior", "cond.loss"
@@ -142,6 +143,8 @@ def oracle_inputs(draw, null_label="extra_class", allow_null=True, t_low=0.0, t_
     t = rng.uniform(t_low, t_high, n)
     if draw(st.booleans()):
         t[0] = draw(st.sampled_from([t_low, t_high]))
+    if (t_low, t_high) == (0.0, 1.0):
+        t = draw_edges(draw, t, T_EDGES)                            # t within 1e-9..1e-3 of 0 and 1
     C = num_classes(gm)
     y = rng.integers(0, C + (1 if allow_null else 0), n)
     if allow_null:

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from reference import consistency as R
 from spec.schema import Tolerance
 
+from .arrays import T_EDGES, draw_edges
 from .checks import ClauseChecks, Dual, Proof, Property
 from .optimal import X_HAT, Z_HAT, a, b, mu, oracle, random_mixture, s, xt
 from .sampler import numpy_side
@@ -62,7 +63,8 @@ def _property_cases(draw):
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     w, m, c = random_mixture(rng, draw(st.integers(1, 2)), draw(st.integers(1, 2)), lam=(0.1, 2.0))
     n = draw(st.integers(1, 4))
-    return {"x_t": rng.standard_normal((n, m.shape[1])) * 1.5, "t": _times(rng, n), "weights": w, "means": m, "covs": c}
+    t = draw_edges(draw, _times(rng, n), T_EDGES)                  # t within 1e-9..1e-3 of 0 and 1
+    return {"x_t": rng.standard_normal((n, m.shape[1])) * 1.5, "t": t, "weights": w, "means": m, "covs": c}
 
 
 @st.composite
@@ -71,7 +73,7 @@ def _gaussian_cases(draw):
     d, n = draw(st.integers(1, 3)), draw(st.integers(1, 6))
     m_ = rng.uniform(-3, 3, d)
     s_ = float(rng.uniform(0.1, 3.0)) if draw(st.booleans()) else rng.uniform(0.1, 3.0, d)
-    tt = _times(rng, n)
+    tt = draw_edges(draw, _times(rng, n), T_EDGES)                # t within 1e-9..1e-3 of 0 and 1
     if draw(st.booleans()):
         tt = float(tt[0])
     tn = np.broadcast_to(tt, (n,))[:, None]

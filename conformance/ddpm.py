@@ -123,8 +123,12 @@ def _step_cases(draw, shift=0, with_noise=True, with_prev=False):
 
 
 # ---- helpers ------------------------------------------------------------------------------------
-def _one_based(ctx, clause, t):
-    return np.asarray(t) + _shift(ctx.target.conventions_for(clause))
+# Properties draw their inputs in the spec's default indexing (one_based: t = 0..T) and hand the target its
+# declared variant (zero_based: k = t − 1) through `_declared`: a zero_based target never receives t = T.
+def _declared(ctx, clause, inp):
+    """One-based inputs in the target's declared indexing (t and t_prev shifted by −1 for zero_based)."""
+    s = _shift(ctx.target.conventions_for(clause))
+    return {k: (np.asarray(v) - s if k in ("t", "t_prev") else v) for k, v in inp.items()}
 
 
 def _bc(v, x):
@@ -143,23 +147,22 @@ def _iterated(betas):
 # ---- properties ---------------------------------------------------------------------------------
 def _forward_moments(ctx, fn, inp):
     """Mean coefficient and standard deviation of the closed form equal those of t iterated one-step corruptions."""
-    t1 = _one_based(ctx, "ddpm.forward", inp["t"])
+    t1 = np.asarray(inp["t"])
     m, var = _iterated(inp["betas"])
     ones, zeros = np.ones_like(inp["x0"]), np.zeros_like(inp["x0"])
-    got_m = fn(x0=ones, eps=zeros, t=inp["t"], betas=inp["betas"])
-    got_s = fn(x0=zeros, eps=ones, t=inp["t"], betas=inp["betas"])
+    t = _declared(ctx, "ddpm.forward", inp)["t"]
+    got_m = fn(x0=ones, eps=zeros, t=t, betas=inp["betas"])
+    got_s = fn(x0=zeros, eps=ones, t=t, betas=inp["betas"])
     ctx.assert_close("ddpm.forward", got_m, _bc(m[t1], ones) * ones,
                      what="mean coefficient vs iterated √(1−β) products")
     ctx.assert_close("ddpm.forward", got_s, _bc(np.sqrt(var[t1]), ones) * ones, what="std vs iterated variance")
 
 
 def _forward_t0(ctx, fn, inp):
-    """t = 0 (one_based) is the data: x_0 = x0."""
-    if _shift(ctx.target.conventions_for("ddpm.forward")):
-        return
-    t0 = np.zeros_like(inp["t"])
+    """t = 0 (one_based; k = −1 zero_based) is the data: x_0 = x0."""
+    t0 = _declared(ctx, "ddpm.forward", {"t": np.zeros_like(inp["t"])})["t"]
     ctx.assert_close("ddpm.forward", fn(x0=inp["x0"], eps=inp["eps"], t=t0, betas=inp["betas"]), inp["x0"],
-                     what="x_t at t = 0")
+                     what=f"x_t at t = {int(t0.flat[0])} (the data in the declared indexing)")
 
 
 def _alpha_bar_product(ctx, fn, inp):
@@ -195,14 +198,14 @@ def _loss_zero_and_unit(ctx, fn, inp):
 
 def _ancestral_posterior(ctx, fn, inp):
     """With ξ = 0 the step is the posterior mean μ̃(x_t, x̂_0) (Ho et al. eq. 7), x̂_0 from ε_θ."""
-    t1 = _one_based(ctx, "ddpm.ancestral_step", inp["t"])
+    t1 = np.asarray(inp["t"])
     m, _ = _iterated(inp["betas"])
     abf = m**2
     x = inp["x_t"]
     a_t, a_p, b_t = _bc(abf[t1], x), _bc(abf[t1 - 1], x), _bc(inp["betas"][t1 - 1], x)
     x0_hat = (x - np.sqrt(1 - a_t) * inp["eps_pred"]) / np.sqrt(a_t)
     mu = np.sqrt(a_p) * b_t / (1 - a_t) * x0_hat + np.sqrt(1 - b_t) * (1 - a_p) / (1 - a_t) * x
-    got = fn(**{**inp, "noise": np.zeros_like(x)})
+    got = fn(**_declared(ctx, "ddpm.ancestral_step", {**inp, "noise": np.zeros_like(x)}))
     scale = float(np.max(np.abs(x)) + np.max(np.abs(inp["eps_pred"]))) / math.sqrt(float(np.min(a_t)))
     tol = ctx.tolerance("ddpm.ancestral_step")
     ctx.assert_close("ddpm.ancestral_step", got, mu, what="step with ξ = 0 vs posterior mean μ̃",
@@ -212,13 +215,14 @@ def _ancestral_posterior(ctx, fn, inp):
 def _ancestral_noise(ctx, fn, inp):
     """The noise enters as σ_t ξ, σ_t² = β̃_t (or β_t), and not at all at t = 1."""
     conv = ctx.target.conventions_for("ddpm.ancestral_step")
-    t1 = _one_based(ctx, "ddpm.ancestral_step", inp["t"])
+    t1 = np.asarray(inp["t"])
     m, _ = _iterated(inp["betas"])
     abf = m**2
     b_t = inp["betas"][t1 - 1]
     var = (1 - abf[t1 - 1]) / (1 - abf[t1]) * b_t if conv["sigma"] == "beta_tilde" else b_t
     var = np.where(t1 == 1, 0.0, var)
-    d = fn(**inp) - fn(**{**inp, "noise": np.zeros_like(inp["noise"])})
+    dec = _declared(ctx, "ddpm.ancestral_step", inp)
+    d = fn(**dec) - fn(**{**dec, "noise": np.zeros_like(inp["noise"])})
     ctx.assert_close("ddpm.ancestral_step", d, _bc(np.sqrt(var), d) * inp["noise"], what="x(ξ) − x(0) vs σ_t ξ",
                      tol=Tolerance(rtol=1e-2 if ctx.dtype != "float64" else 1e-9,
                                    atol=(1e-2 if ctx.dtype != "float64" else 1e-12)
@@ -249,34 +253,32 @@ def _ddim_compare(ctx, got, expected, inputs, rounding_steps=0):
 
 def _ddim_exact(ctx, fn, inp):
     """With the true ε, DDIM(forward(x0, ε, t)) = forward(x0, ε, t') (deterministic, same ε)."""
-    conv = ctx.target.conventions_for("ddpm.ddim_step")
     x0, eps = inp["x_t"], inp["eps_pred"]                      # reuse the drawn arrays as (x0, ε)
-    t1 = np.asarray(inp["t"]) + _shift(conv)
-    tp = np.asarray(inp["t_prev"]) + _shift(conv)
+    t1, tp = np.asarray(inp["t"]), np.asarray(inp["t_prev"])
     xt = R.forward(x0, eps, t1, inp["betas"])
     xt_r = ctx.round({"x": xt})["x"]                            # what the target sees in its dtype
-    got = fn(x_t=xt_r, eps_pred=eps, t=inp["t"], t_prev=inp["t_prev"], betas=inp["betas"])
+    dec = _declared(ctx, "ddpm.ddim_step", {**inp, "x_t": xt_r})
+    got = fn(**dec)
     m, _ = _iterated(inp["betas"])
     # DDIM is affine in x_t with slope √(ᾱ_{t'}/ᾱ_t): the rounding of x_t propagates exactly by that factor
     want = R.forward(x0, eps, tp, inp["betas"]) + _bc(m[tp] / m[t1], xt) * (xt_r - xt)
-    _ddim_compare(ctx, got, want, {**inp, "x_t": xt_r})
+    _ddim_compare(ctx, got, want, dec)
 
 
 def _ddim_composes(ctx, fn, inp):
     """Deterministic and path-consistent: t → t' in one jump equals t → m → t' with the same ε."""
-    conv = ctx.target.conventions_for("ddpm.ddim_step")
-    s = _shift(conv)
-    t1, tp = np.asarray(inp["t"]) + s, np.asarray(inp["t_prev"]) + s
+    t1, tp = np.asarray(inp["t"]), np.asarray(inp["t_prev"])
     mid = (t1 + tp + 1) // 2                                    # tp < mid ≤ t1 − … (mid < t1 when t1 − tp ≥ 2)
     ok = (t1 - tp) >= 2
     if not np.any(ok):
         return
     sel = {k: (v[ok] if isinstance(v, np.ndarray) and v.shape[:1] == ok.shape and k != "betas" else v)
            for k, v in inp.items()}
-    one = fn(**sel)
-    half = fn(**{**sel, "t_prev": mid[ok] - s})
-    two = fn(**{**sel, "x_t": half, "t": mid[ok] - s})
-    _ddim_compare(ctx, two, one, sel, rounding_steps=1)
+    dec = lambda d: _declared(ctx, "ddpm.ddim_step", d)         # noqa: E731
+    one = fn(**dec(sel))
+    half = fn(**dec({**sel, "t_prev": mid[ok]}))
+    two = fn(**dec({**sel, "x_t": half, "t": mid[ok]}))
+    _ddim_compare(ctx, two, one, dec(sel), rounding_steps=1)
 
 
 # ---- the checks ---------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from reference import distill as R
 from reference.sampler import euler_sample
 
+from .arrays import T_EDGES, draw_edges
 from .checks import ClauseChecks, Dual, Proof, Property
 from .optimal import BIMODAL, oracle, random_mixture
 from .sampler import numpy_side
@@ -34,6 +35,7 @@ def _cases(draw):
     dt = 1.0 / (2 * N)
     tt = rng.uniform(2 * dt, 1.0, n)
     tt[rng.random(n) < 0.2], tt[rng.random(n) < 0.2] = 2 * dt, 1.0
+    tt = draw_edges(draw, tt, [v for v in T_EDGES if v >= 2 * dt])   # t within 1e-9..1e-3 of 1 (t ≥ 2Δt)
     return {"f": oracle(w, m, c), "x_t": rng.standard_normal((n, d)), "t": tt, "dt": dt}
 
 

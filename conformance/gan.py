@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from reference import gan as R
 from spec.schema import Tolerance
 
-from .arrays import dicts, reals
+from .arrays import P_EDGES, T_EDGES, dicts, draw_edges, reals
 from .checks import ClauseChecks, Proof, Property
 
 # ---- symbols ------------------------------------------------------------------------------------
@@ -24,7 +24,16 @@ BCE = lambda prob, y: -(y * sp.log(prob) + (1 - y) * sp.log(1 - prob))
 
 # ---- strategies ---------------------------------------------------------------------------------
 n = st.integers(1, 8)
-probs = n.flatmap(lambda k: reals(0.0, 1.0, (k,)))
+
+
+@st.composite
+def _probs(draw, k=None):
+    """Probabilities in [0, 1] (k of them, or 1..8); a third of the draws at the edges (within 1e-12 of 0 and 1:
+    conformance/arrays)."""
+    return draw_edges(draw, draw(reals(0.0, 1.0, (draw(n) if k is None else k,))), P_EDGES)
+
+
+probs = _probs()
 densities = lambda k: reals(0.0, 1e6, (k,))
 
 
@@ -58,15 +67,20 @@ def _adain_inputs(draw):
 
 
 @st.composite
-def _latents(draw):
+def _latents(draw, spherical=False):
     rows, k = draw(st.integers(1, 5)), draw(st.integers(1, 6))
-    return {"z0": draw(reals(-10.0, 10.0, (rows, k))), "z1": draw(reals(-10.0, 10.0, (rows, k))),
-            "t": draw(reals(0.0, 1.0, (rows,)))}
+    z0, z1 = draw(reals(-10.0, 10.0, (rows, k))), draw(reals(-10.0, 10.0, (rows, k)))
+    if spherical:               # slerp is undefined for antiparallel latents (Ω = π): flip rows with cos Ω < −0.9
+        cos = np.sum(z0 * z1, axis=1) / np.maximum(np.linalg.norm(z0, axis=1) * np.linalg.norm(z1, axis=1), 1e-300)
+        z1 = np.where((cos < -0.9)[:, None], -z1, z1)
+    return {"z0": z0, "z1": z1, "t": draw_edges(draw, draw(reals(0.0, 1.0, (rows,))), T_EDGES)}
 
 
 # ---- properties ---------------------------------------------------------------------------------
 def _bce_is_minus_value(ctx, fn, inp):
-    ctx.assert_close("gan.discriminator_bce", fn(**inp), -R.value(**inp), what="L_D + V")
+    """L_D = −V, with V's logs clamped the same way as the declared variant (torch_bce: log ≥ −100)."""
+    clamp = ctx.target.conventions_for("gan.discriminator_bce")["log_clamp"]
+    ctx.assert_close("gan.discriminator_bce", fn(**inp), -R.value(**inp, log_clamp=clamp), what="L_D vs −V")
 
 
 def _strictly_decreasing(clause):
@@ -191,9 +205,14 @@ def _adain_affine_invariance(ctx, fn, inp):
 
 
 def _sat_limits(ctx, fn, inp):
+    """At D → 0 (a = −40): w.r.t. the logit the slopes tend to (0, −1); w.r.t. D to (−1, −1/D → −∞)."""
     g_sat, g_ns = fn(a=np.array([-40.0, 40.0]))
-    ctx.require("gan.saturation", abs(g_sat[0]) < 1e-12 and abs(g_ns[0] + 1) < 1e-6,
-                f"at a = -40 (D ≈ 0) expected slopes ≈ (0, -1), got ({g_sat[0]}, {g_ns[0]})")
+    if ctx.target.conventions_for("gan.saturation")["variable"] == "logit":
+        ok, want = abs(g_sat[0]) < 1e-12 and abs(g_ns[0] + 1) < 1e-6, "(0, -1)"
+    else:                                                       # D = σ(−40) ≈ 4.2e-18: −1/D ≈ −2.4e17
+        ok, want = abs(g_sat[0] + 1) < 1e-6 and g_ns[0] < -1e17, "(-1, -1/D ≈ -2.4e17)"
+    ctx.require("gan.saturation", bool(ok),
+                f"at a = -40 (D ≈ 0) expected slopes ≈ {want}, got ({g_sat[0]}, {g_ns[0]})")
 
 
 # ---- the checks ---------------------------------------------------------------------------------
@@ -206,7 +225,7 @@ CHECKS = [
     ClauseChecks(
         clause="gan.value_density",
         cases=st.integers(1, 16).flatmap(lambda k: dicts(
-            p_data=reals(0.0, 10.0, (k,)), p_g=reals(0.0, 10.0, (k,)), d=reals(0.0, 1.0, (k,)),
+            p_data=reals(0.0, 10.0, (k,)), p_g=reals(0.0, 10.0, (k,)), d=_probs(k),
             dx=st.sampled_from([0.01, 0.1, 1.0]))),
         example=lambda: {"p_data": np.array([0.0, 1.0, 1.0]), "p_g": np.array([1.0, 1.0, 0.0]),
                          "d": np.array([0.1, 0.5, 0.9]), "dx": 0.5},
@@ -294,7 +313,9 @@ CHECKS = [
     ClauseChecks(
         clause="gan.latent_interpolation",
         cases=_latents(),
-        properties=(Property("endpoints t = 0 and t = 1", _interp_endpoints),),
+        convention_cases=lambda conv: _latents(spherical=conv["path"] == "spherical"),
+        properties=(Property("endpoints t = 0 and t = 1", _interp_endpoints,     # no antiparallel rows: valid for slerp
+                             cases=_latents(spherical=True)),),
         example=lambda: {"z0": np.array([[1.0, 0.0]]), "z1": np.array([[0.0, 1.0]]), "t": np.array([0.25])},
     ),
     ClauseChecks(

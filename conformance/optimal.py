@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from reference import optimal as R
 
+from .arrays import T_EDGES, draw_edges
 from .checks import ClauseChecks, Dual, Proof, Property
 
 POST, PRED, MID = "optimal.posterior_means", "optimal.prediction", "optimal.hardest_mid_t"
@@ -147,6 +148,7 @@ def _prediction_cases(draw, paths=_PATHS):
     target = draw(st.sampled_from(R.TARGETS))
     t = rng.uniform(0.0, 1.0, n)
     t[rng.random(n) < 0.2], t[rng.random(n) < 0.2] = 0.0, 1.0
+    t = draw_edges(draw, t, T_EDGES)                                # t within 1e-9..1e-3 of 0 and 1
     if _singular(path, target):
         t = np.maximum(t, 0.02)
     if draw(st.booleans()):

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from reference import rf as R
 from spec.schema import Tolerance
 
-from .arrays import gaussian
+from .arrays import T_EDGES, gaussian, with_edges
 from .checks import ClauseChecks, Proof, Property
 
 # ---- symbols and the derivation -----------------------------------------------------------------
@@ -123,7 +123,7 @@ def _fm_endpoints(ctx, fn, inp):
 CHECKS = [
     ClauseChecks(
         clause="rf.interpolation",
-        cases=_xz(),
+        cases=with_edges(_xz(), t=T_EDGES),
         proofs=(Proof("x_t(0) = x (data)", lambda: x_t.subs(t, 0) - x),
                 Proof("x_t(1) = z (noise)", lambda: x_t.subs(t, 1) - z)),
         symbolic=lambda x, z, t: _interp(x, z, t.reshape(t.shape + (1,) * (x.ndim - 1))),
@@ -153,7 +153,7 @@ CHECKS = [
     ),
     ClauseChecks(
         clause="fm.convention",
-        cases=_xz(names=("x0", "x1")),
+        cases=with_edges(_xz(names=("x0", "x1")), t=T_EDGES),
         proofs=(Proof("x_t^fm(t) = x_{1−t}^rf with x0 = z, x1 = x", lambda: sp.expand(
                     x_t_fm.subs({x0: z, x1: x}) - x_t.subs(t, 1 - t))),
                 Proof("v^fm = dx_t^fm/dt = x1 − x0 = −v^rf", lambda: sp.expand(v_fm.subs({x0: z, x1: x}) + v)),

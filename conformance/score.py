@@ -8,7 +8,7 @@ from scipy import stats
 
 from spec.schema import Tolerance
 
-from .arrays import uniform
+from .arrays import SIGMA_EDGES, draw_edges, uniform
 from .checks import ClauseChecks, Proof, Property
 
 # ---- derivations --------------------------------------------------------------------------------
@@ -110,7 +110,7 @@ def _gauss_cases(draw, d=None):
 def _tweedie_cases(draw):
     n = draw(st.integers(1, 5))
     shape = draw(st.sampled_from([(n,), (n, 3)]))
-    sigma = draw(uniform((n,), 0.0, 3.0))
+    sigma = draw_edges(draw, draw(uniform((n,), 0.0, 3.0)), SIGMA_EDGES)   # σ tiny and huge
     if draw(st.booleans()):
         sigma[0] = 0.0                                   # the singular point σ = 0
     return {"x_t": draw(uniform(shape, -5, 5)), "score": draw(uniform(shape, -5, 5)), "sigma": sigma}

@@ -61,7 +61,10 @@ def _notes_video(ctx, fn, inp):
 
 
 def _token_product(ctx, fn, inp):
-    """tokens · p_t · p² = positions (every latent position lies in exactly one patch)."""
+    """tokens · p_t · p² = positions (every latent position lies in exactly one patch). The cases are drawn for the
+    default variant (T = t·f_t); a causal target gets the same latent length from T = 1 + (t − 1)·f_t frames."""
+    if _conv(ctx, "video.tokens", "temporal") == "causal":
+        inp = {**inp, "T": 1 + (inp["T"] // inp["f_t"] - 1) * inp["f_t"]}
     got = fn(**inp)
     ctx.require("video.tokens", int(got["tokens"]) * inp["p_t"] * inp["p"] ** 2 == int(got["positions"]),
                 f"tokens {got['tokens']} · p_t p² ≠ positions {got['positions']}")

@@ -38,21 +38,21 @@ def _pair(clause, names, a, b):
     return a, b
 
 
-def _combine(v_y, v_null, w, form):
-    if form == "one_plus_w":
-        return (1.0 + w) * v_y - w * v_null
-    if form == "conditional_offset":
-        return v_y + w * (v_y - v_null)
-    return v_null + w * (v_y - v_null)
-
-
 def cfg_combine(v_y, v_null, w, form="one_plus_w"):
-    """v_cfg = (1 + w) v_y − w v_∅ (00) | v_y + w (v_y − v_∅) (03) | v_∅ + s (v_y − v_∅) (04), s = 1 + w."""
+    """v_cfg = (1 + w) v_y − w v_∅ (00) | v_y + w (v_y − v_∅) (03) | v_∅ + s (v_y − v_∅) (04), s = 1 + w.
+
+    Each form is evaluated as written; the scale form's weight arrives as s (the argument w holds s).
+    """
     c = "cfg.combine"
     C.choice(c, "form", form, FORMS)
     v_y, v_null = _pair(c, ("v_y", "v_null"), v_y, v_null)
     w = V.scalar(c, "w", w, -W_MAX, W_MAX)
-    return _combine(v_y, v_null, w, form)
+    if form == "one_plus_w":
+        return (1.0 + w) * v_y - w * v_null             # 00
+    if form == "conditional_offset":
+        return v_y + w * (v_y - v_null)                 # 03
+    s = w
+    return v_null + s * (v_y - v_null)                  # 04
 
 
 def guided_score(score_null, grad_log_p_y, w, form="one_plus_w"):
@@ -76,7 +76,7 @@ def guided_prediction(x_t, y, t, w, weights, means, covs, labels, target="veloci
     null = np.full(n, C.null_value(prior.shape[0]))
     p_y = C.conditional_prediction(x_t, y, t, weights, means, covs, labels, target, clause=c)
     p_null = C.conditional_prediction(x_t, null, t, weights, means, covs, labels, target, clause=c)
-    return _combine(p_y, p_null, w, form)
+    return cfg_combine(p_y, p_null, w, form)
 
 
 def drop_labels(y, u, num_classes, p=None, null_label="extra_class", rate="ten_percent"):
@@ -118,7 +118,7 @@ def _guided(f, x_t, y, t, w, null, form, clause):
     """Two calls of B rows: v_y = f(x_t, y, t), v_∅ = f(x_t, y_∅, t); then the combination."""
     v_y = _network_call(clause, f, x_t, y, t, x_t.shape)
     v_null = _network_call(clause, f, x_t, np.full_like(y, null), t, x_t.shape)
-    return _combine(v_y, v_null, w, form)
+    return cfg_combine(v_y, v_null, w, form)
 
 
 def guided_velocity(f, x_t, y, t, w, num_classes, form="one_plus_w", null_label="extra_class"):

@@ -173,6 +173,11 @@ class Clause(_Frozen):
     symbols: tuple[Symbol, ...] = ()
     conventions: tuple[Convention, ...] = ()
     tolerance: Tolerances = Field(default_factory=tolerances)
+    property_tolerance: dict[str, Tolerances] = Field(
+        default_factory=dict,
+        description="the tolerance of a property check's comparisons, keyed by the property's name in "
+                    "conformance/<family>.py, each with its reason; a property not listed uses `tolerance`. "
+                    "Zeros claim exactness: only where an implementation written as the statement reads achieves it")
     singular: str = Field(default="", description="what the clause prescribes at its singular points")
     notes: str = ""
     since: str = "0.1.0"
@@ -191,6 +196,10 @@ class Clause(_Frozen):
     @property
     def inputs(self) -> tuple[Symbol, ...]:
         return tuple(s for s in self.symbols if s.role in ("input", "parameter"))
+
+    def tolerance_of(self, check: str | None, dtype: str) -> Tolerance:
+        """The tolerance a check compares with: the property's declared one, else the clause's value tolerance."""
+        return self.property_tolerance.get(check or "", self.tolerance).for_dtype(dtype)
 
     def convention(self, name: str) -> Convention:
         for c in self.conventions:

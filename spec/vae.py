@@ -98,6 +98,14 @@ CLAUSES = [
                 "product and one sum, ≤ 3 roundings of quantities bounded by |μ| + σ|ε|, plus exp's ≤ 1 ulp. When "
                 "μ ≈ -σε the sum cancels and no relative bound on z is possible; the bound on the summands is honest. "
                 "bfloat16: computed in float32, the output rounding alone is 2^-9"),
+        property_tolerance={"z - μ = σ ε; ε = 0 gives z = μ": tolerances(
+            float64=(0.0, 0.0), float32=(0.0, 0.0), bfloat16=(0.0, 0.0),
+            why="exact for the ε = 0 part: μ + σ·0 = μ in every dtype for finite σ (the domain bounds logvar); "
+                "z − μ vs σ ε uses the value tolerance scaled by |μ| + |σ ε|"),
+            "autograd: ∂z/∂μ = 1, ∂z/∂logvar = ½ σ ε (torch targets)": tolerances(
+            float64=(0.0, 0.0), float32=(0.0, 0.0), bfloat16=(0.0, 0.0),
+            why="exact for ∂z/∂μ: the backward of μ + σ ε passes the upstream ones to μ unchanged in every dtype; "
+                "∂z/∂logvar uses the value tolerance scaled by |(dσ/dlogvar) ε|")},
         singular="σ → 0 (logvar → -∞, or σ = 0 in the sigma variant) leaves z = μ deterministic; ε = 0 gives z = μ "
                  "exactly in every dtype. logvar outside [-30, 20] raises SpecInputError.",
         notes="mu, logvar and eps have one shape (any rank); eps is an argument so the function is deterministic and "
@@ -126,6 +134,10 @@ CLAUSES = [
                 "is O(k): there the atol bounds the error, elsewhere KL ≥ a fixed fraction of the magnitude and the "
                 "rtol does (the derivation check compares unscaled). bfloat16: accumulated in float32, output "
                 "rounding 2^-9"),
+        property_tolerance={"KL ≥ 0, and KL = 0 exactly at the prior": tolerances(
+            float64=(0.0, 0.0), float32=(0.0, 0.0), bfloat16=(0.0, 0.0),
+            why="exact at the prior: −½(1 + 0 − 0 − e^0) = 0 in every dtype, any summation order; KL ≥ 0 allows the "
+                "value tolerance's atol per term")},
         singular="KL = 0 exactly at μ = 0, logvar = 0. exp(logvar) cannot overflow on the domain [-30, 20] (≤ 4.9e8); "
                  "logvar outside it raises SpecInputError. Empty latent axis (k = 0) gives KL = 0.",
         notes="mu and logvar have one shape (..., k); the default sums the last axis. 02's code sums every axis "

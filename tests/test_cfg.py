@@ -199,3 +199,52 @@ def test_bad_inputs_name_clause_and_argument(call, clause, argument):
     with pytest.raises(SpecInputError) as e:
         call()
     assert (e.value.clause, e.value.argument) == (clause, argument)
+
+
+# ---- issue 7: messages describe the failing input; the tolerance covers the whole domain of w ----------------------
+def _combine_only(fn, backend="numpy", conventions=None, dtype="float64"):
+    t = Target(name="combine", bindings={"cfg.combine": fn}, backend=backend,
+               conventions={"cfg.combine": conventions} if conventions else {})
+    return check(t, ["cfg.combine"], dtype=dtype, target_independent=False, shrink=False)["cfg.combine"]
+
+
+def test_a_failure_at_a_special_weight_shows_that_weight():
+    """Wrong only at the unconditional weight: the message names w = −1, and the input shown holds no other w."""
+    def wrong_at_minus_one(v_y, v_null, w):
+        return v_y if w == -1 else (1 + w) * v_y - w * v_null
+
+    r = _combine_only(wrong_at_minus_one)
+    msgs = dict(r.failures)
+    msg = msgs["property:unconditional weight gives v_∅"]
+    assert "called with w = -1" in msg
+    shown = msg.split("input:")[1].split("\n")[0]
+    assert "'w'" not in shown, shown
+
+
+@pytest.mark.parametrize("form", ["one_plus_w", "conditional_offset", "scale"])
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_each_form_written_in_the_work_dtype_conforms_up_to_the_domain_edge(form, dtype):
+    """Written as stated and computed in the dtype itself (no float32 upcast), at weights up to |w| = 999."""
+    from conformance.cfg import W_EDGES, in_form
+    from spec.cfg import W_MAX
+    assert max(abs(in_form(w, f)) for w in W_EDGES for f in R.FORMS) <= W_MAX
+    assert min(abs(in_form(w, f)) for w in W_EDGES for f in R.FORMS) >= 0.99 * W_MAX
+    forms = {"one_plus_w": lambda v_y, v_null, w: (1 + w) * v_y - w * v_null,
+             "conditional_offset": lambda v_y, v_null, w: v_y + w * (v_y - v_null),
+             "scale": lambda v_y, v_null, w: v_null + w * (v_y - v_null)}
+    r = _combine_only(forms[form], "torch", {"form": form}, dtype)
+    assert r.status == "passed", r.failures
+
+
+def test_a_wrong_weight_still_fails_at_large_w():
+    """The scaled comparison is not a blanket: (1 + w) v_y − (w + 1e-3) v_∅ fails cfg.combine in float32."""
+    r = _combine_only(lambda v_y, v_null, w: (1 + w) * v_y - (w + 1e-3) * v_null, "torch", dtype="float32")
+    assert r.status == "failed"
+
+
+def test_reference_combine_shows_each_form_as_written():
+    import inspect
+    src = inspect.getsource(R.cfg_combine)
+    for form in ("(1.0 + w) * v_y - w * v_null", "v_y + w * (v_y - v_null)", "v_null + s * (v_y - v_null)"):
+        assert form in src
+    assert "return _" not in src and " _combine(" not in src          # no private helper
