@@ -10,7 +10,7 @@ import numpy as np
 from spec import validate as V
 from spec.errors import SpecInputError
 
-from .cfg import FORMS, _combine
+from .cfg import FORMS, cfg_combine
 from .cond import choice, integers
 
 CODEBOOKS = ("loss", "ema")
@@ -103,4 +103,4 @@ def guided_logits(l_y, l_null, w, form="one_plus_w"):
     choice(c, "form", form, FORMS)
     l_y, l_null = _vectors(c, ("l_y", "l_null"), l_y, l_null)
     w = V.scalar(c, "w", w, -1e3, 1e3)
-    return _combine(l_y, l_null, w, form)
+    return cfg_combine(l_y, l_null, w, form)           # validated above: cfg.combine's checks cannot fire
