@@ -19,6 +19,7 @@ FAMILIES = (
     "rf", "ddpm", "family", "schedule", "score", "optimal", "sampler", "consistency", "distill",
     "cond", "cfg",
     "ldm", "dit", "attention", "video",
+    "vq", "sde", "guidance",
 )
 
 

@@ -1,0 +1,106 @@
+"""Conformance checks of classifier guidance (cfg.classifier_guidance): Bayes' rule in sympy, and with the exact
+class posterior of the conditional oracles (reference/cond.py) the guided score equals CFG's score form at s = 1 + w."""
+from __future__ import annotations
+
+import numpy as np
+import sympy as sp
+from hypothesis import strategies as st
+
+from reference import cfg as RCFG
+from reference import cond as RC
+from spec.schema import Tolerance
+
+from .arrays import gaussian
+from .checks import ClauseChecks, Proof, Property
+from .cond import num_classes, oracle_inputs
+
+CID = "cfg.classifier_guidance"
+
+
+def _bayes_identity():
+    """Two classes, any class densities p(x | 0), p(x | 1): ∂log p(x) + s ∂log p(y=0 | x) = (1 + w) ∂log p(x | 0) −
+    w ∂log p(x) at w = s − 1 (CFG's score form)."""
+    x, s = sp.symbols("x s", real=True)
+    pi = sp.Symbol("pi", positive=True)
+    n0, n1 = sp.Function("n0", positive=True)(x), sp.Function("n1", positive=True)(x)
+    px = pi * n0 + (1 - pi) * n1
+    lhs = sp.diff(sp.log(px), x) + s * sp.diff(sp.log(pi * n0 / px), x)
+    w = s - 1
+    rhs = (1 + w) * sp.diff(sp.log(n0), x) - w * sp.diff(sp.log(px), x)
+    d0, d1, m0, m1 = sp.symbols("d0 d1 m0 m1", positive=True)       # n0', n1', n0, n1 at x: a rational identity
+    return sp.cancel((lhs - rhs).subs({sp.Derivative(n0, x): d0, sp.Derivative(n1, x): d1}).subs({n0: m0, n1: m1}))
+
+
+def _gain(scale, s):
+    return s if scale == "s" else 1.0 + s
+
+
+@st.composite
+def _cases(draw):
+    n, d = draw(st.integers(1, 6)), draw(st.integers(1, 4))
+    s = draw(st.sampled_from([0.0, 1.0, 3.0]) | st.floats(-1.0, 10.0))
+    return {"score": draw(gaussian((n, d), 2.0)), "grad_log_classifier": draw(gaussian((n, d), 2.0)), "s": s}
+
+
+def _conv_cases(conv):
+    return _cases() if conv["scale"] == "s" else _cases().map(lambda d: {**d, "s": d["s"] - 1.0})
+
+
+@st.composite
+def _oracle_cases(draw):
+    inp = draw(oracle_inputs(allow_null=False, t_low=0.1, t_high=0.9, max_n=6))
+    return {**inp, "s_default": draw(st.sampled_from([0.0, 1.0]) | st.floats(0.0, 5.0))}
+
+
+def _fd_grad_log_posterior(x_t, y, t, gm, h=1e-5):
+    """∇_{x_t} log p(y | x_t) by central differences of the reference class posterior (error ~h² ≈ 1e-10)."""
+    n, d = x_t.shape
+    rows = np.arange(n)
+    g = np.empty_like(x_t)
+    for j in range(d):
+        e = np.zeros(d)
+        e[j] = h
+        up = np.log(RC.class_posterior(x_t + e, t, **gm)[rows, y])
+        dn = np.log(RC.class_posterior(x_t - e, t, **gm)[rows, y])
+        g[:, j] = (up - dn) / (2 * h)
+    return g
+
+
+def _equals_cfg_score_form(ctx, fn, inp):
+    """With the exact posterior: s_∅ + s ∇log p(y | x_t) = (1 + w) s_y − w s_∅ at w = s − 1 (cfg.combine)."""
+    scale = ctx.target.conventions_for(CID)["scale"]
+    s = inp["s_default"]
+    x_t, y, t = inp["x_t"], inp["y"], inp["t"]
+    gm = {k: inp[k] for k in ("weights", "means", "covs", "labels")}
+    null = np.full_like(y, num_classes(gm))
+    s_y = RC.conditional_prediction(x_t, y, t, **gm, target="score")
+    s_null = RC.conditional_prediction(x_t, null, t, **gm, target="score")
+    g = _fd_grad_log_posterior(x_t, y, t, gm)
+    got = fn(score=s_null, grad_log_classifier=g, s=s if scale == "s" else s - 1.0)
+    tol = ctx.tolerance(CID)
+    fd = Tolerance(rtol=max(tol.rtol, 1e-6), atol=max(tol.atol, 1e-6 * (1 + s)))
+    ctx.assert_close(CID, got, RCFG.cfg_combine(s_y, s_null, s - 1.0), tol=fd,
+                     what="classifier-guided score [exact posterior] vs CFG score form at w = s − 1")
+
+
+def _off_and_unconditional(ctx, fn, inp):
+    """Gain 0 returns the unconditional score; the output is affine in s with slope ∇log p_φ."""
+    scale = ctx.target.conventions_for(CID)["scale"]
+    zero = 0.0 if scale == "s" else -1.0
+    ctx.assert_close(CID, fn(score=inp["score"], grad_log_classifier=inp["grad_log_classifier"], s=zero),
+                     inp["score"], what="gain 0 vs the unconditional score")
+
+
+CHECKS = [
+    ClauseChecks(
+        clause=CID,
+        cases=_cases(),
+        convention_cases=_conv_cases,
+        proofs=(Proof("Bayes: ∇log p + s ∇log p(y|x) = CFG score form at w = s − 1 (two-class 1-D mixture)",
+                      _bayes_identity),),
+        properties=(Property("with the exact class posterior it equals CFG's score form at s = 1 + w",
+                             _equals_cfg_score_form, cases=_oracle_cases()),
+                    Property("gain 0 gives the unconditional score", _off_and_unconditional)),
+        example=lambda: {"score": np.array([[0.1, -0.2]]), "grad_log_classifier": np.array([[1.0, 0.5]]), "s": 2.0},
+    ),
+]

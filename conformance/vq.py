@@ -1,0 +1,318 @@
+"""Conformance checks of vector quantisation (vq.*) and the token-level AR clauses of spec/vq.py: nearest entry with
+ties by the lowest index, straight-through and stop-gradient gradients (sympy), raster order, the causal mask's
+chain rule on a one-layer attention model, temperature/top-k distributions and guidance on logits."""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import sympy as sp
+from hypothesis import strategies as st
+
+from spec.cfg import OFF, UNCONDITIONAL
+from spec.schema import Tolerance
+
+from .arrays import gaussian
+from .checks import ClauseChecks, Proof, Property
+
+# ---- derivations (sympy): sg[·] is a symbol frozen at the value of its argument ---------------------------
+z_, e_, g_, beta_, zq_, c_ = sp.symbols("z e g beta z_q c", real=True)
+SG_Z, SG_E, SG_D = sp.symbols("sg_z sg_e sg_d", real=True)          # sg[z], sg[e], sg[z_q − z]
+
+
+def _st_value():
+    return (z_ + SG_D).subs(SG_D, zq_ - z_) - zq_
+
+
+def _st_grad_z():
+    return sp.diff(g_ * (z_ + SG_D), z_) - g_
+
+
+def _st_grad_zq():
+    return sp.diff(g_ * (z_ + SG_D), zq_)
+
+
+LOSS = (SG_Z - e_) ** 2 + beta_ * (z_ - SG_E) ** 2          # one sample, D = 1
+
+
+def _loss_value():
+    return sp.expand(LOSS.subs({SG_Z: z_, SG_E: e_}) - (1 + beta_) * (z_ - e_) ** 2)
+
+
+def _loss_grad_z():
+    return sp.diff(LOSS, z_).subs({SG_Z: z_, SG_E: e_}) - 2 * beta_ * (z_ - e_)
+
+
+def _loss_grad_e():
+    return sp.diff(LOSS, e_).subs({SG_Z: z_, SG_E: e_}) - 2 * (e_ - z_)
+
+
+def _softmax_shift_invariant():
+    """softmax(ℓ + c) = softmax(ℓ): guiding log_softmax(ℓ) (ℓ − c per row) gives the guided logits minus a constant."""
+    l1, l2, m1, m2, w = sp.symbols("l1 l2 m1 m2 w", real=True)
+    cy, cn = sp.symbols("c_y c_n", real=True)
+    g = lambda a, b: (1 + w) * a - w * b
+    shifted = [g(l1 - cy, m1 - cn), g(l2 - cy, m2 - cn)]
+    plain = [g(l1, m1), g(l2, m2)]
+    return sp.simplify(sp.exp(shifted[0]) / (sp.exp(shifted[0]) + sp.exp(shifted[1]))
+                       - sp.exp(plain[0]) / (sp.exp(plain[0]) + sp.exp(plain[1])))
+
+
+def _guidance_is_geometric_mixture():
+    """softmax((1 + w) log p_y − w log p_∅) ∝ p_y^{1+w} p_∅^{−w} (two tokens, symbolic probabilities)."""
+    p1, p2, q1, q2 = sp.symbols("p1 p2 q1 q2", positive=True)
+    w = sp.Symbol("w", real=True)
+    a = sp.exp((1 + w) * sp.log(p1) - w * sp.log(q1))
+    b = sp.exp((1 + w) * sp.log(p2) - w * sp.log(q2))
+    u, v = p1 ** (1 + w) * q1 ** (-w), p2 ** (1 + w) * q2 ** (-w)
+    return sp.simplify(a / (a + b) - u / (u + v))
+
+
+def _chain_rule_normalised():
+    """Conditionals that depend on the past only define a distribution: Σ_{s0,s1} p(s0) p(s1 | s0) = 1 (K = L = 2,
+    softmax conditionals with symbolic logits a_k and b_{s0,k})."""
+    a = sp.symbols("a0 a1", real=True)
+    b = [sp.symbols(f"b{i}0 b{i}1", real=True) for i in range(2)]
+    soft = lambda v, k: sp.exp(v[k]) / (sp.exp(v[0]) + sp.exp(v[1]))
+    return sp.simplify(sp.Add(*[soft(a, i) * soft(b[i], j) for i in range(2) for j in range(2)]) - 1)
+
+
+# ---- strategies ---------------------------------------------------------------------------------
+@st.composite
+def _quantize_cases(draw):
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    n, K, D = draw(st.integers(1, 8)), draw(st.integers(1, 6)), draw(st.integers(1, 4))
+    cb = rng.standard_normal((K, D))
+    if K > 1 and draw(st.booleans()):
+        cb[-1] = cb[0]                                          # a repeated entry: exact ties
+    z = rng.standard_normal((n, D)) * draw(st.sampled_from([0.5, 1.0, 3.0]))
+    hits = draw(st.integers(0, n))
+    z[:hits] = cb[rng.integers(0, K, hits)]                    # z exactly on an entry (distance 0)
+    return {"z": z, "codebook": cb}
+
+
+@st.composite
+def _vectors(draw, names):
+    n, D = draw(st.integers(1, 6)), draw(st.integers(1, 4))
+    return {k: draw(gaussian((n, D))) for k in names}
+
+
+@st.composite
+def _loss_cases(draw):
+    d = draw(_vectors(("z", "e")))
+    d["beta"] = draw(st.sampled_from([0.0, 0.25, 1.0, 2.0]) | st.floats(0.0, 5.0))
+    return d
+
+
+@st.composite
+def _raster_cases(draw):
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    n, H, W = draw(st.integers(1, 3)), draw(st.integers(1, 5)), draw(st.integers(1, 5))
+    return {"grid": rng.integers(0, 1024, (n, H, W)).astype(np.int64)}
+
+
+@st.composite
+def _logit_cases(draw):
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    n, K = draw(st.integers(1, 5)), draw(st.integers(1, 8))
+    logits = rng.uniform(-10.0, 10.0, (n, K))
+    if K > 2 and draw(st.booleans()):
+        logits[:, 1] = logits[:, 0]                              # ties, possibly at the k-th value
+    return {"logits": logits, "temperature": draw(st.sampled_from([1.0, 0.5, 2.0]) | st.floats(0.4, 5.0)),
+            "top_k": draw(st.integers(0, K + 1))}
+
+
+def _guidance_cases(form):
+    def build(d, w):
+        return {**d, "w": w}
+    w = st.sampled_from([OFF[form], UNCONDITIONAL[form], OFF[form] + 6.5]) | st.floats(OFF[form] - 1, OFF[form] + 10)
+    logits = _vectors(("l_y", "l_null")).map(lambda d: {k: np.clip(v, -5, 5) for k, v in d.items()})
+    return st.builds(build, logits, w)
+
+
+# ---- compare and properties -----------------------------------------------------------------------------
+def _distance_compare(ctx, got, expected, inp):
+    """The target's index must be an entry at the minimum distance (within the tolerance): ties by rounding pass."""
+    cid = "vq.quantize"
+    got = np.asarray(got)
+    ctx.require(cid, got.shape == expected.shape and got.dtype.kind in "iu",
+                f"indices of shape {expected.shape} (integer), got {got.dtype} {got.shape}")
+    K = inp["codebook"].shape[0]
+    ctx.require(cid, bool(np.all((got >= 0) & (got < K))), f"indices in [0, {K}), got {got}")
+    d2 = ((inp["z"][:, None, :] - inp["codebook"][None]) ** 2).sum(axis=2)
+    rows = np.arange(len(got))
+    ctx.assert_close(cid, d2[rows, got], d2[rows, expected], what="‖z − e_k‖² of the chosen entry vs the minimum")
+
+
+def _ties_lowest(ctx, fn, inp):
+    """A codebook with every entry repeated: z on an entry gets the first copy; any z gets an index < K/2."""
+    cb = inp["codebook"]
+    doubled = np.concatenate([cb, cb])
+    k = np.asarray(fn(z=cb, codebook=doubled))
+    ctx.require("vq.quantize", bool(np.all(k < cb.shape[0])), f"ties not resolved by the lowest index: {k}")
+    first = np.array([int(np.flatnonzero((cb == cb[i]).all(axis=1))[0]) for i in range(cb.shape[0])])
+    ctx.require("vq.quantize", bool(np.array_equal(k, first)), f"z = e_k gave {k}, expected {first}")
+
+
+def _st_forward_is_zq(ctx, fn, inp):
+    out = fn(**inp)
+    tol = ctx.tolerance("vq.straight_through")
+    scale = float(np.max(np.abs(inp["z"]), initial=0.0) + np.max(np.abs(inp["z_q"]), initial=0.0))
+    ctx.assert_close("vq.straight_through", out[0], inp["z_q"], what="forward value vs z_q",
+                     tol=Tolerance(rtol=tol.rtol, atol=tol.atol + tol.rtol * scale))
+
+
+def _loss_gradients_related(ctx, fn, inp):
+    """∂L/∂z = −β ∂L/∂e ('loss'): the two terms pull z and e towards each other with weights β and 1."""
+    conv = ctx.target.conventions_for("vq.loss")["codebook"]
+    L, gz, ge = fn(**inp)
+    if conv == "loss":
+        ctx.assert_close("vq.loss", gz, -inp["beta"] * ge, what="∂L/∂z vs −β ∂L/∂e")
+    else:
+        ctx.require("vq.loss", bool(np.all(ge == 0)), "'ema': the codebook gets no gradient from the loss")
+    ctx.require("vq.loss", L >= 0, f"L = {L} < 0")
+
+
+def _raster_positions(ctx, fn, inp):
+    """A grid holding its own positions i·W + j reads 0, 1, …, HW − 1 (left to right, top to bottom)."""
+    n, H, W = inp["grid"].shape
+    pos = np.broadcast_to(np.arange(H * W, dtype=np.int64).reshape(1, H, W), (n, H, W)).copy()
+    ctx.assert_close("ar.raster_order", fn(grid=pos), np.broadcast_to(np.arange(H * W), (n, H * W)),
+                     what="positions read in raster order")
+
+
+_MASK_MODEL = np.random.default_rng(7)
+_EMB = _MASK_MODEL.standard_normal((4, 3))       # tokens 0..2 and the start token 3, width 3
+_POS = _MASK_MODEL.standard_normal((6, 3))
+_WQ, _WK, _WV, _WO = (_MASK_MODEL.standard_normal((3, 3)) for _ in range(4))
+_HEAD = _MASK_MODEL.standard_normal((3, 3))      # logits over K = 3 tokens
+
+
+def _attention_logits(mask, s):
+    """One attention layer over [start, s_0..s_{L−2}] through the mask; logits ℓ_i (n, L, K) predict s_i."""
+    n, L = s.shape
+    inp = np.concatenate([np.full((n, 1), 3), s[:, :-1]], axis=1)
+    h = _EMB[inp] + _POS[:L]
+    q, k, v = h @ _WQ, h @ _WK, h @ _WV
+    a = np.where(mask, q @ k.transpose(0, 2, 1) / np.sqrt(3.0), -np.inf)
+    a = np.exp(a - a.max(axis=2, keepdims=True))
+    a = a / a.sum(axis=2, keepdims=True)
+    return (h + (a @ v) @ _WO) @ _HEAD
+
+
+def _chain_rule(ctx, fn, inp):
+    """exp Σ_i log softmax(ℓ_i)[s_i] sums to 1 over all 3^L sequences, and ℓ_i ignores s_{≥ i}."""
+    cid = "ar.causal_mask"
+    L = inp["L"]
+    mask = np.asarray(fn(L=L)).astype(bool)
+    ctx.require(cid, mask.shape == (L, L), f"mask of shape {mask.shape}, expected {(L, L)}")
+    ctx.require(cid, bool(mask.diagonal().all()), "a position must attend to itself (the start token for i = 0)")
+    seqs = np.array(list(itertools.product(range(3), repeat=L)), dtype=np.int64)
+    logits = _attention_logits(mask, seqs)
+    logp = logits - np.log(np.exp(logits).sum(axis=2, keepdims=True))
+    total = np.exp(np.take_along_axis(logp, seqs[:, :, None], axis=2)[..., 0].sum(axis=1)).sum()
+    ctx.require(cid, abs(total - 1.0) < 1e-9, f"Σ_s p(s) = {total!r} ≠ 1: the mask lets a position see its own token")
+    for i in range(L):
+        changed = seqs.copy()
+        changed[:, i:] = (changed[:, i:] + 1) % 3
+        same = np.allclose(_attention_logits(mask, changed)[:, i], logits[:, i], rtol=0, atol=1e-12)
+        ctx.require(cid, same, f"ℓ_{i} changes with the tokens s_≥{i}: the mask is not causal")
+
+
+def _probs_normalised(ctx, fn, inp):
+    """Rows sum to 1; the survivors of top-k are the logits ≥ the k-th largest (keep_ties) or exactly k."""
+    cid = "ar.sampling_distribution"
+    p = fn(**inp)
+    ctx.assert_close(cid, p.sum(axis=1), np.ones(p.shape[0]), what="Σ_j p_j")
+    k, K = inp["top_k"], inp["logits"].shape[1]
+    ties = ctx.target.conventions_for(cid)["top_k_ties"]
+    if 0 < k < K:
+        kth = -np.sort(-inp["logits"], axis=1)[:, k - 1:k]
+        alive = (p > 0).sum(axis=1)
+        want = (inp["logits"] >= kth).sum(axis=1) if ties == "keep_ties" else np.full(p.shape[0], k)
+        ctx.require(cid, bool(np.array_equal(alive, want)), f"{alive} tokens keep probability, expected {want}")
+
+
+def _temperature_power(ctx, fn, inp):
+    """Without truncation, p(τ) ∝ p(1)^{1/τ}: temperature is a power of the model's distribution."""
+    cid = "ar.sampling_distribution"
+    p1 = fn(logits=inp["logits"], temperature=1.0, top_k=0)
+    tau = inp["temperature"]
+    with np.errstate(divide="ignore"):
+        q = np.exp(np.log(p1) / tau - np.max(np.log(p1) / tau, axis=1, keepdims=True))
+    q = q / q.sum(axis=1, keepdims=True)
+    tol = ctx.tolerance(cid)
+    ctx.assert_close(cid, fn(logits=inp["logits"], temperature=tau, top_k=0), q, what="p(τ) vs p(1)^{1/τ}",
+                     tol=Tolerance(rtol=4 * tol.rtol / min(tau, 1.0), atol=4 * tol.atol))
+
+
+def _guidance_off_and_shift(ctx, fn, inp):
+    cid = "ar.logit_guidance"
+    form = ctx.target.conventions_for(cid)["form"]
+    ctx.assert_close(cid, fn(l_y=inp["l_y"], l_null=inp["l_null"], w=OFF[form]), inp["l_y"],
+                     what=f"{form} at its guidance-off weight vs ℓ_y")
+    ctx.assert_close(cid, fn(l_y=inp["l_y"], l_null=inp["l_null"], w=UNCONDITIONAL[form]), inp["l_null"],
+                     what=f"{form} at its unconditional weight vs ℓ_∅")
+
+
+# ---- the checks ---------------------------------------------------------------------------------
+CHECKS = [
+    ClauseChecks(
+        clause="vq.quantize",
+        cases=_quantize_cases(),
+        compare=_distance_compare,
+        properties=(Property("exact ties go to the lowest index", _ties_lowest),),
+        example=lambda: {"z": np.array([[0.1, 0.0], [0.9, 1.0]]), "codebook": np.array([[0.0, 0.0], [1.0, 1.0]])},
+    ),
+    ClauseChecks(
+        clause="vq.straight_through",
+        cases=_vectors(("z", "z_q", "g")),
+        proofs=(Proof("z + sg[z_q − z] = z_q (forward value)", _st_value),
+                Proof("∂⟨g, z + sg[z_q − z]⟩/∂z = g", _st_grad_z),
+                Proof("∂⟨g, z + sg[z_q − z]⟩/∂z_q = 0", _st_grad_zq)),
+        properties=(Property("forward value is z_q", _st_forward_is_zq),),
+        example=lambda: {"z": np.array([[0.1, 0.2]]), "z_q": np.array([[0.0, 0.0]]), "g": np.array([[1.0, -1.0]])},
+    ),
+    ClauseChecks(
+        clause="vq.loss",
+        cases=_loss_cases(),
+        proofs=(Proof("value: ‖sg[z] − e‖² + β‖z − sg[e]‖² = (1 + β)‖z − e‖²", _loss_value),
+                Proof("∂L/∂z = 2β(z − e) (only the commitment term)", _loss_grad_z),
+                Proof("∂L/∂e = 2(e − z) (only the codebook term)", _loss_grad_e)),
+        properties=(Property("∂L/∂z = −β ∂L/∂e; 'ema': ∂L/∂e = 0", _loss_gradients_related),),
+        example=lambda: {"z": np.array([[0.1, 0.2]]), "e": np.array([[0.0, 0.0]]), "beta": 0.25},
+    ),
+    ClauseChecks(
+        clause="ar.raster_order",
+        cases=_raster_cases(),
+        properties=(Property("positions i·W + j read 0..HW − 1", _raster_positions),),
+        example=lambda: {"grid": np.array([[[0, 1], [2, 3]]])},
+    ),
+    ClauseChecks(
+        clause="ar.causal_mask",
+        cases=st.integers(1, 6).map(lambda L: {"L": L}),
+        proofs=(Proof("past-only softmax conditionals sum to 1 (K = L = 2)", _chain_rule_normalised),),
+        properties=(Property("a one-layer attention model through the mask is a chain rule: Σ p(s) = 1, ℓ_i "
+                             "independent of s_≥i", _chain_rule, cases=st.integers(1, 5).map(lambda L: {"L": L})),),
+        max_examples=8,
+        example=lambda: {"L": 3},
+    ),
+    ClauseChecks(
+        clause="ar.sampling_distribution",
+        cases=_logit_cases(),
+        convention_cases=lambda conv: _logit_cases(),
+        properties=(Property("rows sum to 1; top-k keeps the logits ≥ the k-th largest", _probs_normalised),
+                    Property("p(τ) ∝ p(1)^{1/τ}", _temperature_power)),
+        example=lambda: {"logits": np.array([[1.0, 2.0, 0.5]]), "temperature": 0.7, "top_k": 2},
+    ),
+    ClauseChecks(
+        clause="ar.logit_guidance",
+        cases=_guidance_cases("one_plus_w"),
+        convention_cases=lambda conv: _guidance_cases(conv["form"]),
+        proofs=(Proof("guiding log_softmax(ℓ) or ℓ gives one distribution (softmax is shift-invariant)",
+                      _softmax_shift_invariant),
+                Proof("softmax of guided log-probabilities ∝ p_y^{1+w} p_∅^{−w}", _guidance_is_geometric_mixture)),
+        properties=(Property("off weight gives ℓ_y, unconditional weight gives ℓ_∅", _guidance_off_and_shift),),
+        example=lambda: {"l_y": np.array([[1.0, 2.0]]), "l_null": np.array([[0.0, 1.0]]), "w": 1.5},
+    ),
+]
