@@ -90,8 +90,8 @@ def raster_order(grid: torch.Tensor) -> torch.Tensor:
 
 def causal_mask(L: int, device=None) -> torch.Tensor:
     """M_ij = [j ≤ i], bool (L, L), True = may attend (the mask of accelerated.attention.sdpa)."""
-    L = V.scalar("ar.causal_mask", "L", L, 1, MAX_L, integer=True)
-    return torch.ones(L, L, dtype=torch.bool, device=device).tril()
+    n = int(V.scalar("ar.causal_mask", "L", L, 1, MAX_L, integer=True))
+    return torch.ones(n, n, dtype=torch.bool, device=device).tril()
 
 
 def sampling_probs(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0) -> torch.Tensor:
@@ -101,7 +101,7 @@ def sampling_probs(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 
     if logits.shape[1] == 0:
         raise SpecInputError(c, "logits", "at least one token (K ≥ 1)", f"shape {tuple(logits.shape)}")
     tau = V.scalar(c, "temperature", temperature, 1e-3, 1e3)
-    k = V.scalar(c, "top_k", top_k, 0, 2**31 - 1, integer=True)
+    k = int(V.scalar(c, "top_k", top_k, 0, 2**31 - 1, integer=True))
     (lw,), dt = upcast(logits)
     if 0 < k < lw.shape[1]:
         kth = torch.topk(lw, k, dim=1).values[:, -1:]

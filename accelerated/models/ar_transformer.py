@@ -113,7 +113,7 @@ class ARTransformer(nn.Module):
         B, L = y.shape[0], self.cfg.length
         null = torch.full_like(y, self.cfg.num_classes)
         yy = torch.cat([y, null])
-        caches = [dict() for _ in self.blocks]
+        caches: list[dict] = [dict() for _ in self.blocks]
         s = torch.zeros(2 * B, 0, dtype=torch.long, device=y.device)
         u = torch.rand(B, L, generator=generator, dtype=torch.float64).to(y.device)
         seen = []
