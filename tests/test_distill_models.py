@@ -9,8 +9,8 @@ import torch
 
 from accelerated.models.distill import (
     FOUR_MODES,
+    PRESETS,
     ConsistencyModel,
-    DistillConfig,
     Evaluation,
     Oracle,
     consistency_distillation,
@@ -18,7 +18,7 @@ from accelerated.models.distill import (
 )
 from accelerated.models.flow import FlowConfig, VelocityMLP
 
-SMALL = DistillConfig(warm_steps=300, round_steps=200, cd_steps=600, eval_points=1024)
+SMALL = PRESETS["small"]
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +64,7 @@ def test_train_distill_job_writes_its_outputs(tmp_path):
     import json
     import subprocess
     import sys
-    p = subprocess.run([sys.executable, "-m", "conformance.cli", "train", "distill", "--out", str(tmp_path), "--tiny"],
+    p = subprocess.run([sys.executable, "-m", "conformance.cli", "train", "distill", "--out", str(tmp_path), "--preset", "tiny"],
                        capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr
     m = json.loads((tmp_path / "metrics.json").read_text())

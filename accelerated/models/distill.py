@@ -31,7 +31,7 @@ import json
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import torch
@@ -235,6 +235,13 @@ def summary(rounds: list[Round], cd: ConsistencyResult) -> dict:
             "consistency": {k: v for k, v in asdict(cd).items() if k != "losses"}}
 
 
+PRESETS: dict[str, DistillConfig] = {
+    "default": DistillConfig(),
+    "small": DistillConfig(warm_steps=300, round_steps=200, cd_steps=600, eval_points=1024),
+    "tiny": DistillConfig(warm_steps=20, round_steps=10, cd_steps=20, eval_points=128),
+}
+
+
 def _table(rounds: list[Round], cd: ConsistencyResult) -> str:
     lines = ["# Few-step students against the exact teacher flow (RMS ‖sample(z) − Φ(z)‖)", "",
              "| student steps | teacher steps | student before round | student after round | exact teacher, "
@@ -268,20 +275,16 @@ def _picture(mixture, students: dict, cd_model: ConsistencyModel, n: int, seed: 
 
 
 def main(argv: list[str]) -> int:
-    """`genspec train distill --out DIR [--small] [--seed S]`."""
+    """`genspec train distill --out DIR [--preset default|small|tiny] [--seed S]`."""
     p = argparse.ArgumentParser(prog="genspec train distill",
                                 description="Progressive and consistency distillation of the exact flow of a 2-D "
                                             "mixture; writes metrics.json, table.md and samples.png to DIR")
     p.add_argument("--out", required=True, help="output directory (created)")
-    p.add_argument("--small", action="store_true", help="a quick run (the tests' configuration, ~10 s)")
-    p.add_argument("--tiny", action="store_true", help="a smoke run (~2 s; the numbers mean nothing)")
+    p.add_argument("--preset", default="default", choices=sorted(PRESETS),
+                   help="default (~1 min on one core), small (the tests' configuration), tiny (a smoke run)")
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
-    c = DistillConfig(seed=a.seed)
-    if a.small:
-        c = DistillConfig(warm_steps=300, round_steps=200, cd_steps=600, eval_points=1024, seed=a.seed)
-    if a.tiny:
-        c = DistillConfig(warm_steps=20, round_steps=10, cd_steps=20, eval_points=128, seed=a.seed)
+    c = replace(PRESETS[a.preset], seed=a.seed)
     os.makedirs(a.out, exist_ok=True)
     torch.set_num_threads(1)          # 128-wide MLPs: intra-op threads only add latency
     students: dict = {}
