@@ -43,10 +43,10 @@ class T2VConfig:
     n_train: int = 2048
     frames: int = 8
     size: int = 32
-    ae: VideoAEConfig = field(default_factory=VideoAEConfig)
-    ae_train: AETrainConfig = field(default_factory=lambda: AETrainConfig(steps=500, batch=16, beta=1e-3))
+    ae: VideoAEConfig = field(default_factory=lambda: VideoAEConfig(z_channels=16))
+    ae_train: AETrainConfig = field(default_factory=lambda: AETrainConfig(steps=1000, batch=16, beta=1e-3))
     text: TextConfig = field(default_factory=lambda: TextConfig(width=96, depth=2, heads=4, max_len=32))
-    dit: VideoDiTConfig = field(default_factory=lambda: VideoDiTConfig(frames=2, input_size=4, in_channels=8,
+    dit: VideoDiTConfig = field(default_factory=lambda: VideoDiTConfig(frames=2, input_size=4, in_channels=16,
                                                                        width=96, depth=3, heads=4, text_width=96))
     steps: int = 4000
     batch: int = 64
