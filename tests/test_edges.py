@@ -217,3 +217,35 @@ def test_property_tolerances_name_real_properties_and_give_reasons():
             assert len(tol.why) > 40, f"{c.id}: {name!r} needs its reason"
             declared += 1
     assert declared >= 4
+
+
+# ---- 3. the clauses covered later (sde, cfg.dropout, dit, consistency.loss, ar.sampling) --------------------------
+def _clip_arg(fn, name, lo=CLIP[0], hi=CLIP[1]):
+    """`fn` with its argument `name` clipped to [lo, hi] before the call (the planted defect)."""
+    def clipped(*args, **kw):
+        kw[name] = np.clip(np.asarray(kw[name], dtype=np.float64), lo, hi)
+        return fn(*args, **kw)
+    return clipped
+
+
+def _sde_planted():
+    from reference import sde as R
+    return [("sde.forward", R.forward_sde, _clip_arg(R.forward_sde, "t")),
+            ("sde.reverse", R.reverse_drift, _clip_arg(R.reverse_drift, "t")),
+            ("sde.probability_flow", R.probability_flow_drift, _clip_arg(R.probability_flow_drift, "t"))]
+
+
+LATER = ["sde.forward", "sde.reverse", "sde.probability_flow"]
+
+
+def _later(clause):
+    return {c: (ok, bad) for c, ok, bad in _sde_planted()}[clause]
+
+
+@pytest.mark.parametrize("clause", LATER)
+def test_later_clauses_catch_clipping(clause):
+    ok, clipped = _later(clause)
+    good = _run(clause, ok)
+    assert good.status == "passed", good.failures
+    bad = _run(clause, clipped)
+    assert bad.status == "failed", f"{clause}: clipping to {CLIP} was not detected"
