@@ -21,7 +21,7 @@ from reference import family as RF
 from spec.cfg import OFF, UNCONDITIONAL
 from spec.schema import Tolerance
 
-from .arrays import gaussian
+from .arrays import P_EDGES, gaussian, with_edges
 from .checks import ClauseChecks, Proof, Property
 from .cond import (
     Counted,
@@ -306,6 +306,10 @@ def _dropout_cases(draw):
     return out
 
 
+DROPOUT_U_EDGES = (*(v for v in P_EDGES if v < 0.99), 1.0 - 2.0**-8)
+"""u ∈ [0, 1) within 1e-12 of 0 (and float64's least subnormal), and the largest value below 1 that stays below 1
+when rounded to bfloat16 (1 − 2⁻⁸; 1 − 1e-6 would round to 1, outside u's domain, in float32 and bfloat16)."""
+
 _RATE_CASES = st.sampled_from([{"p": 0.1, "seed": 1}, {"p": 0.25, "seed": 2}, {"p": 0.5, "seed": 3},
                                {"p": None, "seed": 4}])
 
@@ -514,7 +518,7 @@ CHECKS = [
     ),
     ClauseChecks(
         clause=DROPOUT,
-        cases=_dropout_cases(),
+        cases=with_edges(_dropout_cases(), u=DROPOUT_U_EDGES, p=P_EDGES),
         proofs=(Proof("Pr[u < p] = p for u ~ U[0, 1) (sympy.stats)", _uniform_below_p),),
         properties=(Property("empirical drop rate ≈ p (binomtest, n = 20 000)", _dropout_rate, cases=_RATE_CASES),),
         example=lambda: {"y": np.array([0, 1, 2, 1]), "u": np.array([0.05, 0.5, 0.09, 0.95]), "num_classes": 3,

@@ -235,16 +235,26 @@ def _sde_planted():
             ("sde.probability_flow", R.probability_flow_drift, _clip_arg(R.probability_flow_drift, "t"))]
 
 
-LATER = ["sde.forward", "sde.reverse", "sde.probability_flow"]
+def _dropout_planted():
+    from reference.cfg import drop_labels
+
+    def p_clipped(y, u, num_classes, p=None, **kw):
+        return drop_labels(y, u, num_classes, None if p is None else float(np.clip(p, *CLIP)), **kw)
+    return [("cfg.dropout", drop_labels, _clip_arg(drop_labels, "u", 1e-5, 0.99)),
+            ("cfg.dropout:p", drop_labels, p_clipped)]
+
+
+LATER = ["sde.forward", "sde.reverse", "sde.probability_flow", "cfg.dropout", "cfg.dropout:p"]
 
 
 def _later(clause):
-    return {c: (ok, bad) for c, ok, bad in _sde_planted()}[clause]
+    return {c: (ok, bad) for c, ok, bad in _sde_planted() + _dropout_planted()}[clause]
 
 
 @pytest.mark.parametrize("clause", LATER)
 def test_later_clauses_catch_clipping(clause):
     ok, clipped = _later(clause)
+    clause = clause.split(":")[0]                   # "clause:what" plants a second defect in the same clause
     good = _run(clause, ok)
     assert good.status == "passed", good.failures
     bad = _run(clause, clipped)
