@@ -244,11 +244,16 @@ def _dropout_planted():
             ("cfg.dropout:p", drop_labels, p_clipped)]
 
 
-LATER = ["sde.forward", "sde.reverse", "sde.probability_flow", "cfg.dropout", "cfg.dropout:p"]
+def _dit_planted():
+    from reference.dit import timestep_embedding
+    return [("dit.timestep_embedding", timestep_embedding, _clip_arg(timestep_embedding, "t", 1e-5, np.inf))]
+
+
+LATER = ["dit.timestep_embedding", "sde.forward", "sde.reverse", "sde.probability_flow", "cfg.dropout", "cfg.dropout:p"]
 
 
 def _later(clause):
-    return {c: (ok, bad) for c, ok, bad in _sde_planted() + _dropout_planted()}[clause]
+    return {c: (ok, bad) for c, ok, bad in _sde_planted() + _dropout_planted() + _dit_planted()}[clause]
 
 
 @pytest.mark.parametrize("clause", LATER)
