@@ -249,11 +249,18 @@ def _dit_planted():
     return [("dit.timestep_embedding", timestep_embedding, _clip_arg(timestep_embedding, "t", 1e-5, np.inf))]
 
 
-LATER = ["dit.timestep_embedding", "sde.forward", "sde.reverse", "sde.probability_flow", "cfg.dropout", "cfg.dropout:p"]
+def _consistency_planted():
+    from reference.consistency import consistency_loss
+    return [("consistency.loss", consistency_loss, _clip_arg(consistency_loss, "t_next"))]
+
+
+PLANTED_LATER = (_sde_planted, _dropout_planted, _dit_planted, _consistency_planted)
+LATER = ["consistency.loss", "dit.timestep_embedding", "sde.forward", "sde.reverse", "sde.probability_flow",
+         "cfg.dropout", "cfg.dropout:p"]
 
 
 def _later(clause):
-    return {c: (ok, bad) for c, ok, bad in _sde_planted() + _dropout_planted() + _dit_planted()}[clause]
+    return {c: (ok, bad) for planted in PLANTED_LATER for c, ok, bad in planted()}[clause]
 
 
 @pytest.mark.parametrize("clause", LATER)
