@@ -254,9 +254,15 @@ def _consistency_planted():
     return [("consistency.loss", consistency_loss, _clip_arg(consistency_loss, "t_next"))]
 
 
-PLANTED_LATER = (_sde_planted, _dropout_planted, _dit_planted, _consistency_planted)
+def _cfg_planted():
+    from reference.cfg import guided_prediction, guided_velocity
+    return [("cfg.cost", guided_velocity, _clip_arg(guided_velocity, "t")),
+            ("cfg.change_of_target", guided_prediction, _clip_arg(guided_prediction, "t"))]
+
+
+PLANTED_LATER = (_cfg_planted, _sde_planted, _dropout_planted, _dit_planted, _consistency_planted)
 LATER = ["consistency.loss", "dit.timestep_embedding", "sde.forward", "sde.reverse", "sde.probability_flow",
-         "cfg.dropout", "cfg.dropout:p"]
+         "cfg.dropout", "cfg.dropout:p", "cfg.cost", "cfg.change_of_target"]
 
 
 def _later(clause):
