@@ -260,9 +260,19 @@ def _cfg_planted():
             ("cfg.change_of_target", guided_prediction, _clip_arg(guided_prediction, "t"))]
 
 
-PLANTED_LATER = (_cfg_planted, _sde_planted, _dropout_planted, _dit_planted, _consistency_planted)
+def _tweedie_affine_planted():
+    from reference.score import tweedie_affine
+
+    def b_clipped(x_t, score, a, b):
+        b = np.asarray(b, dtype=np.float64)
+        return tweedie_affine(x_t, score, a, np.where(b == 0, 0.0, np.clip(b, 1e-5, 1e5)))
+    return [("score.tweedie_affine", tweedie_affine, b_clipped)]
+
+
+PLANTED_LATER = (_tweedie_affine_planted, _cfg_planted, _sde_planted, _dropout_planted, _dit_planted, _consistency_planted)
 LATER = ["consistency.loss", "dit.timestep_embedding", "sde.forward", "sde.reverse", "sde.probability_flow",
-         "cfg.dropout", "cfg.dropout:p", "cfg.cost", "cfg.change_of_target"]
+         "cfg.dropout", "cfg.dropout:p", "cfg.cost", "cfg.change_of_target",
+         "score.tweedie_affine"]
 
 
 def _later(clause):
