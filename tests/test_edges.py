@@ -269,7 +269,8 @@ def _tweedie_affine_planted():
     return [("score.tweedie_affine", tweedie_affine, b_clipped)]
 
 
-PLANTED_LATER = (_tweedie_affine_planted, _cfg_planted, _sde_planted, _dropout_planted, _dit_planted, _consistency_planted)
+PLANTED_LATER = (_tweedie_affine_planted, _cfg_planted, _sde_planted, _dropout_planted, _dit_planted,
+                 _consistency_planted)
 LATER = ["consistency.loss", "dit.timestep_embedding", "sde.forward", "sde.reverse", "sde.probability_flow",
          "cfg.dropout", "cfg.dropout:p", "cfg.cost", "cfg.change_of_target",
          "score.tweedie_affine"]
