@@ -288,3 +288,16 @@ def test_later_clauses_catch_clipping(clause):
     assert good.status == "passed", good.failures
     bad = _run(clause, clipped)
     assert bad.status == "failed", f"{clause}: clipping to {CLIP} was not detected"
+
+
+@pytest.mark.parametrize("clause", ["consistency.loss", "cfg.dropout", "cfg.dropout:p", "score.tweedie_affine"])
+def test_later_clippings_pass_without_the_edge_values(clause, monkeypatch):
+    """The control for the later clauses: with the edge tables replaced by mid-domain values these clipped
+    implementations pass, so the edge strategy catches them (the others fail already at the endpoints 0 and 1 that
+    their cases drew before)."""
+    import conformance.arrays as arrays
+    import conformance.consistency as consistency
+    middle = lambda table, size, offset: np.full(size, 0.5 if min(table) >= 0 else 0.3)   # noqa: E731
+    monkeypatch.setattr(arrays, "edge_values", middle)
+    monkeypatch.setattr(consistency, "edge_values", middle)
+    assert _run(clause.split(":")[0], _later(clause)[1]).status == "passed"
