@@ -219,7 +219,7 @@ def test_property_tolerances_name_real_properties_and_give_reasons():
     assert declared >= 4
 
 
-# ---- 3. the clauses covered later (sde, cfg.dropout, dit, consistency.loss, ar.sampling) --------------------------
+# ---- 3. the clauses covered later (sde, cfg.dropout/cost/change_of_target, dit, consistency.loss, score) -------
 def _clip_arg(fn, name, lo=CLIP[0], hi=CLIP[1]):
     """`fn` with its argument `name` clipped to [lo, hi] before the call (the planted defect)."""
     def clipped(*args, **kw):
