@@ -10,6 +10,7 @@ import sympy as sp
 from hypothesis import strategies as st
 from scipy import stats
 
+from .arrays import P_EDGES, draw_edges
 from .checks import ClauseChecks, Proof, Property
 
 # ---- derivation (sympy): an arbitrary positive joint over {0, 1}^3 ----------------------------------
@@ -82,7 +83,7 @@ def _sampling_inputs(draw):
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     joint = dyadic_joint(rng, K, L, zero_cells=draw(st.integers(0, 2)))
     n = draw(st.integers(1, 30))
-    u = rng.random((n, L))
+    u = draw_edges(draw, rng.random((n, L)), P_EDGES)      # u within 1e-12 of 0 and 1 (and 5e-324), a third of draws
     # the singular and boundary values: u = 0, u = 1, and u exactly on a CDF step of the first token
     cdf0 = np.cumsum(joint.reshape(K, -1).sum(axis=1))
     u[0, 0] = draw(st.sampled_from([0.0, 1.0, *cdf0.tolist()]))

@@ -21,12 +21,13 @@ from reference import family as RF
 from spec.cfg import OFF, UNCONDITIONAL
 from spec.schema import Tolerance
 
-from .arrays import gaussian
+from .arrays import P_EDGES, T_EDGES, draw_edges, gaussian, with_edges
 from .checks import ClauseChecks, Proof, Property
 from .cond import (
     Counted,
     linear_field,
     make_mixture,
+    noisy_points,
     num_classes,
     numpy_side,
     oracle_field,
@@ -264,8 +265,13 @@ def _defect_if_weights_do_not_sum_to_one():
 @st.composite
 def _change_cases(draw, form="one_plus_w"):
     inp = draw(oracle_inputs(allow_null=False, t_low=0.05, t_high=1.0, max_n=6))
-    return {"x_t": inp["x_t"], "y": inp["y"], "t": inp["t"], "w": draw(weights(4.0, form)), **_gm(inp),
-            "target": draw(st.sampled_from(TARGETS))}
+    target = draw(st.sampled_from(TARGETS))
+    # t within 1e-9..1e-3 of 0 and 1 (the score target is singular at t = 0, b = 0: only the edges near 1)
+    t = draw_edges(draw, inp["t"], T_EDGES if target != "score" else tuple(v for v in T_EDGES if v > 0.5))
+    if t is not inp["t"]:                                           # x_t at the new times
+        inp["x_t"] = noisy_points(_gm(inp), t, np.random.default_rng(draw(st.integers(0, 2**32 - 1))))
+    x_t = inp["x_t"]
+    return {"x_t": x_t, "y": inp["y"], "t": t, "w": draw(weights(4.0, form)), **_gm(inp), "target": target}
 
 
 @st.composite
@@ -305,6 +311,10 @@ def _dropout_cases(draw):
         out["p"] = p                                               # else the target's declared `rate` applies
     return out
 
+
+DROPOUT_U_EDGES = (*(v for v in P_EDGES if v < 0.99), 1.0 - 2.0**-8)
+"""u ∈ [0, 1) within 1e-12 of 0 (and float64's least subnormal), and the largest value below 1 that stays below 1
+when rounded to bfloat16 (1 − 2⁻⁸; 1 − 1e-6 would round to 1, outside u's domain, in float32 and bfloat16)."""
 
 _RATE_CASES = st.sampled_from([{"p": 0.1, "seed": 1}, {"p": 0.25, "seed": 2}, {"p": 0.5, "seed": 3},
                                {"p": None, "seed": 4}])
@@ -350,8 +360,8 @@ def _cost_cases(draw, form="one_plus_w"):
     n, d, C = draw(st.integers(1, 8)), draw(st.integers(1, 3)), draw(st.integers(2, 3))
     f, _ = draw(_field(d, C))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    t = draw(st.one_of(st.sampled_from([0.0, 1.0]), st.floats(0.0, 1.0)))
-    t = t if draw(st.booleans()) else rng.uniform(0.0, 1.0, n)      # a float (shared time) or one per row
+    t = draw(st.one_of(st.sampled_from(T_EDGES), st.floats(0.0, 1.0)))      # a shared time, often an edge, ...
+    t = t if draw(st.booleans()) else draw_edges(draw, rng.uniform(0.0, 1.0, n), T_EDGES)   # ... or one per row
     return {"f": f, "x_t": rng.normal(0.0, 1.5, (n, d)), "y": rng.integers(0, C, n).astype(np.int64), "t": t,
             "w": draw(weights(4.0, form)), "num_classes": C}
 
@@ -514,7 +524,7 @@ CHECKS = [
     ),
     ClauseChecks(
         clause=DROPOUT,
-        cases=_dropout_cases(),
+        cases=with_edges(_dropout_cases(), u=DROPOUT_U_EDGES, p=P_EDGES),
         proofs=(Proof("Pr[u < p] = p for u ~ U[0, 1) (sympy.stats)", _uniform_below_p),),
         properties=(Property("empirical drop rate ≈ p (binomtest, n = 20 000)", _dropout_rate, cases=_RATE_CASES),),
         example=lambda: {"y": np.array([0, 1, 2, 1]), "u": np.array([0.05, 0.5, 0.09, 0.95]), "num_classes": 3,

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from reference import consistency as R
 from spec.schema import Tolerance
 
-from .arrays import T_EDGES, draw_edges
+from .arrays import T_EDGES, draw_edges, edge_values
 from .checks import ClauseChecks, Dual, Proof, Property
 from .optimal import X_HAT, Z_HAT, a, b, mu, oracle, random_mixture, s, xt
 from .sampler import numpy_side
@@ -81,6 +81,11 @@ def _gaussian_cases(draw):
     return {"x_t": x_t, "t": tt, "mu": m_, "s": s_}
 
 
+LOSS_T_EDGES = tuple(v for v in T_EDGES if v >= 1e-40)
+"""t_{n+1} within 1e-9..1e-3 of 0 (down to a float32 subnormal) and of 1, with t_n = 0 below ½ and t_n = 1 − 2⁻⁸
+above: t_n < t_{n+1} stays strict after rounding to float32 and bfloat16 (5e-324 and 1e-300 round to 0 there)."""
+
+
 @st.composite
 def _loss_cases(draw):
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
@@ -88,6 +93,9 @@ def _loss_cases(draw):
     w, m, c = random_mixture(rng, 2, d, lam=(0.1, 2.0))
     t_next = rng.uniform(0.05, 1.0, B)
     t_prev = np.maximum(t_next - rng.uniform(0.01, 0.05, B), 0.0)
+    if draw(st.integers(0, 2)) == 0:                                # one draw in three: t at the edges of [0, 1]
+        t_next = edge_values(LOSS_T_EDGES, B, draw(st.integers(0, 63)))
+        t_prev = np.where(t_next > 0.5, 1.0 - 2.0**-8, 0.0)
     return {"f": smooth_field(*rng.uniform(0.2, 0.8, 2), label="f"),
             "f_ema": smooth_field(*rng.uniform(0.2, 0.8, 2), label="f_ema"),
             "velocity": oracle(w, m, c), "x": rng.standard_normal((B, d)) + m[0], "z": rng.standard_normal((B, d)),

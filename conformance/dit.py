@@ -14,7 +14,7 @@ from reference import attention as RA
 from reference import dit as R
 from spec.schema import Tolerance
 
-from .arrays import gaussian
+from .arrays import T_EDGES, draw_edges, gaussian
 from .checks import ClauseChecks, Proof, Property
 
 _EXACT = Tolerance(rtol=0.0, atol=0.0)
@@ -93,6 +93,7 @@ def _time_cases(conv):
         n = draw(st.integers(1, 4))
         t = np.random.default_rng(draw(st.integers(0, 2**32 - 1))).uniform(0.0, high, n)
         t[: draw(st.integers(0, n))] = draw(st.sampled_from([0.0, high]))      # the ends of the range
+        t = draw_edges(draw, t, tuple(high * v for v in T_EDGES))             # within 1e-9..1e-3 of 0 and high
         return {"t": t, "dim": draw(st.sampled_from([low_dim, 5, 8, 9, 16])),
                 "max_period": draw(st.sampled_from([10000.0, 100.0]))}
     return cases()

@@ -120,7 +120,7 @@ def _tweedie_cases(draw):
 def _affine_cases(draw):
     n = draw(st.integers(1, 5))
     shape = draw(st.sampled_from([(n,), (n, 3)]))
-    bb = draw(uniform((n,), 0.0, 2.0))
+    bb = draw_edges(draw, draw(uniform((n,), 0.0, 2.0)), SIGMA_EDGES)    # b tiny and huge
     if draw(st.booleans()):
         bb[0] = 0.0
     return {"x_t": draw(uniform(shape, -5, 5)), "score": draw(uniform(shape, -5, 5)),

@@ -13,7 +13,7 @@ from reference import sde as R
 from reference.ddpm import linear_betas
 from spec.schema import Tolerance
 
-from .arrays import gaussian
+from .arrays import T_EDGES, gaussian, with_edges
 from .checks import ClauseChecks, Dual, Proof, Property
 
 # ---- derivations ----------------------------------------------------------------------------------------
@@ -209,7 +209,9 @@ def _simple_loss_reweighting(ctx, fn, inp):
 def _moments_match_path(ctx, fn, inp):
     """k = a'/a and g² = d(b²)/dt − 2 k b² with (a, b, a', b') from family.affine (velocity target: c = a', d = b')."""
     cid = "sde.forward"
-    t = np.where(inp["t"] == 0, 1e-3, inp["t"])       # vp: b(0) = 0 makes family's b' infinite there
+    # vp: b(0) = 0 makes family's b' infinite there (and at a subnormal t, where b rounds to 0): the oracle is
+    # evaluated at t = 1e-3 instead; t = 1e-300 (also an edge of the cases) keeps b > 0 and b' finite
+    t = np.where(inp["t"] < 1e-300, 1e-3, inp["t"])
     a, b, da, db = F.coefficients(t, path=inp["path"], target="velocity")
     f, g = fn(x=np.ones((t.shape[0], 1)), t=t, path=inp["path"])
     tol = ctx.tolerance(cid)
@@ -289,7 +291,7 @@ CHECKS = [
     ),
     ClauseChecks(
         clause="sde.forward",
-        cases=_state_cases(),
+        cases=with_edges(_state_cases(), t=T_EDGES),
         proofs=(Proof("vp: a'/a = −½β(t), d(b²)/dt − 2(a'/a)b² = β(t) (family 'linear')", _vp_forward),
                 Proof("ve: a'/a = 0, d(b²)/dt = 2σ² ln(σ_max/σ_min) (family 'geometric')", _ve_forward),
                 Proof("m = a x_0, v = b² solve the SDE's moment equations", _moments_solve_sde)),
@@ -299,7 +301,7 @@ CHECKS = [
     ),
     ClauseChecks(
         clause="sde.reverse",
-        cases=_state_cases(with_score=True),
+        cases=with_edges(_state_cases(with_score=True), t=T_EDGES),
         proofs=(Proof("the reverse drift is the forward drift minus g² s: f − g² s − (f − ½g² s) = −½ g² s",
                       lambda: sp.simplify((x_ - s_) - (x_ - s_ / 2) + s_ / 2)),),
         properties=(Property("drift(score = 0) = f; linear in the score with slope −g²", _linear_in_score),),
@@ -308,7 +310,7 @@ CHECKS = [
     ),
     ClauseChecks(
         clause="sde.probability_flow",
-        cases=_state_cases(with_score=True),
+        cases=with_edges(_state_cases(with_score=True), t=T_EDGES),
         proofs=(Proof("f − ½g² s = a' E[x_0 | x_t] + b' E[z | x_t] for any affine path (Tweedie)", _pf_is_velocity),),
         properties=(Property("with the exact mixture score it equals the velocity oracle of the path",
                              _pf_equals_velocity_oracle, cases=_mixture_cases()),),

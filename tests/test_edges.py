@@ -217,3 +217,87 @@ def test_property_tolerances_name_real_properties_and_give_reasons():
             assert len(tol.why) > 40, f"{c.id}: {name!r} needs its reason"
             declared += 1
     assert declared >= 4
+
+
+# ---- 3. the clauses covered later (sde, cfg.dropout/cost/change_of_target, dit, consistency.loss, score) -------
+def _clip_arg(fn, name, lo=CLIP[0], hi=CLIP[1]):
+    """`fn` with its argument `name` clipped to [lo, hi] before the call (the planted defect)."""
+    def clipped(*args, **kw):
+        kw[name] = np.clip(np.asarray(kw[name], dtype=np.float64), lo, hi)
+        return fn(*args, **kw)
+    return clipped
+
+
+def _sde_planted():
+    from reference import sde as R
+    return [("sde.forward", R.forward_sde, _clip_arg(R.forward_sde, "t")),
+            ("sde.reverse", R.reverse_drift, _clip_arg(R.reverse_drift, "t")),
+            ("sde.probability_flow", R.probability_flow_drift, _clip_arg(R.probability_flow_drift, "t"))]
+
+
+def _dropout_planted():
+    from reference.cfg import drop_labels
+
+    def p_clipped(y, u, num_classes, p=None, **kw):
+        return drop_labels(y, u, num_classes, None if p is None else float(np.clip(p, *CLIP)), **kw)
+    return [("cfg.dropout", drop_labels, _clip_arg(drop_labels, "u", 1e-5, 0.99)),
+            ("cfg.dropout:p", drop_labels, p_clipped)]
+
+
+def _dit_planted():
+    from reference.dit import timestep_embedding
+    return [("dit.timestep_embedding", timestep_embedding, _clip_arg(timestep_embedding, "t", 1e-5, np.inf))]
+
+
+def _consistency_planted():
+    from reference.consistency import consistency_loss
+    return [("consistency.loss", consistency_loss, _clip_arg(consistency_loss, "t_next"))]
+
+
+def _cfg_planted():
+    from reference.cfg import guided_prediction, guided_velocity
+    return [("cfg.cost", guided_velocity, _clip_arg(guided_velocity, "t")),
+            ("cfg.change_of_target", guided_prediction, _clip_arg(guided_prediction, "t"))]
+
+
+def _tweedie_affine_planted():
+    from reference.score import tweedie_affine
+
+    def b_clipped(x_t, score, a, b):
+        b = np.asarray(b, dtype=np.float64)
+        return tweedie_affine(x_t, score, a, np.where(b == 0, 0.0, np.clip(b, 1e-5, 1e5)))
+    return [("score.tweedie_affine", tweedie_affine, b_clipped)]
+
+
+PLANTED_LATER = (_tweedie_affine_planted, _cfg_planted, _sde_planted, _dropout_planted, _dit_planted,
+                 _consistency_planted)
+LATER = ["consistency.loss", "dit.timestep_embedding", "sde.forward", "sde.reverse", "sde.probability_flow",
+         "cfg.dropout", "cfg.dropout:p", "cfg.cost", "cfg.change_of_target",
+         "score.tweedie_affine"]
+
+
+def _later(clause):
+    return {c: (ok, bad) for planted in PLANTED_LATER for c, ok, bad in planted()}[clause]
+
+
+@pytest.mark.parametrize("clause", LATER)
+def test_later_clauses_catch_clipping(clause):
+    ok, clipped = _later(clause)
+    clause = clause.split(":")[0]                   # "clause:what" plants a second defect in the same clause
+    good = _run(clause, ok)
+    assert good.status == "passed", good.failures
+    bad = _run(clause, clipped)
+    assert bad.status == "failed", f"{clause}: clipping to {CLIP} was not detected"
+
+
+@pytest.mark.parametrize("clause", ["consistency.loss", "cfg.dropout", "cfg.dropout:p", "score.tweedie_affine"])
+def test_later_clippings_pass_without_the_edge_values(clause, monkeypatch):
+    """The control for the later clauses: with the edge tables replaced by mid-domain values these clipped
+    implementations pass, so the edge strategy catches them (the others fail already at the endpoints 0 and 1 that
+    their cases drew before)."""
+    import conformance.arrays as arrays
+    import conformance.consistency as consistency
+    middle = lambda table, size, offset: np.full(size, 0.5 if min(table) >= 0 else 0.3)   # noqa: E731
+    monkeypatch.setattr(arrays, "edge_values", middle)
+    monkeypatch.setattr(consistency, "edge_values", middle)
+    assert _run(clause.split(":")[0], _later(clause)[1]).status == "passed"
