@@ -3,6 +3,7 @@ naming the clause, the argument and what was expected."""
 from __future__ import annotations
 
 import math
+import sys
 from typing import Any
 
 import numpy as np
@@ -11,7 +12,10 @@ from .errors import SpecInputError
 
 
 def _is_torch(x) -> bool:
-    return type(x).__module__.startswith("torch")
+    """A torch tensor (without importing torch: if torch is not loaded, x cannot be one). isinstance, not the type's
+    module name, so that torch.compile's traced tensors count too."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(x, torch.Tensor)
 
 
 def array(clause: str, name: str, x, *, ndim: int | tuple[int, ...] | None = None, finite: bool = True,
@@ -33,8 +37,8 @@ def array(clause: str, name: str, x, *, ndim: int | tuple[int, ...] | None = Non
             raise SpecInputError(clause, name, "a real array", f"{type(x).__name__}") from None
     nd = a.ndim
     if ndim is not None:
-        allowed = (ndim,) if isinstance(ndim, int) else ndim
-        if nd not in allowed:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if not any(nd == k for k in allowed):      # not `nd in allowed`: torch.compile's tracer mis-evaluates it
             raise SpecInputError(clause, name, f"an array with {' or '.join(map(str, allowed))} dimensions",
                                  f"shape {tuple(a.shape)}")
     if min_ndim is not None and nd < min_ndim:

@@ -133,7 +133,7 @@ def denoiser_step(model: Denoiser, z0: torch.Tensor, captions: list[str], c: T2I
                   gen: torch.Generator, dit=None) -> torch.Tensor:
     """Rectified-flow loss on latents z0 (data at t = 0) with caption dropout to the null text; `dit` is the
     network to call (model.dit, or its torch.compile'd version)."""
-    dit = dit or model.dit
+    dit = model.dit if dit is None else dit          # not `dit or …`: bool() of a compiled module raises
     n = z0.shape[0]
     unique = sorted(set(captions))               # encode each distinct caption once, then gather its rows
     rows = torch.tensor([unique.index(s) for s in captions], device=z0.device)
