@@ -25,6 +25,7 @@ from .arrays import P_EDGES, T_EDGES, draw_edges, gaussian, with_edges
 from .checks import ClauseChecks, Proof, Property
 from .cond import (
     Counted,
+    fd_grad_log_posterior,
     linear_field,
     make_mixture,
     noisy_points,
@@ -195,20 +196,6 @@ def _gm(inp):
     return {k: inp[k] for k in ("weights", "means", "covs", "labels")}
 
 
-def _fd_grad_log_posterior(x_t, y, t, gm, h=1e-5):
-    """∇_{x_t} log p(y | x_t) by central differences of the reference class posterior."""
-    n, d = x_t.shape
-    rows = np.arange(n)
-    g = np.empty_like(x_t)
-    for j in range(d):
-        e = np.zeros(d)
-        e[j] = h
-        up = np.log(RC.class_posterior(x_t + e, t, **gm)[rows, y])
-        dn = np.log(RC.class_posterior(x_t - e, t, **gm)[rows, y])
-        g[:, j] = (up - dn) / (2 * h)
-    return g
-
-
 def _score_implicit_classifier(ctx, fn, inp):
     """s_∅ + (1 + w) ∇ log p(y | x_t) [finite differences of the class posterior] = (1 + w) s_y − w s_∅ [oracles]."""
     form = form_of(ctx, SCORE)
@@ -217,7 +204,7 @@ def _score_implicit_classifier(ctx, fn, inp):
     null = np.full_like(y, num_classes(gm))
     s_y = RC.conditional_prediction(x_t, y, t, **gm, target="score")
     s_null = RC.conditional_prediction(x_t, null, t, **gm, target="score")
-    g = _fd_grad_log_posterior(x_t, y, t, gm)
+    g = fd_grad_log_posterior(x_t, y, t, gm)
     got = fn(score_null=s_null, grad_log_p_y=g, w=w)
     tol = ctx.tolerance(SCORE)
     fd = Tolerance(rtol=max(tol.rtol, 1e-6), atol=max(tol.atol, 1e-6 * (2 + abs(inp["w_default"]))))

@@ -12,7 +12,7 @@ from spec.schema import Tolerance
 
 from .arrays import gaussian
 from .checks import ClauseChecks, Proof, Property
-from .cond import num_classes, oracle_inputs
+from .cond import fd_grad_log_posterior, num_classes, oracle_inputs
 
 CID = "cfg.classifier_guidance"
 
@@ -52,20 +52,6 @@ def _oracle_cases(draw):
     return {**inp, "s_default": draw(st.sampled_from([0.0, 1.0]) | st.floats(0.0, 5.0))}
 
 
-def _fd_grad_log_posterior(x_t, y, t, gm, h=1e-5):
-    """∇_{x_t} log p(y | x_t) by central differences of the reference class posterior (error ~h² ≈ 1e-10)."""
-    n, d = x_t.shape
-    rows = np.arange(n)
-    g = np.empty_like(x_t)
-    for j in range(d):
-        e = np.zeros(d)
-        e[j] = h
-        up = np.log(RC.class_posterior(x_t + e, t, **gm)[rows, y])
-        dn = np.log(RC.class_posterior(x_t - e, t, **gm)[rows, y])
-        g[:, j] = (up - dn) / (2 * h)
-    return g
-
-
 def _equals_cfg_score_form(ctx, fn, inp):
     """With the exact posterior: s_∅ + s ∇log p(y | x_t) = (1 + w) s_y − w s_∅ at w = s − 1 (cfg.combine)."""
     scale = ctx.target.conventions_for(CID)["scale"]
@@ -75,7 +61,7 @@ def _equals_cfg_score_form(ctx, fn, inp):
     null = np.full_like(y, num_classes(gm))
     s_y = RC.conditional_prediction(x_t, y, t, **gm, target="score")
     s_null = RC.conditional_prediction(x_t, null, t, **gm, target="score")
-    g = _fd_grad_log_posterior(x_t, y, t, gm)
+    g = fd_grad_log_posterior(x_t, y, t, gm)
     got = fn(score=s_null, grad_log_classifier=g, s=s if scale == "s" else s - 1.0)
     tol = ctx.tolerance(CID)
     fd = Tolerance(rtol=max(tol.rtol, 1e-6), atol=max(tol.atol, 1e-6 * (1 + s)))

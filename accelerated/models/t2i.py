@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from typing import cast
 
 import torch
@@ -40,7 +39,9 @@ from accelerated.models.train import (
     EMA,
     Progress,
     adamw,
+    add_job_arguments,
     autocast,
+    job_config,
     load_checkpoint,
     maybe_compile,
     save_checkpoint,
@@ -49,7 +50,6 @@ from accelerated.models.train import (
 from accelerated.rf import interpolate
 from accelerated.rf import loss as rf_loss
 from accelerated.schedule import uniform_sample
-from spec.cfg import W_MAX
 from spec.errors import GenspecError
 
 
@@ -267,35 +267,14 @@ def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="genspec train t2i", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", required=True, help="output directory (checkpoints, samples/*.png, metrics.json)")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--preset", default="default", choices=sorted(PRESETS))
-    p.add_argument("--steps", type=int, help="denoiser steps (overrides the preset)")
-    p.add_argument("--ae-steps", type=int, help="autoencoder steps (overrides the preset)")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--guidance", help="comma-separated guidance weights w, e.g. 0,1,2,4")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoints in --out")
     p.add_argument("--compile", action="store_true", help="torch.compile the denoiser")
-    p.add_argument("--threads", type=int, default=int(os.environ.get("GENSPEC_TORCH_THREADS", "1")),
-                   help="torch CPU threads (default 1: on a loaded 2-core machine 2 threads measured 12× slower)")
-    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    add_job_arguments(p, PRESETS)
     a = p.parse_args(argv)
-    if a.threads < 1:
-        raise GenspecError(f"train t2i: --threads must be ≥ 1; got {a.threads}")
-    torch.set_num_threads(a.threads)
-    c = PRESETS[a.preset]
+    c = job_config(a, PRESETS, "t2i")
     try:
-        if a.steps is not None:
-            c = replace(c, steps=a.steps)
-        if a.ae_steps is not None:
-            c = replace(c, ae_train=replace(c.ae_train, steps=a.ae_steps, adv_start=min(c.ae_train.adv_start,
-                                                                                      a.ae_steps * 2 // 3)))
-        if a.seed is not None:
-            c = replace(c, seed=a.seed)
-        if a.guidance:
-            c = replace(c, guidance=tuple(float(w) for w in a.guidance.split(",")))
-            if not all(math.isfinite(w) and abs(w) <= W_MAX for w in c.guidance):
-                raise ValueError(f"guidance weights must be finite with |w| ≤ {W_MAX:g} (cfg.combine's domain)")
         dev = torch.device(a.device)
-    except (ValueError, RuntimeError) as e:
+    except RuntimeError as e:
         raise GenspecError(f"train t2i: bad argument: {e}") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise GenspecError("train t2i: --device cuda given but CUDA is not available")

@@ -15,7 +15,7 @@ import argparse
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 
 import torch
 
@@ -24,7 +24,7 @@ from accelerated.models.data import caption_adherence
 from accelerated.models.images import grid, write_png
 from accelerated.models.t2i import encode_latents, train_denoiser
 from accelerated.models.text import ByteTextEncoder, TextConfig
-from accelerated.models.train import EMA, Progress, adamw, seed_everything
+from accelerated.models.train import EMA, Progress, adamw, add_job_arguments, job_config, seed_everything
 from accelerated.models.video import (
     VIDEO_CAPTIONS,
     TextToVideo,
@@ -35,7 +35,6 @@ from accelerated.models.video import (
     motion_adherence,
     moving_shapes_dataset,
 )
-from spec.errors import GenspecError
 
 
 @dataclass
@@ -170,29 +169,9 @@ def run(c: T2VConfig, out: str, progress: bool = True) -> dict:
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="genspec train t2v", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", required=True, help="output directory (samples/*.png, metrics.json)")
-    p.add_argument("--preset", default="default", choices=sorted(PRESETS))
-    p.add_argument("--steps", type=int, help="denoiser steps (overrides the preset)")
-    p.add_argument("--ae-steps", type=int, help="autoencoder steps (overrides the preset)")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--guidance", help="comma-separated guidance weights w, e.g. 0,1,2,4")
-    p.add_argument("--threads", type=int, default=int(os.environ.get("GENSPEC_TORCH_THREADS", "1")))
-    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    add_job_arguments(p, PRESETS)
     a = p.parse_args(argv)
-    if a.threads < 1:
-        raise GenspecError(f"train t2v: --threads must be ≥ 1; got {a.threads}")
-    torch.set_num_threads(a.threads)
-    c = PRESETS[a.preset]
-    try:
-        if a.steps is not None:
-            c = replace(c, steps=a.steps)
-        if a.ae_steps is not None:
-            c = replace(c, ae_train=replace(c.ae_train, steps=a.ae_steps))
-        if a.seed is not None:
-            c = replace(c, seed=a.seed)
-        if a.guidance:
-            c = replace(c, guidance=tuple(float(w) for w in a.guidance.split(",")))
-    except ValueError as e:
-        raise GenspecError(f"train t2v: bad argument: {e}") from None
+    c = job_config(a, PRESETS, "t2v")
     m = run(c, a.out, not a.quiet)
     print("motion adherence vs w: " + "  ".join(f"w={w}: {v:.3f}" for w, v in m["motion_adherence_vs_w"].items()))
     print(f"wrote {os.path.join(a.out, 'metrics.json')} and strips in {os.path.join(a.out, 'samples')} "
