@@ -2,7 +2,7 @@
 
 Bind your functions to clause ids with :class:`Target` and run ``genspec conform --target yourmodule``.
 """
-from .checks import ClauseChecks, Dual, Proof, Property
-from .target import Target
+from .harness.declare import ClauseChecks, Dual, Proof, Property
+from .harness.target import Target
 
 __all__ = ["Target", "ClauseChecks", "Dual", "Proof", "Property"]

@@ -189,7 +189,7 @@ CLAUSES = [
         tolerance=tolerances(
             float64=(1e-12, 1e-12), float32=(2e-5, 5e-6), bfloat16=(8e-3, 2e-4),
             why="x̂_0 divides a difference by √ᾱ_t (≥ 6.4e-3 at T = 1000): the absolute error is a few ulps of "
-                "max(|x_t|, |ε|) times √(ᾱ_{t'}/ᾱ_t) ≤ 156. The comparison (conformance/ddpm.py) multiplies atol by "
+                "max(|x_t|, |ε|) times √(ᾱ_{t'}/ᾱ_t) ≤ 156. The comparison (checks/ddpm.py) multiplies atol by "
                 "1 + √(ᾱ_{t'}/ᾱ_t)(|x_t| + |ε|) elementwise"),
         singular="t' = 0 (zero_based −1) returns x̂_0 (ᾱ_0 = 1). t ≤ t' or t = 0 raises SpecInputError.",
         notes="The DDIM of 03's acceleration table (Song et al. 2021). With the true ε it maps forward(x_0, ε, t) to "

@@ -208,7 +208,7 @@ CLAUSES = [
         tolerance=_FMA,
         singular="None: a zero gate returns x exactly (x + 0·F = x for finite F).",
         notes=("DiT zero-initialises the adaLN modulation Linear (so gate = shift = scale = 0) and the final layer: "
-               "each block computes x + 0 = x at initialisation. conformance.dit.check_identity_at_init(block, x, c) "
+               "each block computes x + 0 = x at initialisation. checks.dit.check_identity_at_init(block, x, c) "
                "checks any block against this."),
     ),
 ]

@@ -207,7 +207,7 @@ CLAUSES = [
                  Symbol(name="xz", description="(x̂, ẑ), each x_t's shape", role="output")),
         tolerance=tolerances(float64=(1e-12, 1e-12), float32=(1e-5, 1e-6), bfloat16=(8e-3, 1e-4),
                              why="Solving with M = [[a, b], [c, d]] amplifies relative input errors by κ(M) = ‖M‖‖M⁻¹‖ "
-                                 "(2-norm). The comparison (conformance/family.py) scales atol by κ(M)·max(|x_t|, "
+                                 "(2-norm). The comparison (checks/family.py) scales atol by κ(M)·max(|x_t|, "
                                  "|y|); rtol and atol here are per unit of that scale: a few eps of the dtype"),
         singular=_SINGULAR_DET,
     ),
@@ -232,7 +232,7 @@ CLAUSES = [
                  Symbol(name="y_to", description="x_t's shape", role="output")),
         tolerance=tolerances(float64=(1e-12, 1e-12), float32=(1e-5, 1e-6), bfloat16=(8e-3, 1e-4),
                              why="(c_B, d_B) M_A⁻¹: the error is ≲ κ(M_A)·‖(c_B, d_B)‖·eps·max(|x_t|, |y|). The "
-                                 "comparison (conformance/family.py) scales atol by κ(M_A)·(1 + ‖(c_B, "
+                                 "comparison (conformance/checks/family.py) scales atol by κ(M_A)·(1 + ‖(c_B, "
                                  "d_B)‖)·max(|x_t|, |y|). Round trip A→B→A: |error| ≤ "
                                  "16·eps·κ(M_A)·κ(M_B)·(1+‖row_A‖)(1+‖row_B‖)·max(|x_t|, |y|), tested with t kept ≥ "
                                  "0.01 away from every singular t"),

@@ -12,7 +12,7 @@ from hypothesis.extra import numpy as hnp
 
 import spec
 from conformance.checks import Dual
-from conformance.registry import checks_for
+from conformance.harness.registry import checks_for
 from spec import SpecInputError
 
 ALLOWED = (SpecInputError, TypeError)

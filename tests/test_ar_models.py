@@ -13,7 +13,7 @@ import torch
 from accelerated.models.ar_transformer import ARConfig, ARTransformer
 from accelerated.models.images import read_png
 from accelerated.models.vqvae import VQVAE, VQConfig
-from conformance.cli import main as genspec
+from conformance.harness.cli import main as genspec
 
 
 @pytest.fixture(autouse=True)

@@ -87,9 +87,9 @@ import numpy as np  # noqa: E402
 
 import reference.attention as R  # noqa: E402
 from conformance import Target  # noqa: E402
-from conformance.api import check, failing  # noqa: E402
-from conformance.cli import explain_text  # noqa: E402
-from conformance.target import from_modules  # noqa: E402
+from conformance.harness.api import check, failing  # noqa: E402
+from conformance.harness.cli import explain_text  # noqa: E402
+from conformance.harness.target import from_modules  # noqa: E402
 
 ATT = ["attention"]
 

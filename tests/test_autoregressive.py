@@ -11,10 +11,10 @@ import torch
 
 from accelerated import autoregressive as A
 from conformance import Target
-from conformance import autoregressive as C
-from conformance.api import check, failing
-from conformance.context import Context
-from conformance.target import from_modules
+from conformance.checks import autoregressive as C
+from conformance.harness.api import check, failing
+from conformance.harness.context import Context
+from conformance.harness.target import from_modules
 from reference import autoregressive as R
 from spec.errors import SpecInputError
 

@@ -7,7 +7,7 @@ import pytest
 
 from benchmarks import goal_met, interleaved, ratio_row
 from benchmarks.runner import discover, main, table
-from conformance.cli import main as genspec
+from conformance.harness.cli import main as genspec
 
 
 def test_discovers_every_module_with_run():

@@ -10,10 +10,10 @@ import torch
 
 from accelerated import cfg as A
 from conformance import Target
-from conformance.api import check, failing
-from conformance.cfg import concentration_mixture, concentration_table
-from conformance.cond import Counted, linear_field, make_mixture, oracle_field
-from conformance.target import from_modules
+from conformance.checks.cfg import concentration_mixture, concentration_table
+from conformance.checks.cond import Counted, linear_field, make_mixture, oracle_field
+from conformance.harness.api import check, failing
+from conformance.harness.target import from_modules
 from reference import cfg as R
 from reference import cond as RC
 from spec.errors import SpecInputError
@@ -225,7 +225,7 @@ def test_a_failure_at_a_special_weight_shows_that_weight():
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
 def test_each_form_written_in_the_work_dtype_conforms_up_to_the_domain_edge(form, dtype):
     """Written as stated and computed in the dtype itself (no float32 upcast), at weights up to |w| = 999."""
-    from conformance.cfg import W_EDGES, in_form
+    from conformance.checks.cfg import W_EDGES, in_form
     from spec.cfg import W_MAX
     assert max(abs(in_form(w, f)) for w in W_EDGES for f in R.FORMS) <= W_MAX
     assert min(abs(in_form(w, f)) for w in W_EDGES for f in R.FORMS) >= 0.99 * W_MAX

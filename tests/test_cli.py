@@ -12,8 +12,8 @@ import textwrap
 import pytest
 
 import spec
-from conformance.cli import explain_text, main, private_helpers
-from conformance.registry import reference_function, select
+from conformance.harness.cli import explain_text, main, private_helpers
+from conformance.harness.registry import reference_function, select
 from spec.schema import SOURCE_TITLES, SOURCES
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -51,7 +51,7 @@ def test_readme_adapter_example_runs_as_written(tmp_path):
     cmd = re.search(r"```bash\n(genspec conform --target mylib_genspec[^\n]*)\n```", readme).group(1)
     (tmp_path / "mylib_genspec.py").write_text(code)
     args = cmd.split()[1:]
-    p = subprocess.run([sys.executable, "-m", "conformance.cli", *args], cwd=tmp_path, capture_output=True, text=True,
+    p = subprocess.run([sys.executable, "-m", "conformance", *args], cwd=tmp_path, capture_output=True, text=True,
                        timeout=300)
     assert p.returncode == 0, p.stdout + p.stderr
     rep = json.loads((tmp_path / "report.json").read_text())

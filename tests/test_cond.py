@@ -10,9 +10,9 @@ import torch
 
 from accelerated import cond as A
 from conformance import Target
-from conformance.api import check, failing
-from conformance.cond import make_mixture
-from conformance.target import from_modules
+from conformance.checks.cond import make_mixture
+from conformance.harness.api import check, failing
+from conformance.harness.target import from_modules
 from reference import cond as R
 from reference import optimal as RO
 from spec.errors import SpecInputError

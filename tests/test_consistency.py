@@ -13,9 +13,9 @@ import torch
 
 from accelerated import consistency as A
 from conformance import Target
-from conformance.api import check, failing
-from conformance.optimal import BIMODAL
-from conformance.target import from_modules
+from conformance.checks.optimal import BIMODAL
+from conformance.harness.api import check, failing
+from conformance.harness.target import from_modules
 from reference import consistency as R
 from spec.errors import SpecInputError
 

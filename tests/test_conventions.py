@@ -14,8 +14,8 @@ import itertools
 import pytest
 
 import spec
-from conformance import api
-from conformance.target import Target, from_modules
+from conformance.harness import api
+from conformance.harness.target import Target, from_modules
 
 
 def _variant_sets():

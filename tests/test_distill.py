@@ -12,8 +12,8 @@ import torch
 from accelerated import distill as A
 from accelerated.sampler import euler_sample
 from conformance import Target
-from conformance.api import check, failing
-from conformance.target import from_modules
+from conformance.harness.api import check, failing
+from conformance.harness.target import from_modules
 from reference import distill as R
 from spec.errors import SpecInputError
 

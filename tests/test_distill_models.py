@@ -64,7 +64,7 @@ def test_train_distill_job_writes_its_outputs(tmp_path):
     import json
     import subprocess
     import sys
-    cmd = [sys.executable, "-m", "conformance.cli", "train", "distill", "--out", str(tmp_path), "--preset", "tiny"]
+    cmd = [sys.executable, "-m", "conformance", "train", "distill", "--out", str(tmp_path), "--preset", "tiny"]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr
     m = json.loads((tmp_path / "metrics.json").read_text())

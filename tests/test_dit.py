@@ -96,10 +96,10 @@ def test_bad_input_raises_spec_input_error(call):
 # ---- planted bugs: exactly the right clause fails; declared variants conform ---------------------
 import reference.dit as R  # noqa: E402
 from conformance import Target  # noqa: E402
-from conformance.api import check, failing  # noqa: E402
-from conformance.cli import explain_text  # noqa: E402
-from conformance.dit import check_identity_at_init  # noqa: E402
-from conformance.target import from_modules  # noqa: E402
+from conformance.checks.dit import check_identity_at_init  # noqa: E402
+from conformance.harness.api import check, failing  # noqa: E402
+from conformance.harness.cli import explain_text  # noqa: E402
+from conformance.harness.target import from_modules  # noqa: E402
 
 DIT = ["dit", "unet"]
 

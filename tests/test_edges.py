@@ -1,6 +1,6 @@
 """Edges and exactness (issue 7).
 
-1. The shared edge strategy (conformance/arrays.py) reaches the edges of the domains: an implementation that clips
+1. The shared edge strategy (harness/arrays.py) reaches the edges of the domains: an implementation that clips
    t, its samples, a probability or σ fails the clause it implements, while the same implementation without the
    clipping passes.
 2. Properties that claimed exactness accept implementations written exactly as the clause states (schedule.shift's
@@ -17,10 +17,10 @@ import torch
 from scipy.special import ndtr
 
 import spec
-from conformance import api
-from conformance.arrays import P_EDGES, SIGMA_EDGES, T_EDGES, U_EDGES, with_edges
-from conformance.registry import all_checks
-from conformance.target import Target
+from conformance.harness import api
+from conformance.harness.arrays import P_EDGES, SIGMA_EDGES, T_EDGES, U_EDGES, with_edges
+from conformance.harness.registry import all_checks
+from conformance.harness.target import Target
 
 CLIP = (1e-5, 1.0 - 1e-5)
 
@@ -53,7 +53,7 @@ def test_with_edges_keeps_shapes_and_mixes_a_fraction():
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from conformance.arrays import reals
+    from conformance.harness.arrays import reals
     seen = []
 
     @settings(max_examples=30, derandomize=True, database=None)
@@ -143,7 +143,7 @@ def test_clipping_fails_the_clause_and_the_unclipped_form_passes(clause, ok, cli
 def test_without_the_edge_values_these_clippings_pass(clause, monkeypatch):
     """The control: with the edge tables replaced by mid-domain values, the same clipped implementations pass, so
     it is the edge strategy that catches them (the other three fail already at the exact endpoints 0 and 1)."""
-    import conformance.arrays as arrays
+    import conformance.harness.arrays as arrays
     middle = lambda table, size, offset: np.full(size, 0.5 if min(table) >= 0 else 0.3)   # noqa: E731
     monkeypatch.setattr(arrays, "edge_values", middle)
     clipped = {c: bad for c, _, bad in PLANTED}[clause]
@@ -295,8 +295,8 @@ def test_later_clippings_pass_without_the_edge_values(clause, monkeypatch):
     """The control for the later clauses: with the edge tables replaced by mid-domain values these clipped
     implementations pass, so the edge strategy catches them (the others fail already at the endpoints 0 and 1 that
     their cases drew before)."""
-    import conformance.arrays as arrays
-    import conformance.consistency as consistency
+    import conformance.checks.consistency as consistency
+    import conformance.harness.arrays as arrays
     middle = lambda table, size, offset: np.full(size, 0.5 if min(table) >= 0 else 0.3)   # noqa: E731
     monkeypatch.setattr(arrays, "edge_values", middle)
     monkeypatch.setattr(consistency, "edge_values", middle)

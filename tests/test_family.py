@@ -14,9 +14,9 @@ import accelerated.family as A
 import reference.ddpm as D
 import reference.family as R
 from conformance import Target
-from conformance.api import check, failing
-from conformance.family import PATH_SCHEDULES, SINGULAR
-from conformance.target import from_modules
+from conformance.checks.family import PATH_SCHEDULES, SINGULAR
+from conformance.harness.api import check, failing
+from conformance.harness.target import from_modules
 from spec import SpecInputError
 
 FAMILY = ["family.affine", "family.vp_schedule", "family.ve_schedule", "family.interpolate", "family.target",

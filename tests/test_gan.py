@@ -8,8 +8,8 @@ import torch
 import accelerated.gan as A
 import reference.gan as R
 from conformance import Target
-from conformance.api import check, failing
-from conformance.target import from_modules
+from conformance.harness.api import check, failing
+from conformance.harness.target import from_modules
 from spec import SpecInputError
 
 

@@ -12,13 +12,13 @@ import pytest
 
 import spec
 from conformance import Target
-from conformance.cli import main
 from conformance.golden import check, export, load_manifest
 from conformance.golden.cases import draw, golden_cases, unwritable, value_clauses, variants
 from conformance.golden.check import write_results
 from conformance.golden.codec import GoldenError, decode, float_of
 from conformance.golden.fields import LinearField, linear_field
-from conformance.target import load
+from conformance.harness.cli import main
+from conformance.harness.target import load
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 C_SOURCE = os.path.join(HERE, "..", "examples", "golden_c", "golden.c")
@@ -48,7 +48,7 @@ def test_export_is_byte_identical_in_a_fresh_process(goldens, tmp_path):
     """`genspec golden export` run again, in another process, writes the same bytes (NPZ included)."""
     d = str(tmp_path / "cli")
     env = {**os.environ, "PYTHONPATH": os.path.join(HERE, "..")}
-    argv = ["python", "-m", "conformance.cli", "golden", "export", d, "--cases", str(CASES)]
+    argv = ["python", "-m", "conformance.harness.cli", "golden", "export", d, "--cases", str(CASES)]
     argv += [a for c in SUBSET for a in ("--clause", c)]
     out = subprocess.run(argv, env=env, capture_output=True, text=True, check=True).stdout
     assert f"{len(SUBSET)} clauses with goldens" in out

@@ -13,7 +13,7 @@ import accelerated.guidance as A
 import reference.guidance as R
 from accelerated.models import classifier as M
 from conformance import Target
-from conformance.api import check, failing
+from conformance.harness.api import check, failing
 from spec import SpecInputError
 
 GM = {"weights": torch.tensor([0.3, 0.3, 0.4], dtype=torch.float64),

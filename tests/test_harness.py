@@ -12,14 +12,15 @@ import pytest
 
 import reference.gan as R
 import spec
-from conformance import Target, report, run
-from conformance.api import check
-from conformance.context import Context, Mismatch
-from conformance.target import load
+from conformance import Target
+from conformance.harness import report, run
+from conformance.harness.api import check
+from conformance.harness.context import Context, Mismatch
+from conformance.harness.target import load
 from spec import TargetError, UnknownClauseError
 from spec.schema import Tolerance
 
-GENSPEC = [sys.executable, "-m", "conformance.cli"]
+GENSPEC = [sys.executable, "-m", "conformance"]
 
 
 def _run(args, env=None, cwd=None):
@@ -156,7 +157,7 @@ def test_float32_run_against_the_numpy_reference():
 
 def test_float_inputs_are_rounded_before_the_reference_sees_them():
     """The reference is evaluated on exactly the values the target received."""
-    from conformance.context import Context
+    from conformance.harness.context import Context
     ctx = Context(target=load("accelerated"), dtype="float32")
     x = np.array([0.1])
     assert ctx.round({"x": x})["x"][0] == np.float32(0.1)
@@ -251,18 +252,18 @@ def test_the_cli_hides_hypothesis_blob_advice():
     assert run.hypothesis_settings("ci").print_blob is run.PRINT_BLOB
     old = run.PRINT_BLOB
     try:
-        run.PRINT_BLOB = False  # what conformance/plugin.py sets under genspec conform
+        run.PRINT_BLOB = False  # what conformance/harness/plugin.py sets under genspec conform
         assert run.hypothesis_settings("dev").print_blob is False
     finally:
         run.PRINT_BLOB = old
 
 
 def test_target_independent_checks_run_in_a_forked_worker(monkeypatch):
-    """conformance/background.py: proofs run on a second core; a failing one reports its message, like inline."""
+    """harness/background.py: proofs run on a second core; a failing one reports its message, like inline."""
     import sympy as sp
 
-    from conformance import background
     from conformance.checks import ClauseChecks, Proof
+    from conformance.harness import background
     monkeypatch.setenv("GENSPEC_WORKERS", "1")
     monkeypatch.setattr(background, "checks_for", lambda cid: ClauseChecks(clause=cid, proofs=(
         Proof("holds", lambda: sp.Integer(0)), Proof("false", lambda: sp.Integer(1)))))

@@ -4,8 +4,8 @@ import pytest
 import accelerated.ldm as A
 import reference.ldm as R
 from conformance import Target
-from conformance.api import check, failing
-from conformance.cli import explain_text
+from conformance.harness.api import check, failing
+from conformance.harness.cli import explain_text
 from spec import SpecInputError
 
 

@@ -194,7 +194,7 @@ def test_attention_module_bound_as_a_conformance_target_agrees_with_the_referenc
 
 def test_attention_module_passes_the_conformance_checks():
     from accelerated.models.targets import target
-    from conformance.api import check
+    from conformance.harness.api import check
     r = check(target, ["attention.cross"], target_independent=False)["attention.cross"]
     assert r.status == "passed" and r.passed, r.failures
 

@@ -18,7 +18,7 @@ from accelerated.models.images import read_png
 from accelerated.models.pipeline import class_guided_sample
 from accelerated.models.t2i import train_autoencoder
 from accelerated.models.train import EMA, adamw, load_checkpoint, save_checkpoint, seed_everything
-from conformance.cli import main as genspec
+from conformance.harness.cli import main as genspec
 
 C = len(CAPTIONS)
 

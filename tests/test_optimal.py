@@ -11,9 +11,9 @@ import torch
 
 from accelerated import optimal as A
 from conformance import Target
-from conformance.api import check, failing
-from conformance.optimal import BIMODAL, irreducible_loss_curve, random_mixture
-from conformance.target import from_modules
+from conformance.checks.optimal import BIMODAL, irreducible_loss_curve, random_mixture
+from conformance.harness.api import check, failing
+from conformance.harness.target import from_modules
 from reference import optimal as R
 from spec.errors import SpecInputError
 

@@ -9,8 +9,8 @@ import torch
 import accelerated.rf as A
 import reference.rf as R
 from conformance import Target
-from conformance.api import check, failing
-from conformance.target import from_modules
+from conformance.harness.api import check, failing
+from conformance.harness.target import from_modules
 from spec import SpecInputError
 
 RF = ("rf.", "fm.")

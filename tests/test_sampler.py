@@ -9,10 +9,10 @@ import torch
 
 from accelerated import sampler as A
 from conformance import Target
-from conformance.api import check, failing
-from conformance.optimal import BIMODAL, oracle
-from conformance.sampler import Recorder, convergence, equivalence_samples, exact_flow, in_convention
-from conformance.target import from_modules
+from conformance.checks.optimal import BIMODAL, oracle
+from conformance.checks.sampler import Recorder, convergence, equivalence_samples, exact_flow, in_convention
+from conformance.harness.api import check, failing
+from conformance.harness.target import from_modules
 from reference import sampler as R
 from spec.errors import SpecInputError
 

@@ -13,9 +13,9 @@ from scipy import integrate, stats
 import accelerated.schedule as A
 import reference.schedule as R
 from conformance import Target
-from conformance.api import check, failing
-from conformance.schedule import KS_N, KS_SEED
-from conformance.target import from_modules
+from conformance.checks.schedule import KS_N, KS_SEED
+from conformance.harness.api import check, failing
+from conformance.harness.target import from_modules
 from spec import SpecInputError
 
 

@@ -10,9 +10,9 @@ import torch
 import accelerated.score as A
 import reference.score as R
 from conformance import Target
-from conformance.api import check, failing
-from conformance.score import MIX_MU, MIX_S, MIX_W, _mixture_score
-from conformance.target import from_modules
+from conformance.checks.score import MIX_MU, MIX_S, MIX_W, _mixture_score
+from conformance.harness.api import check, failing
+from conformance.harness.target import from_modules
 from spec import SpecInputError
 
 

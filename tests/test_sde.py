@@ -19,8 +19,8 @@ import accelerated.sampler as AS
 import accelerated.sde as A
 import reference.sde as R
 from conformance import Target
-from conformance.api import check, failing
-from conformance.target import from_modules
+from conformance.harness.api import check, failing
+from conformance.harness.target import from_modules
 from reference import family as F
 from spec import SpecInputError
 

@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 import spec
-from conformance.registry import all_checks, checks_for
+from conformance.harness.registry import all_checks, checks_for
 from spec.schema import SOURCES, Clause, Convention, Provenance, Variant
 
 SEEDS = pathlib.Path(os.environ.get("GENSPEC_SEEDS_DIR")
@@ -110,5 +110,5 @@ def test_tolerances_are_ordered_by_precision():
                          ids=lambda cp: f"{cp[0]}:{cp[1].name[:50]}")
 def test_every_symbolic_claim_holds(proof):
     """Each sympy derivation of the spec, run once here (genspec conform runs them too)."""
-    from conformance.run import check_proof
+    from conformance.harness.run import check_proof
     check_proof(*proof)

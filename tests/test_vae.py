@@ -14,9 +14,9 @@ from scipy import integrate, stats
 import spec
 from accelerated import vae as A
 from conformance import Target
-from conformance import vae as C
-from conformance.api import check, failing
-from conformance.target import from_modules
+from conformance.checks import vae as C
+from conformance.harness.api import check, failing
+from conformance.harness.target import from_modules
 from reference import vae as R
 from spec.errors import SpecInputError
 

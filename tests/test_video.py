@@ -9,9 +9,9 @@ import accelerated.attention as AT
 import accelerated.video as A
 import reference.video as R
 from conformance import Target
-from conformance.api import check, failing
-from conformance.cli import explain_text
-from conformance.target import from_modules
+from conformance.harness.api import check, failing
+from conformance.harness.cli import explain_text
+from conformance.harness.target import from_modules
 from spec import SpecInputError
 
 

@@ -9,8 +9,8 @@ import torch
 import accelerated.vq as A
 import reference.vq as R
 from conformance import Target
-from conformance.api import check, failing
-from conformance.target import from_modules
+from conformance.harness.api import check, failing
+from conformance.harness.target import from_modules
 from spec import SpecInputError
 
 OURS = ("vq.", "ar.raster_order", "ar.causal_mask", "ar.sampling_distribution", "ar.logit_guidance")

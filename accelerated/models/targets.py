@@ -1,5 +1,6 @@
 """The model modules as a conformance target: clause functions computed BY the modules, so that
-`genspec conform --target accelerated.models.targets:target` (or conformance.api.check) checks the modules' wiring
+`genspec conform --target accelerated.models.targets:target` (or conformance.harness.api.check)
+checks the modules' wiring
 (projections, head split, masks) against the reference, and a third party's attention module can be bound the same
 way with `attention_binding(TheirModule, load)`.
 
@@ -12,7 +13,7 @@ from collections.abc import Callable
 import torch
 
 from accelerated.models.layers import Attention
-from conformance.target import Target
+from conformance.harness.target import Target
 
 
 def _load_attention(m: Attention, w_q, w_k, w_v, w_o, b_q, b_k, b_v, b_o) -> None:

@@ -40,7 +40,7 @@ def add_parser(subparsers) -> None:
 
 
 def export_command(a) -> int:
-    from ..registry import select
+    from ..harness.registry import select
     if a.cases is not None and a.cases < 1:
         raise GoldenError(f"--cases must be ≥ 1, got {a.cases}")
     t0 = time.perf_counter()
@@ -57,7 +57,7 @@ def export_command(a) -> int:
 
 
 def check_command(a) -> int:
-    from .. import report
+    from ..harness import report
     rep = check(a.dir, a.results, a.dtype, a.clause)
     if a.report_json:
         _write(a.report_json, json.dumps(rep, indent=2) + "\n")

@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, Phase, given, settings
 
 import spec
 
-from ..checks import Dual
-from ..context import Context
-from ..registry import checks_for, reference_function
+from ..harness.context import Context
+from ..harness.declare import Dual
+from ..harness.registry import checks_for, reference_function
 from .codec import encode
 from .fields import LinearField, replace_fields
 

@@ -21,11 +21,11 @@ import numpy as np
 
 import spec
 
-from .. import report
-from ..context import Context
-from ..registry import checks_for, select
-from ..run import _show
-from ..target import Target
+from ..harness import report
+from ..harness.context import Context
+from ..harness.registry import checks_for, select
+from ..harness.run import _show
+from ..harness.target import Target
 from .cases import variant_key
 from .codec import GoldenError, decode, encode, float_of, sha256
 from .export import FORMAT, clause_digest
@@ -177,7 +177,7 @@ def _check_clause(ctx, directory, cid, dtype, conv, outputs, path) -> dict:
 
 
 def _record():
-    from ..context import ClauseRecord
+    from ..harness.context import ClauseRecord
     return ClauseRecord()
 
 

@@ -27,7 +27,7 @@ import numpy as np
 import spec
 from spec.schema import DTYPES
 
-from ..registry import checks_for
+from ..harness.registry import checks_for
 from .cases import arguments, draw, golden_cases, unwritable, value_clauses, variant_key, variants
 from .codec import GoldenError, decode, dumps, dumps_cases, npz_arrays, npz_bytes, sha256, txt_value
 

@@ -16,7 +16,7 @@ import zlib
 
 import numpy as np
 
-from ..checks import Dual
+from ..harness.declare import Dual
 
 
 class LinearField:

@@ -1,6 +1,6 @@
 """The conformance suite, generated from the spec and the ClauseChecks of each family.
 
-Run it with ``genspec conform`` (or ``pytest -p conformance.plugin --pyargs conformance.suite``).
+Run it with ``genspec conform`` (or ``pytest -p conformance.harness.plugin --pyargs conformance.harness.suite``).
 """
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from accelerated.metrics import energy_distance
 from reference import optimal as O
 from reference import sampler as R
 
-from .checks import ClauseChecks, Dual, Property
+from ..harness.declare import ClauseChecks, Dual, Property
 from .optimal import BIMODAL, oracle, random_mixture, sample_mixture
 
 EULER, EQUIV = "sampler.euler", "family.equivalence"

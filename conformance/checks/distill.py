@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 from reference import distill as R
 from reference.sampler import euler_sample
 
-from .arrays import T_EDGES, draw_edges
-from .checks import ClauseChecks, Dual, Proof, Property
+from ..harness.arrays import T_EDGES, draw_edges
+from ..harness.declare import ClauseChecks, Dual, Proof, Property
 from .optimal import BIMODAL, oracle, random_mixture
 from .sampler import numpy_side
 

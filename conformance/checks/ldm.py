@@ -5,7 +5,7 @@ from __future__ import annotations
 import sympy as sp
 from hypothesis import strategies as st
 
-from .checks import ClauseChecks, Proof, Property
+from ..harness.declare import ClauseChecks, Proof, Property
 
 
 @st.composite

@@ -12,8 +12,8 @@ import spec
 from reference import schedule as R
 from spec.schema import Tolerance
 
-from .arrays import T_EDGES, U_EDGES, gaussian, reals, with_edges
-from .checks import ClauseChecks, Proof, Property
+from ..harness.arrays import T_EDGES, U_EDGES, gaussian, reals, with_edges
+from ..harness.declare import ClauseChecks, Proof, Property
 
 KS_N, KS_SEED, KS_ALPHA = 20000, 20240501, 1e-3
 KS_RESULTS: dict[str, tuple[float, float]] = {}     # clause -> (statistic, p-value) of the last KS check (tests report)

@@ -26,7 +26,7 @@ def _conform(a) -> int:
     select(a.clause)
     here = os.path.dirname(os.path.abspath(__file__))
     argv = [os.path.join(here, "suite.py"), "-c", os.path.join(here, "conform.ini"), "--rootdir", here,
-            "-p", "conformance.plugin", "--target", a.target, "--dtype", a.dtype, "--device", a.device,
+            "-p", "conformance.harness.plugin", "--target", a.target, "--dtype", a.dtype, "--device", a.device,
             "--profile", a.profile, "--timeout", repr(a.timeout), "--assert=plain",
             "-W", "ignore::pytest.PytestAssertRewriteWarning"]
     # genspec prints one table and one summary line itself; -v gives pytest's own verbose output as well
@@ -219,7 +219,7 @@ def parser() -> argparse.ArgumentParser:
     x.set_defaults(fn=_export)
     from accelerated.models import jobs  # `genspec train <job>`: accelerated/models/jobs.py
     jobs.add_parser(sub)
-    from .golden import add_parser as add_golden  # genspec golden export|check (conformance/golden/)
+    from ..golden import add_parser as add_golden  # genspec golden export|check (conformance/golden/)
     add_golden(sub)
     try:
         from benchmarks.runner import add_parser as add_bench  # `genspec bench`: benchmarks/runner.py

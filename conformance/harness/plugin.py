@@ -1,7 +1,7 @@
 """The pytest plugin behind ``genspec conform``: options, test generation, per-clause report.
 
 Under ``genspec conform`` pytest runs without its terminal reporter; this plugin then prints the failures, one
-table and one summary line itself. Run directly (``pytest -p conformance.plugin ...``) it adds its table to
+table and one summary line itself. Run directly (``pytest -p conformance.harness.plugin ...``) it adds its table to
 pytest's usual output.
 """
 from __future__ import annotations

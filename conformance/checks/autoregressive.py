@@ -10,8 +10,8 @@ import sympy as sp
 from hypothesis import strategies as st
 from scipy import stats
 
-from .arrays import P_EDGES, draw_edges
-from .checks import ClauseChecks, Proof, Property
+from ..harness.arrays import P_EDGES, draw_edges
+from ..harness.declare import ClauseChecks, Proof, Property
 
 # ---- derivation (sympy): an arbitrary positive joint over {0, 1}^3 ----------------------------------
 K3, L3 = 2, 3

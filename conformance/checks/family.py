@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 from reference import family as R
 from spec.schema import Tolerance
 
-from .arrays import T_EDGES, draw_edges, gaussian, uniform
-from .checks import ClauseChecks, Proof, Property
-from .context import TargetRaised
+from ..harness.arrays import T_EDGES, draw_edges, gaussian, uniform
+from ..harness.context import TargetRaised
+from ..harness.declare import ClauseChecks, Proof, Property
 
 PATH_SCHEDULES = (("rf", "none"), ("vp", "linear"), ("vp", "cosine"), ("ve", "geometric"))
 TARGETS = R.TARGETS

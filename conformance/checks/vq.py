@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from spec.cfg import OFF, UNCONDITIONAL
 from spec.schema import Tolerance
 
-from .arrays import gaussian
-from .checks import ClauseChecks, Proof, Property
+from ..harness.arrays import gaussian
+from ..harness.declare import ClauseChecks, Proof, Property
 
 # ---- derivations (sympy): sg[·] is a symbol frozen at the value of its argument ---------------------------
 z_, e_, g_, beta_, zq_, c_ = sp.symbols("z e g beta z_q c", real=True)

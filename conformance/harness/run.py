@@ -10,8 +10,8 @@ from hypothesis.database import DirectoryBasedExampleDatabase
 
 import spec
 
-from .checks import Dual
 from .context import ClauseRecord, Context
+from .declare import Dual
 from .registry import checks_for, reference_function
 
 PROFILES: dict[str, dict] = {

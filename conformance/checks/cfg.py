@@ -21,8 +21,8 @@ from reference import family as RF
 from spec.cfg import OFF, UNCONDITIONAL
 from spec.schema import Tolerance
 
-from .arrays import P_EDGES, T_EDGES, draw_edges, gaussian, with_edges
-from .checks import ClauseChecks, Proof, Property
+from ..harness.arrays import P_EDGES, T_EDGES, draw_edges, gaussian, with_edges
+from ..harness.declare import ClauseChecks, Proof, Property
 from .cond import (
     Counted,
     fd_grad_log_posterior,

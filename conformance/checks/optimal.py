@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from reference import optimal as R
 
-from .arrays import T_EDGES, draw_edges
-from .checks import ClauseChecks, Dual, Proof, Property
+from ..harness.arrays import T_EDGES, draw_edges
+from ..harness.declare import ClauseChecks, Dual, Proof, Property
 
 POST, PRED, MID = "optimal.posterior_means", "optimal.prediction", "optimal.hardest_mid_t"
 

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from reference import consistency as R
 from spec.schema import Tolerance
 
-from .arrays import T_EDGES, draw_edges, edge_values
-from .checks import ClauseChecks, Dual, Proof, Property
+from ..harness.arrays import T_EDGES, draw_edges, edge_values
+from ..harness.declare import ClauseChecks, Dual, Proof, Property
 from .optimal import X_HAT, Z_HAT, a, b, mu, oracle, random_mixture, s, xt
 from .sampler import numpy_side
 

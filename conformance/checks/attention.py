@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from reference import attention as R
 
-from .arrays import gaussian
-from .checks import ClauseChecks, Proof, Property
+from ..harness.arrays import gaussian
+from ..harness.declare import ClauseChecks, Proof, Property
 
 
 def _conv(ctx, clause, name):

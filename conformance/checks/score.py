@@ -8,8 +8,8 @@ from scipy import stats
 
 from spec.schema import Tolerance
 
-from .arrays import SIGMA_EDGES, draw_edges, uniform
-from .checks import ClauseChecks, Proof, Property
+from ..harness.arrays import SIGMA_EDGES, draw_edges, uniform
+from ..harness.declare import ClauseChecks, Proof, Property
 
 # ---- derivations --------------------------------------------------------------------------------
 x1, x2, m1, m2, xt, mu, e = sp.symbols("x_1 x_2 mu_1 mu_2 x_t mu epsilon", real=True)
@@ -192,7 +192,7 @@ def _affine_consistency(ctx, fn, inp):
 
 
 def _affine_a_zero_raises(ctx, fn, inp):
-    from .context import TargetRaised
+    from ..harness.context import TargetRaised
     try:
         fn(x_t=np.ones((2, 1)), score=np.ones((2, 1)), a=np.array([1.0, 0.0]), b=np.array([0.5, 1.0]))
     except TargetRaised as err:

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from reference import cond as R
 
-from .arrays import T_EDGES, draw_edges
-from .checks import ClauseChecks, Dual, Proof, Property
+from ..harness.arrays import T_EDGES, draw_edges
+from ..harness.declare import ClauseChecks, Dual, Proof, Property
 
 VELOCITY, POSTERIOR, LOSS = "cond.velocity", "cond.class_posterior", "cond.loss"
 

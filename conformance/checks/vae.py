@@ -14,7 +14,7 @@ from scipy import stats
 import spec
 from spec.vae import LOGVAR_HIGH, LOGVAR_LOW
 
-from .checks import ClauseChecks, Proof, Property
+from ..harness.declare import ClauseChecks, Proof, Property
 
 # ---- derivations (sympy) ------------------------------------------------------------------------
 z_, t_, mu_, lv_, eps_ = sp.symbols("z t mu logvar epsilon", real=True)

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from reference import ddpm as R
 from spec.schema import Tolerance
 
-from .arrays import gaussian, uniform
-from .checks import ClauseChecks, Proof, Property
+from ..harness.arrays import gaussian, uniform
+from ..harness.declare import ClauseChecks, Proof, Property
 
 HO = R.linear_betas(1000, 1e-4, 0.02)            # Ho et al.'s schedule, the long sequence in every check
 

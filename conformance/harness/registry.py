@@ -8,14 +8,14 @@ from functools import cache
 import spec
 from spec.errors import UnknownClauseError
 
-from .checks import ClauseChecks
+from .declare import ClauseChecks
 
 
 @cache
 def all_checks() -> dict[str, ClauseChecks]:
     out: dict[str, ClauseChecks] = {}
     for fam in spec.FAMILIES:
-        mod = importlib.import_module(f"conformance.{fam}")
+        mod = importlib.import_module(f"conformance.checks.{fam}")
         for chk in getattr(mod, "CHECKS", []):
             spec.get(chk.clause)
             if chk.clause in out:

@@ -14,8 +14,8 @@ from reference import attention as RA
 from reference import dit as R
 from spec.schema import Tolerance
 
-from .arrays import T_EDGES, draw_edges, gaussian
-from .checks import ClauseChecks, Proof, Property
+from ..harness.arrays import T_EDGES, draw_edges, gaussian
+from ..harness.declare import ClauseChecks, Proof, Property
 
 _EXACT = Tolerance(rtol=0.0, atol=0.0)
 _F64 = Tolerance(rtol=1e-12, atol=1e-12)

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from reference import gan as R
 from spec.schema import Tolerance
 
-from .arrays import P_EDGES, T_EDGES, dicts, draw_edges, reals
-from .checks import ClauseChecks, Proof, Property
+from ..harness.arrays import P_EDGES, T_EDGES, dicts, draw_edges, reals
+from ..harness.declare import ClauseChecks, Proof, Property
 
 # ---- symbols ------------------------------------------------------------------------------------
 p, q, D, a = sp.symbols("p q D a", positive=True)

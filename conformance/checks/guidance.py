@@ -10,8 +10,8 @@ from reference import cfg as RCFG
 from reference import cond as RC
 from spec.schema import Tolerance
 
-from .arrays import gaussian
-from .checks import ClauseChecks, Proof, Property
+from ..harness.arrays import gaussian
+from ..harness.declare import ClauseChecks, Proof, Property
 from .cond import fd_grad_log_posterior, num_classes, oracle_inputs
 
 CID = "cfg.classifier_guidance"

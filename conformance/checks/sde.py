@@ -13,8 +13,8 @@ from reference import sde as R
 from reference.ddpm import linear_betas
 from spec.schema import Tolerance
 
-from .arrays import T_EDGES, gaussian, with_edges
-from .checks import ClauseChecks, Dual, Proof, Property
+from ..harness.arrays import T_EDGES, gaussian, with_edges
+from ..harness.declare import ClauseChecks, Dual, Proof, Property
 
 # ---- derivations ----------------------------------------------------------------------------------------
 ab_prev, beta_t, x0_, eps_, eps_hat, sig2 = sp.symbols("abar_prev beta_t x_0 epsilon epsilon_theta sigma2",

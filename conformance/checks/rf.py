@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 from reference import rf as R
 from spec.schema import Tolerance
 
-from .arrays import T_EDGES, gaussian, with_edges
-from .checks import ClauseChecks, Proof, Property
+from ..harness.arrays import T_EDGES, gaussian, with_edges
+from ..harness.declare import ClauseChecks, Proof, Property
 
 # ---- symbols and the derivation -----------------------------------------------------------------
 x, z, t, tau, dt_ = sp.symbols("x z t tau Delta_t", real=True)

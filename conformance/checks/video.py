@@ -13,8 +13,8 @@ from reference import dit as RD
 from reference import video as R
 from spec.schema import Tolerance
 
-from .arrays import gaussian
-from .checks import ClauseChecks, Proof, Property
+from ..harness.arrays import gaussian
+from ..harness.declare import ClauseChecks, Proof, Property
 
 _EXACT = Tolerance(rtol=0.0, atol=0.0)
 _F64 = Tolerance(rtol=1e-12, atol=1e-12)

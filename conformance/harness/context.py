@@ -12,7 +12,7 @@ import numpy as np
 import spec
 from spec.errors import GenspecError
 
-from .checks import Dual
+from .declare import Dual
 from .target import Target
 
 

@@ -1,0 +1,4 @@
+"""``python -m conformance ...`` is ``genspec ...``."""
+from .harness.cli import main
+
+raise SystemExit(main())
