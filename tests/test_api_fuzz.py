@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import spec
-from conformance.checks import Dual
+from conformance.harness.declare import Dual
 from conformance.harness.registry import checks_for
 from spec import SpecInputError
 

@@ -262,8 +262,8 @@ def test_target_independent_checks_run_in_a_forked_worker(monkeypatch):
     """harness/background.py: proofs run on a second core; a failing one reports its message, like inline."""
     import sympy as sp
 
-    from conformance.checks import ClauseChecks, Proof
     from conformance.harness import background
+    from conformance.harness.declare import ClauseChecks, Proof
     monkeypatch.setenv("GENSPEC_WORKERS", "1")
     monkeypatch.setattr(background, "checks_for", lambda cid: ClauseChecks(clause=cid, proofs=(
         Proof("holds", lambda: sp.Integer(0)), Proof("false", lambda: sp.Integer(1)))))
