@@ -28,6 +28,12 @@ class ClauseResult:
     max_abs_error: float = 0.0
     target_calls: int = 0
     """calls of the target made by this clause's checks (0: the clause is ``spec-only``)."""
+    not_implemented: list[tuple[str, str]] = field(default_factory=list)
+    """checks not run: every input they need lies outside the target's declared ``supports``."""
+    unsupported: list[str] = field(default_factory=list)
+    """the parameter values met outside the declared support (examples discarded)."""
+    tolerance_dtype: str = ""
+    """the dtype whose tolerances were used: the run's, or the target's declared precision."""
 
 
 def check(target: Target | str, clauses: list[str] | None = None, *, dtype: str = "float64", device: str = "cpu",
@@ -56,6 +62,8 @@ def _check_clause(ctx: Context, tgt: Target, cid: str, profile: str, target_inde
         try:
             fn()
             outcome, message = "passed", ""
+        except run.NotSupported as e:
+            outcome, message = "not implemented", str(e)
         except Exception as e:  # noqa: BLE001 - AssertionError, or hypothesis' Flaky/ExceptionGroup
             outcome, message = "failed", _message(e)
         outcomes.append({"check": name, "outcome": outcome, "message": message, "target_calls": ctx.calls - n0})
@@ -78,7 +86,9 @@ def _check_clause(ctx: Context, tgt: Target, cid: str, profile: str, target_inde
         passed=[o["check"] for o in outcomes if o["outcome"] == "passed"],
         max_error_over_tolerance=rec.max_ratio if rec else 0.0, worst_check=rec.worst_check if rec else None,
         max_abs_error=rec.max_abs if rec else 0.0,
-        target_calls=sum(o["target_calls"] for o in outcomes))
+        target_calls=sum(o["target_calls"] for o in outcomes),
+        not_implemented=[(o["check"], o["message"]) for o in outcomes if o["outcome"] == "not implemented"],
+        unsupported=sorted(rec.unsupported) if rec else [], tolerance_dtype=ctx.tolerance_dtype(cid))
 
 
 def failing(results: dict[str, ClauseResult]) -> set[str]:

@@ -13,7 +13,7 @@ import spec
 from spec.errors import GenspecError
 
 from .declare import Dual
-from .target import Target
+from .target import VELOCITY_SLOTS, Target
 
 
 def validate_options(target: Target, dtype: str, device: str, timeout: float) -> None:
@@ -50,6 +50,11 @@ class TargetHung(AssertionError):
     """The target ran past the time limit on one call."""
 
 
+class Unsupported(Exception):  # noqa: N818 - not an error: the input lies outside what the target declares
+    """The call's parameters lie outside the target's declared ``supports`` subset: the example is not run, a check
+    that needs it is reported "not implemented" (never "failed")."""
+
+
 class Mismatch(AssertionError):
     def __init__(self, msg, ratio):
         super().__init__(msg)
@@ -77,6 +82,8 @@ class ClauseRecord:
     checks: dict[str, CheckRecord] = field(default_factory=dict)
     examples: int = 0
     evaluations: int = 0
+    unsupported: set[str] = field(default_factory=set)
+    """the parameter values met outside the target's declared support (the report lists them)."""
 
     @property
     def worst_check(self) -> str | None:
@@ -118,16 +125,24 @@ class Context:
     check: str = ""
     """the clause and check running now (set by :meth:`checking`): errors are recorded under them."""
     target_spec: str | None = None
+    run_dtype: str = ""
+    """the dtype arrays are handed to the target in (``--dtype``). ``dtype`` is the dtype comparisons are made in:
+    the run's, or inside :meth:`checking` the coarser precision the target declares for the clause."""
+
+    def __post_init__(self):
+        self.run_dtype = self.run_dtype or self.dtype
 
     @contextmanager
     def checking(self, clause_id: str, check: str):
-        """Record the errors seen inside the block under ``clause_id`` / ``check``."""
-        outer = self.clause, self.check
+        """Record the errors seen inside the block under ``clause_id`` / ``check``; compare (and round the inputs)
+        in the clause's :meth:`tolerance_dtype` while the target still gets arrays in the run's dtype."""
+        outer = self.clause, self.check, self.dtype
         self.clause, self.check = clause_id, check
+        self.dtype = self.tolerance_dtype(clause_id)
         try:
             yield
         finally:
-            self.clause, self.check = outer
+            self.clause, self.check, self.dtype = outer
 
     def _record(self, clause_id: str) -> CheckRecord:
         return self.records.setdefault(self.clause or clause_id, ClauseRecord()).check(self.check or "check")
@@ -135,7 +150,7 @@ class Context:
     # ---- conversion -------------------------------------------------------------------------
     def _torch_dtype(self):
         import torch
-        return {"float64": torch.float64, "float32": torch.float32, "bfloat16": torch.bfloat16}[self.dtype]
+        return {"float64": torch.float64, "float32": torch.float32, "bfloat16": torch.bfloat16}[self.run_dtype]
 
     def round(self, inputs: dict) -> dict:
         """Round float arrays to the run's dtype and back: the reference sees exactly what the target sees."""
@@ -161,9 +176,9 @@ class Context:
         if not isinstance(v, np.ndarray):
             return v
         if self.target.backend == "numpy":
-            if self.dtype == "bfloat16":
+            if self.run_dtype == "bfloat16":
                 raise TargetRaised("a NumPy target cannot be run in bfloat16")
-            return v.astype(self.dtype) if v.dtype.kind == "f" else v.copy()
+            return v.astype(self.run_dtype) if v.dtype.kind == "f" else v.copy()
         import torch
         t = torch.from_numpy(v if v.flags.c_contiguous else v.copy())  # keeps 0-d arrays 0-d
         if v.dtype.kind == "f":
@@ -190,9 +205,20 @@ class Context:
 
     # ---- guarded calls ----------------------------------------------------------------------
     def call(self, clause_id: str, fn, inputs: dict):
-        """Call a target function on NumPy inputs; returns NumPy float64 outputs."""
-        args = {k: self.to_target(v) for k, v in inputs.items()}
+        """Call a target function on NumPy inputs; returns NumPy float64 outputs.
+
+        Inputs outside the target's declared ``supports`` raise :class:`Unsupported`; a target on the reversed
+        clock (``time=``) gets t mapped and velocities negated both ways (:func:`reverse_clock`).
+        """
         rec = self.records.setdefault(self.clause or clause_id, ClauseRecord())
+        why = self.target.unsupported(clause_id, inputs)
+        if why:
+            rec.unsupported.update(why.split(", "))
+            raise Unsupported(f"{clause_id}: {why} is outside target {self.target.name!r}'s declared support")
+        reversed_clock = self.target.time_of(clause_id) == "noise_at_0"
+        if reversed_clock:
+            inputs = reverse_clock(clause_id, inputs, inputs)
+        args = {k: self.to_target(v) for k, v in inputs.items()}
         rec.evaluations += 1
         self.calls += 1
         try:
@@ -206,15 +232,24 @@ class Context:
             raise
         except Exception as e:  # noqa: BLE001 - any exception of the target fails its clause only
             raise TargetRaised(f"{clause_id}: target raised {type(e).__name__}: {e}") from e
-        return self.to_numpy(out)
+        out = self.to_numpy(out)
+        return reverse_clock(clause_id, {"out": out}, inputs)["out"] if reversed_clock else out
 
     def wrap(self, clause_id: str, fn):
         """The target's function as NumPy float64 -> NumPy float64, for property checks."""
         return lambda **inputs: self.call(clause_id, fn, inputs)
 
     # ---- comparison -------------------------------------------------------------------------
+    def tolerance_dtype(self, clause_id: str) -> str:
+        """The run's dtype, or the coarser precision the target declares for the clause (``Target.precision``)."""
+        declared = self.target.precision_of(clause_id) if self.target is not None else None
+        order = spec.schema.DTYPES  # finest first
+        if declared is not None and order.index(declared) > order.index(self.run_dtype):
+            return declared
+        return self.run_dtype
+
     def tolerance(self, clause_id: str):
-        return spec.get(clause_id).tolerance.for_dtype(self.dtype)
+        return spec.get(clause_id).tolerance.for_dtype(self.tolerance_dtype(clause_id))
 
     @property
     def atol_floor(self) -> float:
@@ -235,9 +270,11 @@ class Context:
         raises :class:`Mismatch` naming the check, the compared quantity and the tolerance actually used. A
         custom ``ClauseChecks.compare`` calls this (with its own ``what=`` and ``tol=``) to get the same record.
         """
+        atol = max((tol or self.tolerance(clause_id)).atol, self.atol_floor)
+        used = f"rtol={(tol or self.tolerance(clause_id)).rtol:.1e} atol={atol:.1e}"
+        if self.dtype != self.run_dtype:
+            used += f" [{self.dtype}: declared precision]"
         tol = tol or self.tolerance(clause_id)
-        atol = max(tol.atol, self.atol_floor)
-        used = f"rtol={tol.rtol:.1e} atol={atol:.1e}"
         rec = self._record(clause_id)
         where = f" [{self.check}]" if self.check else ""
         try:
@@ -252,7 +289,7 @@ class Context:
             against = "the reference" if self.check in ("target_matches_reference", "") else "its expected value"
             raise Mismatch(
                 f"{clause_id}{where}: {what} differs from {against} on this input: max |error| = {abs_err:.3e}, "
-                f"{ratio:.3g}× the tolerance used ({used}, {self.dtype})", ratio)
+                f"{ratio:.3g}× the tolerance used ({used}, {self.run_dtype})", ratio)
         return ratio
 
     def record_error(self, clause_id: str, got, expected) -> None:
@@ -268,6 +305,29 @@ class Context:
         if not cond:
             where = f" [{self.check}]" if self.check else ""
             raise AssertionError(f"{clause_id}{where}: {message}")
+
+
+def reverse_clock(clause_id: str, values: dict, params: dict) -> dict:
+    """Map between the spec's clock and the reversed one (``Target.time``, family.* only; it is an involution):
+    t ↦ 1 − t, and each slot of :data:`VELOCITY_SLOTS` whose target parameter is ``"velocity"`` ↦ −slot
+    (dx/dt' = −dx/dt for t' = 1 − t). ``values`` holds arguments or ``{"out": output}``; ``params`` the call's
+    parameters."""
+    out = dict(values)
+    if "t" in out and not isinstance(out["t"], Dual):
+        out["t"] = 1.0 - np.asarray(out["t"]) if isinstance(out["t"], np.ndarray) else 1.0 - out["t"]
+    for slot, param in VELOCITY_SLOTS[clause_id]:
+        if params.get(param) != "velocity":
+            continue
+        name, _, idx = slot.partition("[")
+        if name not in out:
+            continue
+        if idx:
+            items = list(out[name])
+            items[int(idx[:-1])] = -np.asarray(items[int(idx[:-1])])
+            out[name] = type(out[name])(items) if isinstance(out[name], tuple) else items
+        else:
+            out[name] = -np.asarray(out[name])
+    return out
 
 
 def _compare(got, expected, rtol, atol, what):

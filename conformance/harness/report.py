@@ -12,11 +12,19 @@ TARGET_STATUSES = ("passed", "failed")
 """the statuses that are verdicts on the target; a run with none of them checked nothing of the target."""
 
 
+def not_supported(o: dict) -> bool:
+    """A check not run because every input it needs lies outside the target's declared support."""
+    return o["outcome"] == "not implemented" or (o["outcome"] == "skipped" and "not implemented" in o["message"])
+
+
 def clause_status(clause_id: str, target, outcomes: list[dict]) -> str:
     if any(o["outcome"] == "failed" for o in outcomes):
         return "failed"
     if spec.get(clause_id).function is not None and target.binding(clause_id) is None:
         return "not implemented"
+    if not any(o["outcome"] == "passed" and o.get("target_calls", 0) for o in outcomes) and \
+            any(not_supported(o) for o in outcomes):
+        return "not implemented"  # bound, but nothing inside the declared support could be checked
     if not any(o["outcome"] == "passed" for o in outcomes):
         return "no checks"
     if sum(o.get("target_calls", 0) for o in outcomes) == 0:
@@ -37,6 +45,7 @@ def build(st, duration: float) -> dict:
             o["tolerance"] = c.tol if c else None
         clause = spec.get(cid)
         worst = rec.worst_check if rec else None
+        tdt = st.ctx.tolerance_dtype(cid)
         rows.append({
             "id": cid,
             "title": clause.title,
@@ -45,9 +54,14 @@ def build(st, duration: float) -> dict:
             "worst_check": worst,
             "max_abs_error": rec.max_abs if worst else None,
             "max_error_over_tolerance": rec.max_ratio if worst else None,
-            "tolerance": rec.tol if worst else _tol(clause, st.ctx.dtype),
+            "tolerance": rec.tol if worst else _tol(clause, tdt),
             "examples": rec.examples if rec else 0,
             "target_calls": sum(o.get("target_calls", 0) for o in outs),
+            # the Target API's declarations, where they shaped this clause's verdict
+            "unsupported": sorted(rec.unsupported) if rec else [],
+            "not_implemented_checks": [o["check"] for o in outs if not_supported(o)],
+            "tolerance_dtype": tdt,
+            "time": st.target.time_of(cid),
         })
     summary = {s: sum(r["status"] == s for r in rows) for s in STATUS_ORDER}
     summary["total"] = len(rows)
@@ -62,6 +76,11 @@ def build(st, duration: float) -> dict:
         "summary": summary,
         "clauses": rows,
     }
+
+
+def partial(r: dict) -> bool:
+    """A clause checked on the target's declared subset only: some inputs or checks lay outside it."""
+    return r["status"] == "passed" and bool(r.get("unsupported") or r.get("not_implemented_checks"))
 
 
 def _tol(clause, dtype):
@@ -79,8 +98,12 @@ def table(rep: dict) -> list[str]:
 
     def row(r):
         n_pass = sum(o["outcome"] == "passed" for o in r["checks"])
-        return (r["id"], r["status"], f"{n_pass}/{len(r['checks'])}", _sci(r["max_abs_error"]),
-                _sci(r["max_error_over_tolerance"]), r["tolerance"], r["worst_check"] or "")
+        status = r["status"] + (" (partial)" if partial(r) else "")
+        tol = r["tolerance"] or ""
+        if r.get("tolerance_dtype") not in (None, rep["dtype"]) and "declared" not in tol:
+            tol += f" [{r['tolerance_dtype']}: declared precision]"
+        return (r["id"], status, f"{n_pass}/{len(r['checks'])}", _sci(r["max_abs_error"]),
+                _sci(r["max_error_over_tolerance"]), tol, r["worst_check"] or "")
 
     main = [row(r) for r in rep["clauses"] if r["status"] != "spec-only"]
     apart = [row(r) for r in rep["clauses"] if r["status"] == "spec-only"]
@@ -94,6 +117,10 @@ def table(rep: dict) -> list[str]:
         out += ["", f"spec-only (no check calls the target; statements about the spec, not verdicts on "
                     f"{rep['target']}):"]
         out += [fmt(r) for r in apart]
+    notes = [f"  {r['id']}: outside the declared support: {'; '.join(r['unsupported'] or r['not_implemented_checks'])}"
+             for r in rep["clauses"] if partial(r) or (r["status"] == "not implemented" and r.get("unsupported"))]
+    if notes:
+        out += ["", f"declared partial support of {rep['target']} (not run, never failed):"] + notes
     out.append(summary_line(rep))
     return out
 

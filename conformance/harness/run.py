@@ -5,12 +5,13 @@ import os
 
 import numpy as np
 import sympy as sp
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, given, reject, settings
 from hypothesis.database import DirectoryBasedExampleDatabase
+from hypothesis.errors import Unsatisfiable
 
 import spec
 
-from .context import ClauseRecord, Context
+from .context import ClauseRecord, Context, Unsupported
 from .declare import Dual
 from .registry import checks_for, reference_function
 
@@ -26,6 +27,21 @@ PROFILES: dict[str, dict] = {
 PRINT_BLOB = True
 """Whether hypothesis prints its ``@reproduce_failure`` advice; ``genspec conform`` turns it off (its own
 ``reproduce:`` line is what a CLI user needs)."""
+
+
+class NotSupported(Exception):  # noqa: N818 - an outcome, not an error
+    """A check none of whose inputs lies inside the target's declared ``supports``: reported "not implemented"."""
+
+
+def _supported_only(ctx: Context, clause_id: str, check: str, run) -> None:
+    """Run a hypothesis test whose examples outside the target's support were rejected; none inside: NotSupported."""
+    try:
+        run()
+    except Unsatisfiable:
+        rec = ctx.records.get(clause_id)
+        why = "; ".join(sorted(rec.unsupported)) if rec else ""
+        raise NotSupported(f"{clause_id} [{check}]: not implemented: every input needs parameters outside target "
+                           f"{ctx.target.name!r}'s declared support ({why})") from None
 
 
 def hypothesis_home() -> str:
@@ -123,6 +139,10 @@ def check_target_matches_reference(ctx: Context, clause_id: str, profile: str) -
     @given(inputs=cases)
     def run(inputs):
         inputs = ctx.round(inputs)
+        why = ctx.target.unsupported(clause_id, inputs)
+        if why:
+            ctx.records.setdefault(clause_id, ClauseRecord()).unsupported.update(why.split(", "))
+            reject()  # outside the declared support: hypothesis draws another example
         ctx.records.setdefault(clause_id, ClauseRecord()).examples += 1
         expected = ref(**numpy_side(inputs), **conv)
         try:
@@ -136,7 +156,7 @@ def check_target_matches_reference(ctx: Context, clause_id: str, profile: str) -
             raise AssertionError(_failure(ctx, clause_id, name, e, inputs, reproduce)) from None
 
     with ctx.checking(clause_id, name):
-        run()
+        _supported_only(ctx, clause_id, name, run)
 
 
 def check_property(ctx: Context, clause_id: str, prop, profile: str) -> None:
@@ -153,6 +173,8 @@ def check_property(ctx: Context, clause_id: str, prop, profile: str) -> None:
                 prop.check(ctx, wrapped, {})
             except AssertionError as e:
                 raise AssertionError(_failure(ctx, clause_id, name, e, None, reproduce)) from None
+            except Unsupported as e:
+                raise NotSupported(f"{clause_id} [{name}]: not implemented: {e}") from None
         return
 
     @hypothesis_settings(profile, chk.max_examples, ctx.shrink)
@@ -163,9 +185,11 @@ def check_property(ctx: Context, clause_id: str, prop, profile: str) -> None:
             prop.check(ctx, wrapped, inputs)
         except AssertionError as e:
             raise AssertionError(_failure(ctx, clause_id, name, e, inputs, reproduce)) from None
+        except Unsupported:
+            reject()
 
     with ctx.checking(clause_id, name):
-        run()
+        _supported_only(ctx, clause_id, name, run)
 
 
 def _failure(ctx: Context, clause_id: str, check: str, e: AssertionError, inputs: dict | None, reproduce: str) -> str:
@@ -189,7 +213,7 @@ def numpy_side(inputs: dict) -> dict:
 
 def reproduction(ctx: Context, clause_id: str, profile: str) -> str:
     t = getattr(ctx, "target_spec", None) or (ctx.target.name if ctx.target else "reference")
-    return (f"genspec conform --target {t} --clause {clause_id} --dtype {ctx.dtype} "
+    return (f"genspec conform --target {t} --clause {clause_id} --dtype {ctx.run_dtype} "
             f"--device {ctx.device} --profile {profile}")
 
 

@@ -15,6 +15,23 @@ the variant it implements of each convention, and the spec version it was writte
 
 ``genspec conform --target mymodule`` (or ``mymodule:target``) runs the suite against it. Clauses the
 target does not bind are reported "not implemented", never "passed".
+
+Three declarations let a real library be bound as it is (conformance/adapters/ binds three), each keyed by clause
+selectors (an id, a family, a glob) and each shown in the report:
+
+``supports={"family.*": {"path": ("rf", "vp"), "schedule": ("none", "linear")}}``
+    the parameter subset the library implements. A check whose input lies outside it is not run: an example outside
+    is discarded, a check that needs it is reported "not implemented", never "failed"; a clause none of whose checks
+    could run is "not implemented".
+``time={"family.*": "noise_at_0"}``
+    the library's clock on the ``family.*`` clauses (the spec's is ``noise_at_1``: t = 0 data, t = 1 noise). The
+    harness maps every call: t_target = 1 − t, and a velocity dx/dt (a prediction of the ``velocity`` target, in
+    or out) changes sign, d/dt_target = −d/dt. The other families name their clock as a clause convention
+    (``rf.interpolation``, ``sampler.euler``: ``time``).
+``precision={"ddpm.*": "float32"}``
+    the dtype the library computes these clauses in whatever the run's dtype (e.g. schedules held in float32 while
+    samples are float64). A run in a finer dtype compares them with the clause's tolerance for the declared dtype
+    (the spec states and justifies it), and the report says so: the verdict is about the math, not the storage.
 """
 from __future__ import annotations
 
@@ -26,6 +43,19 @@ import spec
 from spec.errors import TargetError
 
 BACKENDS = ("numpy", "torch")
+TIMES = ("noise_at_1", "noise_at_0")
+"""``time=`` values: the spec's clock (t = 1 noise) and the reversed one (t = 0 noise: flow_matching, torchcfm)."""
+VELOCITY_SLOTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "family.affine": (("out[2]", "target"), ("out[3]", "target")),
+    "family.target": (("out", "target"),),
+    "family.loss": (("f", "target"),),
+    "family.recover": (("y", "target"),),
+    "family.convert": (("y", "from_target"), ("out", "to_target")),
+    "family.interpolate": (), "family.vp_schedule": (), "family.ve_schedule": (),
+}
+"""The clauses ``time=`` applies to, and per clause the slots (an argument, ``out`` or ``out[i]``) that hold a
+prediction of the target a parameter names: where that parameter is ``"velocity"`` the slot is dx/dt and changes
+sign with the clock."""
 
 
 @dataclass
@@ -35,6 +65,12 @@ class Target:
     backend: str = "numpy"
     conventions: dict[str, dict[str, str]] = field(default_factory=dict)
     spec_version: str = spec.SPEC_VERSION
+    supports: dict[str, dict[str, tuple]] = field(default_factory=dict)
+    """clause selector -> {parameter: the values the target implements}; see the module docstring."""
+    time: dict[str, str] = field(default_factory=dict)
+    """clause selector (family.* clauses) -> "noise_at_0" | "noise_at_1" (the default)."""
+    precision: dict[str, str] = field(default_factory=dict)
+    """clause selector -> the dtype the target computes those clauses in, whatever the run's dtype."""
 
     def __post_init__(self):
         if self.backend not in BACKENDS:
@@ -54,12 +90,80 @@ class Target:
                 if variant not in [v.name for v in conv.variants]:
                     raise TargetError(f"target {self.name!r}: {cid} convention {cname!r} has no variant "
                                       f"{variant!r}; expected one of {[v.name for v in conv.variants]}")
+        self._supports = self._per_clause("supports", self.supports, self._check_subset)
+        self._time = self._per_clause("time", self.time, self._check_time)
+        self._precision = self._per_clause("precision", self.precision, self._check_precision)
         if self.spec_version.split(".")[:2] != spec.SPEC_VERSION.split(".")[:2]:
             raise TargetError(f"target {self.name!r} was written against spec {self.spec_version}; "
                               f"this is spec {spec.SPEC_VERSION} (major.minor must match)")
 
+    def _per_clause(self, what: str, decl: dict, check) -> dict:
+        """Resolve ``{selector: value}`` to ``{clause id: value}`` (later selectors override), checking each value."""
+        from .registry import matches
+        out: dict = {}
+        for sel, value in decl.items():
+            ids = matches(sel)
+            if not ids:
+                raise TargetError(f"target {self.name!r}: {what}= selector {sel!r} matches no clause")
+            kept = [cid for cid in ids if check(cid, value) is not False]
+            if not kept:
+                raise TargetError(f"target {self.name!r}: {what}= selector {sel!r} matches no clause it applies to")
+            if what == "supports":  # each clause keeps the parameters it has; every one named must exist somewhere
+                names = {s.name for cid in kept for s in spec.get(cid).symbols if s.role == "parameter"}
+                if set(value) - names:
+                    raise TargetError(f"target {self.name!r}: supports: no clause of {sel!r} has a parameter "
+                                      f"{sorted(set(value) - names)}")
+                for cid in kept:  # the values the clause's domain has (family.* spans schedules of several paths)
+                    mine = {s.name: s.domain.choices for s in spec.get(cid).symbols if s.role == "parameter"}
+                    out[cid] = {k: tuple(x for x in v if not mine[k] or x in mine[k])
+                                for k, v in value.items() if k in mine}
+                continue
+            out.update(dict.fromkeys(kept, value))
+        return out
+
+    def _check_subset(self, cid: str, subset) -> dict | bool:
+        """The part of ``subset`` that names parameters of the clause (a selector may span clauses with different
+        parameters); a parameter no clause of the selector has is an error (see __post_init__)."""
+        params = {s.name: s for s in spec.get(cid).symbols if s.role == "parameter"}
+        if not isinstance(subset, dict):
+            raise TargetError(f"target {self.name!r}: supports[{cid}] must map parameter names to allowed values")
+        for name, allowed in subset.items():
+            if name not in params:
+                continue
+            choices = params[name].domain.choices
+            if isinstance(allowed, str) or (choices and not set(allowed) & set(choices)):
+                raise TargetError(f"target {self.name!r}: supports: {cid} parameter {name!r} takes a tuple of "
+                                  f"{list(choices)}, got {allowed!r}")
+        return any(name in params for name in subset)
+
+    def _check_time(self, cid: str, time) -> bool:
+        if time not in TIMES:
+            raise TargetError(f"target {self.name!r}: time= takes a value in {TIMES}; got {cid}: {time!r}")
+        return cid in VELOCITY_SLOTS  # a selector may name other clauses (family.equivalence): time= skips them
+
+    def _check_precision(self, cid: str, dtype) -> None:
+        if dtype not in spec.schema.DTYPES:
+            raise TargetError(f"target {self.name!r}: precision for {cid} must be one of {spec.schema.DTYPES}, "
+                              f"got {dtype!r}")
+
     def binding(self, clause_id: str) -> Callable | None:
         return self.bindings.get(clause_id)
+
+    def unsupported(self, clause_id: str, inputs: dict) -> str | None:
+        """Why ``inputs`` lie outside the declared ``supports`` subset of the clause (None: inside)."""
+        subset = self._supports.get(clause_id, {})
+        out = [f"{k}={inputs[k]!r}" for k, allowed in subset.items()
+               if k in inputs and inputs[k] is not None and inputs[k] not in allowed]
+        return ", ".join(out) or None
+
+    def support_of(self, clause_id: str) -> dict[str, tuple]:
+        return dict(self._supports.get(clause_id, {}))
+
+    def time_of(self, clause_id: str) -> str:
+        return self._time.get(clause_id, "noise_at_1")
+
+    def precision_of(self, clause_id: str) -> str | None:
+        return self._precision.get(clause_id)
 
     def conventions_for(self, clause_id: str) -> dict[str, str]:
         """The variant of each of the clause's conventions this target implements (default if undeclared)."""

@@ -1,0 +1,36 @@
+"""Adapters: real libraries bound to the spec as :class:`~conformance.Target` s, one module per library.
+
+Each module defines ``target()`` (so ``genspec conform --target conformance.adapters.torchcfm`` runs it) and
+imports its library only there: without the library, ``target()`` raises a TargetError naming the pip command.
+``expected/<library>.json`` records the real differences of the library from the spec (see :mod:`.expected`);
+``genspec matrix`` runs every adapter whose library is installed (conformance/harness/matrix.py).
+"""
+from __future__ import annotations
+
+import importlib
+
+from spec.errors import TargetError
+
+ADAPTERS = ("diffusers", "torchcfm", "flow_matching")
+"""the adapter modules, each named after the library it binds (the PyPI name where it differs: see PIP)."""
+PIP = {"diffusers": "diffusers==0.42.1", "torchcfm": "torchcfm==1.0.7", "flow_matching": "flow_matching==1.0.10"}
+INSTALL = 'pip install "genspec[peers]" -c peers-constraints.txt  # the constraints file keeps torch 2.13.0 (CPU)'
+
+
+def require(library: str):
+    """Import ``library`` or raise a TargetError naming the pip command that installs it."""
+    try:
+        return importlib.import_module(library)
+    except ImportError as e:
+        raise TargetError(f"the {library} adapter needs {PIP[library]}: {INSTALL} ({e})") from None
+
+
+def installed(library: str) -> bool:
+    return importlib.util.find_spec(library) is not None
+
+
+def load(library: str):
+    """The adapter's Target (TargetError if the library is not installed)."""
+    if library not in ADAPTERS:
+        raise TargetError(f"no adapter {library!r}; the adapters are {', '.join(ADAPTERS)}")
+    return importlib.import_module(f"conformance.adapters.{library}").target()

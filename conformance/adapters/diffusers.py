@@ -1,0 +1,88 @@
+"""diffusers 0.42.1 bound to the spec: the DDPM/DDIM schedulers, the flow-matching Euler scheduler, the
+classifier-free guider and AdaGroupNorm.
+
+Conventions, declared: timesteps are zero-based (index k = t − 1 into ``alphas_cumprod``); DDPM's reverse variance
+is ``fixed_small`` = β̃; the flow-matching scheduler's σ is the spec's t (noise at σ = 1); ``ClassifierFreeGuidance``
+is the scale form x_∅ + s (x_y − x_∅); ``AdaGroupNorm`` with one group per channel is AdaIN with ε = 1e-5 inside the
+square root. Clipping (``clip_sample``) is switched off: it is not part of the clauses. diffusers holds every
+schedule in float32 (and the Euler step upcasts the sample to float32), so those clauses declare
+``precision="float32"``: a float64 run compares them at the spec's float32 tolerance.
+"""
+from __future__ import annotations
+
+from conformance import Target
+
+from . import require
+from .stateful import injected_noise, per_sample
+
+SCHEDULES = ("ddpm.*", "rf.interpolation", "family.interpolate", "sampler.euler", "schedule.shift")
+
+
+def target() -> Target:
+    require("diffusers")
+    import torch
+    from diffusers import DDIMScheduler, DDPMScheduler, FlowMatchEulerDiscreteScheduler
+    from diffusers.guiders import ClassifierFreeGuidance
+    from diffusers.models.normalization import AdaGroupNorm
+    from diffusers.schedulers import scheduling_ddpm
+
+    def ddpm(betas, cls=DDPMScheduler, **kw):
+        return cls(num_train_timesteps=len(betas), trained_betas=betas.tolist(), clip_sample=False, **kw)
+
+    def ancestral_step(x_t, eps_pred, t, betas, noise):
+        s = ddpm(betas, variance_type="fixed_small")
+        def one(k, e, x, xi):
+            with injected_noise(scheduling_ddpm, xi):
+                return s.step(e, k, x).prev_sample
+        return per_sample(one, t, eps_pred, x_t, noise)
+
+    def ddim_step(x_t, eps_pred, t, t_prev, betas):
+        s = ddpm(betas, DDIMScheduler, set_alpha_to_one=True)
+        s.num_inference_steps = 1   # prev = k − num_train_timesteps // num_inference_steps: set the stride per call
+        def one(k, e, x, k_prev):
+            s.register_to_config(num_train_timesteps=k - int(k_prev[0, 0]))
+            return s.step(e, k, x, eta=0.0).prev_sample
+        return per_sample(one, t, eps_pred, x_t, t_prev.reshape(-1, 1).expand(x_t.shape[0], 1).to(x_t.dtype))
+
+    def flow(sigmas, shift=1.0):    # the flow-matching scheduler with these σ (the spec's t), one step per σ
+        s = FlowMatchEulerDiscreteScheduler(shift=shift)
+        s.set_timesteps(sigmas=[float(v) for v in sigmas])
+        return s
+
+    def scale_noise(x, z, t):
+        t = t.reshape(-1).expand(x.shape[0])
+        return flow(t).scale_noise(x, flow(t).timesteps, z)
+
+    def euler(f, x1, T):
+        s, x = flow([1 - k / T for k in range(T)]), x1
+        for i, ts in enumerate(s.timesteps):
+            x = s.step(f(x, s.sigmas[i].to(x.dtype).expand(x.shape[0])), ts, x).prev_sample
+        return x
+
+    def adain(x, w, b):
+        n, c = w.shape
+        norm = AdaGroupNorm(2 * c, c, num_groups=c, eps=1e-5).to(x.dtype)
+        with torch.no_grad():
+            norm.linear.weight.copy_(torch.eye(2 * c)), norm.linear.bias.zero_()
+            return norm(x.reshape(n, c, -1, 1), torch.cat([w - 1, b], dim=1)).reshape(x.shape)  # x (1 + scale) + shift
+
+    return Target(
+        name="diffusers", backend="torch",
+        bindings={
+            "ddpm.beta_schedule": lambda T, beta_1, beta_T: DDPMScheduler(T, beta_1, beta_T, "linear").betas,
+            "ddpm.alpha_bar": lambda betas: ddpm(betas).alphas_cumprod,
+            "ddpm.forward": lambda x0, eps, t, betas: ddpm(betas).add_noise(x0, eps, t.reshape(-1)),
+            "ddpm.ancestral_step": ancestral_step,
+            "ddpm.ddim_step": ddim_step,
+            "rf.interpolation": scale_noise,
+            "family.interpolate": lambda x, z, t, path, schedule: scale_noise(x, z, t),
+            "schedule.shift": lambda t, s: flow(t.reshape(-1), shift=s).sigmas[:-1].reshape(t.shape),
+            "sampler.euler": euler,
+            "cfg.combine": lambda v_y, v_null, w: ClassifierFreeGuidance(guidance_scale=w).forward(v_y, v_null).pred,
+            "gan.adain": adain,
+        },
+        conventions={k: {"indexing": "zero_based"} for k in ("ddpm.forward", "ddpm.ancestral_step", "ddpm.ddim_step")}
+        | {"cfg.combine": {"form": "scale"}, "gan.adain": {"eps": "inside_sqrt_1e-5"}},
+        supports={"family.interpolate": {"path": ("rf",)}},
+        precision=dict.fromkeys(SCHEDULES, "float32"),
+    )

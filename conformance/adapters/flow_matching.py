@@ -1,0 +1,67 @@
+"""flow_matching 1.0.10 (Meta) bound to the spec: ``AffineProbPath`` with ``CondOTScheduler`` (the rf path) and
+``VPScheduler`` (the vp path, linear β with β_min = 0.1, β_max = 20), its target conversions, ``ODESolver``.
+
+flow_matching puts noise at t = 0 (x_0 noise, x_1 data, X_t = α_t X_1 + σ_t X_0): the family clauses are bound with
+``time={"family.*": "noise_at_0"}`` (the harness maps t and the velocity's sign) and ``sampler.euler`` in its
+``time: noise_at_0`` variant. Its targets are the velocity, the noise ε (x_0) and the data x (x_1); it has no VE
+path, and its ``CosineScheduler`` (α = sin(πt/2)) is not the cosine schedule with Nichol & Dhariwal's 0.008 offset:
+``supports`` declares that subset.
+"""
+from __future__ import annotations
+
+from conformance import Target
+
+from . import require
+
+SUPPORT = {"path": ("rf", "vp"), "schedule": ("none", "linear"), "target": ("velocity", "epsilon", "x")}
+CONVERT = {"velocity": "velocity", "epsilon": "epsilon", "x": "target"}   # the spec's target -> flow_matching's name
+
+
+def target() -> Target:
+    require("flow_matching")
+    import torch
+    from flow_matching.path import AffineProbPath
+    from flow_matching.path.scheduler import CondOTScheduler, VPScheduler
+    from flow_matching.solver import ODESolver
+    paths = {"rf": AffineProbPath(CondOTScheduler()), "vp": AffineProbPath(VPScheduler())}
+    col = lambda t, x: t.reshape(-1, *[1] * (x.ndim - 1))      # the conversions take t broadcastable to x_t
+
+    def coefficients(t, path, target, schedule):
+        s = paths[path].scheduler(t)
+        c, d = {"velocity": (s.d_alpha_t, s.d_sigma_t), "x": (1.0, 0.0), "epsilon": (0.0, 1.0)}[target]
+        return s.alpha_t, s.sigma_t, c + 0 * t, d + 0 * t               # x_t = α_t x_1 + σ_t x_0; x_1 = x, x_0 = z
+
+    def sample(x, z, t, path):
+        return paths[path].sample(x_0=z, x_1=x, t=t.expand(x.shape[0]))
+
+    def convert(x_t, y, t, from_target, to_target, path, schedule):
+        if from_target == to_target:
+            return y
+        fn = getattr(paths[path], f"{CONVERT[from_target]}_to_{CONVERT[to_target]}")
+        return fn(y, x_t, col(t, x_t))
+
+    def recover(x_t, y, t, path, target, schedule):
+        return tuple(y if target == to else convert(x_t, y, t, target, to, path, schedule) for to in ("x", "epsilon"))
+
+    def euler(f, x1, T):
+        grid = torch.linspace(0.0, 1.0, T + 1, dtype=x1.dtype)     # s_k = k/T: the spec's grid, not step_size
+        field = lambda x, t: f(x, t.expand(x.shape[0]))               # ODESolver passes one scalar time
+        return ODESolver(velocity_model=field).sample(x_init=x1, step_size=None, method="euler", time_grid=grid)
+
+    return Target(
+        name="flow_matching", backend="torch",
+        bindings={
+            "family.affine": coefficients,
+            "family.vp_schedule": lambda t, schedule: paths["vp"].scheduler(t).alpha_t ** 2,
+            "family.interpolate": lambda x, z, t, path, schedule: sample(x, z, t, path).x_t,
+            "family.target": lambda x, z, t, path, target, schedule: getattr(
+                sample(x, z, t, path), {"velocity": "dx_t", "epsilon": "x_0", "x": "x_1"}[target]),
+            "family.recover": recover,
+            "family.convert": convert,
+            "sampler.euler": euler,
+        },
+        conventions={"sampler.euler": {"time": "noise_at_0"}},
+        time={"family.*": "noise_at_0"},
+        supports={"family.*": {**SUPPORT, "from_target": SUPPORT["target"], "to_target": SUPPORT["target"]},
+                  "family.vp_schedule": {"schedule": ("linear",)}},
+    )

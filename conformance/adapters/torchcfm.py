@@ -1,0 +1,32 @@
+"""torchcfm 1.0.7 bound to the spec: ``ConditionalFlowMatcher(sigma=0)``, the independent-coupling straight path.
+
+torchcfm puts noise at t = 0 (x0 noise, x1 data, x_t = t x1 + (1 − t) x0, u_t = x1 − x0): the rf clauses are
+bound in their ``time: noise_at_0`` variant, the family clauses with ``time={"family.*": "noise_at_0"}`` (the
+harness maps t and the velocity's sign). Its only path is rf and its only target the velocity.
+"""
+from __future__ import annotations
+
+from conformance import Target
+
+from . import require
+
+
+def target() -> Target:
+    cfm = require("torchcfm").ConditionalFlowMatcher(sigma=0.0)  # sigma = 0: x_t exactly on the straight path
+
+    def sample(x, z, t):  # (t, x_t, u_t): x0 = z is the noise, x1 = x the data
+        return cfm.sample_location_and_conditional_flow(x0=z, x1=x, t=t)
+
+    return Target(
+        name="torchcfm", backend="torch",
+        bindings={
+            "rf.interpolation": lambda x, z, t: sample(x, z, t)[1],
+            "rf.velocity": lambda x, z: cfm.compute_conditional_flow(x0=z, x1=x, t=None, xt=None),
+            "fm.convention": lambda x0, x1, t: cfm.sample_location_and_conditional_flow(x0, x1, t)[1:],
+            "family.interpolate": lambda x, z, t, path, schedule: sample(x, z, t)[1],
+            "family.target": lambda x, z, t, path, target, schedule: sample(x, z, t)[2],
+        },
+        conventions={"rf.interpolation": {"time": "noise_at_0"}, "rf.velocity": {"time": "noise_at_0"}},
+        time={"family.*": "noise_at_0"},
+        supports={"family.interpolate": {"path": ("rf",)}, "family.target": {"path": ("rf",), "target": ("velocity",)}},
+    )
