@@ -59,6 +59,12 @@ def target() -> Target:
             x = s.step(f(x, s.sigmas[i].to(x.dtype).expand(x.shape[0])), ts, x).prev_sample
         return x
 
+    guider = ClassifierFreeGuidance()  # one instance: construction logs an "experimental feature" notice
+
+    def cfg(v_y, v_null, w):
+        guider.guidance_scale = w
+        return guider.forward(v_y, v_null).pred
+
     def adain(x, w, b):
         n, c = w.shape
         norm = AdaGroupNorm(2 * c, c, num_groups=c, eps=1e-5).to(x.dtype)
@@ -78,7 +84,7 @@ def target() -> Target:
             "family.interpolate": lambda x, z, t, path, schedule: scale_noise(x, z, t),
             "schedule.shift": lambda t, s: flow(t.reshape(-1), shift=s).sigmas[:-1].reshape(t.shape),
             "sampler.euler": euler,
-            "cfg.combine": lambda v_y, v_null, w: ClassifierFreeGuidance(guidance_scale=w).forward(v_y, v_null).pred,
+            "cfg.combine": cfg,
             "gan.adain": adain,
         },
         conventions={k: {"indexing": "zero_based"} for k in ("ddpm.forward", "ddpm.ancestral_step", "ddpm.ddim_step")}

@@ -219,6 +219,8 @@ def parser() -> argparse.ArgumentParser:
     x.set_defaults(fn=_export)
     from accelerated.models import jobs  # `genspec train <job>`: accelerated/models/jobs.py
     jobs.add_parser(sub)
+    from .matrix import add_parser as add_matrix  # genspec matrix: the library adapters (conformance/adapters/)
+    add_matrix(sub)
     from ..golden import add_parser as add_golden  # genspec golden export|check (conformance/golden/)
     add_golden(sub)
     try:

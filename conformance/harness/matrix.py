@@ -1,0 +1,123 @@
+"""``genspec matrix``: every installed adapter (conformance/adapters/) × every clause it binds → passed / failed /
+not implemented, with the worst error ratio, at float32 and float64; Markdown and JSON.
+
+A failure recorded in the adapter's expected-outcomes file (conformance/adapters/expected/) is shown as expected and
+does not fail the run; an expected failure that passes is a warning. Exit status 0: no unexpected failure; 1: one.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+import spec
+
+from . import api
+
+DTYPES = ("float32", "float64")
+MARK = {"passed": "✓", "failed": "✗", "not implemented": "n/i"}
+
+
+def run(libraries: list[str] | None = None, dtypes=DTYPES, profile: str = "ci") -> dict:
+    """The matrix as data: per library its version, per clause and dtype the status and worst error ratio."""
+    from importlib.metadata import version
+
+    from conformance import adapters
+    from conformance.adapters import expected as E
+    out: dict = {"spec_version": spec.SPEC_VERSION, "profile": profile, "dtypes": list(dtypes), "libraries": {}}
+    for lib in libraries or adapters.ADAPTERS:
+        if not adapters.installed(lib):
+            out["libraries"][lib] = {"installed": False, "install": adapters.PIP[lib]}
+            continue
+        t0 = time.perf_counter()
+        tgt = adapters.load(lib)
+        exp = E.load(lib)
+        clauses = [c for c in spec.CLAUSES if tgt.binding(c) is not None]
+        cells: dict = {}
+        for dtype in dtypes:
+            for cid, r in api.check(tgt, clauses, dtype=dtype, profile=profile, target_independent=False,
+                                    shrink=False).items():
+                cells.setdefault(cid, {})[dtype] = {
+                    "status": r.status, "max_error_over_tolerance": r.max_error_over_tolerance,
+                    "max_abs_error": r.max_abs_error, "worst_check": r.worst_check,
+                    "tolerance_dtype": r.tolerance_dtype, "partial": bool(r.unsupported or r.not_implemented),
+                    "unsupported": r.unsupported, "not_implemented": [c for c, _ in r.not_implemented],
+                    "failures": [f"{c}: {m.splitlines()[0][:300]}" for c, m in r.failures],
+                    "expected": exp[(cid, dtype)].why if (cid, dtype) in exp and r.status == "failed" else None,
+                    "expected_measured": exp[(cid, dtype)].measured if (cid, dtype) in exp else None}
+        statuses = {(c, d): v["status"] for c, row in cells.items() for d, v in row.items()}
+        unexpected, warnings = E.verdicts(lib, statuses, exp)
+        out["libraries"][lib] = {"installed": True, "version": version(lib), "clauses": cells,
+                                 "unexpected_failures": unexpected, "warnings": warnings,
+                                 "duration_s": round(time.perf_counter() - t0, 1)}
+    return out
+
+
+def _cell(c: dict | None) -> str:
+    if c is None:
+        return "—"
+    s = MARK[c["status"]] + (" partial" if c["partial"] and c["status"] == "passed" else "")
+    if c["status"] != "not implemented":
+        s += f" {c['max_error_over_tolerance']:.1e}"
+    if c["expected"]:
+        s += " (expected)"
+    return s
+
+
+def markdown(m: dict) -> str:
+    """One table: a row per clause bound by any library, a column per library and dtype; then the expected
+    differences with their reasons."""
+    libs = [lib for lib, v in m["libraries"].items() if v["installed"]]
+    rows = [c for c in spec.CLAUSES if any(c in m["libraries"][lib]["clauses"] for lib in libs)]
+    head = ["clause"] + [f"{lib} {m['libraries'][lib]['version']} {d}" for lib in libs for d in m["dtypes"]]
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for c in rows:
+        cells = [_cell(m["libraries"][lib]["clauses"].get(c, {}).get(d)) for lib in libs for d in m["dtypes"]]
+        out.append(f"| `{c}` | " + " | ".join(cells) + " |")
+    out += ["", "✓ passed, ✗ failed, n/i not implemented (outside the library's declared support), — not bound; the "
+                "number is the worst error / tolerance over every check. partial: checked on the declared subset.",
+            ""]
+    for lib in libs:
+        for c, row in m["libraries"][lib]["clauses"].items():
+            ds = [d for d, v in row.items() if v["expected"]]
+            if ds:
+                out.append(f"- {lib} `{c}` ({', '.join(ds)}, expected): {row[ds[0]]['expected']} "
+                           f"Recorded: {row[ds[0]]['expected_measured']}.")
+    absent = [f"{lib} (`pip install {v['install']}`)" for lib, v in m["libraries"].items() if not v["installed"]]
+    if absent:
+        out.append(f"\nNot installed, not run: {', '.join(absent)}.")
+    return "\n".join(out) + "\n"
+
+
+def main(a) -> int:
+    m = run(a.adapter, tuple(a.dtype or DTYPES), a.profile)
+    md = markdown(m)
+    if a.out:
+        os.makedirs(a.out, exist_ok=True)
+        with open(os.path.join(a.out, "matrix.md"), "w") as f:
+            f.write(md)
+        with open(os.path.join(a.out, "matrix.json"), "w") as f:
+            json.dump(m, f, indent=2)
+    print(md)
+    libs = m["libraries"].values()
+    for w in [w for v in libs for w in v.get("warnings", [])]:
+        print(f"genspec: warning: {w}", file=sys.stderr)
+    bad = [u for v in libs for u in v.get("unexpected_failures", [])]
+    for u in bad:
+        print(f"genspec: unexpected failure: {u}", file=sys.stderr)
+    if not any(v["installed"] for v in libs):
+        print("genspec: error: no adapter's library is installed: pip install \"genspec[peers]\" -c "
+              "peers-constraints.txt", file=sys.stderr)
+        return 5
+    return 1 if bad else 0
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("matrix", help="run the library adapters: library × clause at float32 and float64")
+    p.add_argument("--adapter", action="append", choices=["diffusers", "torchcfm", "flow_matching"],
+                   help="repeatable; default: every adapter whose library is installed")
+    p.add_argument("--dtype", action="append", choices=list(DTYPES), help="repeatable; default: both")
+    p.add_argument("--profile", default="ci", choices=["ci", "dev", "thorough"])
+    p.add_argument("--out", metavar="DIR", help="write DIR/matrix.md and DIR/matrix.json")
+    p.set_defaults(fn=main)
