@@ -153,10 +153,18 @@ class Context:
         return {"float64": torch.float64, "float32": torch.float32, "bfloat16": torch.bfloat16}[self.run_dtype]
 
     def round(self, inputs: dict) -> dict:
-        """Round float arrays to the run's dtype and back: the reference sees exactly what the target sees."""
-        if self.dtype == "float64":
-            return dict(inputs)
-        return {k: self._round(v) for k, v in inputs.items()}
+        """Round float arrays to the run's dtype and back: the reference sees exactly what the target sees.
+
+        On a reversed clock (``Target.time``) the target sees t' = 1 − t: t becomes 1 − round(1 − t), so that
+        1 − t is exact and representable (near t = 0, where the velocity on vp is singular, a t' = 1 − t rounded
+        differently would be a false failure)."""
+        out = dict(inputs) if self.dtype == "float64" else {k: self._round(v) for k, v in inputs.items()}
+        if self.clause and self.target is not None and self.target.time_of(self.clause) == "noise_at_0" \
+                and isinstance(out.get("t"), (np.ndarray, float)):
+            s_ = 1.0 - np.asarray(out["t"], dtype=np.float64)
+            t = 1.0 - (s_ if self.dtype == "float64" else np.asarray(self._round(s_), dtype=np.float64))
+            out["t"] = float(t) if isinstance(out["t"], float) else t
+        return out
 
     def _round(self, v):
         if isinstance(v, np.ndarray) and v.dtype.kind == "f":

@@ -106,6 +106,9 @@ class Target:
             if not ids:
                 raise TargetError(f"target {self.name!r}: {what}= selector {sel!r} matches no clause")
             kept = [cid for cid in ids if check(cid, value) is not False]
+            if not kept and what == "supports":
+                raise TargetError(f"target {self.name!r}: supports: no clause of {sel!r} has a parameter "
+                                  f"{sorted(value)}")
             if not kept:
                 raise TargetError(f"target {self.name!r}: {what}= selector {sel!r} matches no clause it applies to")
             if what == "supports":  # each clause keeps the parameters it has; every one named must exist somewhere

@@ -1,0 +1,208 @@
+"""The Target API for real libraries (supports, time, precision), the adapters, expected outcomes, genspec matrix.
+
+The library-free tests bind the reference itself through each declaration: every declaration must let an honest
+implementation pass (no false failure) and must still catch the slip it is about (each has a planted-bug twin).
+The adapter tests run where the library is installed (CI installs all three) and skip cleanly otherwise.
+"""
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pytest
+
+from conformance import Target
+from conformance.adapters import expected as E
+from conformance.harness import api
+from conformance.harness.matrix import markdown
+from reference import family as R
+from spec.errors import TargetError
+
+FAMILY = ["family.affine", "family.vp_schedule", "family.ve_schedule", "family.interpolate", "family.target",
+          "family.loss", "family.recover", "family.convert"]
+
+
+def check(target, clauses, dtype="float64"):
+    return api.check(target, clauses, dtype=dtype, target_independent=False, shrink=False)
+
+
+# ---- time: the reference written on the reversed clock (t' = 1 − t, noise at t' = 0), by hand ---------------
+def _neg(y, target):
+    return -y if target == "velocity" else y
+
+
+def reversed_reference() -> dict:
+    """Each family function as a library with noise at t' = 0 would write it: its velocity is dx/dt' = −dx/dt."""
+    def affine(t, path, target, schedule):
+        a, b, c, d = R.coefficients(1.0 - t, path, target, schedule)
+        return a, b, _neg(c, target), _neg(d, target)
+    return {
+        "family.affine": affine,
+        "family.vp_schedule": lambda t, schedule: R.vp_alpha_bar(1.0 - t, schedule),
+        "family.ve_schedule": lambda t: R.ve_sigma(1.0 - t),
+        "family.interpolate": lambda x, z, t, path, schedule: R.affine_interpolate(x, z, 1.0 - t, path, schedule),
+        "family.target": lambda x, z, t, path, target, schedule: _neg(
+            R.affine_target(x, z, 1.0 - t, path, target, schedule), target),
+        "family.loss": lambda f, x, z, t, path, target, schedule: R.affine_loss(
+            _neg(f, target), x, z, 1.0 - t, path, target, schedule),
+        "family.recover": lambda x_t, y, t, path, target, schedule: R.recover(
+            x_t, _neg(y, target), 1.0 - t, path, target, schedule),
+        "family.convert": lambda x_t, y, t, from_target, to_target, path, schedule: _neg(R.convert(
+            x_t, _neg(y, from_target), 1.0 - t, from_target, to_target, path, schedule), to_target),
+    }
+
+
+def test_reference_on_the_reversed_clock_passes_every_family_clause():
+    tgt = Target(name="reversed", bindings=reversed_reference(), time={"family": "noise_at_0"})
+    res = check(tgt, FAMILY)
+    assert {c: r.status for c, r in res.items()} == dict.fromkeys(FAMILY, "passed"), \
+        {c: r.failures[:1] for c, r in res.items() if r.failures}
+
+
+def test_reversed_clock_undeclared_fails():
+    """The same functions without time= are wrong in the spec's clock: the declaration is what makes them pass."""
+    res = check(Target(name="undeclared", bindings=reversed_reference()), ["family.interpolate", "family.target"])
+    assert {r.status for r in res.values()} == {"failed"}
+
+
+def test_velocity_sign_is_part_of_the_clock():
+    """t mapped but the velocity not negated (the slip a hand-written remap makes) fails family.target."""
+    b = reversed_reference()
+    b["family.target"] = lambda x, z, t, path, target, schedule: R.affine_target(x, z, 1.0 - t, path, target, schedule)
+    res = check(Target(name="unsigned", bindings=b, time={"family.*": "noise_at_0"}), ["family.target"])
+    assert res["family.target"].status == "failed"
+
+
+# ---- supports: partial support is "not implemented", never "failed" -------------------------------------------
+def _rf_only(x, z, t, path, schedule):
+    if path != "rf":
+        raise NotImplementedError(path)   # a library without the path: without `supports` this is a failure
+    return R.affine_interpolate(x, z, t, path, schedule)
+
+
+def test_partial_support_passes_on_the_subset_and_lists_the_rest():
+    res = check(Target(name="rf", bindings={"family.interpolate": _rf_only},
+                       supports={"family.interpolate": {"path": ("rf",)}}), ["family.interpolate"])
+    r = res["family.interpolate"]
+    assert r.status == "passed" and not r.failures
+    assert {"path='vp'", "path='ve'"} <= set(r.unsupported) and all(u.startswith("path=") for u in r.unsupported)
+    assert [c for c, _ in r.not_implemented] == ["property:x_0 = x (rf, vp), x_1 = z (rf, vp-cosine)"]
+
+
+def test_undeclared_partial_support_fails():
+    res = check(Target(name="rf", bindings={"family.interpolate": _rf_only}), ["family.interpolate"])
+    assert res["family.interpolate"].status == "failed"
+
+
+def test_nothing_inside_the_support_is_not_implemented():
+    """(ve, none) is never drawn (ve's schedule is geometric): nothing can be checked, nothing fails."""
+    tgt = Target(name="none", bindings={"family.interpolate": _rf_only},
+                 supports={"family.interpolate": {"path": ("ve",), "schedule": ("none",)}})
+    assert check(tgt, ["family.interpolate"])["family.interpolate"].status == "not implemented"
+
+
+def test_supports_are_validated():
+    b = {"family.interpolate": _rf_only}
+    with pytest.raises(TargetError, match="no clause of 'family.interpolate' has a parameter"):
+        Target(name="x", bindings=b, supports={"family.interpolate": {"paths": ("rf",)}})
+    with pytest.raises(TargetError, match="takes a tuple"):
+        Target(name="x", bindings=b, supports={"family.interpolate": {"path": "rf"}})
+    with pytest.raises(TargetError, match="matches no clause"):
+        Target(name="x", bindings=b, supports={"nosuch.*": {"path": ("rf",)}})
+    with pytest.raises(TargetError, match="time= takes"):
+        Target(name="x", bindings=b, time={"family.interpolate": "backwards"})
+    with pytest.raises(TargetError, match="applies to"):
+        Target(name="x", bindings=b, time={"gan.adain": "noise_at_0"})
+    with pytest.raises(TargetError, match="precision"):
+        Target(name="x", bindings=b, precision={"family.*": "float16"})
+
+
+# ---- precision: a schedule held in float32, samples in float64 -----------------------------------------------
+def _vp_in_float32(t, schedule):
+    return R.vp_alpha_bar(np.asarray(t, dtype=np.float32).astype(np.float64), schedule).astype(np.float32)
+
+
+def test_declared_precision_compares_at_the_declared_tolerance():
+    res = check(Target(name="f32", bindings={"family.vp_schedule": _vp_in_float32},
+                       precision={"family.vp_schedule": "float32"}), ["family.vp_schedule"])
+    r = res["family.vp_schedule"]
+    assert r.status == "passed" and r.tolerance_dtype == "float32"
+
+
+def test_undeclared_precision_fails_at_float64():
+    res = check(Target(name="f32", bindings={"family.vp_schedule": _vp_in_float32}), ["family.vp_schedule"])
+    assert res["family.vp_schedule"].status == "failed" and res["family.vp_schedule"].tolerance_dtype == "float64"
+
+
+def test_declared_precision_does_not_hide_a_wrong_schedule():
+    wrong = lambda t, schedule: _vp_in_float32(t, "cosine" if schedule == "linear" else "linear")
+    res = check(Target(name="wrong", bindings={"family.vp_schedule": wrong},
+                       precision={"family.vp_schedule": "float32"}), ["family.vp_schedule"])
+    assert res["family.vp_schedule"].status == "failed"
+
+
+# ---- expected outcomes -----------------------------------------------------------------------------------
+def test_expected_failure_that_passes_warns_and_unexpected_failure_is_listed():
+    exp = {("a.b", "float64"): E.Expected("a.b", ("float64",), "1e-3 = 5x", "a reason")}
+    unexpected, warnings = E.verdicts("lib", {("a.b", "float64"): "passed", ("c.d", "float32"): "failed"}, exp)
+    assert unexpected == ["lib: c.d failed at float32 (not an expected outcome)"]
+    assert len(warnings) == 1 and "a.b was expected to fail at float64" in warnings[0] and "remove it" in warnings[0]
+    assert E.verdicts("lib", {("a.b", "float64"): "failed"}, exp) == ([], [])
+
+
+@pytest.mark.parametrize("lib", ["diffusers", "flow_matching"])
+def test_expected_outcome_files_name_real_clauses_with_measurements(lib):
+    import spec
+    entries = E.load(lib)
+    assert entries
+    for (cid, dtype), e in entries.items():
+        spec.get(cid)
+        assert dtype in ("float32", "float64") and e.measured and len(e.why) > 40
+
+
+# ---- the adapters ----------------------------------------------------------------------------------------
+def test_adapter_without_its_library_names_the_pip_command(monkeypatch):
+    from conformance import adapters
+    monkeypatch.setitem(sys.modules, "torchcfm", None)   # import torchcfm now raises ImportError
+    with pytest.raises(TargetError, match=r"torchcfm==1\.0\.7.*peers-constraints\.txt"):
+        adapters.load("torchcfm")
+
+
+BOUND = {  # every clause each adapter binds
+    "torchcfm": ["rf.interpolation", "rf.velocity", "fm.convention", "family.interpolate", "family.target"],
+    "flow_matching": ["family.affine", "family.vp_schedule", "family.interpolate", "family.target", "family.recover",
+                      "family.convert", "sampler.euler"],
+    "diffusers": ["gan.adain", "rf.interpolation", "ddpm.beta_schedule", "ddpm.alpha_bar", "ddpm.forward",
+                  "ddpm.ancestral_step", "ddpm.ddim_step", "family.interpolate", "schedule.shift", "sampler.euler",
+                  "cfg.combine"],
+}
+DTYPES = {"torchcfm": ("float32", "float64"), "flow_matching": ("float32", "float64"), "diffusers": ("float32",)}
+
+
+@pytest.mark.parametrize("lib", list(BOUND))
+def test_adapter_passes_except_its_expected_outcomes(lib):
+    pytest.importorskip(lib)
+    from conformance import adapters
+    tgt = adapters.load(lib)
+    assert sorted(tgt.bindings) == sorted(BOUND[lib])
+    exp = E.load(lib)
+    for dtype in DTYPES[lib]:
+        res = check(tgt, BOUND[lib], dtype)
+        statuses = {(c, dtype): r.status for c, r in res.items()}
+        unexpected, warnings = E.verdicts(lib, statuses, exp)
+        assert not unexpected and not warnings, (unexpected, warnings)
+
+
+def test_matrix_writes_markdown_and_json(tmp_path):
+    pytest.importorskip("torchcfm")
+    from argparse import Namespace
+
+    from conformance.harness.matrix import main
+    code = main(Namespace(adapter=["torchcfm"], dtype=["float64"], profile="ci", out=str(tmp_path)))
+    assert code == 0
+    m = json.loads((tmp_path / "matrix.json").read_text())
+    cells = m["libraries"]["torchcfm"]["clauses"]
+    assert set(cells) == set(BOUND["torchcfm"]) and cells["rf.velocity"]["float64"]["status"] == "passed"
+    md = (tmp_path / "matrix.md").read_text()
+    assert md == markdown(m) and "| `rf.velocity` | ✓" in md and "torchcfm 1.0.7 float64" in md
