@@ -8,6 +8,7 @@ imports its library only there: without the library, ``target()`` raises a Targe
 from __future__ import annotations
 
 import importlib
+import importlib.util
 
 from spec.errors import TargetError
 

@@ -26,6 +26,9 @@ def target() -> Target:
     from diffusers.models.normalization import AdaGroupNorm
     from diffusers.schedulers import scheduling_ddpm
 
+    def linear(T, beta_1, beta_T):
+        return DDPMScheduler(T, beta_1, beta_T, "linear")
+
     def ddpm(betas, cls=DDPMScheduler, **kw):
         return cls(num_train_timesteps=len(betas), trained_betas=betas.tolist(), clip_sample=False, **kw)
 
@@ -75,7 +78,7 @@ def target() -> Target:
     return Target(
         name="diffusers", backend="torch",
         bindings={
-            "ddpm.beta_schedule": lambda T, beta_1, beta_T: DDPMScheduler(T, beta_1, beta_T, "linear").betas,
+            "ddpm.beta_schedule": lambda T, beta_1, beta_T: linear(T, beta_1, beta_T).betas,
             "ddpm.alpha_bar": lambda betas: ddpm(betas).alphas_cumprod,
             "ddpm.forward": lambda x0, eps, t, betas: ddpm(betas).add_noise(x0, eps, t.reshape(-1)),
             "ddpm.ancestral_step": ancestral_step,
