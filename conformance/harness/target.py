@@ -198,9 +198,13 @@ BUILTIN = {
 
 
 def load(spec_str: str) -> Target:
-    """Load a target: 'reference', 'accelerated', 'module' or 'module:attr'."""
+    """Load a target: 'reference', 'accelerated', an adapter's library name ('diffusers', 'torchcfm',
+    'flow_matching': conformance/adapters/), 'module' or 'module:attr'."""
     if spec_str in BUILTIN:
         return BUILTIN[spec_str]()
+    from conformance import adapters
+    if spec_str in adapters.ADAPTERS:
+        return adapters.load(spec_str)
     modname, _, attr = spec_str.partition(":")
     try:
         mod = importlib.import_module(modname)
