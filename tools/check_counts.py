@@ -19,7 +19,7 @@ def counts() -> dict[str, int]:
     try:
         from conformance.harness.registry import checks_for
     except ImportError:                                   # before the harness/ split
-        from conformance.registry import checks_for      # type: ignore[no-redef]
+        from conformance.registry import checks_for  # type: ignore[no-redef]
     out = {}
     for cid, c in spec.CLAUSES.items():
         chk = checks_for(cid)
