@@ -5,6 +5,8 @@ dtype-preserving; bfloat16/float16 are combined in float32 and rounded once.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 
 from accelerated import cond as C
@@ -43,6 +45,19 @@ def guided_prediction(x_t, y, t, w, weights, means, covs, labels, target="veloci
                                     torch.cat([t, t]), weights, means, covs, labels, target,
                                     clause="cfg.change_of_target")
     return cfg_combine.raw(both[:n], both[n:], w, form)
+
+
+@implements("cfg.rescale")
+def rescaled_guidance(v_y, v_null, w, phi, form="one_plus_w"):
+    """v_out = φ v_cfg std(v_y)/std(v_cfg) + (1 − φ) v_cfg, std over each sample's entries  (Lin et al. 2024)."""
+    (v_y, v_null), dt = upcast(v_y, v_null)
+    v_cfg = cfg_combine.raw(v_y, v_null, w, form)
+    dims = tuple(range(1, v_y.ndim))
+    std_y, std_cfg = (v.std(dim=dims, keepdim=True, correction=0) for v in (v_y, v_cfg))
+    if math.prod(v_y.shape[1:]) < 2 or bool((std_cfg == 0).any()):
+        raise SpecInputError("cfg.rescale", "v_y/v_null", "a guided prediction with std > 0 in every sample",
+                             "a constant sample")
+    return (phi * (v_cfg * (std_y / std_cfg)) + (1.0 - phi) * v_cfg).to(dt)
 
 
 @implements("cfg.dropout")

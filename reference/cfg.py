@@ -44,6 +44,18 @@ def guided_prediction(x_t, y, t, w, weights, means, covs, labels, target="veloci
     return cfg_combine.raw(p_y, p_null, w, form)
 
 
+@implements("cfg.rescale")
+def rescaled_guidance(v_y, v_null, w, phi, form="one_plus_w"):
+    """v_out = φ v_cfg std(v_y)/std(v_cfg) + (1 − φ) v_cfg, std over each sample's entries  (Lin et al. 2024)."""
+    v_cfg = cfg_combine.raw(v_y, v_null, w, form)
+    axes = tuple(range(1, v_y.ndim))
+    std_y, std_cfg = (np.std(v, axis=axes, keepdims=True) for v in (v_y, v_cfg))
+    if np.prod(v_y.shape[1:]) < 2 or np.any(std_cfg == 0):
+        raise SpecInputError("cfg.rescale", "v_y/v_null", "a guided prediction with std > 0 in every sample",
+                             "a constant sample")
+    return phi * (v_cfg * (std_y / std_cfg)) + (1.0 - phi) * v_cfg
+
+
 @implements("cfg.dropout")
 def drop_labels(y, u, num_classes, p=None, null_label="extra_class", rate="ten_percent"):
     """ỹ = y_∅ where u < p, else y  (03: "e.g., 10%"; 04: "commonly 50%"); p defaults to the `rate` variant."""

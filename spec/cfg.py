@@ -274,6 +274,41 @@ CLAUSES = [
               "unconditional one at w = −1 (s = 0). 2T·B network rows; accelerated: T calls of 2B rows.",
     ),
     Clause(
+        id="cfg.rescale",
+        title="Guidance rescale: the guided prediction rescaled to the conditional one's standard deviation",
+        statement=(r"v^{cfg} = (1 + w)\,v^y - w\,v^\varnothing,\quad v^{rs} = v^{cfg}\,"
+                   r"\frac{\operatorname{std}(v^y)}{\operatorname{std}(v^{cfg})},\quad "
+                   r"v^{out} = \phi\,v^{rs} + (1 - \phi)\,v^{cfg}"),
+        kind=("identity", "value", "property"),
+        provenance=(P(source="external: Lin, Liu, Li & Yang 2024, Common Diffusion Noise Schedules and Sample Steps "
+                             "are Flawed, §3.4 and Algorithm 2 (diffusers' rescale_noise_cfg, guidance_rescale)",
+                      quote="rescale classifier-free guidance to prevent over-exposure"),
+                    P(source="03", quote="w = 10–20: Oversaturated colors")),
+        function="rescaled_guidance",
+        symbols=(Symbol(name="v_y", description="conditional prediction, one row per sample",
+                        domain=Domain(shape=("n", "..."))),
+                 Symbol(name="v_null", description="unconditional prediction", domain=Domain(shape=("n", "..."))),
+                 W,
+                 Symbol(name="phi", description="φ ∈ [0, 1], the share of the rescaled prediction (0.7 in the paper)",
+                        domain=Domain(low=0.0, high=1.0), role="parameter"),
+                 Symbol(name="v_out", description="the blended prediction", role="output")),
+        conventions=(FORM,),
+        tolerance=tolerances(
+            float64=(1e-10, 1e-10), float32=(2e-5, 2e-5), bfloat16=(3e-2, 5e-2),
+            why="cfg.combine's few ulps of M = G(|v_y| + |v_∅|), times the factor r = std(v_y)/std(v_cfg) (each std "
+                "a sum of D squares: relative error ~ D·ulp, D ≤ 64 here) applied to v_cfg; the comparison divides by "
+                "(1 + M)(1 + r) elementwise, as cfg.combine's divides by 1 + M. bfloat16 is computed in float32 and "
+                "rounded once (2^-9 of |v| ≲ 50)"),
+        singular="std(v_cfg) = 0 for a sample (a constant guided prediction, or a sample of one element) has no "
+                 "rescale factor: SpecInputError naming v_y/v_null. φ = 0 is cfg.combine exactly.",
+        notes="std is the standard deviation over every dimension but the batch, centred (torch.std); the ratio "
+              "std(v_y)/std(v_cfg) is the same for the unbiased (N − 1, torch's default) and the population (N) "
+              "estimator, so the clause needs no convention for it. Lin et al. recommend φ = 0.7: guidance with a "
+              "large w inflates the prediction's scale (03: 'w = 10–20: Oversaturated colors'); rescaling restores "
+              "std(v_y) and the blend keeps some of v_cfg's direction. diffusers applies it to the scale form's "
+              "output (guidance_scale, guidance_rescale).",
+    ),
+    Clause(
         id="cfg.concentration",
         title="Guidance concentrates samples on the class (exact oracles)",
         statement=(r"\text{acc}(w) = \Pr\big[\arg\max_{y'} p(y' \mid x_0) = y\big],\ x_0 = \text{guided Euler}(w):\ "

@@ -255,3 +255,35 @@ def test_reference_combine_shows_each_form_as_written():
     for form in ("(1.0 + w) * v_y - w * v_null", "v_y + w * (v_y - v_null)", "v_null + s * (v_y - v_null)"):
         assert form in src
     assert "return _" not in src and " _combine(" not in src          # no private helper
+
+
+# ---- cfg.rescale (issue 11): diffusers' form passes, the usual slips fail ----------------------------------------
+def _diffusers_rescale(v_y, v_null, w, phi):
+    """diffusers' rescale_noise_cfg on its own guided prediction (scale form, torch.std: the unbiased estimator)."""
+    noise_cfg = v_null + w * (v_y - v_null)
+    dims = list(range(1, v_y.ndim))
+    rescaled = noise_cfg * (v_y.std(dim=dims, keepdim=True) / noise_cfg.std(dim=dims, keepdim=True))
+    return phi * rescaled + (1 - phi) * noise_cfg
+
+
+@pytest.mark.parametrize("slip, passes", [
+    (None, True),
+    ("uncentred", False),          # RMS instead of std
+    ("inverted", False),           # std(v_cfg)/std(v_y)
+    ("phi_swapped", False),        # (1 − φ) on the rescaled part
+])
+def test_rescale_accepts_diffusers_and_rejects_slips(slip, passes):
+    def fn(v_y, v_null, w, phi):
+        if slip is None:
+            return _diffusers_rescale(v_y, v_null, w, phi)
+        cfg = v_null + w * (v_y - v_null)
+        dims = list(range(1, v_y.ndim))
+        sd = (lambda v: v.pow(2).mean(dim=dims, keepdim=True).sqrt()) if slip == "uncentred" else (
+            lambda v: v.std(dim=dims, keepdim=True))
+        r = sd(v_y) / sd(cfg) if slip != "inverted" else sd(cfg) / sd(v_y)
+        a = (1 - phi) if slip == "phi_swapped" else phi
+        return a * cfg * r + (1 - a) * cfg
+    t = Target(name="diffusers-like", bindings={"cfg.rescale": fn}, backend="torch",
+               conventions={"cfg.rescale": {"form": "scale"}})
+    res = check(t, ["cfg.rescale"], dtype="float32", target_independent=False, shrink=False)["cfg.rescale"]
+    assert (res.status == "passed") == passes, res.failures

@@ -35,7 +35,7 @@ from ..harness.arrays import P_EDGES, T_EDGES, draw_edges, edge_arrays, edge_sca
 from ..harness.declare import ClauseChecks, Proof, Property
 from ..harness.inputs import OMIT, derived, inputs
 
-COMBINE, SCORE, CHANGE = "cfg.combine", "cfg.score", "cfg.change_of_target"
+COMBINE, SCORE, CHANGE, RESCALE = "cfg.combine", "cfg.score", "cfg.change_of_target", "cfg.rescale"
 DROPOUT, COST, EULER, CONCENTRATION = "cfg.dropout", "cfg.cost", "cfg.guided_euler", "cfg.concentration"
 TARGETS = ("velocity", "epsilon", "x", "v", "score")
 W_EDGES = (-999.0, 999.0)
@@ -201,6 +201,57 @@ def _commutes(ctx, fn, inp):
                              tol=scaled(ctx.tolerance(CHANGE), gain), what=f"convert({a} → {b}) of guided {a} vs {b}")
 
 
+# ---- cfg.rescale ----------------------------------------------------------------------------------
+def _std(v):
+    return np.std(v, axis=tuple(range(1, v.ndim)), keepdims=True)
+
+
+def _rescale_compare(ctx, got, expected, inp):
+    """|got − expected| / ((1 + M)(1 + r)): cfg.combine's scale M times the rescale factor r = std(v_y)/std(v_cfg)."""
+    v_cfg = R.cfg_combine(inp["v_y"], inp["v_null"], inp["w"], conv(ctx, RESCALE))
+    m = (1.0 + _gain(ctx, RESCALE, inp["w"]) * (np.abs(inp["v_y"]) + np.abs(inp["v_null"]))) * (
+        1.0 + _std(inp["v_y"]) / _std(v_cfg))
+    ctx.assert_close(RESCALE, np.asarray(got, dtype=np.float64) / m, expected / m, what="v_out / ((1 + M)(1 + r))")
+
+
+def _estimator_free():
+    """std_u(a)/std_u(b) = std_p(a)/std_p(b): the unbiased (N − 1) and population (N) estimators give one ratio."""
+    N, Sa, Sb = sp.symbols("N S_a S_b", positive=True)
+    return sp.simplify(sp.sqrt(Sa / (N - 1)) / sp.sqrt(Sb / (N - 1)) - sp.sqrt(Sa / N) / sp.sqrt(Sb / N))
+
+
+def _std_restored():
+    """std(c v) = |c| std(v): with c = std(v_y)/std(v_cfg) > 0, std(v_rs) = std(v_y) (a 3-entry sample)."""
+    a, b, c = sp.symbols("a b c", real=True)
+    k, sy = sp.symbols("k s_y", positive=True)
+    var = lambda *x: sum((xi - sum(x) / len(x)) ** 2 for xi in x) / len(x)
+    return sp.simplify(var(k * a, k * b, k * c) - k**2 * var(a, b, c))
+
+
+def _rescale_off(ctx, fn, inp):
+    """φ = 0: the plain guided prediction (cfg.combine in the declared form)."""
+    ctx.assert_close(RESCALE, fn(**{**inp, "phi": 0.0}), R.cfg_combine(inp["v_y"], inp["v_null"], inp["w"],
+                                                                       conv(ctx, RESCALE)),
+                     what="rescale with φ = 0 vs cfg.combine")
+
+
+def _rescale_std(ctx, fn, inp):
+    """φ = 1: every sample's standard deviation is std(v_y)'s."""
+    ctx.assert_close(RESCALE, _std(np.asarray(fn(**{**inp, "phi": 1.0}))), _std(inp["v_y"]),
+                     what="std of the φ = 1 output vs std(v_y)")
+
+
+def _rescale_homogeneous(ctx, fn, inp):
+    """Positive homogeneity: f(4 v_y, 4 v_∅) = 4 f(v_y, v_∅) (a power of two: exact scaling in every dtype)."""
+    ctx.assert_close(RESCALE, fn(**{**inp, "v_y": 4 * inp["v_y"], "v_null": 4 * inp["v_null"]}) / 4, fn(**inp),
+                     what="f(4 v_y, 4 v_∅)/4 vs f(v_y, v_∅)")
+
+
+def _rescale_cases(form="one_plus_w"):
+    return inputs(RESCALE, dims={"...": st.lists(st.integers(2, 4), min_size=1, max_size=2).map(tuple)},
+                  w=weights(10.0, form, W_EDGES))
+
+
 # ---- cfg.dropout ----------------------------------------------------------------------------------
 U_EDGES = (*(v for v in P_EDGES if v < 0.99), 1.0 - 2.0**-8)
 """u ∈ [0, 1) near 0, and 1 − 2⁻⁸: the largest value below 1 that stays below 1 rounded to bfloat16."""
@@ -339,6 +390,19 @@ CHECKS = [
         example=lambda: {"x_t": np.array([[0.5]]), "y": np.array([0]), "t": 0.5, "w": 3.0,
                          "weights": np.array([0.5, 0.5]), "means": np.array([[-2.0], [2.0]]),
                          "covs": np.array([[[0.25]], [[0.25]]]), "labels": np.array([0, 1]), "target": "epsilon"},
+    ),
+    ClauseChecks(
+        clause=RESCALE,
+        cases=_rescale_cases(),
+        convention_cases=lambda c: _rescale_cases(c["form"]),
+        proofs=(Proof("the std ratio is the same for the unbiased and the population estimator", _estimator_free),
+                Proof("std(c v) = c std(v), c > 0: the rescaled prediction has std(v_y)", _std_restored)),
+        compare=_rescale_compare,
+        properties=(Property("φ = 0 gives cfg.combine", _rescale_off),
+                    Property("φ = 1 gives std(v_y) in every sample", _rescale_std),
+                    Property("positively homogeneous of degree one", _rescale_homogeneous)),
+        example=lambda: {"v_y": np.array([[1.0, 0.0, -1.0]]), "v_null": np.array([[0.5, 0.0, 0.0]]), "w": 6.5,
+                         "phi": 0.7},
     ),
     ClauseChecks(
         clause=DROPOUT,

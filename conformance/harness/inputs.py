@@ -13,7 +13,8 @@ on (0, ∞), the closed ends otherwise) into its real arrays and scalars. A clau
   function's default applies);
 - ``name=derived(lambda v: ...)`` computes it (a value or a strategy) from the values drawn so far (all the others,
   and the dimensions by name): ``y=derived(lambda v: labels(v["n"], v["num_classes"]))``;
-- ``dims={"n": st.integers(1, 8)}`` changes a dimension's range (default 1..6 for n, 1..4 for the others).
+- ``dims={"n": st.integers(1, 8)}`` or ``dims={"n": (1, 8)}`` changes a dimension's range (default 1..6 for n, 1..4 for
+  the others); ``dims={"...": st.just((3,))}`` the trailing dimensions a "..." stands for (default 0 to 2 of 1..4).
 
 A callable symbol has no default: it must be given.
 """
@@ -55,8 +56,8 @@ class _Values(dict):
         return self._size(key)
 
 
-DIMS = {"n": (1, 6)}
-"""Default ranges of named dimensions (others 1..4)."""
+DIMS = {"n": (1, 6), "...": st.lists(st.integers(1, 4), max_size=2).map(tuple)}
+"""Default ranges of named dimensions (others 1..4); "..." draws 0 to 2 trailing dimensions of 1..4."""
 
 
 def inputs(clause_id: str, *, dims: dict | None = None, every: int = 3, **given):
@@ -80,8 +81,8 @@ def inputs(clause_id: str, *, dims: dict | None = None, every: int = 3, **given)
         def size(name):
             if name not in sizes:
                 r = dim_ranges.get(name, (1, 4))
-                sizes[name] = r if isinstance(r, int) else draw(r if isinstance(r, st.SearchStrategy)
-                                                                else st.integers(*r))
+                sizes[name] = r if isinstance(r, int | tuple) and name == "..." or isinstance(r, int) else draw(
+                    r if isinstance(r, st.SearchStrategy) else st.integers(*r))
             return sizes[name]
 
         edges = draw(st.integers(0, every - 1)) == 0
@@ -132,7 +133,13 @@ def default(sym: Symbol, size: Callable[[str], int], edges: bool):
 
 
 def _shape(pattern, size) -> tuple[int, ...]:
-    return tuple(p if isinstance(p, int) else size(p) for p in pattern if p not in ("...", "…"))
+    out: list[int] = []
+    for p in pattern:
+        if p in ("...", "…"):
+            out += size("...")                     # a tuple: the trailing dimensions, shared like a named one
+        else:
+            out.append(p if isinstance(p, int) else size(p))
+    return tuple(out)
 
 
 def _range(d: Domain) -> tuple[float, float]:
