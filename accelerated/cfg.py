@@ -1,125 +1,99 @@
-"""Classifier-free guidance in PyTorch (spec/cfg.py): same functions, names and arguments as reference/cfg.py.
+"""Classifier-free guidance in PyTorch (spec/cfg.py): the functions, names and arguments of reference/cfg.py.
 
-Implements the spec's default conventions: form one_plus_w, v_cfg = (1 + w) v_y − w v_∅ (00), and the null
-label y_∅ = C (extra_class). A guided step is ONE call of the network on 2B rows ([x; x], [y; y_∅], [t; t]),
-split into (v_y, v_∅). Any device, dtype-preserving; bfloat16/float16 are combined in float32 and rounded once.
+A guided step is ONE call of the network on 2B rows ([x; x], [y; y_∅], [t; t]), split into (v_y, v_∅). Any device,
+dtype-preserving; bfloat16/float16 are combined in float32 and rounded once.
 """
 from __future__ import annotations
+
+import math
 
 import torch
 
 from accelerated import cond as C
-from accelerated import optimal as O
 from accelerated import sampler as S
-from spec import validate as V
-from spec.cfg import W_MAX
+from accelerated._tensors import upcast
+from spec.bind import implements
+from spec.cfg import RATES
 from spec.errors import SpecInputError
 
-RATE = 0.1  # the spec's default rate convention, ten_percent (03: "e.g., 10%"); 04's "commonly 50%" is 0.5
+
+@implements("cfg.combine")
+def cfg_combine(v_y, v_null, w, form="one_plus_w"):
+    """v_cfg = (1 + w) v_y − w v_∅ (00) | v_y + w (v_y − v_∅) (03) | v_∅ + s (v_y − v_∅) (04), s = 1 + w."""
+    (v_y, v_null), dt = upcast(v_y, v_null)
+    if form == "one_plus_w":
+        return ((1.0 + w) * v_y - w * v_null).to(dt)
+    if form == "conditional_offset":
+        return (v_y + w * (v_y - v_null)).to(dt)
+    return (v_null + w * (v_y - v_null)).to(dt)
 
 
-def _weight(clause, w):
-    return V.scalar(clause, "w", w, -W_MAX, W_MAX)
+@implements("cfg.score")
+def guided_score(score_null, grad_log_p_y, w, form="one_plus_w"):
+    """s_cfg = ∇log p(x_t) + (1 + w) ∇log p(y | x_t)  (03, by Bayes); scale form: s_∅ + s ∇log p(y | x_t)."""
+    (s, g), dt = upcast(score_null, grad_log_p_y)
+    return (s + (w if form == "scale" else 1.0 + w) * g).to(dt)
 
 
-def _pair(clause, names, a, b):
-    for n, v in zip(names, (a, b), strict=True):
-        if not isinstance(v, torch.Tensor):
-            raise SpecInputError(clause, n, "a floating-point torch.Tensor", type(v).__name__)
-    a, b = V.array(clause, names[0], a, min_ndim=1), V.array(clause, names[1], b, min_ndim=1)
-    V.same_shape(clause, names, a, b)
-    return a, b
+@implements("cfg.change_of_target")
+def guided_prediction(x_t, y, t, w, weights, means, covs, labels, target="velocity", form="one_plus_w"):
+    """combine(E[target | x_t, y], E[target | x_t], w), both oracles in one batched call of 2B rows."""
+    n, num_classes = len(x_t), int(labels.max()) + 1
+    y = C.class_labels("cfg.change_of_target", "y", y, n, num_classes).to(x_t.device)   # y_∅ is added here
+    t = C.per_sample_t("cfg.change_of_target", t, x_t)
+    both = C.conditional_prediction(torch.cat([x_t, x_t]), torch.cat([y, torch.full_like(y, num_classes)]),
+                                    torch.cat([t, t]), weights, means, covs, labels, target,
+                                    clause="cfg.change_of_target")
+    return cfg_combine.raw(both[:n], both[n:], w, form)
 
 
-def _combine(v_y, v_null, w):
-    """(1 + w) v_y − w v_∅ in the work dtype, rounded once to the input dtype."""
-    dt = v_y.dtype
-    wd = O._work_dtype(dt)
-    return ((1.0 + w) * v_y.to(wd) - w * v_null.to(wd)).to(dt)
+@implements("cfg.rescale")
+def rescaled_guidance(v_y, v_null, w, phi, form="one_plus_w"):
+    """v_out = φ v_cfg std(v_y)/std(v_cfg) + (1 − φ) v_cfg, std over each sample's entries  (Lin et al. 2024)."""
+    (v_y, v_null), dt = upcast(v_y, v_null)
+    v_cfg = cfg_combine.raw(v_y, v_null, w, form)
+    dims = tuple(range(1, v_y.ndim))
+    std_y, std_cfg = (v.std(dim=dims, keepdim=True, correction=0) for v in (v_y, v_cfg))
+    if math.prod(v_y.shape[1:]) < 2 or bool((std_cfg == 0).any()):
+        raise SpecInputError("cfg.rescale", "v_y/v_null", "a guided prediction with std > 0 in every sample",
+                             "a constant sample")
+    return (phi * (v_cfg * (std_y / std_cfg)) + (1.0 - phi) * v_cfg).to(dt)
 
 
-def cfg_combine(v_y, v_null, w):
-    """v_cfg = (1 + w) v_y − w v_∅  (00; 03 writes it v_y + w (v_y − v_∅)). Off at w = 0, v_∅ at w = −1."""
-    c = "cfg.combine"
-    v_y, v_null = _pair(c, ("v_y", "v_null"), v_y, v_null)
-    return _combine(v_y, v_null, _weight(c, w))
+@implements("cfg.dropout")
+def drop_labels(y, u, num_classes, p=None, null_label="extra_class", rate="ten_percent"):
+    """ỹ = y_∅ where u < p, else y  (03: "e.g., 10%"; 04: "commonly 50%"); p defaults to the `rate` variant."""
+    y = C.class_labels("cfg.dropout", "y", y, len(y), num_classes)
+    exact = torch.float32 if u.device.type == "mps" else torch.float64       # p is never rounded to u's dtype
+    null = num_classes if null_label == "extra_class" else -1
+    return torch.where(u.to(exact) < (RATES[rate] if p is None else p), torch.full_like(y, null), y)
 
 
-def guided_score(score_null, grad_log_p_y, w):
-    """s_cfg = ∇ log p(x_t) + (1 + w) ∇ log p(y | x_t)  (03, by Bayes' rule)."""
-    c = "cfg.score"
-    s, g = _pair(c, ("score_null", "grad_log_p_y"), score_null, grad_log_p_y)
-    w = _weight(c, w)
-    wd = O._work_dtype(s.dtype)
-    return (s.to(wd) + (1.0 + w) * g.to(wd)).to(s.dtype)
-
-
-def guided_prediction(x_t, y, t, w, weights, means, covs, labels, target="velocity"):
-    """combine(E[target | x_t, y], E[target | x_t], w): the guided oracle in any target (cfg.change_of_target)."""
-    c = "cfg.change_of_target"
-    w = _weight(c, w)
-    x_t, _, _, prior = C.class_mixture(c, x_t, weights, means, covs, labels)
-    n, num_classes = x_t.shape[0], prior.shape[0]
-    y = C.class_labels(c, "y", y, n, num_classes).to(x_t.device)          # real classes: y_∅ is added here
-    y_null = torch.full_like(y, C.null_value(num_classes))
-    t = C.per_sample_t(c, t, x_t)
-    both = C.conditional_prediction(torch.cat([x_t, x_t]), torch.cat([y, y_null]), torch.cat([t, t]),
-                                    weights, means, covs, labels, target, clause=c)
-    return _combine(both[:n], both[n:], w)
-
-
-def drop_labels(y, u, num_classes, p=None):
-    """ỹ = y_∅ = C where u < p, else y  (03: "e.g., 10%"; 04: "commonly 50%"); p defaults to 0.1."""
-    c = "cfg.dropout"
-    num_classes = C.count(c, "num_classes", num_classes)
-    y = C.integers(c, "y", y)
-    y = C.class_labels(c, "y", y, y.shape[0], num_classes)
-    if not isinstance(u, torch.Tensor):
-        raise SpecInputError(c, "u", "a floating-point torch.Tensor", type(u).__name__)
-    u = V.array(c, "u", u, ndim=1)
-    if u.shape != y.shape:
-        raise SpecInputError(c, "u", f"one uniform per label, shape {tuple(y.shape)}", f"shape {tuple(u.shape)}")
-    V.interval(c, "u", u, 0.0, 1.0, high_closed=False)
-    p = RATE if p is None else V.scalar(c, "p", p, 0.0, 1.0)
-    # compare in float64 (float32 on devices without it): p is never rounded to u's dtype
-    exact = torch.float32 if u.device.type == "mps" else torch.float64
-    return torch.where(u.to(exact) < p, torch.full_like(y, C.null_value(num_classes)), y)
-
-
-def _guided_inputs(clause, f, x, y, w, num_classes, x_name):
-    if not callable(f):
-        raise SpecInputError(clause, "f", "a callable f(x_t, y, t)", type(f).__name__)
-    if not isinstance(x, torch.Tensor):
-        raise SpecInputError(clause, x_name, "a floating-point torch.Tensor", type(x).__name__)
-    x = V.array(clause, x_name, x, ndim=2)
-    w = _weight(clause, w)
-    num_classes = C.count(clause, "num_classes", num_classes)
-    y = C.class_labels(clause, "y", y, x.shape[0], num_classes).to(x.device)
-    return x, y, w, num_classes
-
-
-def _batched_guided(f, x, y, y_null, t, w):
+def _guided(clause, f, x, y, y_null, t, w, form):
     """One call of 2B rows: f([x; x], [y; y_∅], [t; t]) split into (v_y, v_∅), then the combination."""
-    n = x.shape[0]
+    n = len(x)
+    t = C.per_sample_t(clause, t, x)                           # in the work dtype: t is not rounded to bfloat16
     out = f(torch.cat([x, x]), torch.cat([y, y_null]), torch.cat([t, t]))
-    return _combine(out[:n], out[n:], w)
+    if not isinstance(out, torch.Tensor) or out.shape != (2 * n, *x.shape[1:]):
+        raise SpecInputError(clause, "f", f"a predictor returning shape {(2 * n, *x.shape[1:])}",
+                             f"{type(out).__name__} {tuple(getattr(out, 'shape', ()))}")
+    return cfg_combine.raw(out[:n], out[n:], w, form)
 
 
-def guided_velocity(f, x_t, y, t, w, num_classes):
-    """v_cfg = (1 + w) f(x_t, y, t) − w f(x_t, y_∅, t), evaluated as ONE batched call of 2B rows  (03)."""
-    c = "cfg.cost"
-    x_t, y, w, num_classes = _guided_inputs(c, f, x_t, y, w, num_classes, "x_t")
-    t = C.per_sample_t(c, t, x_t)                      # in the work dtype: t is not rounded to bfloat16
-    out = _batched_guided(f, x_t, y, torch.full_like(y, C.null_value(num_classes)), t, w)
-    if out.shape != x_t.shape:
-        raise SpecInputError(c, "f", f"a predictor returning shape {tuple(x_t.shape)}", f"shape {tuple(out.shape)}")
-    return out
+def _labels(clause, y, x, num_classes, null_label):
+    y = C.class_labels(clause, "y", y, len(x), num_classes).to(x.device)
+    return y, torch.full_like(y, num_classes if null_label == "extra_class" else -1)
 
 
-def guided_euler_sample(f, x1, y, w, T, num_classes):
+@implements("cfg.cost")
+def guided_velocity(f, x_t, y, t, w, num_classes, form="one_plus_w", null_label="extra_class"):
+    """v_cfg = combine(f(x_t, y, t), f(x_t, y_∅, t), w), evaluated as ONE batched call of 2B rows  (03)."""
+    y, y_null = _labels("cfg.cost", y, x_t, num_classes, null_label)
+    return _guided("cfg.cost", f, x_t, y, y_null, t, w, form)
+
+
+@implements("cfg.guided_euler")
+def guided_euler_sample(f, x1, y, w, T, num_classes, form="one_plus_w", null_label="extra_class"):
     """x ← x − (1/T) v_cfg(x, y, t_k), t_k = 1 − k/T, k = 0..T−1: T batched calls of 2B rows (2T·B rows)."""
-    c = "cfg.guided_euler"
-    x, y, w, num_classes = _guided_inputs(c, f, x1, y, w, num_classes, "x1")
-    C.count(c, "T", T)
-    y_null = torch.full_like(y, C.null_value(num_classes))
-    return S.euler_sample(lambda x_t, t: _batched_guided(f, x_t, y, y_null, t, w), x, T)
+    y, y_null = _labels("cfg.guided_euler", y, x1, num_classes, null_label)
+    return S.euler_sample(lambda x, t: _guided("cfg.guided_euler", f, x, y, y_null, t, w, form), x1, T)

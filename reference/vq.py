@@ -8,9 +8,10 @@ from __future__ import annotations
 import numpy as np
 
 from spec import validate as V
+from spec.cfg import FORMS
 from spec.errors import SpecInputError
 
-from .cfg import FORMS, cfg_combine
+from .cfg import cfg_combine
 from .cond import choice, integers
 
 CODEBOOKS = ("loss", "ema")

@@ -35,9 +35,19 @@ FORM = Convention(
     ),
 )
 
-# The weight ranges the conformance cases draw, per form (the same guidance strengths in each).
-OFF = {"one_plus_w": 0.0, "conditional_offset": 0.0, "scale": 1.0}
-UNCONDITIONAL = {"one_plus_w": -1.0, "conditional_offset": -1.0, "scale": 0.0}
+FORMS = tuple(v.name for v in FORM.variants)
+OFF = {"one_plus_w": 0.0, "conditional_offset": 0.0, "scale": 1.0}            # each form's guidance-off weight
+UNCONDITIONAL = {"one_plus_w": -1.0, "conditional_offset": -1.0, "scale": 0.0}  # ... and its v_∅ weight
+
+
+def guidance_weight(w: float, from_form: str, to_form: str) -> float:
+    """The same guidance strength in another form: s = 1 + w (scale ↔ one_plus_w / conditional_offset).
+
+    >>> guidance_weight(7.5, "scale", "one_plus_w")   # 03's SDXL-like "w=7.5"
+    6.5
+    """
+    return w - OFF[from_form] + OFF[to_form]
+
 
 RATE = Convention(
     name="rate",
@@ -51,6 +61,7 @@ RATE = Convention(
                 sources=("04",)),
     ),
 )
+RATES = {"ten_percent": 0.1, "half": 0.5}
 
 W_MAX = 1e3  # the domain of w: 03's largest example is w = 20 ("extreme artifacts"); keeps every guided step finite
 W = Symbol(name="w",
@@ -96,9 +107,10 @@ CLAUSES = [
                     P(source="04", quote="v_cfg = v_uncond + w * (v_cond − v_uncond)."),
                     P(source="03", quote="50 Euler steps with CFG w=7.5")),
         function="cfg_combine",
-        symbols=(Symbol(name="v_y", description="conditional prediction f(x_t, y, t)", domain=Domain(shape=("n", "d"))),
+        symbols=(Symbol(name="v_y", description="conditional prediction f(x_t, y, t)",
+                        domain=Domain(shape=("n", "..."))),
                  Symbol(name="v_null", description="unconditional prediction f(x_t, y_∅, t)",
-                        domain=Domain(shape=("n", "d"))),
+                        domain=Domain(shape=("n", "..."))),
                  W,
                  Symbol(name="v_cfg", description="guided prediction", role="output")),
         conventions=(FORM,),
@@ -122,9 +134,9 @@ CLAUSES = [
                     P(source="03", quote="pushing samples toward higher p(y|x)")),
         function="guided_score",
         symbols=(Symbol(name="score_null", description="∇ log p_t(x_t), the unconditional score",
-                        domain=Domain(shape=("n", "d"))),
+                        domain=Domain(shape=("n", "..."))),
                  Symbol(name="grad_log_p_y", description="∇_{x_t} log p_t(y | x_t), the implicit classifier's gradient",
-                        domain=Domain(shape=("n", "d"))),
+                        domain=Domain(shape=("n", "..."))),
                  W,
                  Symbol(name="score_cfg",
                         description="s_∅ + (1 + w) ∇ log p(y | x_t) (scale form: s_∅ + s ∇ log p(y | x_t))",
@@ -152,7 +164,8 @@ CLAUSES = [
         symbols=(Symbol(name="x_t", description="noisy points", domain=Domain(shape=("n", "d"))),
                  Symbol(name="y", description="class labels in {0, …, C − 1}", domain=Domain(kind="integer", low=0,
                                                                                            shape=("n",))),
-                 Symbol(name="t", description="time, a scalar or one per point", domain=Domain(low=0.0, high=1.0)),
+                 Symbol(name="t", description="time, a scalar or one per point",
+                        domain=Domain(low=0.0, high=1.0, or_shape=("n",))),
                  W,
                  *GM_SYMBOLS,
                  Symbol(name="target", description="the parameterisation of the prediction (family.affine)",
@@ -218,7 +231,8 @@ CLAUSES = [
                  Symbol(name="x_t", description="points", domain=Domain(shape=("n", "d"))),
                  Symbol(name="y", description="class labels in {0, …, C − 1}", domain=Domain(kind="integer", low=0,
                                                                                            shape=("n",))),
-                 Symbol(name="t", description="time, a scalar or one per point", domain=Domain(low=0.0, high=1.0)),
+                 Symbol(name="t", description="time, a scalar or one per point",
+                        domain=Domain(low=0.0, high=1.0, or_shape=("n",))),
                  W, NUM_CLASSES,
                  Symbol(name="v_cfg", description="guided prediction", role="output")),
         conventions=(FORM, NULL_LABEL),
@@ -258,6 +272,41 @@ CLAUSES = [
         singular="T must be ≥ 1. The grid never evaluates t = 0.",
         notes="sampler.euler with the guided field: equals the conditional Euler sample at w = 0 (s = 1) and the "
               "unconditional one at w = −1 (s = 0). 2T·B network rows; accelerated: T calls of 2B rows.",
+    ),
+    Clause(
+        id="cfg.rescale",
+        title="Guidance rescale: the guided prediction rescaled to the conditional one's standard deviation",
+        statement=(r"v^{cfg} = (1 + w)\,v^y - w\,v^\varnothing,\quad v^{rs} = v^{cfg}\,"
+                   r"\frac{\operatorname{std}(v^y)}{\operatorname{std}(v^{cfg})},\quad "
+                   r"v^{out} = \phi\,v^{rs} + (1 - \phi)\,v^{cfg}"),
+        kind=("identity", "value", "property"),
+        provenance=(P(source="external: Lin, Liu, Li & Yang 2024, Common Diffusion Noise Schedules and Sample Steps "
+                             "are Flawed, §3.4 and Algorithm 2 (diffusers' rescale_noise_cfg, guidance_rescale)",
+                      quote="rescale classifier-free guidance to prevent over-exposure"),
+                    P(source="03", quote="w = 10–20: Oversaturated colors")),
+        function="rescaled_guidance",
+        symbols=(Symbol(name="v_y", description="conditional prediction, one row per sample",
+                        domain=Domain(shape=("n", "..."))),
+                 Symbol(name="v_null", description="unconditional prediction", domain=Domain(shape=("n", "..."))),
+                 W,
+                 Symbol(name="phi", description="φ ∈ [0, 1], the share of the rescaled prediction (0.7 in the paper)",
+                        domain=Domain(low=0.0, high=1.0), role="parameter"),
+                 Symbol(name="v_out", description="the blended prediction", role="output")),
+        conventions=(FORM,),
+        tolerance=tolerances(
+            float64=(1e-10, 1e-10), float32=(2e-5, 2e-5), bfloat16=(3e-2, 5e-2),
+            why="cfg.combine's few ulps of M = G(|v_y| + |v_∅|), times the factor r = std(v_y)/std(v_cfg) (each std "
+                "a sum of D squares: relative error ~ D·ulp, D ≤ 64 here) applied to v_cfg; the comparison divides by "
+                "(1 + M)(1 + r) elementwise, as cfg.combine's divides by 1 + M. bfloat16 is computed in float32 and "
+                "rounded once (2^-9 of |v| ≲ 50)"),
+        singular="std(v_cfg) = 0 for a sample (a constant guided prediction, or a sample of one element) has no "
+                 "rescale factor: SpecInputError naming v_y/v_null. φ = 0 is cfg.combine exactly.",
+        notes="std is the standard deviation over every dimension but the batch, centred (torch.std); the ratio "
+              "std(v_y)/std(v_cfg) is the same for the unbiased (N − 1, torch's default) and the population (N) "
+              "estimator, so the clause needs no convention for it. Lin et al. recommend φ = 0.7: guidance with a "
+              "large w inflates the prediction's scale (03: 'w = 10–20: Oversaturated colors'); rescaling restores "
+              "std(v_y) and the blend keeps some of v_cfg's direction. diffusers applies it to the scale form's "
+              "output (guidance_scale, guidance_rescale).",
     ),
     Clause(
         id="cfg.concentration",

@@ -94,6 +94,9 @@ class Domain(_Frozen):
     low_closed: bool = True
     high_closed: bool = True
     shape: tuple[str | int, ...] = ()
+    or_shape: tuple[str | int, ...] | None = Field(
+        default=None, description="another shape the symbol may take: a scalar time t may also be one per point, "
+                                  "or_shape=('n',)")
     choices: tuple[str, ...] = ()
     finite: bool = True
 
@@ -114,6 +117,9 @@ class Domain(_Frozen):
         base = ("integers in " if self.kind == "integer" else "") + iv
         if self.shape:
             base += " of shape (" + ", ".join(map(str, self.shape)) + ")"
+        if self.or_shape is not None:
+            alt = ", ".join(map(str, self.or_shape))
+            base += (", or of shape (" if self.shape else ", a scalar or of shape (") + alt + ")"
         return base
 
 

@@ -108,3 +108,44 @@ def choice(clause: str, name: str, v, options) -> str:
     if not isinstance(v, str) or v not in options:
         raise SpecInputError(clause, name, f"one of {list(options)}", repr(v)[:60])
     return v
+
+
+def integers(clause: str, name: str, v, ndim: int | None = 1):
+    """An integer array of the given rank: a torch integer tensor (kept on its device, as int64), else anything NumPy
+    reads as integers (returned as int64). Floats, bools and strings are input errors."""
+    if _is_torch(v):
+        if v.is_floating_point() or v.is_complex() or str(v.dtype) == "torch.bool":
+            raise SpecInputError(clause, name, "an integer tensor", f"dtype {v.dtype}")
+        a = v.long()
+    else:
+        if isinstance(v, (str, bytes)) or v is None or callable(v):
+            raise SpecInputError(clause, name, "an integer array", type(v).__name__)
+        a = np.asarray(v)
+        if a.dtype.kind not in "iu" and not (a.size == 0 and a.dtype.kind == "f"):
+            raise SpecInputError(clause, name, "an integer array", f"dtype {a.dtype}")
+        a = a.astype(np.int64)
+    if ndim is not None and a.ndim != ndim:
+        raise SpecInputError(clause, name, f"an array with {ndim} dimensions", f"shape {tuple(a.shape)}")
+    return a
+
+
+def option(clause: str, name: str, v, options) -> str:
+    """One of the named options: a string (an array is an input error, not an ambiguous comparison)."""
+    if not isinstance(v, str):
+        raise SpecInputError(clause, name, f"one of {list(options)}", type(v).__name__)
+    return choice(clause, name, v, options)
+
+
+def count(clause: str, name: str, v, low=1, high=2**31 - 1) -> int:
+    """An integer in [low, high] (a one-element tensor is read; NaN and ±inf are input errors, not a ValueError)."""
+    if _is_torch(v) and v.numel() == 1:
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        raise SpecInputError(clause, name, "an integer", repr(v))
+    return int(scalar(clause, name, v, low, high, integer=True))
+
+
+def callable_(clause: str, name: str, f, what: str = "a callable"):
+    if not callable(f):
+        raise SpecInputError(clause, name, what, type(f).__name__)
+    return f

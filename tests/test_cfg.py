@@ -10,12 +10,19 @@ import torch
 
 from accelerated import cfg as A
 from conformance import Target
-from conformance.checks.cfg import concentration_mixture, concentration_table
-from conformance.checks.cond import Counted, linear_field, make_mixture, oracle_field
+from conformance.fixtures import (
+    Counted,
+    concentration_mixture,
+    concentration_table,
+    linear_field,
+    make_mixture,
+    oracle_field,
+)
 from conformance.harness.api import check, failing
 from conformance.harness.target import from_modules
 from reference import cfg as R
 from reference import cond as RC
+from spec.cfg import FORMS, OFF, UNCONDITIONAL, guidance_weight
 from spec.errors import SpecInputError
 
 MINE = ["cond", "cfg"]
@@ -31,11 +38,11 @@ def test_forms_by_hand():
 
 
 def test_weight_mapping_and_special_points():
-    assert R.guidance_weight(7.5, "scale", "one_plus_w") == 6.5          # 03's SDXL-like "w=7.5"
-    assert R.guidance_weight(6.5, "conditional_offset", "scale") == 7.5
-    for form in R.FORMS:
-        np.testing.assert_array_equal(R.cfg_combine(V_Y, V_NULL, R.OFF[form], form=form), V_Y)
-        np.testing.assert_array_equal(R.cfg_combine(V_Y, V_NULL, R.UNCONDITIONAL[form], form=form), V_NULL)
+    assert guidance_weight(7.5, "scale", "one_plus_w") == 6.5          # 03's SDXL-like "w=7.5"
+    assert guidance_weight(6.5, "conditional_offset", "scale") == 7.5
+    for form in FORMS:
+        np.testing.assert_array_equal(R.cfg_combine(V_Y, V_NULL, OFF[form], form=form), V_Y)
+        np.testing.assert_array_equal(R.cfg_combine(V_Y, V_NULL, UNCONDITIONAL[form], form=form), V_NULL)
 
 
 def _scale_form(v_y, v_null, w):
@@ -180,7 +187,7 @@ def test_concentration_table(capsys):
 
 # ---- bad inputs -----------------------------------------------------------------------------------
 @pytest.mark.parametrize("call, clause, argument", [
-    (lambda: R.cfg_combine(V_Y, V_NULL[:, :1], 1.0), "cfg.combine", "v_y/v_null"),
+    (lambda: R.cfg_combine(V_Y, V_NULL[:, :1], 1.0), "cfg.combine", "v_null"),
     (lambda: R.cfg_combine(V_Y, V_NULL, np.inf), "cfg.combine", "w"),
     (lambda: R.cfg_combine(V_Y, V_NULL, 1.0, form="cfg++"), "cfg.combine", "form"),
     (lambda: A.cfg_combine(torch.tensor(V_Y), V_NULL, 1.0), "cfg.combine", "v_null"),
@@ -227,8 +234,8 @@ def test_each_form_written_in_the_work_dtype_conforms_up_to_the_domain_edge(form
     """Written as stated and computed in the dtype itself (no float32 upcast), at weights up to |w| = 999."""
     from conformance.checks.cfg import W_EDGES, in_form
     from spec.cfg import W_MAX
-    assert max(abs(in_form(w, f)) for w in W_EDGES for f in R.FORMS) <= W_MAX
-    assert min(abs(in_form(w, f)) for w in W_EDGES for f in R.FORMS) >= 0.99 * W_MAX
+    assert max(abs(in_form(w, f)) for w in W_EDGES for f in FORMS) <= W_MAX
+    assert min(abs(in_form(w, f)) for w in W_EDGES for f in FORMS) >= 0.99 * W_MAX
     forms = {"one_plus_w": lambda v_y, v_null, w: (1 + w) * v_y - w * v_null,
              "conditional_offset": lambda v_y, v_null, w: v_y + w * (v_y - v_null),
              "scale": lambda v_y, v_null, w: v_null + w * (v_y - v_null)}
@@ -248,3 +255,35 @@ def test_reference_combine_shows_each_form_as_written():
     for form in ("(1.0 + w) * v_y - w * v_null", "v_y + w * (v_y - v_null)", "v_null + s * (v_y - v_null)"):
         assert form in src
     assert "return _" not in src and " _combine(" not in src          # no private helper
+
+
+# ---- cfg.rescale (issue 11): diffusers' form passes, the usual slips fail ----------------------------------------
+def _diffusers_rescale(v_y, v_null, w, phi):
+    """diffusers' rescale_noise_cfg on its own guided prediction (scale form, torch.std: the unbiased estimator)."""
+    noise_cfg = v_null + w * (v_y - v_null)
+    dims = list(range(1, v_y.ndim))
+    rescaled = noise_cfg * (v_y.std(dim=dims, keepdim=True) / noise_cfg.std(dim=dims, keepdim=True))
+    return phi * rescaled + (1 - phi) * noise_cfg
+
+
+@pytest.mark.parametrize("slip, passes", [
+    (None, True),
+    ("uncentred", False),          # RMS instead of std
+    ("inverted", False),           # std(v_cfg)/std(v_y)
+    ("phi_swapped", False),        # (1 − φ) on the rescaled part
+])
+def test_rescale_accepts_diffusers_and_rejects_slips(slip, passes):
+    def fn(v_y, v_null, w, phi):
+        if slip is None:
+            return _diffusers_rescale(v_y, v_null, w, phi)
+        cfg = v_null + w * (v_y - v_null)
+        dims = list(range(1, v_y.ndim))
+        sd = (lambda v: v.pow(2).mean(dim=dims, keepdim=True).sqrt()) if slip == "uncentred" else (
+            lambda v: v.std(dim=dims, keepdim=True))
+        r = sd(v_y) / sd(cfg) if slip != "inverted" else sd(cfg) / sd(v_y)
+        a = (1 - phi) if slip == "phi_swapped" else phi
+        return a * cfg * r + (1 - a) * cfg
+    t = Target(name="diffusers-like", bindings={"cfg.rescale": fn}, backend="torch",
+               conventions={"cfg.rescale": {"form": "scale"}})
+    res = check(t, ["cfg.rescale"], dtype="float32", target_independent=False, shrink=False)["cfg.rescale"]
+    assert (res.status == "passed") == passes, res.failures

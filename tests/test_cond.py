@@ -10,7 +10,7 @@ import torch
 
 from accelerated import cond as A
 from conformance import Target
-from conformance.checks.cond import make_mixture
+from conformance.fixtures import make_mixture
 from conformance.harness.api import check, failing
 from conformance.harness.target import from_modules
 from reference import cond as R

@@ -22,7 +22,7 @@ from accelerated.models.conditional import (
     sample_class_mixture,
     train_conditional,
 )
-from conformance.checks.cfg import (
+from conformance.fixtures import (
     CONCENTRATION_WEIGHTS,
     accuracy,
     concentration_mixture,

@@ -13,7 +13,7 @@ import torch
 
 from accelerated import consistency as A
 from conformance import Target
-from conformance.checks.optimal import BIMODAL
+from conformance.fixtures import BIMODAL
 from conformance.harness.api import check, failing
 from conformance.harness.target import from_modules
 from reference import consistency as R

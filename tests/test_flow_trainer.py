@@ -20,7 +20,7 @@ from accelerated.models.flow import (
     sample_mixture,
     train_rectified_flow,
 )
-from conformance.checks.optimal import BIMODAL
+from conformance.fixtures import BIMODAL
 
 
 @pytest.fixture(scope="module")

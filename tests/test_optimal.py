@@ -11,7 +11,8 @@ import torch
 
 from accelerated import optimal as A
 from conformance import Target
-from conformance.checks.optimal import BIMODAL, irreducible_loss_curve, random_mixture
+from conformance.checks.optimal import irreducible_loss_curve
+from conformance.fixtures import BIMODAL, random_mixture
 from conformance.harness.api import check, failing
 from conformance.harness.target import from_modules
 from reference import optimal as R

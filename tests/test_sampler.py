@@ -9,8 +9,8 @@ import torch
 
 from accelerated import sampler as A
 from conformance import Target
-from conformance.checks.optimal import BIMODAL, oracle
-from conformance.checks.sampler import Recorder, convergence, equivalence_samples, exact_flow, in_convention
+from conformance.checks.sampler import convergence, equivalence_samples, exact_flow, in_convention
+from conformance.fixtures import BIMODAL, Recorder, oracle
 from conformance.harness.api import check, failing
 from conformance.harness.target import from_modules
 from reference import sampler as R

@@ -5,8 +5,6 @@ row-wise linear conditional field, and the oracle as a network f(x_t, y, t).
 """
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import scipy.stats
 import sympy as sp
@@ -15,156 +13,45 @@ from hypothesis import strategies as st
 
 from reference import cond as R
 
-from ..harness.arrays import T_EDGES, draw_edges
+from ..fixtures import (
+    _seeds,
+    linear_field,
+    make_mixture,
+    null_of,
+    num_classes,
+    oracle_field,
+    oracle_inputs,
+    sample_labelled,
+)
 from ..harness.declare import ClauseChecks, Dual, Proof, Property
 
 VELOCITY, POSTERIOR, LOSS = "cond.velocity", "cond.class_posterior", "cond.loss"
 
 
 # ---- mixtures and fields ------------------------------------------------------------------------
-def make_mixture(seed, d=None, num_classes=None):
-    """A class-conditional Gaussian mixture: C ∈ {2, 3} classes, C..C+2 components, |μ| ≲ 4, eig Σ ∈ [0.2, 2]."""
-    rng = np.random.default_rng(seed)
-    d = d or int(rng.integers(1, 4))
-    C = num_classes or int(rng.integers(2, 4))
-    K = C + int(rng.integers(0, 3))
-    labels = rng.permutation(np.concatenate([np.arange(C), rng.integers(0, C, K - C)]))
-    weights = rng.uniform(0.2, 1.0, K)
-    means = rng.normal(0.0, 1.5, (K, d))
-    Q = np.linalg.qr(rng.standard_normal((K, d, d)))[0]
-    covs = np.einsum("kij,kj,klj->kil", Q, rng.uniform(0.2, 2.0, (K, d)), Q)
-    covs = 0.5 * (covs + np.swapaxes(covs, 1, 2))
-    return {"weights": weights / weights.sum(), "means": means, "covs": covs, "labels": labels.astype(np.int64)}
 
 
-def sample_mixture(gm, n, rng):
-    """(x, y) pairs from the mixture: component k ~ w, x ~ N(μ_k, Σ_k), y = ℓ_k."""
-    k = rng.choice(len(gm["weights"]), size=n, p=gm["weights"])
-    L = np.linalg.cholesky(gm["covs"])
-    x = gm["means"][k] + np.einsum("nij,nj->ni", L[k], rng.standard_normal((n, gm["means"].shape[1])))
-    return x, gm["labels"][k]
 
 
-def noisy_points(gm, t, rng):
-    """x_t = (1 − t) x + t z with x from the mixture: points where the oracle's posteriors are typical."""
-    x, _ = sample_mixture(gm, t.shape[0], rng)
-    return (1.0 - t)[:, None] * x + t[:, None] * rng.standard_normal(x.shape)
 
 
-def fd_grad_log_posterior(x_t, y, t, gm, h=1e-5):
-    """∇_{x_t} log p(y | x_t) by central differences of the reference class posterior (error ~h² ≈ 1e-10): the
-    implicit classifier's gradient for cfg.score and cfg.classifier_guidance."""
-    n, d = x_t.shape
-    rows = np.arange(n)
-    g = np.empty_like(x_t)
-    for j in range(d):
-        e = np.zeros(d)
-        e[j] = h
-        up = np.log(R.class_posterior(x_t + e, t, **gm)[rows, y])
-        dn = np.log(R.class_posterior(x_t - e, t, **gm)[rows, y])
-        g[:, j] = (up - dn) / (2 * h)
-    return g
 
 
-def num_classes(gm):
-    return int(gm["labels"].max()) + 1
 
 
-def null_of(gm_or_C, null_label="extra_class"):
-    C = gm_or_C if isinstance(gm_or_C, int) else num_classes(gm_or_C)
-    return R.null_value(C, null_label)
 
 
-def oracle_field(gm):
-    """The class-conditional oracle as a network f(x_t, y, t) in both backends; accepts y_∅ = C or −1.
-
-    The torch side computes in float64 and rounds once to x's dtype, so in a low-precision run only the
-    guided step's own arithmetic is under test."""
-    C = num_classes(gm)
-    fix = lambda y: np.where(y == -1, C, y)
-
-    def f_np(x, y, t):
-        return R.conditional_velocity(x, fix(np.asarray(y)), t, gm["weights"], gm["means"], gm["covs"], gm["labels"])
-
-    def f_torch(x, y, t):
-        import torch
-
-        from accelerated import cond as A
-        dev = x.device
-        tens = {k: torch.as_tensor(v, device=dev) for k, v in gm.items()}
-        y = torch.where(y == -1, torch.full_like(y, C), y)
-        out = A.conditional_velocity(x.double(), y, t.double(), tens["weights"], tens["means"], tens["covs"],
-                                     tens["labels"])
-        return out.to(x.dtype)
-
-    return Dual(f_np, f_torch, label=f"oracle field, C={C}")
 
 
-def linear_field(seed, d, C, scale=0.5):
-    """f(x, y, t) = x A_y + t b_y with one row per class and a null row (index C, or −1 which NumPy and torch
-    both read as the last row): row-wise, cheap, exact up to the dtype's rounding."""
-    rng = np.random.default_rng(seed)
-    A = rng.normal(0.0, scale / np.sqrt(d), (C + 1, d, d))
-    b = rng.normal(0.0, 1.0, (C + 1, d))
-
-    def f_np(x, y, t):
-        y = np.asarray(y)
-        return np.einsum("ni,nij->nj", x, A[y]) + np.asarray(t)[:, None] * b[y]
-
-    def f_torch(x, y, t):
-        import torch
-        At, bt = torch.as_tensor(A, device=x.device), torch.as_tensor(b, device=x.device)
-        out = torch.einsum("ni,nij->nj", x.double(), At[y]) + t.double()[:, None] * bt[y]
-        return out.to(x.dtype)
-
-    return Dual(f_np, f_torch, label=f"linear field d={d} C={C}")
 
 
-def numpy_side(ref):
-    """The reference called with the NumPy side of every Dual argument (run.py hands the reference the inputs
-    as drawn, Duals included)."""
-    @functools.wraps(ref)
-    def call(**kw):
-        return ref(**{k: (v.numpy if isinstance(v, Dual) else v) for k, v in kw.items()})
-    return call
 
 
-class Counted:
-    """A Dual wrapper that counts calls and rows (x.shape[0] summed over calls) of either backend."""
-
-    def __init__(self, dual):
-        self.calls, self.rows = 0, 0
-
-        def wrap(fn):
-            def g(x, y, t):
-                self.calls += 1
-                self.rows += int(x.shape[0])
-                return fn(x, y, t)
-            return g
-
-        self.dual = Dual(wrap(dual.numpy), wrap(dual.torch), label=f"counted {dual.label}")
 
 
 # ---- strategies ---------------------------------------------------------------------------------
-_seeds = st.integers(0, 2**32 - 1)
 
 
-@st.composite
-def oracle_inputs(draw, null_label="extra_class", allow_null=True, t_low=0.0, t_high=1.0, max_n=8):
-    """Keyword inputs (x_t, y, t, weights, means, covs, labels); t includes the endpoints where allowed."""
-    gm = make_mixture(draw(_seeds))
-    rng = np.random.default_rng(draw(_seeds))
-    n = draw(st.integers(1, max_n))
-    t = rng.uniform(t_low, t_high, n)
-    if draw(st.booleans()):
-        t[0] = draw(st.sampled_from([t_low, t_high]))
-    if (t_low, t_high) == (0.0, 1.0):
-        t = draw_edges(draw, t, T_EDGES)                            # t within 1e-9..1e-3 of 0 and 1
-    C = num_classes(gm)
-    y = rng.integers(0, C + (1 if allow_null else 0), n)
-    if allow_null:
-        y = np.where(y == C, null_of(C, null_label), y)
-    return {"x_t": noisy_points(gm, t, rng), "y": y.astype(np.int64), "t": t, **gm}
 
 
 def _velocity_cases(conv):
@@ -261,7 +148,7 @@ def _loss_minimised_by_oracle(ctx, fn, inp):
     """On pairs (x, y) from the mixture, the conditional oracle beats the unconditional one and any offset."""
     rng = np.random.default_rng(11)
     n = 2000
-    x, y = sample_mixture(LOSS_GM, n, rng)
+    x, y = sample_labelled(LOSS_GM, n, rng)
     z, t = rng.standard_normal(x.shape), rng.uniform(0.0, 1.0, n)
     f = oracle_field(LOSS_GM)
     C = num_classes(LOSS_GM)
@@ -353,7 +240,6 @@ CHECKS = [
     ClauseChecks(
         clause=LOSS,
         cases=_loss_cases(),
-        reference=numpy_side(R.conditional_rf_loss),
         proofs=(Proof("E[(f − v)² | x_t] = (f − E[v|x_t])² + Var[v|x_t]: the conditional mean minimises it",
                       _loss_orthogonality_proof),),
         properties=(Property("the conditional oracle minimises the loss on pairs (x, y)", _loss_minimised_by_oracle,
@@ -363,6 +249,4 @@ CHECKS = [
     ),
 ]
 
-__all__ = ["CHECKS", "make_mixture", "sample_mixture", "noisy_points", "oracle_field", "linear_field", "Counted",
-           "oracle_inputs", "null_of", "num_classes",
-           "numpy_side"]
+__all__ = ["CHECKS"]

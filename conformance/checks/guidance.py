@@ -10,9 +10,9 @@ from reference import cfg as RCFG
 from reference import cond as RC
 from spec.schema import Tolerance
 
+from ..fixtures import fd_grad_log_posterior, num_classes, oracle_inputs
 from ..harness.arrays import gaussian
 from ..harness.declare import ClauseChecks, Proof, Property
-from .cond import fd_grad_log_posterior, num_classes, oracle_inputs
 
 CID = "cfg.classifier_guidance"
 

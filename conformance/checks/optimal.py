@@ -14,48 +14,11 @@ from hypothesis import strategies as st
 
 from reference import optimal as R
 
+from ..fixtures import BIMODAL, random_mixture, sample_mixture
 from ..harness.arrays import T_EDGES, draw_edges
-from ..harness.declare import ClauseChecks, Dual, Proof, Property
+from ..harness.declare import ClauseChecks, Proof, Property
 
 POST, PRED, MID = "optimal.posterior_means", "optimal.prediction", "optimal.hardest_mid_t"
-
-
-# ---- mixtures -----------------------------------------------------------------------------------
-def random_mixture(rng, K, d, spread=3.0, lam=(0.05, 2.0)):
-    """Weights in [0.2, 1], means in [-spread, spread]^d, covariances Q diag(λ) Qᵀ with λ in lam (cond ≤ 40)."""
-    w = rng.uniform(0.2, 1.0, K)
-    mu = rng.uniform(-spread, spread, (K, d))
-    q, _ = np.linalg.qr(rng.standard_normal((K, d, d)))
-    cov = q @ (rng.uniform(*lam, (K, d))[..., None] * np.swapaxes(q, 1, 2))
-    return w / w.sum(), mu, 0.5 * (cov + np.swapaxes(cov, 1, 2))
-
-
-def sample_mixture(rng, n, weights, means, covs):
-    k = rng.choice(len(weights), size=n, p=weights / weights.sum())
-    L = np.linalg.cholesky(covs)
-    return means[k] + np.einsum("nij,nj->ni", L[k], rng.standard_normal((n, means.shape[1])))
-
-
-BIMODAL = (np.array([0.5, 0.5]), np.array([[-2.0, 0.0], [2.0, 0.0]]), np.stack([0.1 * np.eye(2)] * 2))
-"""The bimodal 2-D mixture of the mid-t claim and the sampler checks."""
-
-
-def oracle(weights, means, covs, target="velocity", path="rf", schedule=None, label=None):
-    """The oracle f*(x, t) as a Dual: NumPy reference and torch (accelerated), on the caller's dtype and device."""
-    from accelerated import optimal as A
-    cache = {}
-
-    def torch_fn(x, t):
-        key = (x.dtype, x.device)
-        if key not in cache:
-            import torch
-            wd = x.dtype if x.dtype in (torch.float32, torch.float64) else torch.float32
-            cache[key] = A.Mixture(weights, means, covs, device=x.device, dtype=wd)
-        return A.optimal_prediction(x, t, cache[key], target=target, path=path, schedule=schedule)
-
-    return Dual(numpy=lambda x, t: R.optimal_prediction(x, t, weights, means, covs, target=target, path=path,
-                                                        schedule=schedule),
-                torch=torch_fn, label=label or f"oracle {target} ({path})")
 
 
 # ---- sympy: Gaussian conditioning, derived ------------------------------------------------------
@@ -63,6 +26,15 @@ a, b, s, mu, xt = sp.symbols("a b s mu x_t", real=True)
 al, be = sp.symbols("alpha beta", real=True)
 # one component x ~ N(μ, s²), z ~ N(0, 1), x_t = a x + b z: the best affine predictor α + β x_t of x has a residual
 # with zero mean and zero covariance with x_t (for jointly Gaussian variables the conditional mean is that predictor)
+
+
+# ---- mixtures -----------------------------------------------------------------------------------
+
+
+
+
+
+
 VAR_XT = a**2 * s**2 + b**2
 _sol_x = sp.solve([mu - (al + be * a * mu), a * s**2 - be * VAR_XT], [al, be], dict=True)[0]
 _sol_z = sp.solve([0 - (al + be * a * mu), b - be * VAR_XT], [al, be], dict=True)[0]

@@ -4,7 +4,6 @@ solve, and the equivalence of parameterisations in the infinite-step limit.
 """
 from __future__ import annotations
 
-import functools
 import math
 
 import numpy as np
@@ -15,34 +14,15 @@ from accelerated.metrics import energy_distance
 from reference import optimal as O
 from reference import sampler as R
 
+from ..fixtures import BIMODAL, Recorder, oracle, random_mixture, sample_mixture
 from ..harness.declare import ClauseChecks, Dual, Property
-from .optimal import BIMODAL, oracle, random_mixture, sample_mixture
 
 EULER, EQUIV = "sampler.euler", "family.equivalence"
 
 
 # ---- callables ----------------------------------------------------------------------------------
-def _to_numpy(v):
-    if hasattr(v, "detach"):
-        return v.detach().cpu().double().numpy()
-    return np.array(v, dtype=np.float64)
 
 
-class Recorder:
-    """Wraps a Dual and records every call (x, t) as float64 NumPy arrays, in either backend."""
-
-    def __init__(self, f: Dual):
-        self.calls: list[tuple[np.ndarray, np.ndarray]] = []
-
-        def numpy_fn(x, t):
-            self.calls.append((_to_numpy(x), _to_numpy(t)))
-            return f.numpy(x, t)
-
-        def torch_fn(x, t):
-            self.calls.append((_to_numpy(x), _to_numpy(t)))
-            return f.torch(x, t)
-
-        self.dual = Dual(numpy=numpy_fn, torch=torch_fn, label=f"recorded {f.label}")
 
 
 def in_convention(numpy_fn, torch_fn, time, label):
@@ -233,21 +213,12 @@ def _eps_rf_singular(ctx, fn, inp):
     raise AssertionError(f"{EQUIV}: epsilon on rf at t = 1 (det = 0) did not raise SpecInputError")
 
 
-def numpy_side(fn):
-    """The reference with Dual arguments replaced by their NumPy callables (run.py hands the reference the inputs as
-    generated)."""
-    @functools.wraps(fn)
-    def reference(**kw):
-        return fn(**{k: (v.numpy if isinstance(v, Dual) else v) for k, v in kw.items()})
-
-    return reference
 
 
 CHECKS = [
     ClauseChecks(
         clause=EULER,
         cases=_euler_cases(),
-        reference=numpy_side(R.euler_sample),
         properties=(Property("T evaluations on the grid, states step by step", _step_by_step),
                     Property("exact on straight paths at any T", _exact_straight, cases=_straight_cases()),
                     Property("first order with the oracle velocity (error halves as T doubles)", _first_order,

@@ -97,7 +97,7 @@ def draw(clause_id: str, conv: dict[str, str], n: int = CASES_PER_VARIANT) -> li
     """Distinct inputs (keyword dicts, float64), deterministic: the worked example, the domain's edges on the first
     input (edge_cases), then up to n of hypothesis' draws."""
     chk = checks_for(clause_id)
-    strategy = chk.convention_cases(conv) if chk.convention_cases else chk.cases
+    strategy = chk.value_cases(conv)
     out: list[dict] = []
     if chk.example is not None and not chk.convention_cases:
         out.append(chk.example())

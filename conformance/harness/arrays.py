@@ -58,6 +58,16 @@ def edge_values(table, size, offset):
     return np.array([table[(offset + i) % len(table)] for i in range(size)], dtype=np.float64)
 
 
+def edge_scalars(table):
+    """A strategy of single edge values of `table` (through :func:`edge_values`, so a test can replace the tables)."""
+    return st.integers(0, 63).map(lambda o: float(edge_values(table, 1, o)[0]))
+
+
+def edge_arrays(table, shape):
+    """A strategy of arrays of `shape` filled with `table`'s edge values, cycled from a drawn offset."""
+    return st.integers(0, 63).map(lambda o: edge_values(table, int(np.prod(shape)), o).reshape(shape))
+
+
 def draw_edges(draw, arr, table, every: int = 3):
     """Inside a composite strategy: `arr`, or (one draw in `every`) `arr` filled with `table`'s edge values."""
     if draw(st.integers(0, every - 1)) != 0:

@@ -54,7 +54,8 @@ class Property:
 class ClauseChecks:
     clause: str
     cases: Strategy | None = None
-    """hypothesis strategy of keyword inputs (NumPy float64 arrays, Python scalars, Dual callables)."""
+    """hypothesis strategy of keyword inputs (NumPy float64 arrays, Python scalars, Dual callables); None: generated
+    from the clause's symbols (``harness.inputs.inputs(clause)``, which also takes the per-clause overrides)."""
     reference: Callable | None = None
     """override: ``reference(**inputs, **conventions)``; default: reference.<family>.<clause.function>."""
     proofs: tuple[Proof, ...] = ()
@@ -74,3 +75,13 @@ class ClauseChecks:
     max_examples: int | None = None
     """cap on examples for costly clauses (the profile's count is used if smaller)."""
     extra: dict = field(default_factory=dict)
+
+    def value_cases(self, conventions: dict | None = None) -> Strategy:
+        """The value check's inputs: ``convention_cases(conventions)`` when declared, else ``cases``, else generated
+        from the clause's symbols (harness/inputs.py)."""
+        if self.convention_cases is not None and conventions is not None:
+            return self.convention_cases(conventions)
+        if self.cases is not None:
+            return self.cases
+        from .inputs import inputs
+        return inputs(self.clause)

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import fnmatch
+import functools
 import importlib
 from functools import cache
 
 import spec
 from spec.errors import UnknownClauseError
 
-from .declare import ClauseChecks
+from .declare import ClauseChecks, Dual
 
 
 @cache
@@ -30,15 +31,21 @@ def checks_for(clause_id: str) -> ClauseChecks:
 
 
 def reference_function(clause_id: str):
-    """The reference implementation of a clause: the checks' override, else reference.<family>.<function>."""
+    """The reference implementation of a clause: the checks' override, else reference.<family>.<function>; a Dual
+    argument is handed over as its NumPy side."""
     chk = checks_for(clause_id)
     if chk.reference is not None:
-        return chk.reference
-    clause = spec.get(clause_id)
-    if clause.function is None:
-        return None
-    mod = importlib.import_module(f"reference.{spec.module_of(clause_id)}")
-    return getattr(mod, clause.function)
+        fn = chk.reference
+    else:
+        name = spec.get(clause_id).function
+        if name is None:
+            return None
+        fn = getattr(importlib.import_module(f"reference.{spec.module_of(clause_id)}"), name)
+
+    @functools.wraps(fn)
+    def reference(*args, **kw):            # a Dual argument (a callable in both backends) arrives as its NumPy side
+        return fn(*args, **{k: (v.numpy if isinstance(v, Dual) else v) for k, v in kw.items()})
+    return reference
 
 
 SELECTOR_HELP = "exact id, family or module name (gan, autoregressive), dotted prefix (cfg.), or glob (gan.*, *loss)"

@@ -130,8 +130,7 @@ def check_target_matches_reference(ctx: Context, clause_id: str, profile: str) -
     ref = reference_function(clause_id)
     assert ref is not None
     conv = ctx.target.conventions_for(clause_id)
-    cases = chk.convention_cases(conv) if chk.convention_cases else chk.cases
-    assert cases is not None, f"{clause_id} binds a function but declares no input cases"
+    cases = chk.value_cases(conv)
     reproduce = reproduction(ctx, clause_id, profile)
     name = "target_matches_reference"
 
@@ -164,7 +163,7 @@ def check_property(ctx: Context, clause_id: str, prop, profile: str) -> None:
     chk = checks_for(clause_id)
     fn = ctx.target.binding(clause_id) if ctx.target is not None else None
     wrapped = ctx.wrap(clause_id, fn) if fn is not None else None
-    cases = prop.cases if prop.cases is not None else chk.cases
+    cases = prop.cases if prop.cases is not None else (chk.value_cases() if fn is not None else chk.cases)
     reproduce = reproduction(ctx, clause_id, profile)
     name = f"property:{prop.name}"
     if cases is None:
