@@ -3,10 +3,11 @@ classifier-free guider and AdaGroupNorm.
 
 Conventions, declared: timesteps are zero-based (index k = t − 1 into ``alphas_cumprod``); DDPM's reverse variance
 is ``fixed_small`` = β̃; the flow-matching scheduler's σ is the spec's t (noise at σ = 1); ``ClassifierFreeGuidance``
-is the scale form x_∅ + s (x_y − x_∅); ``AdaGroupNorm`` with one group per channel is AdaIN with ε = 1e-5 inside the
-square root. Clipping (``clip_sample``) is switched off: it is not part of the clauses. diffusers holds every
-schedule in float32 (and the Euler step upcasts the sample to float32), so those clauses declare
-``precision="float32"``: a float64 run compares them at the spec's float32 tolerance.
+is the scale form x_∅ + s (x_y − x_∅) and its ``guidance_rescale`` the φ of cfg.rescale; ``AdaGroupNorm`` with one
+group per channel is AdaIN with ε = 1e-5 inside the square root. Clipping (``clip_sample``) is switched off: it is
+not part of the clauses. diffusers holds every schedule in float32 (and the Euler step upcasts the sample to
+float32), so those clauses declare ``precision="float32"``: a float64 run compares them at the spec's float32
+tolerance.
 """
 from __future__ import annotations
 
@@ -64,8 +65,8 @@ def target() -> Target:
 
     guider = ClassifierFreeGuidance()  # one instance: construction logs an "experimental feature" notice
 
-    def cfg(v_y, v_null, w):
-        guider.guidance_scale = w
+    def cfg(v_y, v_null, w, phi=0.0):  # guidance_rescale = φ: rescale_noise_cfg (Lin et al.), off at 0
+        guider.guidance_scale, guider.guidance_rescale = w, phi
         return guider.forward(v_y, v_null).pred
 
     def adain(x, w, b):
@@ -88,10 +89,11 @@ def target() -> Target:
             "schedule.shift": lambda t, s: flow(t.reshape(-1), shift=s).sigmas[:-1].reshape(t.shape),
             "sampler.euler": euler,
             "cfg.combine": cfg,
+            "cfg.rescale": cfg,
             "gan.adain": adain,
         },
-        conventions={k: {"indexing": "zero_based"} for k in ("ddpm.forward", "ddpm.ancestral_step", "ddpm.ddim_step")}
-        | {"cfg.combine": {"form": "scale"}, "gan.adain": {"eps": "inside_sqrt_1e-5"}},
+        conventions=dict.fromkeys(("ddpm.forward", "ddpm.ancestral_step", "ddpm.ddim_step"), {"indexing": "zero_based"})
+        | dict.fromkeys(("cfg.combine", "cfg.rescale"), {"form": "scale"}) | {"gan.adain": {"eps": "inside_sqrt_1e-5"}},
         supports={"family.interpolate": {"path": ("rf",)}},
         precision=dict.fromkeys(SCHEDULES, "float32"),
     )

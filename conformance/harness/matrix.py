@@ -76,9 +76,9 @@ def markdown(m: dict) -> str:
         cells = [_cell(m["libraries"][lib]["clauses"].get(c, {}).get(d)) for lib in libs for d in m["dtypes"]]
         out.append(f"| `{c}` | " + " | ".join(cells) + " |")
     out += ["", "✓ passed, ✗ failed, n/i not implemented (outside the library's declared support), — not bound; the "
-                "number is the worst error / tolerance over every check (a failure at ≤ 1 failed a check that has no number, e.g. "
-                "a value returned where the spec requires an error). partial: checked on the declared subset.",
-            ""]
+                "number is the worst error / tolerance over every check (a failure at ≤ 1 failed a check that has no "
+                "number, e.g. a value returned where the spec requires an error). partial: checked on the declared "
+                "subset.", ""]
     for lib in libs:
         for c, row in m["libraries"][lib]["clauses"].items():
             ds = [d for d, v in row.items() if v["expected"]]
