@@ -35,18 +35,20 @@ def target() -> Target:
 
     def ancestral_step(x_t, eps_pred, t, betas, noise):
         s = ddpm(betas, variance_type="fixed_small")
+
         def one(k, e, x, xi):
             with injected_noise(scheduling_ddpm, xi):
                 return s.step(e, k, x).prev_sample
-        return per_sample(one, t, eps_pred, x_t, noise)
+        return per_sample(one, (t,), eps_pred, x_t, noise)
 
     def ddim_step(x_t, eps_pred, t, t_prev, betas):
-        s = ddpm(betas, DDIMScheduler, set_alpha_to_one=True)
+        s = ddpm(betas, DDIMScheduler, set_alpha_to_one=True)   # abar at k = -1 (the data) is 1
         s.num_inference_steps = 1   # prev = k − num_train_timesteps // num_inference_steps: set the stride per call
-        def one(k, e, x, k_prev):
-            s.register_to_config(num_train_timesteps=k - int(k_prev[0, 0]))
+
+        def one(k, k_prev, e, x):
+            s.register_to_config(num_train_timesteps=k - k_prev)
             return s.step(e, k, x, eta=0.0).prev_sample
-        return per_sample(one, t, eps_pred, x_t, t_prev.reshape(-1, 1).expand(x_t.shape[0], 1).to(x_t.dtype))
+        return per_sample(one, (t, t_prev), eps_pred, x_t)
 
     def flow(sigmas, shift=1.0):    # the flow-matching scheduler with these σ (the spec's t), one step per σ
         s = FlowMatchEulerDiscreteScheduler(shift=shift)

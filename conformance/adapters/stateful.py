@@ -12,13 +12,14 @@ from collections.abc import Callable
 from contextlib import contextmanager
 
 
-def per_sample(call: Callable, t, *arrays):
-    """``call(t_i, *rows_i)`` for each sample i, rows flattened to shape (1, D) (channels on axis 1 as a scheduler
-    expects); the results are stacked back to the first array's shape. ``t`` is a scalar or one value per sample."""
+def per_sample(call: Callable, steps: tuple, *arrays):
+    """``call(*steps_i, *rows_i)`` for each sample i: ``steps`` are integer timesteps (each a scalar or one per
+    sample) handed over as Python ints, the rows are each array's sample i as shape (1, D) (channels on axis 1, as
+    a scheduler expects); the results are stacked back to the first array's shape."""
     import torch
     x = arrays[0]
-    ts = t.reshape(-1).expand(x.shape[0]) if torch.is_tensor(t) else [t] * x.shape[0]
-    rows = [call(int(ts[i]), *(a[i].reshape(1, -1) for a in arrays)) for i in range(x.shape[0])]
+    ks = [k.reshape(-1).expand(x.shape[0]).tolist() for k in steps]
+    rows = [call(*(k[i] for k in ks), *(a[i].reshape(1, -1) for a in arrays)) for i in range(x.shape[0])]
     return torch.cat(rows).reshape(x.shape)
 
 
