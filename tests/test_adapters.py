@@ -175,7 +175,7 @@ BOUND = {  # every clause each adapter binds
                       "family.convert", "sampler.euler"],
     "diffusers": ["gan.adain", "rf.interpolation", "ddpm.beta_schedule", "ddpm.alpha_bar", "ddpm.forward",
                   "ddpm.ancestral_step", "ddpm.ddim_step", "family.interpolate", "schedule.shift", "sampler.euler",
-                  "cfg.combine", "cfg.rescale"],
+                  "cfg.combine", "cfg.rescale", "dit.timestep_embedding"],
 }
 DTYPES = {"torchcfm": ("float32", "float64"), "flow_matching": ("float32", "float64"), "diffusers": ("float32",)}
 

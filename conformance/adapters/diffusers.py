@@ -16,7 +16,8 @@ from conformance import Target
 from . import require
 from .stateful import injected_noise, per_sample
 
-SCHEDULES = ("ddpm.*", "rf.interpolation", "family.interpolate", "sampler.euler", "schedule.shift")
+SCHEDULES = ("ddpm.*", "rf.interpolation", "family.interpolate", "sampler.euler", "schedule.shift",
+             "dit.timestep_embedding")
 
 
 def target() -> Target:
@@ -24,6 +25,7 @@ def target() -> Target:
     import torch
     from diffusers import DDIMScheduler, DDPMScheduler, FlowMatchEulerDiscreteScheduler
     from diffusers.guiders import ClassifierFreeGuidance
+    from diffusers.models.embeddings import get_timestep_embedding
     from diffusers.models.normalization import AdaGroupNorm
     from diffusers.schedulers import scheduling_ddpm
 
@@ -65,7 +67,11 @@ def target() -> Target:
             x = s.step(f(x, s.sigmas[i].to(x.dtype).expand(x.shape[0])), ts, x).prev_sample
         return x
 
-    guider = ClassifierFreeGuidance()  # one instance: construction logs an "experimental feature" notice
+    from diffusers.utils import logging
+    level = logging.get_verbosity()
+    logging.set_verbosity_error()          # constructing a guider logs an "experimental feature" notice
+    guider = ClassifierFreeGuidance()
+    logging.set_verbosity(level)
 
     def cfg(v_y, v_null, w, phi=0.0):  # guidance_rescale = φ: rescale_noise_cfg (Lin et al.), off at 0
         guider.guidance_scale, guider.guidance_rescale = w, phi
@@ -93,6 +99,8 @@ def target() -> Target:
             "cfg.combine": cfg,
             "cfg.rescale": cfg,
             "gan.adain": adain,
+            "dit.timestep_embedding": lambda t, dim, max_period: get_timestep_embedding(
+                t, dim, flip_sin_to_cos=True, downscale_freq_shift=0, max_period=max_period),
         },
         conventions=dict.fromkeys(("ddpm.forward", "ddpm.ancestral_step", "ddpm.ddim_step"), {"indexing": "zero_based"})
         | dict.fromkeys(("cfg.combine", "cfg.rescale"), {"form": "scale"}) | {"gan.adain": {"eps": "inside_sqrt_1e-5"}},
