@@ -172,7 +172,7 @@ def test_adapter_without_its_library_names_the_pip_command(monkeypatch):
 BOUND = {  # every clause each adapter binds
     "torchcfm": ["rf.interpolation", "rf.velocity", "fm.convention", "family.interpolate", "family.target"],
     "flow_matching": ["family.affine", "family.vp_schedule", "family.interpolate", "family.target", "family.recover",
-                      "family.convert", "sampler.euler"],
+                      "family.convert", "sampler.euler", "rf.interpolation", "rf.velocity", "fm.convention"],
     "diffusers": ["gan.adain", "rf.interpolation", "ddpm.beta_schedule", "ddpm.alpha_bar", "ddpm.forward",
                   "ddpm.ancestral_step", "ddpm.ddim_step", "family.interpolate", "schedule.shift", "sampler.euler",
                   "cfg.combine", "cfg.rescale", "dit.timestep_embedding"],

@@ -1,11 +1,12 @@
-"""flow_matching 1.0.10 (Meta) bound to the spec: ``AffineProbPath`` with ``CondOTScheduler`` (the rf path) and
-``VPScheduler`` (the vp path, linear β with β_min = 0.1, β_max = 20), its target conversions, ``ODESolver``.
+"""flow_matching 1.0.10 (Meta) bound to the spec: ``AffineProbPath`` with ``CondOTScheduler`` (the rf path, also
+bound to the rf clauses and fm.convention) and ``VPScheduler`` (the vp path: linear β, β_min = 0.1, β_max = 20),
+its target conversions, and ``ODESolver``.
 
 flow_matching puts noise at t = 0 (x_0 noise, x_1 data, X_t = α_t X_1 + σ_t X_0): the family clauses are bound with
-``time={"family.*": "noise_at_0"}`` (the harness maps t and the velocity's sign) and ``sampler.euler`` in its
-``time: noise_at_0`` variant. Its targets are the velocity, the noise ε (x_0) and the data x (x_1); it has no VE
-path, and its ``CosineScheduler`` (α = sin(πt/2)) is not the cosine schedule with Nichol & Dhariwal's 0.008 offset:
-``supports`` declares that subset.
+``time={"family.*": "noise_at_0"}`` (the harness maps t and the velocity's sign), ``sampler.euler`` and the rf
+clauses in their ``time: noise_at_0`` variant. Its targets are the velocity, the noise ε (x_0) and the data x (x_1);
+it has no VE path, and its ``CosineScheduler`` (α = sin(πt/2)) is not the cosine schedule with Nichol & Dhariwal's
+0.008 offset: ``supports`` declares that subset.
 """
 from __future__ import annotations
 
@@ -59,8 +60,11 @@ def target() -> Target:
             "family.recover": recover,
             "family.convert": convert,
             "sampler.euler": euler,
+            "rf.interpolation": lambda x, z, t: sample(x, z, t, "rf").x_t,
+            "rf.velocity": lambda x, z: sample(x, z, x.new_zeros(()), "rf").dx_t,   # CondOT: dx_t = x_1 − x_0 at any t
+            "fm.convention": lambda x0, x1, t: (lambda s: (s.x_t, s.dx_t))(sample(x1, x0, t, "rf")),
         },
-        conventions={"sampler.euler": {"time": "noise_at_0"}},
+        conventions={k: {"time": "noise_at_0"} for k in ("sampler.euler", "rf.interpolation", "rf.velocity")},
         time={"family.*": "noise_at_0"},
         supports={"family.*": {**SUPPORT, "from_target": SUPPORT["target"], "to_target": SUPPORT["target"]},
                   "family.vp_schedule": {"schedule": ("linear",)}},
