@@ -104,15 +104,19 @@ def test_nothing_inside_the_support_is_not_implemented():
 
 def test_supports_are_validated():
     b = {"family.interpolate": _rf_only}
-    with pytest.raises(TargetError, match="no clause of 'family.interpolate' has a parameter"):
+    with pytest.raises(TargetError, match=r"no clause has a parameter value \[\"paths='rf'\"\]"):
         Target(name="x", bindings=b, supports={"family.interpolate": {"paths": ("rf",)}})
-    with pytest.raises(TargetError, match="takes a tuple"):
+    with pytest.raises(TargetError, match=r"no clause has a parameter value \[\"path='rff'\"\]"):
+        Target(name="x", bindings=b, supports={"family.interpolate": {"path": ("rff",)}})
+    with pytest.raises(TargetError, match="non-empty tuples"):
         Target(name="x", bindings=b, supports={"family.interpolate": {"path": "rf"}})
-    with pytest.raises(TargetError, match="matches no clause"):
+    with pytest.raises(TargetError, match="names no clause it applies to"):
+        Target(name="x", bindings=b, supports={"family.interpolate": {"target": ("x",)}})   # it has no target
+    with pytest.raises(TargetError, match="names no clause it applies to"):
         Target(name="x", bindings=b, supports={"nosuch.*": {"path": ("rf",)}})
     with pytest.raises(TargetError, match="time= takes"):
         Target(name="x", bindings=b, time={"family.interpolate": "backwards"})
-    with pytest.raises(TargetError, match="applies to"):
+    with pytest.raises(TargetError, match="names no clause it applies to"):
         Target(name="x", bindings=b, time={"gan.adain": "noise_at_0"})
     with pytest.raises(TargetError, match="precision"):
         Target(name="x", bindings=b, precision={"family.*": "float16"})

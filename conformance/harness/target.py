@@ -90,64 +90,55 @@ class Target:
                 if variant not in [v.name for v in conv.variants]:
                     raise TargetError(f"target {self.name!r}: {cid} convention {cname!r} has no variant "
                                       f"{variant!r}; expected one of {[v.name for v in conv.variants]}")
-        self._supports = self._per_clause("supports", self.supports, self._check_subset)
-        self._time = self._per_clause("time", self.time, self._check_time)
-        self._precision = self._per_clause("precision", self.precision, self._check_precision)
+        self._supports = self._per_clause("supports", self.supports, self._subset)
+        self._time = self._per_clause("time", self.time, self._clock)
+        self._precision = self._per_clause("precision", self.precision, self._dtype)
         if self.spec_version.split(".")[:2] != spec.SPEC_VERSION.split(".")[:2]:
             raise TargetError(f"target {self.name!r} was written against spec {self.spec_version}; "
                               f"this is spec {spec.SPEC_VERSION} (major.minor must match)")
 
-    def _per_clause(self, what: str, decl: dict, check) -> dict:
-        """Resolve ``{selector: value}`` to ``{clause id: value}`` (later selectors override), checking each value."""
+    def _per_clause(self, what: str, decl: dict, resolve) -> dict:
+        """``{selector: value}`` -> ``{clause id: resolve(clause id, value)}``, later selectors overriding earlier
+        ones. ``resolve`` checks the value and returns None where it does not apply to a clause the selector names
+        (``time=`` on family.equivalence, a ``supports`` parameter the clause lacks)."""
         from .registry import matches
         out: dict = {}
         for sel, value in decl.items():
-            ids = matches(sel)
-            if not ids:
-                raise TargetError(f"target {self.name!r}: {what}= selector {sel!r} matches no clause")
-            kept = [cid for cid in ids if check(cid, value) is not False]
-            if not kept and what == "supports":
-                raise TargetError(f"target {self.name!r}: supports: no clause of {sel!r} has a parameter "
-                                  f"{sorted(value)}")
-            if not kept:
-                raise TargetError(f"target {self.name!r}: {what}= selector {sel!r} matches no clause it applies to")
-            if what == "supports":  # each clause keeps the parameters it has; every one named must exist somewhere
-                names = {s.name for cid in kept for s in spec.get(cid).symbols if s.role == "parameter"}
-                if set(value) - names:
-                    raise TargetError(f"target {self.name!r}: supports: no clause of {sel!r} has a parameter "
-                                      f"{sorted(set(value) - names)}")
-                for cid in kept:  # the values the clause's domain has (family.* spans schedules of several paths)
-                    mine = {s.name: s.domain.choices for s in spec.get(cid).symbols if s.role == "parameter"}
-                    out[cid] = {k: tuple(x for x in v if not mine[k] or x in mine[k])
-                                for k, v in value.items() if k in mine}
-                continue
-            out.update(dict.fromkeys(kept, value))
+            got = {cid: r for cid in matches(sel) if (r := resolve(cid, value)) is not None}
+            if not got:
+                raise TargetError(f"target {self.name!r}: {what}= selector {sel!r} names no clause it applies to")
+            out.update(got)
         return out
 
-    def _check_subset(self, cid: str, subset) -> dict | bool:
-        """The part of ``subset`` that names parameters of the clause (a selector may span clauses with different
-        parameters); a parameter no clause of the selector has is an error (see __post_init__)."""
-        params = {s.name: s for s in spec.get(cid).symbols if s.role == "parameter"}
-        if not isinstance(subset, dict):
-            raise TargetError(f"target {self.name!r}: supports[{cid}] must map parameter names to allowed values")
-        for name, allowed in subset.items():
-            if name not in params:
-                continue
-            choices = params[name].domain.choices
-            if isinstance(allowed, str) or (choices and not set(allowed) & set(choices)):
-                raise TargetError(f"target {self.name!r}: supports: {cid} parameter {name!r} takes a tuple of "
-                                  f"{list(choices)}, got {allowed!r}")
-        return any(name in params for name in subset)
+    def _subset(self, cid: str, subset) -> dict | None:
+        """The part of ``subset`` that names the clause's parameters, each cut to the clause's domain (``family.*``
+        spans paths with different schedules); None if it names none of them."""
+        if not isinstance(subset, dict) or any(isinstance(v, str) or not v for v in subset.values()):
+            raise TargetError(f"target {self.name!r}: supports must map parameter names to non-empty tuples of "
+                              f"values, got {subset!r}")
+        known: dict[str, set] = {}
+        for c in spec.CLAUSES.values():
+            for sym in c.symbols:
+                if sym.role == "parameter":
+                    known.setdefault(sym.name, set()).update(sym.domain.choices)
+        unknown = [f"{k}={v!r}" for k, vs in subset.items() for v in vs
+                   if k not in known or (known[k] and v not in known[k])]
+        if unknown:
+            raise TargetError(f"target {self.name!r}: supports: no clause has a parameter value {unknown}")
+        params = {s.name: s.domain.choices for s in spec.get(cid).symbols if s.role == "parameter"}
+        mine = {k: tuple(x for x in v if not params[k] or x in params[k]) for k, v in subset.items() if k in params}
+        return mine or None
 
-    def _check_time(self, cid: str, time) -> bool:
+    def _clock(self, cid: str, time) -> str | None:
         if time not in TIMES:
             raise TargetError(f"target {self.name!r}: time= takes a value in {TIMES}; got {cid}: {time!r}")
-        return cid in VELOCITY_SLOTS  # a selector may name other clauses (family.equivalence): time= skips them
+        return time if cid in VELOCITY_SLOTS else None
 
-    def _check_precision(self, cid: str, dtype) -> None:
+    def _dtype(self, cid: str, dtype) -> str:
         if dtype not in spec.schema.DTYPES:
             raise TargetError(f"target {self.name!r}: precision for {cid} must be one of {spec.schema.DTYPES}, "
                               f"got {dtype!r}")
+        return dtype
 
     def binding(self, clause_id: str) -> Callable | None:
         return self.bindings.get(clause_id)
