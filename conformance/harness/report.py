@@ -127,7 +127,9 @@ def table(rep: dict) -> list[str]:
 
 def summary_line(rep: dict) -> str:
     s = rep["summary"]
-    line = f"{s['passed']} passed, {s['failed']} failed, {s['not implemented']} not implemented"
+    n_partial = sum(partial(r) for r in rep["clauses"])
+    line = (f"{s['passed']} passed" + (f" ({n_partial} on a declared subset)" if n_partial else "")
+            + f", {s['failed']} failed, {s['not implemented']} not implemented")
     for k in ("spec-only", "no checks"):
         if s.get(k):
             line += f", {s[k]} {k}"
