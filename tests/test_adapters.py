@@ -203,10 +203,14 @@ def test_matrix_writes_markdown_and_json(tmp_path):
     from argparse import Namespace
 
     from conformance.harness.matrix import main
-    code = main(Namespace(adapter=["torchcfm"], dtype=["float64"], profile="ci", out=str(tmp_path)))
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- matrix -->\nold\n<!-- /matrix -->\nrest\n")
+    code = main(Namespace(adapter=["torchcfm"], dtype=["float64"], profile="ci", out=str(tmp_path),
+                          readme=str(readme)))
     assert code == 0
     m = json.loads((tmp_path / "matrix.json").read_text())
     cells = m["libraries"]["torchcfm"]["clauses"]
     assert set(cells) == set(BOUND["torchcfm"]) and cells["rf.velocity"]["float64"]["status"] == "passed"
     md = (tmp_path / "matrix.md").read_text()
     assert md == markdown(m) and "| `rf.velocity` | ✓" in md and "torchcfm 1.0.7 float64" in md
+    assert readme.read_text() == f"intro\n<!-- matrix -->\n{md}<!-- /matrix -->\nrest\n"

@@ -12,6 +12,7 @@ import sys
 import time
 
 import spec
+from spec.errors import GenspecError
 
 from . import api
 
@@ -100,6 +101,8 @@ def main(a) -> int:
             f.write(md)
         with open(os.path.join(a.out, "matrix.json"), "w") as f:
             json.dump(m, f, indent=2)
+    if a.readme:
+        write_readme(a.readme, md)
     print(md)
     libs = m["libraries"].values()
     for w in [w for v in libs for w in v.get("warnings", [])]:
@@ -114,6 +117,18 @@ def main(a) -> int:
     return 1 if bad else 0
 
 
+def write_readme(path: str, md: str) -> None:
+    """Replace the block between ``<!-- matrix -->`` and ``<!-- /matrix -->`` in ``path`` with the matrix."""
+    import re
+    with open(path) as f:
+        text = f.read()
+    block = re.compile(r"<!-- matrix -->\n.*?<!-- /matrix -->", re.S)
+    if not block.search(text):
+        raise GenspecError(f"{path} has no <!-- matrix --> ... <!-- /matrix --> block to replace")
+    with open(path, "w") as f:
+        f.write(block.sub(lambda _: f"<!-- matrix -->\n{md}<!-- /matrix -->", text))
+
+
 def add_parser(sub) -> None:
     p = sub.add_parser("matrix", help="run the library adapters: library × clause at float32 and float64")
     p.add_argument("--adapter", action="append", choices=["diffusers", "torchcfm", "flow_matching"],
@@ -121,4 +136,5 @@ def add_parser(sub) -> None:
     p.add_argument("--dtype", action="append", choices=list(DTYPES), help="repeatable; default: both")
     p.add_argument("--profile", default="ci", choices=["ci", "dev", "thorough"])
     p.add_argument("--out", metavar="DIR", help="write DIR/matrix.md and DIR/matrix.json")
+    p.add_argument("--readme", metavar="PATH", help="replace the <!-- matrix --> block of PATH (README.md) with it")
     p.set_defaults(fn=main)
