@@ -28,3 +28,11 @@ def pair(clause: str, names: tuple[str, str], u, w):
     u, w = tensor(clause, names[0], u, 1), tensor(clause, names[1], w, 1)
     V.same_shape(clause, names, u, w)
     return u, w
+
+
+def per_sample(t, like: torch.Tensor) -> torch.Tensor:
+    """t (a number, or a tensor of shape () or (n,)) as a tensor on like's device, shaped to broadcast over like's
+    trailing axes. A number takes like's working dtype (float32 for half precisions): it is not rounded to bfloat16."""
+    if not isinstance(t, torch.Tensor):
+        t = torch.tensor(float(t), dtype=torch.float32 if like.dtype in HALF else like.dtype, device=like.device)
+    return t.reshape(t.shape + (1,) * (like.ndim - t.ndim)) if t.ndim else t
