@@ -28,3 +28,8 @@ def pair(clause: str, names: tuple[str, str], u, w):
     u, w = tensor(clause, names[0], u, 1), tensor(clause, names[1], w, 1)
     V.same_shape(clause, names, u, w)
     return u, w
+
+
+def work_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The dtype a computation runs in: float64 and float32 as they are, half precisions (and others) in float32."""
+    return dtype if dtype in (torch.float64, torch.float32) else torch.float32
