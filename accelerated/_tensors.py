@@ -33,3 +33,10 @@ def pair(clause: str, names: tuple[str, str], u, w):
 def work_dtype(dtype: torch.dtype) -> torch.dtype:
     """The dtype a computation runs in: float64 and float32 as they are, half precisions (and others) in float32."""
     return dtype if dtype in (torch.float64, torch.float32) else torch.float32
+
+
+def per_sample(t, like: torch.Tensor) -> torch.Tensor:
+    """A time (a number or an (n,) tensor, checked by the caller's clause) as an (n,) tensor on like's device in
+    like's work dtype (float32 for half precisions: t is not rounded to bfloat16)."""
+    t = torch.as_tensor(t, dtype=work_dtype(like.dtype), device=like.device)
+    return t.expand(like.shape[0])
