@@ -40,3 +40,11 @@ def per_sample(t, like: torch.Tensor) -> torch.Tensor:
     like's work dtype (float32 for half precisions: t is not rounded to bfloat16)."""
     t = torch.as_tensor(t, dtype=work_dtype(like.dtype), device=like.device)
     return t.expand(like.shape[0])
+
+
+def per_row(v, like: torch.Tensor):
+    """A number as it is, or one value per sample (an (n,) tensor) in like's dtype, shaped (n, 1, …) to broadcast over
+    like's trailing axes."""
+    if not isinstance(v, torch.Tensor):
+        return v
+    return v.to(like.dtype).reshape(v.shape + (1,) * (like.ndim - 1))
