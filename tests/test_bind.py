@@ -28,8 +28,7 @@ def _functions(cid):
             getattr(importlib.import_module(f"accelerated.{m}"), c.function))
 
 
-NOT_YET = {"rf", "ddpm", "optimal", "sampler", "consistency", "distill", "cond", "attention", "video", "vq", "sde",
-           "guidance", "score"}
+NOT_YET = {"rf", "ddpm", "optimal", "sampler", "consistency", "attention", "video", "vq", "sde"}
 """Families whose functions are not yet bound by spec.bind.implements (issue 8 converts them one by one)."""
 
 
