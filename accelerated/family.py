@@ -25,7 +25,7 @@ from spec.family import (  # noqa: F401  (the tables, re-exported for accelerate
     path_schedule,
 )
 
-from ._tensors import per_sample, upcast
+from ._tensors import per_sample_column, upcast
 
 
 def _times(t):
@@ -110,7 +110,7 @@ def coefficients(t, path="rf", target="velocity", schedule=None):
 @implements("family.interpolate")
 def affine_interpolate(x, z, t, path="rf", schedule=None):
     """x_t = a(t) x + b(t) z."""
-    (x, z, t), dt = upcast(x, z, per_sample(t, x))
+    (x, z, t), dt = upcast(x, z, per_sample_column(t, x))
     a, b, _, _ = _path_ab(t, path, path_schedule("family.interpolate", path, schedule))
     return (a * x + b * z).to(dt)
 
@@ -118,7 +118,7 @@ def affine_interpolate(x, z, t, path="rf", schedule=None):
 @implements("family.target")
 def affine_target(x, z, t, path="rf", target="velocity", schedule=None):
     """y = c(t) x + d(t) z."""
-    (x, z, t), dt = upcast(x, z, per_sample(t, x))
+    (x, z, t), dt = upcast(x, z, per_sample_column(t, x))
     _, _, c, d = _coefficients("family.target", t, path, target, schedule)
     return (c * x + d * z).to(dt)
 
@@ -128,7 +128,7 @@ def affine_loss(f, x, z, t, path="rf", target="velocity", schedule=None, reducti
     """L = (1/n) Σ_i ‖f_i − (c(t_i) x_i + d(t_i) z_i)‖²; "mse_all_elements" divides by the elements per sample."""
     if f.shape[0] == 0:
         raise SpecInputError("family.loss", "f", "a non-empty batch", "0 samples")
-    (f, x, z, t), dt = upcast(f, x, z, per_sample(t, x))
+    (f, x, z, t), dt = upcast(f, x, z, per_sample_column(t, x))
     _, _, c, d = _coefficients("family.loss", t, path, target, schedule)
     L = ((f - (c * x + d * z)) ** 2).reshape(f.shape[0], -1).sum(dim=1).mean()
     return (L / f[0].numel() if reduction == "mse_all_elements" else L).to(dt)
@@ -150,7 +150,7 @@ def _inverse(clause, t, path, target, schedule):
 @implements("family.recover")
 def recover(x_t, y, t, path="rf", target="velocity", schedule=None):
     """(x̂, ẑ) = M⁻¹ (x_t, y): x̂ = (d x_t − b y)/det, ẑ = (a y − c x_t)/det."""
-    (x_t, y, t), dt = upcast(x_t, y, per_sample(t, x_t))
+    (x_t, y, t), dt = upcast(x_t, y, per_sample_column(t, x_t))
     a, b, c, d, det = _inverse("family.recover", t, path, target, schedule)
     return ((d * x_t - b * y) / det).to(dt), ((a * y - c * x_t) / det).to(dt)
 
@@ -161,7 +161,7 @@ def convert(x_t, y, t, from_target, to_target, path="rf", schedule=None):
     targets agree."""
     if from_target == to_target:
         return y.clone()
-    (x_t, y, t), dt = upcast(x_t, y, per_sample(t, x_t))
+    (x_t, y, t), dt = upcast(x_t, y, per_sample_column(t, x_t))
     a, b, c, d, det = _inverse("family.convert", t, path, from_target, schedule)
     _, _, c2, d2 = _coefficients("family.convert", t, path, to_target, schedule)
     p = (c2 * d - d2 * c) / det
