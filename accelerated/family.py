@@ -1,4 +1,6 @@
-"""The affine family in PyTorch (spec/family.py): same functions, names and arguments as reference/family.py.
+"""The affine family in PyTorch (spec/family.py): the functions, names and arguments of reference/family.py.
+
+    x_t = a(t) x + b(t) z,    y = c(t) x + d(t) z,    L = ‖f(x_t, t) − y‖²
 
 Any device, dtype-preserving; bfloat16/float16 inputs are computed in float32 and rounded once at the end.
 """
@@ -8,9 +10,9 @@ import math
 
 import torch
 
-# One table for both implementations: the path/target names, the named schedules' parameters and the
-# shape/argument checks live in reference/family.py (they touch no array arithmetic).
-from reference.family import (  # noqa: F401  (PATHS, DEFAULT_SCHEDULE re-exported for accelerated.optimal)
+from spec.bind import implements
+from spec.errors import SpecInputError
+from spec.family import (  # noqa: F401  (the tables, re-exported for accelerated.optimal and accelerated.sde)
     COSINE_S,
     DEFAULT_SCHEDULE,
     PATHS,
@@ -20,29 +22,23 @@ from reference.family import (  # noqa: F401  (PATHS, DEFAULT_SCHEDULE re-export
     VE_SIGMA_MIN,
     VP_BETA_MAX,
     VP_BETA_MIN,
-    _path,
-    _per_sample,
+    path_schedule,
 )
-from spec import validate as V
-from spec.errors import SpecInputError
 
-from ._tensors import pair as _pair
-from ._tensors import tensor as _tensor
-from ._tensors import upcast as _work
+from ._tensors import per_sample_column, upcast
 
 
-def _times(clause, t, like=None):
-    """t as a tensor in [0, 1]; a Python number becomes a scalar tensor of like's dtype and device
-    (else the default)."""
-    if isinstance(t, (int, float)) and not isinstance(t, bool):
-        t = torch.tensor(float(t), dtype=like.dtype if like is not None else torch.get_default_dtype(),
-                         device=like.device if like is not None else None)
-    t = _tensor(clause, "t", t)
-    return V.interval(clause, "t", t, 0.0, 1.0)
+def _times(t):
+    """t as a tensor in the working dtype (a number: the default dtype), and the dtype to return."""
+    if not isinstance(t, torch.Tensor):
+        t = torch.tensor(float(t), dtype=torch.get_default_dtype())
+    (t,), dt = upcast(t)
+    return t, dt
 
 
 # ---- schedules ------------------------------------------------------------------------------------------
 def _path_ab(t, path, schedule):
+    """(a, b, a', b') of a path at t, in the reference's cancellation-free forms."""
     if path == "rf":
         return 1.0 - t, t, -torch.ones_like(t), torch.ones_like(t)
     if path == "ve":
@@ -64,21 +60,19 @@ def _path_ab(t, path, schedule):
     return a, b, da, db
 
 
+@implements("family.vp_schedule")
 def vp_alpha_bar(t, schedule="linear"):
     """ᾱ(t) of the VP path: "linear" (Song et al. 2021, default) or "cosine" (Nichol & Dhariwal 2021)."""
-    c = "family.vp_schedule"
-    t = _times(c, t)
-    V.choice(c, "schedule", schedule, SCHEDULES["vp"])
-    (tw,), dt = _work(t)
-    a, _, _, _ = _path_ab(tw, "vp", schedule)
+    t, dt = _times(t)
+    a = _path_ab(t, "vp", schedule)[0]
     return (a * a).to(dt)
 
 
+@implements("family.ve_schedule")
 def ve_sigma(t):
     """σ(t) = σ_min (σ_max/σ_min)^t."""
-    t = _times("family.ve_schedule", t)
-    (tw,), dt = _work(t)
-    return (VE_SIGMA_MIN * torch.exp(tw * math.log(VE_SIGMA_MAX / VE_SIGMA_MIN))).to(dt)
+    t, dt = _times(t)
+    return (VE_SIGMA_MIN * torch.exp(t * math.log(VE_SIGMA_MAX / VE_SIGMA_MIN))).to(dt)
 
 
 def _target_cd(target, a, b, da, db):
@@ -95,7 +89,7 @@ def _target_cd(target, a, b, da, db):
 
 
 def _coefficients(clause, t, path, target, schedule):
-    a, b, da, db = _path_ab(t, path, schedule)
+    a, b, da, db = _path_ab(t, path, path_schedule(clause, path, schedule))
     c, d = _target_cd(target, a, b, da, db)
     bad = ~(torch.isfinite(c) & torch.isfinite(d))
     if bool(bad.any()):
@@ -105,55 +99,42 @@ def _coefficients(clause, t, path, target, schedule):
     return a, b, c, d
 
 
+@implements("family.affine")
 def coefficients(t, path="rf", target="velocity", schedule=None):
     """(a(t), b(t), c(t), d(t)) of x_t = a x + b z, y = c x + d z, each of t's shape and dtype."""
-    cl = "family.affine"
-    t = _times(cl, t)
-    schedule = _path(cl, path, schedule)
-    V.choice(cl, "target", target, TARGETS)
-    (tw,), dt = _work(t)
-    return tuple(v.to(dt) for v in _coefficients(cl, tw, path, target, schedule))
+    t, dt = _times(t)
+    return tuple(v.to(dt) for v in _coefficients("family.affine", t, path, target, schedule))
 
 
+# ---- the template ---------------------------------------------------------------------------------------
+@implements("family.interpolate")
 def affine_interpolate(x, z, t, path="rf", schedule=None):
     """x_t = a(t) x + b(t) z."""
-    cl = "family.interpolate"
-    x, z = _pair(cl, ("x", "z"), x, z)
-    t = _per_sample(cl, _times(cl, t, x), x)
-    schedule = _path(cl, path, schedule)
-    (x, z, t), dt = _work(x, z, t)
-    a, b, _, _ = _path_ab(t, path, schedule)
+    (x, z, t), dt = upcast(x, z, per_sample_column(t, x))
+    a, b, _, _ = _path_ab(t, path, path_schedule("family.interpolate", path, schedule))
     return (a * x + b * z).to(dt)
 
 
+@implements("family.target")
 def affine_target(x, z, t, path="rf", target="velocity", schedule=None):
     """y = c(t) x + d(t) z."""
-    cl = "family.target"
-    x, z = _pair(cl, ("x", "z"), x, z)
-    t = _per_sample(cl, _times(cl, t, x), x)
-    schedule = _path(cl, path, schedule)
-    V.choice(cl, "target", target, TARGETS)
-    (x, z, t), dt = _work(x, z, t)
-    _, _, c, d = _coefficients(cl, t, path, target, schedule)
+    (x, z, t), dt = upcast(x, z, per_sample_column(t, x))
+    _, _, c, d = _coefficients("family.target", t, path, target, schedule)
     return (c * x + d * z).to(dt)
 
 
-def affine_loss(f, x, z, t, path="rf", target="velocity", schedule=None):
-    """L = mean over the batch of ‖f − y‖² (the spec's default reduction)."""
-    cl = "family.loss"
-    f = _tensor(cl, "f", f)
-    x, z = _pair(cl, ("x", "z"), x, z)
-    V.same_shape(cl, ("f", "x"), f, x)
-    t = _per_sample(cl, _times(cl, t, x), x)
-    schedule = _path(cl, path, schedule)
-    V.choice(cl, "target", target, TARGETS)
+@implements("family.loss")
+def affine_loss(f, x, z, t, path="rf", target="velocity", schedule=None, reduction="batch_mean_sq_norm"):
+    """L = (1/n) Σ_i ‖f_i − (c(t_i) x_i + d(t_i) z_i)‖²; "mse_all_elements" divides by the elements per sample."""
     if f.shape[0] == 0:
-        raise SpecInputError(cl, "f", "a non-empty batch", "0 samples")
-    (f, x, z, t), dt = _work(f, x, z, t)
-    _, _, c, d = _coefficients(cl, t, path, target, schedule)
-    return ((f - (c * x + d * z)) ** 2).reshape(f.shape[0], -1).sum(dim=1).mean().to(dt)
+        raise SpecInputError("family.loss", "f", "a non-empty batch", "0 samples")
+    (f, x, z, t), dt = upcast(f, x, z, per_sample_column(t, x))
+    _, _, c, d = _coefficients("family.loss", t, path, target, schedule)
+    L = ((f - (c * x + d * z)) ** 2).reshape(f.shape[0], -1).sum(dim=1).mean()
+    return (L / f[0].numel() if reduction == "mse_all_elements" else L).to(dt)
 
 
+# ---- changing targets -----------------------------------------------------------------------------------
 def _inverse(clause, t, path, target, schedule):
     a, b, c, d = _coefficients(clause, t, path, target, schedule)
     det = a * d - b * c
@@ -166,32 +147,23 @@ def _inverse(clause, t, path, target, schedule):
     return a, b, c, d, det
 
 
+@implements("family.recover")
 def recover(x_t, y, t, path="rf", target="velocity", schedule=None):
     """(x̂, ẑ) = M⁻¹ (x_t, y): x̂ = (d x_t − b y)/det, ẑ = (a y − c x_t)/det."""
-    cl = "family.recover"
-    x_t, y = _pair(cl, ("x_t", "y"), x_t, y)
-    t = _per_sample(cl, _times(cl, t, x_t), x_t)
-    schedule = _path(cl, path, schedule)
-    V.choice(cl, "target", target, TARGETS)
-    (x_t, y, t), dt = _work(x_t, y, t)
-    a, b, c, d, det = _inverse(cl, t, path, target, schedule)
+    (x_t, y, t), dt = upcast(x_t, y, per_sample_column(t, x_t))
+    a, b, c, d, det = _inverse("family.recover", t, path, target, schedule)
     return ((d * x_t - b * y) / det).to(dt), ((a * y - c * x_t) / det).to(dt)
 
 
+@implements("family.convert")
 def convert(x_t, y, t, from_target, to_target, path="rf", schedule=None):
-    """y' = c' x̂ + d' ẑ with (x̂, ẑ) = M_from⁻¹ (x_t, y); identity when the targets agree."""
-    cl = "family.convert"
-    x_t, y = _pair(cl, ("x_t", "y"), x_t, y)
-    t = _per_sample(cl, _times(cl, t, x_t), x_t)
-    schedule = _path(cl, path, schedule)
-    V.choice(cl, "from_target", from_target, TARGETS)
-    V.choice(cl, "to_target", to_target, TARGETS)
+    """y' = (c', d') M_from⁻¹ (x_t, y), folded into two coefficients (one pass over the data); identity when the
+    targets agree."""
     if from_target == to_target:
         return y.clone()
-    (x_t, y, t), dt = _work(x_t, y, t)
-    a, b, c, d, det = _inverse(cl, t, path, from_target, schedule)
-    _, _, c2, d2 = _coefficients(cl, t, path, to_target, schedule)
-    # y' = [c', d'] M⁻¹ (x_t, y): fold the 2×2 product into two coefficients, one pass over the data
+    (x_t, y, t), dt = upcast(x_t, y, per_sample_column(t, x_t))
+    a, b, c, d, det = _inverse("family.convert", t, path, from_target, schedule)
+    _, _, c2, d2 = _coefficients("family.convert", t, path, to_target, schedule)
     p = (c2 * d - d2 * c) / det
     q = (d2 * a - c2 * b) / det
     return (p * x_t + q * y).to(dt)

@@ -15,7 +15,7 @@ import sys
 
 import torch
 
-from accelerated.cfg import _batched_guided, _combine
+from accelerated.cfg import cfg_combine, guided_velocity
 from accelerated.models.conditional import ConditionalMLPConfig, ConditionalVelocityMLP
 from benchmarks import NO_TRIM, fmt_s, in_child, interleaved, ratio_row
 
@@ -37,8 +37,8 @@ def _variants(model, B, dev, w):
     t = torch.full((B,), 0.5, device=dev)
     x2, y2, t2 = torch.cat([x, x]), torch.cat([y, y_null]), torch.cat([t, t])
     return {
-        "batched": lambda: _batched_guided(model, x, y, y_null, t, w),                 # 1 call, 2B rows
-        "two calls": lambda: _combine(model(x, y, t), model(x, y_null, t), w),         # 2 calls, B rows each
+        "batched": lambda: guided_velocity.raw(model, x, y, t, w, C),                  # 1 call, 2B rows
+        "two calls": lambda: cfg_combine.raw(model(x, y, t), model(x, y_null, t), w),  # 2 calls, B rows each
         "unguided": lambda: model(x, y, t),                                            # 1 call, B rows
         "network 2B": lambda: model(x2, y2, t2),                                       # the network alone, 2B rows
     }

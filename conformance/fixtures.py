@@ -176,6 +176,11 @@ class Counted:
 _seeds = st.integers(0, 2**32 - 1)
 
 
+def random_labels(n, high):
+    """A strategy of n labels drawn uniformly from {0, …, high − 1} (int64)."""
+    return _seeds.map(lambda s: np.random.default_rng(s).integers(0, high, n))
+
+
 @st.composite
 def oracle_inputs(draw, null_label="extra_class", allow_null=True, t_low=0.0, t_high=1.0, max_n=8):
     """Keyword inputs (x_t, y, t, weights, means, covs, labels); t includes the endpoints where allowed."""

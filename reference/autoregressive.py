@@ -1,35 +1,14 @@
-"""Autoregressive family, float64 NumPy reference (spec/autoregressive.py): an explicit joint of shape (K,)*L."""
+"""Autoregressive family, float64 NumPy reference (spec/autoregressive.py): an explicit joint of shape (K,)*L.
+
+Arguments are checked by spec.bind from the clauses' symbols; spec.autoregressive.check_joint adds what a domain
+cannot say (every axis of length K, Σ joint = 1), check_sequences the rows' length L and the tokens' range [0, K).
+"""
 from __future__ import annotations
 
 import numpy as np
 
-from spec import validate as V
-from spec.errors import SpecInputError
-
-SUM_TOL = 1e-9  # |Σ joint - 1| for a float64 joint
-
-
-def _joint(c, joint):
-    joint = V.array(c, "joint", joint, min_ndim=1)
-    K = joint.shape[0]
-    if K == 0 or any(s != K for s in joint.shape):
-        raise SpecInputError(c, "joint", "shape (K,)*L with K ≥ 1", f"shape {joint.shape}")
-    V.interval(c, "joint", joint, 0.0, what="probabilities (≥ 0)")
-    total = float(np.sum(joint))
-    if abs(total - 1.0) > SUM_TOL:
-        raise SpecInputError(c, "joint", f"a distribution summing to 1 within {SUM_TOL:g}", f"sum {total!r}")
-    return joint
-
-
-def _tokens(c, x, K, L):
-    x = np.asarray(x)
-    if x.dtype.kind not in "iu":
-        raise SpecInputError(c, "x", "an integer array of tokens", f"dtype {x.dtype}")
-    if x.ndim != 2 or x.shape[1] != L:
-        raise SpecInputError(c, "x", f"shape (n, L) with L = {L}", f"shape {x.shape}")
-    if x.size and (x.min() < 0 or x.max() >= K):
-        raise SpecInputError(c, "x", f"tokens in [0, {K})", f"values in [{x.min()}, {x.max()}]")
-    return x
+from spec.autoregressive import check_joint, check_sequences
+from spec.bind import implements
 
 
 def prefix_marginals(joint):
@@ -38,12 +17,14 @@ def prefix_marginals(joint):
     return [np.float64(1.0)] + [joint.sum(axis=tuple(range(i, L))) for i in range(1, L)] + [joint]
 
 
+@implements("ar.factorization")
 def chain_rule_log_prob(joint, x):
-    """log p(x) = Σ_i log p(x_i | x_<i), p(x_i | x_<i) = p(x_≤i) / p(x_<i)  (03, 04); -inf where p(x_<i) = 0."""
-    c = "ar.factorization"
-    joint = _joint(c, joint)
-    K, L = joint.shape[0], joint.ndim
-    x = _tokens(c, x, K, L)
+    """log p(x) = Σ_i log p(x_i | x_<i), p(x_i | x_<i) = p(x_≤i) / p(x_<i)  (03, 04); -inf where p(x_<i) = 0.
+
+    Args: joint (K,)*L; x (n, L) integer tokens in [0, K).
+    """
+    K, L = check_joint("ar.factorization", joint)
+    check_sequences("ar.factorization", "x", x, K, L)
     marg = prefix_marginals(joint)
     out = np.zeros(x.shape[0])
     for i in range(L):
@@ -54,18 +35,15 @@ def chain_rule_log_prob(joint, x):
     return out
 
 
+@implements("ar.sampling")
 def ancestral_sample(joint, u):
     """x_i = min{k : Σ_{j≤k} p(x_<i, j) > u_i p(x_<i)}, the inverse CDF of p(x_i | x_<i) at u_i  (04).
 
-    u_i = 1 (or a CDF that rounds below u_i) gives the last token of positive conditional probability.
+    Args: joint (K,)*L; u (n, L) uniforms in [0, 1]. u_i = 1 (or a CDF that rounds below u_i) gives the last token
+    of positive conditional probability.
     """
-    c = "ar.sampling"
-    joint = _joint(c, joint)
-    K, L = joint.shape[0], joint.ndim
-    u = V.array(c, "u", u, ndim=2)
-    if u.shape[1] != L:
-        raise SpecInputError(c, "u", f"shape (n, L) with L = {L}", f"shape {u.shape}")
-    V.interval(c, "u", u, 0.0, 1.0)
+    K, L = check_joint("ar.sampling", joint)
+    check_sequences("ar.sampling", "u", u, K, L, integer=False)
     marg = prefix_marginals(joint)
     x = np.zeros(u.shape, dtype=np.int64)
     for i in range(L):

@@ -8,14 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from spec import validate as V
+from spec.bind import implements
 from spec.errors import SpecInputError
 
-from . import optimal as O
-
 PROGRESSIVE = "distill.progressive"
-TEACHER_STEPS = ("euler", "ddim")
-STUDENT_TARGETS = ("velocity", "state", "x")
 
 
 def _teacher_step(f, x, t, t_next, teacher_step):
@@ -30,29 +26,22 @@ def _teacher_step(f, x, t, t_next, teacher_step):
     return x - (t - t_next)[:, None] * v
 
 
+@implements(PROGRESSIVE)
 def distillation_target(f, x_t, t, dt, teacher_step="euler", student_target="velocity"):
     """The progressive-distillation target at (x_t, t) for a student step of 2Δ = 2 dt
     (03's table; Salimans & Ho 2022).
 
     x'' = two teacher steps from t to t − 2Δ. student_target "velocity": ṽ = (x_t − x'')/(2Δ), the velocity whose one
     Euler step of 2Δ lands on x''; "state": x'' itself; "x": x̃ = (t x'' − (t − 2Δ) x_t)/(2Δ), the clean-data prediction
-    whose DDIM step lands on x'' (Salimans & Ho's target, rf path).
+    whose DDIM step lands on x'' (Salimans & Ho's target, rf path). f(x, t): x (n, d), t (n,); x_t (n, d); t a number
+    or (n,), t ≥ 2Δ.
     """
-    c = PROGRESSIVE
-    if not callable(f):
-        raise SpecInputError(c, "f", "a callable f(x, t)", type(f).__name__)
-    V.choice(c, "teacher_step", teacher_step, TEACHER_STEPS)
-    V.choice(c, "student_target", student_target, STUDENT_TARGETS)
-    x_t = V.array(c, "x_t", x_t, ndim=2)
-    n = x_t.shape[0]
-    t = O.per_sample(c, "t", t, n, 0.0, 1.0)
-    dt = V.scalar(c, "dt", dt, 0.0, low_closed=False)
+    t = np.broadcast_to(t, (len(x_t),)).astype(np.float64)
     if np.any(t - 2 * dt < -1e-12):
-        raise SpecInputError(c, "t", f"≥ 2 dt = {2 * dt:g} (two teacher steps must stay in [0, 1])",
+        raise SpecInputError(PROGRESSIVE, "t", f"≥ 2 dt = {2 * dt:g} (two teacher steps must stay in [0, 1])",
                              f"min t = {t.min():g}")
     t_mid, t_end = t - dt, np.maximum(t - 2 * dt, 0.0)
-    x_mid = _teacher_step(f, x_t, t, t_mid, teacher_step)
-    x_end = _teacher_step(f, x_mid, t_mid, t_end, teacher_step)
+    x_end = _teacher_step(f, _teacher_step(f, x_t, t, t_mid, teacher_step), t_mid, t_end, teacher_step)
     if student_target == "state":
         return x_end
     if student_target == "x":

@@ -9,67 +9,50 @@ from __future__ import annotations
 
 import numpy as np
 
-from spec import validate as V
+from spec.bind import implements
 from spec.errors import SpecInputError
+from spec.sampler import GRID_N
 
 from . import family as F
 from . import optimal as O
 
-EULER = "sampler.euler"
 
-
-MAX_STEPS = 10**7
-
-
-def steps(clause, T):
-    """T: an integer in [1, 10^7] (the cap keeps every call finite); bool, NaN and inf raise SpecInputError."""
-    v = V.scalar(clause, "T", T, 1, MAX_STEPS)
-    if int(v) != v:
-        raise SpecInputError(clause, "T", "an integer", repr(T)[:60])
-    return int(v)
-EQUIV = "family.equivalence"
-TIMES = ("data_at_0", "reversed_time", "noise_at_0")
-
-
-def _callable(clause, name, f):
-    if not callable(f):
-        raise SpecInputError(clause, name, "a callable f(x, t)", type(f).__name__)
-    return f
-
-
-def _call(clause, f, x, t):
+def _call(f, x, t):
     out = np.asarray(f(x, t), dtype=np.float64)
     if out.shape != x.shape:
-        raise SpecInputError(clause, "f", f"a callable returning x's shape {x.shape}", f"shape {out.shape}")
+        raise SpecInputError("sampler.euler", "f", f"a callable returning x's shape {x.shape}", f"shape {out.shape}")
     return out
 
 
-def euler_sample(f, x1, T, time="data_at_0"):
-    """x ← x − (1/T) f(x, t) for t = 1, 1 − 1/T, …, 1/T (00: "x ← x − (1/T) f_θ(x_t, t)"); returns x at t = 0.
+def time_grid(T, grid="uniform"):
+    """(t_k, Δ_k) for k = 0..T−1: uniform t_k = (T − k)/T, Δ = 1/T (00); linspace_1000 t_k = linspace(1, 1/N, T),
+    Δ_k = t_k − t_{k+1} with t_T = 0 (diffusers' default, N = 1000)."""
+    if grid == "uniform":
+        return [(T - k) / T for k in range(T)], [1.0 / T] * T
+    t = [1.0] if T == 1 else [1.0 - k * (1.0 - 1.0 / GRID_N) / (T - 1) for k in range(T)]
+    return t, [a - b for a, b in zip(t, t[1:] + [0.0], strict=True)]
+
+
+@implements("sampler.euler")
+def euler_sample(f, x1, T, time="data_at_0", grid="uniform"):
+    """x ← x − Δ_k f(x, t_k) from t_0 = 1 to t = 0 (00: "x ← x − (1/T) f_θ(x_t, t)"; Δ_k = 1/T on the uniform grid).
 
     time="data_at_0" (default, 00/01): f is the velocity dx_t/dt in 00's time (t = 1 noise, t = 0 data).
     time="reversed_time" (03's "dx/dt = −f_θ(x, t)"): the same iterates written in τ = 1 − t running 0 → 1,
-        x_{k+1} = x_k + (1/T)(−f(x_k, 1 − τ_k)), τ_k = k/T.
-    time="noise_at_0" (02's flow matching): f is the velocity in 02's time s = 1 − t
-    (s = 0 noise, s = 1 data, v_fm = −v),
-        x_{k+1} = x_k + (1/T) f(x_k, s_k), s_k = k/T.
+        x_{k+1} = x_k + Δ_k (−f(x_k, 1 − τ_k)), τ_k = 1 − t_k.
+    time="noise_at_0" (02's flow matching): f is the velocity in 02's time s = 1 − t (s = 0 noise, s = 1 data,
+        v_fm = −v): x_{k+1} = x_k + Δ_k f(x_k, s_k), s_k = 1 − t_k (= k/T on the uniform grid).
     """
-    c = EULER
-    f = _callable(c, "f", f)
-    x = V.array(c, "x1", x1, min_ndim=2).copy()
-    T = steps(c, T)
-    V.choice(c, "time", time, TIMES)
-    n = x.shape[0]
-    for k in range(T):
+    ts, dts = time_grid(T, grid)
+    x, n = x1.copy(), x1.shape[0]
+    for k, (t, dt) in enumerate(zip(ts, dts, strict=True)):
         if time == "noise_at_0":
-            s = np.full(n, k / T)
-            x = x + (1.0 / T) * _call(c, f, x, s)
+            x = x + dt * _call(f, x, np.full(n, k / T if grid == "uniform" else 1.0 - t))
         elif time == "reversed_time":
-            tau = k / T
-            x = x + (1.0 / T) * (-_call(c, f, x, np.full(n, 1.0 - tau)))
+            tau = k / T if grid == "uniform" else 1.0 - t
+            x = x + dt * (-_call(f, x, np.full(n, 1.0 - tau)))
         else:
-            t = np.full(n, (T - k) / T)
-            x = x - (1.0 / T) * _call(c, f, x, t)
+            x = x - dt * _call(f, x, np.full(n, t))
     return x
 
 

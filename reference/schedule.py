@@ -10,8 +10,7 @@ import numpy as np
 from scipy.special import ndtr
 
 from spec import validate as V
-
-NAMES = ("logit_normal", "log_normal")
+from spec.bind import implements
 
 
 def sigmoid(w):
@@ -20,40 +19,32 @@ def sigmoid(w):
     return np.where(w >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
+@implements("schedule.uniform")
 def uniform_sample(u):
-    """t = Φ(u) ~ U(0, 1) for u ~ N(0, 1)  (00, 03: "t ~ Uniform(0, 1)")."""
-    return ndtr(V.array("schedule.uniform", "u", u))
+    """t = Φ(u) ~ U(0, 1) for u ~ N(0, 1)  (00, 03: "t ~ Uniform(0, 1)").  u: (n,) → t: (n,)."""
+    return ndtr(u)
 
 
+@implements("schedule.logit_normal")
 def logit_normal_sample(u, m=0.0, s=1.0, name="logit_normal"):
     """t = sigmoid(m + s u): logit t ~ N(m, s²)  (00, 01; 04 says "log-normal": 'log_normal' is t = e^{m + s u})."""
-    c = "schedule.logit_normal"
-    u = V.array(c, "u", u)
-    m = V.scalar(c, "m", m)
-    s = V.scalar(c, "s", s, 0.0, low_closed=False)
-    V.choice(c, "name", name, NAMES)
     w = m + s * u
     return sigmoid(w) if name == "logit_normal" else np.exp(w)
 
 
+@implements("schedule.logit_normal_pdf")
 def logit_normal_pdf(t, m=0.0, s=1.0, name="logit_normal"):
     """p(t) = exp(−(logit t − m)²/2s²) / (s √(2π) t (1 − t)), p(0) = p(1) = 0  (Esser et al. 2024, eq. 19).
 
-    'log_normal': p(t) = exp(−(log t − m)²/2s²) / (s √(2π) t) on [0, ∞), p(0) = 0.
+    'log_normal': p(t) = exp(−(log t − m)²/2s²) / (s √(2π) t) on [0, ∞), p(0) = 0.  t: (n,) → p: (n,).
     """
-    c = "schedule.logit_normal_pdf"
-    t = V.array(c, "t", t)
-    m = V.scalar(c, "m", m)
-    s = V.scalar(c, "s", s, 0.0, low_closed=False)
-    V.choice(c, "name", name, NAMES)
     if name == "logit_normal":
-        t = V.interval(c, "t", t, 0.0, 1.0)
+        V.interval("schedule.logit_normal_pdf", "t", t, 0.0, 1.0, what="in [0, 1] (name='logit_normal')")
         inside = (t > 0) & (t < 1)
         ts = np.where(inside, t, 0.5)
         w = (np.log(ts) - np.log1p(-ts) - m) / s
         dens = np.exp(-0.5 * w * w) / (s * math.sqrt(2 * math.pi) * ts * (1.0 - ts))
     else:
-        t = V.interval(c, "t", t, 0.0)
         inside = t > 0
         ts = np.where(inside, t, 1.0)
         w = (np.log(ts) - m) / s
@@ -61,9 +52,7 @@ def logit_normal_pdf(t, m=0.0, s=1.0, name="logit_normal"):
     return np.where(inside, dens, 0.0)
 
 
+@implements("schedule.shift")
 def shift(t, s):
     """t' = s t / (1 + (s − 1) t), written s t / ((1 − t) + s t) (no cancellation)  (Esser et al. 2024)."""
-    c = "schedule.shift"
-    t = V.interval(c, "t", V.array(c, "t", t), 0.0, 1.0)
-    s = V.scalar(c, "s", s, 0.0, low_closed=False)
     return s * t / ((1.0 - t) + s * t)

@@ -8,12 +8,40 @@ Logs are natural logs, log 0 = -inf exactly.
 Validation of `joint`: finite, ≥ 0, every axis of one length K, |Σ joint - 1| ≤ 1e-9 for float64 (for float32 /
 bfloat16 tensors the bound is K^L·ε_dtype: the rounding of a normalised joint), else SpecInputError.
 """
+import math
+
+from .errors import SpecInputError
 from .schema import Clause, Domain, Provenance, Symbol, tolerances
 
 ALSO_PREFIXES = ("ar",)
 
 P = Provenance
-JOINT = Domain(low=0.0, high=1.0, shape=("K", "…", "K"))
+JOINT = Domain(low=0.0, high=1.0, shape=("K", "..."))
+"""(K,)*L: every further axis also of length K and the sum 1 are checked by :func:`check_joint`."""
+SUM_TOL = 1e-9
+"""|Σ joint - 1| for a float64 joint; a lower-precision one is normalised within its rounding, K^L·ε_dtype."""
+
+
+def check_joint(clause: str, joint, eps: float = 0.0):
+    """What the joint's domain cannot say: shape (K,)*L, Σ joint = 1 within max(SUM_TOL, K^L·eps) (eps: the
+    machine epsilon of a joint that is not float64). NumPy arrays and torch tensors alike."""
+    shape = tuple(joint.shape)
+    if shape[0] == 0 or any(s != shape[0] for s in shape):
+        raise SpecInputError(clause, "joint", "shape (K,)*L with K ≥ 1", f"shape {shape}")
+    tol = max(SUM_TOL, math.prod(shape) * eps)
+    total = float((joint.double() if hasattr(joint, "double") else joint).sum())       # torch: in float64
+    if abs(total - 1.0) > tol:
+        raise SpecInputError(clause, "joint", f"a distribution summing to 1 within {tol:.1g}", f"sum {total!r}")
+    return shape[0], len(shape)
+
+
+def check_sequences(clause: str, name: str, v, K: int, L: int, integer: bool = True):
+    """Rows of length L = the joint's number of axes (and tokens in [0, K))."""
+    if v.shape[1] != L:
+        raise SpecInputError(clause, name, f"shape (n, L) with L = {L}", f"shape {tuple(v.shape)}")
+    if integer and v.shape[0] * L and (int(v.min()) < 0 or int(v.max()) >= K):
+        raise SpecInputError(clause, name, f"tokens in [0, {K})", f"values in [{int(v.min())}, {int(v.max())}]")
+    return v
 
 CLAUSES = [
     Clause(

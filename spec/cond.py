@@ -39,6 +39,8 @@ GM_SYMBOLS = (
            domain=Domain(kind="integer", low=0, shape=("K",))),
 )
 
+T = Symbol(name="t", description="time, a scalar or one per point", domain=Domain(low=0.0, high=1.0, or_shape=("n",)))
+
 _ORACLE_TOL = tolerances(
     float64=(1e-9, 1e-9), float32=(2e-5, 2e-5), bfloat16=(3e-2, 5e-2),
     why="the oracle is a responsibility-weighted sum of Gaussian posterior means; with covariance eigenvalues in "
@@ -68,7 +70,7 @@ CLAUSES = [
                  Symbol(name="y", description="class label per point, in {0, …, C − 1}, or the null label y_∅ "
                                               "(the unconditional prediction)",
                         domain=Domain(kind="integer", low=-1, shape=("n",))),
-                 Symbol(name="t", description="time, a scalar or one per point", domain=Domain(low=0.0, high=1.0)),
+                 T,
                  *GM_SYMBOLS,
                  Symbol(name="v", description="E[z − x | x_t, y], shape (n, d)", role="output")),
         conventions=(NULL_LABEL,),
@@ -91,7 +93,7 @@ CLAUSES = [
                     P(source="03", quote="used a separately-trained classifier p(y|x) to guide diffusion")),
         function="class_posterior",
         symbols=(Symbol(name="x_t", description="noisy points", domain=Domain(shape=("n", "d"))),
-                 Symbol(name="t", description="time, a scalar or one per point", domain=Domain(low=0.0, high=1.0)),
+                 T,
                  *GM_SYMBOLS,
                  Symbol(name="p", description="p(y | x_t), shape (n, C), rows sum to 1", role="output")),
         tolerance=tolerances(
@@ -117,7 +119,7 @@ CLAUSES = [
                                               "included: training with conditioning dropout passes it)",
                         domain=Domain(kind="integer", shape=("n",))),
                  Symbol(name="z", description="noise", domain=Domain(shape=("n", "d"))),
-                 Symbol(name="t", description="times, a scalar or one per pair", domain=Domain(low=0.0, high=1.0)),
+                 T,
                  Symbol(name="L", description="batch mean of the squared norm", role="output")),
         tolerance=tolerances(
             float64=(1e-10, 1e-12), float32=(1e-5, 1e-5), bfloat16=(3e-2, 3e-2),

@@ -25,7 +25,7 @@ CLAUSES = [
                         domain=Domain(kind="callable")),
                  Symbol(name="x_t", description="points at time t", domain=Domain(shape=("n", "d"))),
                  Symbol(name="t", description="start times, scalar or (n,), t ≥ 2Δ",
-                        domain=Domain(low=0.0, high=1.0, shape=("n",))),
+                        domain=Domain(low=0.0, high=1.0, or_shape=("n",))),
                  Symbol(name="dt", description="the teacher's step Δ > 0 (the student's is 2Δ)",
                         domain=Domain(low=0.0, low_closed=False), role="parameter"),
                  Symbol(name="target", description="what the student regresses onto at (x_t, t), shape (n, d)",

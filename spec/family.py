@@ -2,15 +2,40 @@
 
 x_t = a(t) x + b(t) z and y = c(t) x + d(t) z, t ∈ [0, 1], t = 0 data, t = 1 noise on every path.
 Paths ("rf", "vp", "ve") fix (a, b); targets ("velocity", "epsilon", "x", "v", "score") fix (c, d).
+The tables (names, named schedules and their parameters) live here: both backends read them.
 """
+from .errors import SpecInputError
 from .schema import Clause, Convention, Domain, Provenance, Symbol, Variant, tolerances
 
 P = Provenance
-T = Domain(low=0.0, high=1.0, shape=("n",))
+
+PATHS = ("rf", "vp", "ve")
+TARGETS = ("velocity", "epsilon", "x", "v", "score")
+SCHEDULES = {"rf": ("none",), "vp": ("linear", "cosine"), "ve": ("geometric",)}
+DEFAULT_SCHEDULE = {"rf": "none", "vp": "linear", "ve": "geometric"}
+
+# Named schedule parameters (the clauses below state them).
+VP_BETA_MIN, VP_BETA_MAX = 0.1, 20.0          # Song et al. 2021, continuous limit of Ho et al.'s 1e-4..0.02, T = 1000
+COSINE_S = 0.008                               # Nichol & Dhariwal 2021
+VE_SIGMA_MIN, VE_SIGMA_MAX = 0.01, 50.0        # Song et al. 2021 (CIFAR-10)
+
+
+def path_schedule(clause: str, path: str, schedule: str | None) -> str:
+    """The schedule of ``path`` (None: its default); a schedule of another path is a SpecInputError (a constraint
+    between two arguments, which their symbols' domains cannot state)."""
+    if schedule is None:
+        return DEFAULT_SCHEDULE[path]
+    if schedule not in SCHEDULES[path]:
+        raise SpecInputError(clause, "schedule", f"one of {SCHEDULES[path]} on the {path!r} path", repr(schedule))
+    return schedule
+
+
+T = Domain(low=0.0, high=1.0, or_shape=("n",))
+T_ANY = Domain(low=0.0, high=1.0, or_shape=("...",))
 ARR = Domain(shape=("n", "..."))
-PATH = Domain(kind="choice", choices=("rf", "vp", "ve"))
-TARGET = Domain(kind="choice", choices=("velocity", "epsilon", "x", "v", "score"))
-SCHEDULE = Domain(kind="choice", choices=("none", "linear", "cosine", "geometric"))
+PATH = Domain(kind="choice", choices=PATHS)
+TARGET = Domain(kind="choice", choices=TARGETS)
+SCHEDULE = Domain(kind="choice", choices=tuple(dict.fromkeys(v for vs in SCHEDULES.values() for v in vs)))
 
 _path = Symbol(name="path",
                description="the path: rf (rectified flow), vp (variance preserving), ve (variance exploding)",
@@ -76,8 +101,7 @@ CLAUSES = [
                     P(source="03", quote="| x-prediction | a(t) | b(t) | 1 | 0 | Clean data x |"),
                     P(source="03", quote="| v-prediction | a(t) | b(t) | −b(t) | a(t) | Velocity v |")),
         function="coefficients",
-        symbols=(Symbol(name="t", description="time, 0 = data, 1 = noise (any shape)",
-                        domain=Domain(low=0.0, high=1.0)),
+        symbols=(Symbol(name="t", description="time, 0 = data, 1 = noise (any shape)", domain=T_ANY),
                  _path, _target, _schedule,
                  Symbol(name="abcd", description="(a, b, c, d), each of t's shape", role="output")),
         tolerance=_COEF_TOL,
@@ -106,9 +130,9 @@ CLAUSES = [
                     P(source="external: Nichol & Dhariwal 2021, Improved DDPM, eq. 17",
                       quote="alpha_bar(t) = f(t)/f(0), f(t) = cos((t/T + s)/(1 + s) * pi/2)^2, s = 0.008")),
         function="vp_alpha_bar",
-        symbols=(Symbol(name="t", description="time", domain=Domain(low=0.0, high=1.0)),
+        symbols=(Symbol(name="t", description="time (any shape)", domain=T_ANY),
                  Symbol(name="schedule", description="linear (default) or cosine",
-                        domain=Domain(kind="choice", choices=("linear", "cosine")), role="parameter"),
+                        domain=Domain(kind="choice", choices=SCHEDULES["vp"]), role="parameter"),
                  Symbol(name="alpha_bar", description="ᾱ(t) ∈ [0, 1]", role="output")),
         tolerance=_COEF_TOL,
         singular="None on [0, 1]: ᾱ(0) = 1 for both; ᾱ(1) = 0 exactly for cosine, e^{-10.05} for linear.",
@@ -125,7 +149,7 @@ CLAUSES = [
                     P(source="external: Song et al. 2021, Score-Based Generative Modeling through SDEs, App. C",
                       quote="sigma_min = 0.01, sigma_max = 50")),
         function="ve_sigma",
-        symbols=(Symbol(name="t", description="time", domain=Domain(low=0.0, high=1.0)),
+        symbols=(Symbol(name="t", description="time (any shape)", domain=T_ANY),
                  Symbol(name="sigma", description="σ(t) > 0", role="output")),
         tolerance=tolerances(float64=(1e-13, 0.0), float32=(5e-6, 0.0), bfloat16=(5e-3, 0.0),
                              why="exp(t log 5000): relative condition t·log 5000 ≤ 8.6 times the dtype's eps; "

@@ -226,7 +226,7 @@ CLAUSES = [
                       quote="Adaptive Instance Normalization (AdaIN) injecting w at each resolution layer")),
         function="adain",
         symbols=(Symbol(name="x", description="activations, statistics per sample and channel over the spatial axes",
-                        domain=Domain(shape=("N", "C", "H", "W"))),
+                        domain=Domain(shape=("N", "C", "H", "..."))),
                  Symbol(name="w", description="per-sample, per-channel scale (style)", domain=Domain(shape=("N", "C"))),
                  Symbol(name="b", description="per-sample, per-channel shift (style)", domain=Domain(shape=("N", "C"))),
                  Symbol(name="y", description="modulated activations, same shape as x", role="output")),

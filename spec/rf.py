@@ -9,7 +9,7 @@ ALSO_PREFIXES = ("fm",)
 
 P = Provenance
 ARR = Domain(shape=("n", "..."))
-T = Domain(low=0.0, high=1.0, shape=("n",))
+T = Domain(low=0.0, high=1.0, or_shape=("n",))
 
 TIME = Convention(
     name="time", description="which end of the straight path t = 0 is", default="data_at_0",

@@ -32,6 +32,27 @@ TIME = Convention(
     ),
 )
 
+GRID = Convention(
+    name="grid",
+    description="the times the sampler evaluates f at, from t = 1 towards 0",
+    default="uniform",
+    variants=(
+        Variant(name="uniform", statement=r"t_k = 1 - k/T,\ k = 0..T-1,\ \Delta_k = 1/T",
+                mapping="the spec's default (00, 01): T equal steps from 1 to 0; the last evaluation at t = 1/T",
+                sources=("00", "01")),
+        Variant(name="linspace_1000",
+                statement=r"t_k = 1 - k\,\frac{1 - 1/N}{T - 1},\ k = 0..T-1,\ t_T = 0,\ \Delta_k = t_k - t_{k+1},"
+                          r"\ N = 1000",
+                mapping="the grid libraries use by default: T times evenly spaced from 1 to 1/N, N = 1000 training "
+                        "timesteps, then a last step to 0 (diffusers' FlowMatchEulerDiscreteScheduler without shift: "
+                        "sigmas = linspace(1, 1/N, T) then 0). Equal to uniform when T = N; at T = 1 the one "
+                        "evaluation is at t = 1 and the step is 1",
+                sources=()),
+    ),
+)
+GRID_N = 1000
+"""N of the linspace_1000 grid: the training timesteps whose last, 1/N, is the smallest time evaluated."""
+
 CLAUSES = [
     Clause(
         id="sampler.euler",
@@ -50,11 +71,12 @@ CLAUSES = [
         function="euler_sample",
         symbols=(Symbol(name="f", description="velocity callable f(x, t): x of x1's shape (n, …), t of shape (n,) "
                                               "(all entries t_k), returns x's shape", domain=Domain(kind="callable")),
-                 Symbol(name="x1", description="noise at t = 1, shape (n, …)", domain=Domain(shape=("n", "d"))),
+                 Symbol(name="x1", description="noise at t = 1, shape (n, d, …)",
+                        domain=Domain(shape=("n", "d", "..."))),
                  Symbol(name="T", description="number of steps (= evaluations of f)",
                         domain=Domain(kind="integer", low=1, high=1e7), role="parameter"),
                  Symbol(name="x0", description="the sample at t = 0, x1's shape", role="output")),
-        conventions=(TIME,),
+        conventions=(TIME, GRID),
         tolerance=tolerances(
             float64=(1e-10, 1e-10), float32=(2e-5, 2e-5), bfloat16=(6e-2, 6e-2),
             why="T ≤ 12 steps of the oracle velocity (its own tolerance per evaluation, Lipschitz ≲ 10 on the cases): "

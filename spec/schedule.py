@@ -78,7 +78,9 @@ CLAUSES = [
                     P(source="external: Esser et al. 2024, Scaling Rectified Flow Transformers, eq. 19",
                       quote="pi_ln(t; m, s) = 1/(s sqrt(2 pi)) 1/(t(1 - t)) exp(-(logit(t) - m)^2/(2 s^2))")),
         function="logit_normal_pdf",
-        symbols=(Symbol(name="t", description="points in [0, 1] (log_normal variant: [0, ∞))", domain=T01), _m, _s,
+        symbols=(Symbol(name="t", description="points in [0, 1] (log_normal variant: [0, ∞); the upper end 1 of the "
+                                             "default variant is checked by the function, a cross-argument constraint)",
+                        domain=Domain(low=0.0, shape=("n",))), _m, _s,
                  Symbol(name="p", description="density at t", role="output")),
         conventions=(NAME,),
         tolerance=tolerances(float64=(1e-12, 1e-300), float32=(5e-5, 1e-30), bfloat16=(3e-2, 1e-30),

@@ -3,7 +3,7 @@ from .schema import Clause, Domain, Provenance, Symbol, tolerances
 
 P = Provenance
 ARR = Domain(shape=("n", "..."))
-PER = Domain(low=0.0, shape=("n",))
+PER = Domain(low=0.0, or_shape=("n",))
 
 CLAUSES = [
     Clause(
@@ -63,7 +63,7 @@ CLAUSES = [
         symbols=(Symbol(name="x_t", description="noisy points, batch first", domain=ARR),
                  Symbol(name="score", description="∇ log p_t at x_t, x_t's shape", domain=ARR),
                  Symbol(name="a", description="signal scale per sample (or scalar) > 0",
-                        domain=Domain(low=0.0, low_closed=False, shape=("n",))),
+                        domain=Domain(low=0.0, low_closed=False, or_shape=("n",))),
                  Symbol(name="b", description="noise scale per sample (or scalar) ≥ 0", domain=PER),
                  Symbol(name="posterior_means", description="(E[x | x_t], E[z | x_t])", role="output")),
         tolerance=tolerances(float64=(1e-12, 1e-12), float32=(1e-5, 5e-5), bfloat16=(8e-3, 4e-4),

@@ -67,8 +67,15 @@ RECON = Convention(
     ),
 )
 
-MU = Domain(shape=("n", "k"))
-LOGVAR = Domain(low=LOGVAR_LOW, high=LOGVAR_HIGH, shape=("n", "k"))
+MU = Domain(shape=("n", "..."))
+"""one row per sample, any further dimensions (an autoencoder's latent maps); μ, logvar and ε share the shape."""
+LOGVAR = Domain(low=LOGVAR_LOW, high=LOGVAR_HIGH, shape=("n", "..."))
+PARAM_DOMAIN = {"logvar": (LOGVAR_LOW, LOGVAR_HIGH), "log_sigma": (LOGVAR_LOW / 2, LOGVAR_HIGH / 2),
+                "sigma": (0.0, 2.3e4)}  # ⊇ [0, e^10]: a float32/bfloat16 rounding of e^10 stays inside
+"""the domain of the encoder's second output under each parameterization (ENCODER_OUTPUT)."""
+ENCODER_OUTPUT_DOMAIN = Domain(low=min(lo for lo, _ in PARAM_DOMAIN.values()),
+                               high=max(hi for _, hi in PARAM_DOMAIN.values()), shape=("n", "..."))
+"""the union of PARAM_DOMAIN: each parameterization's own interval is checked by the function."""
 
 CLAUSES = [
     Clause(
@@ -88,7 +95,7 @@ CLAUSES = [
         function="reparameterize",
         symbols=(Symbol(name="mu", description="encoder mean μ", domain=MU),
                  Symbol(name="logvar", description="encoder log-variance log σ² (or log σ, or σ: see the convention)",
-                        domain=LOGVAR),
+                        domain=ENCODER_OUTPUT_DOMAIN),
                  Symbol(name="eps", description="standard-normal noise ε, drawn outside the function", domain=MU),
                  Symbol(name="z", description="latent sample, shape of mu", role="output")),
         conventions=(ENCODER_OUTPUT,),

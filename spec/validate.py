@@ -149,3 +149,10 @@ def callable_(clause: str, name: str, f, what: str = "a callable"):
     if not callable(f):
         raise SpecInputError(clause, name, what, type(f).__name__)
     return f
+
+
+def nonempty(clause: str, name: str, a):
+    """A batch with at least one entry (a mean over nothing is not a loss)."""
+    if (a.numel() if _is_torch(a) else np.size(a)) == 0:
+        raise SpecInputError(clause, name, "a non-empty batch", "0 samples")
+    return a

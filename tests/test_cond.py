@@ -82,14 +82,14 @@ def test_class_without_weight_is_an_input_error():
     ({"y": [5]}, "y"),                            # out of range (C = 2, null = 2)
     ({"y": [-1]}, "y"),                           # −1 is the null label only in the minus_one variant
     ({"t": 1.5}, "t"),
-    ({"x_t": [[0.0, 1.0]]}, "x_t"),               # wrong dimension
+    ({"x_t": [[0.0, 1.0]]}, "means"),             # d = 2 from x_t; the mixture has d = 1
     ({"labels": [0.0, 1.0]}, "labels"),
     ({"x_t": [[np.nan]]}, "x_t"),
 ])
 def test_bad_inputs_name_clause_and_argument(backend, bad, argument):
     inp = {"x_t": [[0.0]], "y": [0], "t": 0.5, **{k: v.tolist() for k, v in GM.items()}, **bad}
     if backend == "reference":
-        fn, args = R.conditional_velocity, {k: np.asarray(v) for k, v in inp.items()}
+        fn, args = R.conditional_velocity, {k: v if k == "t" else np.asarray(v) for k, v in inp.items()}
     else:
         fn, args = A.conditional_velocity, {k: torch.as_tensor(v) for k, v in inp.items()}
     with pytest.raises(SpecInputError) as e:

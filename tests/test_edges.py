@@ -265,7 +265,8 @@ def _tweedie_affine_planted():
 
     def b_clipped(x_t, score, a, b):
         b = np.asarray(b, dtype=np.float64)
-        return tweedie_affine(x_t, score, a, np.where(b == 0, 0.0, np.clip(b, 1e-5, 1e5)))
+        b = np.where(b == 0, 0.0, np.clip(b, 1e-5, 1e5))
+        return tweedie_affine(x_t, score, a, b if b.ndim else float(b))      # a number stays a number
     return [("score.tweedie_affine", tweedie_affine, b_clipped)]
 
 

@@ -47,7 +47,7 @@ def test_reference_scales():
 
 
 @pytest.mark.parametrize("call, arg", [
-    (lambda: R.classifier_guided_score(np.ones((2, 3)), np.ones((2, 2)), 1.0), "score/grad_log_classifier"),
+    (lambda: R.classifier_guided_score(np.ones((2, 3)), np.ones((2, 2)), 1.0), "grad_log_classifier"),
     (lambda: R.classifier_guided_score(np.ones((2, 3)), np.ones((2, 3)), np.nan), "s"),
     (lambda: R.classifier_guided_score(np.ones((2, 3)), np.ones((2, 3)), 1.0, scale="gamma"), "scale"),
     (lambda: A.classifier_guided_score(torch.ones(2, 3), torch.ones(3), 1.0), "grad_log_classifier"),

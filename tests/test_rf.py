@@ -86,12 +86,12 @@ def test_accelerated_preserves_dtype(dtype):
 # ---- bad input: SpecInputError naming clause and argument ---------------------------------------
 @pytest.mark.parametrize("call, clause, arg", [
     (lambda: R.interpolate(np.ones((2, 3)), np.ones((2, 3)), np.array([0.5, 1.5])), "rf.interpolation", "t"),
-    (lambda: R.interpolate(np.ones((2, 3)), np.ones((2, 4)), 0.5), "rf.interpolation", "x/z"),
+    (lambda: R.interpolate(np.ones((2, 3)), np.ones((2, 4)), 0.5), "rf.interpolation", "z"),
     (lambda: R.interpolate(np.ones((2, 3)), np.ones((2, 3)), np.array([0.5, 0.5, 0.5])), "rf.interpolation", "t"),
     (lambda: R.interpolate(np.ones((2, 3)), np.full((2, 3), np.nan), 0.5), "rf.interpolation", "z"),
     (lambda: R.interpolate(np.ones((2, 3)), np.ones((2, 3)), 0.5, time="fm"), "rf.interpolation", "time"),
     (lambda: R.velocity("x", np.ones(2)), "rf.velocity", "x"),
-    (lambda: R.loss(np.ones((2, 3)), np.ones((2, 2)), np.ones((2, 2))), "rf.loss", "f/x"),
+    (lambda: R.loss(np.ones((2, 3)), np.ones((2, 2)), np.ones((2, 2))), "rf.loss", "x"),
     (lambda: R.loss(np.ones((0, 3)), np.ones((0, 3)), np.ones((0, 3))), "rf.loss", "f"),
     (lambda: A.interpolate(torch.ones(2, 3), torch.ones(2, 3), torch.tensor([0.5, -0.1])), "rf.interpolation", "t"),
     (lambda: A.velocity(np.ones((2, 3)), torch.ones(2, 3)), "rf.velocity", "x"),

@@ -64,10 +64,10 @@ def test_singular_points():
      "cov"),
     (lambda: R.gaussian_score(np.ones((2, 2)), np.zeros(2), np.array([[1.0, 0.5], [0.0, 1.0]])), "score.definition",
      "cov"),
-    (lambda: R.gaussian_score(np.ones((2, 2)), np.zeros(3), np.eye(2)), "score.definition", "mu/cov"),
+    (lambda: R.gaussian_score(np.ones((2, 2)), np.zeros(3), np.eye(2)), "score.definition", "mu"),
     (lambda: R.tweedie(np.ones((2, 2)), np.ones((2, 2)), -1.0), "score.tweedie", "sigma"),
     (lambda: R.tweedie(np.ones((2, 2)), np.ones((2, 2)), np.ones(3)), "score.tweedie", "sigma"),
-    (lambda: R.tweedie_affine(np.ones((2, 2)), np.ones((2, 3)), 1.0, 1.0), "score.tweedie_affine", "x_t/score"),
+    (lambda: R.tweedie_affine(np.ones((2, 2)), np.ones((2, 3)), 1.0, 1.0), "score.tweedie_affine", "score"),
     (lambda: A.gaussian_score(torch.ones(2, 2), torch.zeros(2), -torch.eye(2)), "score.definition", "cov"),
     (lambda: A.tweedie_affine(torch.ones(2, 2), torch.ones(2, 2), 0.0, 1.0), "score.tweedie_affine", "a"),
 ])

@@ -30,6 +30,7 @@ from ..fixtures import (
     noisy_points,
     oracle_field,
     oracle_inputs,
+    random_labels,
 )
 from ..harness.arrays import P_EDGES, T_EDGES, draw_edges, edge_arrays, edge_scalars
 from ..harness.declare import ClauseChecks, Proof, Property
@@ -263,10 +264,6 @@ def _uniforms(n):
     return st.one_of(u, u, edge_arrays(U_EDGES, (n,)))
 
 
-def _labels(n, C):
-    return st.integers(0, 2**32 - 1).map(lambda s: np.random.default_rng(s).integers(0, C, n))
-
-
 def _uniform_below_p():
     """Pr[u < p] = F_u(p) = p for p ∈ (0, 1), written p = r/(1 + r), r > 0."""
     r = sp.Symbol("r", positive=True)
@@ -294,7 +291,7 @@ def _field(d, C):
 def _guided_cases(clause, form="one_plus_w", **given):
     return inputs(clause, num_classes=st.integers(2, 3), dims={"n": (1, 8), "d": (1, 3)},
                   f=derived(lambda v: _field(v["d"], v["num_classes"])),
-                  y=derived(lambda v: _labels(v["n"], v["num_classes"])), **given)
+                  y=derived(lambda v: random_labels(v["n"], v["num_classes"])), **given)
 
 
 def _count_rows(clause, steps):
@@ -409,7 +406,8 @@ CHECKS = [
         cases=inputs(DROPOUT, dims={"n": (1, 40)}, num_classes=st.integers(1, 5),
                      p=st.one_of(st.just(OMIT), st.sampled_from([0.0, 0.1, 0.5, 1.0]), edge_scalars(P_EDGES),
                                  st.floats(0.0, 1.0)),
-                     u=derived(lambda v: _uniforms(v["n"])), y=derived(lambda v: _labels(v["n"], v["num_classes"]))),
+                     u=derived(lambda v: _uniforms(v["n"])),
+                     y=derived(lambda v: random_labels(v["n"], v["num_classes"]))),
         proofs=(Proof("Pr[u < p] = p for u ~ U[0, 1) (sympy.stats)", _uniform_below_p),),
         properties=(Property("empirical drop rate ≈ p (binomtest, n = 20 000)", _dropout_rate, cases=st.sampled_from(
             [{"p": 0.1, "seed": 1}, {"p": 0.25, "seed": 2}, {"p": 0.5, "seed": 3}, {"p": None, "seed": 4}])),),

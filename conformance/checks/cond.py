@@ -1,7 +1,7 @@
 """Conformance checks of the cond family: the class-conditional oracle, the class posterior, the conditional loss.
 
-Also the strategies and callables (Dual) the cfg family reuses: random class-conditional Gaussian mixtures, a
-row-wise linear conditional field, and the oracle as a network f(x_t, y, t).
+The oracle cases are valid class-conditional mixtures (conformance/fixtures.oracle_inputs: covariances positive
+definite, every class weighted), which the symbols' domains cannot generate; the loss's cases come from its domains.
 """
 from __future__ import annotations
 
@@ -21,58 +21,27 @@ from ..fixtures import (
     num_classes,
     oracle_field,
     oracle_inputs,
+    random_labels,
     sample_labelled,
 )
 from ..harness.declare import ClauseChecks, Dual, Proof, Property
+from ..harness.inputs import derived, inputs
 
 VELOCITY, POSTERIOR, LOSS = "cond.velocity", "cond.class_posterior", "cond.loss"
-
-
-# ---- mixtures and fields ------------------------------------------------------------------------
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-# ---- strategies ---------------------------------------------------------------------------------
-
-
 
 
 def _velocity_cases(conv):
     return oracle_inputs(null_label=conv["null_label"])
 
 
-@st.composite
-def _posterior_cases(draw):
-    inp = draw(oracle_inputs(allow_null=False))
-    del inp["y"]
-    return inp
+_posterior_cases = oracle_inputs(allow_null=False).map(lambda inp: {k: v for k, v in inp.items() if k != "y"})
 
 
-@st.composite
-def _loss_cases(draw):
-    rng = np.random.default_rng(draw(_seeds))
-    n, d, C = draw(st.integers(1, 12)), draw(st.integers(1, 3)), draw(st.integers(1, 4))
-    t = rng.uniform(0.0, 1.0, n)
-    t[0] = draw(st.sampled_from([0.0, 1.0, t[0]]))
-    return {"f": linear_field(draw(_seeds), d, C), "x": rng.normal(0, 2, (n, d)),
-            "y": rng.integers(0, C + 1, n).astype(np.int64), "z": rng.standard_normal((n, d)), "t": t}
+_loss_cases = inputs(LOSS, dims={"n": (1, 12), "d": (1, 3)},
+                     f=derived(lambda v: _seeds.map(lambda s: linear_field(s, v["d"], v["C"]))),
+                     y=derived(lambda v: random_labels(v["n"], v["C"] + 1)))
+"""x, z, t from the clause's domains; a linear field of C classes (C a named dimension, 1..4) and labels for it,
+the null label y_∅ = C included (training with conditioning dropout passes it)."""
 
 
 # ---- properties ---------------------------------------------------------------------------------
@@ -226,7 +195,7 @@ CHECKS = [
     ),
     ClauseChecks(
         clause=POSTERIOR,
-        cases=_posterior_cases(),
+        cases=_posterior_cases,
         proofs=(Proof("Bayes: Σ_y p(y) p(x|y) / Σ_y' p(y') p(x|y') = 1", _bayes_proof),
                 Proof("x_t | k ~ N(a μ_k, a² Σ_k + b² I) (mean and variance, 1-D)", _gaussian_marginal_proof)),
         properties=(Property("rows are probabilities summing to 1", _posterior_rows),
@@ -239,7 +208,7 @@ CHECKS = [
     ),
     ClauseChecks(
         clause=LOSS,
-        cases=_loss_cases(),
+        cases=_loss_cases,
         proofs=(Proof("E[(f − v)² | x_t] = (f − E[v|x_t])² + Var[v|x_t]: the conditional mean minimises it",
                       _loss_orthogonality_proof),),
         properties=(Property("the conditional oracle minimises the loss on pairs (x, y)", _loss_minimised_by_oracle,

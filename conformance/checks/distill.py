@@ -8,9 +8,10 @@ from hypothesis import strategies as st
 
 from reference.sampler import euler_sample
 
-from ..fixtures import BIMODAL, oracle, random_mixture
+from ..fixtures import BIMODAL, _seeds, oracle, random_mixture
 from ..harness.arrays import T_EDGES, draw_edges
 from ..harness.declare import ClauseChecks, Dual, Proof, Property
+from ..harness.inputs import derived, inputs
 
 PROG = "distill.progressive"
 
@@ -24,17 +25,27 @@ _xt = (t * _x2 - (t - 2 * D) * x) / (2 * D)
 
 
 # ---- strategies ---------------------------------------------------------------------------------
-@st.composite
-def _cases(draw):
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    d, K, n = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 6))
-    w, m, c = random_mixture(rng, K, d, lam=(0.1, 2.0))
-    N = draw(st.sampled_from([1, 2, 4, 8, 32]))
-    dt = 1.0 / (2 * N)
-    tt = rng.uniform(2 * dt, 1.0, n)
-    tt[rng.random(n) < 0.2], tt[rng.random(n) < 0.2] = 2 * dt, 1.0
-    tt = draw_edges(draw, tt, [v for v in T_EDGES if v >= 2 * dt])   # t within 1e-9..1e-3 of 1 (t ≥ 2Δt)
-    return {"f": oracle(w, m, c), "x_t": rng.standard_normal((n, d)), "t": tt, "dt": dt}
+def _times(n, dt):
+    """t ∈ [2Δ, 1] (two teacher steps stay in [0, 1]), the ends 2Δ and 1 one time in five, the edges near 1."""
+    @st.composite
+    def draw_times(draw):
+        rng = np.random.default_rng(draw(_seeds))
+        tt = rng.uniform(2 * dt, 1.0, n)
+        tt[rng.random(n) < 0.2], tt[rng.random(n) < 0.2] = 2 * dt, 1.0
+        return draw_edges(draw, tt, [v for v in T_EDGES if v >= 2 * dt])
+    return draw_times()
+
+
+def _teacher(d):
+    """The oracle velocity of a random mixture of 1..3 components in d dimensions."""
+    return _seeds.map(lambda s: np.random.default_rng(s)).map(
+        lambda rng: oracle(*random_mixture(rng, int(rng.integers(1, 4)), d, lam=(0.1, 2.0))))
+
+
+_cases = inputs(PROG, dims={"d": (1, 3)}, f=derived(lambda v: _teacher(v["d"])),
+                dt=st.sampled_from([1, 2, 4, 8, 32]).map(lambda N: 1.0 / (2 * N)),
+                t=derived(lambda v: _times(v["n"], v["dt"])))
+"""x_t from its domain; the teacher an exact oracle; Δ = 1/(2N) for N teacher steps; t ∈ [2Δ, 1]."""
 
 
 # ---- properties ---------------------------------------------------------------------------------
@@ -91,7 +102,7 @@ def _lands_on_two_steps(ctx, fn, inp):
 CHECKS = [
     ClauseChecks(
         clause=PROG,
-        cases=_cases(),
+        cases=_cases,
         proofs=(Proof("rf: the DDIM step (1 − t')x̂ + t'ẑ equals the Euler step x − (t − t') f",
                       lambda: sp.expand(_ddim - _euler)),
                 Proof("one student step of 2Δ with ṽ = (x_t − x'')/(2Δ) lands on x''",

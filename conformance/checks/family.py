@@ -8,14 +8,16 @@ import sympy as sp
 from hypothesis import strategies as st
 
 from reference import family as R
+from spec import family as SF
 from spec.schema import Tolerance
 
 from ..harness.arrays import T_EDGES, draw_edges, gaussian, uniform
 from ..harness.context import TargetRaised
 from ..harness.declare import ClauseChecks, Proof, Property
+from ..harness.inputs import derived, inputs
 
-PATH_SCHEDULES = (("rf", "none"), ("vp", "linear"), ("vp", "cosine"), ("ve", "geometric"))
-TARGETS = R.TARGETS
+PATH_SCHEDULES = tuple((p, s) for p in SF.PATHS for s in SF.SCHEDULES[p])
+TARGETS = SF.TARGETS
 EPS = {"float64": 2.0**-52, "float32": 2.0**-23, "bfloat16": 2.0**-8}
 MARGIN = 0.01          # convert/recover cases keep t at least this far from every singular t
 
@@ -25,7 +27,7 @@ xs, zs, xts, ys = sp.symbols("x z x_t y", real=True)
 A, B, C, Dd = sp.symbols("a b c d", real=True)
 _ab_lin = sp.exp(-sp.Rational(1, 2) * t**2 * (bmax - bmin) - t * bmin)
 _ab_cos = sp.cos(sp.pi / 2 * (t + s_) / (1 + s_)) ** 2 / sp.cos(sp.pi / 2 * s_ / (1 + s_)) ** 2
-_PARAMS = {bmin: R.VP_BETA_MIN, bmax: R.VP_BETA_MAX, s_: R.COSINE_S, smin: R.VE_SIGMA_MIN, smax: R.VE_SIGMA_MAX}
+_PARAMS = {bmin: SF.VP_BETA_MIN, bmax: SF.VP_BETA_MAX, s_: SF.COSINE_S, smin: SF.VE_SIGMA_MIN, smax: SF.VE_SIGMA_MAX}
 
 
 def _path_expr(path, schedule):
@@ -144,7 +146,7 @@ def _proof_v_is_angular_velocity():
 
 
 # ---- singular points, stated independently of the reference --------------------------------------------
-def _infinite(path, target, tt):
+def _infinite(path, schedule, target, tt):
     """Where the coefficients are infinite: at t = 0, and (edges) where 1/b(t)² ~ 1/t² overflows float32 and
     bfloat16 (t < 1e-18, as t = 1e-40 or a float64 subnormal): the target is singular there in its dtype."""
     tt = np.asarray(tt)
@@ -183,7 +185,7 @@ def _coef_cases(draw):
     path, schedule = draw(st.sampled_from(PATH_SCHEDULES))
     target = draw(st.sampled_from(TARGETS))
     tt = draw(_times(draw(st.integers(1, 6))))
-    tt[_infinite(path, target, tt)] = 0.5
+    tt[_infinite(path, schedule, target, tt)] = 0.5
     return {"t": tt, "path": path, "target": target, "schedule": schedule}
 
 
@@ -194,20 +196,27 @@ def _symbolic_coef_cases(draw):
             "target": draw(st.sampled_from(TARGETS)), "schedule": schedule}
 
 
-@st.composite
-def _xz_cases(draw, with_target=False, with_f=False, ends=True):
-    path, schedule = draw(st.sampled_from(PATH_SCHEDULES))
-    n = draw(st.integers(1, 4))
-    shape = draw(st.sampled_from([(n,), (n, 3), (n, 2, 2)]))
-    out = {}
-    if with_f:
-        out["f"] = draw(gaussian(shape))
-    out.update(x=draw(gaussian(shape)), z=draw(gaussian(shape)), t=draw(_times(n, ends=ends)), path=path)
-    if with_target:
-        out["target"] = draw(st.sampled_from(TARGETS))
-        out["t"][_infinite(path, out["target"], out["t"])] = 0.5
-    out["schedule"] = schedule
-    return out
+def _batch(v):
+    """The first array of a case: (n, ...) with a drawn trailing shape ((), (3,) or (2, 2))."""
+    return st.sampled_from([(), (3,), (2, 2)]).flatmap(lambda tail: gaussian((v["n"], *tail)))
+
+
+def _xz_cases(clause, *arrays):
+    """The clause's inputs generated from its symbols (t a number or one per sample in [0, 1], T_EDGES one draw in
+    three; a path, one of its schedules, a target), the arrays `arrays` of one drawn shape (n, ...); where a
+    target's coefficients are infinite (t = 0), t is moved to 1/2."""
+    first, *rest = arrays
+    like_first = derived(lambda v: gaussian(v[first].shape))
+
+    def finite(case):
+        if "target" not in case:
+            return case
+        t_ = np.asarray(case["t"])
+        bad = _infinite(case["path"], case["schedule"], case["target"], t_)
+        return {**case, "t": np.where(bad, 0.5, t_) if t_.ndim else (0.5 if bad else case["t"])}
+
+    return inputs(clause, **{first: derived(_batch)}, **{k: like_first for k in rest},
+                  schedule=derived(lambda v: st.sampled_from(SF.SCHEDULES[v["path"]]))).map(finite)
 
 
 @st.composite
@@ -321,7 +330,7 @@ def _velocity_is_derivative(ctx, fn, inp):
 
 def _affine_singular(ctx, fn, inp):
     for path, sched, target, tt in SINGULAR:
-        if _infinite(path, target, tt):
+        if _infinite(path, sched, target, tt):
             _raises(ctx, "family.affine",
                     functools.partial(fn, t=np.array([0.5, tt]), path=path, target=target, schedule=sched),
                     f"{target} on {path}-{sched} at t = {tt}")
@@ -339,11 +348,11 @@ def _vp_schedule_shape(ctx, fn, inp):
 
 
 def _ve_endpoints(ctx, fn, inp):
-    ctx.assert_close("family.ve_schedule", fn(t=np.array([0.0, 1.0])), np.array([R.VE_SIGMA_MIN, R.VE_SIGMA_MAX]),
+    ctx.assert_close("family.ve_schedule", fn(t=np.array([0.0, 1.0])), np.array([SF.VE_SIGMA_MIN, SF.VE_SIGMA_MAX]),
                      what="σ(0), σ(1)")
     tt = inp["t"]
     mid = fn(t=np.full_like(tt, 0.5))
-    ctx.assert_close("family.ve_schedule", mid * mid, np.full_like(tt, R.VE_SIGMA_MIN * R.VE_SIGMA_MAX),
+    ctx.assert_close("family.ve_schedule", mid * mid, np.full_like(tt, SF.VE_SIGMA_MIN * SF.VE_SIGMA_MAX),
                      what="σ(1/2)² = σ_min σ_max (geometric)")
 
 
@@ -497,19 +506,19 @@ CHECKS = [
     ),
     ClauseChecks(
         clause="family.interpolate",
-        cases=_xz_cases(),
+        cases=_xz_cases("family.interpolate", "x", "z"),
         properties=(Property("x_0 = x (rf, vp), x_1 = z (rf, vp-cosine)", _interp_endpoints),),
         example=lambda: {**_ex_xz(), "path": "vp", "schedule": "linear"},
     ),
     ClauseChecks(
         clause="family.target",
-        cases=_xz_cases(with_target=True),
+        cases=_xz_cases("family.target", "x", "z"),
         properties=(Property("rf velocity = z − x, epsilon = z, x = x", _target_rows),),
         example=lambda: {**_ex_xz(), "path": "rf", "target": "velocity", "schedule": "none"},
     ),
     ClauseChecks(
         clause="family.loss",
-        cases=_xz_cases(with_target=True, with_f=True),
+        cases=_xz_cases("family.loss", "f", "x", "z"),
         properties=(Property("L(f = y) = 0", _loss_zero),),
         example=lambda: {"f": np.array([[0.0, 0.0]]), **_ex_xz(), "path": "rf", "target": "velocity",
                          "schedule": "none"},

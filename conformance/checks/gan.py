@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 from reference import gan as R
 from spec.schema import Tolerance
 
-from ..harness.arrays import P_EDGES, T_EDGES, dicts, draw_edges, reals
+from ..harness.arrays import dicts, reals
 from ..harness.declare import ClauseChecks, Proof, Property
+from ..harness.inputs import derived, inputs
 
 # ---- symbols ------------------------------------------------------------------------------------
 p, q, D, a = sp.symbols("p q D a", positive=True)
@@ -26,15 +27,8 @@ BCE = lambda prob, y: -(y * sp.log(prob) + (1 - y) * sp.log(1 - prob))
 n = st.integers(1, 8)
 
 
-@st.composite
-def _probs(draw, k=None):
-    """Probabilities in [0, 1] (k of them, or 1..8); a third of the draws at the edges (within 1e-12 of 0 and 1:
-    conformance/arrays)."""
-    return draw_edges(draw, draw(reals(0.0, 1.0, (draw(n) if k is None else k,))), P_EDGES)
-
-
-probs = _probs()
 densities = lambda k: reals(0.0, 1e6, (k,))
+"""densities over many orders of magnitude, subnormals included: D*'s relative accuracy down to the smallest normal."""
 
 
 @st.composite
@@ -66,14 +60,16 @@ def _adain_inputs(draw):
     return {"x": x, "w": w, "b": b}
 
 
-@st.composite
-def _latents(draw, spherical=False):
-    rows, k = draw(st.integers(1, 5)), draw(st.integers(1, 6))
-    z0, z1 = draw(reals(-10.0, 10.0, (rows, k))), draw(reals(-10.0, 10.0, (rows, k)))
-    if spherical:               # slerp is undefined for antiparallel latents (Ω = π): flip rows with cos Ω < −0.9
-        cos = np.sum(z0 * z1, axis=1) / np.maximum(np.linalg.norm(z0, axis=1) * np.linalg.norm(z1, axis=1), 1e-300)
-        z1 = np.where((cos < -0.9)[:, None], -z1, z1)
-    return {"z0": z0, "z1": z1, "t": draw_edges(draw, draw(reals(0.0, 1.0, (rows,))), T_EDGES)}
+def _not_antiparallel(inp):
+    """slerp is undefined for antiparallel latents (Ω = π): flip the rows with cos Ω < −0.9."""
+    z0, z1 = inp["z0"], inp["z1"]
+    cos = np.sum(z0 * z1, axis=1) / np.maximum(np.linalg.norm(z0, axis=1) * np.linalg.norm(z1, axis=1), 1e-300)
+    return {**inp, "z1": np.where((cos < -0.9)[:, None], -z1, z1)}
+
+
+def _latents(spherical=False):
+    cases = inputs("gan.latent_interpolation")
+    return cases.map(_not_antiparallel) if spherical else cases
 
 
 # ---- properties ---------------------------------------------------------------------------------
@@ -219,20 +215,18 @@ def _sat_limits(ctx, fn, inp):
 CHECKS = [
     ClauseChecks(
         clause="gan.value",
-        cases=dicts(d_real=probs, d_fake=probs),
+        cases=inputs("gan.value"),
         example=lambda: {"d_real": np.array([0.9, 0.8]), "d_fake": np.array([0.1, 0.3])},
     ),
     ClauseChecks(
         clause="gan.value_density",
-        cases=st.integers(1, 16).flatmap(lambda k: dicts(
-            p_data=reals(0.0, 10.0, (k,)), p_g=reals(0.0, 10.0, (k,)), d=_probs(k),
-            dx=st.sampled_from([0.01, 0.1, 1.0]))),
+        cases=inputs("gan.value_density", dims={"n": (1, 16)}),
         example=lambda: {"p_data": np.array([0.0, 1.0, 1.0]), "p_g": np.array([1.0, 1.0, 0.0]),
                          "d": np.array([0.1, 0.5, 0.9]), "dx": 0.5},
     ),
     ClauseChecks(
         clause="gan.discriminator_bce",
-        cases=dicts(d_real=probs, d_fake=probs),
+        cases=inputs("gan.discriminator_bce"),
         proofs=(Proof("BCE(D(x),1) + BCE(D(G(z)),0) = -[log D(x) + log(1 - D(G(z)))]",
                       lambda: sp.simplify(BCE(p, 1) + BCE(q, 0) + sp.log(p) + sp.log(1 - q))),),
         symbolic=lambda d_real, d_fake: np.mean(sp.lambdify(p, BCE(p, 1))(d_real)) + np.mean(
@@ -244,7 +238,7 @@ CHECKS = [
     ),
     ClauseChecks(
         clause="gan.generator_loss_saturating",
-        cases=dicts(d_fake=probs),
+        cases=inputs("gan.generator_loss_saturating"),
         proofs=(Proof("d/dD log(1 - D) = -1/(1 - D) < 0 (strictly decreasing)",
                       lambda: sp.simplify(sp.diff(sp.log(1 - D), D) + 1 / (1 - D))),),
         properties=(Property("strictly decreasing in D(G(z))", _strictly_decreasing("gan.generator_loss_saturating"),
@@ -253,7 +247,7 @@ CHECKS = [
     ),
     ClauseChecks(
         clause="gan.generator_loss_non_saturating",
-        cases=dicts(d_fake=probs),
+        cases=inputs("gan.generator_loss_non_saturating"),
         proofs=(Proof("-log D = BCE(D, 1)", lambda: sp.simplify(BCE(D, 1) + sp.log(D))),
                 Proof("d/dD (-log D) = -1/D < 0 (strictly decreasing)",
                       lambda: sp.simplify(sp.diff(-sp.log(D), D) + 1 / D))),
@@ -263,7 +257,7 @@ CHECKS = [
     ),
     ClauseChecks(
         clause="gan.saturation",
-        cases=dicts(a=n.flatmap(lambda k: reals(-50.0, 50.0, (k,)))),
+        cases=inputs("gan.saturation"),
         proofs=(Proof("d/da log(1 - σ(a)) = -σ(a)",
                       lambda: sp.simplify(sp.diff(sp.log(1 - sig(a_real)), a_real) + sig(a_real))),
                 Proof("d/da (-log σ(a)) = σ(a) - 1",
@@ -281,7 +275,8 @@ CHECKS = [
     ),
     ClauseChecks(
         clause="gan.optimal_discriminator",
-        cases=n.flatmap(lambda k: dicts(p_data=densities(k), p_g=densities(k))),
+        cases=inputs("gan.optimal_discriminator", p_data=derived(lambda v: densities(v["n"])),
+                     p_g=derived(lambda v: densities(v["n"]))),
         proofs=(Proof("first-order condition gives D* = p/(p + q)", lambda: len(D_star) == 1 and
                       sp.simplify(D_star[0] - p / (p + q)) == 0),
                 Proof("second derivative at D* is -(p + q)^3/(p q) < 0 (a maximum)",

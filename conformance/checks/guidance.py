@@ -11,8 +11,8 @@ from reference import cond as RC
 from spec.schema import Tolerance
 
 from ..fixtures import fd_grad_log_posterior, num_classes, oracle_inputs
-from ..harness.arrays import gaussian
 from ..harness.declare import ClauseChecks, Proof, Property
+from ..harness.inputs import inputs
 
 CID = "cfg.classifier_guidance"
 
@@ -35,15 +35,10 @@ def _gain(scale, s):
     return s if scale == "s" else 1.0 + s
 
 
-@st.composite
-def _cases(draw):
-    n, d = draw(st.integers(1, 6)), draw(st.integers(1, 4))
-    s = draw(st.sampled_from([0.0, 1.0, 3.0]) | st.floats(-1.0, 10.0))
-    return {"score": draw(gaussian((n, d), 2.0)), "grad_log_classifier": draw(gaussian((n, d), 2.0)), "s": s}
-
-
-def _conv_cases(conv):
-    return _cases() if conv["scale"] == "s" else _cases().map(lambda d: {**d, "s": d["s"] - 1.0})
+def _cases(scale="s"):
+    """score and ∇log p_φ from their domains; the gain s ∈ {0, 1, 3} ∪ [−1, 10], in the declared scale (w = s − 1)."""
+    s = st.sampled_from([0.0, 1.0, 3.0]) | st.floats(-1.0, 10.0)
+    return inputs(CID, s=s if scale == "s" else s.map(lambda v: v - 1.0))
 
 
 @st.composite
@@ -81,7 +76,7 @@ CHECKS = [
     ClauseChecks(
         clause=CID,
         cases=_cases(),
-        convention_cases=_conv_cases,
+        convention_cases=lambda c: _cases(c["scale"]),
         proofs=(Proof("Bayes: ∇log p + s ∇log p(y|x) = CFG score form at w = s − 1 (two-class 1-D mixture)",
                       _bayes_identity),),
         properties=(Property("with the exact class posterior it equals CFG's score form at s = 1 + w",

@@ -33,9 +33,13 @@ def in_convention(numpy_fn, torch_fn, time, label):
     return Dual(numpy=numpy_fn, torch=torch_fn, label=label)
 
 
-def _grid(T, time):
-    k = np.arange(T)
-    return k / T if time == "noise_at_0" else (T - k) / T
+def _grid(T, time, grid="uniform"):
+    """The times f is evaluated at: t_k of the declared grid (reference.sampler.time_grid); s_k = 1 − t_k in 02's
+    time."""
+    ts = np.array(R.time_grid(T, grid)[0])
+    if time == "noise_at_0":
+        return np.arange(T) / T if grid == "uniform" else 1.0 - ts
+    return ts
 
 
 def point_mass_field(mu):
@@ -97,13 +101,13 @@ def _straight_cases(draw):
 # ---- properties ---------------------------------------------------------------------------------
 def _step_by_step(ctx, fn, inp):
     """Exactly T evaluations, at the grid of the declared time convention, on states equal to the reference's."""
-    time = ctx.target.conventions_for(EULER)["time"]
+    conv = ctx.target.conventions_for(EULER)
     mine, ref = Recorder(inp["f"]), Recorder(inp["f"])
     fn(f=mine.dual, x1=inp["x1"], T=inp["T"])
-    R.euler_sample(ref.dual.numpy, inp["x1"], inp["T"], time=time)
+    R.euler_sample(ref.dual.numpy, inp["x1"], inp["T"], **conv)
     T = inp["T"]
     ctx.require(EULER, len(mine.calls) == T, f"{len(mine.calls)} evaluations of f for T = {T}, expected T")
-    grid = _grid(T, time)
+    grid = _grid(T, conv["time"], conv["grid"])
     for k, ((x, t), (xr, _)) in enumerate(zip(mine.calls, ref.calls, strict=True)):
         ctx.require(EULER, t.shape == (x.shape[0],), f"step {k}: t has shape {t.shape}, expected ({x.shape[0]},)")
         ctx.assert_close(EULER, t, np.full_like(t, grid[k]), what=f"t at evaluation {k} (grid {grid[k]:g})")

@@ -14,6 +14,7 @@ from spec.schema import Tolerance
 
 from ..harness.arrays import T_EDGES, U_EDGES, gaussian, reals, with_edges
 from ..harness.declare import ClauseChecks, Proof, Property
+from ..harness.inputs import derived, inputs
 
 KS_N, KS_SEED, KS_ALPHA = 20000, 20240501, 1e-3
 KS_RESULTS: dict[str, tuple[float, float]] = {}     # clause -> (statistic, p-value) of the last KS check (tests report)
@@ -50,7 +51,9 @@ def _snr_claims():
 
 
 # ---- strategies ---------------------------------------------------------------------------------
-normals = st.integers(1, 20).flatmap(lambda n: gaussian((n,)))
+N20 = {"n": (1, 20)}
+NORMALS = derived(lambda v: gaussian((v["n"],)))   # u ~ N(0, 1) (the default draw is 2 N(0, 1)): the tails come
+                                                    # from U_EDGES alone (tests/test_edges.py's control)
 _ms = st.fixed_dictionaries({"m": st.floats(-1.0, 1.0), "s": st.floats(0.5, 2.0)})
 
 
@@ -65,11 +68,17 @@ def _pdf_cases(draw):
 
 
 @st.composite
-def _shift_cases(draw):
-    t_ = draw(reals(0.0, 1.0, (draw(st.integers(1, 10)),)))
+def _with_endpoints(draw, cases):
+    """t of the generated cases (T_EDGES one draw in three) with its first entries set to 0 and 1."""
+    case = dict(draw(cases))
+    t_ = case["t"].copy()
     k = draw(st.integers(0, min(2, t_.size)))
-    t_[:k] = [0.0, 1.0][:k]                                         # the endpoints
-    return {"t": t_, "s": draw(st.sampled_from([0.1, 0.5, 1.0, 3.0, 10.0]) | st.floats(0.05, 20.0))}
+    t_[:k] = [0.0, 1.0][:k]
+    return {**case, "t": t_}
+
+
+_shift_cases = _with_endpoints(inputs("schedule.shift", dims={"n": (1, 10)},
+                                      s=st.sampled_from([0.1, 0.5, 1.0, 3.0, 10.0]) | st.floats(0.05, 20.0)))
 
 
 # ---- properties ---------------------------------------------------------------------------------
@@ -238,7 +247,7 @@ def _shift_snr(ctx, fn, inp):
 CHECKS = [
     ClauseChecks(
         clause="schedule.uniform",
-        cases=with_edges(st.fixed_dictionaries({"u": normals}), u=U_EDGES),
+        cases=with_edges(inputs("schedule.uniform", dims=N20, u=NORMALS), u=U_EDGES),
         proofs=(Proof("t = Φ(u), u ~ N(0, 1) has density 1 on (0, 1) (probability-integral transform)",
                       _uniform_change_of_variables),
                 Proof("Φ(u) = (1 + erf(u/√2))/2 = ½ erfc(−u/√2)",
@@ -252,7 +261,8 @@ CHECKS = [
     ),
     ClauseChecks(
         clause="schedule.logit_normal",
-        cases=with_edges(st.fixed_dictionaries({"u": normals, "m": st.floats(-1.0, 1.0), "s": st.floats(0.5, 2.0)}),
+        cases=with_edges(inputs("schedule.logit_normal", dims=N20, u=NORMALS, m=st.floats(-1.0, 1.0),
+                                s=st.floats(0.5, 2.0)),
                          u=U_EDGES, s=(2.0,)),                  # |m + s u| up to 17: t within 4e-8 of 0 and 1
         proofs=(Proof("logit(sigmoid(w)) = w", lambda: sp.simplify(sp.expand_log(logit(sigmoid(w)), force=True) - w)),
                 Proof("change of variables gives p(t) = exp(−(logit t − m)²/2s²)/(s√(2π) t(1 − t))",
@@ -284,7 +294,7 @@ CHECKS = [
     ),
     ClauseChecks(
         clause="schedule.shift",
-        cases=with_edges(_shift_cases(), t=T_EDGES),
+        cases=_shift_cases,
         proofs=(Proof("fixes 0 and 1",
                       lambda: [shift_expr(sp.Integer(0), sp_pos), sp.simplify(shift_expr(sp.Integer(1), sp_pos) - 1)]),
                 Proof("dt'/dt = s/(1 + (s − 1)t)² > 0 for s > 0", lambda: sp.simplify(
