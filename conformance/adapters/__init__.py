@@ -26,6 +26,13 @@ def require(library: str):
         raise TargetError(f"the {library} adapter needs {PIP[library]}: {INSTALL} ({e})") from None
 
 
+def times(t, like):
+    """The spec's t (a number, or one per sample) as a tensor with one value per sample of ``like``, in its dtype
+    and on its device: the form library functions take."""
+    import torch
+    return torch.as_tensor(t, dtype=like.dtype, device=like.device).reshape(-1).expand(like.shape[0])
+
+
 def installed(library: str) -> bool:
     return importlib.util.find_spec(library) is not None
 

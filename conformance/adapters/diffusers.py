@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from conformance import Target
 
-from . import require
+from . import require, times
 from .stateful import injected_noise, per_sample
 
 SCHEDULES = ("ddpm.*", "rf.interpolation", "family.interpolate", "sampler.euler", "schedule.shift",
@@ -58,13 +58,13 @@ def target() -> Target:
         return s
 
     def scale_noise(x, z, t):
-        t = t.reshape(-1).expand(x.shape[0])
-        return flow(t).scale_noise(x, flow(t).timesteps, z)
+        s = flow(times(t, x))
+        return s.scale_noise(x, s.timesteps, z)
 
     def euler(f, x1, T):
         s, x = flow([1 - k / T for k in range(T)]), x1
         for i, ts in enumerate(s.timesteps):
-            x = s.step(f(x, s.sigmas[i].to(x.dtype).expand(x.shape[0])), ts, x).prev_sample
+            x = s.step(f(x, times(s.sigmas[i], x)), ts, x).prev_sample
         return x
 
     from diffusers.utils import logging
@@ -89,7 +89,7 @@ def target() -> Target:
         bindings={
             "ddpm.beta_schedule": lambda T, beta_1, beta_T: linear(T, beta_1, beta_T).betas,
             "ddpm.alpha_bar": lambda betas: ddpm(betas).alphas_cumprod,
-            "ddpm.forward": lambda x0, eps, t, betas: ddpm(betas).add_noise(x0, eps, t.reshape(-1)),
+            "ddpm.forward": lambda x0, eps, t, betas: ddpm(betas).add_noise(x0, eps, torch.as_tensor(t).reshape(-1)),
             "ddpm.ancestral_step": ancestral_step,
             "ddpm.ddim_step": ddim_step,
             "rf.interpolation": scale_noise,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from conformance import Target
 
-from . import require
+from . import require, times
 
 SUPPORT = {"path": ("rf", "vp"), "schedule": ("none", "linear"), "target": ("velocity", "epsilon", "x")}
 CONVERT = {"velocity": "velocity", "epsilon": "epsilon", "x": "target"}   # the spec's target -> flow_matching's name
@@ -25,7 +25,7 @@ def target() -> Target:
     from flow_matching.path.scheduler import CondOTScheduler, VPScheduler
     from flow_matching.solver import ODESolver
     paths = {"rf": AffineProbPath(CondOTScheduler()), "vp": AffineProbPath(VPScheduler())}
-    col = lambda t, x: t.reshape(-1, *[1] * (x.ndim - 1))      # the conversions take t broadcastable to x_t
+    col = lambda t, x: times(t, x).reshape(-1, *[1] * (x.ndim - 1))   # the conversions take t broadcast to x_t
 
     def coefficients(t, path, target, schedule):
         s = paths[path].scheduler(t)
@@ -33,7 +33,7 @@ def target() -> Target:
         return s.alpha_t, s.sigma_t, c + 0 * t, d + 0 * t               # x_t = α_t x_1 + σ_t x_0; x_1 = x, x_0 = z
 
     def sample(x, z, t, path):
-        return paths[path].sample(x_0=z, x_1=x, t=t.expand(x.shape[0]))
+        return paths[path].sample(x_0=z, x_1=x, t=times(t, x))
 
     def convert(x_t, y, t, from_target, to_target, path, schedule):
         if from_target == to_target:
@@ -46,7 +46,7 @@ def target() -> Target:
 
     def euler(f, x1, T):
         grid = torch.linspace(0.0, 1.0, T + 1, dtype=x1.dtype)     # s_k = k/T: the spec's grid, not step_size
-        field = lambda x, t: f(x, t.expand(x.shape[0]))               # ODESolver passes one scalar time
+        field = lambda x, t: f(x, times(t, x))                         # ODESolver passes one scalar time
         return ODESolver(velocity_model=field).sample(x_init=x1, step_size=None, method="euler", time_grid=grid)
 
     return Target(
@@ -61,7 +61,7 @@ def target() -> Target:
             "family.convert": convert,
             "sampler.euler": euler,
             "rf.interpolation": lambda x, z, t: sample(x, z, t, "rf").x_t,
-            "rf.velocity": lambda x, z: sample(x, z, x.new_zeros(()), "rf").dx_t,   # CondOT: dx_t = x_1 − x_0 at any t
+            "rf.velocity": lambda x, z: sample(x, z, 0.0, "rf").dx_t,   # CondOT: dx_t = x_1 − x_0 at any t
             "fm.convention": lambda x0, x1, t: (lambda s: (s.x_t, s.dx_t))(sample(x1, x0, t, "rf")),
         },
         conventions={k: {"time": "noise_at_0"} for k in ("sampler.euler", "rf.interpolation", "rf.velocity")},

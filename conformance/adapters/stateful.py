@@ -18,7 +18,7 @@ def per_sample(call: Callable, steps: tuple, *arrays):
     a scheduler expects); the results are stacked back to the first array's shape."""
     import torch
     x = arrays[0]
-    ks = [k.reshape(-1).expand(x.shape[0]).tolist() for k in steps]
+    ks = [torch.as_tensor(k).reshape(-1).expand(x.shape[0]).tolist() for k in steps]
     rows = [call(*(k[i] for k in ks), *(a[i].reshape(1, -1) for a in arrays)) for i in range(x.shape[0])]
     return torch.cat(rows).reshape(x.shape)
 

@@ -8,21 +8,21 @@ from __future__ import annotations
 
 from conformance import Target
 
-from . import require
+from . import require, times
 
 
 def target() -> Target:
     cfm = require("torchcfm").ConditionalFlowMatcher(sigma=0.0)  # sigma = 0: x_t exactly on the straight path
 
     def sample(x, z, t):  # (t, x_t, u_t): x0 = z is the noise, x1 = x the data
-        return cfm.sample_location_and_conditional_flow(x0=z, x1=x, t=t)
+        return cfm.sample_location_and_conditional_flow(x0=z, x1=x, t=times(t, x))
 
     return Target(
         name="torchcfm", backend="torch",
         bindings={
             "rf.interpolation": lambda x, z, t: sample(x, z, t)[1],
             "rf.velocity": lambda x, z: cfm.compute_conditional_flow(x0=z, x1=x, t=None, xt=None),
-            "fm.convention": lambda x0, x1, t: cfm.sample_location_and_conditional_flow(x0, x1, t)[1:],
+            "fm.convention": lambda x0, x1, t: sample(x1, x0, t)[1:],
             "family.interpolate": lambda x, z, t, path, schedule: sample(x, z, t)[1],
             "family.target": lambda x, z, t, path, target, schedule: sample(x, z, t)[2],
         },
