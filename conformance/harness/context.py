@@ -278,11 +278,11 @@ class Context:
         raises :class:`Mismatch` naming the check, the compared quantity and the tolerance actually used. A
         custom ``ClauseChecks.compare`` calls this (with its own ``what=`` and ``tol=``) to get the same record.
         """
-        atol = max((tol or self.tolerance(clause_id)).atol, self.atol_floor)
-        used = f"rtol={(tol or self.tolerance(clause_id)).rtol:.1e} atol={atol:.1e}"
-        if self.dtype != self.run_dtype:
-            used += f" [{self.dtype}: declared precision]"
         tol = tol or self.tolerance(clause_id)
+        atol = max(tol.atol, self.atol_floor)
+        used = f"rtol={tol.rtol:.1e} atol={atol:.1e}"
+        if self.dtype != self.run_dtype:  # inside checking(): the clause's declared precision
+            used += f" [{self.dtype}: declared precision]"
         rec = self._record(clause_id)
         where = f" [{self.check}]" if self.check else ""
         try:
