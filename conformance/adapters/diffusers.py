@@ -28,6 +28,7 @@ def target() -> Target:
     from diffusers.models.embeddings import get_timestep_embedding
     from diffusers.models.normalization import AdaGroupNorm
     from diffusers.schedulers import scheduling_ddpm
+    from diffusers.utils import logging
 
     def linear(T, beta_1, beta_T):
         return DDPMScheduler(T, beta_1, beta_T, "linear")
@@ -67,7 +68,6 @@ def target() -> Target:
             x = s.step(f(x, times(s.sigmas[i], x)), ts, x).prev_sample
         return x
 
-    from diffusers.utils import logging
     level = logging.get_verbosity()
     logging.set_verbosity_error()          # constructing a guider logs an "experimental feature" notice
     guider = ClassifierFreeGuidance()
