@@ -1,13 +1,13 @@
 """diffusers 0.42.1 bound to the spec: the DDPM/DDIM schedulers, the flow-matching Euler scheduler, the
-classifier-free guider and AdaGroupNorm.
+classifier-free guider, AdaGroupNorm and the sinusoidal timestep embedding.
 
 Conventions, declared: timesteps are zero-based (index k = t − 1 into ``alphas_cumprod``); DDPM's reverse variance
-is ``fixed_small`` = β̃; the flow-matching scheduler's σ is the spec's t (noise at σ = 1); ``ClassifierFreeGuidance``
-is the scale form x_∅ + s (x_y − x_∅) and its ``guidance_rescale`` the φ of cfg.rescale; ``AdaGroupNorm`` with one
-group per channel is AdaIN with ε = 1e-5 inside the square root. Clipping (``clip_sample``) is switched off: it is
-not part of the clauses. diffusers holds every schedule in float32 (and the Euler step upcasts the sample to
-float32), so those clauses declare ``precision="float32"``: a float64 run compares them at the spec's float32
-tolerance.
+is ``fixed_small`` = β̃; the flow-matching scheduler's σ is the spec's t (noise at σ = 1), its default grid the
+``linspace_1000`` variant of sampler.euler; ``ClassifierFreeGuidance`` is the scale form x_∅ + s (x_y − x_∅) and
+its ``guidance_rescale`` the φ of cfg.rescale; ``AdaGroupNorm`` with one group per channel is AdaIN with ε = 1e-5
+inside the square root. Clipping (``clip_sample``) is switched off: it is not part of the clauses. diffusers holds
+every schedule in float32 (and the Euler step upcasts the sample to float32), so those clauses declare
+``precision="float32"``: a float64 run compares them at the spec's float32 tolerance.
 """
 from __future__ import annotations
 
@@ -62,8 +62,9 @@ def target() -> Target:
         s = flow(times(t, x))
         return s.scale_noise(x, s.timesteps, z)
 
-    def euler(f, x1, T):
-        s, x = flow([1 - k / T for k in range(T)]), x1
+    def euler(f, x1, T):            # the library's default grid: σ = linspace(1, 1/1000, T), then 0
+        s, x = FlowMatchEulerDiscreteScheduler(), x1
+        s.set_timesteps(num_inference_steps=T)
         for i, ts in enumerate(s.timesteps):
             x = s.step(f(x, times(s.sigmas[i], x)), ts, x).prev_sample
         return x
@@ -103,7 +104,8 @@ def target() -> Target:
                 t, dim, flip_sin_to_cos=True, downscale_freq_shift=0, max_period=max_period),
         },
         conventions=dict.fromkeys(("ddpm.forward", "ddpm.ancestral_step", "ddpm.ddim_step"), {"indexing": "zero_based"})
-        | dict.fromkeys(("cfg.combine", "cfg.rescale"), {"form": "scale"}) | {"gan.adain": {"eps": "inside_sqrt_1e-5"}},
+        | dict.fromkeys(("cfg.combine", "cfg.rescale"), {"form": "scale"}) | {"gan.adain": {"eps": "inside_sqrt_1e-5"}}
+        | {"sampler.euler": {"grid": "linspace_1000"}},
         supports={"family.interpolate": {"path": ("rf",)}},
         precision=dict.fromkeys(SCHEDULES, "float32"),
     )
