@@ -53,9 +53,11 @@ def reversed_reference() -> dict:
     }
 
 
-def test_reference_on_the_reversed_clock_passes_every_family_clause():
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_reference_on_the_reversed_clock_passes_every_family_clause(dtype):
+    """float32: t' = 1 − t is rounded once, as the target sees it, and the reference is evaluated at 1 − t'."""
     tgt = Target(name="reversed", bindings=reversed_reference(), time={"family": "noise_at_0"})
-    res = check(tgt, FAMILY)
+    res = check(tgt, FAMILY, dtype)
     assert {c: r.status for c, r in res.items()} == dict.fromkeys(FAMILY, "passed"), \
         {c: r.failures[:1] for c, r in res.items() if r.failures}
 
