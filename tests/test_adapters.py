@@ -216,3 +216,15 @@ def test_matrix_writes_markdown_and_json(tmp_path):
     md = (tmp_path / "matrix.md").read_text()
     assert md == markdown(m) and "| `rf.velocity` | ✓" in md and "torchcfm 1.0.7 float64" in md
     assert readme.read_text() == f"intro\n<!-- matrix -->\n{md}<!-- /matrix -->\nrest\n"
+
+
+def test_matrix_without_the_libraries_says_what_to_install(monkeypatch, capsys):
+    from argparse import Namespace
+
+    from conformance import adapters
+    from conformance.harness.matrix import main
+    monkeypatch.setattr(adapters, "installed", lambda lib: False)
+    assert main(Namespace(adapter=None, dtype=None, profile="ci", out=None, readme=None)) == 5
+    out, err = capsys.readouterr()
+    assert "Not installed, not run: diffusers (`pip install diffusers==0.42.1`)" in out
+    assert "no adapter's library is installed" in err
