@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 import torch
 
+import accelerated.family as AF
 import accelerated.schedule as A
+import reference.family as RF
 import reference.schedule as R
 from conformance import Target
 from conformance.harness import api
@@ -119,3 +121,99 @@ def test_bad_input_names_clause_and_argument(call, arg):
     with pytest.raises(SpecInputError) as e:
         call()
     assert e.value.argument == arg, str(e.value)
+
+
+# ---- vp schedule 'trig' ---------------------------------------------------------------------------------------
+
+def test_trig_path_values_and_mapping_to_cosine():
+    t = np.array([0.0, 0.25, 0.5, 1.0])
+    a, b, c, d = RF.coefficients(t, "vp", "velocity", "trig")
+    np.testing.assert_allclose(a, np.cos(np.pi * t / 2), atol=1e-16)
+    np.testing.assert_allclose(b, np.sin(np.pi * t / 2), atol=1e-16)
+    np.testing.assert_allclose(np.stack([c, d]), np.pi / 2 * np.stack([-b, a]), atol=1e-15)   # velocity = (π/2) v
+    s = 0.008                                                     # cosine = trig on τ = (t + s)/(1 + s), renormalised
+    tau = lambda u: (u + s) / (1 + s)                             # noqa: E731
+    np.testing.assert_allclose(RF.vp_alpha_bar(t, "cosine"), RF.vp_alpha_bar(tau(t), "trig")
+                               / RF.vp_alpha_bar(tau(0.0), "trig"), atol=1e-15)
+    with pytest.raises(SpecInputError) as e:
+        RF.recover(np.ones((1, 2)), np.ones((1, 2)), np.array([1.0]), "vp", "epsilon", "trig")
+    assert e.value.argument == "t"
+    assert np.isfinite(RF.coefficients(np.array([0.0]), "vp", "velocity", "trig")[3]).all()   # b'(0) = π/2
+
+
+def _family_target(clause, fn):
+    from conformance.harness.target import from_modules
+    base = from_modules("accelerated", "accelerated", "torch")
+    bindings = {k: v for k, v in base.bindings.items() if k.startswith("family.")}
+    bindings[clause] = fn
+    return Target(name=f"planted:{clause}", backend="torch", bindings=bindings)
+
+
+def _trig_as_cosine(t, schedule="linear"):
+    return AF.vp_alpha_bar(t, "cosine" if schedule == "trig" else schedule)
+
+
+def _trig_flow_matching_time(t, path="rf", target="velocity", schedule=None):
+    """flow_matching's CosineScheduler without flipping its time (t = 1 is data there)."""
+    if schedule == "trig":
+        a, b, c, d = AF.coefficients(1.0 - t, path, target, schedule)
+        return b, a, d, c
+    return AF.coefficients(t, path, target, schedule)
+
+
+@pytest.mark.parametrize("clause, fn", [("family.vp_schedule", _trig_as_cosine),
+                                        ("family.affine", _trig_flow_matching_time)], ids=["offset", "time_reversed"])
+def test_planted_trig_bugs_fail_their_clause(clause, fn):
+    res = api.check(_family_target(clause, fn), [clause], target_independent=False, shrink=False)[clause]
+    assert res.status == "failed"
+
+
+# ---- EDM preconditioning --------------------------------------------------------------------------------------
+def diffusers_precondition_outputs(x_sigma, F, sigma, sigma_data=0.5):
+    """diffusers' EDMEulerScheduler.precondition_outputs, written as there (σ per sample broadcast by the caller)."""
+    sigma = sigma.reshape((-1,) + (1,) * (x_sigma.ndim - 1)) if isinstance(sigma, torch.Tensor) else sigma
+    c_skip = sigma_data**2 / (sigma**2 + sigma_data**2)
+    c_out = sigma * sigma_data / (sigma**2 + sigma_data**2) ** 0.5
+    return c_skip * x_sigma + c_out * F
+
+
+def k_diffusion_scalings(sigma, sigma_data=0.5):
+    """k-diffusion's Denoiser.get_scalings plus c_noise = ¼ ln σ (EDM's), as written."""
+    c_skip = sigma_data**2 / (sigma**2 + sigma_data**2)
+    c_out = sigma * sigma_data / (sigma**2 + sigma_data**2) ** 0.5
+    c_in = 1 / (sigma**2 + sigma_data**2) ** 0.5
+    return c_skip, c_out, c_in, torch.log(sigma) / 4
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_library_edm_forms_pass(dtype):
+    assert _run("family.edm_precond", k_diffusion_scalings, "torch", dtype).status == "passed"
+    assert _run("family.edm_denoise", diffusers_precondition_outputs, "torch", dtype).status == "passed"
+
+
+@pytest.mark.parametrize("clause, bug", [
+    ("family.edm_precond", lambda sigma, sigma_data=0.5: (*k_diffusion_scalings(sigma, sigma_data)[:3],
+                                                          torch.log(sigma))),                     # c_noise = ln σ
+    ("family.edm_precond", lambda sigma, sigma_data=0.5: (k_diffusion_scalings(sigma, sigma_data)[0],
+                                                          sigma * sigma_data / (sigma**2 + sigma_data**2),
+                                                          *k_diffusion_scalings(sigma, sigma_data)[2:])),  # no √
+    ("family.edm_denoise", lambda x_sigma, F, sigma, sigma_data=0.5: diffusers_precondition_outputs(F, x_sigma, sigma,
+                                                                                                     sigma_data)),
+    ("family.edm_denoise", lambda x_sigma, F, sigma, sigma_data=0.5: diffusers_precondition_outputs(x_sigma, F, sigma,
+                                                                                                     1.0)),
+], ids=["c_noise_ln", "c_out_no_sqrt", "swapped", "sigma_data_ignored"])
+def test_planted_edm_bugs_fail(clause, bug):
+    assert _run(clause, bug, "torch").status == "failed"
+
+
+def test_edm_values():
+    c_skip, c_out, c_in, c_noise = RF.edm_preconditioning(np.array([0.5, 1e200]), 0.5)
+    np.testing.assert_allclose([c_skip[0], c_out[0], c_in[0], c_noise[0]],
+                               [0.5, 0.25 * math.sqrt(2), 1 / (0.5 * math.sqrt(2)), 0.25 * math.log(0.5)], rtol=1e-15)
+    assert c_skip[1] == 0.0 and c_out[1] == 0.5                   # σ² would overflow: hypot does not
+    x, z, s = np.array([[1.0, -2.0]]), np.array([[0.3, 0.7]]), 2.0
+    f = (s * x / 0.5 - 0.5 * z) / math.hypot(s, 0.5)
+    np.testing.assert_allclose(RF.edm_denoise(x + s * z, f, s), x, rtol=1e-15)
+    with pytest.raises(SpecInputError) as e:
+        AF.edm_denoise(torch.ones(2, 3), torch.ones(2, 3), torch.tensor([1.0, 0.0]))
+    assert e.value.argument == "sigma"
