@@ -28,3 +28,14 @@ def pair(clause: str, names: tuple[str, str], u, w):
     u, w = tensor(clause, names[0], u, 1), tensor(clause, names[1], w, 1)
     V.same_shape(clause, names, u, w)
     return u, w
+
+
+def exact_dtype(device) -> torch.dtype:
+    """The dtype of schedules and other per-step coefficients: float64, float32 on MPS (which has no float64)."""
+    return torch.float32 if torch.device(device).type == "mps" else torch.float64
+
+
+def col(v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """A per-sample coefficient (shape () or (n,)) as a column that broadcasts against x (n, ...), in x's dtype."""
+    v = v.to(device=x.device, dtype=x.dtype)
+    return v if v.ndim == 0 else v.reshape(v.shape + (1,) * (x.ndim - 1))

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from reference import family as F
 from reference import optimal as O
 from reference import sde as R
-from reference.ddpm import linear_betas
+from reference.ddpm import beta_schedule
 from spec.schema import Tolerance
 
 from ..harness.arrays import T_EDGES, gaussian, with_edges
@@ -96,7 +96,7 @@ def _symbolic_forward(x, t, path="vp"):
 def _elbo_cases(draw, sigma="beta_tilde", shift=0, with_x0=False):
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     T = draw(st.integers(2, 60))
-    betas = linear_betas(T) if draw(st.booleans()) else np.sort(rng.uniform(1e-4, 0.3, T))
+    betas = beta_schedule(T) if draw(st.booleans()) else np.sort(rng.uniform(1e-4, 0.3, T))
     n, d = draw(st.integers(1, 5)), draw(st.integers(1, 4))
     lo = 2 if sigma == "beta_tilde" else 1
     t = rng.integers(lo, T + 1, n)
