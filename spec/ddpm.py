@@ -292,7 +292,7 @@ CLAUSES = [
         notes="η = 0 is ddpm.ddim_step; η = 1 with t' = t − 1 has σ_t² = β̃_t and is ddpm.ancestral_step with "
               "sigma='beta_tilde' (sympy and a property). diffusers' DDIMScheduler.step(model_output, timestep, "
               "sample, eta, variance_noise=noise) with clip_sample=False, set_alpha_to_one=True and zero_based "
-              "timesteps (prev_timestep = −1 at the end) is this clause; its default clip_sample=True clamps x̂_0 to [−1, 1], "
-              "which the spec does not.",
+              "timesteps (prev_timestep = −1 at the end) is this clause; its default clip_sample=True clamps x̂_0 "
+              "to [−1, 1], which the spec does not.",
     ),
 ]
