@@ -93,29 +93,31 @@ def ancestral_step(x_t, eps_pred, t, betas, noise, sigma="beta_tilde", indexing=
             + col(var.sqrt(), x_t) * noise).to(dt)
 
 
+def _jump(clause, t, t_prev, indexing, betas):
+    """(t, t') one-based with 1 ≤ t ≤ T, 0 ≤ t' < t, named for the clause."""
+    T = betas.shape[0]
+    if T == 0:
+        raise SpecInputError(clause, "betas", "a non-empty schedule β_1..β_T", "shape (0,)")
+    t = steps(clause, "t", t, 1, T, indexing, T, betas.device)
+    t_prev = steps(clause, "t_prev", t_prev, 0, T - 1, indexing, T, betas.device)
+    if bool((t_prev >= t).any()):
+        raise SpecInputError(clause, "t_prev", "an earlier step than t (t' < t)", "t' ≥ t")
+    return t, t_prev
+
+
 @implements("ddpm.ddim_eta_step")
 def ddim_eta_step(x_t, model_output, t, t_prev, betas, eta, noise=None, prediction_type="epsilon",
                   indexing="one_based"):
     """x_{t'} = √ᾱ_{t'} x̂_0 + √(1 − ᾱ_{t'} − σ_t²) ε̂ + σ_t ξ, σ_t = η √((1 − ᾱ_{t'})/(1 − ᾱ_t)) √(1 − ᾱ_t/ᾱ_{t'}),
     (x̂_0, ε̂) from the model output in its prediction_type (epsilon, v_prediction, sample)."""
-    return _ddim("ddpm.ddim_eta_step", x_t, model_output, t, t_prev, betas, eta, noise, prediction_type, indexing)
-
-
-def _ddim(c, x_t, m, t, t_prev, betas, eta, noise, prediction_type, indexing):
     if eta > 0 and noise is None:
-        raise SpecInputError(c, "noise", "ξ of x_t's shape when η > 0", "None")
-    ab, om, log_ab, b = schedule(betas, c)
-    T = b.shape[0]
-    t = steps(c, "t", t, 1, T, indexing, T, b.device)
-    t_prev = steps(c, "t_prev", t_prev, 0, T - 1, indexing, T, b.device)
-    if bool((t_prev >= t).any()):
-        raise SpecInputError(c, "t_prev", "an earlier step than t (t' < t)", "t' ≥ t")
+        raise SpecInputError("ddpm.ddim_eta_step", "noise", "ξ of x_t's shape when η > 0", "None")
+    t, t_prev = _jump("ddpm.ddim_eta_step", t, t_prev, indexing, betas)
+    ab, om, log_ab, _ = schedule(betas)
     jump = -torch.expm1(log_ab[t] - log_ab[t_prev])                  # 1 − ᾱ_t/ᾱ_{t'}
     var = eta**2 * om[t_prev] / om[t] * jump                         # σ_t²
     rest = om[t_prev] * (1.0 - eta**2 * jump / om[t])                # 1 − ᾱ_{t'} − σ_t²
-    xs = (x_t, m) if noise is None else (x_t, m, noise)
-    xs, dt = upcast(*xs)
-    x_t, m = xs[0], xs[1]
+    (x_t, m, *xi), dt = upcast(x_t, model_output, *([] if noise is None else [noise]))
     a, s = col(ab[t].sqrt(), x_t), col(om[t].sqrt(), x_t)
     if prediction_type == "epsilon":
         x0_hat, eps_hat = (x_t - s * m) / a, m
@@ -124,13 +126,12 @@ def _ddim(c, x_t, m, t, t_prev, betas, eta, noise, prediction_type, indexing):
     else:
         x0_hat, eps_hat = m, (x_t - a * m) / s
     x_prev = col(ab[t_prev].sqrt(), x_t) * x0_hat + col(rest.sqrt(), x_t) * eps_hat
-    if noise is not None:
-        x_prev = x_prev + col(var.sqrt(), x_t) * xs[2]
-    return x_prev.to(dt)
+    return (x_prev + col(var.sqrt(), x_t) * xi[0] if xi else x_prev).to(dt)
 
 
 @implements("ddpm.ddim_step")
 def ddim_step(x_t, eps_pred, t, t_prev, betas, indexing="one_based"):
     """x_{t'} = √ᾱ_{t'} x̂_0 + √(1 − ᾱ_{t'}) ε_θ, x̂_0 = (x_t − √(1 − ᾱ_t) ε_θ)/√ᾱ_t: ddpm.ddim_eta_step at η = 0 with
     ε-prediction."""
-    return _ddim("ddpm.ddim_step", x_t, eps_pred, t, t_prev, betas, 0.0, None, "epsilon", indexing)
+    _jump("ddpm.ddim_step", t, t_prev, indexing, betas)          # the step ranges, named for this clause
+    return ddim_eta_step.raw(x_t, eps_pred, t, t_prev, betas, 0.0, None, "epsilon", indexing)

@@ -98,8 +98,11 @@ def ancestral_step(x_t, eps_pred, t, betas, noise, sigma="beta_tilde", indexing=
     return mean + _col(np.sqrt(var), x_t) * noise
 
 
-def _jump(clause, t, t_prev, indexing, T):
-    """(t, t') one-based with 1 ≤ t ≤ T, 0 ≤ t' < t."""
+def _jump(clause, t, t_prev, indexing, betas):
+    """(t, t') one-based with 1 ≤ t ≤ T, 0 ≤ t' < t, named for the clause."""
+    T = betas.size
+    if T == 0:
+        raise SpecInputError(clause, "betas", "a non-empty schedule β_1..β_T", "shape (0,)")
     t = steps(clause, "t", t, 1, T, indexing, T)
     t_prev = steps(clause, "t_prev", t_prev, 0, T - 1, indexing, T)
     if np.any(t_prev >= t):
@@ -119,14 +122,10 @@ def ddim_eta_step(x_t, model_output, t, t_prev, betas, eta, noise=None, predicti
 
     1 − ᾱ_{t'} − σ_t² = (1 − ᾱ_{t'})(1 − η² (1 − ᾱ_t/ᾱ_{t'})/(1 − ᾱ_t)), with 1 − ᾱ_t/ᾱ_{t'} by expm1: no cancellation.
     """
-    return _ddim("ddpm.ddim_eta_step", x_t, model_output, t, t_prev, betas, eta, noise, prediction_type, indexing)
-
-
-def _ddim(c, x_t, model_output, t, t_prev, betas, eta, noise, prediction_type, indexing):
     if eta > 0 and noise is None:
-        raise SpecInputError(c, "noise", "ξ of x_t's shape when η > 0", "None")
-    ab, om, log_ab = schedule(betas, c)
-    t, t_prev = _jump(c, t, t_prev, indexing, betas.size)
+        raise SpecInputError("ddpm.ddim_eta_step", "noise", "ξ of x_t's shape when η > 0", "None")
+    t, t_prev = _jump("ddpm.ddim_eta_step", t, t_prev, indexing, betas)
+    ab, om, log_ab = schedule(betas)
     a, b = _col(np.sqrt(ab[t]), x_t), _col(np.sqrt(om[t]), x_t)
     if prediction_type == "epsilon":
         eps_hat = model_output
@@ -147,4 +146,5 @@ def _ddim(c, x_t, model_output, t, t_prev, betas, eta, noise, prediction_type, i
 def ddim_step(x_t, eps_pred, t, t_prev, betas, indexing="one_based"):
     """x_{t'} = √ᾱ_{t'} x̂_0 + √(1 − ᾱ_{t'}) ε_θ, x̂_0 = (x_t − √(1 − ᾱ_t) ε_θ)/√ᾱ_t  (DDIM, η = 0; 03's table):
     ddpm.ddim_eta_step at η = 0 with ε-prediction."""
-    return _ddim("ddpm.ddim_step", x_t, eps_pred, t, t_prev, betas, 0.0, None, "epsilon", indexing)
+    _jump("ddpm.ddim_step", t, t_prev, indexing, betas)          # the step ranges, named for this clause
+    return ddim_eta_step.raw(x_t, eps_pred, t, t_prev, betas, 0.0, None, "epsilon", indexing)
