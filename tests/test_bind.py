@@ -28,7 +28,7 @@ def _functions(cid):
             getattr(importlib.import_module(f"accelerated.{m}"), c.function))
 
 
-NOT_YET = {"gan", "vae", "autoregressive", "rf", "ddpm", "family", "schedule", "optimal", "sampler", "consistency",
+NOT_YET = {"gan", "vae", "autoregressive", "rf", "ddpm", "family", "schedule", "optimal", "sampler",
            "ldm", "dit", "attention", "video", "vq", "sde"}
 """Families whose functions are not yet bound by spec.bind.implements (issue 8 converts them one by one)."""
 
