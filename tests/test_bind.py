@@ -29,7 +29,7 @@ def _functions(cid):
 
 
 NOT_YET = {"gan", "vae", "autoregressive", "rf", "ddpm", "family", "schedule", "optimal", "sampler",
-           "ldm", "dit", "attention", "video", "vq", "sde"}
+           "ldm", "dit", "attention", "video", "sde"}
 """Families whose functions are not yet bound by spec.bind.implements (issue 8 converts them one by one)."""
 
 
