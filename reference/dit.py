@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from spec.bind import implements
-from spec.broadcast import implements_broadcasting
+from spec.broadcast import implements_except
 from spec.errors import SpecInputError
 
 
@@ -69,7 +69,7 @@ def timestep_embedding(t, dim, max_period=10000.0, order="cos_sin", freq_shift="
     return np.concatenate(halves + [np.zeros((t.shape[0], dim % 2))], axis=1)
 
 
-@implements_broadcasting("dit.adaln", against="h", operands=("gamma", "beta"))
+@implements_except("dit.adaln", "gamma", "beta", broadcast_against="h")
 def adaln(h, gamma, beta, eps=1e-6, modulation="gamma_beta"):
     """γ ⊙ (h − μ)/√(σ² + ε) + β over the last axis, biased σ² (03); 'one_plus_scale': (h, s, shift) → γ = 1 + s."""
     gamma = 1.0 + gamma if modulation == "one_plus_scale" else gamma
@@ -78,13 +78,13 @@ def adaln(h, gamma, beta, eps=1e-6, modulation="gamma_beta"):
     return gamma * ((h - mu) / np.sqrt(var + eps)) + beta
 
 
-@implements_broadcasting("unet.film", against="h", operands=("gamma", "beta"))
+@implements_except("unet.film", "gamma", "beta", broadcast_against="h")
 def film(h, gamma, beta):
     """FiLM(h) = γ ⊙ h + β (03: "transform features as γ · h + β")."""
     return gamma * h + beta
 
 
-@implements_broadcasting("dit.adaln_zero", against="x", operands=("gate", "branch"))
+@implements_except("dit.adaln_zero", "gate", "branch", broadcast_against="x")
 def gated_residual(x, gate, branch):
     """AdaLN-Zero: x + g ⊙ F; g = 0 (the initialisation) gives x."""
     return x + gate * branch
