@@ -29,7 +29,7 @@ def _functions(cid):
 
 
 NOT_YET = {"rf", "ddpm", "family", "schedule", "optimal", "sampler", "consistency",
-           "distill", "cond", "attention", "video", "vq", "sde", "guidance", "score"}
+           "distill", "cond", "vq", "sde", "guidance", "score"}
 """Families whose functions are not yet bound by spec.bind.implements (issue 8 converts them one by one)."""
 
 
