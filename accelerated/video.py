@@ -15,11 +15,13 @@ from .attention import attention
 @implements("video.tokens")
 def video_latent_shape(T, H, W, f_t, f, c, p_t=1, p=1, temporal="divide"):
     """t = T/f_t ('causal': 1 + (T − 1)/f_t), h = H/f, w = W/f (03); positions t·h·w, tokens (t/p_t)(h/p)(w/p)."""
-    frames = T - 1 if temporal == "causal" else T
-    if frames % f_t or H % (f * p) or W % (f * p):
-        raise SpecInputError("video.tokens", "T/H/W", f"({'T − 1' if temporal == 'causal' else 'T'}) a multiple of "
-                             f"f_t = {f_t}, H and W multiples of f·p = {f * p}", f"T = {T}, H = {H}, W = {W}")
-    t, h, w = frames // f_t + (temporal == "causal"), H // f, W // f
+    first = 1 if temporal == "causal" else 0                   # a causal VAE encodes the first frame alone
+    t, rest = divmod(T - first, f_t)
+    (h, rest_h), (w, rest_w) = divmod(H, f), divmod(W, f)
+    if rest or rest_h or rest_w or h % p or w % p:
+        raise SpecInputError("video.tokens", "T/H/W", f"({'T − 1' if first else 'T'}) a multiple of f_t = {f_t}, "
+                             f"H and W multiples of f·p = {f * p}", f"T = {T}, H = {H}, W = {W}")
+    t += first
     if t % p_t:
         raise SpecInputError("video.tokens", "p_t", f"a divisor of the latent frames t = {t}", str(p_t))
     return {"latent": (t, h, w, c), "positions": t * h * w, "tokens": (t // p_t) * (h // p) * (w // p)}
