@@ -2,7 +2,7 @@
 FiLM and AdaLN-Zero's gated residual, every convention variant.
 
 Arguments are checked by spec.bind from the clauses' symbols (images (..., C, H, W), tokens (..., N, D), sizes
-integers in [1, 2¹⁶]); the modulation operands γ, β and the gate broadcast against h (spec.broadcast).
+integers in [1, 2¹⁶]); the modulation operands γ, β and the gate broadcast against h (Domain.broadcast_to).
 """
 from __future__ import annotations
 

@@ -47,14 +47,15 @@ CHECK_VALUES = os.environ.get("GENSPEC_CHECK_VALUES", "1") != "0"
 Check = Callable[[Any, dict], Any]
 
 
-def implements(clause_id: str, *, backend: str | None = None):
-    """Bind a function to clause ``clause_id``: validate and convert its arguments from the clause's declaration."""
+def implements(clause_id: str, *, backend: str | None = None, unchecked: tuple[str, ...] = ()):
+    """Bind a function to clause ``clause_id``: validate and convert its arguments from the clause's declaration.
+    ``unchecked`` names arguments the body checks itself (a boolean mask; matrices whose layout is a convention)."""
     def bind(fn):
         import spec  # the catalog imports the family modules, which never import this module's users
         clause = spec.get(clause_id)
         be = backend or ("torch" if fn.__module__.split(".")[0] == "accelerated" else "numpy")
         sig = inspect.signature(fn)
-        plan = _plan(clause, fn, sig, be)
+        plan = [(name, check) for name, check in _plan(clause, fn, sig, be) if name not in unchecked]
         against = [(s.name, s.domain.broadcast_to) for s in clause.inputs
                    if s.domain.broadcast_to is not None and s.name in sig.parameters]
 
