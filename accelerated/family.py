@@ -186,6 +186,6 @@ def edm_preconditioning(sigma, sigma_data=0.5):
 @implements("family.edm_denoise")
 def edm_denoise(x_sigma, F, sigma, sigma_data=0.5):
     """D = c_skip(σ) x_σ + c_out(σ) F."""
-    (x, f, s), dt = upcast(x_sigma, F, per_sample(sigma, x_sigma))
+    (x, f, s), dt = upcast(x_sigma, F, per_sample_column(sigma, x_sigma))
     c_skip, c_out, _, _ = edm_preconditioning.raw(s, sigma_data)
     return (c_skip * x + c_out * f).to(dt)
