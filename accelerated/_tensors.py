@@ -56,3 +56,14 @@ def per_sample_column(t, like: torch.Tensor) -> torch.Tensor:
     if not isinstance(t, torch.Tensor):
         t = torch.tensor(float(t), dtype=torch.float32 if like.dtype in HALF else like.dtype, device=like.device)
     return t.reshape(t.shape + (1,) * (like.ndim - t.ndim)) if t.ndim else t
+
+
+def exact_dtype(device) -> torch.dtype:
+    """The dtype of schedules and other per-step coefficients: float64, float32 on MPS (which has no float64)."""
+    return torch.float32 if torch.device(device).type == "mps" else torch.float64
+
+
+def col(v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """A per-sample coefficient (shape () or (n,)) as a column that broadcasts against x (n, ...), in x's dtype."""
+    v = v.to(device=x.device, dtype=x.dtype)
+    return v if v.ndim == 0 else v.reshape(v.shape + (1,) * (x.ndim - 1))

@@ -1,127 +1,137 @@
-"""DDPM and DDIM in PyTorch (spec/ddpm.py): default variants (one_based indexing, σ_t² = β̃_t, batch-mean loss).
+"""DDPM and DDIM in PyTorch (spec/ddpm.py): the functions, names, arguments and conventions of reference/ddpm.py.
 
-The schedule (ᾱ, a product of up to T factors) is computed in float64 on the input's device (float32 on MPS,
-which has no float64); the elementwise update runs in the input's dtype (float32 for bfloat16/float16).
+The schedule (ᾱ, a product of up to T factors, and every per-step coefficient) is computed in float64 on the input's
+device (float32 on MPS, which has no float64); the elementwise update runs in the input's dtype (float32 for
+bfloat16/float16, rounded once).
 """
 from __future__ import annotations
 
+import math
+
 import torch
 
-from spec import validate as V
+from spec.bind import implements
+from spec.ddpm import COSINE_S
 from spec.errors import SpecInputError
 
-from ._tensors import pair as _pair
-from ._tensors import tensor as _tensor
-from ._tensors import upcast as _work
+from ._tensors import col, exact_dtype, upcast
 
 
-def _betas(clause, betas):
-    betas = _tensor(clause, "betas", betas, ndim=1)
-    if betas.numel() == 0:
-        raise SpecInputError(clause, "betas", "a non-empty schedule β_1..β_T", "shape (0,)")
-    return V.interval(clause, "betas", betas, 0.0, 1.0, low_closed=False, high_closed=False)
-
-
-def _steps(clause, name, t, lo, hi, n, device):
-    """Integer steps (Python int or integer tensor; scalar or (n,)) in [lo, hi], one-based, as int64 on device."""
-    if isinstance(t, bool) or not isinstance(t, (int, torch.Tensor)) or (
-            isinstance(t, torch.Tensor) and (t.is_floating_point() or t.is_complex() or t.dtype == torch.bool)):
-        raise SpecInputError(clause, name, "integer time steps", type(t).__name__ if not isinstance(t, torch.Tensor)
-                             else f"dtype {t.dtype}")
-    t = torch.as_tensor(t, dtype=torch.int64, device=device)
-    if t.ndim > 1 or (t.ndim == 1 and t.shape[0] != n):
-        raise SpecInputError(clause, name, f"a scalar or one step per sample, shape ({n},)", f"shape {tuple(t.shape)}")
+def steps(clause, name, t, lo, hi, indexing, T, device):
+    """One-based int64 steps from t (an int or an integer tensor) in the declared indexing, each in [lo, hi]."""
+    shift = 1 if indexing == "zero_based" else 0
+    t = torch.as_tensor(t, dtype=torch.int64, device=device) + shift
     if t.numel() and bool(((t < lo) | (t > hi)).any()):
-        raise SpecInputError(clause, name, f"steps in [{lo}, {hi}] (one_based)",
-                             f"values in [{int(t.min())}, {int(t.max())}]")
+        raise SpecInputError(clause, name, f"steps in [{lo - shift}, {hi - shift}] ({indexing}, T = {T})",
+                             f"values in [{int(t.min()) - shift}, {int(t.max()) - shift}]")
     return t
 
 
-def _bcast(v, x):
-    return v if v.ndim == 0 else v.reshape(v.shape + (1,) * (x.ndim - 1))
+def schedule(betas, clause=None):
+    """([ᾱ_0 = 1, ..., ᾱ_T], [1 − ᾱ_0, ..., 1 − ᾱ_T], [log ᾱ_0, ..., log ᾱ_T], [β_1..β_T]) in float64 (float32 on
+    MPS). With a clause: an empty schedule is its SpecInputError."""
+    if clause is not None and betas.numel() == 0:
+        raise SpecInputError(clause, "betas", "a non-empty schedule β_1..β_T", "shape (0,)")
+    b = betas.to(exact_dtype(betas.device))
+    log_ab = torch.cat([torch.zeros(1, dtype=b.dtype, device=b.device), torch.cumsum(torch.log1p(-b), 0)])
+    return torch.exp(log_ab), -torch.expm1(log_ab), log_ab, b
 
 
-def _schedule(betas):
-    """([ᾱ_0 = 1, ..., ᾱ_T], [1 − ᾱ_0, ..., 1 − ᾱ_T], [β_1..β_T]) in float64 (float32 on MPS)."""
-    hd = torch.float32 if betas.device.type == "mps" else torch.float64
-    b = betas.to(hd)
-    log_ab = torch.cat([torch.zeros(1, dtype=hd, device=b.device), torch.cumsum(torch.log1p(-b), 0)])
-    return torch.exp(log_ab), -torch.expm1(log_ab), b
+@implements("ddpm.beta_schedule")
+def beta_schedule(T=1000, beta_1=1e-4, beta_T=0.02, max_beta=0.999, beta_schedule="linear"):
+    """β_t, t = 1..T, in float64: linear (Ho et al.), scaled_linear (√β equally spaced), squaredcos_cap_v2
+    (min(1 − f(t/T)/f((t − 1)/T), β_max), as sin(b − a) sin(b + a)/cos²a)."""
+    u = torch.arange(T, dtype=torch.float64) / max(T - 1, 1)
+    if beta_schedule == "linear":
+        return beta_1 + u * (beta_T - beta_1)
+    if beta_schedule == "scaled_linear":
+        return (math.sqrt(beta_1) + u * (math.sqrt(beta_T) - math.sqrt(beta_1))) ** 2
+    a, b = (((torch.arange(T, dtype=torch.float64) + k) / T + COSINE_S) / (1 + COSINE_S) * (math.pi / 2)
+            for k in (0, 1))
+    return torch.clamp(torch.sin(b - a) * torch.sin(b + a) / torch.cos(a) ** 2, max=max_beta)
 
 
-def linear_betas(T=1000, beta_1=1e-4, beta_T=0.02, dtype=torch.float64, device=None):
-    """β_t = β_1 + (t − 1)/(T − 1)(β_T − β_1), t = 1..T (Ho et al. 2020)."""
-    c = "ddpm.beta_schedule"
-    V.scalar(c, "T", T)                                  # finite first: NaN has no integer test
-    T = V.scalar(c, "T", T, 1, 10**7, integer=True)
-    beta_1 = V.scalar(c, "beta_1", beta_1, 0.0, 1.0, low_closed=False, high_closed=False)
-    beta_T = V.scalar(c, "beta_T", beta_T, 0.0, 1.0, low_closed=False, high_closed=False)
-    if T == 1:
-        return torch.tensor([beta_1], dtype=dtype, device=device)
-    k = torch.arange(T, dtype=torch.float64, device=device)
-    return (beta_1 + k / (T - 1) * (beta_T - beta_1)).to(dtype)
+linear_betas = beta_schedule
+"""The name this function had before it took the other schedules (the default is Ho et al.'s linear one)."""
 
 
+@implements("ddpm.alpha_bar")
 def alpha_bars(betas):
     """ᾱ_t = Π_{s≤t}(1 − β_s), t = 1..T, accumulated in float64 and returned in betas' dtype."""
-    betas = _betas("ddpm.alpha_bar", betas)
-    return _schedule(betas)[0][1:].to(betas.dtype)
+    return schedule(betas, "ddpm.alpha_bar")[0][1:].to(betas.dtype)
 
 
-def forward(x0, eps, t, betas):
-    """x_t = √ᾱ_t x0 + √(1 − ᾱ_t) ε, t ∈ 0..T (one_based; t = 0 is x0)."""
-    c = "ddpm.forward"
-    x0, eps = _pair(c, ("x0", "eps"), x0, eps)
-    betas = _betas(c, betas)
-    t = _steps(c, "t", t, 0, betas.shape[0], x0.shape[0], x0.device)
-    abf, omf, _ = _schedule(betas)
-    (x0, eps), dt = _work(x0, eps)
-    wd = x0.dtype
-    return (_bcast(abf[t].sqrt().to(wd), x0) * x0 + _bcast(omf[t].sqrt().to(wd), x0) * eps).to(dt)
+@implements("ddpm.forward")
+def forward(x0, eps, t, betas, indexing="one_based"):
+    """x_t = √ᾱ_t x0 + √(1 − ᾱ_t) ε; t = 0 is x0."""
+    ab, om, _, _ = schedule(betas, "ddpm.forward")
+    t = steps("ddpm.forward", "t", t, 0, betas.shape[0], indexing, betas.shape[0], ab.device)
+    (x0, eps), dt = upcast(x0, eps)
+    return (col(ab[t].sqrt(), x0) * x0 + col(om[t].sqrt(), x0) * eps).to(dt)
 
 
-def loss(eps_pred, eps):
-    """L = mean over the batch of ‖ε − ε_θ‖²."""
-    c = "ddpm.loss"
-    eps_pred, eps = _pair(c, ("eps_pred", "eps"), eps_pred, eps)
+@implements("ddpm.loss")
+def loss(eps_pred, eps, reduction="batch_mean_sq_norm"):
+    """L = mean over the batch of ‖ε − ε_θ‖²; 'mse_all_elements' (F.mse_loss) divides by D."""
     if eps.shape[0] == 0:
-        raise SpecInputError(c, "eps", "a non-empty batch", "0 samples")
-    (eps_pred, eps), dt = _work(eps_pred, eps)
-    return ((eps - eps_pred) ** 2).reshape(eps.shape[0], -1).sum(dim=1).mean().to(dt)
+        raise SpecInputError("ddpm.loss", "eps", "a non-empty batch", "0 samples")
+    (eps_pred, eps), dt = upcast(eps_pred, eps)
+    L = (eps - eps_pred).square().reshape(eps.shape[0], -1).sum(dim=1).mean()
+    return (L / eps[0].numel() if reduction == "mse_all_elements" else L).to(dt)
 
 
-def ancestral_step(x_t, eps_pred, t, betas, noise):
-    """x_{t−1} = (x_t − β_t/√(1 − ᾱ_t) ε_θ)/√α_t + σ_t ξ, σ_t² = β̃_t, no noise at t = 1 (Ho et al. Algorithm 2)."""
-    c = "ddpm.ancestral_step"
-    x_t, eps_pred = _pair(c, ("x_t", "eps_pred"), x_t, eps_pred)
-    noise = _tensor(c, "noise", noise, 1)
-    V.same_shape(c, ("x_t", "noise"), x_t, noise)
-    betas = _betas(c, betas)
-    t = _steps(c, "t", t, 1, betas.shape[0], x_t.shape[0], x_t.device)
-    _, omf, b = _schedule(betas)
-    beta, om, om_prev = b[t - 1], omf[t], omf[t - 1]
-    std = torch.where(t == 1, torch.zeros_like(beta), (om_prev / om * beta).sqrt())
-    k_eps = beta / om.sqrt()
-    inv_sqrt_alpha = torch.rsqrt(1.0 - beta)
-    (x_t, eps_pred, noise), dt = _work(x_t, eps_pred, noise)
-    wd = x_t.dtype
-    k_eps, inv_sqrt_alpha, std = (_bcast(v.to(wd), x_t) for v in (k_eps, inv_sqrt_alpha, std))
-    return ((x_t - k_eps * eps_pred) * inv_sqrt_alpha + std * noise).to(dt)
+@implements("ddpm.ancestral_step")
+def ancestral_step(x_t, eps_pred, t, betas, noise, sigma="beta_tilde", indexing="one_based"):
+    """x_{t−1} = (x_t − β_t/√(1 − ᾱ_t) ε_θ)/√α_t + σ_t ξ, σ_t² = β̃_t ('beta_tilde') or β_t ('beta'), no noise at
+    t = 1 (Ho et al. Algorithm 2)."""
+    _, om, _, b = schedule(betas, "ddpm.ancestral_step")
+    t = steps("ddpm.ancestral_step", "t", t, 1, b.shape[0], indexing, b.shape[0], b.device)
+    beta = b[t - 1]
+    var = torch.where(t == 1, torch.zeros_like(beta), om[t - 1] / om[t] * beta if sigma == "beta_tilde" else beta)
+    (x_t, eps_pred, noise), dt = upcast(x_t, eps_pred, noise)
+    return ((x_t - col(beta / om[t].sqrt(), x_t) * eps_pred) * col(torch.rsqrt(1.0 - beta), x_t)
+            + col(var.sqrt(), x_t) * noise).to(dt)
 
 
-def ddim_step(x_t, eps_pred, t, t_prev, betas):
-    """x_{t'} = √ᾱ_{t'} x̂_0 + √(1 − ᾱ_{t'}) ε_θ, x̂_0 = (x_t − √(1 − ᾱ_t) ε_θ)/√ᾱ_t (η = 0)."""
-    c = "ddpm.ddim_step"
-    x_t, eps_pred = _pair(c, ("x_t", "eps_pred"), x_t, eps_pred)
-    betas = _betas(c, betas)
+def _jump(clause, t, t_prev, indexing, betas):
+    """(t, t') one-based with 1 ≤ t ≤ T, 0 ≤ t' < t, named for the clause."""
     T = betas.shape[0]
-    t = _steps(c, "t", t, 1, T, x_t.shape[0], x_t.device)
-    t_prev = _steps(c, "t_prev", t_prev, 0, T - 1, x_t.shape[0], x_t.device)
+    if T == 0:
+        raise SpecInputError(clause, "betas", "a non-empty schedule β_1..β_T", "shape (0,)")
+    t = steps(clause, "t", t, 1, T, indexing, T, betas.device)
+    t_prev = steps(clause, "t_prev", t_prev, 0, T - 1, indexing, T, betas.device)
     if bool((t_prev >= t).any()):
-        raise SpecInputError(c, "t_prev", "an earlier step than t (t' < t)", "t' ≥ t")
-    abf, omf, _ = _schedule(betas)
-    (x_t, eps_pred), dt = _work(x_t, eps_pred)
-    wd = x_t.dtype
-    sa, so, sa_p, so_p = (_bcast(v.sqrt().to(wd), x_t) for v in (abf[t], omf[t], abf[t_prev], omf[t_prev]))
-    x0_hat = (x_t - so * eps_pred) / sa
-    return (sa_p * x0_hat + so_p * eps_pred).to(dt)
+        raise SpecInputError(clause, "t_prev", "an earlier step than t (t' < t)", "t' ≥ t")
+    return t, t_prev
+
+
+@implements("ddpm.ddim_eta_step")
+def ddim_eta_step(x_t, model_output, t, t_prev, betas, eta, noise=None, prediction_type="epsilon",
+                  indexing="one_based"):
+    """x_{t'} = √ᾱ_{t'} x̂_0 + √(1 − ᾱ_{t'} − σ_t²) ε̂ + σ_t ξ, σ_t = η √((1 − ᾱ_{t'})/(1 − ᾱ_t)) √(1 − ᾱ_t/ᾱ_{t'}),
+    (x̂_0, ε̂) from the model output in its prediction_type (epsilon, v_prediction, sample)."""
+    if eta > 0 and noise is None:
+        raise SpecInputError("ddpm.ddim_eta_step", "noise", "ξ of x_t's shape when η > 0", "None")
+    t, t_prev = _jump("ddpm.ddim_eta_step", t, t_prev, indexing, betas)
+    ab, om, log_ab, _ = schedule(betas)
+    jump = -torch.expm1(log_ab[t] - log_ab[t_prev])                  # 1 − ᾱ_t/ᾱ_{t'}
+    var = eta**2 * om[t_prev] / om[t] * jump                         # σ_t²
+    rest = om[t_prev] * (1.0 - eta**2 * jump / om[t])                # 1 − ᾱ_{t'} − σ_t²
+    (x_t, m, *xi), dt = upcast(x_t, model_output, *([] if noise is None else [noise]))
+    a, s = col(ab[t].sqrt(), x_t), col(om[t].sqrt(), x_t)
+    if prediction_type == "epsilon":
+        x0_hat, eps_hat = (x_t - s * m) / a, m
+    elif prediction_type == "v_prediction":
+        x0_hat, eps_hat = a * x_t - s * m, a * m + s * x_t
+    else:
+        x0_hat, eps_hat = m, (x_t - a * m) / s
+    x_prev = col(ab[t_prev].sqrt(), x_t) * x0_hat + col(rest.sqrt(), x_t) * eps_hat
+    return (x_prev + col(var.sqrt(), x_t) * xi[0] if xi else x_prev).to(dt)
+
+
+@implements("ddpm.ddim_step")
+def ddim_step(x_t, eps_pred, t, t_prev, betas, indexing="one_based"):
+    """x_{t'} = √ᾱ_{t'} x̂_0 + √(1 − ᾱ_{t'}) ε_θ, x̂_0 = (x_t − √(1 − ᾱ_t) ε_θ)/√ᾱ_t: ddpm.ddim_eta_step at η = 0 with
+    ε-prediction."""
+    _jump("ddpm.ddim_step", t, t_prev, indexing, betas)          # the step ranges, named for this clause
+    return ddim_eta_step.raw(x_t, eps_pred, t, t_prev, betas, 0.0, None, "epsilon", indexing)

@@ -9,7 +9,6 @@ import torch
 import torch.nn.functional as F
 
 from spec.bind import implements
-from spec.broadcast import implements_broadcasting
 from spec.errors import SpecInputError
 
 from ._tensors import upcast
@@ -80,7 +79,7 @@ def timestep_embedding(t, dim, max_period=10000.0, order="cos_sin", freq_shift="
     return torch.cat([*halves, arg.new_zeros(len(t), dim % 2)], dim=-1).to(dt)
 
 
-@implements_broadcasting("dit.adaln", against="h", operands=("gamma", "beta"))
+@implements("dit.adaln")
 def adaln(h, gamma, beta, eps=1e-6, modulation="gamma_beta"):
     """AdaLN: γ ⊙ (h − μ)/√(σ² + ε) + β, μ and biased σ² over the last axis (LayerNorm without affine);
     'one_plus_scale' takes DiT's (h, scale, shift): γ = 1 + scale."""
@@ -89,14 +88,14 @@ def adaln(h, gamma, beta, eps=1e-6, modulation="gamma_beta"):
     return torch.addcmul(beta, gamma, F.layer_norm(h, h.shape[-1:], eps=eps)).to(dt)
 
 
-@implements_broadcasting("unet.film", against="h", operands=("gamma", "beta"))
+@implements("unet.film")
 def film(h, gamma, beta):
     """FiLM: γ ⊙ h + β (γ, β broadcast against h, e.g. (B, C, 1, 1) for feature maps)."""
     (h, gamma, beta), dt = upcast(h, gamma, beta)
     return torch.addcmul(beta, gamma, h).to(dt)
 
 
-@implements_broadcasting("dit.adaln_zero", against="x", operands=("gate", "branch"))
+@implements("dit.adaln_zero")
 def gated_residual(x, gate, branch):
     """AdaLN-Zero residual: x + gate ⊙ branch (a zero-initialised gate makes the block the identity)."""
     (x, gate, branch), dt = upcast(x, gate, branch)

@@ -49,6 +49,10 @@ def _path_ab(t, path, schedule):
         a = torch.exp(0.5 * log_ab)
         b = torch.sqrt(-torch.expm1(log_ab))
         da = -0.5 * (t * (VP_BETA_MAX - VP_BETA_MIN) + VP_BETA_MIN) * a
+    elif schedule == "trig":
+        k = 0.5 * math.pi
+        a, b = torch.sin(k * (1.0 - t)), torch.sin(k * t)
+        return a, b, -k * b, k * a
     else:
         s = COSINE_S
         k = 0.5 * math.pi / (1.0 + s)
@@ -62,7 +66,7 @@ def _path_ab(t, path, schedule):
 
 @implements("family.vp_schedule")
 def vp_alpha_bar(t, schedule="linear"):
-    """ᾱ(t) of the VP path: "linear" (Song et al. 2021, default) or "cosine" (Nichol & Dhariwal 2021)."""
+    """ᾱ(t) of the VP path: "linear" (Song et al. 2021, default), "cosine" (Nichol & Dhariwal 2021) or "trig"."""
     t, dt = _times(t)
     a = _path_ab(t, "vp", schedule)[0]
     return (a * a).to(dt)
@@ -167,3 +171,21 @@ def convert(x_t, y, t, from_target, to_target, path="rf", schedule=None):
     p = (c2 * d - d2 * c) / det
     q = (d2 * a - c2 * b) / det
     return (p * x_t + q * y).to(dt)
+
+
+# ---- EDM preconditioning --------------------------------------------------------------------------------
+@implements("family.edm_precond")
+def edm_preconditioning(sigma, sigma_data=0.5):
+    """(c_skip, c_out, c_in, c_noise) through h = hypot(σ, σ_d): ((σ_d/h)², σ σ_d/h, 1/h, ¼ ln σ)."""
+    (sigma,), dt = upcast(sigma)
+    h = torch.hypot(sigma, torch.full_like(sigma, sigma_data))
+    r = sigma_data / h
+    return tuple(v.to(dt) for v in (r * r, sigma * r, 1.0 / h, 0.25 * torch.log(sigma)))
+
+
+@implements("family.edm_denoise")
+def edm_denoise(x_sigma, F, sigma, sigma_data=0.5):
+    """D = c_skip(σ) x_σ + c_out(σ) F."""
+    (x, f, s), dt = upcast(x_sigma, F, per_sample_column(sigma, x_sigma))
+    c_skip, c_out, _, _ = edm_preconditioning.raw(s, sigma_data)
+    return (c_skip * x + c_out * f).to(dt)

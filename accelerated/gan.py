@@ -38,9 +38,11 @@ def value_density(p_data, p_g, d, dx):
 
 @implements("gan.discriminator_bce")
 def discriminator_bce(d_real, d_fake, log_clamp="exact"):
-    """L_D = BCE(D(x), 1) + BCE(D(G(z)), 0) = -V  (02); exact logs unless log_clamp = torch_bce."""
-    return -value.raw(nonempty("gan.discriminator_bce", "d_real", d_real),
-                      nonempty("gan.discriminator_bce", "d_fake", d_fake), log_clamp)
+    """L_D = BCE(D(x), 1) + BCE(D(G(z)), 0) = -mean log D(x) - mean log(1 - D(G(z)))  (02); exact logs unless
+    log_clamp = torch_bce (BCELoss's clamp at -100)."""
+    bce = lambda d, target_is_real: -(_log if target_is_real else _log1m)(d, log_clamp).mean()   # noqa: E731
+    return (bce(nonempty("gan.discriminator_bce", "d_real", d_real), True)
+            + bce(nonempty("gan.discriminator_bce", "d_fake", d_fake), False))
 
 
 @implements("gan.generator_loss_saturating")

@@ -11,6 +11,7 @@ import torch
 
 from spec import validate as V
 from spec.bind import implements
+from spec.errors import SpecInputError
 
 from ._tensors import upcast
 
@@ -56,3 +57,24 @@ def shift(t, s):
     (t,), dt = upcast(t)
     st = s * t
     return (st / ((1.0 - t) + st)).to(dt)
+
+
+@implements("schedule.shift_exponential")
+def time_shift_exponential(t, mu, sigma=1.0):
+    """t' = e^μ / (e^μ + (1/t − 1)^σ) through the odds q = e^μ (t/(1 − t))^σ: t' = q/(1 + q), or 1/(1 + 1/q) for
+    q > 1."""
+    (t,), dt = upcast(t)
+    q = math.exp(mu) * (t / (1.0 - t)) ** sigma
+    return torch.where(q <= 1.0, q / (1.0 + q), 1.0 / (1.0 + 1.0 / q.clamp(min=1.0))).to(dt)
+
+
+@implements("schedule.karras")
+def karras_sigmas(n, sigma_min, sigma_max, rho=7.0, final_sigma="zero"):
+    """σ_i = (σ_max^{1/ρ} + i/(N − 1)(σ_min^{1/ρ} − σ_max^{1/ρ}))^ρ, then σ_N = 0 ('zero'); float64 on the CPU
+    (no input carries a dtype or device: `.to(...)` it)."""
+    if sigma_min > sigma_max:
+        raise SpecInputError("schedule.karras", "sigma_min", f"σ_min ≤ σ_max = {sigma_max:g}", f"{sigma_min:g}")
+    ramp = torch.linspace(0.0, 1.0, n, dtype=torch.float64)
+    lo, hi = sigma_min ** (1.0 / rho), sigma_max ** (1.0 / rho)
+    sigmas = (hi + ramp * (lo - hi)) ** rho
+    return torch.cat([sigmas, sigmas.new_zeros(1)]) if final_sigma == "zero" else sigmas

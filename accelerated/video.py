@@ -1,47 +1,54 @@
-"""Video latents in PyTorch (spec/video.py): sizes and tokens, space-time patchify, factorized attention.
-
-Any device, dtype-preserving (attention as in accelerated/attention.py).
-"""
+"""Video latents in PyTorch (spec/video.py): sizes and tokens, space-time patchify, factorized attention; the
+functions, names and arguments of reference/video.py, every convention variant. Any device, dtype-preserving
+(attention as in accelerated/attention.py)."""
 from __future__ import annotations
 
 from spec import validate as V
+from spec.bind import implements
 from spec.errors import SpecInputError
 
 from ._tensors import tensor as _tensor
-from .attention import _mha
-
-MAX_SIZE = 2**20  # sizes beyond a million pixels (or frames) a side are input errors, not overflows
+from .attention import attention
 
 
-def video_latent_shape(T, H, W, f_t, f, c, p_t=1, p=1):
-    """t = T/f_t, h = H/f, w = W/f (03); positions t·h·w, tokens (t/p_t)(h/p)(w/p)."""
-    cl = "video.tokens"
-    T, H, W, f_t, f, c, p_t, p = (V.scalar(cl, n, v, 1, MAX_SIZE, integer=True) for n, v in
-                                  (("T", T), ("H", H), ("W", W), ("f_t", f_t), ("f", f), ("c", c), ("p_t", p_t),
-                                   ("p", p)))
-    if T % (f_t * p_t) or H % (f * p) or W % (f * p):
-        raise SpecInputError(cl, "T/H/W", f"T a multiple of f_t·p_t = {f_t * p_t}, H and W of f·p = {f * p}",
-                             f"T = {T}, H = {H}, W = {W}")
-    t, h, w = T // f_t, H // f, W // f
+@implements("video.tokens")
+def video_latent_shape(T, H, W, f_t, f, c, p_t=1, p=1, temporal="divide"):
+    """t = T/f_t ('causal': 1 + (T − 1)/f_t), h = H/f, w = W/f (03); positions t·h·w, tokens (t/p_t)(h/p)(w/p)."""
+    first = 1 if temporal == "causal" else 0                   # a causal VAE encodes the first frame alone
+    t, rest = divmod(T - first, f_t)
+    (h, rest_h), (w, rest_w) = divmod(H, f), divmod(W, f)
+    if rest or rest_h or rest_w or h % p or w % p:
+        raise SpecInputError("video.tokens", "T/H/W", f"({'T − 1' if first else 'T'}) a multiple of f_t = {f_t}, "
+                             f"H and W multiples of f·p = {f * p}", f"T = {T}, H = {H}, W = {W}")
+    t += first
+    if t % p_t:
+        raise SpecInputError("video.tokens", "p_t", f"a divisor of the latent frames t = {t}", str(p_t))
     return {"latent": (t, h, w, c), "positions": t * h * w, "tokens": (t // p_t) * (h // p) * (w // p)}
 
 
-def patchify(x, p_t, p):
-    """Video (..., C, T, H, W) → (..., (T/p_t)(H/p)(W/p), p_t·p·p·C); feature ((τ p + a) p + b) C + c, token
-    (i_t (H/p) + i)(W/p) + j. Exact."""
-    cl = "video.patchify"
-    p_t, p = V.scalar(cl, "p_t", p_t, 1, integer=True), V.scalar(cl, "p", p, 1, integer=True)
-    x = _tensor(cl, "x", x, 4)
+@implements("video.patchify")
+def patchify(x, p_t, p, layout="nthwc"):
+    """Video (..., C, T, H, W) → (..., (T/p_t)(H/p)(W/p), p_t·p·p·C); feature ((τ p + a) p + b) C + c ('channel_first':
+    ((c p_t + τ) p + a) p + b), token (i_t (H/p) + i)(W/p) + j. Exact."""
     C, T, H, W = x.shape[-4:]
     if T % p_t or H % p or W % p:
-        raise SpecInputError(cl, "x", f"T divisible by p_t = {p_t}, H and W by p = {p}", f"shape {tuple(x.shape)}")
+        raise SpecInputError("video.patchify", "x", f"T divisible by p_t = {p_t}, H and W by p = {p}",
+                             f"shape {tuple(x.shape)}")
     lead = x.shape[:-4]
     n = len(lead)
-    y = x.reshape(*lead, C, T // p_t, p_t, H // p, p, W // p, p)
-    y = y.permute(*range(n), n + 1, n + 3, n + 5, n + 2, n + 4, n + 6, n)    # (..., t, h, w, τ, a, b, C)
+    y = x.reshape(*lead, C, T // p_t, p_t, H // p, p, W // p, p)            # (..., C, t, τ, h, a, w, b)
+    feature = (n + 2, n + 4, n + 6, n) if layout == "nthwc" else (n, n + 2, n + 4, n + 6)
+    y = y.permute(*range(n), n + 1, n + 3, n + 5, *feature)
     return y.reshape(*lead, (T // p_t) * (H // p) * (W // p), p_t * p * p * C)
 
 
+def stage_weights(cl, name, w):
+    if w is not None and (not isinstance(w, (tuple, list)) or len(w) != 4):
+        raise SpecInputError(cl, name, "a tuple (w_q, w_k, w_v, w_o) or None", type(w).__name__)
+    return w
+
+
+@implements("video.factorized_attention", unchecked=("w_s", "w_t"))
 def factorized_attention(x, w_s, w_t, heads):
     """Spatial self-attention within each frame, then temporal self-attention across frames at each position (03).
 
@@ -52,18 +59,19 @@ def factorized_attention(x, w_s, w_t, heads):
     Returns (B, T, S, D_out).
     """
     cl = "video.factorized_attention"
-    x = _tensor(cl, "x", x, ndim=4)
+    w_s, w_t = stage_weights(cl, "w_s", w_s), stage_weights(cl, "w_t", w_t)
     B, T, S, _ = x.shape
-    for name, w in (("w_s", w_s), ("w_t", w_t)):
-        if w is not None and (not isinstance(w, (tuple, list)) or len(w) != 4):
-            raise SpecInputError(cl, name, "a tuple (w_q, w_k, w_v, w_o) or None", type(w).__name__)
-    y = x
-    if w_s is not None:
-        f = y.reshape(B * T, S, -1)
-        y = _mha(cl, f, f, *w_s, heads).reshape(B, T, S, -1)
-    if w_t is not None:
-        f = y.transpose(1, 2).reshape(B * S, T, -1)
-        y = _mha(cl, f, f, *w_t, heads).reshape(B, S, T, -1).transpose(1, 2)
+    y, stage = x, "w_s"
+    try:
+        if w_s is not None:
+            f = y.reshape(B * T, S, -1)
+            y = attention(f, f, *w_s, heads).reshape(B, T, S, -1)
+        stage = "w_t"
+        if w_t is not None:
+            f = y.transpose(1, 2).reshape(B * S, T, -1)
+            y = attention(f, f, *w_t, heads).reshape(B, S, T, -1).transpose(1, 2)
+    except SpecInputError as e:                 # name this clause, and the stage
+        raise SpecInputError(cl, f"{stage}: {e.argument}", e.expected, e.got) from None
     return y
 
 

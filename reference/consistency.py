@@ -10,7 +10,7 @@ import math
 import numpy as np
 from scipy.integrate import solve_ivp
 
-from spec import validate as V
+from spec.bind import implements
 from spec.errors import SpecInputError
 
 from . import optimal as O
@@ -22,6 +22,7 @@ def flow_map(x, t_from, t_to, weights, means, covs, clause=PROPERTY):
     """x(t_to) along dx/ds = f*(x, s) from x(t_from) = x, one row per start (t_from, t_to scalars or (n,)).
 
     Solved for the whole batch at once in σ ∈ [0, 1], s = t_from + (t_to − t_from) σ; scipy DOP853, rtol = atol = 1e-11.
+    Checks its arguments itself (the conformance checks call it directly), errors naming ``clause``.
     """
     w, mu, cov = O.mixture(clause, weights, means, covs)
     x = O.points(clause, x, mu.shape[1])
@@ -39,39 +40,32 @@ def flow_map(x, t_from, t_to, weights, means, covs, clause=PROPERTY):
     return sol.y[:, -1].reshape(n, d)
 
 
+@implements(PROPERTY)
 def consistency_function(x_t, t, weights, means, covs):
     """f(x_t, t) = x(0) where dx/ds = f*(x, s), x(t) = x_t: the exact consistency function of the oracle
     probability-flow ODE for Gaussian-mixture data (03: "fθ(xt, t) = x0 for all t along the same trajectory").
 
-    Solved by flow_map from t to 0 (scipy DOP853, rtol = atol = 1e-11). t = 0 returns x_t.
+    x_t (n, d), t a number or (n,), mixture (K,), (K, d), (K, d, d). Solved by flow_map from t to 0 (scipy DOP853,
+    rtol = atol = 1e-11). t = 0 returns x_t.
     """
     return flow_map(x_t, t, 0.0, weights, means, covs, clause=PROPERTY)
 
 
+@implements(GAUSSIAN)
 def gaussian_consistency_function(x_t, t, mu, s):
     """f(x_t, t) = μ + s (x_t − (1 − t) μ) / √((1 − t)² s² + t²) for data N(μ, diag(s²))  (03, catalog);
-    per coordinate. At t = 0 it is x_t; at t = 1 it is μ + s x_1 (the noise's image)."""
-    c = GAUSSIAN
-    mu = V.array(c, "mu", mu, ndim=1)
-    s = V.interval(c, "s", V.array(c, "s", s, ndim=(0, 1)), 0.0, low_closed=False, what="positive")
-    x_t = V.array(c, "x_t", x_t, ndim=2)
-    if x_t.shape[1] != mu.shape[0] or (s.ndim == 1 and s.shape[0] != mu.shape[0]):
-        raise SpecInputError(c, "x_t/mu/s", "shapes (n, d), (d,), () or (d,)", f"{x_t.shape}, {mu.shape}, {s.shape}")
-    t = O.per_sample(c, "t", t, x_t.shape[0], 0.0, 1.0)[:, None]
+    per coordinate. At t = 0 it is x_t; at t = 1 it is μ + s x_1 (the noise's image).
+
+    x_t (n, d), t a number or (n,), μ (d,), s > 0 a number or (d,)."""
+    t, s = np.broadcast_to(t, (len(x_t),))[:, None], np.asarray(s, dtype=np.float64)   # s² overflows to inf
     with np.errstate(over="ignore", invalid="ignore"):
-        sigma = np.sqrt((1.0 - t) ** 2 * s**2 + t**2)
-        out = mu + s * (x_t - (1.0 - t) * mu) / sigma
+        out = mu + s * (x_t - (1.0 - t) * mu) / np.sqrt((1.0 - t) ** 2 * s**2 + t**2)
     if not np.isfinite(out).all():
-        raise SpecInputError(c, "x_t/mu/s", "values for which f(x_t, t) is finite in float64", "overflow")
+        raise SpecInputError(GAUSSIAN, "x_t/mu/s", "values for which f(x_t, t) is finite in float64", "overflow")
     return out
 
 
-def _field(c, name, f):
-    if not callable(f):
-        raise SpecInputError(c, name, "a callable f(x, t)", type(f).__name__)
-    return lambda x, t: np.asarray(f(x, t), dtype=np.float64)
-
-
+@implements(LOSS)
 def consistency_loss(f, f_ema, velocity, x, z, t_next, t_prev, distance="squared_l2", mode="distillation",
                      target_network="ema"):
     """L = mean_i d(f(x_{t_{n+1}}, t_{n+1}), f⁻(x̂_{t_n}, t_n))  (03: "a consistency loss between adjacent timesteps").
@@ -81,28 +75,20 @@ def consistency_loss(f, f_ema, velocity, x, z, t_next, t_prev, distance="squared
     (one Euler step of the teacher velocity); mode "training": x̂_{t_n} = (1 − t_n) x + t_n z (same x, z; no teacher).
     distance "squared_l2": ‖u − w‖² (summed over coordinates); "pseudo_huber": √(‖u − w‖² + c²) − c, c = 0.00054 √d.
     target_network "ema": f⁻ = f_ema (an EMA of f's parameters, no gradient); "stopgrad": f⁻ = f, no gradient.
+    x, z (B, d); t_next, t_prev numbers or (B,), t_prev < t_next.
     """
-    c = LOSS
-    V.choice(c, "distance", distance, ("squared_l2", "pseudo_huber"))
-    V.choice(c, "mode", mode, ("distillation", "training"))
-    V.choice(c, "target_network", target_network, ("ema", "stopgrad"))
-    f = _field(c, "f", f)
-    f_minus = f if target_network == "stopgrad" else _field(c, "f_ema", f_ema)
-    x, z = V.array(c, "x", x, ndim=2), V.array(c, "z", z, ndim=2)
-    V.same_shape(c, ("x", "z"), x, z)
-    n = x.shape[0]
-    t1 = O.per_sample(c, "t_next", t_next, n, 0.0, 1.0)
-    t0 = O.per_sample(c, "t_prev", t_prev, n, 0.0, 1.0)
+    t1, t0 = (np.broadcast_to(v, (len(x),)).astype(np.float64) for v in (t_next, t_prev))
     if np.any(t0 >= t1):
-        raise SpecInputError(c, "t_prev", "strictly below t_next (adjacent timesteps t_n < t_{n+1})", "t_prev ≥ t_next")
+        raise SpecInputError(LOSS, "t_prev", "strictly below t_next (adjacent timesteps t_n < t_{n+1})",
+                             "t_prev ≥ t_next")
+    f_minus = f if target_network == "stopgrad" else f_ema
     x1 = (1.0 - t1)[:, None] * x + t1[:, None] * z
     if mode == "distillation":
-        v = _field(c, "velocity", velocity)
-        x0 = x1 - (t1 - t0)[:, None] * v(x1, t1)
+        x0 = x1 - (t1 - t0)[:, None] * np.asarray(velocity(x1, t1), dtype=np.float64)
     else:
         x0 = (1.0 - t0)[:, None] * x + t0[:, None] * z
-    sq = np.sum((f(x1, t1) - f_minus(x0, t0)) ** 2, axis=1)
+    sq = np.sum((np.asarray(f(x1, t1), dtype=np.float64) - np.asarray(f_minus(x0, t0), dtype=np.float64)) ** 2, axis=1)
     if distance == "pseudo_huber":
-        cc = 0.00054 * math.sqrt(x.shape[1])
-        sq = np.sqrt(sq + cc**2) - cc
+        c = 0.00054 * math.sqrt(x.shape[1])
+        sq = np.sqrt(sq + c**2) - c
     return sq.mean()

@@ -2,14 +2,13 @@
 FiLM and AdaLN-Zero's gated residual, every convention variant.
 
 Arguments are checked by spec.bind from the clauses' symbols (images (..., C, H, W), tokens (..., N, D), sizes
-integers in [1, 2¹⁶]); the modulation operands γ, β and the gate broadcast against h (spec.broadcast).
+integers in [1, 2¹⁶]); the modulation operands γ, β and the gate broadcast against h (Domain.broadcast_to).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from spec.bind import implements
-from spec.broadcast import implements_broadcasting
 from spec.errors import SpecInputError
 
 
@@ -69,7 +68,7 @@ def timestep_embedding(t, dim, max_period=10000.0, order="cos_sin", freq_shift="
     return np.concatenate(halves + [np.zeros((t.shape[0], dim % 2))], axis=1)
 
 
-@implements_broadcasting("dit.adaln", against="h", operands=("gamma", "beta"))
+@implements("dit.adaln")
 def adaln(h, gamma, beta, eps=1e-6, modulation="gamma_beta"):
     """γ ⊙ (h − μ)/√(σ² + ε) + β over the last axis, biased σ² (03); 'one_plus_scale': (h, s, shift) → γ = 1 + s."""
     gamma = 1.0 + gamma if modulation == "one_plus_scale" else gamma
@@ -78,13 +77,13 @@ def adaln(h, gamma, beta, eps=1e-6, modulation="gamma_beta"):
     return gamma * ((h - mu) / np.sqrt(var + eps)) + beta
 
 
-@implements_broadcasting("unet.film", against="h", operands=("gamma", "beta"))
+@implements("unet.film")
 def film(h, gamma, beta):
     """FiLM(h) = γ ⊙ h + β (03: "transform features as γ · h + β")."""
     return gamma * h + beta
 
 
-@implements_broadcasting("dit.adaln_zero", against="x", operands=("gate", "branch"))
+@implements("dit.adaln_zero")
 def gated_residual(x, gate, branch):
     """AdaLN-Zero: x + g ⊙ F; g = 0 (the initialisation) gives x."""
     return x + gate * branch

@@ -5,7 +5,7 @@
 t = 0 is data, t = 1 is noise on every path. Paths fix (a, b); targets fix (c, d):
 
     path  "rf"  a = 1 − t, b = t                                   (rectified flow)
-          "vp"  a = √ᾱ(t), b = √(1 − ᾱ(t))   schedule "linear" (default) or "cosine"
+          "vp"  a = √ᾱ(t), b = √(1 − ᾱ(t))   schedule "linear" (default), "cosine" or "trig" (cos, sin of πt/2)
           "ve"  a = 1,     b = σ(t)           schedule "geometric"
     target "velocity" (a'(t), b'(t))   "epsilon" (0, 1)   "x" (1, 0)   "v" (−b(t), a(t))   "score" (0, −1/b(t))
 
@@ -55,6 +55,10 @@ def _path_ab(t, path, schedule):
         a = np.exp(0.5 * log_ab)
         b = np.sqrt(-np.expm1(log_ab))                       # √(1 − ᾱ) without cancellation at small t
         da = -0.5 * (t * (VP_BETA_MAX - VP_BETA_MIN) + VP_BETA_MIN) * a
+    elif schedule == "trig":   # a = cos(πt/2) written sin(π(1 − t)/2): exact 1 − t, no cancellation at t = 1
+        k = 0.5 * math.pi
+        a, b = np.sin(k * (1.0 - t)), np.sin(k * t)
+        return a, b, -k * b, k * a
     else:  # cosine: a = cos θ / cos θ0, θ = π/2 (t + s)/(1 + s); cos θ = sin(π/2 (1 − t)/(1 + s)) is 0 at t = 1
         s = COSINE_S
         k = 0.5 * math.pi / (1.0 + s)
@@ -71,7 +75,7 @@ def _path_ab(t, path, schedule):
 @implements("family.vp_schedule")
 def vp_alpha_bar(t, schedule="linear"):
     """ᾱ(t): "linear" exp(−½t²(β_max − β_min) − tβ_min) (Song et al. 2021);
-    "cosine" cos²(π/2·(t+s)/(1+s))/cos²(π/2·s/(1+s)) (Nichol & Dhariwal 2021). t: any shape."""
+    "cosine" cos²(π/2·(t+s)/(1+s))/cos²(π/2·s/(1+s)) (Nichol & Dhariwal 2021); "trig" cos²(πt/2). t: any shape."""
     a = _path_ab(t, "vp", schedule)[0]
     return a * a
 
@@ -169,3 +173,21 @@ def convert(x_t, y, t, from_target, to_target, path="rf", schedule=None):
     x_hat, z_hat = (d * x_t - b * y) / det, (a * y - c * x_t) / det
     _, _, c2, d2 = _coefficients("family.convert", t, path, to_target, schedule)
     return c2 * x_hat + d2 * z_hat
+
+
+# ---- EDM preconditioning: the network F as a target on the path (a, b) = (1, σ) -------------------------
+@implements("family.edm_precond")
+def edm_preconditioning(sigma, sigma_data=0.5):
+    """(c_skip, c_out, c_in, c_noise) = (σ_d²/(σ² + σ_d²), σ σ_d/√(σ² + σ_d²), 1/√(σ² + σ_d²), ¼ ln σ)  (Karras et al.
+    2022, Table 1), through h = hypot(σ, σ_d) (no overflow of σ²). sigma: any shape; each output of its shape."""
+    h = np.hypot(sigma, sigma_data)
+    r = sigma_data / h
+    return r * r, sigma * r, 1.0 / h, 0.25 * np.log(sigma)
+
+
+@implements("family.edm_denoise")
+def edm_denoise(x_sigma, F, sigma, sigma_data=0.5):
+    """D = c_skip(σ) x_σ + c_out(σ) F  (Karras et al. 2022, eq. 7; diffusers' precondition_outputs).
+    x_sigma, F: (n, ...); sigma: a number or (n,)."""
+    c_skip, c_out, _, _ = edm_preconditioning.raw(_per_sample(sigma, x_sigma), sigma_data)
+    return c_skip * x_sigma + c_out * F

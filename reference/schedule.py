@@ -11,6 +11,7 @@ from scipy.special import ndtr
 
 from spec import validate as V
 from spec.bind import implements
+from spec.errors import SpecInputError
 
 
 def sigmoid(w):
@@ -56,3 +57,25 @@ def logit_normal_pdf(t, m=0.0, s=1.0, name="logit_normal"):
 def shift(t, s):
     """t' = s t / (1 + (s − 1) t), written s t / ((1 − t) + s t) (no cancellation)  (Esser et al. 2024)."""
     return s * t / ((1.0 - t) + s * t)
+
+
+@implements("schedule.shift_exponential")
+def time_shift_exponential(t, mu, sigma=1.0):
+    """t' = e^μ / (e^μ + (1/t − 1)^σ)  (diffusers' time_shift_type 'exponential', Flux), evaluated through the odds:
+    q = e^μ (t/(1 − t))^σ = odds(t'), t' = q/(1 + q) (1/(1 + 1/q) for q > 1): no 1/t, no cancellation; t = 0
+    gives q = 0, t' = 0; t = 1 gives q = ∞, t' = 1."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q = math.exp(mu) * (t / (1.0 - t)) ** sigma
+        return np.where(q <= 1.0, q / (1.0 + q), 1.0 / (1.0 + 1.0 / np.maximum(q, 1.0)))
+
+
+@implements("schedule.karras")
+def karras_sigmas(n, sigma_min, sigma_max, rho=7.0, final_sigma="zero"):
+    """σ_i = (σ_max^{1/ρ} + i/(N − 1) (σ_min^{1/ρ} − σ_max^{1/ρ}))^ρ, i = 0..N−1, then σ_N = 0 ('zero')
+    (Karras et al. 2022, eq. 5; k-diffusion get_sigmas_karras). Returns shape (N + 1,) or (N,) ('none')."""
+    if sigma_min > sigma_max:
+        raise SpecInputError("schedule.karras", "sigma_min", f"σ_min ≤ σ_max = {sigma_max:g}", f"{sigma_min:g}")
+    ramp = np.linspace(0.0, 1.0, n)                      # (0,) at N = 1, as torch.linspace
+    lo, hi = sigma_min ** (1.0 / rho), sigma_max ** (1.0 / rho)
+    sigmas = (hi + ramp * (lo - hi)) ** rho
+    return np.append(sigmas, 0.0) if final_sigma == "zero" else sigmas

@@ -12,15 +12,12 @@ import math
 
 import numpy as np
 
-from spec import validate as V
+from spec.bind import implements
 from spec.errors import SpecInputError
 
-from .cond import choice
-from .ddpm import _alpha_bar_full, _betas, _pair, _steps
+from .ddpm import schedule, steps
 from .family import VE_SIGMA_MAX, VE_SIGMA_MIN, VP_BETA_MAX, VP_BETA_MIN
 
-SDE_PATHS = ("vp", "ve")
-SIGMAS = ("beta_tilde", "beta")
 MAX_STEPS = 10**5
 
 
@@ -30,38 +27,23 @@ def elbo_weight(t, betas, sigma="beta_tilde"):
 
     t: one-based int64 steps (validated by the caller).
     """
-    _, omf = _alpha_bar_full(betas)
+    _, om, _ = schedule(betas)
     beta = betas[t - 1]
-    alpha = 1.0 - beta
-    if sigma == "beta_tilde":
-        return beta / (2.0 * alpha * omf[t - 1])
-    return beta / (2.0 * alpha * omf[t])
+    return beta / (2.0 * (1.0 - beta) * (om[t - 1] if sigma == "beta_tilde" else om[t]))
 
 
+@implements("ddpm.elbo")
 def elbo_kl(eps_pred, eps, t, betas, sigma="beta_tilde", indexing="one_based"):
     """L_{t−1} = KL(q(x_{t−1} | x_t, x_0) ‖ p_θ(x_{t−1} | x_t)) = λ_t ‖ε − ε_θ‖² per sample (Ho et al. eq. 12; 03).
 
     'beta' (σ_t² = β_t): the θ-dependent part of the KL (the rest is a constant in θ).
     """
-    c = "ddpm.elbo"
-    eps_pred, eps = _pair(c, ("eps_pred", "eps"), eps_pred, eps)
-    betas = _betas(c, betas)
-    choice(c, "sigma", sigma, SIGMAS)
-    lo = 2 if sigma == "beta_tilde" else 1
-    t = _steps(c, "t", t, lo, betas.size, indexing, eps.shape[0])
-    sq = ((eps - eps_pred) ** 2).reshape(eps.shape[0], -1).sum(axis=1)
-    return elbo_weight(t, betas, sigma) * sq
+    schedule(betas, "ddpm.elbo")
+    t = steps("ddpm.elbo", "t", t, 2 if sigma == "beta_tilde" else 1, betas.size, indexing, betas.size)
+    return elbo_weight(t, betas, sigma) * ((eps - eps_pred) ** 2).reshape(eps.shape[0], -1).sum(axis=1)
 
 
 # ---- the SDE view ---------------------------------------------------------------------------------------
-def _state(clause, x, t):
-    x = V.array(clause, "x", x, ndim=2)
-    t = V.interval(clause, "t", V.array(clause, "t", t, ndim=1), 0.0, 1.0)
-    if t.shape[0] != x.shape[0]:
-        raise SpecInputError(clause, "t", f"one time per sample, shape ({x.shape[0]},)", f"shape {t.shape}")
-    return x, t
-
-
 def drift_coefficient(t, path):
     """f(x, t) = k(t) x: k = −½ β(t) (vp), 0 (ve)."""
     if path == "vp":
@@ -77,51 +59,36 @@ def diffusion_squared(t, path):
     return 2.0 * sigma * sigma * math.log(VE_SIGMA_MAX / VE_SIGMA_MIN)
 
 
+@implements("sde.forward")
 def forward_sde(x, t, path="vp"):
     """(f(x, t), g(t)) of dx = f dt + g dW: vp (−½β(t) x, √β(t)); ve (0, σ(t)√(2 ln(σ_max/σ_min)))  (Song et al.)."""
-    c = "sde.forward"
-    x, t = _state(c, x, t)
-    choice(c, "path", path, SDE_PATHS)
     return drift_coefficient(t, path)[:, None] * x, np.sqrt(diffusion_squared(t, path))
 
 
-def _score_drift(clause, x, t, score, path, half):
-    x, t = _state(clause, x, t)
-    score = V.array(clause, "score", score, ndim=2)
-    V.same_shape(clause, ("x", "score"), x, score)
-    choice(clause, "path", path, SDE_PATHS)
-    g2 = diffusion_squared(t, path)[:, None]
-    return drift_coefficient(t, path)[:, None] * x - (0.5 if half else 1.0) * g2 * score
-
-
+@implements("sde.reverse")
 def reverse_drift(x, t, score, path="vp"):
     """f(x, t) − g(t)² ∇log p_t(x): the drift of the reverse-time SDE (Anderson 1982; Song et al. 2021)."""
-    return _score_drift("sde.reverse", x, t, score, path, half=False)
+    return drift_coefficient(t, path)[:, None] * x - diffusion_squared(t, path)[:, None] * score
 
 
+@implements("sde.probability_flow")
 def probability_flow_drift(x, t, score, path="vp"):
     """f(x, t) − ½ g(t)² ∇log p_t(x): the probability-flow ODE, equal to the path's velocity E[a'x + b'z | x_t]."""
-    return _score_drift("sde.probability_flow", x, t, score, path, half=True)
+    return drift_coefficient(t, path)[:, None] * x - 0.5 * diffusion_squared(t, path)[:, None] * score
 
 
+@implements("sde.euler_maruyama")
 def euler_maruyama_sample(score, x1, noise, path="vp"):
     """x ← x − (1/T)[f − g² s(x, t_k)] + g(t_k)/√T ξ_k on t_k = 1 − k/T, k = 0..T−1; returns x at t = 0."""
     c = "sde.euler_maruyama"
-    if not callable(score):
-        raise SpecInputError(c, "score", "a callable s(x, t)", type(score).__name__)
-    x = V.array(c, "x1", x1, ndim=2)
-    noise = V.array(c, "noise", noise, ndim=3)
-    if noise.shape[1:] != x.shape or not 1 <= noise.shape[0] <= MAX_STEPS:
-        raise SpecInputError(c, "noise", f"shape (T, {x.shape[0]}, {x.shape[1]}) with 1 ≤ T ≤ {MAX_STEPS}",
-                             f"shape {noise.shape}")
-    choice(c, "path", path, SDE_PATHS)
-    T, n = noise.shape[0], x.shape[0]
+    T, n = noise.shape[0], x1.shape[0]
+    if not 1 <= T <= MAX_STEPS:
+        raise SpecInputError(c, "noise", f"shape (T, n, d) with 1 ≤ T ≤ {MAX_STEPS}", f"shape {noise.shape}")
+    x = x1
     for k in range(T):
         t = np.full(n, (T - k) / T)
         s = np.asarray(score(x, t), dtype=np.float64)
         if s.shape != x.shape:
             raise SpecInputError(c, "score", f"a callable returning x's shape {x.shape}", f"shape {s.shape}")
-        g2 = diffusion_squared(t, path)[:, None]
-        drift = drift_coefficient(t, path)[:, None] * x - g2 * s
-        x = x - drift / T + np.sqrt(g2 / T) * noise[k]
+        x = x - reverse_drift.raw(x, t, s, path) / T + np.sqrt(diffusion_squared(t, path) / T)[:, None] * noise[k]
     return x

@@ -3,7 +3,6 @@ multi-head self/cross-attention (image queries, text keys and values), and MM-Di
 from .schema import Clause, Convention, Domain, Provenance, Symbol, Variant, tolerances
 
 P = Provenance
-SEQ = Domain(shape=("...", "L", "d"))
 TOKENS = Domain(shape=("B", "L", "D"))
 HEADS = Domain(kind="integer", low=1)
 
@@ -41,9 +40,9 @@ CLAUSES = [
                     P(source="03", quote="Each image patch can attend to every text token and vice versa."),
                     P(source="04", quote="leveraging attention for long-range spatial and temporal interactions")),
         function="sdpa",
-        symbols=(Symbol(name="q", description="queries (..., Lq, d)", domain=SEQ),
-                 Symbol(name="k", description="keys (..., Lk, d)", domain=SEQ),
-                 Symbol(name="v", description="values (..., Lk, dv)", domain=SEQ),
+        symbols=(Symbol(name="q", description="queries (..., Lq, d)", domain=Domain(shape=("...", "Lq", "d"))),
+                 Symbol(name="k", description="keys (..., Lk, d)", domain=Domain(shape=("...", "Lk", "d"))),
+                 Symbol(name="v", description="values (..., Lk, dv)", domain=Domain(shape=("...", "Lk", "dv"))),
                  Symbol(name="mask", description="optional bool, broadcastable to (..., Lq, Lk); key padding "
                                                  "(..., 1, Lk)"),
                  Symbol(name="out", description="(..., Lq, dv)", role="output")),
@@ -67,7 +66,7 @@ CLAUSES = [
         function="attention",
         symbols=(Symbol(name="x", description="query tokens (B, L, D)", domain=TOKENS),
                  Symbol(name="context", description="key/value tokens (B, M, Dc): x for self-attention, text for "
-                                                    "cross-attention", domain=TOKENS),
+                                                    "cross-attention", domain=Domain(shape=("B", "M", "Dc"))),
                  Symbol(name="w_q", description="(E, D)"), Symbol(name="w_k", description="(E, Dc)"),
                  Symbol(name="w_v", description="(Ev, Dc)"), Symbol(name="w_o", description="(D_out, Ev)"),
                  Symbol(name="heads", description="H, divides E and Ev", domain=HEADS, role="parameter"),
@@ -96,7 +95,7 @@ CLAUSES = [
                     P(source="04", quote="Using joint-attention mechanisms that fuse modalities.")),
         function="joint_attention",
         symbols=(Symbol(name="x", description="image tokens (B, L, D)", domain=TOKENS),
-                 Symbol(name="c", description="text tokens (B, M, D)", domain=TOKENS),
+                 Symbol(name="c", description="text tokens (B, M, D)", domain=Domain(shape=("B", "M", "D"))),
                  Symbol(name="w_x", description="(W_q, W_k, W_v, W_o) of the image stream"),
                  Symbol(name="w_c", description="(W_q, W_k, W_v, W_o) of the text stream"),
                  Symbol(name="heads", description="H", domain=HEADS, role="parameter"),

@@ -15,6 +15,7 @@ Before the body runs, every argument named after one of the clause's input symbo
   torch side: a floating-point tensor, returned as it is (any device, any dtype).
 - ``kind="integer"``: an integer (shape ``()``) or an integer array in the interval (int64).
 - ``kind="choice"``: one of ``choices``; ``kind="callable"``: a callable.
+- ``broadcast_to="h"``: an array of any rank that broadcasts against ``h`` without changing h's shape.
 - Named dimensions bind across the call: ``v_y`` and ``v_null`` both of shape ``("n", "d")`` must agree, and
   so does the part a ``"..."`` stands for.
 - An argument whose default is ``None`` may be left ``None`` (the body gives the default).
@@ -46,14 +47,17 @@ CHECK_VALUES = os.environ.get("GENSPEC_CHECK_VALUES", "1") != "0"
 Check = Callable[[Any, dict], Any]
 
 
-def implements(clause_id: str, *, backend: str | None = None):
-    """Bind a function to clause ``clause_id``: validate and convert its arguments from the clause's declaration."""
+def implements(clause_id: str, *, backend: str | None = None, unchecked: tuple[str, ...] = ()):
+    """Bind a function to clause ``clause_id``: validate and convert its arguments from the clause's declaration.
+    ``unchecked`` names arguments the body checks itself (a boolean mask; matrices whose layout is a convention)."""
     def bind(fn):
         import spec  # the catalog imports the family modules, which never import this module's users
         clause = spec.get(clause_id)
         be = backend or ("torch" if fn.__module__.split(".")[0] == "accelerated" else "numpy")
         sig = inspect.signature(fn)
-        plan = _plan(clause, fn, sig, be)
+        plan = [(name, check) for name, check in _plan(clause, fn, sig, be) if name not in unchecked]
+        against = [(s.name, s.domain.broadcast_to) for s in clause.inputs
+                   if s.domain.broadcast_to is not None and s.name in sig.parameters]
 
         @functools.wraps(fn)
         def checked(*args, **kwargs):
@@ -65,6 +69,8 @@ def implements(clause_id: str, *, backend: str | None = None):
             a, dims = bound.arguments, {}
             for name, check in plan:
                 a[name] = check(a[name], dims)
+            for name, other in against:
+                _broadcasts(clause_id, name, a[name], other, a[other])
             return fn(*bound.args, **bound.kwargs)
 
         checked.clause = clause_id          # type: ignore[attr-defined]
@@ -102,7 +108,7 @@ def _symbol_check(clause: str, sym: Symbol, backend: str, optional: bool) -> Che
         check: Check = lambda v, dims: V.callable_(clause, name, v, "a callable " + sym.description.split(",")[0])
     elif d.kind == "choice":
         check = lambda v, dims: V.option(clause, name, v, d.choices)
-    elif not d.shape and d.or_shape is None:
+    elif not d.shape and d.or_shape is None and d.broadcast_to is None:
         if d.kind == "integer":                         # an int64 count: never a float like 1e308
             lo, hi = max(d.low, -(2**63)), min(d.high, 2**63 - 1)
             lo, hi = (lo if d.low_closed else lo + 1), (hi if d.high_closed else hi - 1)
@@ -111,7 +117,7 @@ def _symbol_check(clause: str, sym: Symbol, backend: str, optional: bool) -> Che
             check = lambda v, dims: V.scalar(clause, name, v, **bounds)
     else:
         array = _array_check(clause, sym, backend, bounds)
-        if d.shape:
+        if d.shape or d.broadcast_to is not None:
             check = array
         else:                                           # a scalar, or an array of shape or_shape
             def check(v, dims):
@@ -127,7 +133,8 @@ def _symbol_check(clause: str, sym: Symbol, backend: str, optional: bool) -> Che
 def _array_check(clause: str, sym: Symbol, backend: str, bounds: dict) -> Check:
     d, name = sym.domain, sym.name
     shape = d.shape or d.or_shape or ()
-    rank = {"min_ndim": len(shape) - 1} if "..." in shape or "…" in shape else {"ndim": len(shape)}
+    rank = ({"min_ndim": 0} if d.broadcast_to and not shape else
+            {"min_ndim": len(shape) - 1} if "..." in shape or "…" in shape else {"ndim": len(shape)})
     bounded = math.isfinite(d.low) or math.isfinite(d.high) or not (d.low_closed and d.high_closed)
     torch_side = backend == "torch"
 
@@ -147,6 +154,17 @@ def _array_check(clause: str, sym: Symbol, backend: str, bounds: dict) -> Check:
         _bind_dims(clause, name, shape, tuple(a.shape), dims)
         return a
     return check
+
+
+def _broadcasts(clause: str, name: str, a, other: str, b) -> None:
+    """a broadcasts against b without changing b's shape (γ of shape (B, 1, D) against h of shape (B, N, D))."""
+    try:
+        ok = np.broadcast_shapes(tuple(a.shape), tuple(b.shape)) == tuple(b.shape)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise SpecInputError(clause, name, f"a shape broadcastable to {other}'s {tuple(b.shape)}",
+                             f"shape {tuple(a.shape)}")
 
 
 def _bind_dims(clause: str, name: str, pattern: tuple, actual: tuple, dims: dict) -> None:

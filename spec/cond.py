@@ -8,6 +8,7 @@ component of positive weight. Then
 
 the last being the whole mixture. Rectified-flow path x_t = (1 − t) x + t z, t = 0 data, t = 1 noise.
 """
+from .optimal import MIXTURE
 from .schema import Clause, Convention, Domain, Provenance, Symbol, Variant, tolerances
 
 P = Provenance
@@ -29,15 +30,12 @@ NULL_LABEL = Convention(
 )
 
 GM_SYMBOLS = (
-    Symbol(name="weights", description="mixture weights w_k (normalised by their sum)",
-           domain=Domain(low=0.0, shape=("K",))),
-    Symbol(name="means", description="component means μ_k", domain=Domain(shape=("K", "d"))),
-    Symbol(name="covs", description="component covariances Σ_k, symmetric positive definite",
-           domain=Domain(shape=("K", "d", "d"))),
+    *MIXTURE,
     Symbol(name="labels", description="class label ℓ_k of each component; C = max ℓ + 1 classes, each owning a "
                                       "component of positive weight",
            domain=Domain(kind="integer", low=0, shape=("K",))),
 )
+"""optimal.prediction's mixture (weights, means, covs) and a class label per component."""
 
 T = Symbol(name="t", description="time, a scalar or one per point", domain=Domain(low=0.0, high=1.0, or_shape=("n",)))
 

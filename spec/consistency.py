@@ -26,7 +26,7 @@ CLAUSES = [
         function="consistency_function",
         symbols=(Symbol(name="x_t", description="points at time t", domain=Domain(shape=("n", "d"))),
                  Symbol(name="t", description="their times, a scalar or one per row",
-                        domain=Domain(low=0.0, high=1.0, shape=("n",))),
+                        domain=Domain(low=0.0, high=1.0, or_shape=("n",))),
                  *MIXTURE,
                  Symbol(name="x0", description="the trajectories' ends at t = 0, shape (n, d)", role="output")),
         tolerance=tolerances(
@@ -52,10 +52,10 @@ CLAUSES = [
         function="gaussian_consistency_function",
         symbols=(Symbol(name="x_t", description="points at time t", domain=Domain(shape=("n", "d"))),
                  Symbol(name="t", description="their times, a scalar or one per row",
-                        domain=Domain(low=0.0, high=1.0, shape=("n",))),
+                        domain=Domain(low=0.0, high=1.0, or_shape=("n",))),
                  Symbol(name="mu", description="data mean", domain=Domain(shape=("d",))),
                  Symbol(name="s", description="data standard deviation per coordinate (> 0), scalar or (d,)",
-                        domain=Domain(low=0.0, low_closed=False, shape=("d",))),
+                        domain=Domain(low=0.0, low_closed=False, or_shape=("d",))),
                  Symbol(name="x0", description="f(x_t, t), shape (n, d)", role="output")),
         tolerance=tolerances(
             float64=(1e-12, 1e-12), float32=(2e-6, 2e-6), bfloat16=(1e-2, 1e-2),
@@ -88,9 +88,9 @@ CLAUSES = [
                  Symbol(name="x", description="data batch", domain=Domain(shape=("B", "d"))),
                  Symbol(name="z", description="noise batch", domain=Domain(shape=("B", "d"))),
                  Symbol(name="t_next", description="t_{n+1}, scalar or (B,)",
-                        domain=Domain(low=0.0, high=1.0, shape=("B",))),
+                        domain=Domain(low=0.0, high=1.0, or_shape=("B",))),
                  Symbol(name="t_prev", description="t_n < t_{n+1}, scalar or (B,)",
-                        domain=Domain(low=0.0, high=1.0, shape=("B",))),
+                        domain=Domain(low=0.0, high=1.0, or_shape=("B",))),
                  Symbol(name="L", description="the batch-mean loss (scalar)", role="output")),
         conventions=(
             Convention(name="distance", description="the distance d between the two outputs", default="squared_l2",

@@ -1,12 +1,19 @@
-"""Clauses of discrete-time DDPM (Ho et al. 2020; sources 02, 03) and DDIM's deterministic step.
+"""Clauses of discrete-time DDPM (Ho et al. 2020; sources 02, 03) and DDIM's step (Song et al. 2021).
 
 Time is an integer step t. The spec's default indexing is Ho et al.'s: t = 1..T, ᾱ_t = Π_{s=1}^t (1 − β_s),
 ᾱ_0 = 1 (t = 0 is the data). 02's code draws torch.randint(0, T) and reads alpha_bars[t]: a zero-based index
-k = t − 1 into the same array (named variant 'zero_based').
+k = t − 1 into the same array (named variant 'zero_based'; also diffusers' DDPMScheduler and DDIMScheduler, whose
+prev_timestep −1 reads ᾱ = 1 with set_alpha_to_one=True).
+
+Where the notes are silent the names follow diffusers (issue 11): the β schedules 'linear', 'scaled_linear' and
+'squaredcos_cap_v2' (DDPMScheduler's beta_schedule), DDIM's eta and its variance_noise (here `noise`), and the
+network's prediction_type 'epsilon' | 'v_prediction' | 'sample'.
 """
 from .schema import Clause, Convention, Domain, Provenance, Symbol, Variant, tolerances
 
 P = Provenance
+MAX_T = 10**7
+"""The longest schedule (and so the largest step) the spec accepts."""
 ARR = Domain(shape=("n", "..."))
 BETAS = Domain(low=0.0, high=1.0, low_closed=False, high_closed=False, shape=("T",))
 
@@ -32,9 +39,46 @@ _REDUCTION = Convention(
                       statement=r"L = \frac{1}{nD}\sum_{i,j}(\epsilon_{ij} - \hat\epsilon_{ij})^2",
                       mapping="F.mse_loss (02's code): the default × 1/D, D = elements per sample", sources=("02",))))
 
-_t = Symbol(name="t", description="integer step per sample (one_based: 1..T; zero_based: 0..T−1)",
-            domain=Domain(kind="integer", low=0, shape=("n",)))
+_t = Symbol(name="t", description="integer step, one for the batch or one per sample (one_based: 1..T; zero_based: "
+                               "0..T−1)", domain=Domain(kind="integer", low=0, high=MAX_T, or_shape=("n",)))
+_t_prev = Symbol(name="t_prev", description="the step to jump to, 0 ≤ t' < t (zero_based: −1 ≤ k' < k; −1 = data)",
+                 domain=Domain(kind="integer", low=-1, high=MAX_T, or_shape=("n",)))
 _betas = Symbol(name="betas", description="β_1..β_T", domain=BETAS)
+NOISE = Symbol(name="noise", description="ξ ~ N(0, I) of x_t's shape, given so the step is deterministic", domain=ARR)
+
+SCHEDULES = ("linear", "scaled_linear", "squaredcos_cap_v2")
+COSINE_S = 0.008
+"""Nichol & Dhariwal's offset s of the cosine schedule (fixed in diffusers' betas_for_alpha_bar)."""
+SD_BETAS = (0.00085, 0.012)
+"""Stable Diffusion's (beta_start, beta_end) of its scaled_linear schedule, T = 1000."""
+
+SCHEDULE = Convention(
+    name="beta_schedule", description="the β sequence (diffusers' beta_schedule)", default="linear",
+    variants=(
+        Variant(name="linear", statement=r"\beta_t = \beta_1 + \frac{t-1}{T-1}(\beta_T - \beta_1)",
+                mapping="the spec's default: Ho et al. 2020 (β_1 = 1e-4, β_T = 0.02, T = 1000); diffusers 'linear'"),
+        Variant(name="scaled_linear",
+                statement=r"\beta_t = \Bigl(\sqrt{\beta_1} + \frac{t-1}{T-1}(\sqrt{\beta_T} - \sqrt{\beta_1})\Bigr)^2",
+                mapping="equally spaced √β instead of β (latent diffusion; Stable Diffusion uses β_1 = 0.00085, "
+                        "β_T = 0.012, T = 1000); diffusers 'scaled_linear'"),
+        Variant(name="squaredcos_cap_v2",
+                statement=r"\beta_t = \min\Bigl(1 - \frac{f(t/T)}{f((t-1)/T)},\ \beta_{max}\Bigr),\ "
+                          r"f(u) = \cos^2\Bigl(\frac{u + s}{1 + s}\,\frac\pi2\Bigr),\ s = 0.008",
+                mapping="Nichol & Dhariwal 2021's cosine schedule (ᾱ_t = f(t/T)/f(0) until the cap β_max = 0.999 "
+                        "binds, at the last steps); β_1, β_T are unused. diffusers 'squaredcos_cap_v2' "
+                        "(betas_for_alpha_bar, i = t − 1)")))
+
+PREDICTION = Convention(
+    name="prediction_type", description="what the network's output m = model_output(x_t, t) predicts (diffusers' "
+                                        "prediction_type); a = √ᾱ_t, b = √(1 − ᾱ_t)", default="epsilon",
+    variants=(
+        Variant(name="epsilon", statement=r"m = \epsilon:\ \hat\epsilon = m,\ \hat x_0 = (x_t - b\,m)/a",
+                mapping="the spec's default (Ho et al.; ddpm.ddim_step's eps_pred)"),
+        Variant(name="v_prediction",
+                statement=r"m = v = a\,\epsilon - b\,x_0:\ \hat x_0 = a\,x_t - b\,m,\ \hat\epsilon = a\,m + b\,x_t",
+                mapping="Salimans & Ho 2022's v (a² + b² = 1); diffusers 'v_prediction'"),
+        Variant(name="sample", statement=r"m = x_0:\ \hat x_0 = m,\ \hat\epsilon = (x_t - a\,m)/b",
+                mapping="x-prediction; diffusers 'sample'")))
 
 _STEP_TOL = tolerances(
     float64=(1e-12, 1e-12), float32=(2e-5, 5e-6), bfloat16=(8e-3, 2e-4),
@@ -45,31 +89,46 @@ _STEP_TOL = tolerances(
 CLAUSES = [
     Clause(
         id="ddpm.beta_schedule",
-        title="Ho et al.'s linear β schedule",
+        title="The β schedule: Ho et al.'s linear, latent diffusion's scaled_linear, Nichol & Dhariwal's cosine",
         statement=r"\beta_t = \beta_1 + \frac{t-1}{T-1}(\beta_T - \beta_1),\ t = 1..T;\quad \beta_1 = 10^{-4},\ "
                   r"\beta_T = 0.02,\ T = 1000",
-        kind=("value", "property"),
+        kind=("identity", "value", "property"),
         provenance=(P(source="02", quote="Diffusion (Ho, Jain & Abbeel 2020, i.e. DDPM)"),
                     P(source="external: Ho, Jain & Abbeel 2020, Denoising Diffusion Probabilistic Models, §4",
                       quote="We set T = 1000 ... forward process variances to constants increasing linearly from β1 = "
-                            "10−4 to βT = 0.02")),
-        function="linear_betas",
+                            "10−4 to βT = 0.02"),
+                    P(source="external: diffusers, schedulers/scheduling_ddpm.py (DDPMScheduler, beta_schedule)",
+                      quote="torch.linspace(beta_start**0.5, beta_end**0.5, num_train_timesteps, dtype=torch.float32) "
+                            "** 2"),
+                    P(source="external: Nichol & Dhariwal 2021, Improved Denoising Diffusion Probabilistic Models, "
+                             "eq. 17",
+                      quote="ᾱ_t = f(t)/f(0), f(t) = cos((t/T + s)/(1 + s) · π/2)^2"),
+                    P(source="external: diffusers, schedulers/scheduling_ddim.py (betas_for_alpha_bar)",
+                      quote="betas.append(min(1 - alpha_bar(t2) / alpha_bar(t1), max_beta))")),
+        function="beta_schedule",
         symbols=(Symbol(name="T", description="number of steps (default 1000; at most 10^7)",
-                        domain=Domain(kind="integer", low=1, high=10**7),
-                        role="parameter"),
-                 Symbol(name="beta_1", description="first β (default 1e-4)",
-                        domain=Domain(low=0.0, high=1.0, low_closed=False,
-                                                                                           high_closed=False),
-                        role="parameter"),
-                 Symbol(name="beta_T", description="last β (default 0.02)",
-                        domain=Domain(low=0.0, high=1.0, low_closed=False,
-                                                                                          high_closed=False),
-                        role="parameter"),
+                        domain=Domain(kind="integer", low=1, high=MAX_T), role="parameter"),
+                 Symbol(name="beta_1", description="first β (default 1e-4; diffusers' beta_start)",
+                        domain=Domain(low=0.0, high=1.0, low_closed=False, high_closed=False), role="parameter"),
+                 Symbol(name="beta_T", description="last β (default 0.02; diffusers' beta_end)",
+                        domain=Domain(low=0.0, high=1.0, low_closed=False, high_closed=False), role="parameter"),
+                 Symbol(name="max_beta", description="the cap of squaredcos_cap_v2 (default 0.999)",
+                        domain=Domain(low=0.0, high=1.0, low_closed=False, high_closed=False), role="parameter"),
                  Symbol(name="betas", description="shape (T,): betas[t − 1] = β_t", role="output")),
-        tolerance=tolerances(float64=(1e-14, 1e-16), float32=(1e-6, 1e-9), bfloat16=(4e-3, 1e-6),
-                             why="one fused multiply-add per entry on values ≤ 1 (the output is in the run's dtype)"),
-        singular="T = 1 gives [β_1] (β_T is unused).",
-        notes="The continuous limit is family.vp_schedule 'linear' with β(t) = T β_t: β_min = 0.1, β_max = 20.",
+        conventions=(SCHEDULE,),
+        tolerance=tolerances(
+            float64=(1e-14, 1e-15), float32=(1e-6, 1e-9), bfloat16=(4e-3, 1e-6),
+            why="linear: one fused multiply-add per entry on values ≤ 1; scaled_linear squares it (2 ulps relative; "
+                "diffusers computes the linspace in float32: ≤ 4 ulps = 2.4e-7 < 1e-6); squaredcos_cap_v2 written "
+                "as diffusers writes it, 1 − f(t/T)/f((t−1)/T), loses the digits of β below one ulp of the ratio ≈ 1: "
+                "a few float64 ulps absolute (≤ 1e-15; the reference writes 1 − cos²b/cos²a = sin(b − a) sin(b + a)"
+                "/cos²a, no cancellation). The output is compared in the run's dtype"),
+        singular="T = 1 gives [β_1] (β_T is unused) in linear and scaled_linear; squaredcos_cap_v2 at T = 1 is [β_max] "
+                 "(f(1) = cos²(π/2) ≈ 0: the cap binds). The last cosine steps are capped at β_max (1 − ᾱ_T/ᾱ_{T−1} "
+                 "→ 1).",
+        notes="The continuous limit of 'linear' is family.vp_schedule 'linear' with β(t) = T β_t: β_min = 0.1, "
+              "β_max = 20. Stable Diffusion's scaled_linear (0.00085..0.012, T = 1000) ends at √ᾱ_T ≈ 0.068265 "
+              "(Lin et al. 2024: not zero terminal SNR).",
     ),
     Clause(
         id="ddpm.alpha_bar",
@@ -103,7 +162,10 @@ CLAUSES = [
         function="forward",
         symbols=(Symbol(name="x0", description="data, batch first", domain=ARR),
                  Symbol(name="eps", description="standard normal noise, x0's shape", domain=ARR),
-                 _t, _betas,
+                 Symbol(name="t", description="integer step, one for the batch or one per sample (one_based: 0..T, "
+                                               "0 = data; zero_based: −1..T−1)",
+                        domain=Domain(kind="integer", low=-1, high=MAX_T, or_shape=("n",))),
+                 _betas,
                  Symbol(name="x_t", description="x0's shape", role="output")),
         conventions=(INDEXING,),
         tolerance=_STEP_TOL,
@@ -144,8 +206,7 @@ CLAUSES = [
         function="ancestral_step",
         symbols=(Symbol(name="x_t", description="current sample", domain=ARR),
                  Symbol(name="eps_pred", description="ε_θ(x_t, t)", domain=ARR),
-                 _t, _betas,
-                 Symbol(name="noise", description="ξ ~ N(0, I), given so the step is deterministic", domain=ARR),
+                 _t, _betas, NOISE,
                  Symbol(name="x_prev", description="x_{t−1}", role="output")),
         conventions=(
             Convention(name="sigma", description="the reverse-step variance σ_t²", default="beta_tilde",
@@ -179,11 +240,7 @@ CLAUSES = [
         function="ddim_step",
         symbols=(Symbol(name="x_t", description="current sample", domain=ARR),
                  Symbol(name="eps_pred", description="ε_θ(x_t, t)", domain=ARR),
-                 _t,
-                 Symbol(name="t_prev",
-                        description="the step to jump to, 0 ≤ t' < t (zero_based: −1 ≤ k' < k; −1 = data)",
-                        domain=Domain(kind="integer", low=-1, shape=("n",))),
-                 _betas,
+                 _t, _t_prev, _betas,
                  Symbol(name="x_prev", description="x_{t'}", role="output")),
         conventions=(INDEXING,),
         tolerance=tolerances(
@@ -195,5 +252,47 @@ CLAUSES = [
         notes="The DDIM of 03's acceleration table (Song et al. 2021). With the true ε it maps forward(x_0, ε, t) to "
               "forward(x_0, ε, t') exactly (deterministic: the same ε); η = 1 recovers the ancestral step with σ_t² = "
               "β̃_t.",
+    ),
+    Clause(
+        id="ddpm.ddim_eta_step",
+        title="DDIM step with stochasticity η and any prediction type (diffusers' DDIMScheduler.step)",
+        statement=(r"x_{t'} = \sqrt{\bar\alpha_{t'}}\,\hat x_0 + \sqrt{1-\bar\alpha_{t'}-\sigma_t^2}\,\hat\epsilon + "
+                   r"\sigma_t\,\xi,\ \sigma_t(\eta) = \eta\sqrt{\frac{1-\bar\alpha_{t'}}{1-\bar\alpha_t}}"
+                   r"\sqrt{1-\frac{\bar\alpha_t}{\bar\alpha_{t'}}},\ (\hat x_0, \hat\epsilon) \text{ from the "
+                   r"prediction},\ 0 \le t' < t,\ 0 \le \eta \le 1"),
+        kind=("identity", "value", "property"),
+        provenance=(P(source="external: Song, Meng & Ermon 2021, Denoising Diffusion Implicit Models, eq. 12 and 16",
+                      quote="σ_t(η) = η sqrt((1 − α_{t−1})/(1 − α_t)) sqrt(1 − α_t/α_{t−1})"),
+                    P(source="external: diffusers, schedulers/scheduling_ddim.py (DDIMScheduler.step)",
+                      quote="pred_sample_direction = (1 - alpha_prod_t_prev - std_dev_t**2) ** (0.5) * model_output"),
+                    P(source="external: diffusers, schedulers/scheduling_ddim.py (DDIMScheduler.step)",
+                      quote="pred_original_sample = (alpha_prod_t**0.5) * sample - (beta_prod_t**0.5) * model_output"),
+                    P(source="external: Salimans & Ho 2022, Progressive Distillation for Fast Sampling of Diffusion "
+                             "Models, §4", quote="v ≡ α_t ε − σ_t x")),
+        function="ddim_eta_step",
+        symbols=(Symbol(name="x_t", description="current sample (diffusers' sample)", domain=ARR),
+                 Symbol(name="model_output", description="the network's prediction at (x_t, t) in the declared "
+                                                         "prediction_type", domain=ARR),
+                 _t, _t_prev, _betas,
+                 Symbol(name="eta", description="η ∈ [0, 1]: 0 is DDIM (deterministic), 1 the ancestral DDPM step "
+                                                "when t' = t − 1", domain=Domain(low=0.0, high=1.0), role="parameter"),
+                 Symbol(name="noise", description="ξ ~ N(0, I) of x_t's shape (diffusers' variance_noise); may be "
+                                                  "None only when η = 0", domain=ARR),
+                 Symbol(name="x_prev", description="x_{t'}", role="output")),
+        conventions=(PREDICTION, INDEXING),
+        tolerance=tolerances(
+            float64=(1e-12, 1e-12), float32=(2e-5, 5e-6), bfloat16=(8e-3, 2e-4),
+            why="ddpm.ddim_step's: the schedule (ᾱ, σ_t and 1 − ᾱ_{t'} − σ_t² = (1 − ᾱ_{t'})(1 − η²(1 − ᾱ_t/ᾱ_{t'})"
+                "/(1 − ᾱ_t)), by expm1 of log ᾱ) is float64 on every dtype; the elementwise update in the dtype makes "
+                "a few ulps of its intermediates: x̂_0 ≤ (|x_t| + b|m|)/a (epsilon; a ≥ 6.4e-3 at T = 1000), ε̂ ≤ "
+                "(|x_t| + a|m|)/b (sample; b ≥ 1e-2), both ≤ |x_t| + |m| (v). The comparison (checks/ddpm.py) "
+                "multiplies atol by 1 + √ᾱ_{t'}|x̂_0| + √(1 − ᾱ_{t'} − σ²)|ε̂| + σ|ξ| with those bounds"),
+        singular="t' = 0 (zero_based −1) returns x̂_0 (ᾱ_0 = 1, σ = 0). t ≤ t', t = 0, η outside [0, 1] (where "
+                 "1 − ᾱ_{t'} − σ² may turn negative) or η > 0 without noise raise SpecInputError.",
+        notes="η = 0 is ddpm.ddim_step; η = 1 with t' = t − 1 has σ_t² = β̃_t and is ddpm.ancestral_step with "
+              "sigma='beta_tilde' (sympy and a property). diffusers' DDIMScheduler.step(model_output, timestep, "
+              "sample, eta, variance_noise=noise) with clip_sample=False, set_alpha_to_one=True and zero_based "
+              "timesteps (prev_timestep = −1 at the end) is this clause; its default clip_sample=True clamps x̂_0 "
+              "to [−1, 1], which the spec does not.",
     ),
 ]

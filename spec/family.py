@@ -11,13 +11,14 @@ P = Provenance
 
 PATHS = ("rf", "vp", "ve")
 TARGETS = ("velocity", "epsilon", "x", "v", "score")
-SCHEDULES = {"rf": ("none",), "vp": ("linear", "cosine"), "ve": ("geometric",)}
+SCHEDULES = {"rf": ("none",), "vp": ("linear", "cosine", "trig"), "ve": ("geometric",)}
 DEFAULT_SCHEDULE = {"rf": "none", "vp": "linear", "ve": "geometric"}
 
 # Named schedule parameters (the clauses below state them).
 VP_BETA_MIN, VP_BETA_MAX = 0.1, 20.0          # Song et al. 2021, continuous limit of Ho et al.'s 1e-4..0.02, T = 1000
 COSINE_S = 0.008                               # Nichol & Dhariwal 2021
 VE_SIGMA_MIN, VE_SIGMA_MAX = 0.01, 50.0        # Song et al. 2021 (CIFAR-10)
+EDM_SIGMA_DATA = 0.5                           # Karras et al. 2022 (and diffusers' EDM schedulers)
 
 
 def path_schedule(clause: str, path: str, schedule: str | None) -> str:
@@ -54,7 +55,9 @@ _SCHED_NOTES = ("Schedules (the spec's choice; the notes name none): vp 'linear'
                 "β_min) − tβ_min), β_min = 0.1, β_max = 20 (Song et al. 2021: the continuous limit of Ho et al.'s β = "
                 "1e-4..0.02 at T = 1000, β_i ≈ β(i/T)/T), chosen as default because 03's row is 'VP (DDPM)'; vp "
                 "'cosine' ᾱ(t) = cos²(π/2·(t+s)/(1+s))/cos²(π/2·s/(1+s)), s = 0.008 (Nichol & Dhariwal 2021; their "
-                "discrete β-clipping at 0.999 is not part of the continuous form); ve 'geometric' σ(t) = "
+                "discrete β-clipping at 0.999 is not part of the continuous form); vp 'trig' a = cos(πt/2), b = "
+                "sin(πt/2), ᾱ = cos²(πt/2): the cosine schedule with s = 0, no offset (flow_matching's "
+                "CosineScheduler with its t_fm = 1 − t; TrigFlow, Lu & Song 2024); ve 'geometric' σ(t) = "
                 "σ_min(σ_max/σ_min)^t, σ_min = 0.01, σ_max = 50 (Song et al. 2021).")
 
 _COEF_TOL = tolerances(
@@ -78,13 +81,14 @@ _REDUCTION = Convention(
                       sources=("02",))))
 
 _SINGULAR_DET = (
-    "det M = ad − bc with M = [[a, b], [c, d]] per target: velocity a b' − b a' (rf: 1; vp: −a'/b since a² + b² = 1; "
-    "ve: σ'(t) > 0); epsilon: a; x: −b; v: a² + b² > 0 (never singular); score: −a/b. det = 0 at: epsilon on rf at "
-    "t = 1 and on vp-cosine at t = 1 (a = 0; vp-linear has a(1) = e^{-5.025} > 0, ve has a = 1); x on rf and vp at t = "
-    "0 (b = 0; ve has b(0) = σ_min > 0); score where a = 0 (rf, vp-cosine at t = 1). Coefficients are infinite at: "
-    "velocity on vp at t = 0 (b' = −a a'/b, b ~ √t), score where b = 0 (rf, vp at t = 0). At every such point the "
-    "reference raises SpecInputError naming the clause, the argument 't' and the singular t; it never returns a limit "
-    "(the limit does not exist: the lost component of (x, z) is unobservable).")
+    "det M = ad − bc with M = [[a, b], [c, d]] per target: velocity a b' − b a' (rf: 1; vp: −a'/b since a² + b² = 1, "
+    "π/2 on vp-trig; ve: σ'(t) > 0); epsilon: a; x: −b; v: a² + b² > 0 (never singular); score: −a/b. det = 0 at: "
+    "epsilon on rf, vp-cosine and vp-trig at t = 1 (a = 0; vp-linear has a(1) = e^{-5.025} > 0, ve has a = 1); x on "
+    "rf and vp at t = 0 (b = 0; ve has b(0) = σ_min > 0); score where a = 0 (rf, vp-cosine, vp-trig at t = 1). "
+    "Coefficients are infinite at: velocity on vp-linear and vp-cosine at t = 0 (b' = −a a'/b, b ~ √t; vp-trig has "
+    "b ~ πt/2 and b'(0) = π/2), score where b = 0 (rf, vp at t = 0). At every such point the reference raises "
+    "SpecInputError naming the clause, the argument 't' and the singular t; it never returns a limit (the limit does "
+    "not exist: the lost component of (x, z) is unobservable).")
 
 CLAUSES = [
     Clause(
@@ -105,7 +109,8 @@ CLAUSES = [
                  _path, _target, _schedule,
                  Symbol(name="abcd", description="(a, b, c, d), each of t's shape", role="output")),
         tolerance=_COEF_TOL,
-        singular=("velocity on vp at t = 0 (b'(0) = ∞) and score where b(t) = 0 (rf, vp at t = 0) raise SpecInputError "
+        singular=("velocity on vp-linear and vp-cosine at t = 0 (b'(0) = ∞, b ~ √t; vp-trig has b'(0) = π/2) and "
+                  "score where b(t) = 0 (rf, vp at t = 0) raise SpecInputError "
                   "naming family.affine and t. Everything else is finite on [0, 1]."),
         notes=("03's rows are (path, target) pairs: 'Rectified Flow' = (rf, velocity), 'VP (DDPM)' = (vp, epsilon), "
                "'VE (Score SDE)' = (ve, epsilon); x- and v-prediction are targets on any path. 03 writes √α(t) for "
@@ -118,27 +123,39 @@ CLAUSES = [
     ),
     Clause(
         id="family.vp_schedule",
-        title="Named continuous VP schedules ᾱ(t): linear-β (default) and cosine",
+        title="Named continuous VP schedules ᾱ(t): linear-β (default), cosine, and trigonometric",
         statement=(r"\text{linear: } \bar\alpha(t) = e^{-\frac12 t^2(\beta_{max}-\beta_{min}) - t\beta_{min}},\ "
                    r"\beta_{min}=0.1,\ \beta_{max}=20;\quad \text{cosine: } \bar\alpha(t) = "
-                   r"\frac{\cos^2(\frac\pi2\frac{t+s}{1+s})}{\cos^2(\frac\pi2\frac{s}{1+s})},\ s = 0.008"),
+                   r"\frac{\cos^2(\frac\pi2\frac{t+s}{1+s})}{\cos^2(\frac\pi2\frac{s}{1+s})},\ s = 0.008;\quad "
+                   r"\text{trig: } \bar\alpha(t) = \cos^2(\tfrac\pi2 t)\ (a = \cos\tfrac{\pi t}2,\ b = "
+                   r"\sin\tfrac{\pi t}2);\quad \bar\alpha_{cosine}(t) = \bar\alpha_{trig}(\tau)/\bar\alpha_{trig}"
+                   r"(\tau_0),\ \tau = \tfrac{t+s}{1+s},\ \tau_0 = \tfrac{s}{1+s}"),
         kind=("value", "identity", "property"),
         provenance=(P(source="03", quote="| VP (DDPM) | √α(t) | √(1−α(t)) | 0 | 1 | Noise ε |"),
                     P(source="external: Song et al. 2021, Score-Based Generative Modeling through SDEs, eq. 11 / App. "
                              "B",
                       quote="beta_min = 0.1, beta_max = 20"),
                     P(source="external: Nichol & Dhariwal 2021, Improved DDPM, eq. 17",
-                      quote="alpha_bar(t) = f(t)/f(0), f(t) = cos((t/T + s)/(1 + s) * pi/2)^2, s = 0.008")),
+                      quote="alpha_bar(t) = f(t)/f(0), f(t) = cos((t/T + s)/(1 + s) * pi/2)^2, s = 0.008"),
+                    P(source="external: Meta flow_matching, flow_matching/path/scheduler/scheduler.py, CosineScheduler "
+                             "(t = 1 is data there)",
+                      quote="alpha_t = sin(pi/2 * t), sigma_t = cos(pi/2 * t)"),
+                    P(source="external: Lu & Song 2024, Simplifying, Stabilizing and Scaling Continuous-Time "
+                             "Consistency Models (TrigFlow)",
+                      quote="x_t = cos(t) x_0 + sin(t) z, t in [0, pi/2]")),
         function="vp_alpha_bar",
         symbols=(Symbol(name="t", description="time (any shape)", domain=T_ANY),
-                 Symbol(name="schedule", description="linear (default) or cosine",
+                 Symbol(name="schedule", description="linear (default), cosine or trig",
                         domain=Domain(kind="choice", choices=SCHEDULES["vp"]), role="parameter"),
                  Symbol(name="alpha_bar", description="ᾱ(t) ∈ [0, 1]", role="output")),
         tolerance=_COEF_TOL,
-        singular="None on [0, 1]: ᾱ(0) = 1 for both; ᾱ(1) = 0 exactly for cosine, e^{-10.05} for linear.",
-        notes=("Both are strictly decreasing from ᾱ(0) = 1. The linear schedule at t = i/T matches the discrete "
+        singular="None on [0, 1]: ᾱ(0) = 1 for all three; ᾱ(1) = 0 exactly for cosine and trig, e^{-10.05} for linear.",
+        notes=("All three are strictly decreasing from ᾱ(0) = 1. The linear schedule at t = i/T matches the discrete "
                "DDPM ᾱ_i of Ho et al.'s linear β (1e-4..0.02, T = 1000) to O(1/T): tests/test_family.py measures it. "
-               + _SCHED_NOTES),
+               "trig is the cosine schedule without its offset (s = 0): the cosine one is trig run on τ = (t + s)/(1 + "
+               "s) ∈ [s/(1+s), 1] and renormalised to ᾱ(0) = 1. flow_matching's CosineScheduler is trig with its time "
+               "reversed (its t = 1 is data: α_t = sin(πt/2) = a(1 − t)); on trig, v-prediction (−b, a) is dx_t/dφ, "
+               "φ = πt/2, so velocity = (π/2) v. " + _SCHED_NOTES),
     ),
     Clause(
         id="family.ve_schedule",
@@ -264,5 +281,80 @@ CLAUSES = [
                                   "needs no inversion).",
         notes="Equivalent to recover followed by affine_target on (x̂, ẑ). The accelerated version folds "
               "(c_B, d_B) M_A⁻¹ into two coefficients (one pass over the data).",
+    ),
+    Clause(
+        id="family.edm_precond",
+        title="EDM preconditioning: c_skip, c_out, c_in, c_noise (the network F as a target of the affine family)",
+        statement=(r"c_{skip} = \frac{\sigma_d^2}{\sigma^2 + \sigma_d^2},\ c_{out} = \frac{\sigma\sigma_d}"
+                   r"{\sqrt{\sigma^2 + \sigma_d^2}},\ c_{in} = \frac{1}{\sqrt{\sigma^2 + \sigma_d^2}},\ c_{noise} = "
+                   r"\tfrac14\ln\sigma;\quad F = \frac{x - c_{skip}\,x_\sigma}{c_{out}} = \frac{\sigma\,x/\sigma_d - "
+                   r"\sigma_d z}{\sqrt{\sigma^2 + \sigma_d^2}}\ \text{on } x_\sigma = x + \sigma z\ (a = 1,\ b = "
+                   r"\sigma);\quad c_{skip} + (c_{out}/\sigma_d)^2 = 1"),
+        kind=("identity", "value", "property"),
+        provenance=(P(source="external: Karras et al. 2022, Elucidating the Design Space of Diffusion-Based "
+                             "Generative Models, Table 1 and eq. 7",
+                      quote="c_skip(sigma) = sigma_data^2/(sigma^2 + sigma_data^2), c_out(sigma) = sigma "
+                            "sigma_data/sqrt(sigma_data^2 + sigma^2), c_in(sigma) = 1/sqrt(sigma^2 + sigma_data^2), "
+                            "c_noise(sigma) = 1/4 ln(sigma)"),
+                    P(source="external: diffusers, EDMEulerScheduler.precondition_inputs / precondition_outputs / "
+                             "precondition_noise (sigma_data=0.5)",
+                      quote="c_skip = sigma_data**2 / (sigma**2 + sigma_data**2); c_out = sigma * sigma_data / "
+                            "(sigma**2 + sigma_data**2) ** 0.5")),
+        function="edm_preconditioning",
+        symbols=(Symbol(name="sigma", description="noise levels σ > 0 (any shape)",
+                        domain=Domain(low=0.0, low_closed=False, shape=("...",))),
+                 Symbol(name="sigma_data", description="σ_d > 0, the data's standard deviation (EDM: 0.5)",
+                        domain=Domain(low=0.0, low_closed=False), role="parameter"),
+                 Symbol(name="scalings", description="(c_skip, c_out, c_in, c_noise), each of σ's shape",
+                        role="output")),
+        tolerance=tolerances(float64=(1e-14, 1e-300), float32=(2e-6, 1e-30), bfloat16=(1e-2, 1e-30),
+                             why="relative: each is a product, quotient or square root of positive quantities "
+                                 "(σ² + σ_d² adds two positive terms: no cancellation), ≤ 6 roundings; ¼ ln σ of an "
+                                 "exactly given σ is relatively accurate away from σ = 1 and absolutely (≲ eps/4) near "
+                                 "it (atol: the dtype's smallest normal; c_noise(1) = 0 exactly). bfloat16 computed in "
+                                 "float32 and rounded once (2^-9). The reference evaluates through h = hypot(σ, σ_d) "
+                                 "(c_skip = (σ_d/h)², c_out = σ (σ_d/h), c_in = 1/h): no overflow of σ²"),
+        singular="σ = 0 is outside the domain (c_noise = −∞; the limits are c_skip = 1, c_out = 0, c_in = 1/σ_d: D = "
+                 "x_σ). σ → ∞: c_skip → 0, c_out → σ_d, F → x/σ_d. F is never singular as a target: det[[1, σ], [c_F, "
+                 "d_F]] = −√(σ² + σ_d²)/σ_d ≠ 0 (unlike ε at a = 0 or x at b = 0).",
+        notes=("D(x_σ; σ) = c_skip x_σ + c_out F(c_in x_σ; c_noise) is an x-prediction on the VE path x_σ = x + σ z "
+               "(family.edm_denoise). As a target of the affine family on that path (a, b) = (1, σ), F has the row "
+               "(c_F, d_F) = ((1 − c_skip)/c_out, −σ c_skip/c_out) = (σ/σ_d, −σ_d)/√(σ² + σ_d²), and family.convert "
+               "from the x target to it is F = (x̂ − c_skip x_σ)/c_out (sympy). On any path with a > 0, σ = b/a and "
+               "x_σ = x_t/a. Limits: σ → 0 or σ_d → ∞ make F → −z (ε-prediction, D = x_σ − σ ẑ); σ → ∞ or σ_d → 0 "
+               "make σ_d F → x (x-prediction); at σ_d = 1 on the vp coordinates a = 1/√(1 + σ²), b = σ a, F = b x − "
+               "a z = −v (Salimans & Ho's v-prediction, negated). k-diffusion's Denoiser defaults to σ_d = 1, "
+               "diffusers and the paper to 0.5."),
+    ),
+    Clause(
+        id="family.edm_denoise",
+        title="EDM denoiser D = c_skip x_σ + c_out F: an x-prediction from the network's output",
+        statement=(r"D(x_\sigma; \sigma) = c_{skip}(\sigma)\,x_\sigma + c_{out}(\sigma)\,F,\quad F = "
+                   r"F_\theta(c_{in} x_\sigma; c_{noise});\quad F = \frac{\sigma x/\sigma_d - \sigma_d z}"
+                   r"{\sqrt{\sigma^2 + \sigma_d^2}}\ \Rightarrow\ D = x"),
+        kind=("identity", "value", "property"),
+        provenance=(P(source="external: Karras et al. 2022, Elucidating the Design Space of Diffusion-Based "
+                             "Generative Models, eq. 7",
+                      quote="D_theta(x; sigma) = c_skip(sigma) x + c_out(sigma) F_theta(c_in(sigma) x; "
+                            "c_noise(sigma))"),
+                    P(source="external: diffusers, EDMEulerScheduler.precondition_outputs(sample, model_output, sigma)",
+                      quote="denoised = c_skip * sample + c_out * model_output")),
+        function="edm_denoise",
+        symbols=(Symbol(name="x_sigma", description="x_σ = x + σ z, batch first", domain=ARR),
+                 Symbol(name="F", description="the network's output F_θ(c_in x_σ; c_noise), x_σ's shape", domain=ARR),
+                 Symbol(name="sigma", description="σ > 0: one number or one per sample",
+                        domain=Domain(low=0.0, low_closed=False, or_shape=("n",))),
+                 Symbol(name="sigma_data", description="σ_d > 0 (EDM: 0.5)",
+                        domain=Domain(low=0.0, low_closed=False), role="parameter"),
+                 Symbol(name="D", description="the denoised estimate of x, x_σ's shape", role="output")),
+        tolerance=tolerances(float64=(1e-14, 1e-14), float32=(1e-6, 1e-6), bfloat16=(1e-2, 1e-2),
+                             why="two products and a sum: where c_skip x_σ and c_out F cancel the error is absolute, "
+                                 "a few ulps of M = c_skip |x_σ| + c_out |F|; the comparison divides by 1 + M "
+                                 "(checks/family.py), so these hold for any magnitude: float32 4·6e-8 ≪ 1e-6; "
+                                 "bfloat16 computed in float32 and rounded once (2^-9 of 1 + M)"),
+        singular="None for σ > 0. σ → 0: D → x_σ (c_skip → 1, c_out → 0).",
+        notes=("With F the EDM target of (x, z) D returns x exactly: D is family.convert from the F target to the x "
+               "target on the path (1, σ). diffusers' precondition_outputs(sample, model_output, sigma) is this "
+               "function with sample = x_σ, model_output = F."),
     ),
 ]

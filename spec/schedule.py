@@ -1,4 +1,6 @@
-"""Clauses of training-time distributions over t and the resolution shift (sources 00, 01, 03, 04).
+"""Clauses of training-time distributions over t, the resolution shift (sources 00, 01, 03, 04), and two schedules
+the libraries implement that the notes do not state (issue 11): the exponential time shift (diffusers, SD3/Flux)
+and the Karras/EDM σ schedule (k-diffusion).
 
 Samplers are deterministic maps of given standard normals u (the caller draws u ~ N(0, 1)), so a target is
 checked value by value and its distribution by a KS test.
@@ -135,6 +137,104 @@ CLAUSES = [
                "i.e. s = √(m/n); SD3 uses s = 3.0 at 1024². Flux's time_shift(μ, 1, t) = e^μ/(e^μ + (1/t − 1)) is the "
                "same map with s = e^μ. s > 1 moves every t toward noise; shifts compose multiplicatively "
                "(shift_s ∘ shift_r = shift_{sr}). On rf, SNR(t) = a²/b² = ((1 − t)/t)², so the shift divides the SNR "
-               "by s² (log-SNR moves by −2 log s)."),
+               "by s² (log-SNR moves by −2 log s). The μ-parameterised form of diffusers' time_shift_type "
+               "'exponential' (Flux, SD3 with dynamic shifting) is schedule.shift_exponential; diffusers' "
+               "'linear' time_shift(μ, σ, t) = μ/(μ + (1/t − 1)^σ) is this map at σ = 1, s = μ."),
+    ),
+    Clause(
+        id="schedule.shift_exponential",
+        title="Exponential (μ-parameterised) timestep shift: the variant of schedule.shift used by SD3/Flux",
+        statement=(r"t' = \frac{e^\mu}{e^\mu + (1/t - 1)^\sigma} = \mathrm{sigmoid}\bigl(\mu + \sigma\,"
+                   r"\mathrm{logit}(t)\bigr),\ \sigma > 0;\quad t'(0) = 0,\ t'(1) = 1;\quad \sigma = 1:\ t' = "
+                   r"\frac{s\,t}{1 + (s - 1)\,t},\ s = e^\mu\ (\text{schedule.shift})"),
+        kind=("identity", "value", "property"),
+        provenance=(P(source="external: diffusers, FlowMatchEulerDiscreteScheduler._time_shift_exponential "
+                             "(time_shift_type='exponential', use_dynamic_shifting=True; Flux)",
+                      quote="math.exp(mu) / (math.exp(mu) + (1 / t - 1) ** sigma)"),
+                    P(source="external: Black Forest Labs, flux/sampling.py time_shift(mu, sigma, t)",
+                      quote="math.exp(mu) / (math.exp(mu) + (1 / t - 1) ** sigma)")),
+        function="time_shift_exponential",
+        symbols=(Symbol(name="t", description="times in [0, 1] (diffusers' sigmas: 1 = noise, as in genspec)",
+                        domain=T01),
+                 Symbol(name="mu", description="μ, the log of the shift factor s = e^μ (Flux: μ from the image's token "
+                                               "count, 0.5 at 256 tokens to 1.15 at 4096), |μ| ≤ 50",
+                        domain=Domain(low=-50.0, high=50.0),
+                        role="parameter"),
+                 Symbol(name="sigma", description="σ > 0, the exponent of the odds (1 in diffusers and Flux)",
+                        domain=Domain(low=0.0, low_closed=False), role="parameter"),
+                 Symbol(name="t_shifted", description="t's shape, in [0, 1]", role="output")),
+        tolerance=tolerances(float64=(1e-13, 1e-300), float32=(1e-5, 1e-30), bfloat16=(1e-2, 1e-30),
+                             why="relative, the comparison's rtol multiplied by κ = 1 + σ (1 − t')/(1 − t) (1 at "
+                                 "t = 1), the condition of the form as stated: 1/t − 1 cancels near t = 1 (relative "
+                                 "error eps/(1 − t)), the power multiplies it by σ, and t' = e^μ/(e^μ + q) damps a "
+                                 "relative error of q by 1 − t'. κ is unbounded as t → 1 only for σ < 1 "
+                                 "(1 − t' ~ e^{−μ}(1 − t)^σ); at σ = 1 (diffusers, Flux) κ ≤ 1 + e^{−μ}. Then a few "
+                                 "eps: float64 1e-13, float32 1e-5 (the reference's odds form e^μ (t/(1 − t))^σ, "
+                                 "q/(1 + q) measured ≤ 2 eps against 60-digit mpmath, the accelerated float32 ≤ 2.4 "
+                                 "eps, over |μ| ≤ 3, σ ∈ [0.5, 2], t uniform and T_EDGES); bfloat16 computed in "
+                                 "float32 and rounded once (2^-9)"),
+        property_tolerance={"fixes 0 and 1": tolerances(
+            float64=(1e-15, 0.0), float32=(1e-7, 0.0), bfloat16=(4e-3, 0.0),
+            why="t = 0 gives e^μ/(e^μ + ∞) = 0 exactly in every form (atol 0: a target that clips t fails); t = 1 "
+                "gives e^μ/(e^μ + 0) = 1 up to the division's rounding (one ulp)")},
+        singular="None on [0, 1]: t = 0 (1/t = ∞) gives 0 and t = 1 gives 1, the limits; the reference goes through "
+                 "the odds t/(1 − t) (0 at t = 0, ∞ at t = 1) and never divides by t. ⚠ Subnormal t: 1/t overflows "
+                 "to ∞ in the form as stated, which then returns 0 where the value is e^μ t^σ (≫ the smallest normal "
+                 "for σ < 1); the cases include such t (T_EDGES). σ ≤ 0 or |μ| > 50 raises SpecInputError.",
+        notes=("Both diffusers time-shift types are shifts of the odds: odds(t') = e^μ odds(t)^σ ('exponential'), μ "
+               "odds(t)^σ ('linear'). At σ = 1 the exponential one is schedule.shift with s = e^μ (SD3's fixed "
+               "shift 3.0 = e^{1.0986}); μ = 0 and σ = 1 is the identity. diffusers calls its argument t but passes "
+               "sigmas, 1 = noise, the genspec convention; flow_matching-style t (1 = data) must be flipped."),
+    ),
+    Clause(
+        id="schedule.karras",
+        title="Karras/EDM noise-level schedule σ_i",
+        statement=(r"\sigma_i = \Bigl(\sigma_{max}^{1/\rho} + \tfrac{i}{N-1}\bigl(\sigma_{min}^{1/\rho} - "
+                   r"\sigma_{max}^{1/\rho}\bigr)\Bigr)^{\rho},\ i = 0..N-1,\ \rho = 7;\quad \sigma_N = 0\ "
+                   r"(\text{appended});\quad \rho \to \infty:\ \sigma_i = \sigma_{max}^{1 - i/(N-1)}\,"
+                   r"\sigma_{min}^{i/(N-1)}"),
+        kind=("identity", "value", "property"),
+        provenance=(P(source="external: Karras et al. 2022, Elucidating the Design Space of Diffusion-Based "
+                             "Generative Models, eq. 5",
+                      quote="sigma_i<N = (sigma_max^(1/rho) + i/(N-1) (sigma_min^(1/rho) - sigma_max^(1/rho)))^rho "
+                            "and sigma_N = 0"),
+                    P(source="external: k-diffusion, k_diffusion/sampling.py get_sigmas_karras(n, sigma_min, "
+                             "sigma_max, rho=7.)",
+                      quote="sigmas = (max_inv_rho + ramp * (min_inv_rho - max_inv_rho)) ** rho; "
+                            "return append_zero(sigmas)")),
+        function="karras_sigmas",
+        symbols=(Symbol(name="n", description="N, the number of noise levels before the appended 0",
+                        domain=Domain(kind="integer", low=1, high=10**7), role="parameter"),
+                 Symbol(name="sigma_min", description="σ_min > 0 (EDM: 0.002)",
+                        domain=Domain(low=0.0, low_closed=False), role="parameter"),
+                 Symbol(name="sigma_max", description="σ_max ≥ σ_min (EDM: 80)",
+                        domain=Domain(low=0.0, low_closed=False), role="parameter"),
+                 Symbol(name="rho", description="ρ > 0 (EDM: 7; 1 is linear in σ)",
+                        domain=Domain(low=0.0, low_closed=False), role="parameter"),
+                 Symbol(name="sigmas", description="shape (N + 1,) (final_sigma 'zero') or (N,) ('none'), "
+                                                   "decreasing from σ_max", role="output")),
+        conventions=(Convention(
+            name="final_sigma", description="whether σ_N = 0 is appended after the N levels", default="zero",
+            variants=(
+                Variant(name="zero", statement=r"(\sigma_0, \dots, \sigma_{N-1}, 0)",
+                        mapping="the spec's default: Karras et al.'s σ_N = 0 and k-diffusion's get_sigmas_karras "
+                                "(append_zero): N + 1 values, the last step of a sampler lands on σ = 0"),
+                Variant(name="none", statement=r"(\sigma_0, \dots, \sigma_{N-1})",
+                        mapping="the N levels alone (diffusers' _convert_to_karras; its schedulers append their "
+                                "final sigma themselves): the default without its last entry"))),),
+        tolerance=tolerances(float64=(2e-15, 0.0), float32=(1e-6, 0.0), bfloat16=(2e-3, 0.0),
+                             why="per unit of K = ρ (1 + (σ_max/σ_min)^{1/ρ}) (checks/schedule.py multiplies rtol by "
+                                 "K): the base σ_max^{1/ρ} + r (σ_min^{1/ρ} − σ_max^{1/ρ}) cancels down to σ_min^{1/ρ} "
+                                 "from terms up to σ_max^{1/ρ} (relative error ≤ (σ_max/σ_min)^{1/ρ} · few eps), and "
+                                 "the power ρ multiplies a relative error by ρ. Measured over random n ≤ 60, "
+                                 "ρ ∈ [1, 10], σ_max/σ_min ≤ 1e5: k-diffusion's float32 form (float32 ramp) ≤ "
+                                 "0.9 eps K (3000 cases), the float64 reference vs 40-digit mpmath ≤ 0.7 eps K (300 "
+                                 "cases); bfloat16 computed in float32 and rounded once (2^-9 ≤ 2e-3 K, K ≥ 2). atol "
+                                 "0: σ_N = 0 ""exactly"),
+        singular="N = 1: the ramp is (0,) (torch.linspace(0, 1, 1)), σ_0 = σ_max; i/(N − 1) is never evaluated. "
+                 "σ_min > σ_max raises SpecInputError (the schedule must decrease).",
+        notes=("EDM: σ_min = 0.002, σ_max = 80, ρ = 7 (the steps shrink toward σ_min: ρ = 7 'equalizes the "
+               "truncation error'). ρ = 1 is the linear schedule linspace(σ_max, σ_min, N); ρ → ∞ is the geometric "
+               "(log-linear) schedule, k-diffusion's get_sigmas_exponential. σ_i^{1/ρ} is linear in i."),
     ),
 ]

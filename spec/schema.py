@@ -99,6 +99,9 @@ class Domain(_Frozen):
                                   "or_shape=('n',)")
     choices: tuple[str, ...] = ()
     finite: bool = True
+    broadcast_to: str | None = Field(
+        default=None, description="the symbol this array broadcasts against (NumPy rules, that symbol's shape "
+                                  "unchanged): γ of shape (B, 1, D) against h of shape (B, N, D)")
 
     def contains(self, v: float) -> bool:
         lo_ok = v >= self.low if self.low_closed else v > self.low
@@ -117,6 +120,8 @@ class Domain(_Frozen):
         base = ("integers in " if self.kind == "integer" else "") + iv
         if self.shape:
             base += " of shape (" + ", ".join(map(str, self.shape)) + ")"
+        if self.broadcast_to is not None:
+            base += f", broadcastable to {self.broadcast_to}'s shape"
         if self.or_shape is not None:
             alt = ", ".join(map(str, self.or_shape))
             base += (", or of shape (" if self.shape else ", a scalar or of shape (") + alt + ")"

@@ -9,7 +9,7 @@ spec/family.py; the VP path uses the family's 'linear' schedule β(t) = β_min +
 σ_max = 50 (Song et al. 2021). Each SDE is the one whose marginals are the path's x_t = a(t) x + b(t) z:
 f(x, t) = (a'/a) x and g(t)² = d(b²)/dt − 2 (a'/a) b².
 """
-from .ddpm import INDEXING
+from .ddpm import INDEXING, MAX_T
 from .schema import Clause, Convention, Domain, Provenance, Symbol, Variant, tolerances
 
 ALSO_PREFIXES = ("ddpm",)
@@ -61,8 +61,9 @@ CLAUSES = [
         symbols=(Symbol(name="eps_pred", description="ε_θ(x_t, t)", domain=Domain(shape=("n", "..."))),
                  Symbol(name="eps", description="the ε that made x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε",
                         domain=Domain(shape=("n", "..."))),
-                 Symbol(name="t", description="integer step per sample (one_based 2..T; 'beta': 1..T)",
-                        domain=Domain(kind="integer", low=1, shape=("n",))),
+                 Symbol(name="t", description="integer step, one for the batch or one per sample (one_based 2..T; "
+                                               "'beta': 1..T; zero_based one less)",
+                        domain=Domain(kind="integer", low=0, high=MAX_T, or_shape=("n",))),
                  Symbol(name="betas", description="β_1..β_T", domain=Domain(low=0.0, high=1.0, low_closed=False,
                                                                              high_closed=False, shape=("T",))),
                  Symbol(name="kl", description="L_{t−1} per sample, shape (n,)", role="output")),

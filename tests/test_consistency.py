@@ -62,7 +62,7 @@ def test_loss_by_hand_every_convention():
     L = R.consistency_loss(_ident, _ident, v, x, z, 0.5, 0.25)
     assert L == pytest.approx(0.25**2 + 0.25**2)
     # training mode: x̂ = 0.75 x + 0.25 z = (0.75, 0.5): ‖(0.5, 1) − (0.75, 0.5)‖² = 0.0625 + 0.25
-    assert R.consistency_loss(_ident, _ident, None, x, z, 0.5, 0.25, mode="training") == pytest.approx(0.3125)
+    assert R.consistency_loss(_ident, _ident, v, x, z, 0.5, 0.25, mode="training") == pytest.approx(0.3125)
     # pseudo-Huber: √(0.125 + c²) − c, c = 0.00054 √2
     cc = 0.00054 * math.sqrt(2)
     assert R.consistency_loss(_ident, _ident, v, x, z, 0.5, 0.25, distance="pseudo_huber") == pytest.approx(
@@ -98,12 +98,12 @@ def test_accelerated_loss_trains_f_only():
     (lambda M, T: M.consistency_loss(_ident, None, _zero_v, T(np.ones((2, 2))), T(np.ones((2, 2))), 0.5, 0.4),
      "consistency.loss", "f_ema"),
     (lambda M, T: M.consistency_loss(_ident, _ident, _zero_v, T(np.ones((2, 2))), T(np.ones((2, 3))), 0.5, 0.4),
-     "consistency.loss", "x/z"),
+     "consistency.loss", "z"),
     (lambda M, T: M.gaussian_consistency_function(T(np.ones((2, 1))), 0.5, T(np.zeros(1)), 0.0),
      "consistency.gaussian", "s"),
     (lambda M, T: M.gaussian_consistency_function(T(np.ones((2, 1))), 1.5, T(np.zeros(1)), 1.0),
      "consistency.gaussian", "t"),
-    (lambda M, T: M.consistency_function(T(np.ones((2, 3))), 0.5, *map(T, BIMODAL)), "consistency.property", "x_t"),
+    (lambda M, T: M.consistency_function(T(np.ones((2, 3))), 0.5, *map(T, BIMODAL)), "consistency.property", "means"),
 ])
 def test_bad_inputs(mod, call, clause, argument):
     T = (lambda a: torch.tensor(a)) if mod is A else (lambda a: a)
@@ -136,9 +136,9 @@ def _time_reversed_gaussian(x_t, t, mu, s):
     return A.gaussian_consistency_function(x_t, 1.0 - torch.as_tensor(t, dtype=x_t.dtype), mu, s)
 
 
-def _few_steps(x_t, t, weights, means=None, covs=None):
+def _few_steps(x_t, t, weights, means, covs):
     """Bug: 2 RK4 steps (not converged)."""
-    return A.consistency_function(x_t, t, weights, means, covs, steps=2)
+    return A.rk4_to_data(x_t, t, weights, means, covs, steps=2)
 
 
 def _ema_swapped(f, f_ema, velocity, x, z, t_next, t_prev):

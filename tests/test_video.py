@@ -99,7 +99,7 @@ def test_explain_renders(cid):
 @pytest.mark.parametrize("call, clause, arg", [
     (lambda: R.video_latent_shape(15, 256, 256, 4, 8, 16), "video.tokens", "T/H/W"),
     (lambda: R.video_latent_shape(16, 256, 256, 4, 8, 16, temporal="causal"), "video.tokens", "T/H/W"),
-    (lambda: A.video_latent_shape(16, 256, 256, 4, 8, 16, p_t=3), "video.tokens", "T/H/W"),
+    (lambda: A.video_latent_shape(16, 256, 256, 4, 8, 16, p_t=3), "video.tokens", "p_t"),
     (lambda: R.patchify(np.zeros((1, 3, 4, 4)), 2, 2), "video.patchify", "x"),
     (lambda: A.patchify(torch.zeros(1, 2, 4, 4), 1, 3), "video.patchify", "x"),
     (lambda: A.factorized_attention(torch.zeros(1, 2, 3), None, None, 1), "video.factorized_attention", "x"),

@@ -46,9 +46,13 @@ def smooth_field(alpha, beta, label="smooth field"):
 
 def gaussian_field(mu_, s_):
     """The exact consistency function of N(μ, diag(s²)) as a Dual."""
+    import torch
+
     from accelerated import consistency as A
     return Dual(numpy=lambda x, t: R.gaussian_consistency_function(x, t, mu_, s_),
-                torch=lambda x, t: A.gaussian_consistency_function(x, t, mu_, s_), label="exact consistency function")
+                torch=lambda x, t: A.gaussian_consistency_function(x, t, *(torch.as_tensor(v, device=x.device)
+                                                                          for v in (mu_, s_))),
+                label="exact consistency function")
 
 
 # ---- strategies ---------------------------------------------------------------------------------

@@ -1,4 +1,9 @@
-"""Conformance checks of discrete-time DDPM and DDIM (ddpm.*)."""
+"""Conformance checks of discrete-time DDPM and DDIM (ddpm.*): the β schedules, ᾱ, the forward process, the loss, the
+ancestral step and DDIM (η = 0, and with η and any prediction type).
+
+Properties draw steps in the spec's default indexing (one_based: t = 0..T) and hand the target its declared variant
+(zero_based: k = t − 1) through `_declared`: a zero_based target never receives t = T.
+"""
 from __future__ import annotations
 
 import math
@@ -8,16 +13,28 @@ import sympy as sp
 from hypothesis import strategies as st
 
 from reference import ddpm as R
+from spec.ddpm import COSINE_S, SD_BETAS
 from spec.schema import Tolerance
 
-from ..harness.arrays import gaussian, uniform
+from ..harness.arrays import uniform
 from ..harness.declare import ClauseChecks, Proof, Property
+from ..harness.inputs import derived, inputs
 
-HO = R.linear_betas(1000, 1e-4, 0.02)            # Ho et al.'s schedule, the long sequence in every check
+SCHED, ALPHA, FORWARD, LOSS = "ddpm.beta_schedule", "ddpm.alpha_bar", "ddpm.forward", "ddpm.loss"
+ANCESTRAL, DDIM, DDIM_ETA = "ddpm.ancestral_step", "ddpm.ddim_step", "ddpm.ddim_eta_step"
+HO = R.beta_schedule(1000, 1e-4, 0.02)           # Ho et al.'s schedule, the long sequence in every check
+SD = R.beta_schedule(1000, *SD_BETAS, beta_schedule="scaled_linear")        # Stable Diffusion's
+COSINE = R.beta_schedule(1000, max_beta=0.99, beta_schedule="squaredcos_cap_v2")
+"""Nichol & Dhariwal's schedule as an input (ᾱ_T ≈ 2e-8), capped at 0.99: the default cap 0.999 rounds to 1 in bfloat16,
+outside the domain (0, 1)."""
+EPS = {"float64": 2.0**-52, "float32": 2.0**-23, "bfloat16": 2.0**-8}
+SD_SQRT_ALPHA_BAR_T = 0.068265
+"""Lin et al. 2024 (Common Diffusion Noise Schedules and Sample Steps are Flawed): Stable Diffusion's schedule ends at
+√ᾱ_T = 0.068265, not 0 (a published figure, not computed from the code under test)."""
 
 # ---- derivations --------------------------------------------------------------------------------
 b1, b2, b3, beta, Pp, ab_prev, ab = sp.symbols("beta_1 beta_2 beta_3 beta P abar_prev abar", positive=True)
-x0s, eps_s, xt_s, e1, e2 = sp.symbols("x_0 epsilon x_t e_1 e_2", real=True)
+x0s, eps_s, xt_s, m_s, xi_s, eta_s = sp.symbols("x_0 epsilon x_t m xi eta", real=True)
 
 
 def _iterate_moments(betas):
@@ -70,61 +87,102 @@ def _ddim_claim():
                        - (sp.sqrt(ab_prev) * x0s + sp.sqrt(1 - ab_prev) * eps_s))
 
 
-_t_sym = sp.Symbol("t", positive=True)
-_T_sym = sp.Symbol("T", positive=True)
-_lin = sp.Symbol("beta_first", positive=True) + (_t_sym - 1) / (_T_sym - 1) * (
-    sp.Symbol("beta_last", positive=True) - sp.Symbol("beta_first", positive=True))
+# the β schedules
+_t_sym, _T_sym = sp.Symbol("t", positive=True), sp.Symbol("T", positive=True)
+_first, _last = sp.Symbol("beta_first", positive=True), sp.Symbol("beta_last", positive=True)
+_lin = _first + (_t_sym - 1) / (_T_sym - 1) * (_last - _first)
+_scaled = (sp.sqrt(_first) + (_t_sym - 1) / (_T_sym - 1) * (sp.sqrt(_last) - sp.sqrt(_first))) ** 2
+
+
+def _endpoints(expr):
+    return [expr.subs(_t_sym, 1) - _first, sp.simplify(expr.subs(_t_sym, _T_sym) - _last)]
+
+
+def _cosine_telescopes():
+    """Uncapped, Π_{s≤t} (1 − β_s) = Π f(s/T)/f((s−1)/T) = f(t/T)/f(0) (T = 4, any f > 0)."""
+    f = sp.Function("f", positive=True)
+    return [sp.simplify(sp.prod([f(sp.Rational(s, 4)) / f(sp.Rational(s - 1, 4)) for s in range(1, t + 1)])
+                        - f(sp.Rational(t, 4)) / f(0)) for t in range(1, 5)]
+
+
+def _cosine_difference():
+    """1 − cos²b/cos²a = sin(b − a) sin(b + a)/cos²a: the reference's form, free of cancellation for small β."""
+    a, b = sp.symbols("a b", real=True)
+    c2 = sp.cos(a) ** 2
+    return sp.simplify(sp.expand_trig(1 - sp.cos(b) ** 2 / c2 - sp.sin(b - a) * sp.sin(b + a) / c2))
+
+
+# DDIM with η and any prediction type
+_a, _b = sp.sqrt(ab), sp.sqrt(1 - ab)                             # at t; ab_prev at t'
+SIGMA2 = eta_s**2 * (1 - ab_prev) / (1 - ab) * (1 - ab / ab_prev)
+PREDICT = {"epsilon": (lambda x, m: (x - _b * m) / _a, lambda x, m: m),                  # (x̂_0(x_t, m), ε̂(x_t, m))
+           "v_prediction": (lambda x, m: _a * x - _b * m, lambda x, m: _a * m + _b * x),
+           "sample": (lambda x, m: m, lambda x, m: (x - _a * m) / _b)}
+TRUE_OUTPUT = {"epsilon": eps_s, "v_prediction": _a * eps_s - _b * x0s, "sample": x0s}  # m of the true (x_0, ε)
+
+
+def _predictions_recover():
+    """Each prediction type's (x̂_0, ε̂) at the true output of x_t = a x_0 + b ε is (x_0, ε) (a² + b² = 1)."""
+    xt = _a * x0s + _b * eps_s
+    return [sp.simplify(g(xt, TRUE_OUTPUT[p]) - want) for p, (fx, fe) in PREDICT.items()
+            for g, want in ((fx, x0s), (fe, eps_s))]
+
+
+def _eta_one_claim():
+    """η = 1, t' = t − 1: σ² = β̃_t; 1 − ᾱ_{t−1} − β̃_t = r², r = (1 − ᾱ_{t−1})√ᾱ_t/(√ᾱ_{t−1}√(1 − ᾱ_t)) ≥ 0 (every
+    factor positive for 0 < ᾱ_t < ᾱ_{t−1} < 1); and √ᾱ_{t−1} x̂_0 + r ε̂ = (x_t − β_t/√(1 − ᾱ_t) ε̂)/√α_t."""
+    beta_t = 1 - ab / ab_prev
+    s2 = SIGMA2.subs(eta_s, 1)
+    r = (1 - ab_prev) * _a / (sp.sqrt(ab_prev) * _b)
+    mean = sp.sqrt(ab_prev) * (xt_s - _b * m_s) / _a + r * m_s
+    return [sp.simplify(s2 - (1 - ab_prev) / (1 - ab) * beta_t), sp.simplify(r**2 - (1 - ab_prev - s2)),
+            sp.simplify(mean - (xt_s - beta_t / _b * m_s) / sp.sqrt(1 - beta_t))]
+
+
+def _direction_nonnegative():
+    """1 − ᾱ_{t'} − σ_t² = (1 − ᾱ_{t'})(ᾱ_t/ᾱ_{t'} − ᾱ_t + (1 − η²)(1 − ᾱ_t/ᾱ_{t'}))/(1 − ᾱ_t) ≥ 0 for η ≤ 1."""
+    return sp.simplify(1 - ab_prev - SIGMA2 - (1 - ab_prev) * (ab / ab_prev - ab + (1 - eta_s**2) * (1 - ab / ab_prev))
+                       / (1 - ab))
 
 
 # ---- strategies ---------------------------------------------------------------------------------
-@st.composite
-def _schedule(draw):
-    if draw(st.integers(0, 3)) == 0:
-        return HO
-    T = draw(st.integers(1, 40))
-    return draw(uniform((T,), 1e-4, 0.3))
+def _schedule(long=(HO,)):
+    """A long published schedule (one draw in four), else T ≤ 40 random β in [1e-4, 0.3]."""
+    return st.integers(0, 3).flatmap(lambda k: st.sampled_from(long) if k == 0 else st.integers(1, 40).flatmap(
+        lambda T: uniform((T,), 1e-4, 0.3)))
 
 
 def _shift(conv):
     return 1 if conv.get("indexing") == "zero_based" else 0
 
 
-@st.composite
-def _forward_cases(draw, shift=0):
-    betas = draw(_schedule())
-    n = draw(st.integers(1, 4))
-    shape = draw(st.sampled_from([(n,), (n, 3), (n, 2, 2)]))
-    T = betas.size
-    t = np.array(draw(st.lists(st.sampled_from([0, 1, T] + list(range(T + 1))), min_size=n, max_size=n)))
-    if shift:
-        t = np.maximum(t, 1)
-    return {"x0": draw(gaussian(shape)), "eps": draw(gaussian(shape)), "t": t.astype(np.int64) - shift, "betas": betas}
+def _steps(n, T, lo):
+    """n one-based steps in [lo, T], the ends among them."""
+    return st.lists(st.sampled_from([lo, T] + list(range(lo, T + 1))), min_size=n, max_size=n).map(
+        lambda t: np.array(t, dtype=np.int64))
 
 
 @st.composite
-def _step_cases(draw, shift=0, with_noise=True, with_prev=False):
-    betas = draw(_schedule())
-    n = draw(st.integers(1, 4))
-    shape = draw(st.sampled_from([(n,), (n, 3), (n, 2, 2)]))
-    T = betas.size
-    t = np.array(draw(st.lists(st.sampled_from([1, T] + list(range(1, T + 1))), min_size=n, max_size=n)),
-                 dtype=np.int64)
-    out = {"x_t": draw(gaussian(shape)), "eps_pred": draw(gaussian(shape)), "t": t - shift}
-    if with_prev:
-        frac = draw(uniform((n,), 0.0, 1.0))
-        t_prev = np.minimum(np.floor(frac * t).astype(np.int64), t - 1)
-        if draw(st.booleans()):
-            t_prev[0] = 0                                       # jump straight to the data
-        out["t_prev"] = t_prev - shift
-    out["betas"] = betas
-    if with_noise:
-        out["noise"] = draw(gaussian(shape))
-    return out
+def _earlier(draw, t):
+    """t' ∈ [0, t − 1] per sample, sometimes straight to the data (t' = 0)."""
+    t_prev = np.minimum(np.floor(draw(uniform(t.shape, 0.0, 1.0)) * t).astype(np.int64), t - 1)
+    if draw(st.booleans()):
+        t_prev[0] = 0
+    return t_prev
+
+
+def _step_cases(clause, shift=0, lo=1, long=(HO,), **given):
+    """inputs(clause) with a schedule, one-based steps in [lo, T] (and t' < t), shifted by the declared indexing."""
+    t_prev = {"t_prev": derived(lambda v: _earlier(v["t"] + shift).map(lambda tp: tp - shift))} if clause in (
+        DDIM, DDIM_ETA) else {}
+    return inputs(clause, betas=_schedule(long), dims={"n": (1, 4)},
+                  t=derived(lambda v: _steps(v["n"], v["betas"].size, lo).map(lambda t: t - shift)), **t_prev, **given)
+
+
+ETAS = st.one_of(st.sampled_from([0.0, 1.0]), st.floats(0.0, 1.0))
 
 
 # ---- helpers ------------------------------------------------------------------------------------
-# Properties draw their inputs in the spec's default indexing (one_based: t = 0..T) and hand the target its
-# declared variant (zero_based: k = t − 1) through `_declared`: a zero_based target never receives t = T.
 def _declared(ctx, clause, inp):
     """One-based inputs in the target's declared indexing (t and t_prev shifted by −1 for zero_based)."""
     s = _shift(ctx.target.conventions_for(clause))
@@ -144,24 +202,27 @@ def _iterated(betas):
     return np.array(m), np.array(var)
 
 
+def _conv(ctx, clause):
+    return ctx.target.conventions_for(clause) if ctx.target is not None else {}
+
+
 # ---- properties ---------------------------------------------------------------------------------
 def _forward_moments(ctx, fn, inp):
     """Mean coefficient and standard deviation of the closed form equal those of t iterated one-step corruptions."""
     t1 = np.asarray(inp["t"])
     m, var = _iterated(inp["betas"])
     ones, zeros = np.ones_like(inp["x0"]), np.zeros_like(inp["x0"])
-    t = _declared(ctx, "ddpm.forward", inp)["t"]
+    t = _declared(ctx, FORWARD, inp)["t"]
     got_m = fn(x0=ones, eps=zeros, t=t, betas=inp["betas"])
     got_s = fn(x0=zeros, eps=ones, t=t, betas=inp["betas"])
-    ctx.assert_close("ddpm.forward", got_m, _bc(m[t1], ones) * ones,
-                     what="mean coefficient vs iterated √(1−β) products")
-    ctx.assert_close("ddpm.forward", got_s, _bc(np.sqrt(var[t1]), ones) * ones, what="std vs iterated variance")
+    ctx.assert_close(FORWARD, got_m, _bc(m[t1], ones) * ones, what="mean coefficient vs iterated √(1−β) products")
+    ctx.assert_close(FORWARD, got_s, _bc(np.sqrt(var[t1]), ones) * ones, what="std vs iterated variance")
 
 
 def _forward_t0(ctx, fn, inp):
     """t = 0 (one_based; k = −1 zero_based) is the data: x_0 = x0."""
-    t0 = _declared(ctx, "ddpm.forward", {"t": np.zeros_like(inp["t"])})["t"]
-    ctx.assert_close("ddpm.forward", fn(x0=inp["x0"], eps=inp["eps"], t=t0, betas=inp["betas"]), inp["x0"],
+    t0 = _declared(ctx, FORWARD, {"t": np.zeros_like(inp["t"])})["t"]
+    ctx.assert_close(FORWARD, fn(x0=inp["x0"], eps=inp["eps"], t=t0, betas=inp["betas"]), inp["x0"],
                      what=f"x_t at t = {int(t0.flat[0])} (the data in the declared indexing)")
 
 
@@ -169,30 +230,53 @@ def _alpha_bar_product(ctx, fn, inp):
     """ᾱ_t is the running product (a loop) and strictly decreases."""
     got = fn(**inp)
     m, _ = _iterated(inp["betas"])
-    ctx.assert_close("ddpm.alpha_bar", got, m[1:] ** 2, what="ᾱ vs iterated product")
+    ctx.assert_close(ALPHA, got, m[1:] ** 2, what="ᾱ vs iterated product")
     d = np.diff(got)
     ok = np.all(d < 0) if ctx.dtype == "float64" else np.all(d <= 0)   # rounding to 8 or 24 bits may tie neighbours
-    ctx.require("ddpm.alpha_bar", bool(ok), "ᾱ_t must strictly decrease")
+    ctx.require(ALPHA, bool(ok), "ᾱ_t must strictly decrease")
 
 
-def _beta_defaults(ctx, fn, inp):
-    """Ho et al.: T = 1000, β_1 = 1e-4, β_T = 0.02, equally spaced."""
-    b = fn(T=1000, beta_1=1e-4, beta_T=0.02)
-    ctx.require("ddpm.beta_schedule", b.shape == (1000,), f"shape {b.shape}, expected (1000,)")
-    ctx.assert_close("ddpm.beta_schedule", b[[0, -1]], np.array([1e-4, 0.02]), what="β_1, β_T")
-    ctx.assert_close("ddpm.beta_schedule", np.diff(b), np.full(999, (0.02 - 1e-4) / 999), what="equal spacing",
-                     tol=Tolerance(rtol=1e-6 if ctx.dtype == "float64" else 1e-2, atol=1e-12))
+def _published_defaults(ctx, fn, inp):
+    """The declared schedule at its published settings, T = 1000: Ho et al.'s linear 1e-4..0.02 (equally spaced β);
+    Stable Diffusion's scaled_linear 0.00085..0.012 (equally spaced √β, √ᾱ_T = 0.068265 as Lin et al. 2024 report);
+    Nichol & Dhariwal's cosine (ᾱ_t = f(t/T)/f(0) until the cap, β_T = 0.999)."""
+    kind = _conv(ctx, SCHED).get("beta_schedule", "linear")
+    spacing = Tolerance(rtol=1e-6 if ctx.dtype == "float64" else 1e-2, atol=1e-12)
+    if kind == "squaredcos_cap_v2":
+        b = np.asarray(fn(T=1000), dtype=np.float64)
+        ctx.require(SCHED, b.shape == (1000,), f"shape {b.shape}, expected (1000,)")
+        f = np.cos((np.arange(1001) / 1000 + COSINE_S) / (1 + COSINE_S) * np.pi / 2) ** 2
+        log_ab = np.cumsum(np.log1p(-b))
+        # each β rounded to the dtype moves log ᾱ_t by ≤ Σ_{s≤t} ulp(β_s)/(1 − β_s)
+        bound = 1e-12 + 4 * EPS[ctx.dtype] * np.cumsum(b / (1 - b))
+        err = np.abs(log_ab[:-1] - np.log(f[1:-1] / f[0]))
+        ctx.require(SCHED, bool(np.all(err <= bound[:-1])), f"log ᾱ_t vs log f(t/T)/f(0): worst error "
+                    f"{np.max(err - bound[:-1]):.3g} beyond its bound at t = {int(np.argmax(err - bound[:-1])) + 1}")
+        ctx.assert_close(SCHED, b[-1:], np.array([0.999]), what="the capped last β_T = β_max")
+        return
+    lo, hi = SD_BETAS if kind == "scaled_linear" else (1e-4, 0.02)
+    b = np.asarray(fn(T=1000, beta_1=lo, beta_T=hi), dtype=np.float64)
+    ctx.require(SCHED, b.shape == (1000,), f"shape {b.shape}, expected (1000,)")
+    ctx.assert_close(SCHED, b[[0, -1]], np.array([lo, hi]), what="β_1, β_T")
+    r = np.sqrt(b) if kind == "scaled_linear" else b
+    ctx.assert_close(SCHED, np.diff(r), np.full(999, (r[-1] - r[0]) / 999), what=f"equal spacing of {kind}",
+                     tol=spacing)
+    if kind == "scaled_linear":
+        got = math.sqrt(math.exp(np.sum(np.log1p(-b))))
+        bound = 1e-6 + got * np.sum(b) * EPS[ctx.dtype]
+        ctx.require(SCHED, abs(got - SD_SQRT_ALPHA_BAR_T) <= bound,
+                    f"√ᾱ_T = {got:.7f} for SD's schedule, Lin et al. 2024 report {SD_SQRT_ALPHA_BAR_T} (± {bound:.1g})")
 
 
 def _loss_zero_and_unit(ctx, fn, inp):
     e = inp["eps"]
-    ctx.assert_close("ddpm.loss", fn(eps_pred=e, eps=e), 0.0, what="L at ε_θ = ε")
+    ctx.assert_close(LOSS, fn(eps_pred=e, eps=e), 0.0, what="L at ε_θ = ε")
     u = np.zeros_like(e).reshape(e.shape[0], -1)
     u[:, 0] = 1.0
-    red = ctx.target.conventions_for("ddpm.loss")["reduction"]
+    red = ctx.target.conventions_for(LOSS)["reduction"]
     f = ctx.round({"f": e + u.reshape(e.shape)})["f"]           # the target sees f rounded to its dtype
     want = ((f - e) ** 2).reshape(e.shape[0], -1).sum(axis=1).mean()
-    ctx.assert_close("ddpm.loss", fn(eps_pred=f, eps=e), want if red == "batch_mean_sq_norm" else want / u.shape[1],
+    ctx.assert_close(LOSS, fn(eps_pred=f, eps=e), want if red == "batch_mean_sq_norm" else want / u.shape[1],
                      what="L of a (nearly) unit residual")
 
 
@@ -205,50 +289,63 @@ def _ancestral_posterior(ctx, fn, inp):
     a_t, a_p, b_t = _bc(abf[t1], x), _bc(abf[t1 - 1], x), _bc(inp["betas"][t1 - 1], x)
     x0_hat = (x - np.sqrt(1 - a_t) * inp["eps_pred"]) / np.sqrt(a_t)
     mu = np.sqrt(a_p) * b_t / (1 - a_t) * x0_hat + np.sqrt(1 - b_t) * (1 - a_p) / (1 - a_t) * x
-    got = fn(**_declared(ctx, "ddpm.ancestral_step", {**inp, "noise": np.zeros_like(x)}))
+    got = fn(**_declared(ctx, ANCESTRAL, {**inp, "noise": np.zeros_like(x)}))
     scale = float(np.max(np.abs(x)) + np.max(np.abs(inp["eps_pred"]))) / math.sqrt(float(np.min(a_t)))
-    tol = ctx.tolerance("ddpm.ancestral_step")
-    ctx.assert_close("ddpm.ancestral_step", got, mu, what="step with ξ = 0 vs posterior mean μ̃",
+    tol = ctx.tolerance(ANCESTRAL)
+    ctx.assert_close(ANCESTRAL, got, mu, what="step with ξ = 0 vs posterior mean μ̃",
                      tol=Tolerance(rtol=tol.rtol, atol=max(tol.atol, 1e-13) * scale))
 
 
 def _ancestral_noise(ctx, fn, inp):
     """The noise enters as σ_t ξ, σ_t² = β̃_t (or β_t), and not at all at t = 1."""
-    conv = ctx.target.conventions_for("ddpm.ancestral_step")
+    conv = ctx.target.conventions_for(ANCESTRAL)
     t1 = np.asarray(inp["t"])
     m, _ = _iterated(inp["betas"])
     abf = m**2
     b_t = inp["betas"][t1 - 1]
     var = (1 - abf[t1 - 1]) / (1 - abf[t1]) * b_t if conv["sigma"] == "beta_tilde" else b_t
     var = np.where(t1 == 1, 0.0, var)
-    dec = _declared(ctx, "ddpm.ancestral_step", inp)
+    dec = _declared(ctx, ANCESTRAL, inp)
     d = fn(**dec) - fn(**{**dec, "noise": np.zeros_like(inp["noise"])})
-    ctx.assert_close("ddpm.ancestral_step", d, _bc(np.sqrt(var), d) * inp["noise"], what="x(ξ) − x(0) vs σ_t ξ",
+    ctx.assert_close(ANCESTRAL, d, _bc(np.sqrt(var), d) * inp["noise"], what="x(ξ) − x(0) vs σ_t ξ",
                      tol=Tolerance(rtol=1e-2 if ctx.dtype != "float64" else 1e-9,
                                    atol=(1e-2 if ctx.dtype != "float64" else 1e-12)
                                    * (1 + float(np.max(np.abs(inp["x_t"]))))))
 
 
-def _ddim_scale(inputs, conv):
-    t1 = np.asarray(inputs["t"]) + _shift(conv)
-    tp = np.asarray(inputs["t_prev"]) + _shift(conv)
-    m, _ = _iterated(inputs["betas"])
-    ratio = m[tp] / m[t1]                                       # √(ᾱ_{t'}/ᾱ_t)
-    return _bc(ratio, inputs["x_t"]) * (np.abs(inputs["x_t"]) + np.abs(inputs["eps_pred"]))
+# ---- DDIM ---------------------------------------------------------------------------------------
+def _ddim_coefficients(inp, conv):
+    """Per sample (float64, from the drawn one-based or declared steps): a, b at t; √ᾱ_{t'}, √(1 − ᾱ_{t'} − σ²), σ."""
+    s = _shift(conv)
+    t1, tp = np.asarray(inp["t"]) + s, np.asarray(inp["t_prev"]) + s
+    ab_, om, log_ab = R.schedule(inp["betas"])
+    eta = inp.get("eta", 0.0)
+    jump = -np.expm1(log_ab[t1] - log_ab[tp])
+    var = eta**2 * om[tp] / om[t1] * jump
+    return np.sqrt(ab_[t1]), np.sqrt(om[t1]), np.sqrt(ab_[tp]), np.sqrt(np.maximum(om[tp] - var, 0.0)), np.sqrt(var)
 
 
-EPS = {"float64": 2.0**-52, "float32": 2.0**-23, "bfloat16": 2.0**-8}
+def _ddim_scale(inp, conv, clause):
+    """√ᾱ_{t'}|x̂_0| + √(1 − ᾱ_{t'} − σ²)|ε̂| + σ|ξ| with |x̂_0|, |ε̂| bounded by the prediction type's formula in |x_t|
+    and |m|: the magnitude of the intermediates a step in the dtype rounds."""
+    a, b, ap, rest, sig = (_bc(v, inp["x_t"]) for v in _ddim_coefficients(inp, conv))
+    x, m = np.abs(inp["x_t"]), np.abs(inp["model_output" if clause == DDIM_ETA else "eps_pred"])
+    kind = conv.get("prediction_type", "epsilon")
+    x0, e = {"epsilon": ((x + b * m) / a, m), "v_prediction": (a * x + b * m, a * m + b * x),
+             "sample": (m, (x + a * m) / b)}[kind]
+    noise = inp.get("noise")
+    return ap * x0 + rest * e + (0.0 if noise is None else sig * np.abs(noise))
 
 
-def _ddim_compare(ctx, got, expected, inputs, rounding_steps=0):
-    """|got − expected| ≤ atol·(1 + scale) + rtol|expected|, scale = √(ᾱ_{t'}/ᾱ_t)(|x_t| + |ε|); each intermediate
-    output rounded to the run's dtype adds 4 eps per unit of scale."""
-    tol = ctx.tolerance("ddpm.ddim_step")
-    tol = Tolerance(rtol=tol.rtol, atol=tol.atol + 4 * EPS[ctx.dtype] * rounding_steps)
-    conv = ctx.target.conventions_for("ddpm.ddim_step") if ctx.target is not None else {}
-    scale = _ddim_scale(inputs, conv)
-    ctx.assert_close("ddpm.ddim_step", got / (1 + scale), expected / (1 + scale), what="x_{t'} / (1 + scale)",
-                     tol=tol)
+def _ddim_compare(clause):
+    def compare(ctx, got, expected, inp, rounding_steps=0):
+        """|got − expected| ≤ atol·(1 + scale) + rtol|expected| (see _ddim_scale); each intermediate output rounded
+        to the run's dtype adds 4 eps per unit of scale."""
+        tol = ctx.tolerance(clause)
+        tol = Tolerance(rtol=tol.rtol, atol=tol.atol + 4 * EPS[ctx.dtype] * rounding_steps)
+        scale = _ddim_scale(inp, _conv(ctx, clause), clause)
+        ctx.assert_close(clause, got / (1 + scale), expected / (1 + scale), what="x_{t'} / (1 + scale)", tol=tol)
+    return compare
 
 
 def _ddim_exact(ctx, fn, inp):
@@ -257,53 +354,123 @@ def _ddim_exact(ctx, fn, inp):
     t1, tp = np.asarray(inp["t"]), np.asarray(inp["t_prev"])
     xt = R.forward(x0, eps, t1, inp["betas"])
     xt_r = ctx.round({"x": xt})["x"]                            # what the target sees in its dtype
-    dec = _declared(ctx, "ddpm.ddim_step", {**inp, "x_t": xt_r})
-    got = fn(**dec)
+    dec = _declared(ctx, DDIM, {**inp, "x_t": xt_r})
     m, _ = _iterated(inp["betas"])
     # DDIM is affine in x_t with slope √(ᾱ_{t'}/ᾱ_t): the rounding of x_t propagates exactly by that factor
     want = R.forward(x0, eps, tp, inp["betas"]) + _bc(m[tp] / m[t1], xt) * (xt_r - xt)
-    _ddim_compare(ctx, got, want, dec)
+    _ddim_compare(DDIM)(ctx, fn(**dec), want, dec)
 
 
 def _ddim_composes(ctx, fn, inp):
     """Deterministic and path-consistent: t → t' in one jump equals t → m → t' with the same ε."""
     t1, tp = np.asarray(inp["t"]), np.asarray(inp["t_prev"])
-    mid = (t1 + tp + 1) // 2                                    # tp < mid ≤ t1 − … (mid < t1 when t1 − tp ≥ 2)
+    mid = (t1 + tp + 1) // 2                                    # tp < mid < t1 when t1 − tp ≥ 2
     ok = (t1 - tp) >= 2
     if not np.any(ok):
         return
     sel = {k: (v[ok] if isinstance(v, np.ndarray) and v.shape[:1] == ok.shape and k != "betas" else v)
            for k, v in inp.items()}
-    dec = lambda d: _declared(ctx, "ddpm.ddim_step", d)         # noqa: E731
+    dec = lambda d: _declared(ctx, DDIM, d)                     # noqa: E731
     one = fn(**dec(sel))
     half = fn(**dec({**sel, "t_prev": mid[ok]}))
     two = fn(**dec({**sel, "x_t": half, "t": mid[ok]}))
-    _ddim_compare(ctx, two, one, dec(sel), rounding_steps=1)
+    _ddim_compare(DDIM)(ctx, two, one, dec(sel), rounding_steps=1)
+
+
+def _as_prediction(ctx, x_t, eps, t1, betas):
+    """The declared prediction_type's output m for x_t and the noise ε (x̂_0 = (x_t − b ε)/a): ε, a ε − b x̂_0, x̂_0."""
+    ab_, om, _ = R.schedule(betas)
+    a, b = _bc(np.sqrt(ab_[t1]), x_t), _bc(np.sqrt(om[t1]), x_t)
+    x0 = (x_t - b * eps) / a
+    kind = _conv(ctx, DDIM_ETA)["prediction_type"]
+    return {"epsilon": eps, "v_prediction": a * eps - b * x0, "sample": x0}[kind]
+
+
+def _eta_cases(shift=0):
+    return _step_cases(DDIM_ETA, shift, long=(HO, SD, COSINE), eta=ETAS)
+
+
+def _eta_zero_is_ddim(ctx, fn, inp):
+    """η = 0 (any ξ) is ddpm.ddim_step with ε̂ the prediction's ε; the noise has no effect."""
+    t1 = np.asarray(inp["t"])
+    m = ctx.round({"m": _as_prediction(ctx, inp["x_t"], inp["model_output"], t1, inp["betas"])})["m"]
+    dec = _declared(ctx, DDIM_ETA, {**inp, "model_output": m, "eta": 0.0})
+    got = fn(**dec)
+    eps = _as_eps(inp["x_t"], m, t1, inp["betas"], _conv(ctx, DDIM_ETA)["prediction_type"])
+    want = R.ddim_step(inp["x_t"], eps, t1, inp["t_prev"], inp["betas"])
+    _ddim_compare(DDIM_ETA)(ctx, got, want, {**dec, "eta": 0.0, "noise": None}, rounding_steps=1)
+
+
+def _as_eps(x_t, m, t1, betas, kind):
+    """ε̂ of the output m in its prediction type (the spec's table, in float64)."""
+    ab_, om, _ = R.schedule(betas)
+    a, b = _bc(np.sqrt(ab_[t1]), x_t), _bc(np.sqrt(om[t1]), x_t)
+    return {"epsilon": m, "v_prediction": a * m + b * x_t, "sample": (x_t - a * m) / b}[kind]
+
+
+def _eta_one_is_ancestral(ctx, fn, inp):
+    """η = 1 and t' = t − 1: ddpm.ancestral_step with σ_t² = β̃_t and the same ξ."""
+    t1 = np.asarray(inp["t"])
+    m = ctx.round({"m": _as_prediction(ctx, inp["x_t"], inp["model_output"], t1, inp["betas"])})["m"]
+    one = {**inp, "model_output": m, "t_prev": t1 - 1, "eta": 1.0}
+    got = fn(**_declared(ctx, DDIM_ETA, one))
+    eps = _as_eps(inp["x_t"], m, t1, inp["betas"], _conv(ctx, DDIM_ETA)["prediction_type"])
+    want = R.ancestral_step(inp["x_t"], eps, t1, inp["betas"], inp["noise"])
+    _ddim_compare(DDIM_ETA)(ctx, got, want, _declared(ctx, DDIM_ETA, one), rounding_steps=1)
+
+
+def _eta_noise(ctx, fn, inp):
+    """The noise enters as σ_t(η) ξ, σ_t(η)² = η² (1 − ᾱ_{t'})/(1 − ᾱ_t) (1 − ᾱ_t/ᾱ_{t'}) (ᾱ from a loop); the two
+    outputs are each rounded to the dtype (2 eps per unit of scale)."""
+    t1, tp = np.asarray(inp["t"]), np.asarray(inp["t_prev"])
+    m, _ = _iterated(inp["betas"])
+    abf = m**2
+    sigma = inp["eta"] * np.sqrt((1 - abf[tp]) / (1 - abf[t1]) * (1 - abf[t1] / abf[tp]))
+    dec = _declared(ctx, DDIM_ETA, inp)
+    d = fn(**dec) - fn(**{**dec, "noise": np.zeros_like(inp["noise"])})
+    scale = 1 + _ddim_scale(dec, _conv(ctx, DDIM_ETA), DDIM_ETA)
+    tol = ctx.tolerance(DDIM_ETA)
+    ctx.assert_close(DDIM_ETA, d / scale, _bc(sigma, d) * inp["noise"] / scale, what="(x(ξ) − x(0))/(1 + scale) vs "
+                     "σ_t(η) ξ/(1 + scale)", tol=Tolerance(rtol=tol.rtol, atol=3 * tol.atol + 2 * EPS[ctx.dtype]))
+
+
+def _eta_exact_any_prediction(ctx, fn, inp):
+    """At η = 0 the true output of the declared prediction type for x_t = forward(x0, ε, t) lands on
+    forward(x0, ε, t') (each type's (x̂_0, ε̂) is (x_0, ε))."""
+    x0, eps = inp["x_t"], inp["model_output"]                 # reuse the drawn arrays as (x0, ε)
+    t1, tp = np.asarray(inp["t"]), np.asarray(inp["t_prev"])
+    xt = ctx.round({"x": R.forward(x0, eps, t1, inp["betas"])})["x"]
+    m = ctx.round({"m": _as_prediction(ctx, xt, eps, t1, inp["betas"])})["m"]
+    dec = _declared(ctx, DDIM_ETA, {**inp, "x_t": xt, "model_output": m, "eta": 0.0})
+    # x_t and m rounded to the dtype: their rounding propagates through the intermediates the scale bounds
+    _ddim_compare(DDIM_ETA)(ctx, fn(**dec), R.forward(x0, eps, tp, inp["betas"]), {**dec, "noise": None},
+                            rounding_steps=2)
 
 
 # ---- the checks ---------------------------------------------------------------------------------
 CHECKS = [
     ClauseChecks(
-        clause="ddpm.beta_schedule",
-        cases=st.fixed_dictionaries({"T": st.sampled_from([1, 2, 10, 1000]), "beta_1": st.floats(1e-5, 1e-2),
-                                     "beta_T": st.floats(1e-3, 0.1)}),
-        proofs=(Proof("β at t = 1 is β_1 and at t = T is β_T", lambda: [
-            _lin.subs(_t_sym, 1) - sp.Symbol("beta_first", positive=True),
-            _lin.subs(_t_sym, _T_sym) - sp.Symbol("beta_last", positive=True)]),),
-        properties=(Property("Ho et al.'s defaults: T = 1000, 1e-4..0.02, equally spaced", _beta_defaults,
-                             cases=st.just({})),),
+        clause=SCHED,
+        cases=inputs(SCHED, T=st.sampled_from([1, 2, 10, 1000]), beta_1=st.floats(1e-5, 1e-2),
+                     beta_T=st.floats(1e-3, 0.1)),
+        proofs=(Proof("linear: β at t = 1 is β_1 and at t = T is β_T", lambda: _endpoints(_lin)),
+                Proof("scaled_linear: β at t = 1 is β_1 and at t = T is β_T", lambda: _endpoints(_scaled)),
+                Proof("squaredcos_cap_v2: uncapped, Π(1 − β_s) telescopes to f(t/T)/f(0)", _cosine_telescopes),
+                Proof("1 − cos²b/cos²a = sin(b − a) sin(b + a)/cos²a", _cosine_difference)),
+        properties=(Property("the declared schedule at its published settings (Ho; SD with √ᾱ_T = 0.068265; "
+                             "Nichol & Dhariwal)", _published_defaults, cases=st.just({})),),
         example=lambda: {"T": 5, "beta_1": 1e-4, "beta_T": 0.02},
     ),
     ClauseChecks(
-        clause="ddpm.alpha_bar",
-        cases=st.fixed_dictionaries({"betas": _schedule()}),
+        clause=ALPHA,
+        cases=inputs(ALPHA, betas=_schedule((HO, SD, COSINE))),
         properties=(Property("running product, strictly decreasing", _alpha_bar_product),),
         example=lambda: {"betas": np.array([0.1, 0.2, 0.3])},
     ),
     ClauseChecks(
-        clause="ddpm.forward",
-        cases=_forward_cases(),
-        convention_cases=lambda conv: _forward_cases(shift=_shift(conv)),
+        clause=FORWARD,
+        cases=_step_cases(FORWARD, lo=0),
+        convention_cases=lambda conv: _step_cases(FORWARD, _shift(conv), lo=_shift(conv)),
         proofs=(Proof("induction step: v_{t−1} = 1 − P ⇒ (1−β) v_{t−1} + β = 1 − (1−β) P",
                       lambda: sp.expand((1 - beta) * (1 - Pp) + beta - (1 - (1 - beta) * Pp))),
                 Proof("induction step: m_{t−1} = √P ⇒ √(1−β) m_{t−1} = √((1−β) P)",
@@ -315,16 +482,14 @@ CHECKS = [
                          "betas": HO},
     ),
     ClauseChecks(
-        clause="ddpm.loss",
-        cases=st.integers(1, 5).flatmap(lambda n: st.fixed_dictionaries(
-            {"eps_pred": gaussian((n, 3)), "eps": gaussian((n, 3))})),
+        clause=LOSS,
         properties=(Property("L(ε_θ = ε) = 0; a unit residual gives 1 (or 1/D)", _loss_zero_and_unit),),
         example=lambda: {"eps_pred": np.array([[0.0, 1.0]]), "eps": np.array([[0.0, 0.0]])},
     ),
     ClauseChecks(
-        clause="ddpm.ancestral_step",
-        cases=_step_cases(),
-        convention_cases=lambda conv: _step_cases(shift=_shift(conv)),
+        clause=ANCESTRAL,
+        cases=_step_cases(ANCESTRAL),
+        convention_cases=lambda conv: _step_cases(ANCESTRAL, _shift(conv)),
         proofs=(Proof("the ε-form mean equals the posterior mean μ̃(x_t, x̂_0) of q(x_{t−1} | x_t, x_0)",
                       _posterior_mean_claim),
                 Proof("Var(x_t | x_0) = 1 − ᾱ_t and the posterior variance is β̃_t = (1 − ᾱ_{t−1})/(1 − ᾱ_t) β_t",
@@ -335,14 +500,33 @@ CHECKS = [
                          "betas": HO, "noise": np.array([[0.1, -0.2]])},
     ),
     ClauseChecks(
-        clause="ddpm.ddim_step",
-        cases=_step_cases(with_noise=False, with_prev=True),
-        convention_cases=lambda conv: _step_cases(shift=_shift(conv), with_noise=False, with_prev=True),
+        clause=DDIM,
+        cases=_step_cases(DDIM),
+        convention_cases=lambda conv: _step_cases(DDIM, _shift(conv)),
         proofs=(Proof("with the true ε, DDIM maps x_t = forward(x0, ε, t) to forward(x0, ε, t')", _ddim_claim),),
-        compare=_ddim_compare,
+        compare=_ddim_compare(DDIM),
         properties=(Property("exact on forward(x0, ε, t) with the true ε", _ddim_exact),
                     Property("one jump t → t' equals two jumps t → m → t'", _ddim_composes)),
         example=lambda: {"x_t": np.array([[1.0, -1.0]]), "eps_pred": np.array([[0.5, 0.5]]), "t": np.array([1000]),
                          "t_prev": np.array([0]), "betas": HO},
+    ),
+    ClauseChecks(
+        clause=DDIM_ETA,
+        cases=_eta_cases(),
+        convention_cases=lambda conv: _eta_cases(_shift(conv)),
+        proofs=(Proof("each prediction type's (x̂_0, ε̂) at its true output is (x_0, ε) (a² + b² = 1)",
+                      _predictions_recover),
+                Proof("η = 1, t' = t − 1: σ_t² = β̃_t and the mean is the ancestral step's", _eta_one_claim),
+                Proof("1 − ᾱ_{t'} − σ_t² = (1 − ᾱ_{t'})(ᾱ_t/ᾱ_{t'} − ᾱ_t + (1 − η²)(1 − ᾱ_t/ᾱ_{t'}))/(1 − ᾱ_t) ≥ 0",
+                      _direction_nonnegative)),
+        compare=_ddim_compare(DDIM_ETA),
+        properties=(Property("η = 0 is ddpm.ddim_step; ξ has no effect", _eta_zero_is_ddim),
+                    Property("η = 1, t' = t − 1 is ddpm.ancestral_step with σ² = β̃_t", _eta_one_is_ancestral),
+                    Property("noise enters as σ_t(η) ξ", _eta_noise),
+                    Property("exact on forward(x0, ε, t) with the declared type's true output",
+                             _eta_exact_any_prediction)),
+        example=lambda: {"x_t": np.array([[1.0, -1.0]]), "model_output": np.array([[0.5, 0.5]]),
+                         "t": np.array([1000]), "t_prev": np.array([800]), "betas": HO, "eta": 1.0,
+                         "noise": np.array([[0.1, -0.2]])},
     ),
 ]

@@ -11,7 +11,7 @@ from reference import family as R
 from spec import family as SF
 from spec.schema import Tolerance
 
-from ..harness.arrays import T_EDGES, draw_edges, gaussian, uniform
+from ..harness.arrays import T_EDGES, draw_edges, gaussian, uniform, with_edges
 from ..harness.context import TargetRaised
 from ..harness.declare import ClauseChecks, Proof, Property
 from ..harness.inputs import derived, inputs
@@ -27,6 +27,8 @@ xs, zs, xts, ys = sp.symbols("x z x_t y", real=True)
 A, B, C, Dd = sp.symbols("a b c d", real=True)
 _ab_lin = sp.exp(-sp.Rational(1, 2) * t**2 * (bmax - bmin) - t * bmin)
 _ab_cos = sp.cos(sp.pi / 2 * (t + s_) / (1 + s_)) ** 2 / sp.cos(sp.pi / 2 * s_ / (1 + s_)) ** 2
+_ab_trig = sp.cos(sp.pi / 2 * t) ** 2
+_AB = {"linear": _ab_lin, "cosine": _ab_cos, "trig": _ab_trig}
 _PARAMS = {bmin: SF.VP_BETA_MIN, bmax: SF.VP_BETA_MAX, s_: SF.COSINE_S, smin: SF.VE_SIGMA_MIN, smax: SF.VE_SIGMA_MAX}
 
 
@@ -35,7 +37,9 @@ def _path_expr(path, schedule):
         return 1 - t, t
     if path == "ve":
         return sp.Integer(1), smin * (smax / smin) ** t
-    ab = _ab_lin if schedule == "linear" else _ab_cos
+    if schedule == "trig":                                   # flow_matching's CosineScheduler, t reversed
+        return sp.cos(sp.pi / 2 * t), sp.sin(sp.pi / 2 * t)
+    ab = _AB[schedule]
     return sp.sqrt(ab), sp.sqrt(1 - ab)
 
 
@@ -129,9 +133,9 @@ def _proof_velocity_dets():
 
 
 def _proof_singular_points():
-    """a(1) = 0 on rf and vp-cosine; b(0) = 0 on rf and vp; a(1) > 0 on vp-linear; b(0) = σ_min on ve."""
+    """a(1) = 0 on rf, vp-cosine and vp-trig; b(0) = 0 on rf and vp; a(1) > 0 on vp-linear; b(0) = σ_min on ve."""
     return [(1 - t).subs(t, 1), sp.simplify(_ab_cos.subs(t, 1)), t.subs(t, 0), sp.simplify((1 - _ab_lin).subs(t, 0)),
-            sp.simplify((1 - _ab_cos).subs(t, 0)),
+            sp.simplify((1 - _ab_cos).subs(t, 0)), _ab_trig.subs(t, 1), sp.simplify((1 - _ab_trig).subs(t, 0)),
             sp.Eq(sp.simplify(_ab_lin.subs(t, 1).subs(_PARAMS) > 0), True),
             sp.simplify(_path_expr("ve", "geometric")[1].subs(t, 0) - smin)]
 
@@ -145,18 +149,31 @@ def _proof_v_is_angular_velocity():
     return [on_trig, differs_on_rf]
 
 
+def _proof_trig():
+    """vp-trig: the cosine schedule at s = 0; cosine = trig on τ = (t + s)/(1 + s), renormalised by ᾱ_trig(τ(0));
+    a² + b² = 1; velocity = (π/2) v-prediction (φ = πt/2); det of velocity = π/2 (never singular, b'(0) = π/2)."""
+    a, b = _path_expr("vp", "trig")
+    tau = lambda u: (u + s_) / (1 + s_)
+    return [sp.simplify(_ab_cos.subs(s_, 0) - _ab_trig),
+            sp.simplify(_ab_cos - _ab_trig.subs(t, tau(t)) / _ab_trig.subs(t, tau(0))),
+            sp.simplify(a**2 + b**2 - 1),
+            [sp.simplify(sp.diff(a, t) - sp.pi / 2 * (-b)), sp.simplify(sp.diff(b, t) - sp.pi / 2 * a)],
+            sp.simplify(a * sp.diff(b, t) - b * sp.diff(a, t) - sp.pi / 2), sp.diff(b, t).subs(t, 0) - sp.pi / 2]
+
+
 # ---- singular points, stated independently of the reference --------------------------------------------
 def _infinite(path, schedule, target, tt):
     """Where the coefficients are infinite: at t = 0, and (edges) where 1/b(t)² ~ 1/t² overflows float32 and
     bfloat16 (t < 1e-18, as t = 1e-40 or a float64 subnormal): the target is singular there in its dtype."""
     tt = np.asarray(tt)
     zero = np.abs(tt) < 1e-18
-    return ((target == "velocity") & (path == "vp") & zero) | ((target == "score") & (path in ("rf", "vp")) & zero)
+    vp_sqrt = (path == "vp") & (schedule != "trig")                # b ~ √t: b'(0) = ∞ (trig: b ~ πt/2)
+    return ((target == "velocity") & vp_sqrt & zero) | ((target == "score") & (path in ("rf", "vp")) & zero)
 
 
 def _det_zero(path, schedule, target, tt):
     tt = np.asarray(tt)
-    a0 = ((path == "rf") | ((path == "vp") & (schedule == "cosine"))) & (tt == 1)
+    a0 = ((path == "rf") | ((path == "vp") & (schedule in ("cosine", "trig")))) & (tt == 1)
     b0 = (path in ("rf", "vp")) & (tt == 0)
     return {"epsilon": a0, "score": a0, "x": b0}.get(target, np.zeros_like(tt, dtype=bool))
 
@@ -166,6 +183,8 @@ SINGULAR = [  # (path, schedule, target, t): every point where det = 0 or a coef
     ("vp", "linear", "x", 0.0), ("vp", "cosine", "x", 0.0), ("rf", "none", "score", 1.0),
     ("vp", "cosine", "score", 1.0), ("rf", "none", "score", 0.0), ("vp", "linear", "score", 0.0),
     ("vp", "cosine", "score", 0.0), ("vp", "linear", "velocity", 0.0), ("vp", "cosine", "velocity", 0.0),
+    ("vp", "trig", "epsilon", 1.0), ("vp", "trig", "x", 0.0), ("vp", "trig", "score", 1.0),
+    ("vp", "trig", "score", 0.0),
 ]
 
 
@@ -291,9 +310,9 @@ def _raises(ctx, clause, call, what):
 
 
 def _vp_preserves_variance(ctx, fn, inp):
-    """vp: a(t)² + b(t)² = 1 on [0, 1] for both schedules (the √ of √ᾱ, √(1 − ᾱ))."""
+    """vp: a(t)² + b(t)² = 1 on [0, 1] for every schedule (the √ of √ᾱ, √(1 − ᾱ))."""
     tt = np.linspace(0.0, 1.0, 11)
-    for sched in ("linear", "cosine"):
+    for sched in SF.SCHEDULES["vp"]:
         a, b, _, _ = fn(t=tt, path="vp", target="epsilon", schedule=sched)
         ctx.assert_close("family.affine", a * a + b * b, np.ones_like(tt), what=f"a² + b² on vp-{sched}")
 
@@ -338,13 +357,29 @@ def _affine_singular(ctx, fn, inp):
 
 def _vp_schedule_shape(ctx, fn, inp):
     tt = np.linspace(0.0, 1.0, 101)
-    for sched in ("linear", "cosine"):
+    for sched in SF.SCHEDULES["vp"]:
         ab = fn(t=tt, schedule=sched)
         ctx.assert_close("family.vp_schedule", ab[0], 1.0, what=f"ᾱ(0) on {sched}")
         ok = np.all(np.diff(ab) < 0) if ctx.dtype == "float64" else np.all(np.diff(ab) <= 0)
         ctx.require("family.vp_schedule", bool(ok), f"ᾱ must decrease on {sched}")
-    ctx.assert_close("family.vp_schedule", fn(t=np.array([1.0]), schedule="cosine"), np.zeros(1), what="cosine ᾱ(1)",
-                     tol=Tolerance(rtol=0.0, atol=1e-12 if ctx.dtype == "float64" else 1e-6))
+    for sched in ("cosine", "trig"):
+        ctx.assert_close("family.vp_schedule", fn(t=np.array([1.0]), schedule=sched), np.zeros(1),
+                         what=f"{sched} ᾱ(1)", tol=Tolerance(rtol=0.0, atol=1e-12 if ctx.dtype == "float64" else 1e-6))
+
+
+def _trig_velocity_is_scaled_v(ctx, fn, inp):
+    """On vp-trig, ᾱ = cos²(πt/2) from the target, and velocity = (π/2)·v-prediction, i.e. (a', b') = (π/2)(−b, a)
+    with a = √ᾱ, b = √(1 − ᾱ) of the target's ᾱ (central differences, float64)."""
+    tt = ctx.round({"t": np.linspace(0.05, 0.95, 7)})["t"]       # the grid as the target sees it
+    ab = fn(t=tt, schedule="trig")
+    ctx.assert_close("family.vp_schedule", ab, np.cos(np.pi / 2 * tt) ** 2, what="trig ᾱ = cos²(πt/2)")
+    if ctx.dtype != "float64":
+        return
+    h = 1e-6
+    a = lambda u: np.sqrt(fn(t=u, schedule="trig"))
+    da = (a(tt + h) - a(tt - h)) / (2 * h)
+    ctx.assert_close("family.vp_schedule", da, np.pi / 2 * -np.sqrt(1 - ab), what="a' vs (π/2)(−b) on trig",
+                     tol=Tolerance(rtol=1e-6, atol=1e-6))
 
 
 def _ve_endpoints(ctx, fn, inp):
@@ -357,12 +392,12 @@ def _ve_endpoints(ctx, fn, inp):
 
 
 def _interp_endpoints(ctx, fn, inp):
-    """x_0 = x on rf and vp; x_1 = z on rf and vp-cosine."""
+    """x_0 = x on rf and vp; x_1 = z on rf, vp-cosine and vp-trig."""
     n = inp["x"].shape[0]
-    for path, sched in (("rf", "none"), ("vp", "linear"), ("vp", "cosine")):
+    for path, sched in (("rf", "none"), ("vp", "linear"), ("vp", "cosine"), ("vp", "trig")):
         ctx.assert_close("family.interpolate", fn(x=inp["x"], z=inp["z"], t=np.zeros(n), path=path, schedule=sched),
                          inp["x"], what=f"x_0 on {path}-{sched}")
-    for path, sched in (("rf", "none"), ("vp", "cosine")):
+    for path, sched in (("rf", "none"), ("vp", "cosine"), ("vp", "trig")):
         ctx.assert_close("family.interpolate", fn(x=inp["x"], z=inp["z"], t=np.ones(n), path=path, schedule=sched),
                          inp["z"], what=f"x_1 on {path}-{sched}")
 
@@ -482,15 +517,17 @@ CHECKS = [
     ),
     ClauseChecks(
         clause="family.vp_schedule",
-        cases=st.fixed_dictionaries({"t": _times(5), "schedule": st.sampled_from(["linear", "cosine"])}),
+        cases=st.fixed_dictionaries({"t": _times(5), "schedule": st.sampled_from(SF.SCHEDULES["vp"])}),
         proofs=(Proof("linear: d log ᾱ/dt = −β(t), β(t) = β_min + t(β_max − β_min) (the VP SDE)", lambda:
                       sp.simplify(sp.diff(sp.log(_ab_lin), t) + (bmin + t * (bmax - bmin)))),
-                Proof("ᾱ(0) = 1 for both; cosine ᾱ(1) = 0", lambda: [
+                Proof("ᾱ(0) = 1 for all; cosine and trig ᾱ(1) = 0", lambda: [
                     sp.simplify(_ab_lin.subs(t, 0) - 1), sp.simplify(_ab_cos.subs(t, 0) - 1),
-                    sp.simplify(_ab_cos.subs(t, 1))])),
-        symbolic=lambda t, schedule: sp.lambdify(globals()["t"], (_ab_lin if schedule == "linear" else _ab_cos).subs(
-            _PARAMS), "numpy")(t) + 0 * t,
-        properties=(Property("ᾱ(0) = 1, decreasing, cosine ᾱ(1) = 0", _vp_schedule_shape, cases=st.just({})),),
+                    sp.simplify(_ab_cos.subs(t, 1)), _ab_trig.subs(t, 0) - 1, _ab_trig.subs(t, 1)]),
+                Proof("trig is cosine at s = 0; cosine is trig on τ = (t + s)/(1 + s) renormalised; velocity = (π/2) v "
+                      "on trig", _proof_trig)),
+        symbolic=lambda t, schedule: sp.lambdify(globals()["t"], _AB[schedule].subs(_PARAMS), "numpy")(t) + 0 * t,
+        properties=(Property("ᾱ(0) = 1, decreasing, cosine ᾱ(1) = 0", _vp_schedule_shape, cases=st.just({})),
+                    Property("trig: velocity = (π/2) v-prediction", _trig_velocity_is_scaled_v, cases=st.just({}))),
         example=lambda: {"t": np.array([0.0, 0.5, 1.0]), "schedule": "linear"},
     ),
     ClauseChecks(
@@ -549,5 +586,163 @@ CHECKS = [
                     Property("det = 0 raises; the identity conversion does not", _convert_singular, cases=st.just({}))),
         example=lambda: {"x_t": np.array([[0.5, 0.5]]), "y": np.array([[-1.0, 1.0]]), "t": np.array([0.5]),
                          "from_target": "velocity", "to_target": "epsilon", "path": "rf", "schedule": "none"},
+    ),
+]
+
+
+# ---- EDM preconditioning (Karras et al. 2022; issue 11): F as a target on the path (a, b) = (1, σ) ---------------
+PRECOND, DENOISE = "family.edm_precond", "family.edm_denoise"
+sg, sd = sp.symbols("sigma sigma_d", positive=True)
+_h = sp.sqrt(sg**2 + sd**2)
+C_SKIP, C_OUT, C_IN, C_NOISE = sd**2 / _h**2, sg * sd / _h, 1 / _h, sp.log(sg) / 4
+F_ROW = (sg / (sd * _h), -sd / _h)                       # (c_F, d_F): F = c_F x + d_F z, as stated in the clause
+
+
+def _proof_f_row():
+    """F = (x − c_skip x_σ)/c_out on x_σ = x + σ z has the stated row; it is family.convert from the x target:
+    (c_F, d_F) M_x⁻¹ (x_σ, x̂), M_x = [[1, σ], [1, 0]], equals (x̂ − c_skip x_σ)/c_out; D = c_skip x_σ + c_out F = x."""
+    x_sig = xs + sg * zs
+    f = (xs - C_SKIP * x_sig) / C_OUT
+    conv = (sp.Matrix([[F_ROW[0], F_ROW[1]]]) * sp.Matrix([[1, sg], [1, 0]]).inv() * sp.Matrix([xts, ys]))[0]
+    return [sp.simplify(f - (F_ROW[0] * xs + F_ROW[1] * zs)),
+            sp.simplify(conv - (ys - C_SKIP * xts) / C_OUT),
+            sp.simplify(C_SKIP * x_sig + C_OUT * (F_ROW[0] * xs + F_ROW[1] * zs) - xs)]
+
+
+def _proof_precond_identities():
+    """c_skip + (c_out/σ_d)² = 1; c_in² (σ² + σ_d²) = 1; det[[1, σ], [c_F, d_F]] = −√(σ² + σ_d²)/σ_d ≠ 0;
+    σ_d = 1 on the vp coordinates a = 1/√(1 + σ²), b = σ a: F = b x − a z = −v."""
+    a, b = 1 / sp.sqrt(1 + sg**2), sg / sp.sqrt(1 + sg**2)
+    return [sp.simplify(C_SKIP + (C_OUT / sd) ** 2 - 1), sp.simplify(C_IN**2 * _h**2 - 1),
+            sp.simplify(F_ROW[1] - sg * F_ROW[0] + _h / sd),
+            [sp.simplify(F_ROW[0].subs(sd, 1) - b), sp.simplify(F_ROW[1].subs(sd, 1) + a)]]
+
+
+def _proof_limits():
+    """σ → 0 or σ_d → ∞: c_skip → 1, F → −z (ε-prediction, D = x_σ − σ ẑ; c_out → 0, resp. c_out → σ);
+    σ → ∞ or σ_d → 0: c_skip → 0, σ_d F → x (x-prediction; c_out → σ_d, resp. c_out/σ_d → 1)."""
+    lim = sp.limit
+    return [lim(C_SKIP, sg, 0) - 1, lim(C_OUT, sg, 0), lim(F_ROW[0], sg, 0), lim(F_ROW[1], sg, 0) + 1,
+            lim(C_SKIP, sd, sp.oo) - 1, lim(C_OUT, sd, sp.oo) - sg, lim(F_ROW[0], sd, sp.oo),
+            lim(F_ROW[1], sd, sp.oo) + 1,
+            lim(C_SKIP, sg, sp.oo), lim(C_OUT, sg, sp.oo) - sd, lim(sd * F_ROW[0], sg, sp.oo) - 1,
+            lim(sd * F_ROW[1], sg, sp.oo), lim(C_SKIP, sd, 0), lim(C_OUT / sd, sd, 0) - 1,
+            lim(sd * F_ROW[0], sd, 0) - 1, lim(sd * F_ROW[1], sd, 0)]
+
+
+_precond_symbolic = sp.lambdify((sg, sd), [C_SKIP, C_OUT, C_IN, C_NOISE], "numpy")
+EDM_EDGES = (1e-12, 1e-6, 1e3, 1e6)
+"""σ edges (SIGMA_EDGES without the float64 subnormals, which round to 0 in float32 and bfloat16: outside σ > 0)."""
+
+
+def _log_sigmas(n):
+    return st.integers(0, 2**32 - 1).map(lambda seed: 10.0 ** np.random.default_rng(seed).uniform(-4.0, 4.0, n))
+
+
+_sigma_data = st.sampled_from([SF.EDM_SIGMA_DATA, 1.0]) | st.floats(0.1, 2.0)
+_precond_cases = with_edges(inputs(PRECOND, sigma=derived(lambda v: _log_sigmas(v["n"])), sigma_data=_sigma_data),
+                            sigma=EDM_EDGES)
+
+
+def _magnitude_compare(clause, got, expected, m, ctx, what):
+    """|got − expected| / (1 + M) within the clause's tolerance: M bounds the terms that may cancel."""
+    g, e = np.asarray(got, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+    if g.shape != e.shape:
+        return ctx.assert_close(clause, g, e, what=what)
+    ctx.assert_close(clause, g / (1.0 + m), e / (1.0 + m), what=f"{what} / (1 + M)")
+
+
+def _precond_unit_identities(ctx, fn, inp):
+    """c_skip + (c_out/σ_d)² = 1 and c_in² (σ² + σ_d²) = 1 with the target's own scalings; exp(4 c_noise) = σ."""
+    c_skip, c_out, c_in, c_noise = (np.asarray(v, dtype=np.float64) for v in fn(**inp))
+    sig, s_d = inp["sigma"], inp["sigma_data"]
+    tol = ctx.tolerance(PRECOND)
+    few = Tolerance(rtol=4 * tol.rtol, atol=4 * tol.rtol)
+    ctx.assert_close(PRECOND, c_skip + (c_out / s_d) ** 2, np.ones_like(sig), what="c_skip + (c_out/σ_d)²", tol=few)
+    ctx.assert_close(PRECOND, (c_in * np.hypot(sig, s_d)) ** 2, np.ones_like(sig), what="c_in² (σ² + σ_d²)", tol=few)
+    ctx.assert_close(PRECOND, np.exp(4 * c_noise), sig, what="exp(4 c_noise) vs σ",
+                     tol=Tolerance(rtol=4 * tol.rtol * (1 + float(np.max(np.abs(4 * c_noise)))), atol=0.0))
+
+
+def _x_sigma_cases(clause):
+    """x, z (n, ...), σ per sample (log-uniform 1e-4..1e4 or an edge), σ_d; x_σ = x + σ z and the stated F target."""
+    @st.composite
+    def cases(draw):
+        n = draw(st.integers(1, 4))
+        x = draw(_batch({"n": n}))
+        z = draw(gaussian(x.shape))
+        sig = draw(_log_sigmas(n)) if draw(st.integers(0, 2)) else draw(st.sampled_from(EDM_EDGES)) * np.ones(n)
+        s_d = draw(_sigma_data)
+        sig_b = sig.reshape((n,) + (1,) * (x.ndim - 1))
+        f = (sig_b * x / s_d - s_d * z) / np.hypot(sig_b, s_d)
+        return {"x": x, "z": z, "x_sigma": x + sig_b * z, "F": f, "sigma": sig, "sigma_data": s_d}
+    return cases()
+
+
+def _denoises_the_edm_target(ctx, fn, inp):
+    """D(x_σ, F) = x when F is the stated target (σ x/σ_d − σ_d z)/√(σ² + σ_d²): D is an x-prediction (PRECOND: with
+    the target's c_skip, c_out; DENOISE: the target's D)."""
+    r = ctx.round({"x_sigma": inp["x_sigma"], "F": inp["F"]})
+    sig = inp["sigma"].reshape((-1,) + (1,) * (inp["x"].ndim - 1))
+    c_skip, c_out, _, _ = R.edm_preconditioning(sig, inp["sigma_data"])
+    m = c_skip * np.abs(r["x_sigma"]) + c_out * np.abs(r["F"])
+    if ctx.clause == DENOISE:
+        got = fn(x_sigma=r["x_sigma"], F=r["F"], sigma=inp["sigma"], sigma_data=inp["sigma_data"])
+    else:
+        cs, co, _, _ = (np.asarray(v, dtype=np.float64).reshape(sig.shape)
+                        for v in fn(sigma=inp["sigma"], sigma_data=inp["sigma_data"]))
+        got = cs * r["x_sigma"] + co * r["F"]
+    # the inputs' rounding to the dtype reaches D as ≤ 1 ulp of M: within the clause's per-magnitude tolerance
+    _magnitude_compare(ctx.clause, got, inp["x"], m, ctx, "D(x_σ, F_target) vs x")
+
+
+def _denoise_compare(ctx, got, expected, inputs):
+    sig = np.reshape(inputs["sigma"], (-1,) + (1,) * (inputs["x_sigma"].ndim - 1)) if np.ndim(inputs["sigma"]) \
+        else inputs["sigma"]
+    c_skip, c_out, _, _ = R.edm_preconditioning(np.asarray(sig, dtype=np.float64), inputs["sigma_data"])
+    m = c_skip * np.abs(inputs["x_sigma"]) + c_out * np.abs(inputs["F"])
+    _magnitude_compare(DENOISE, got, expected, m, ctx, "D")
+
+
+def _denoise_small_sigma(ctx, fn, inp):
+    """σ → 0: D → x_σ (c_skip → 1, c_out ~ σ): at σ = 1e-9, |D − x_σ| ≤ 2e-9 |F| + the tolerance."""
+    x_sig, f = inp["x_sigma"], inp["F"]
+    got = fn(x_sigma=x_sig, F=f, sigma=1e-9, sigma_data=inp["sigma_data"])
+    tol = ctx.tolerance(DENOISE)
+    ctx.assert_close(DENOISE, got, x_sig, what="D at σ = 1e-9 vs x_σ",
+                     tol=Tolerance(rtol=tol.rtol, atol=tol.atol * (1 + float(np.max(np.abs(x_sig))))
+                                   + 2e-9 / inp["sigma_data"] * float(np.max(np.abs(f)))))
+
+
+_denoise_cases = _x_sigma_cases(DENOISE).map(lambda c: {k: c[k] for k in ("x_sigma", "F", "sigma", "sigma_data")}) \
+    | st.builds(lambda c, one: {"x_sigma": c["x_sigma"], "F": c["F"], "sigma": float(c["sigma"][0]) if one else
+                                c["sigma"], "sigma_data": c["sigma_data"]}, _x_sigma_cases(DENOISE), st.booleans())
+
+CHECKS += [
+    ClauseChecks(
+        clause=PRECOND,
+        cases=_precond_cases,
+        proofs=(Proof("F = (x − c_skip x_σ)/c_out is the stated row, is family.convert from the x target on "
+                      "(1, σ), and D(x_σ, F) = x", _proof_f_row),
+                Proof("c_skip + (c_out/σ_d)² = 1, c_in²(σ² + σ_d²) = 1, det M_F = −√(σ² + σ_d²)/σ_d, σ_d = 1: F = −v",
+                      _proof_precond_identities),
+                Proof("limits σ → 0, σ_d → ∞ (ε-prediction) and σ → ∞, σ_d → 0 (x-prediction)", _proof_limits)),
+        symbolic=lambda sigma, sigma_data: tuple(np.broadcast_to(v, np.shape(sigma)).astype(float)
+                                                 for v in _precond_symbolic(sigma, sigma_data)),
+        properties=(Property("c_skip + (c_out/σ_d)² = 1, c_in² (σ² + σ_d²) = 1, e^{4 c_noise} = σ",
+                             _precond_unit_identities),
+                    Property("with the target's c_skip, c_out: D(x_σ, F_target) = x", _denoises_the_edm_target,
+                             cases=_x_sigma_cases(PRECOND))),
+        example=lambda: {"sigma": np.array([0.002, 0.5, 80.0]), "sigma_data": 0.5},
+    ),
+    ClauseChecks(
+        clause=DENOISE,
+        cases=_denoise_cases,
+        compare=_denoise_compare,
+        properties=(Property("D(x_σ, F_target) = x: an x-prediction", _denoises_the_edm_target,
+                             cases=_x_sigma_cases(DENOISE)),
+                    Property("σ → 0: D → x_σ", _denoise_small_sigma)),
+        example=lambda: {"x_sigma": np.array([[1.0, 2.0]]), "F": np.array([[0.5, -1.0]]), "sigma": np.array([1.0]),
+                         "sigma_data": 0.5},
     ),
 ]

@@ -313,3 +313,235 @@ CHECKS = [
         example=lambda: {"t": np.array([0.0, 0.25, 0.5, 0.75, 1.0]), "s": 3.0},
     ),
 ]
+
+
+# ---- schedule.shift_exponential (diffusers' 'exponential' time shift; issue 11) -----------------
+SHIFT_EXP = "schedule.shift_exponential"
+mu_, sg_ = sp.Symbol("mu", real=True), sp.Symbol("sigma", positive=True)
+shift_exp_expr = lambda t_, m_, s__: sp.exp(m_) / (sp.exp(m_) + (1 / t_ - 1) ** s__)   # as diffusers writes it
+odds = lambda q: q / (1 - q)
+
+
+def _shift_exp_claims():
+    """sigmoid(μ + σ logit t) and the odds form odds(t') = e^μ odds(t)^σ are the stated map, for t ∈ (0, 1)
+    written t = o/(1 + o), o = odds(t) > 0."""
+    o = sp.Symbol("o", positive=True)
+    t_o = o / (1 + o)
+    stated = shift_exp_expr(t_o, mu_, sg_)
+    return [sp.simplify(sigmoid(mu_ + sg_ * sp.log(o)) - stated), sp.simplify(odds(t_o) - o),
+            sp.simplify(odds(stated) - sp.exp(mu_) * o**sg_)]
+
+
+def _shift_exp_edges():
+    """t' → 0 as t → 0+ and t' → 1 as t → 1− (σ = 1/2, 1, 2; μ = 1)."""
+    return [sp.limit(shift_exp_expr(tp, 1, s__), tp, e, d) - v
+            for s__ in (sp.Rational(1, 2), 1, 2) for e, d, v in ((0, "+", 0), (1, "-", 1))]
+
+
+def _shift_exp_composes():
+    """Shifts compose: (μ₁, σ₁) ∘ (μ₂, σ₂) = (μ₁ + σ₁ μ₂, σ₁ σ₂) (on the odds)."""
+    m1, m2 = sp.symbols("mu_1 mu_2", real=True)
+    s1, s2 = sp.symbols("sigma_1 sigma_2", positive=True)
+    o = sp.Symbol("o", positive=True)                                   # odds(t)
+    return sp.simplify(sp.exp(m1) * (sp.exp(m2) * o**s2) ** s1 - sp.exp(m1 + s1 * m2) * o ** (s1 * s2))
+
+
+_shift_exp_mp = sp.lambdify((tp, mu_, sg_), shift_exp_expr(tp, mu_, sg_), "mpmath")
+
+
+def _shift_exp_symbolic(t, mu, sigma):
+    """The stated form in 40-digit mpmath (t = 0 and 1 by their limits)."""
+    import mpmath
+    with mpmath.workdps(40):
+        return np.array([0.0 if v == 0 else 1.0 if v == 1 else float(_shift_exp_mp(mpmath.mpf(float(v)), mu, sigma))
+                         for v in np.ravel(t)]).reshape(np.shape(t))
+
+
+def shift_exp_kappa(t, t_shifted, sigma):
+    """κ = 1 + σ (1 − t')/(1 − t) (1 at t = 1): the condition of the stated form (1/t − 1 cancels near t = 1)."""
+    t = np.asarray(t, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(t < 1, 1.0 + sigma * (1.0 - np.asarray(t_shifted)) / np.where(t < 1, 1.0 - t, 1.0), 1.0)
+
+
+def _shift_exp_compare(ctx, got, expected, inputs):
+    g, e = np.asarray(got, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+    if g.shape != e.shape:
+        return ctx.assert_close(SHIFT_EXP, g, e)
+    k = shift_exp_kappa(inputs["t"], e, inputs["sigma"])
+    with np.errstate(invalid="ignore", over="ignore"):
+        ctx.assert_close(SHIFT_EXP, e + (g - e) / k, e, what="t' (error / κ)")
+
+
+def _shift_exp_fixes_ends(ctx, fn, inp):
+    got = fn(t=np.array([0.0, 1.0]), mu=inp["mu"], sigma=inp["sigma"])
+    ctx.assert_close(SHIFT_EXP, got, np.array([0.0, 1.0]), what=f"t' at t = 0 and 1 (μ = {inp['mu']:g}, σ = "
+                     f"{inp['sigma']:g})", tol=spec.get(SHIFT_EXP).tolerance_of("fixes 0 and 1", ctx.dtype))
+
+
+def _shift_exp_is_shift(ctx, fn, inp):
+    """σ = 1: the rational shift s t/(1 + (s − 1) t) with s = e^μ (schedule.shift, its tolerance and κ)."""
+    s__ = math.exp(inp["mu"])
+    got = fn(t=inp["t"], mu=inp["mu"], sigma=1.0)
+    _shift_compare(ctx, got, R.shift(inp["t"], s__), {"t": inp["t"], "s": s__},
+                   what=f"shift_exponential(μ = {inp['mu']:g}, σ = 1) vs shift(s = e^μ)")
+
+
+def _shift_exp_increasing(ctx, fn, inp):
+    grid = ctx.round({"t": np.linspace(0.0, 1.0, 101)})["t"]
+    out = fn(t=grid, mu=inp["mu"], sigma=inp["sigma"])
+    rtol = ctx.tolerance(SHIFT_EXP).rtol
+    ok = np.all(np.diff(out) > 0) if ctx.dtype == "float64" else np.all(np.diff(out) >= -2 * rtol * np.abs(out[1:]))
+    ctx.require(SHIFT_EXP, bool(ok), f"t' is not increasing in t (μ = {inp['mu']:g}, σ = {inp['sigma']:g})")
+
+
+def _shift_exp_odds(ctx, fn, inp):
+    """odds(t') = e^μ odds(t)^σ, away from the ends (where the odds are 0 or ∞)."""
+    t_ = inp["t"][(inp["t"] > 1e-6) & (inp["t"] < 1 - 1e-6)]
+    if t_.size == 0:
+        return
+    t1 = fn(t=t_, mu=inp["mu"], sigma=inp["sigma"])
+    keep = t1 < 1
+    rtol = ctx.tolerance(SHIFT_EXP).rtol * float(np.max(shift_exp_kappa(t_, t1, inp["sigma"]))) * 4
+    ctx.assert_close(SHIFT_EXP, odds(t1[keep]), math.exp(inp["mu"]) * odds(t_[keep]) ** inp["sigma"],
+                     what="odds(t') vs e^μ odds(t)^σ",
+                     tol=Tolerance(rtol=rtol / np.clip(1 - t1[keep], 1e-300, None).min(), atol=0.0))
+
+
+def _shift_exp_tiny_t(ctx, fn, inp):
+    """The smallest t of the edge table (T_EDGES up to 1e-9, subnormal ones included): t' = q/(1 + q),
+    q = e^μ t^σ/(1 − t)^σ, far above the smallest normal for σ < 1 (the stated form's 1/t overflows there)."""
+    from ..harness import arrays
+    t_ = ctx.round({"t": np.array([v for v in arrays.T_EDGES if 0 < v <= 1e-9] or [1e-9])})["t"]
+    got = fn(t=t_, mu=inp["mu"], sigma=inp["sigma"])
+    ctx.assert_close(SHIFT_EXP, got, R.time_shift_exponential(t_, inp["mu"], inp["sigma"]),
+                     what=f"t' at t = {', '.join(f'{v:g}' for v in t_)} (μ = {inp['mu']:g}, σ = {inp['sigma']:g})")
+
+
+_mu_sigma = st.fixed_dictionaries({"mu": st.floats(-3.0, 3.0), "sigma": st.sampled_from([0.5, 1.0, 2.0])
+                                   | st.floats(0.5, 2.0)})
+_shift_exp_cases = _with_endpoints(inputs(SHIFT_EXP, dims={"n": (1, 10)}, mu=st.floats(-3.0, 3.0),
+                                          sigma=st.sampled_from([0.5, 1.0, 2.0]) | st.floats(0.5, 2.0)))
+
+
+# ---- schedule.karras (Karras et al. 2022; k-diffusion get_sigmas_karras; issue 11) -----------------
+KARRAS = "schedule.karras"
+r_, a_, b_, rho_ = sp.symbols("r sigma_max sigma_min rho", positive=True)
+i_, N_ = sp.symbols("i N", positive=True, integer=True)
+karras_expr = lambda r, a, b, p: (a ** (1 / p) + r * (b ** (1 / p) - a ** (1 / p))) ** p   # r = i/(N − 1)
+
+
+def _karras_claims():
+    """r = 0 gives σ_max, r = 1 gives σ_min; ρ = 1 is linear; σ^{1/ρ} has constant steps in i."""
+    root = lambda k: karras_expr(k / (N_ - 1), a_, b_, rho_) ** (1 / rho_)
+    return [sp.simplify(karras_expr(0, a_, b_, rho_) - a_), sp.simplify(karras_expr(1, a_, b_, rho_) - b_),
+            sp.simplify(karras_expr(r_, a_, b_, sp.Integer(1)) - (a_ + r_ * (b_ - a_))),
+            sp.simplify(sp.powdenest(root(i_ + 2) - 2 * root(i_ + 1) + root(i_), force=True))]
+
+
+def _karras_geometric_limit():
+    """ρ → ∞: σ = σ_max^{1 − r} σ_min^r (the log-linear schedule), at σ_max = 80, σ_min = 1/500, r = 1/3."""
+    a, b, r = sp.Integer(80), sp.Rational(1, 500), sp.Rational(1, 3)
+    return sp.simplify(sp.limit(karras_expr(r, a, b, rho_), rho_, sp.oo) - a ** (1 - r) * b**r)
+
+
+def _karras_symbolic(n, sigma_min, sigma_max, rho=7.0, final_sigma="zero"):
+    f = sp.lambdify((r_, a_, b_, rho_), karras_expr(r_, a_, b_, rho_), "numpy")
+    s__ = f(np.linspace(0.0, 1.0, n), sigma_max, sigma_min, rho)
+    return np.append(s__, 0.0) if final_sigma == "zero" else s__
+
+
+def karras_k(inputs):
+    """K = ρ (1 + (σ_max/σ_min)^{1/ρ}): the condition of the stated form (checks' rtol is per unit of K)."""
+    rho = inputs.get("rho", 7.0)
+    return rho * (1.0 + (inputs["sigma_max"] / inputs["sigma_min"]) ** (1.0 / rho))
+
+
+def _karras_compare(ctx, got, expected, inputs):
+    g, e = np.asarray(got, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+    if g.shape != e.shape:
+        return ctx.assert_close(KARRAS, g, e, what=f"σ (shape {e.shape} expected)")
+    tol = ctx.tolerance(KARRAS)
+    ctx.assert_close(KARRAS, g, e, what="σ", tol=Tolerance(rtol=tol.rtol * karras_k(inputs), atol=tol.atol))
+
+
+def _final(ctx):
+    return ctx.target.conventions_for(KARRAS)["final_sigma"] if ctx.target is not None else "zero"
+
+
+def _karras_ends(ctx, fn, inp):
+    """σ_0 = σ_max, σ_{N−1} = σ_min, then exactly σ_N = 0 ('zero') or nothing ('none'); decreasing."""
+    got = np.asarray(fn(**inp), dtype=np.float64)
+    n, zero = inp["n"], _final(ctx) == "zero"
+    ctx.require(KARRAS, got.shape == (n + zero,), f"shape {got.shape}, expected ({n + zero},) (final_sigma = "
+                                                  f"{_final(ctx)!r})")
+    tol = ctx.tolerance(KARRAS)
+    ends = np.array([inp["sigma_max"], inp["sigma_min"]]) if n > 1 else np.array([inp["sigma_max"]])
+    ctx.assert_close(KARRAS, got[[0, n - 1]][: ends.size], ends, what="σ_0 = σ_max, σ_{N−1} = σ_min",
+                     tol=Tolerance(rtol=tol.rtol * karras_k(inp), atol=0.0))
+    if zero:
+        ctx.require(KARRAS, got[-1] == 0.0, f"σ_N = {got[-1]!r}, expected exactly 0")
+    if inp["sigma_min"] < inp["sigma_max"]:
+        ctx.require(KARRAS, bool(np.all(np.diff(got) < 0)), "σ_i is not strictly decreasing")
+
+
+def _karras_linear_rho_1(ctx, fn, inp):
+    """ρ = 1: σ = linspace(σ_max, σ_min, N)."""
+    got = np.asarray(fn(n=inp["n"], sigma_min=inp["sigma_min"], sigma_max=inp["sigma_max"], rho=1.0))[: inp["n"]]
+    want = np.linspace(inp["sigma_max"], inp["sigma_min"], inp["n"])
+    tol = ctx.tolerance(KARRAS)
+    ctx.assert_close(KARRAS, got, want, what="ρ = 1 vs linspace(σ_max, σ_min, N)",
+                     tol=Tolerance(rtol=tol.rtol * karras_k({**inp, "rho": 1.0}), atol=0.0))
+
+
+def _karras_equal_root_steps(ctx, fn, inp):
+    """σ_i^{1/ρ} = σ_max^{1/ρ} + i Δ: its steps are equal (to the rounding of a ρ-th root of each σ)."""
+    n, rho = inp["n"], inp.get("rho", 7.0)
+    if n < 3:
+        return
+    root = np.asarray(fn(**inp), dtype=np.float64)[:n] ** (1.0 / rho)
+    step = (inp["sigma_min"] ** (1.0 / rho) - inp["sigma_max"] ** (1.0 / rho)) / (n - 1)
+    tol = ctx.tolerance(KARRAS)
+    scale = inp["sigma_max"] ** (1.0 / rho)                       # the largest root: steps are absolute errors of it
+    ctx.assert_close(KARRAS, np.diff(root) / scale, np.full(n - 1, step / scale), what="steps of σ^{1/ρ} / σ_max^{1/ρ}",
+                     tol=Tolerance(rtol=0.0, atol=4 * tol.rtol * karras_k(inp)))
+
+
+_karras_cases = inputs(KARRAS, n=st.sampled_from([1, 2, 3]) | st.integers(1, 40),
+                       sigma_min=st.floats(-4.0, 1.0).map(lambda e: 10.0**e),
+                       sigma_max=derived(lambda v: st.floats(0.0, 5.0).map(lambda e: v["sigma_min"] * 10.0**e)),
+                       rho=st.just(7.0) | st.floats(1.0, 10.0))
+
+CHECKS += [
+    ClauseChecks(
+        clause=SHIFT_EXP,
+        cases=_shift_exp_cases,
+        proofs=(Proof("e^μ/(e^μ + (1/t − 1)^σ) = sigmoid(μ + σ logit t); odds(t') = e^μ odds(t)^σ", _shift_exp_claims),
+                Proof("σ = 1, s = e^μ: the rational shift s t/(1 + (s − 1) t) (schedule.shift)",
+                      lambda: sp.simplify(shift_exp_expr(tp, mu_, 1) - shift_expr(tp, sp.exp(mu_)))),
+                Proof("t' → 0 at t = 0 and → 1 at t = 1", _shift_exp_edges),
+                Proof("(μ₁, σ₁) ∘ (μ₂, σ₂) = (μ₁ + σ₁ μ₂, σ₁ σ₂)", _shift_exp_composes)),
+        symbolic=_shift_exp_symbolic,
+        compare=_shift_exp_compare,
+        properties=(Property("fixes 0 and 1", _shift_exp_fixes_ends, cases=_mu_sigma),
+                    Property("σ = 1 is schedule.shift with s = e^μ", _shift_exp_is_shift),
+                    Property("increasing in t", _shift_exp_increasing, cases=_mu_sigma),
+                    Property("odds(t') = e^μ odds(t)^σ", _shift_exp_odds),
+                    Property("tiny and subnormal t: t' = e^μ t^σ/(1 + e^μ t^σ)", _shift_exp_tiny_t,
+                             cases=st.fixed_dictionaries({"mu": st.floats(-3.0, 3.0), "sigma": st.sampled_from(
+                                 [0.5, 0.75, 1.0, 2.0])}))),
+        example=lambda: {"t": np.array([0.0, 0.25, 0.5, 0.75, 1.0]), "mu": 1.0, "sigma": 1.0},
+    ),
+    ClauseChecks(
+        clause=KARRAS,
+        cases=_karras_cases,
+        proofs=(Proof("σ_0 = σ_max, σ_{N−1} = σ_min; ρ = 1 is linear; σ^{1/ρ} has equal steps", _karras_claims),
+                Proof("ρ → ∞: σ_max^{1 − r} σ_min^r (geometric)", _karras_geometric_limit)),
+        symbolic=_karras_symbolic,
+        compare=_karras_compare,
+        properties=(Property("σ_0 = σ_max, σ_{N−1} = σ_min, σ_N = 0 exactly, decreasing", _karras_ends),
+                    Property("ρ = 1 is linspace(σ_max, σ_min, N)", _karras_linear_rho_1),
+                    Property("σ^{1/ρ} has equal steps", _karras_equal_root_steps)),
+        example=lambda: {"n": 5, "sigma_min": 0.002, "sigma_max": 80.0, "rho": 7.0},
+    ),
+]

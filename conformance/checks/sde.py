@@ -10,11 +10,12 @@ from hypothesis import strategies as st
 from reference import family as F
 from reference import optimal as O
 from reference import sde as R
-from reference.ddpm import linear_betas
+from reference.ddpm import beta_schedule
 from spec.schema import Tolerance
 
-from ..harness.arrays import T_EDGES, gaussian, with_edges
+from ..harness.arrays import gaussian
 from ..harness.declare import ClauseChecks, Dual, Proof, Property
+from ..harness.inputs import derived, inputs
 
 # ---- derivations ----------------------------------------------------------------------------------------
 ab_prev, beta_t, x0_, eps_, eps_hat, sig2 = sp.symbols("abar_prev beta_t x_0 epsilon epsilon_theta sigma2",
@@ -92,38 +93,48 @@ def _symbolic_forward(x, t, path="vp"):
 
 
 # ---- strategies ---------------------------------------------------------------------------------
-@st.composite
-def _elbo_cases(draw, sigma="beta_tilde", shift=0, with_x0=False):
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    T = draw(st.integers(2, 60))
-    betas = linear_betas(T) if draw(st.booleans()) else np.sort(rng.uniform(1e-4, 0.3, T))
-    n, d = draw(st.integers(1, 5)), draw(st.integers(1, 4))
+def _seeded(fn):
+    """A strategy of fn(rng) from a drawn seed (shrinks by seed)."""
+    return st.integers(0, 2**32 - 1).map(lambda seed: fn(np.random.default_rng(seed)))
+
+
+def _elbo_betas():
+    """T = 2..60: Ho et al.'s linear schedule at that T, or sorted β ~ U[1e-4, 0.3]."""
+    return st.tuples(st.integers(2, 60), st.booleans()).flatmap(lambda tb: st.just(beta_schedule(tb[0])) if tb[1]
+                                                                  else _seeded(lambda r: np.sort(r.uniform(1e-4, 0.3,
+                                                                                                         tb[0]))))
+
+
+def _elbo_steps(n, T, lo, shift):
+    """n steps in [lo, T] (one-based; the first at an end of the range), in the declared indexing."""
+    def steps(end_rng):
+        t = end_rng[1].integers(lo, T + 1, n)
+        t[0] = end_rng[0]
+        return t - shift
+    return st.tuples(st.sampled_from([lo, T]), _seeded(lambda r: r)).map(steps)
+
+
+def _elbo_cases(sigma="beta_tilde", shift=0):
+    """ε, ε_θ = ε + δ (|δ| ~ 1e-3, 0.1 or 1), steps over the whole range of the declared σ and indexing."""
     lo = 2 if sigma == "beta_tilde" else 1
-    t = rng.integers(lo, T + 1, n)
-    t[0] = draw(st.sampled_from([lo, T]))                                    # the ends of the range
-    eps = rng.standard_normal((n, d))
-    out = {"eps_pred": eps + rng.standard_normal((n, d)) * draw(st.sampled_from([1e-3, 0.1, 1.0])), "eps": eps,
-           "t": (t - shift).astype(np.int64), "betas": betas}
-    if with_x0:
-        out["x0"] = rng.standard_normal((n, d))
-    return out
+    return inputs("ddpm.elbo", dims={"n": (1, 5), "...": st.integers(1, 4).map(lambda d: (d,))}, betas=_elbo_betas(),
+                  eps_pred=derived(lambda v: st.tuples(gaussian(v["eps"].shape), st.sampled_from([1e-3, 0.1, 1.0]))
+                                   .map(lambda ds: v["eps"] + ds[0] * ds[1])),
+                  t=derived(lambda v: _elbo_steps(v["n"], v["betas"].size, lo, shift)))
+
+
+def _with_x0(cases):
+    """The cases with x_0 ~ N(0, I) of ε's shape (the KL is built from x_0 and x_t)."""
+    return cases.flatmap(lambda inp: gaussian(inp["eps"].shape).map(lambda x0: {**inp, "x0": x0}))
 
 
 def _shift(conv):
     return 1 if conv.get("indexing") == "zero_based" else 0
 
 
-@st.composite
-def _state_cases(draw, with_score=False):
-    n, d = draw(st.integers(1, 6)), draw(st.integers(1, 3))
-    t = draw(gaussian((n,))) % 1.0
-    ends = draw(st.lists(st.sampled_from([0.0, 1.0]), max_size=n))
-    t[: len(ends)] = ends
-    out = {"x": draw(gaussian((n, d))), "t": t}
-    if with_score:
-        out["score"] = draw(gaussian((n, d)))
-    out["path"] = draw(st.sampled_from(("vp", "ve")))
-    return out
+def _state_cases(clause):
+    """x (and the score) of shape (n, d), t ∈ [0, 1] with its edges, either path: generated from the symbols."""
+    return inputs(clause, dims={"d": (1, 3)})
 
 
 def _marginal_variance(t, path, c2):
@@ -283,7 +294,7 @@ CHECKS = [
                 Proof("KL = ‖μ̃ − μ_θ‖²/(2σ²) = β_t²/(2σ² α_t (1 − ᾱ_t)) ‖ε − ε_θ‖²", _kl_is_weighted_mse),
                 Proof("σ² = β̃_t: λ_t = β_t/(2 α_t (1 − ᾱ_{t−1}))", _weight_at_beta_tilde)),
         properties=(Property("equals the closed-form Gaussian KL from x_0 and x_t", _gaussian_kl,
-                             cases=_elbo_cases(with_x0=True)),
+                             cases=_with_x0(_elbo_cases())),
                     Property("L_{t−1}/λ_t = ‖ε − ε_θ‖² (the simple loss is the reweighted ELBO)",
                              _simple_loss_reweighting)),
         example=lambda: {"eps_pred": np.array([[0.1, -0.2]]), "eps": np.array([[0.0, 0.0]]), "t": np.array([3]),
@@ -291,7 +302,7 @@ CHECKS = [
     ),
     ClauseChecks(
         clause="sde.forward",
-        cases=with_edges(_state_cases(), t=T_EDGES),
+        cases=_state_cases("sde.forward"),
         proofs=(Proof("vp: a'/a = −½β(t), d(b²)/dt − 2(a'/a)b² = β(t) (family 'linear')", _vp_forward),
                 Proof("ve: a'/a = 0, d(b²)/dt = 2σ² ln(σ_max/σ_min) (family 'geometric')", _ve_forward),
                 Proof("m = a x_0, v = b² solve the SDE's moment equations", _moments_solve_sde)),
@@ -301,7 +312,7 @@ CHECKS = [
     ),
     ClauseChecks(
         clause="sde.reverse",
-        cases=with_edges(_state_cases(with_score=True), t=T_EDGES),
+        cases=_state_cases("sde.reverse"),
         proofs=(Proof("the reverse drift is the forward drift minus g² s: f − g² s − (f − ½g² s) = −½ g² s",
                       lambda: sp.simplify((x_ - s_) - (x_ - s_ / 2) + s_ / 2)),),
         properties=(Property("drift(score = 0) = f; linear in the score with slope −g²", _linear_in_score),),
@@ -310,7 +321,7 @@ CHECKS = [
     ),
     ClauseChecks(
         clause="sde.probability_flow",
-        cases=with_edges(_state_cases(with_score=True), t=T_EDGES),
+        cases=_state_cases("sde.probability_flow"),
         proofs=(Proof("f − ½g² s = a' E[x_0 | x_t] + b' E[z | x_t] for any affine path (Tweedie)", _pf_is_velocity),),
         properties=(Property("with the exact mixture score it equals the velocity oracle of the path",
                              _pf_equals_velocity_oracle, cases=_mixture_cases()),),

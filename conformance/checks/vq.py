@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from spec.cfg import OFF, UNCONDITIONAL
 from spec.schema import Tolerance
 
-from ..harness.arrays import gaussian
 from ..harness.declare import ClauseChecks, Proof, Property
+from ..harness.inputs import inputs
 
 # ---- derivations (sympy): sg[·] is a symbol frozen at the value of its argument ---------------------------
 z_, e_, g_, beta_, zq_, c_ = sp.symbols("z e g beta z_q c", real=True)
@@ -91,24 +91,8 @@ def _quantize_cases(draw):
     return {"z": z, "codebook": cb}
 
 
-@st.composite
-def _vectors(draw, names):
-    n, D = draw(st.integers(1, 6)), draw(st.integers(1, 4))
-    return {k: draw(gaussian((n, D))) for k in names}
-
-
-@st.composite
-def _loss_cases(draw):
-    d = draw(_vectors(("z", "e")))
-    d["beta"] = draw(st.sampled_from([0.0, 0.25, 1.0, 2.0]) | st.floats(0.0, 5.0))
-    return d
-
-
-@st.composite
-def _raster_cases(draw):
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    n, H, W = draw(st.integers(1, 3)), draw(st.integers(1, 5)), draw(st.integers(1, 5))
-    return {"grid": rng.integers(0, 1024, (n, H, W)).astype(np.int64)}
+_loss_cases = inputs("vq.loss", beta=st.sampled_from([0.0, 0.25, 1.0, 2.0]) | st.floats(0.0, 5.0))
+"""z, e from their domain (one shape (n, D)); β at 0, the default 0.25 and inside [0, 5]."""
 
 
 @st.composite
@@ -123,11 +107,11 @@ def _logit_cases(draw):
 
 
 def _guidance_cases(form):
-    def build(d, w):
-        return {**d, "w": w}
+    """l_y, l_null from their domain, clipped to [−5, 5]; w at the form's off and unconditional weights, 6.5 past
+    off (03's SDXL-like w = 7.5 in the scale form) and inside [off − 1, off + 10]."""
     w = st.sampled_from([OFF[form], UNCONDITIONAL[form], OFF[form] + 6.5]) | st.floats(OFF[form] - 1, OFF[form] + 10)
-    logits = _vectors(("l_y", "l_null")).map(lambda d: {k: np.clip(v, -5, 5) for k, v in d.items()})
-    return st.builds(build, logits, w)
+    return inputs("ar.logit_guidance", w=w).map(
+        lambda d: {**d, "l_y": np.clip(d["l_y"], -5, 5), "l_null": np.clip(d["l_null"], -5, 5)})
 
 
 # ---- compare and properties -----------------------------------------------------------------------------
@@ -266,7 +250,7 @@ CHECKS = [
     ),
     ClauseChecks(
         clause="vq.straight_through",
-        cases=_vectors(("z", "z_q", "g")),
+        cases=inputs("vq.straight_through"),
         proofs=(Proof("z + sg[z_q − z] = z_q (forward value)", _st_value),
                 Proof("∂⟨g, z + sg[z_q − z]⟩/∂z = g", _st_grad_z),
                 Proof("∂⟨g, z + sg[z_q − z]⟩/∂z_q = 0", _st_grad_zq)),
@@ -275,7 +259,7 @@ CHECKS = [
     ),
     ClauseChecks(
         clause="vq.loss",
-        cases=_loss_cases(),
+        cases=_loss_cases,
         proofs=(Proof("value: ‖sg[z] − e‖² + β‖z − sg[e]‖² = (1 + β)‖z − e‖²", _loss_value),
                 Proof("∂L/∂z = 2β(z − e) (only the commitment term)", _loss_grad_z),
                 Proof("∂L/∂e = 2(e − z) (only the codebook term)", _loss_grad_e)),
@@ -284,13 +268,13 @@ CHECKS = [
     ),
     ClauseChecks(
         clause="ar.raster_order",
-        cases=_raster_cases(),
+        cases=inputs("ar.raster_order", dims={"n": (1, 3), "H": (1, 5), "W": (1, 5)}),
         properties=(Property("positions i·W + j read 0..HW − 1", _raster_positions),),
         example=lambda: {"grid": np.array([[[0, 1], [2, 3]]])},
     ),
     ClauseChecks(
         clause="ar.causal_mask",
-        cases=st.integers(1, 6).map(lambda L: {"L": L}),
+        cases=inputs("ar.causal_mask"),
         proofs=(Proof("past-only softmax conditionals sum to 1 (K = L = 2)", _chain_rule_normalised),),
         properties=(Property("a one-layer attention model through the mask is a chain rule: Σ p(s) = 1, ℓ_i "
                              "independent of s_≥i", _chain_rule, cases=st.integers(1, 5).map(lambda L: {"L": L})),),

@@ -16,7 +16,8 @@ on (0, ∞), the closed ends otherwise) into its real arrays and scalars. A clau
 - ``dims={"n": st.integers(1, 8)}`` or ``dims={"n": (1, 8)}`` changes a dimension's range (default 1..6 for n, 1..4 for
   the others); ``dims={"...": st.just((3,))}`` the trailing dimensions a "..." stands for (default 0 to 2 of 1..4).
 
-A callable symbol has no default: it must be given.
+A symbol with ``broadcast_to`` is drawn after its partner, with its shape and some axes of size 1. A callable symbol
+has no default: it must be given.
 """
 from __future__ import annotations
 
@@ -99,6 +100,8 @@ def inputs(clause_id: str, *, dims: dict | None = None, every: int = 3, **given)
                 v = draw(g) if isinstance(g, st.SearchStrategy) else g
                 if v is not OMIT:                      # a strategy may draw OMIT: sometimes left out
                     out[name] = v
+            elif sym.domain.broadcast_to is not None:               # after its partner: its shape, some axes 1
+                later.append((name, derived(lambda v, s=sym: _broadcasting(np.shape(v[s.domain.broadcast_to])))))
             else:
                 out[name] = draw(default(sym, size, edges))
         for name, g in later:
@@ -130,6 +133,13 @@ def default(sym: Symbol, size: Callable[[str], int], edges: bool):
             return scalar
         return st.one_of(scalar, _reals(d, _shape(d.or_shape, size), table if edges else ()))
     return _reals(d, _shape(d.shape, size), table if edges else ())
+
+
+def _broadcasting(shape: tuple[int, ...]):
+    """Normal arrays of `shape` with some axes (a drawn mask) of size 1: broadcastable back to `shape`."""
+    return st.tuples(st.integers(0, 2**32 - 1), st.lists(st.booleans(), min_size=len(shape), max_size=len(shape))).map(
+        lambda sm: np.random.default_rng(sm[0]).standard_normal(tuple(1 if m else n for n, m in zip(shape, sm[1],
+                                                                                                    strict=True))))
 
 
 def _shape(pattern, size) -> tuple[int, ...]:
