@@ -34,7 +34,8 @@ def run(libraries: list[str] | None = None, dtypes=DTYPES, profile: str = "ci") 
         t0 = time.perf_counter()
         exp = E.load(lib)
         cells: dict = {}
-        for variant in [{}] + adapters.variants(lib):
+        no_variant: dict[str, str] = {}
+        for variant in [no_variant] + adapters.variants(lib):
             tgt = adapters.load(lib, **variant)
             clauses = [c for c in spec.CLAUSES if tgt.binding(c) is not None
                        and set(variant) <= set(tgt.conventions_for(c))]      # a variant: the clauses it concerns
