@@ -155,6 +155,8 @@ def test_expected_failure_that_passes_warns_and_unexpected_failure_is_listed():
     assert unexpected == ["lib: c.d failed at float32 (not an expected outcome)"]
     assert len(warnings) == 1 and "a.b was expected to fail at float64" in warnings[0] and "remove it" in warnings[0]
     assert E.verdicts("lib", {("a.b", "float64"): "failed"}, exp) == ([], [])
+    some = {("a.b", "float64"): E.Expected("a.b", ("float64",), "3x on some inputs", "a reason", input_dependent=True)}
+    assert E.verdicts("lib", {("a.b", "float64"): "passed"}, some) == ([], [])   # other inputs: no evidence
 
 
 @pytest.mark.parametrize("lib", ["diffusers", "flow_matching"])

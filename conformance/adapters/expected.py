@@ -20,6 +20,10 @@ class Expected:
     dtypes: tuple[str, ...]
     measured: str
     why: str
+    input_dependent: bool = False
+    """fails on some of the inputs a run draws, not all: a run whose inputs miss them passes, and that says nothing
+    (no stale-entry warning). ``genspec conform`` draws the same inputs only from the same entry point: hypothesis
+    seeds its generator from the modules loaded."""
 
 
 def load(library: str) -> dict[tuple[str, str], Expected]:
@@ -31,7 +35,7 @@ def load(library: str) -> dict[tuple[str, str], Expected]:
         data = json.load(f)
     out = {}
     for e in data["expected_failures"]:
-        exp = Expected(e["clause"], tuple(e["dtypes"]), e["measured"], e["why"])
+        exp = Expected(e["clause"], tuple(e["dtypes"]), e["measured"], e["why"], e.get("input_dependent", False))
         out.update({(exp.clause, d): exp for d in exp.dtypes})
     return out
 
@@ -39,11 +43,12 @@ def load(library: str) -> dict[tuple[str, str], Expected]:
 def verdicts(library: str, statuses: dict[tuple[str, str], str],
              expected: dict[tuple[str, str], Expected] | None = None) -> tuple[list[str], list[str]]:
     """(unexpected failures, warnings) of one library's {(clause, dtype): status}: a failure not in the file is
-    unexpected; an entry whose clause passed is stale (a warning); an entry whose clause was not run says nothing."""
+    unexpected; an entry whose clause passed is stale (a warning), unless it is input-dependent; an entry whose clause
+    was not run says nothing."""
     expected = load(library) if expected is None else expected
     unexpected = [f"{library}: {c} failed at {d} (not an expected outcome)"
                   for (c, d), s in statuses.items() if s == "failed" and (c, d) not in expected]
     warnings = [f"{library}: {c} was expected to fail at {d} ({e.measured}: {e.why[:80]}...) but passed: "
                 f"remove it from conformance/adapters/expected/{library}.json"
-                for (c, d), e in expected.items() if statuses.get((c, d)) == "passed"]
+                for (c, d), e in expected.items() if statuses.get((c, d)) == "passed" and not e.input_dependent]
     return unexpected, warnings
