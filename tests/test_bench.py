@@ -56,3 +56,17 @@ def test_ratio_rows_and_goals():
     assert goal_met(None, "≥ 2") is None and goal_met(1.0, None) is None and goal_met(1.0, "fast") is None
     text = table([{"benchmark": "x", **row, "met": True}])
     assert "a / b" in text and "2.00" in text and "yes" in text
+
+
+def test_euler_benchmark_fast_velocity_is_the_reference_expression_bit_for_bit():
+    import numpy as np
+    import torch
+
+    from benchmarks.euler_sampler import MU, analytic_velocity
+    for n in (1, 255, 256, 1001):                      # below, at and beyond one tiled row, partial last row
+        x = torch.tensor(np.random.default_rng(n).standard_normal((n, 2)))
+        t = torch.full((1,), 0.37, dtype=torch.float64).expand(n)
+        f = analytic_velocity(torch.tensor(MU), x)
+        assert torch.equal(f(x, t), (x - torch.tensor(MU)) / t[:, None])
+        t2 = torch.rand(n, dtype=torch.float64) + 0.1                       # one time per sample
+        assert torch.equal(f(x, t2), (x - torch.tensor(MU)) / t2[:, None])
