@@ -12,7 +12,7 @@ from conformance.harness.cli import main as genspec
 
 def test_discovers_every_module_with_run():
     mods = discover()
-    assert {"euler_sampler", "guided_step"} <= set(mods)
+    assert {"euler_sampler", "guided_step", "video_attention", "dit_train_step"} <= set(mods)
     assert all(callable(m.run) for m in mods.values())
 
 
@@ -25,7 +25,10 @@ def test_tiny_run_writes_one_table_and_json(tmp_path, capsys):
     assert {"cpu", "cores", "torch", "numpy", "torch_threads", "copy_GBps", "load_1_5_15"} <= set(data["machine"])
     rows = data["rows"]
     names = {r["benchmark"] for r in rows}
-    assert {"euler_sampler", "guided_step"} <= names
+    assert {"euler_sampler", "guided_step", "video_attention", "dit_train_step"} <= names
+    dit = [r for r in rows if r["benchmark"] == "dit_train_step"]
+    assert len(dit) == 4 and all(set(r["tokens_per_s"]) <= {"eager fp32", "eager bf16", "compiled fp32", "compiled bf16"}
+                                 and min(r["tokens_per_s"].values()) > 0 for r in dit)
     for r in rows:
         assert r["case"] and r["case"] in out
         if r.get("ratio") is not None:
