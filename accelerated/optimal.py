@@ -51,10 +51,11 @@ class Mixture:
             raise SpecInputError(clause, "weights/means/covs", "shapes (K,), (K, d), (K, d, d)",
                                  f"{tuple(weights.shape)}, {tuple(means.shape)}, {tuple(covs.shape)}")
         V.interval(clause, "weights", weights, 0.0, what="non-negative")
-        if not bool(weights.sum() > 0):
+        total = weights.sum()
+        if not bool(total > 0):
             raise SpecInputError(clause, "weights", "non-negative with a positive sum", "all zero")
-        scale = 1.0 + float(covs.abs().max())
-        if float((covs - covs.transpose(1, 2)).abs().max()) > 1e-9 * scale:
+        big, asym = torch.stack([covs.abs().amax(), (covs - covs.transpose(1, 2)).abs().amax()]).tolist()  # 1 sync
+        if asym > 1e-9 * (1.0 + big):
             raise SpecInputError(clause, "covs", "symmetric matrices", "an asymmetric matrix")
         lam, U = torch.linalg.eigh(covs)          # float64, once: K small d×d problems
         if float(lam.min()) <= 0:
@@ -62,12 +63,14 @@ class Mixture:
         device = device if device is not None else means.device
         cast = dict(device=device, dtype=dtype)
         self.K, self.d = K, d
-        self.log_w = torch.log(weights / weights.sum()).to(**cast)
-        self.w = (weights / weights.sum()).to(**cast)
+        w = weights / total
+        self.log_w = torch.log(w).to(**cast)
+        self.w = w.to(**cast)
         self.mu, self.lam, self.U = means.to(**cast), lam.to(**cast), U.to(**cast)
         # component-major tables of _posterior: Ut[k d + i] = U_k[:, i], Umu[k d + i] = U_k[:, i]·μ_k
-        self.Ut = self.U.transpose(1, 2).reshape(K * d, d).contiguous()
-        self.Umu_col = torch.einsum("kji,kj->ki", self.U, self.mu).reshape(K * d, 1)
+        Ut = self.U.transpose(1, 2)
+        self.Ut = Ut.reshape(K * d, d).contiguous()
+        self.Umu_col = (Ut @ self.mu[:, :, None]).reshape(K * d, 1)
         self.lam_col = self.lam.reshape(K * d, 1)
         self.W = torch.cat([self.Ut, self.mu])                          # (K d + K, d): [U_kᵀ; μ]
 
