@@ -56,18 +56,23 @@ def euler_sample(f, x1: torch.Tensor, T: int) -> torch.Tensor:
     work = torch.float32 if dtype in (torch.bfloat16, torch.float16) else dtype
     x = x1.to(work)
     n = x.shape[0]
+    shape = x.shape
+    # every t_k once, in x1's dtype: step k passes a stride-0 view of entry k (no allocation in the loop)
+    ts = torch.tensor([(T - k) / T for k in range(T)], dtype=dtype, device=x.device)
+    round_trip = work != dtype                       # only bfloat16/float16: f sees the float32 state rounded
+    alpha = -1.0 / T
     owned = False                                    # x is x1 (or f's) until the first out-of-place update
     for k in range(T):
-        t = torch.full((1,), (T - k) / T, dtype=dtype, device=x.device).expand(n)
-        v = f(x if work == dtype else x.to(dtype), t)
-        if not isinstance(v, torch.Tensor) or v.shape != x.shape:
-            raise SpecInputError(c, "f", f"a callable returning a tensor of x's shape {tuple(x.shape)}",
+        v = f(x.to(dtype) if round_trip else x, ts[k].expand(n))
+        if not isinstance(v, torch.Tensor) or v.shape != shape:
+            raise SpecInputError(c, "f", f"a callable returning a tensor of x's shape {tuple(shape)}",
                                  f"{type(v).__name__} {tuple(getattr(v, 'shape', ()))}")
-        del t
+        if round_trip or v.dtype != work:
+            v = v.to(work)
         if owned and not (torch.is_grad_enabled() and (x.requires_grad or v.requires_grad)) and _sole_owner(x, 3):
-            x.add_(v.to(work), alpha=-1.0 / T)       # x − (1/T) v in one kernel, bit-identical to torch.add
+            x.add_(v, alpha=alpha)                   # x − (1/T) v in one kernel, bit-identical to torch.add
         else:
-            x = torch.add(x, v.to(work), alpha=-1.0 / T)
+            x = torch.add(x, v, alpha=alpha)
             owned = True
         del v                                        # freed before f's next call allocates (the allocator reuses it)
     return x.to(dtype)
