@@ -56,7 +56,7 @@ from accelerated.models.distill import ConsistencyModel
 from accelerated.models.dit import DiTConfig
 from accelerated.models.images import grid, write_png
 from accelerated.models.pipeline import TextToImage, guided_velocity
-from accelerated.models.t2i import T2IConfig, Denoiser, encode_latents
+from accelerated.models.t2i import Denoiser, T2IConfig, encode_latents
 from accelerated.models.t2i import run as train_t2i
 from accelerated.models.text import TextConfig, TextEmbedding
 from accelerated.models.train import Progress, adamw, load_checkpoint, seed_everything
@@ -70,10 +70,10 @@ Velocity = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 class ImageDistillConfig:
     teacher: T2IConfig = field(default_factory=T2IConfig)   # the teacher's recipe when it is trained here
     w: float = 2.0                 # the guidance weight every student distils (the teacher samples at it too)
-    warm_steps: int = 300          # stage one: the student regressed onto the guided teacher's velocity
+    warm_steps: int = 200          # stage one: the student regressed onto the guided teacher's velocity
     start_steps: int = 16          # the guided teacher's step count in round 1; the first student has half of it
-    round_steps: int = 300         # AdamW steps per progressive round
-    cd_steps: int = 900            # AdamW steps of consistency distillation
+    round_steps: int = 250         # AdamW steps per progressive round
+    cd_steps: int = 600            # AdamW steps of consistency distillation
     cd_grid: int = 16              # N: adjacent times t_n = n/N of the consistency loss
     ema: float = 0.95              # μ of the target network θ⁻ ← μθ⁻ + (1 − μ)θ
     batch: int = 64
@@ -189,6 +189,10 @@ def conditional(net: nn.Module, text: TextEmbedding) -> Velocity:
     return lambda x, t: net(x, t, text)
 
 
+def _conditioned(net: nn.Module) -> Callable[[TextEmbedding], Velocity]:
+    return lambda text: conditional(net, text)
+
+
 def on_rows(f: Velocity, shape: tuple[int, ...]) -> Velocity:
     """f on latents (n, C, h, w) as a callable on rows (n, C·h·w), the shape the distill and consistency clauses
     take."""
@@ -280,7 +284,7 @@ def progressive_distillation(teacher: Teacher, texts: CaptionTexts, warm: nn.Mod
     while N >= 1:
         t0 = time.perf_counter()
         target_samples = ev.sample(teacher_v, 2 * N)
-        before = rms(ev.sample(lambda text: conditional(student, text), N), target_samples)
+        before = rms(ev.sample(_conditioned(student), N), target_samples)
         opt = adamw(student.parameters(), c.lr)
         bar = Progress(f"progressive {2 * N}→{N} steps", c.round_steps) if progress else None
         losses = []
@@ -297,12 +301,12 @@ def progressive_distillation(teacher: Teacher, texts: CaptionTexts, warm: nn.Mod
             if bar:
                 bar.update(loss=losses[-1])
         k = max(1, len(losses) // 10)
-        after = ev.sample(lambda text: conditional(student, text), N)
+        after = ev.sample(_conditioned(student), N)
         rounds.append(ImageRound(N, 2 * N, before, rms(after, target_samples), rms(after, ev.reference),
                                  sum(losses[:k]) / k, sum(losses[-k:]) / k, time.perf_counter() - t0))
         frozen = copy.deepcopy(student).eval().requires_grad_(False)   # the next round's teacher
         students[N] = frozen
-        teacher_v = lambda text, net=frozen: conditional(net, text)
+        teacher_v = _conditioned(frozen)
         N //= 2
     return rounds, students
 
@@ -465,9 +469,10 @@ def table(rows: list[Row], rounds: list[ImageRound], cd: ImageConsistency, c: Im
              "|---|---|---|---|---|---|---|"]
     lines += [f"| {r.method} | {r.steps} | {r.network_calls} | {r.adherence:.3f} | {r.paired_rms:.4f} | {r.fd:.3f} | "
               f"{r.network} |" for r in rows]
-    lines += ["", "Progressive rounds (latent RMS of the student's N-step sample against its teacher's 2N-step sample):",
-              "", "| student steps | teacher steps | before round | after round | vs teacher 50 steps | loss first "
-              "| loss last | seconds |", "|---|---|---|---|---|---|---|---|"]
+    lines += ["", "Progressive rounds (latent RMS of the student's N-step sample against its teacher's 2N-step "
+              "sample):", "",
+              "| student steps | teacher steps | before round | after round | vs teacher 50 steps | loss first | loss "
+              "last | seconds |", "|---|---|---|---|---|---|---|---|"]
     lines += [f"| {r.student_steps} | {r.teacher_steps} | {r.error_before:.4f} | {r.error_after:.4f} | "
               f"{r.reference_error:.4f} | {r.loss_first:.4g} | {r.loss_last:.4g} | {r.seconds:.1f} |" for r in rounds]
     lines += ["", f"Consistency distillation: loss {cd.loss_first:.4g} → {cd.loss_last:.4g} ({cd.seconds:.1f} s)."]
