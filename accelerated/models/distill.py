@@ -314,7 +314,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--out", required=True, help="output directory (created)")
     p.add_argument("--part", default="both", choices=("2d", "images", "both"), help="which part to run (both)")
     p.add_argument("--preset", default="default", choices=sorted(PRESETS),
-                   help="default (7.5 min of CPU on one core: 2-D ~0.5, toy-image teacher ~3, its students ~4), small, "
+                   help="default (7.5 min of CPU on one core in all, the 2-D part ~0.5; measured), small, "
                         "tiny (a smoke run)")
     p.add_argument("--teacher", help="a finished `genspec train t2i` run directory to distil (default: train a small "
                                      "teacher into DIR/images/teacher)")
