@@ -140,6 +140,8 @@ def _symbol_check(clause: str, sym: Symbol, backend: str, optional: bool) -> Che
             lo, hi = max(d.low, -(2**63)), min(d.high, 2**63 - 1)
             lo, hi = (lo if d.low_closed else lo + 1), (hi if d.high_closed else hi - 1)
             check = lambda v, dims: V.count(clause, name, v, int(lo), int(hi))
+        elif backend == "numpy":                         # a NumPy float: overflow gives inf, as in the arrays
+            check = lambda v, dims: np.float64(V.scalar(clause, name, v, **bounds))
         else:
             check = lambda v, dims: V.scalar(clause, name, v, **bounds)
     else:
@@ -149,7 +151,8 @@ def _symbol_check(clause: str, sym: Symbol, backend: str, optional: bool) -> Che
         else:                                           # a scalar, or an array of shape or_shape
             def check(v, dims):
                 if np.ndim(v) == 0 and not (hasattr(v, "ndim") and v.ndim > 0):
-                    return V.scalar(clause, name, v, integer=d.kind == "integer", **bounds)
+                    x = V.scalar(clause, name, v, integer=d.kind == "integer", **bounds)
+                    return np.float64(x) if backend == "numpy" and d.kind != "integer" else x
                 return array(v, dims)
     if optional:
         inner = check
