@@ -162,8 +162,8 @@ def test_expected_outcome_files_name_real_clauses_with_measurements(lib):
     import spec
     entries = E.load(lib)
     assert entries
-    for (cid, dtype), e in entries.items():
-        spec.get(cid)
+    for (row, dtype), e in entries.items():
+        spec.get(row.split(" ")[0])
         assert dtype in ("float32", "float64") and e.measured and len(e.why) > 40
 
 
@@ -180,8 +180,8 @@ BOUND = {  # every clause each adapter binds
     "flow_matching": ["family.affine", "family.vp_schedule", "family.interpolate", "family.target", "family.recover",
                       "family.convert", "sampler.euler", "rf.interpolation", "rf.velocity", "fm.convention"],
     "diffusers": ["gan.adain", "rf.interpolation", "ddpm.beta_schedule", "ddpm.alpha_bar", "ddpm.forward",
-                  "ddpm.ancestral_step", "ddpm.ddim_step", "family.interpolate", "schedule.shift", "sampler.euler",
-                  "cfg.combine", "cfg.rescale", "dit.timestep_embedding"],
+                  "ddpm.ancestral_step", "ddpm.ddim_step", "ddpm.ddim_eta_step", "family.interpolate", "schedule.shift",
+                  "sampler.euler", "cfg.combine", "cfg.rescale", "dit.timestep_embedding"],
 }
 DTYPES = {"torchcfm": ("float32", "float64"), "flow_matching": ("float32", "float64"), "diffusers": ("float32",)}
 
@@ -198,6 +198,17 @@ def test_adapter_passes_except_its_expected_outcomes(lib):
         statuses = {(c, dtype): r.status for c, r in res.items()}
         unexpected, warnings = E.verdicts(lib, statuses, exp)
         assert not unexpected and not warnings, (unexpected, warnings)
+
+
+def test_adapter_variants_are_the_non_default_conventions():
+    pytest.importorskip("diffusers")
+    from conformance import adapters
+    assert adapters.variants("diffusers") == [
+        {"beta_schedule": "scaled_linear"}, {"beta_schedule": "squaredcos_cap_v2"},
+        {"prediction_type": "v_prediction"}, {"prediction_type": "sample"}]
+    tgt = adapters.load("diffusers", prediction_type="sample")
+    assert tgt.conventions_for("ddpm.ddim_eta_step")["prediction_type"] == "sample"
+    assert adapters.variants("torchcfm") == []
 
 
 def test_matrix_writes_markdown_and_json(tmp_path):

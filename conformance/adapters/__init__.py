@@ -37,8 +37,20 @@ def installed(library: str) -> bool:
     return importlib.util.find_spec(library) is not None
 
 
-def load(library: str):
-    """The adapter's Target (TargetError if the library is not installed)."""
+def load(library: str, **variant):
+    """The adapter's Target, in a convention variant it offers (its ``VARIANTS``) if given; TargetError if the
+    library is not installed."""
     if library not in ADAPTERS:
         raise TargetError(f"no adapter {library!r}; the adapters are {', '.join(ADAPTERS)}")
-    return importlib.import_module(f"conformance.adapters.{library}").target()
+    return module(library).target(**variant)
+
+
+def module(library: str):
+    return importlib.import_module(f"conformance.adapters.{library}")
+
+
+def variants(library: str) -> list[dict[str, str]]:
+    """The non-default convention variants an adapter offers, one ``{convention: variant}`` each: a library that
+    implements several variants of a clause (diffusers' beta_schedule, prediction_type) is checked in each."""
+    offered = getattr(module(library), "VARIANTS", {})
+    return [{name: v} for name, vs in offered.items() for v in vs[1:]]

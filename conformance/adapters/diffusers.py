@@ -20,7 +20,12 @@ SCHEDULES = ("ddpm.*", "rf.interpolation", "family.interpolate", "sampler.euler"
              "dit.timestep_embedding")
 
 
-def target() -> Target:
+VARIANTS = {"beta_schedule": ("linear", "scaled_linear", "squaredcos_cap_v2"),
+            "prediction_type": ("epsilon", "v_prediction", "sample")}
+"""the convention variants diffusers implements besides the default (genspec matrix runs each): ``target(**v)``."""
+
+
+def target(beta_schedule: str = "linear", prediction_type: str = "epsilon") -> Target:
     require("diffusers")
     import torch
     from diffusers import DDIMScheduler, DDPMScheduler, FlowMatchEulerDiscreteScheduler
@@ -28,10 +33,13 @@ def target() -> Target:
     from diffusers.models.embeddings import get_timestep_embedding
     from diffusers.models.normalization import AdaGroupNorm
     from diffusers.schedulers import scheduling_ddpm
+    from diffusers.schedulers.scheduling_ddpm import betas_for_alpha_bar
     from diffusers.utils import logging
 
-    def linear(T, beta_1, beta_T):
-        return DDPMScheduler(T, beta_1, beta_T, "linear")
+    def beta_schedule_(T=1000, beta_1=1e-4, beta_T=0.02, max_beta=0.999):   # the clause's (and diffusers') defaults
+        if beta_schedule == "squaredcos_cap_v2":   # what DDPMScheduler calls for it, with the cap it leaves at 0.999
+            return betas_for_alpha_bar(T, max_beta)
+        return DDPMScheduler(T, beta_1, beta_T, beta_schedule).betas
 
     def ddpm(betas, cls=DDPMScheduler, **kw):
         return cls(num_train_timesteps=len(betas), trained_betas=betas.tolist(), clip_sample=False, **kw)
@@ -52,6 +60,15 @@ def target() -> Target:
             s.register_to_config(num_train_timesteps=k - k_prev)
             return s.step(e, k, x, eta=0.0).prev_sample
         return per_sample(one, (t, t_prev), eps_pred, x_t)
+
+    def ddim_eta_step(x_t, model_output, t, t_prev, betas, eta, noise=None):
+        s = ddpm(betas, DDIMScheduler, set_alpha_to_one=True, prediction_type=prediction_type)
+        s.num_inference_steps = 1
+
+        def one(k, k_prev, m, x, xi):
+            s.register_to_config(num_train_timesteps=k - k_prev)
+            return s.step(m, k, x, eta=float(eta), variance_noise=xi).prev_sample
+        return per_sample(one, (t, t_prev), model_output, x_t, torch.zeros_like(x_t) if noise is None else noise)
 
     def flow(sigmas, shift=1.0):    # the flow-matching scheduler with these σ (the spec's t), one step per σ
         s = FlowMatchEulerDiscreteScheduler(shift=shift)
@@ -88,11 +105,12 @@ def target() -> Target:
     return Target(
         name="diffusers", backend="torch",
         bindings={
-            "ddpm.beta_schedule": lambda T, beta_1, beta_T: linear(T, beta_1, beta_T).betas,
+            "ddpm.beta_schedule": beta_schedule_,
             "ddpm.alpha_bar": lambda betas: ddpm(betas).alphas_cumprod,
             "ddpm.forward": lambda x0, eps, t, betas: ddpm(betas).add_noise(x0, eps, torch.as_tensor(t).reshape(-1)),
             "ddpm.ancestral_step": ancestral_step,
             "ddpm.ddim_step": ddim_step,
+            "ddpm.ddim_eta_step": ddim_eta_step,
             "rf.interpolation": scale_noise,
             "family.interpolate": lambda x, z, t, path, schedule: scale_noise(x, z, t),
             "schedule.shift": lambda t, s: flow(t.reshape(-1), shift=s).sigmas[:-1].reshape(t.shape),
@@ -104,6 +122,8 @@ def target() -> Target:
                 t, dim, flip_sin_to_cos=True, downscale_freq_shift=0, max_period=max_period),
         },
         conventions=dict.fromkeys(("ddpm.forward", "ddpm.ancestral_step", "ddpm.ddim_step"), {"indexing": "zero_based"})
+        | {"ddpm.ddim_eta_step": {"indexing": "zero_based", "prediction_type": prediction_type},
+           "ddpm.beta_schedule": {"beta_schedule": beta_schedule}}
         | dict.fromkeys(("cfg.combine", "cfg.rescale"), {"form": "scale"}) | {"gan.adain": {"eps": "inside_sqrt_1e-5"}}
         | {"sampler.euler": {"grid": "linspace_1000"}},
         supports={"family.interpolate": {"path": ("rf",)}},

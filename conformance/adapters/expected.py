@@ -16,6 +16,7 @@ HERE = os.path.join(os.path.dirname(__file__), "expected")
 @dataclass(frozen=True)
 class Expected:
     clause: str
+    """a matrix row: the clause id, and the convention variant if not the adapter's default (genspec matrix)"""
     dtypes: tuple[str, ...]
     measured: str
     why: str

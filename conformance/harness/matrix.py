@@ -32,21 +32,18 @@ def run(libraries: list[str] | None = None, dtypes=DTYPES, profile: str = "ci") 
             out["libraries"][lib] = {"installed": False, "install": adapters.PIP[lib]}
             continue
         t0 = time.perf_counter()
-        tgt = adapters.load(lib)
         exp = E.load(lib)
-        clauses = [c for c in spec.CLAUSES if tgt.binding(c) is not None]
         cells: dict = {}
-        for dtype in dtypes:
-            for cid, r in api.check(tgt, clauses, dtype=dtype, profile=profile, target_independent=False,
-                                    shrink=False).items():
-                cells.setdefault(cid, {})[dtype] = {
-                    "status": r.status, "max_error_over_tolerance": r.max_error_over_tolerance,
-                    "max_abs_error": r.max_abs_error, "worst_check": r.worst_check,
-                    "tolerance_dtype": r.tolerance_dtype, "partial": bool(r.unsupported or r.not_implemented),
-                    "unsupported": r.unsupported, "not_implemented": [c for c, _ in r.not_implemented],
-                    "failures": [f"{c}: {m.splitlines()[0][:300]}" for c, m in r.failures],
-                    "expected": exp[(cid, dtype)].why if (cid, dtype) in exp and r.status == "failed" else None,
-                    "expected_measured": exp[(cid, dtype)].measured if (cid, dtype) in exp else None}
+        no_variant: dict[str, str] = {}
+        for variant in [no_variant] + adapters.variants(lib):
+            tgt = adapters.load(lib, **variant)
+            clauses = [c for c in spec.CLAUSES if tgt.binding(c) is not None
+                       and set(variant) <= set(tgt.conventions_for(c))]      # a variant: the clauses it concerns
+            for dtype in dtypes:
+                results = api.check(tgt, clauses, dtype=dtype, profile=profile, target_independent=False,
+                                    shrink=False)
+                for cid, r in results.items():
+                    _cell(cells, row_name(cid, variant), dtype, r, exp)
         statuses = {(c, d): v["status"] for c, row in cells.items() for d, v in row.items()}
         unexpected, warnings = E.verdicts(lib, statuses, exp)
         out["libraries"][lib] = {"installed": True, "version": version(lib), "clauses": cells,
@@ -55,7 +52,24 @@ def run(libraries: list[str] | None = None, dtypes=DTYPES, profile: str = "ci") 
     return out
 
 
-def _cell(c: dict | None) -> str:
+def row_name(cid: str, variant: dict) -> str:
+    """A matrix row: the clause id, with the convention variant when it is not the adapter's default."""
+    return cid + "".join(f" ({k}={v})" for k, v in variant.items())
+
+
+def _cell(cells: dict, row: str, dtype: str, r, exp: dict) -> None:
+    e = exp.get((row, dtype))
+    cells.setdefault(row, {})[dtype] = {
+        "status": r.status, "max_error_over_tolerance": r.max_error_over_tolerance,
+        "max_abs_error": r.max_abs_error, "worst_check": r.worst_check,
+        "tolerance_dtype": r.tolerance_dtype, "partial": bool(r.unsupported or r.not_implemented),
+        "unsupported": r.unsupported, "not_implemented": [c for c, _ in r.not_implemented],
+        "failures": [f"{c}: {m.splitlines()[0][:300]}" for c, m in r.failures],
+        "expected": e.why if e is not None and r.status == "failed" else None,
+        "expected_measured": e.measured if e is not None else None}
+
+
+def _show(c: dict | None) -> str:
     if c is None:
         return "—"
     s = MARK[c["status"]] + (" partial" if c["partial"] and c["status"] == "passed" else "")
@@ -70,11 +84,12 @@ def markdown(m: dict) -> str:
     """One table: a row per clause bound by any library, a column per library and dtype; then the expected
     differences with their reasons."""
     libs = [lib for lib, v in m["libraries"].items() if v["installed"]]
-    rows = [c for c in spec.CLAUSES if any(c in m["libraries"][lib]["clauses"] for lib in libs)]
+    names = {r for lib in libs for r in m["libraries"][lib]["clauses"]}
+    rows = [r for c in spec.CLAUSES for r in sorted(n for n in names if n.split(" ")[0] == c)]
     head = ["clause"] + [f"{lib} {m['libraries'][lib]['version']} {d}" for lib in libs for d in m["dtypes"]]
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for c in rows:
-        cells = [_cell(m["libraries"][lib]["clauses"].get(c, {}).get(d)) for lib in libs for d in m["dtypes"]]
+        cells = [_show(m["libraries"][lib]["clauses"].get(c, {}).get(d)) for lib in libs for d in m["dtypes"]]
         out.append(f"| `{c}` | " + " | ".join(cells) + " |")
     out += ["", "✓ passed, ✗ failed, n/i not implemented (outside the library's declared support), — not bound; the "
                 "number is the worst error / tolerance over every check (a failure at ≤ 1 failed a check that has no "
