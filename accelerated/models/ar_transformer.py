@@ -164,7 +164,7 @@ class ARTransformer(nn.Module):
         yy = torch.cat([y, y]) if isinstance(y, torch.Tensor) else list(y) + list(y)
         null = torch.arange(2 * B) >= B
         c, cmask = self.prefix(yy, null)
-        state = {"caches": [dict() for _ in self.blocks]} if use_cache else None
+        state: dict | None = {"caches": [dict() for _ in self.blocks]} if use_cache else None
         s = torch.zeros(2 * B, 0, dtype=torch.long, device=c.device)
         u = torch.rand(B, L, generator=generator, dtype=torch.float64).to(c.device)
         seen = []

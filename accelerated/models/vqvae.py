@@ -35,6 +35,9 @@ class VQConfig:
 
 
 class VQVAE(nn.Module):
+    ema_count: torch.Tensor     # N_k (K,), a buffer of the 'ema' codebook only
+    ema_sum: torch.Tensor       # m_k (K, D), likewise
+
     def __init__(self, cfg: VQConfig):
         super().__init__()
         if cfg.downsample != 4:
@@ -95,8 +98,8 @@ class VQVAE(nn.Module):
         flat = self._flat(z)
         k = quantize(flat.detach(), self.codebook.weight.detach())
         e = self.codebook(k)
-        # 'ema': e does not require grad, so the codebook term ‖sg[z] − e‖² has no gradient and the gradient is the variant's
-        # β‖z − sg[e]‖² (the value still includes that constant term, so both variants log the same quantity)
+        # 'ema': e does not require grad, so the codebook term ‖sg[z] − e‖² has no gradient and the gradient is the
+        # variant's β‖z − sg[e]‖² (the value still includes that constant term: both variants log the same quantity)
         vq = commitment_loss(flat, e, self.cfg.beta) / D           # per element, the scale of the pixel MSE
         if self.cfg.codebook == "ema" and self.training:
             self.ema_update(flat.detach(), k)
@@ -105,7 +108,7 @@ class VQVAE(nn.Module):
 
     @torch.no_grad()
     def ema_update(self, z: torch.Tensor, k: torch.Tensor) -> None:
-        """One step of the 'ema' codebook (module docstring) from encoder outputs z (n, D) assigned to entries k (n,)."""
+        """One step of the 'ema' codebook (module docstring): encoder outputs z (n, D) assigned to entries k (n,)."""
         g, K = self.cfg.decay, self.cfg.codebook_size
         onehot = nn.functional.one_hot(k, K).to(z.dtype)                 # (n, K)
         self.ema_count.mul_(g).add_(onehot.sum(0), alpha=1 - g)
