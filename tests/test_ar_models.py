@@ -150,6 +150,27 @@ def test_train_vqvae_ema_runs():
     assert torch.isfinite(vq.codebook.weight).all() and vq.ema_count.sum() > 0
 
 
+@pytest.mark.parametrize("cond", ["class", "text"])
+def test_likelihood_diagnostics_bound_the_information_by_log_c(cond):
+    """mixture(s) = (1/C) Σ_y' p(s | y') ≥ p(s | y)/C for every s, so the conditional's gain over the mixture is at
+    most log C = log 12 nats, whatever the weights; on sequences drawn from p(· | y) it estimates the mutual
+    information I(s; y) ≥ 0 (a mixture without its 1/C, or over the wrong axis, breaks one of the two bounds)."""
+    from accelerated.models.ar import ARJobConfig, likelihood_diagnostics
+    from accelerated.models.data import CAPTIONS
+    torch.manual_seed(1)
+    m = ARTransformer(ARConfig(vocab=5, length=6, num_classes=12, width=16, depth=1, heads=2, cond=cond,
+                               text=TextConfig(width=8, depth=1, heads=2, max_len=16))).eval()
+    with torch.no_grad():
+        for p in m.parameters():                                            # sharpen: classes differ a lot
+            p.mul_(4.0)
+    caps = [CAPTIONS[i % 12] for i in range(24)]
+    y = caps if cond == "text" else torch.arange(24) % 12
+    seqs = m.sample(y, generator=torch.Generator().manual_seed(2))          # s ~ p(· | y): the gain is I(s; y) ≥ 0
+    d = likelihood_diagnostics(m, seqs, caps, ARJobConfig(cond=cond))
+    assert 0.0 < d["information_cond_vs_mixture"] <= torch.log(torch.tensor(12.0)).item() + 1e-5
+    assert d["null_excess_over_mixture"] == pytest.approx(d["null"] - d["mixture"])
+
+
 @pytest.mark.parametrize("cond", ["text", "class"])
 def test_train_ar_end_to_end(tmp_path, cond):
     out = str(tmp_path / "ar")

@@ -51,8 +51,8 @@ class ARJobConfig:
     depth: int = 2
     heads: int = 4
     text: TextConfig = field(default_factory=lambda: TextConfig(width=64, depth=1, heads=4, max_len=16))
-    samples_per_caption: int = 16
-    guidance: tuple[float, ...] = (0.0, 1.0, 2.0, 4.0)
+    samples_per_caption: int = 32
+    guidance: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0, 4.0)
     top_k: int = 0
     temperature: float = 1.0
     seed: int = 0
