@@ -67,6 +67,28 @@ def test_step_logits_are_the_full_forward_and_define_a_distribution(cond):
     assert abs(float(total) - 1.0) < 1e-5
 
 
+@pytest.mark.parametrize("cond", ["class", "text"])
+def test_mixture_null_is_the_marginal_of_the_conditionals(cond):
+    """null='mixture': at w = −1 the guided logits are ℓ_∅ itself, which must equal the brute-force marginal
+    log Σ_c p(s_≤i | c) − log Σ_c p(s_<i | c) (uniform prior) computed from the full forward; at w = 0 the samples
+    are the learned-null sampler's (the null does not enter)."""
+    m = _model(cond, vocab=4, length=5)
+    conds = torch.arange(3) if cond == "class" else CAPS
+    y = _cond(cond, 3)
+    s, l_null = m.sample(y, w=-1.0, generator=torch.Generator().manual_seed(5), return_logits=True, null="mixture",
+                         conditions=conds)
+    with torch.no_grad():
+        lp = torch.stack([torch.log_softmax(m(s, conds[j:j + 1].repeat(3) if cond == "class" else [conds[j]] * 3),
+                                            dim=2) for j in range(3)], 1).double()      # (B, C, L, K)
+        past = lp.gather(3, s[:, None, :, None].expand(3, 3, 5, 1))[..., 0].cumsum(2)    # log p(s_≤i | c)
+        past = torch.cat([torch.zeros(3, 3, 1, dtype=torch.float64), past[..., :-1]], 2)  # log p(s_<i | c)
+        brute = torch.logsumexp(past[..., None] + lp, 1) - torch.logsumexp(past, 1)[..., None]
+    assert torch.allclose(torch.log_softmax(l_null.double(), 2), brute, atol=1e-5)
+    a = m.sample(y, generator=torch.Generator().manual_seed(5), null="mixture", conditions=conds)
+    b = m.sample(y, generator=torch.Generator().manual_seed(5))
+    assert torch.equal(a, b)
+
+
 def test_text_prefix_padding_is_masked_and_null_rows_are_the_null_text():
     """Changing the projected text tokens at padded positions leaves the logits unchanged (the key mask works);
     rows marked null equal the rows of another caption marked null (the null text ignores the caption)."""
@@ -173,7 +195,9 @@ def test_likelihood_diagnostics_bound_the_information_by_log_c(cond):
 
 @pytest.mark.parametrize("cond", ["text", "class"])
 def test_train_ar_end_to_end(tmp_path, cond):
-    out = str(tmp_path / "ar")
+    """A tiny run, then a second one that loads its models.pt and samples with both nulls: the learned null's
+    adherence is reproduced exactly (same models, same uniforms) and the mixture null's is reported beside it."""
+    out, again = str(tmp_path / "ar"), str(tmp_path / "again")
     rc = genspec(["train", "ar", "--out", out, "--preset", "tiny", "--vq-steps", "10", "--ar-steps", "10",
                   "--guidance", "0,2", "--cond", cond, "--quiet"])
     assert rc == 0
@@ -181,13 +205,23 @@ def test_train_ar_end_to_end(tmp_path, cond):
         m = json.load(f)
     assert set(m["adherence_vs_w"]) == {"0.0", "2.0"}
     assert all(0.0 <= v <= 1.0 for v in m["adherence_vs_w"].values())
-    assert 0.0 <= m["reconstruction"]["adherence"] <= 1.0                      # the ceiling, reported beside it
+    assert 0.0 <= m["ceiling"] == m["reconstruction"]["adherence"] <= 1.0      # reported beside the adherence
     assert read_png(os.path.join(out, "samples", "w2.png")).shape[2] == 3
+    rc = genspec(["train", "ar", "--out", again, "--preset", "tiny", "--models", os.path.join(out, "models.pt"),
+                  "--guidance", "0,2", "--null", "both", "--quiet"])
+    assert rc == 0
+    with open(os.path.join(again, "metrics.json")) as f:
+        m2 = json.load(f)
+    assert m2["config"]["cond"] == cond and m2["adherence_vs_w"] == m["adherence_vs_w"]
+    assert set(m2["adherence_vs_w_mixture_null"]) == {"0.0", "2.0"}
+    assert m2["adherence_vs_w_mixture_null"]["0.0"] == m["adherence_vs_w"]["0.0"]   # w = 0: the null is unused
 
 
 @pytest.mark.parametrize("argv", [["train", "ar"], ["train", "ar", "--out", "x", "--vq-steps", "0"],
                                   ["train", "ar", "--out", "x", "--threads", "0"],
-                                  ["train", "ar", "--out", "x", "--cond", "pixels"]])
+                                  ["train", "ar", "--out", "x", "--cond", "pixels"],
+                                  ["train", "ar", "--out", "x", "--null", "zero"],
+                                  ["train", "ar", "--out", "x", "--models", "no/such/models.pt"]])
 def test_train_ar_bad_use_exits_2(argv, capsys):
     try:
         rc = genspec(argv)

@@ -13,7 +13,8 @@ Stages:
    null model's excess over that mixture says whether ℓ_y − ℓ_∅, what guidance amplifies, is signal or error.
 4. For each guidance weight w (logits ℓ_∅ + (1 + w)(ℓ_y − ℓ_∅); LlamaGen's cfg_scale s = 1 + w): KV-cached samples
    for every caption, decoded; a PNG grid per w (rows = captions) and caption adherence per w (with its colour and
-   shape parts) in metrics.json.
+   shape parts) in metrics.json. ℓ_∅ is the learned null model's; --null mixture (or both) uses instead the exact
+   marginal of the 12 conditionals (ARTransformer.sample), which isolates what the learned null model costs.
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ from accelerated.models.ar_transformer import ARConfig, ARTransformer, train_ar
 from accelerated.models.data import CAPTIONS, SHAPES, caption_adherence, caption_index, read_caption, shapes_dataset
 from accelerated.models.images import grid, write_png
 from accelerated.models.text import TextConfig
-from accelerated.models.vqvae import VQConfig, train_vqvae
+from accelerated.models.vqvae import VQVAE, VQConfig, train_vqvae
 from spec.cfg import W_MAX
 from spec.errors import GenspecError
 
@@ -55,6 +56,7 @@ class ARJobConfig:
     guidance: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0, 4.0)
     top_k: int = 0
     temperature: float = 1.0
+    null: str = "learned"           # the null logits of guidance: "learned", "mixture" or "both" (see ARTransformer)
     seed: int = 0
 
 
@@ -83,13 +85,32 @@ def likelihood_diagnostics(ar: ARTransformer, seqs: torch.Tensor, captions: list
     return out
 
 
-def run(c: ARJobConfig, out: str, log=print) -> dict:
+SAMPLING_FIELDS = ("samples_per_caption", "guidance", "top_k", "temperature", "null")
+
+
+def load_models(path: str, c: ARJobConfig) -> tuple[ARJobConfig, VQVAE, ARTransformer]:
+    """The VQ-VAE and transformer of a run's models.pt, and that run's job config with c's sampling fields."""
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    job = dict(state["job"], text=TextConfig(**state["job"]["text"]), guidance=tuple(state["job"]["guidance"]))
+    trained = replace(ARJobConfig(**job), **{k: getattr(c, k) for k in SAMPLING_FIELDS})
+    vq = VQVAE(VQConfig(codebook_size=trained.codebook_size, codebook=trained.codebook))
+    vq.load_state_dict(state["vqvae"])
+    ar = ARTransformer(ARConfig(**state["ar_config"]))
+    ar.load_state_dict(state["ar"])
+    return trained, vq.eval(), ar.eval()
+
+
+def run(c: ARJobConfig, out: str, log=print, models: str | None = None) -> dict:
+    """Train (or, with models = a models.pt, load) the two stages, then measure; writes out/metrics.json."""
     os.makedirs(os.path.join(out, "samples"), exist_ok=True)
     t0, cpu0 = time.time(), time.process_time()
+    if models is not None:
+        c, vq, ar = load_models(models, c)
     data = shapes_dataset(c.images, c.size, c.seed)
     held = shapes_dataset(c.held_out, c.size, c.seed + 1)
-    vq = train_vqvae(data.images, VQConfig(codebook_size=c.codebook_size, codebook=c.codebook), steps=c.vq_steps,
-                     seed=c.seed, log=log)
+    if models is None:
+        vq = train_vqvae(data.images, VQConfig(codebook_size=c.codebook_size, codebook=c.codebook),
+                         steps=c.vq_steps, seed=c.seed, log=log)
     t_vq = time.time() - t0
     with torch.no_grad():
         seqs = torch.cat([vq.sequence(data.images[i:i + 500]) for i in range(0, c.images, 500)])
@@ -104,8 +125,9 @@ def run(c: ARJobConfig, out: str, log=print) -> dict:
     cfg = ARConfig(vocab=c.codebook_size, length=seqs.shape[1], num_classes=len(CAPTIONS), width=c.width,
                    depth=c.depth, heads=c.heads, cond=c.cond, text=c.text)
     t1 = time.time()
-    ar = train_ar(seqs, _condition(c, data.captions), cfg, steps=c.ar_steps, batch=c.ar_batch, p_drop=c.p_drop,
-                  seed=c.seed, log=log)
+    if models is None:
+        ar = train_ar(seqs, _condition(c, data.captions), cfg, steps=c.ar_steps, batch=c.ar_batch,
+                      p_drop=c.p_drop, seed=c.seed, log=log)
     t_ar = time.time() - t1
     torch.save({"vqvae": vq.state_dict(), "ar": ar.state_dict(), "ar_config": asdict(cfg), "job": asdict(c)},
                os.path.join(out, "models.pt"))
@@ -116,24 +138,34 @@ def run(c: ARJobConfig, out: str, log=print) -> dict:
     t2 = time.time()
     caps = [cap for cap in CAPTIONS for _ in range(c.samples_per_caption)]
     want = torch.tensor([caption_index(cap) for cap in caps])
-    adherence, parts = {}, {}
-    for w in c.guidance:
-        s = ar.sample(_condition(c, caps), w=w, temperature=c.temperature, top_k=c.top_k,
-                      generator=torch.Generator().manual_seed(c.seed + 7))
-        with torch.no_grad():
-            img = vq.decode_tokens(s)
-        adherence[str(w)] = caption_adherence(img, caps)
-        colour, shape = read_caption(img)
-        parts[str(w)] = {"colour": float((colour == want // len(SHAPES)).float().mean()),
-                         "shape": float((shape == want % len(SHAPES)).float().mean())}
-        write_png(os.path.join(out, "samples", f"w{w:g}.png"), grid(img, rows=len(CAPTIONS), scale=2))
-        log(f"w = {w:g} (LlamaGen cfg_scale {1 + w:g}): caption adherence {adherence[str(w)]:.3f} (colour "
-            f"{parts[str(w)]['colour']:.3f}, shape {parts[str(w)]['shape']:.3f}; ceiling {recon['adherence']:.3f})")
+    adherence: dict[str, dict[str, float]] = {}
+    parts: dict[str, dict[str, dict[str, float]]] = {}
+    for null in (("learned", "mixture") if c.null == "both" else (c.null,)):
+        adherence[null], parts[null] = {}, {}
+        for w in c.guidance:
+            s = ar.sample(_condition(c, caps), w=w, temperature=c.temperature, top_k=c.top_k,
+                          generator=torch.Generator().manual_seed(c.seed + 7), null=null,
+                          conditions=_condition(c, CAPTIONS))
+            with torch.no_grad():
+                img = vq.decode_tokens(s)
+            a = adherence[null][str(w)] = caption_adherence(img, caps)
+            colour, shape = read_caption(img)
+            parts[null][str(w)] = {"colour": float((colour == want // len(SHAPES)).float().mean()),
+                                   "shape": float((shape == want % len(SHAPES)).float().mean())}
+            tag = "" if null == "learned" else "_mixture_null"
+            write_png(os.path.join(out, "samples", f"w{w:g}{tag}.png"), grid(img, rows=len(CAPTIONS), scale=2))
+            log(f"{null} null, w = {w:g} (LlamaGen cfg_scale {1 + w:g}): caption adherence {a:.3f} (colour "
+                f"{parts[null][str(w)]['colour']:.3f}, shape {parts[null][str(w)]['shape']:.3f}; ceiling "
+                f"{recon['adherence']:.3f})")
+    first = next(iter(adherence))
     metrics = {"config": asdict(c), "reconstruction": recon, "ceiling": recon["adherence"],
-               "heldout_nll_nats_per_sequence": nll, "adherence_vs_w": adherence, "adherence_parts_vs_w": parts,
-               "rows_of_each_grid": CAPTIONS,
+               "heldout_nll_nats_per_sequence": nll, "adherence_vs_w": adherence[first],
+               "adherence_parts_vs_w": parts[first], "rows_of_each_grid": CAPTIONS,
                "timings": {"vqvae_s": t_vq, "ar_s": t_ar, "sampling_s": time.time() - t2,
                            "total_s": time.time() - t0, "cpu_s": time.process_time() - cpu0}}
+    if "mixture" in adherence:
+        metrics["adherence_vs_w_mixture_null"] = adherence["mixture"]
+        metrics["adherence_parts_vs_w_mixture_null"] = parts["mixture"]
     with open(os.path.join(out, "metrics.json"), "w") as f:
         json.dump(metrics, f, indent=2)
     return metrics
@@ -143,6 +175,8 @@ def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="genspec train ar", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", required=True, help="output directory (samples/w*.png, metrics.json, models.pt)")
     p.add_argument("--preset", default="default", choices=sorted(PRESETS))
+    p.add_argument("--models", help="a models.pt of an earlier run: skip training, only sample and measure (that "
+                                    "run's models and config; the sampling options given here)")
     p.add_argument("--cond", choices=("text", "class"), help="condition on the caption's text (default) or index")
     p.add_argument("--codebook", choices=("loss", "ema"), help="vq.loss's codebook variant (default loss)")
     p.add_argument("--vq-steps", type=int)
@@ -150,6 +184,9 @@ def main(argv: list[str]) -> int:
     p.add_argument("--p-drop", type=float, help="conditioning dropout rate (default 0.3)")
     p.add_argument("--seed", type=int)
     p.add_argument("--guidance", help="comma-separated guidance weights w (cfg's one_plus_w form), e.g. 0,1,2,4")
+    p.add_argument("--null", choices=("learned", "mixture", "both"),
+                   help="guidance's null logits: the learned null model (default), the exact mixture of the 12 "
+                        "conditionals (13× the sampling rows), or both")
     p.add_argument("--top-k", type=int)
     p.add_argument("--temperature", type=float)
     p.add_argument("--threads", type=int, default=int(os.environ.get("GENSPEC_TORCH_THREADS", "1")),
@@ -164,7 +201,7 @@ def main(argv: list[str]) -> int:
                 if v < 0 or (name.endswith("steps") and v < 1):
                     raise ValueError(f"--{name.replace('_', '-')} must be positive, got {v}")
                 c = replace(c, **{name: v})
-        for name in ("cond", "codebook"):
+        for name in ("cond", "codebook", "null"):
             if getattr(a, name) is not None:
                 c = replace(c, **{name: getattr(a, name)})
         if a.p_drop is not None:
@@ -184,9 +221,14 @@ def main(argv: list[str]) -> int:
     if a.threads < 1:
         raise GenspecError(f"train ar: --threads must be ≥ 1; got {a.threads}")
     torch.set_num_threads(a.threads)
-    m = run(c, a.out, (lambda s: None) if a.quiet else print)
+    if a.models is not None and not os.path.isfile(a.models):
+        raise GenspecError(f"train ar: --models {a.models!r} is not a file")
+    m = run(c, a.out, (lambda s: None) if a.quiet else print, a.models)
     print("adherence vs w: " + "  ".join(f"w={w}: {v:.3f}" for w, v in m["adherence_vs_w"].items())
           + f"  (ceiling: VQ reconstructions {m['ceiling']:.3f})")
+    if "adherence_vs_w_mixture_null" in m:
+        print("with the mixture null: " + "  ".join(f"w={w}: {v:.3f}" for w, v in
+                                                     m["adherence_vs_w_mixture_null"].items()))
     t = m["timings"]
     print(f"wrote {os.path.join(a.out, 'metrics.json')} and {len(m['adherence_vs_w'])} grids in "
           f"{os.path.join(a.out, 'samples')} ({t['total_s']:.0f} s wall, {t['cpu_s']:.0f} s CPU)")

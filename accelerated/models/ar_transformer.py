@@ -157,26 +157,57 @@ class ARTransformer(nn.Module):
 
     @torch.no_grad()
     def sample(self, y: Condition, w: float = 0.0, temperature: float = 1.0, top_k: int = 0,
-               generator: torch.Generator | None = None, use_cache: bool = True, return_logits: bool = False):
-        """Tokens (B, L) by ancestral sampling with guided logits ℓ_∅ + (1 + w)(ℓ_y − ℓ_∅): one batched pass of 2B
-        rows ([y; y_∅]) per position; w = 0 is the conditional model. The uniforms come from `generator`."""
+               generator: torch.Generator | None = None, use_cache: bool = True, return_logits: bool = False,
+               null: str = "learned", conditions: Condition | None = None):
+        """Tokens (B, L) by ancestral sampling with guided logits ℓ_∅ + (1 + w)(ℓ_y − ℓ_∅), w = 0 the conditional
+        model; one batched pass per position. The uniforms come from `generator`. The null logits ℓ_∅ are
+        - null = "learned": the model at the null condition y_∅ (trained by conditioning dropout; rows [y; y_∅]);
+        - null = "mixture": log Σ_c p(c | s_<i) p(s_i | s_<i, c) over the C `conditions` (default: every class),
+          p(c | s_<i) ∝ p(s_<i | c) (a uniform prior): the marginal the conditional model itself implies, so
+          ℓ_y − ℓ_∅ = log p(y | s_≤i) − log p(y | s_<i) is the model's own class-posterior increment (rows
+          [y; every condition for each sample], C + 1 per sample). A diagnostic of the learned null model.
+        return_logits: also the guided logits (B, L, K) (w = −1 gives ℓ_∅ itself)."""
         B, L = len(y), self.cfg.length
-        yy = torch.cat([y, y]) if isinstance(y, torch.Tensor) else list(y) + list(y)
-        null = torch.arange(2 * B) >= B
-        c, cmask = self.prefix(yy, null)
+        if null == "learned":
+            C = 1
+            rows: Condition = torch.cat([y, y]) if isinstance(y, torch.Tensor) else list(y) + list(y)
+            c, cmask = self.prefix(rows, torch.arange(2 * B) >= B)
+        elif null == "mixture":
+            if conditions is None:
+                if self.cfg.cond != "class":
+                    raise ValueError("ARTransformer.sample: null='mixture' with cond='text' needs the captions")
+                conditions = torch.arange(self.cfg.num_classes)
+            C = len(conditions)
+            if isinstance(y, torch.Tensor) and isinstance(conditions, torch.Tensor):
+                rows = torch.cat([y, conditions.repeat(B)])
+            elif not isinstance(y, torch.Tensor) and not isinstance(conditions, torch.Tensor):
+                rows = list(y) + list(conditions) * B
+            else:
+                raise TypeError("ARTransformer.sample: y and conditions must both be class indices or captions")
+            c, cmask = self.prefix(rows)
+        else:
+            raise ValueError(f"ARTransformer.sample: null must be 'learned' or 'mixture'; got {null!r}")
         state: dict | None = {"caches": [dict() for _ in self.blocks]} if use_cache else None
-        s = torch.zeros(2 * B, 0, dtype=torch.long, device=c.device)
+        s = torch.zeros(B * (C + 1), 0, dtype=torch.long, device=c.device)
         u = torch.rand(B, L, generator=generator, dtype=torch.float64).to(c.device)
+        log_lik = torch.zeros(B, C, device=c.device)                  # log p(s_<i | c) of the mixture's conditions
         seen = []
         for i in range(L):
             logits = self._step_logits(c, cmask, s, state).float()
-            lg = guided_logits(logits[:B], logits[B:], w)
+            if null == "learned":
+                l_null = logits[B:]
+            else:
+                lp = torch.log_softmax(logits[B:].reshape(B, C, -1), dim=2)
+                l_null = torch.logsumexp(torch.log_softmax(log_lik, dim=1)[..., None] + lp, dim=1)
+            lg = guided_logits(logits[:B], l_null, w)
             seen.append(lg)
             p = sampling_probs(lg, temperature, top_k).double()
             cdf = p.cumsum(1)
             nxt = torch.searchsorted(cdf, (u[:, i:i + 1] * cdf[:, -1:]).contiguous(), right=True)
             nxt = torch.minimum(nxt, (cdf < cdf[:, -1:]).sum(1, keepdim=True))   # u·total on the last step: last p > 0
-            s = torch.cat([s, nxt.repeat(2, 1)], dim=1)
+            if null == "mixture":
+                log_lik += lp.gather(2, nxt[:, None, :].expand(B, C, 1))[..., 0]
+            s = torch.cat([s, torch.cat([nxt, nxt.repeat_interleave(C, dim=0)])], dim=1)
         out = s[:B]
         return (out, torch.stack(seen, 1)) if return_logits else out
 
