@@ -51,10 +51,11 @@ class Mixture:
             raise SpecInputError(clause, "weights/means/covs", "shapes (K,), (K, d), (K, d, d)",
                                  f"{tuple(weights.shape)}, {tuple(means.shape)}, {tuple(covs.shape)}")
         V.interval(clause, "weights", weights, 0.0, what="non-negative")
-        if not bool(weights.sum() > 0):
+        total = weights.sum()
+        if not bool(total > 0):
             raise SpecInputError(clause, "weights", "non-negative with a positive sum", "all zero")
-        scale = 1.0 + float(covs.abs().max())
-        if float((covs - covs.transpose(1, 2)).abs().max()) > 1e-9 * scale:
+        big, asym = torch.stack([covs.abs().amax(), (covs - covs.transpose(1, 2)).abs().amax()]).tolist()  # 1 sync
+        if asym > 1e-9 * (1.0 + big):
             raise SpecInputError(clause, "covs", "symmetric matrices", "an asymmetric matrix")
         lam, U = torch.linalg.eigh(covs)          # float64, once: K small d×d problems
         if float(lam.min()) <= 0:
@@ -62,12 +63,14 @@ class Mixture:
         device = device if device is not None else means.device
         cast = dict(device=device, dtype=dtype)
         self.K, self.d = K, d
-        self.log_w = torch.log(weights / weights.sum()).to(**cast)
-        self.w = (weights / weights.sum()).to(**cast)
+        w = weights / total
+        self.log_w = torch.log(w).to(**cast)
+        self.w = w.to(**cast)
         self.mu, self.lam, self.U = means.to(**cast), lam.to(**cast), U.to(**cast)
         # component-major tables of _posterior: Ut[k d + i] = U_k[:, i], Umu[k d + i] = U_k[:, i]·μ_k
-        self.Ut = self.U.transpose(1, 2).reshape(K * d, d).contiguous()
-        self.Umu_col = torch.einsum("kji,kj->ki", self.U, self.mu).reshape(K * d, 1)
+        Ut = self.U.transpose(1, 2)
+        self.Ut = Ut.reshape(K * d, d).contiguous()
+        self.Umu_col = (Ut @ self.mu[:, :, None]).reshape(K * d, 1)
         self.lam_col = self.lam.reshape(K * d, 1)
         self.W = torch.cat([self.Ut, self.mu])                          # (K d + K, d): [U_kᵀ; μ]
 
@@ -140,30 +143,32 @@ def _posterior(x, a, b, m: Mixture, c=None, d=None):
     """
     wd = torch.promote_types(x.dtype, m.mu.dtype)                    # a mixture of another dtype: promote
     m = m.cast(wd)
-    x, a, b, c, d = (None if v is None else _uniform(v).to(wd) for v in (x, a, b, c, d))
+    x = x.to(wd)
+    a, b, c, d = (None if v is None else _uniform(v).to(wd) for v in (a, b, c, d))
     n = x.shape[0]
     rows = max(1, BLOCK // (m.K * m.d))
     outs = [torch.empty_like(x) for _ in range(1 if c is not None else 2)]
     direct = not (torch.is_grad_enabled() and any(v is not None and v.requires_grad for v in (x, a, b, c, d)))
-    for i in range(0, n, rows):
-        ab, bb, cb, db = (v if v is None or v.shape[0] == 1 else v[i:i + rows] for v in (a, b, c, d))
-        _posterior_block(x[i:i + rows], ab, bb, cb, db, m, [out[i:i + rows] for out in outs], direct)
+    if n <= rows:                                                     # one block (small batches: no slicing)
+        _posterior_block(x, a, b, c, d, m, outs, direct)
+    else:
+        for i in range(0, n, rows):
+            ab, bb, cb, db = (v if v is None or v.shape[0] == 1 else v[i:i + rows] for v in (a, b, c, d))
+            _posterior_block(x[i:i + rows], ab, bb, cb, db, m, [out[i:i + rows] for out in outs], direct)
     return _singular(outs, x, a, b, m, c, d)
 
 
 def _posterior_block(x, a, b, c, d, m: Mixture, outs, direct):
     """One block of rows of _posterior, written into outs (the products write there directly unless autograd
-    needs the graph)."""
+    needs the graph). Few kernels: small batches (an ODE solver's many calls) cost per kernel, not per point."""
     n, K, D = x.shape[0], m.K, m.d
     scale = torch.maximum(a, b)                                       # the posterior is invariant under /scale
     a_s, b_s = a / scale, b / scale                                   # (n,) or (1,)
     rho = torch.addcmul((m.Ut @ x.T) / scale, m.Umu_col, a_s, value=-1.0)   # Uᵀ x_t / scale − a Uᵀμ_k, (K d, n)
     s = torch.addcmul(b_s * b_s, m.lam_col, a_s * a_s)                # eigenvalues of S_k, (K d, n) or (K d, 1)
     q = rho / s
-    loglik = torch.log(s).view(K, D, -1).sum(1) + (rho * q).view(K, D, n).sum(1)   # log det S_k + ρᵀ S_k⁻¹ ρ
-    loglik = m.log_w[:, None] - 0.5 * loglik                          # + const (cancels), (K, n)
-    resp = torch.exp(loglik - loglik.amax(0))                          # log-sum-exp responsibilities
-    resp = resp / resp.sum(0)
+    loglik = torch.addcmul(torch.log(s), rho, q).view(K, D, n).sum(1)  # log det S_k + ρᵀ S_k⁻¹ ρ, (K, n)
+    resp = torch.softmax(torch.add(m.log_w[:, None], loglik, alpha=-0.5), 0)   # log w_k − ½(…) (+ const cancels)
     rq = (q.view(K, D, n) * resp[:, None]).view(K * D, n)            # r_k q
     rows: list[tuple]
     if c is not None:                                                 # c E[x] + d E[z]: [r (c a λ + d b) q; c r]
@@ -186,10 +191,10 @@ def _posterior_block(x, a, b, c, d, m: Mixture, outs, direct):
 
 def _singular(outs, x, a, b, m, c, d):
     """The singular points exactly as the clause states them: b = 0 gives (x_t / a, 0), a = 0 gives
-    (Σ w_k μ_k, x_t / b)."""
-    clean, noise = b == 0, a == 0
-    if not bool((clean | noise).any()):
+    (Σ w_k μ_k, x_t / b). (a, b ≥ 0 here: validated, or a path's coefficients.)"""
+    if float(torch.minimum(a, b).min()) > 0:                         # the usual case: one reduction, one read
         return outs[0] if c is not None else tuple(outs)
+    clean, noise = b == 0, a == 0
     clean, noise = clean[:, None], noise[:, None]
     one = torch.ones_like(a[:, None])
     x_hat = torch.where(clean, x / torch.where(clean, a[:, None], one), (m.w @ m.mu)[None].expand_as(x))
@@ -204,7 +209,7 @@ def _posterior_velocity(x, t, m: Mixture):
     """The rf oracle velocity E[z − x | x_t] on validated work-dtype tensors (x (n, d), t (n,)), for ODE solvers."""
     t = _uniform(t)
     one = torch.ones_like(t)
-    return _posterior(x, 1.0 - t, t, m, -one, one)
+    return _posterior(x, torch.rsub(t, 1.0), t, m, -one, one)        # a = 1 − t (torch.rsub: no Python operator)
 
 
 def posterior_means(x_t, a, b, weights, means=None, covs=None):

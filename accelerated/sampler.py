@@ -12,21 +12,9 @@ import sys
 
 import torch
 
-from spec import validate as V
+from spec.bind import implements
 from spec.errors import SpecInputError
-
-EULER = "sampler.euler"
-
-
-MAX_STEPS = 10**7
-
-
-def steps(clause, T):
-    """T: an integer in [1, 10^7] (the cap keeps every call finite); bool, NaN and inf raise SpecInputError."""
-    v = V.scalar(clause, "T", T, 1, MAX_STEPS)
-    if int(v) != v:
-        raise SpecInputError(clause, "T", "an integer", repr(T)[:60])
-    return int(v)
+from spec.sampler import time_grid
 
 
 def _sole_owner(x: torch.Tensor, refs_here: int) -> bool:
@@ -39,35 +27,43 @@ def _sole_owner(x: torch.Tensor, refs_here: int) -> bool:
     return sys.getrefcount(x) <= refs_here and storage_refs <= 2   # 2: x itself + the temporary storage object
 
 
-def euler_sample(f, x1: torch.Tensor, T: int) -> torch.Tensor:
-    """x ← x − (1/T) f(x, t) for t = 1, 1 − 1/T, …, 1/T (00: "x ← x − (1/T) f_θ(x_t, t)"); returns x at t = 0.
+@implements("sampler.euler")
+def euler_sample(f, x1, T, time="data_at_0", grid="uniform"):
+    """x ← x − Δ_k f(x, t_k) from t_0 = 1 to t = 0 (00: "x ← x − (1/T) f_θ(x_t, t)"; Δ_k = 1/T on the uniform grid).
 
-    Arguments are validated once per call, not per step. Each t_k is one value broadcast to (n,) (a read-only
-    stride-0 view: no allocation, and f's per-sample arithmetic on it stays cheap). The state is updated in place,
-    x.add_(v, α), whenever that is invisible: autograd is not recording and f kept no reference to, view of or alias
-    of x (then step k's state is a new tensor, as an out-of-place update would give). Same iterates either way.
+    time="reversed_time" (03) evaluates f at 1 − τ_k, τ_k = 1 − t_k, and adds Δ_k (−f): the same iterates;
+    time="noise_at_0" (02) evaluates f at s_k = 1 − t_k and adds Δ_k f. Each t_k is one value broadcast to (n,) (a
+    read-only stride-0 view: no allocation). The state is updated in place, x.add_(v, α), whenever that is invisible:
+    autograd is not recording and f kept no reference to, view of or alias of x (then step k's state is a new tensor,
+    as an out-of-place update would give). Same iterates either way.
     """
-    c = EULER
-    if not callable(f):
-        raise SpecInputError(c, "f", "a callable f(x, t)", type(f).__name__)
-    x1 = V.array(c, "x1", x1, min_ndim=2)
-    T = steps(c, T)
+    c = "sampler.euler"
     dtype = x1.dtype
     work = torch.float32 if dtype in (torch.bfloat16, torch.float16) else dtype
     x = x1.to(work)
     n = x.shape[0]
+    shape = x.shape
+    t_k, dt_k = time_grid(T, grid)
+    if time == "noise_at_0":                         # 02's clock s = 1 − t, and f_fm = −f
+        t_k = [k / T for k in range(T)] if grid == "uniform" else [1.0 - t for t in t_k]
+    elif time == "reversed_time":
+        t_k = [1.0 - k / T for k in range(T)] if grid == "uniform" else [1.0 - (1.0 - t) for t in t_k]
+    sign = 1.0 if time == "noise_at_0" else -1.0
+    # every t_k once, in x1's dtype: step k passes a stride-0 view of entry k (no allocation in the loop)
+    ts = torch.tensor(t_k, dtype=dtype, device=x.device)
+    round_trip = work != dtype                       # only bfloat16/float16: f sees the float32 state rounded
     owned = False                                    # x is x1 (or f's) until the first out-of-place update
     for k in range(T):
-        t = torch.full((1,), (T - k) / T, dtype=dtype, device=x.device).expand(n)
-        v = f(x if work == dtype else x.to(dtype), t)
-        if not isinstance(v, torch.Tensor) or v.shape != x.shape:
-            raise SpecInputError(c, "f", f"a callable returning a tensor of x's shape {tuple(x.shape)}",
+        v = f(x.to(dtype) if round_trip else x, ts[k].expand(n))
+        if not isinstance(v, torch.Tensor) or v.shape != shape:
+            raise SpecInputError(c, "f", f"a callable returning a tensor of x's shape {tuple(shape)}",
                                  f"{type(v).__name__} {tuple(getattr(v, 'shape', ()))}")
-        del t
+        if round_trip or v.dtype != work:
+            v = v.to(work)
         if owned and not (torch.is_grad_enabled() and (x.requires_grad or v.requires_grad)) and _sole_owner(x, 3):
-            x.add_(v.to(work), alpha=-1.0 / T)       # x − (1/T) v in one kernel, bit-identical to torch.add
+            x.add_(v, alpha=sign * dt_k[k])          # x − Δ_k v in one kernel, bit-identical to torch.add
         else:
-            x = torch.add(x, v.to(work), alpha=-1.0 / T)
+            x = torch.add(x, v, alpha=sign * dt_k[k])
             owned = True
         del v                                        # freed before f's next call allocates (the allocator reuses it)
     return x.to(dtype)

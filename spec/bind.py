@@ -23,7 +23,8 @@ Before the body runs, every argument named after one of the clause's input symbo
 Every failure is the :class:`~spec.errors.SpecInputError` the hand-written checks raised: clause, argument, what
 was expected, what was given. The backend is the module's: ``accelerated.*`` functions take torch tensors, the rest
 NumPy. ``fn.raw`` is the body without the checks, for inner loops whose inputs were checked once (no per-step
-validation, no device synchronisation); ``GENSPEC_CHECK_VALUES=0`` skips the value checks (finite, interval) on the
+validation, no device synchronisation); under torch.compile's tracing the checks are skipped (each would break the
+graph; the eager call checks); ``GENSPEC_CHECK_VALUES=0`` skips the value checks (finite, interval) on the
 torch side, keeping types and shapes, for production loops on a GPU where each check is a synchronisation.
 """
 from __future__ import annotations
@@ -32,6 +33,7 @@ import functools
 import inspect
 import math
 import os
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -47,6 +49,12 @@ CHECK_VALUES = os.environ.get("GENSPEC_CHECK_VALUES", "1") != "0"
 Check = Callable[[Any, dict], Any]
 
 
+def _compiling() -> bool:
+    """Whether torch.compile is tracing (then the checks are skipped: the eager call of the same code checks)."""
+    torch = sys.modules.get("torch")
+    return torch is not None and torch.compiler.is_compiling()
+
+
 def implements(clause_id: str, *, backend: str | None = None, unchecked: tuple[str, ...] = ()):
     """Bind a function to clause ``clause_id``: validate and convert its arguments from the clause's declaration.
     ``unchecked`` names arguments the body checks itself (a boolean mask; matrices whose layout is a convention)."""
@@ -59,19 +67,38 @@ def implements(clause_id: str, *, backend: str | None = None, unchecked: tuple[s
         against = [(s.name, s.domain.broadcast_to) for s in clause.inputs
                    if s.domain.broadcast_to is not None and s.name in sig.parameters]
 
-        @functools.wraps(fn)
-        def checked(*args, **kwargs):
+        names = list(sig.parameters)
+        defaults = {n: p.default for n, p in sig.parameters.items() if p.default is not p.empty}
+        simple = all(p.kind is p.POSITIONAL_OR_KEYWORD for p in sig.parameters.values())
+
+        def arguments(args, kwargs) -> dict:
+            """The call's arguments by name, defaults filled in: a dict built directly for the usual signature
+            (inspect.Signature.bind costs ~10 µs a call), Signature.bind for the error message or other kinds."""
+            if simple and len(args) <= len(names):
+                a = dict(zip(names, args, strict=False))
+                if all(k in defaults or k in names and k not in a for k in kwargs):
+                    a.update(kwargs)
+                    if len(a) < len(names):
+                        a.update((n, defaults[n]) for n in names if n not in a and n in defaults)
+                    if len(a) == len(names):
+                        return a
             try:
                 bound = sig.bind(*args, **kwargs)
             except TypeError as e:
                 raise TypeError(f"{clause_id}: {fn.__name__}{sig}: {e}") from None
             bound.apply_defaults()
-            a, dims = bound.arguments, {}
+            return dict(bound.arguments)
+
+        @functools.wraps(fn)
+        def checked(*args, **kwargs):
+            if _compiling():                  # torch.compile traces the body: each check would be a graph break
+                return fn(*args, **kwargs)
+            a, dims = arguments(args, kwargs), {}
             for name, check in plan:
                 a[name] = check(a[name], dims)
             for name, other in against:
                 _broadcasts(clause_id, name, a[name], other, a[other])
-            return fn(*bound.args, **bound.kwargs)
+            return fn(**a) if simple else fn(*sig.bind(**a).args, **sig.bind(**a).kwargs)
 
         checked.clause = clause_id          # type: ignore[attr-defined]
         checked.raw = fn                    # type: ignore[attr-defined]
@@ -113,6 +140,8 @@ def _symbol_check(clause: str, sym: Symbol, backend: str, optional: bool) -> Che
             lo, hi = max(d.low, -(2**63)), min(d.high, 2**63 - 1)
             lo, hi = (lo if d.low_closed else lo + 1), (hi if d.high_closed else hi - 1)
             check = lambda v, dims: V.count(clause, name, v, int(lo), int(hi))
+        elif backend == "numpy":                         # a NumPy float: overflow gives inf, as in the arrays
+            check = lambda v, dims: np.float64(V.scalar(clause, name, v, **bounds))
         else:
             check = lambda v, dims: V.scalar(clause, name, v, **bounds)
     else:
@@ -122,7 +151,8 @@ def _symbol_check(clause: str, sym: Symbol, backend: str, optional: bool) -> Che
         else:                                           # a scalar, or an array of shape or_shape
             def check(v, dims):
                 if np.ndim(v) == 0 and not (hasattr(v, "ndim") and v.ndim > 0):
-                    return V.scalar(clause, name, v, integer=d.kind == "integer", **bounds)
+                    x = V.scalar(clause, name, v, integer=d.kind == "integer", **bounds)
+                    return np.float64(x) if backend == "numpy" and d.kind != "integer" else x
                 return array(v, dims)
     if optional:
         inner = check
@@ -148,11 +178,22 @@ def _array_check(clause: str, sym: Symbol, backend: str, bounds: dict) -> Check:
             if torch_side and not V._is_torch(v):
                 raise SpecInputError(clause, name, "a floating-point torch.Tensor", type(v).__name__)
             a = V.array(clause, name, v, finite=d.finite and (CHECK_VALUES or not torch_side), **rank)
-        size = a.numel() if V._is_torch(a) else a.size
-        if bounded and size and (CHECK_VALUES or not torch_side):
+        if bounded and (CHECK_VALUES or not torch_side) and (a.numel() if torch_side else a.size):
             V.interval(clause, name, a, **bounds)
-        _bind_dims(clause, name, shape, tuple(a.shape), dims)
+        match(tuple(a.shape), dims)
         return a
+
+    ell = [i for i, p in enumerate(shape) if p in ("...", "…")]
+    if shape and not ell and all(isinstance(p, str) for p in shape):
+        def match(actual, dims):                     # the common case, named dimensions only: no lists built
+            for p, n in zip(shape, actual, strict=False):
+                bound = dims.get(p)
+                if bound is None:
+                    dims[p] = (n, name)
+                elif bound[0] != n:
+                    _bind_dims(clause, name, shape, actual, {p: bound})
+    else:
+        match = lambda actual, dims: _bind_dims(clause, name, shape, actual, dims)   # noqa: E731
     return check
 
 

@@ -283,7 +283,7 @@ CLAUSES = [
         provenance=(P(source="external: Lin, Liu, Li & Yang 2024, Common Diffusion Noise Schedules and Sample Steps "
                              "are Flawed, §3.4 and Algorithm 2 (diffusers' rescale_noise_cfg, guidance_rescale)",
                       quote="rescale classifier-free guidance to prevent over-exposure"),
-                    P(source="03", quote="w = 10–20: Oversaturated colors")),
+                    P(source="03", quote="At w = 10: even more cat-like but oversaturated colors, artifacts appear.")),
         function="rescaled_guidance",
         symbols=(Symbol(name="v_y", description="conditional prediction, one row per sample",
                         domain=Domain(shape=("n", "..."))),
@@ -304,7 +304,7 @@ CLAUSES = [
         notes="std is the standard deviation over every dimension but the batch, centred (torch.std); the ratio "
               "std(v_y)/std(v_cfg) is the same for the unbiased (N − 1, torch's default) and the population (N) "
               "estimator, so the clause needs no convention for it. Lin et al. recommend φ = 0.7: guidance with a "
-              "large w inflates the prediction's scale (03: 'w = 10–20: Oversaturated colors'); rescaling restores "
+              "large w inflates the prediction's scale (03: 'At w = 10: ... oversaturated colors'); rescaling restores "
               "std(v_y) and the blend keeps some of v_cfg's direction. diffusers applies it to the scale form's "
               "output (guidance_scale, guidance_rescale).",
     ),

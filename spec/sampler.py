@@ -53,6 +53,16 @@ GRID = Convention(
 GRID_N = 1000
 """N of the linspace_1000 grid: the training timesteps whose last, 1/N, is the smallest time evaluated."""
 
+
+def time_grid(T: int, grid: str = "uniform") -> tuple[list[float], list[float]]:
+    """(t_k, Δ_k) for k = 0..T−1: uniform t_k = (T − k)/T, Δ = 1/T (00); linspace_1000 t_k = linspace(1, 1/N, T),
+    Δ_k = t_k − t_{k+1} with t_T = 0 (diffusers' default, N = 1000)."""
+    if grid == "uniform":
+        return [(T - k) / T for k in range(T)], [1.0 / T] * T
+    t = [1.0] if T == 1 else [1.0 - k * (1.0 - 1.0 / GRID_N) / (T - 1) for k in range(T)]
+    return t, [a - b for a, b in zip(t, t[1:] + [0.0], strict=True)]
+
+
 CLAUSES = [
     Clause(
         id="sampler.euler",

@@ -84,6 +84,8 @@ def broadcastable(clause: str, names: tuple[str, ...], *arrays):
 
 def scalar(clause: str, name: str, v, low=-math.inf, high=math.inf, *, low_closed=True, high_closed=True,
            integer: bool = False) -> float:
+    if isinstance(v, np.ndarray) and v.ndim == 0 and v.dtype.kind in "iuf":
+        v = v.item()                                   # a 0-d array is its number
     if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
         tv: Any = v  # a torch scalar tensor, when _is_torch
         if _is_torch(tv) and tv.numel() == 1:

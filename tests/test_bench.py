@@ -12,7 +12,7 @@ from conformance.harness.cli import main as genspec
 
 def test_discovers_every_module_with_run():
     mods = discover()
-    assert {"euler_sampler", "guided_step"} <= set(mods)
+    assert {"euler_sampler", "guided_step", "video_attention", "dit_train_step"} <= set(mods)
     assert all(callable(m.run) for m in mods.values())
 
 
@@ -25,7 +25,11 @@ def test_tiny_run_writes_one_table_and_json(tmp_path, capsys):
     assert {"cpu", "cores", "torch", "numpy", "torch_threads", "copy_GBps", "load_1_5_15"} <= set(data["machine"])
     rows = data["rows"]
     names = {r["benchmark"] for r in rows}
-    assert {"euler_sampler", "guided_step"} <= names
+    assert {"euler_sampler", "guided_step", "video_attention", "dit_train_step"} <= names
+    dit = [r for r in rows if r["benchmark"] == "dit_train_step"]
+    variants = {"eager fp32", "eager bf16", "compiled fp32", "compiled bf16"}
+    assert len(dit) == 4
+    assert all(set(r["tokens_per_s"]) <= variants and min(r["tokens_per_s"].values()) > 0 for r in dit)
     for r in rows:
         assert r["case"] and r["case"] in out
         if r.get("ratio") is not None:
@@ -56,3 +60,17 @@ def test_ratio_rows_and_goals():
     assert goal_met(None, "≥ 2") is None and goal_met(1.0, None) is None and goal_met(1.0, "fast") is None
     text = table([{"benchmark": "x", **row, "met": True}])
     assert "a / b" in text and "2.00" in text and "yes" in text
+
+
+def test_euler_benchmark_fast_velocity_is_the_reference_expression_bit_for_bit():
+    import numpy as np
+    import torch
+
+    from benchmarks.euler_sampler import MU, analytic_velocity
+    for n in (1, 255, 256, 1001):                      # below, at and beyond one tiled row, partial last row
+        x = torch.tensor(np.random.default_rng(n).standard_normal((n, 2)))
+        t = torch.full((1,), 0.37, dtype=torch.float64).expand(n)
+        f = analytic_velocity(torch.tensor(MU), x)
+        assert torch.equal(f(x, t), (x - torch.tensor(MU)) / t[:, None])
+        t2 = torch.rand(n, dtype=torch.float64) + 0.1                       # one time per sample
+        assert torch.equal(f(x, t2), (x - torch.tensor(MU)) / t2[:, None])

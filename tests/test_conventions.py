@@ -67,3 +67,19 @@ def test_reference_conforms_in_declared_variant(clause_id, conventions):
     result = api.check(target, [clause_id], profile="ci", target_independent=False)[clause_id]
     assert result.status == "passed", "\n".join(f"{name}: {msg}" for name, msg in result.failures)
     assert result.passed, f"{clause_id}: no check ran"
+
+
+@functools.lru_cache(maxsize=1)
+def _accelerated_bindings():
+    return from_modules("accelerated", "accelerated", "torch").bindings
+
+
+@pytest.mark.parametrize("clause_id, conventions", [_param(cid, conv) for cid, conv in VARIANT_SETS])
+def test_accelerated_conforms_in_declared_variant(clause_id, conventions):
+    """Issue 8's signature parity: accelerated takes every convention the reference takes, and computes each variant
+    (float32, the dtype models run in)."""
+    bindings = dict(_accelerated_bindings())
+    bindings[clause_id] = functools.partial(bindings[clause_id], **conventions)
+    target = Target(name="accelerated", bindings=bindings, backend="torch", conventions={clause_id: conventions})
+    result = api.check(target, [clause_id], profile="ci", dtype="float32", target_independent=False)[clause_id]
+    assert result.status == "passed", "\n".join(f"{name}: {msg}" for name, msg in result.failures)

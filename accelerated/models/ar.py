@@ -3,93 +3,169 @@ images to discrete latents, train an autoregressive model on the latent token se
 autoregressively, decode them back to an image") on the captioned synthetic shapes of accelerated/models/data.py.
 
 Stages:
-1. VQ-VAE (accelerated/models/vqvae.py): size×size×3 images → (size/4)² tokens from a codebook of K entries.
-2. Class-conditional causal transformer (accelerated/models/ar_transformer.py) on the raster-order token sequences,
-   conditioned on the caption's index (12 captions; the null class by 10% conditioning dropout).
-3. For each guidance weight w (logits ℓ_∅ + (1 + w)(ℓ_y − ℓ_∅); LlamaGen's cfg_scale s = 1 + w): KV-cached samples
-   for every caption, decoded; a PNG grid per w (rows = captions) and caption adherence per w in metrics.json.
+1. VQ-VAE (accelerated/models/vqvae.py): size×size×3 images → (size/4)² tokens from a codebook of K entries; the
+   caption adherence of its reconstructions of held-out images is the ceiling of every sample's adherence.
+2. Causal transformer (accelerated/models/ar_transformer.py) on the raster-order token sequences, conditioned on
+   the caption through the image stack's byte-level text encoder (--cond text, the default) or on its index among
+   the 12 captions (--cond class); the null condition by conditioning dropout at rate p_drop.
+3. Diagnostics on held-out sequences: the NLL of the conditional model, of the null (unconditional) model and of
+   the mixture of the 12 conditionals (1/12) Σ_y p(s | y), the marginal the null model should have learned; the
+   null model's excess over that mixture says whether ℓ_y − ℓ_∅, what guidance amplifies, is signal or error.
+4. For each guidance weight w (logits ℓ_∅ + (1 + w)(ℓ_y − ℓ_∅); LlamaGen's cfg_scale s = 1 + w): KV-cached samples
+   for every caption, decoded; a PNG grid per w (rows = captions) and caption adherence per w (with its colour and
+   shape parts) in metrics.json. ℓ_∅ is the learned null model's; --null mixture (or both) uses instead the exact
+   marginal of the 12 conditionals (ARTransformer.sample), which isolates what the learned null model costs.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 
 import torch
 
-from accelerated.models.ar_transformer import ARConfig, train_ar
-from accelerated.models.data import CAPTIONS, caption_adherence, caption_index, shapes_dataset
+from accelerated.models.ar_transformer import ARConfig, ARTransformer, train_ar
+from accelerated.models.data import CAPTIONS, SHAPES, caption_adherence, caption_index, read_caption, shapes_dataset
 from accelerated.models.images import grid, write_png
-from accelerated.models.vqvae import VQConfig, train_vqvae
+from accelerated.models.text import TextConfig
+from accelerated.models.vqvae import VQVAE, VQConfig, train_vqvae
+from spec.cfg import W_MAX
 from spec.errors import GenspecError
 
 
 @dataclass(frozen=True)
 class ARJobConfig:
     images: int = 4000
+    held_out: int = 600             # images for the ceiling and the likelihood diagnostics
     size: int = 32
     codebook_size: int = 32
+    codebook: str = "loss"          # vq.loss's variant: "loss" or "ema"
     vq_steps: int = 1500
-    ar_steps: int = 3000
+    cond: str = "text"              # "text" (byte-level text encoder) or "class"
+    ar_steps: int = 6000
     ar_batch: int = 32
+    p_drop: float = 0.3             # conditioning dropout (cfg.dropout)
     width: int = 64
     depth: int = 2
     heads: int = 4
-    samples_per_caption: int = 16
-    guidance: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0)
-    top_k: int = 8
-    temperature: float = 0.7
+    text: TextConfig = field(default_factory=lambda: TextConfig(width=64, depth=1, heads=4, max_len=16))
+    samples_per_caption: int = 32
+    guidance: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0, 4.0)
+    top_k: int = 0
+    temperature: float = 1.0
+    null: str = "learned"           # the null logits of guidance: "learned", "mixture" or "both" (see ARTransformer)
     seed: int = 0
 
 
 PRESETS = {"default": ARJobConfig(),
-           "tiny": ARJobConfig(images=200, vq_steps=150, ar_steps=150, samples_per_caption=2, guidance=(0.0, 3.0))}
+           "tiny": ARJobConfig(images=200, held_out=48, vq_steps=150, ar_steps=150, width=32, depth=1,
+                               samples_per_caption=2, guidance=(0.0, 3.0),
+                               text=TextConfig(width=16, depth=1, heads=2, max_len=16))}
 
 
-def run(c: ARJobConfig, out: str, log=print) -> dict:
+def _condition(c: ARJobConfig, captions: list[str]):
+    """The transformer's condition for these captions: the captions themselves or their class indices."""
+    return captions if c.cond == "text" else torch.tensor([caption_index(s) for s in captions])
+
+
+@torch.no_grad()
+def likelihood_diagnostics(ar: ARTransformer, seqs: torch.Tensor, captions: list[str], c: ARJobConfig) -> dict:
+    """NLL in nats per sequence of held-out token sequences under p(s | y), under the null model p(s | y_∅) and
+    under the mixture (1/C) Σ_y' p(s | y') of the C conditionals (the captions are uniform in the data)."""
+    y = _condition(c, captions)
+    null = torch.ones(len(captions), dtype=torch.bool)
+    every = torch.stack([ar.log_prob(seqs, _condition(c, [cap] * len(captions))) for cap in CAPTIONS], 1)
+    out = {"cond": -float(ar.log_prob(seqs, y).mean()), "null": -float(ar.log_prob(seqs, y, null).mean()),
+           "mixture": -float((torch.logsumexp(every, 1) - math.log(len(CAPTIONS))).mean())}
+    out["null_excess_over_mixture"] = out["null"] - out["mixture"]
+    out["information_cond_vs_mixture"] = out["mixture"] - out["cond"]      # ≤ log C = 2.485 when calibrated
+    return out
+
+
+SAMPLING_FIELDS = ("samples_per_caption", "guidance", "top_k", "temperature", "null")
+
+
+def load_models(path: str, c: ARJobConfig) -> tuple[ARJobConfig, VQVAE, ARTransformer]:
+    """The VQ-VAE and transformer of a run's models.pt, and that run's job config with c's sampling fields."""
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    job = dict(state["job"], text=TextConfig(**state["job"]["text"]), guidance=tuple(state["job"]["guidance"]))
+    trained = replace(ARJobConfig(**job), **{k: getattr(c, k) for k in SAMPLING_FIELDS})
+    vq = VQVAE(VQConfig(codebook_size=trained.codebook_size, codebook=trained.codebook))
+    vq.load_state_dict(state["vqvae"])
+    ar = ARTransformer(ARConfig(**state["ar_config"]))
+    ar.load_state_dict(state["ar"])
+    return trained, vq.eval(), ar.eval()
+
+
+def run(c: ARJobConfig, out: str, log=print, models: str | None = None) -> dict:
+    """Train (or, with models = a models.pt, load) the two stages, then measure; writes out/metrics.json."""
     os.makedirs(os.path.join(out, "samples"), exist_ok=True)
-    t0 = time.time()
+    t0, cpu0 = time.time(), time.process_time()
+    if models is not None:
+        c, vq, ar = load_models(models, c)
     data = shapes_dataset(c.images, c.size, c.seed)
-    held = shapes_dataset(120, c.size, c.seed + 1)
-    vq = train_vqvae(data.images, VQConfig(codebook_size=c.codebook_size), steps=c.vq_steps,
-                     seed=c.seed, log=log)
+    held = shapes_dataset(c.held_out, c.size, c.seed + 1)
+    if models is None:
+        vq = train_vqvae(data.images, VQConfig(codebook_size=c.codebook_size, codebook=c.codebook),
+                         steps=c.vq_steps, seed=c.seed, log=log)
     t_vq = time.time() - t0
     with torch.no_grad():
         seqs = torch.cat([vq.sequence(data.images[i:i + 500]) for i in range(0, c.images, 500)])
-        rec = vq.decode_tokens(vq.tokens(held.images))
+        held_seqs = vq.sequence(held.images)
+        rec = vq.decode_tokens(held_seqs)
     recon = {"mse": float((rec - held.images).square().mean()), "adherence": caption_adherence(rec, held.captions),
              "data_adherence": caption_adherence(held.images, held.captions),
              "codes_used": int(seqs.unique().numel())}
     log(f"vq-vae: held-out reconstruction MSE {recon['mse']:.4f}, caption adherence of reconstructions "
-        f"{recon['adherence']:.3f} (data itself {recon['data_adherence']:.3f}), {recon['codes_used']} codes used")
-    labels = torch.tensor([caption_index(cap) for cap in data.captions])
+        f"{recon['adherence']:.3f} (the ceiling; data itself {recon['data_adherence']:.3f}), "
+        f"{recon['codes_used']} codes used")
     cfg = ARConfig(vocab=c.codebook_size, length=seqs.shape[1], num_classes=len(CAPTIONS), width=c.width,
-                   depth=c.depth, heads=c.heads)
+                   depth=c.depth, heads=c.heads, cond=c.cond, text=c.text)
     t1 = time.time()
-    ar = train_ar(seqs, labels, cfg, steps=c.ar_steps, batch=c.ar_batch, seed=c.seed, log=log)
+    if models is None:
+        ar = train_ar(seqs, _condition(c, data.captions), cfg, steps=c.ar_steps, batch=c.ar_batch,
+                      p_drop=c.p_drop, seed=c.seed, log=log)
     t_ar = time.time() - t1
     torch.save({"vqvae": vq.state_dict(), "ar": ar.state_dict(), "ar_config": asdict(cfg), "job": asdict(c)},
                os.path.join(out, "models.pt"))
-    with torch.no_grad():
-        nll = -float(ar.log_prob(seqs[:500], labels[:500]).mean()) / cfg.length
+    nll = likelihood_diagnostics(ar, held_seqs, held.captions, c)
+    log(f"held-out NLL (nats/sequence): conditional {nll['cond']:.2f}, null {nll['null']:.2f}, mixture of the "
+        f"conditionals {nll['mixture']:.2f}; the null model is {nll['null_excess_over_mixture']:.2f} nats worse than "
+        f"the mixture")
     t2 = time.time()
-    y = torch.arange(len(CAPTIONS)).repeat_interleave(c.samples_per_caption)
-    caps = [CAPTIONS[i] for i in y.tolist()]
-    adherence = {}
-    for w in c.guidance:
-        s = ar.sample(y, w=w, temperature=c.temperature, top_k=c.top_k,
-                      generator=torch.Generator().manual_seed(c.seed + 7))
-        with torch.no_grad():
-            img = vq.decode_tokens(s)
-        adherence[str(w)] = caption_adherence(img, caps)
-        write_png(os.path.join(out, "samples", f"w{w:g}.png"), grid(img, rows=len(CAPTIONS), scale=2))
-        log(f"w = {w:g} (LlamaGen cfg_scale {1 + w:g}): caption adherence {adherence[str(w)]:.3f}")
-    metrics = {"config": asdict(c), "reconstruction": recon, "train_nll_nats_per_token": nll,
-               "adherence_vs_w": adherence, "rows_of_each_grid": CAPTIONS,
+    caps = [cap for cap in CAPTIONS for _ in range(c.samples_per_caption)]
+    want = torch.tensor([caption_index(cap) for cap in caps])
+    adherence: dict[str, dict[str, float]] = {}
+    parts: dict[str, dict[str, dict[str, float]]] = {}
+    for null in (("learned", "mixture") if c.null == "both" else (c.null,)):
+        adherence[null], parts[null] = {}, {}
+        for w in c.guidance:
+            s = ar.sample(_condition(c, caps), w=w, temperature=c.temperature, top_k=c.top_k,
+                          generator=torch.Generator().manual_seed(c.seed + 7), null=null,
+                          conditions=_condition(c, CAPTIONS))
+            with torch.no_grad():
+                img = vq.decode_tokens(s)
+            a = adherence[null][str(w)] = caption_adherence(img, caps)
+            colour, shape = read_caption(img)
+            parts[null][str(w)] = {"colour": float((colour == want // len(SHAPES)).float().mean()),
+                                   "shape": float((shape == want % len(SHAPES)).float().mean())}
+            tag = "" if null == "learned" else "_mixture_null"
+            write_png(os.path.join(out, "samples", f"w{w:g}{tag}.png"), grid(img, rows=len(CAPTIONS), scale=2))
+            log(f"{null} null, w = {w:g} (LlamaGen cfg_scale {1 + w:g}): caption adherence {a:.3f} (colour "
+                f"{parts[null][str(w)]['colour']:.3f}, shape {parts[null][str(w)]['shape']:.3f}; ceiling "
+                f"{recon['adherence']:.3f})")
+    first = next(iter(adherence))
+    metrics = {"config": asdict(c), "reconstruction": recon, "ceiling": recon["adherence"],
+               "heldout_nll_nats_per_sequence": nll, "adherence_vs_w": adherence[first],
+               "adherence_parts_vs_w": parts[first], "rows_of_each_grid": CAPTIONS,
                "timings": {"vqvae_s": t_vq, "ar_s": t_ar, "sampling_s": time.time() - t2,
-                           "total_s": time.time() - t0}}
+                           "total_s": time.time() - t0, "cpu_s": time.process_time() - cpu0}}
+    if "mixture" in adherence:
+        metrics["adherence_vs_w_mixture_null"] = adherence["mixture"]
+        metrics["adherence_parts_vs_w_mixture_null"] = parts["mixture"]
     with open(os.path.join(out, "metrics.json"), "w") as f:
         json.dump(metrics, f, indent=2)
     return metrics
@@ -97,12 +173,20 @@ def run(c: ARJobConfig, out: str, log=print) -> dict:
 
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="genspec train ar", description=__doc__.split("\n\n")[0])
-    p.add_argument("--out", required=True, help="output directory (samples/w*.png, metrics.json)")
+    p.add_argument("--out", required=True, help="output directory (samples/w*.png, metrics.json, models.pt)")
     p.add_argument("--preset", default="default", choices=sorted(PRESETS))
+    p.add_argument("--models", help="a models.pt of an earlier run: skip training, only sample and measure (that "
+                                    "run's models and config; the sampling options given here)")
+    p.add_argument("--cond", choices=("text", "class"), help="condition on the caption's text (default) or index")
+    p.add_argument("--codebook", choices=("loss", "ema"), help="vq.loss's codebook variant (default loss)")
     p.add_argument("--vq-steps", type=int)
     p.add_argument("--ar-steps", type=int)
+    p.add_argument("--p-drop", type=float, help="conditioning dropout rate (default 0.3)")
     p.add_argument("--seed", type=int)
-    p.add_argument("--guidance", help="comma-separated guidance weights w (cfg's one_plus_w form), e.g. 0,1,3")
+    p.add_argument("--guidance", help="comma-separated guidance weights w (cfg's one_plus_w form), e.g. 0,1,2,4")
+    p.add_argument("--null", choices=("learned", "mixture", "both"),
+                   help="guidance's null logits: the learned null model (default), the exact mixture of the 12 "
+                        "conditionals (13× the sampling rows), or both")
     p.add_argument("--top-k", type=int)
     p.add_argument("--temperature", type=float)
     p.add_argument("--threads", type=int, default=int(os.environ.get("GENSPEC_TORCH_THREADS", "1")),
@@ -111,25 +195,41 @@ def main(argv: list[str]) -> int:
     a = p.parse_args(argv)
     c = PRESETS[a.preset]
     try:
-        for name, field in (("vq_steps", "vq_steps"), ("ar_steps", "ar_steps"), ("seed", "seed"), ("top_k", "top_k")):
+        for name in ("vq_steps", "ar_steps", "seed", "top_k"):
             v = getattr(a, name)
             if v is not None:
                 if v < 0 or (name.endswith("steps") and v < 1):
                     raise ValueError(f"--{name.replace('_', '-')} must be positive, got {v}")
-                c = replace(c, **{field: v})
+                c = replace(c, **{name: v})
+        for name in ("cond", "codebook", "null"):
+            if getattr(a, name) is not None:
+                c = replace(c, **{name: getattr(a, name)})
+        if a.p_drop is not None:
+            if not 0.0 < a.p_drop < 1.0:
+                raise ValueError(f"--p-drop must be in (0, 1), got {a.p_drop}")
+            c = replace(c, p_drop=a.p_drop)
         if a.temperature is not None:
             if not 1e-3 <= a.temperature <= 1e3:
                 raise ValueError(f"--temperature must be in [0.001, 1000], got {a.temperature}")
             c = replace(c, temperature=a.temperature)
         if a.guidance:
             c = replace(c, guidance=tuple(float(w) for w in a.guidance.split(",")))
+            if not all(math.isfinite(w) and abs(w) <= W_MAX for w in c.guidance):
+                raise ValueError(f"guidance weights must be finite with |w| ≤ {W_MAX:g} (cfg.combine's domain)")
     except ValueError as e:
         raise GenspecError(f"train ar: bad argument: {e}") from None
     if a.threads < 1:
         raise GenspecError(f"train ar: --threads must be ≥ 1; got {a.threads}")
     torch.set_num_threads(a.threads)
-    m = run(c, a.out, (lambda s: None) if a.quiet else print)
-    print("adherence vs w: " + "  ".join(f"w={w}: {v:.3f}" for w, v in m["adherence_vs_w"].items()))
+    if a.models is not None and not os.path.isfile(a.models):
+        raise GenspecError(f"train ar: --models {a.models!r} is not a file")
+    m = run(c, a.out, (lambda s: None) if a.quiet else print, a.models)
+    print("adherence vs w: " + "  ".join(f"w={w}: {v:.3f}" for w, v in m["adherence_vs_w"].items())
+          + f"  (ceiling: VQ reconstructions {m['ceiling']:.3f})")
+    if "adherence_vs_w_mixture_null" in m:
+        print("with the mixture null: " + "  ".join(f"w={w}: {v:.3f}" for w, v in
+                                                     m["adherence_vs_w_mixture_null"].items()))
+    t = m["timings"]
     print(f"wrote {os.path.join(a.out, 'metrics.json')} and {len(m['adherence_vs_w'])} grids in "
-          f"{os.path.join(a.out, 'samples')} ({m['timings']['total_s']:.0f} s)")
+          f"{os.path.join(a.out, 'samples')} ({t['total_s']:.0f} s wall, {t['cpu_s']:.0f} s CPU)")
     return 0

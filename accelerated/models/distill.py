@@ -21,7 +21,8 @@ f_θ(x, t) = x − t F_θ(x, t) has f_θ(x, 0) = x built in (c_skip = 1, c_out =
 f_θ(x_{t_{n+1}}, t_{n+1}) = f_θ⁻(x̂_{t_n}, t_n) along one teacher Euler step, with θ⁻ an EMA of θ, and samples in
 one step: x = f_θ(z, 1).
 
-`genspec train distill --out DIR` runs both and writes metrics.json, table.md and samples.png.
+`genspec train distill --out DIR` runs both and writes metrics.json, table.md and samples.png; it then distils the
+toy text-to-image teacher the same two ways (accelerated.models.distill_images) into DIR/images (`--part` picks).
 """
 from __future__ import annotations
 
@@ -41,6 +42,7 @@ from accelerated import consistency, distill, rf
 from accelerated import optimal as O
 from accelerated.models.flow import FlowConfig, VelocityMLP, sample_mixture
 from accelerated.sampler import euler_sample
+from spec.errors import GenspecError
 
 # A 2-D mixture whose flow bends: four well-separated, unequal modes (weights, means, covariances).
 FOUR_MODES = (
@@ -67,7 +69,8 @@ class DistillConfig:
 
 
 class ConsistencyModel(nn.Module):
-    """f_θ(x, t) = x − t F_θ(x, t): the boundary condition f_θ(x, 0) = x holds for every θ (c_skip = 1, c_out = −t).
+    """f_θ(x, t, …) = x − t F_θ(x, t, …): the boundary condition f_θ(x, 0) = x holds for every θ (c_skip = 1,
+    c_out = −t). x is (n, …) (points or latent images), t (n,); further arguments (a text embedding) go to F_θ.
 
     With F_θ a velocity this is one Euler step from t to 0; training makes F_θ the average velocity (x_t − Φ)/t.
     """
@@ -76,8 +79,8 @@ class ConsistencyModel(nn.Module):
         super().__init__()
         self.F = F
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        return x - t[:, None] * self.F(x, t)
+    def forward(self, x: torch.Tensor, t: torch.Tensor, *cond) -> torch.Tensor:
+        return x - t.reshape(-1, *(1,) * (x.ndim - 1)) * self.F(x, t, *cond)
 
 
 class Oracle:
@@ -274,19 +277,10 @@ def _picture(mixture, students: dict, cd_model: ConsistencyModel, n: int, seed: 
     return stack([side_by_side(r) for r in rows])
 
 
-def main(argv: list[str]) -> int:
-    """`genspec train distill --out DIR [--preset default|small|tiny] [--seed S]`."""
-    p = argparse.ArgumentParser(prog="genspec train distill",
-                                description="Progressive and consistency distillation of the exact flow of a 2-D "
-                                            "mixture; writes metrics.json, table.md and samples.png to DIR")
-    p.add_argument("--out", required=True, help="output directory (created)")
-    p.add_argument("--preset", default="default", choices=sorted(PRESETS),
-                   help="default (~1 min on one core), small (the tests' configuration), tiny (a smoke run)")
-    p.add_argument("--seed", type=int, default=0)
-    a = p.parse_args(argv)
-    c = replace(PRESETS[a.preset], seed=a.seed)
-    os.makedirs(a.out, exist_ok=True)
-    torch.set_num_threads(1)          # 128-wide MLPs: intra-op threads only add latency
+def run_2d(c: DistillConfig, out: str) -> dict:
+    """The 2-D part of `genspec train distill`: both distillations of FOUR_MODES' exact flow; writes out/metrics.json,
+    out/table.md and out/samples.png and returns the metrics."""
+    os.makedirs(out, exist_ok=True)
     students: dict = {}
     show = lambda r: print(f"  round {r.student_steps:2d} steps (teacher {r.teacher_steps:2d}): error "
                            f"{r.error_before:.4f} → {r.error_after:.4f}; exact teacher at {r.student_steps} steps "
@@ -297,11 +291,53 @@ def main(argv: list[str]) -> int:
     cd_model, cd = consistency_distillation(FOUR_MODES, c)
     print(f"  1-step consistency model {cd.one_step_error:.4f} (before {cd.one_step_error_before:.4f}); "
           f"1-step exact teacher {cd.teacher_one_step_error:.4f}  [{cd.seconds:.1f} s]")
-    with open(os.path.join(a.out, "metrics.json"), "w") as f:
-        json.dump({"config": asdict(c), **summary(rounds, cd)}, f, indent=2)
-    with open(os.path.join(a.out, "table.md"), "w") as f:
+    metrics = {"config": asdict(c), **summary(rounds, cd)}
+    with open(os.path.join(out, "metrics.json"), "w") as f:
+        json.dump(metrics, f, indent=2)
+    with open(os.path.join(out, "table.md"), "w") as f:
         f.write(_table(rounds, cd))
     from accelerated.models.images import write_png
-    write_png(os.path.join(a.out, "samples.png"), _picture(FOUR_MODES, students, cd_model, 2000, c.seed + 7))
-    print(f"wrote {a.out}/metrics.json, table.md, samples.png")
+    write_png(os.path.join(out, "samples.png"), _picture(FOUR_MODES, students, cd_model, 2000, c.seed + 7))
+    print(f"wrote {out}/metrics.json, table.md, samples.png")
+    return metrics
+
+
+def main(argv: list[str]) -> int:
+    """`genspec train distill --out DIR [--part 2d|images|both] [--preset default|small|tiny] [--teacher T2I_DIR]`."""
+    from accelerated.models import distill_images
+    p = argparse.ArgumentParser(prog="genspec train distill",
+                                description="Progressive and consistency distillation (1) of the exact flow of a 2-D "
+                                            "mixture: DIR/metrics.json, table.md, samples.png; (2) of the toy "
+                                            "text-to-image teacher: DIR/images/metrics.json, table.md, "
+                                            "samples/<method>_<k>step.png (caption adherence and distances to the "
+                                            "teacher at 1, 2, 4, 50 steps)")
+    p.add_argument("--out", required=True, help="output directory (created)")
+    p.add_argument("--part", default="both", choices=("2d", "images", "both"), help="which part to run (both)")
+    p.add_argument("--preset", default="default", choices=sorted(PRESETS),
+                   help="default (7.5 min of CPU on one core in all, the 2-D part ~0.5; measured), small, "
+                        "tiny (a smoke run)")
+    p.add_argument("--teacher", help="a finished `genspec train t2i` run directory to distil (default: train a small "
+                                     "teacher into DIR/images/teacher)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=int(os.environ.get("GENSPEC_TORCH_THREADS", "1")),
+                   help="torch CPU threads (default 1: small models, where intra-op threads only add latency)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines for the image part")
+    a = p.parse_args(argv)
+    if a.threads < 1:
+        raise GenspecError(f"train distill: --threads must be ≥ 1; got {a.threads}")
+    if a.teacher and a.part == "2d":
+        raise GenspecError("train distill: --teacher is the image part's teacher; it needs --part images or both")
+    torch.set_num_threads(a.threads)
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    if a.part in ("2d", "both"):
+        run_2d(replace(PRESETS[a.preset], seed=a.seed), a.out)
+    if a.part in ("images", "both"):
+        out = os.path.join(a.out, "images")
+        ci = replace(distill_images.PRESETS[a.preset], seed=a.seed)
+        print(f"toy-image distillation (guided teacher, w = {ci.w:g}) into {out}", flush=True)
+        m = distill_images.run(ci, out, a.teacher, not a.quiet)
+        print(open(os.path.join(out, "table.md")).read().split("\n\nProgressive")[0])
+        print(f"wrote {out}/metrics.json, table.md, samples/ ({m['timings']['total_s']:.0f} s)")
+    print(f"train distill: {time.perf_counter() - t0:.0f} s wall, {time.process_time() - cpu0:.0f} s CPU "
+          f"({torch.get_num_threads()} torch thread(s))")
     return 0

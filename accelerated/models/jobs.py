@@ -34,8 +34,8 @@ def _ar(argv: list[str]) -> int:
 JOBS: dict[str, Callable[[list[str]], int]] = {
     "t2i": _t2i,          # text-to-image: KL autoencoder, then a DiT on frozen latents, CFG samples, adherence
     "t2v": _t2v,          # text-to-video: spatio-temporal autoencoder, video DiT with factorized attention, CFG
-    "distill": _distill,  # few-step students of the exact 2-D flow: progressive and consistency distillation
-    "ar": _ar,            # VQ-VAE tokens, a class-conditional causal transformer, guided KV-cached sampling
+    "distill": _distill,  # few-step students (progressive, consistency) of the exact 2-D flow and the toy t2i teacher
+    "ar": _ar,            # VQ-VAE tokens, a text- (or class-) conditional causal transformer, guided KV-cached sampling
 }
 
 

@@ -51,6 +51,11 @@ class TextToImage(nn.Module):
         null = cast(Any, self.denoiser).null_text(len(texts), text.tokens.shape[1])
         z1 = torch.randn((len(texts), *self.latent_shape), generator=generator).to(device)
         z0 = euler_sample(guided_velocity(self.denoiser, text, null, w), z1, steps)
+        return self.decode(z0)
+
+    @torch.no_grad()
+    def decode(self, z0: torch.Tensor) -> torch.Tensor:
+        """Images (B, 3, H, W) in [−1, 1] from scaled latents z₀: decode(z₀ / scale), clamped."""
         return cast(Any, self.autoencoder).decode(z0 / self.latent_scale).clamp(-1, 1)
 
 

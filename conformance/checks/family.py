@@ -609,6 +609,14 @@ def _proof_f_row():
             sp.simplify(C_SKIP * x_sig + C_OUT * (F_ROW[0] * xs + F_ROW[1] * zs) - xs)]
 
 
+def _proof_denoiser_is_convert():
+    """D = c_skip x_σ + c_out F is family.convert from the F target to the x target on (a, b) = (1, σ):
+    (1, 0) M_F⁻¹ (x_σ, F), M_F = [[1, σ], [c_F, d_F]]; and D(x_σ, F(x, z)) = x."""
+    d = (sp.Matrix([[1, 0]]) * sp.Matrix([[1, sg], [F_ROW[0], F_ROW[1]]]).inv() * sp.Matrix([xts, ys]))[0]
+    return [sp.simplify(d - (C_SKIP * xts + C_OUT * ys)),
+            sp.simplify(C_SKIP * (xs + sg * zs) + C_OUT * (F_ROW[0] * xs + F_ROW[1] * zs) - xs)]
+
+
 def _proof_precond_identities():
     """c_skip + (c_out/σ_d)² = 1; c_in² (σ² + σ_d²) = 1; det[[1, σ], [c_F, d_F]] = −√(σ² + σ_d²)/σ_d ≠ 0;
     σ_d = 1 on the vp coordinates a = 1/√(1 + σ²), b = σ a: F = b x − a z = −v."""
@@ -738,6 +746,8 @@ CHECKS += [
     ClauseChecks(
         clause=DENOISE,
         cases=_denoise_cases,
+        proofs=(Proof("D is family.convert from the F target to the x target on (1, σ); D(x_σ, F(x, z)) = x",
+                      _proof_denoiser_is_convert),),
         compare=_denoise_compare,
         properties=(Property("D(x_σ, F_target) = x: an x-prediction", _denoises_the_edm_target,
                              cases=_x_sigma_cases(DENOISE)),

@@ -13,6 +13,7 @@ from scipy.integrate import solve_ivp
 from accelerated.metrics import energy_distance
 from reference import optimal as O
 from reference import sampler as R
+from spec.sampler import time_grid
 
 from ..fixtures import BIMODAL, Recorder, oracle, random_mixture, sample_mixture
 from ..harness.declare import ClauseChecks, Dual, Property
@@ -34,9 +35,9 @@ def in_convention(numpy_fn, torch_fn, time, label):
 
 
 def _grid(T, time, grid="uniform"):
-    """The times f is evaluated at: t_k of the declared grid (reference.sampler.time_grid); s_k = 1 − t_k in 02's
+    """The times f is evaluated at: t_k of the declared grid (spec.sampler.time_grid); s_k = 1 − t_k in 02's
     time."""
-    ts = np.array(R.time_grid(T, grid)[0])
+    ts = np.array(time_grid(T, grid)[0])
     if time == "noise_at_0":
         return np.arange(T) / T if grid == "uniform" else 1.0 - ts
     return ts

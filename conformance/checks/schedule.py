@@ -445,9 +445,11 @@ def _karras_geometric_limit():
     return sp.simplify(sp.limit(karras_expr(r, a, b, rho_), rho_, sp.oo) - a ** (1 - r) * b**r)
 
 
+_karras_np = sp.lambdify((r_, a_, b_, rho_), karras_expr(r_, a_, b_, rho_), "numpy")
+
+
 def _karras_symbolic(n, sigma_min, sigma_max, rho=7.0, final_sigma="zero"):
-    f = sp.lambdify((r_, a_, b_, rho_), karras_expr(r_, a_, b_, rho_), "numpy")
-    s__ = f(np.linspace(0.0, 1.0, n), sigma_max, sigma_min, rho)
+    s__ = _karras_np(np.linspace(0.0, 1.0, n), sigma_max, sigma_min, rho)
     return np.append(s__, 0.0) if final_sigma == "zero" else s__
 
 
