@@ -5,8 +5,8 @@ its target conversions, and ``ODESolver``.
 flow_matching puts noise at t = 0 (x_0 noise, x_1 data, X_t = α_t X_1 + σ_t X_0): the family clauses are bound with
 ``time={"family.*": "noise_at_0"}`` (the harness maps t and the velocity's sign), ``sampler.euler`` and the rf
 clauses in their ``time: noise_at_0`` variant. Its targets are the velocity, the noise ε (x_0) and the data x (x_1);
-it has no VE path, and its ``CosineScheduler`` (α = sin(πt/2)) is not the cosine schedule with Nichol & Dhariwal's
-0.008 offset: ``supports`` declares that subset.
+its ``CosineScheduler`` (α = sin(πt/2)) is the vp ``trig`` schedule, not the cosine one with Nichol & Dhariwal's
+0.008 offset, and it has no VE path: ``supports`` declares that subset.
 """
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from conformance import Target
 
 from . import require, times
 
-SUPPORT = {"path": ("rf", "vp"), "schedule": ("none", "linear"), "target": ("velocity", "epsilon", "x")}
+SUPPORT = {"path": ("rf", "vp"), "schedule": ("none", "linear", "trig"), "target": ("velocity", "epsilon", "x")}
+DEFAULT = {"rf": "none", "vp": "linear"}   # the spec's schedule when none is given
 CONVERT = {"velocity": "velocity", "epsilon": "epsilon", "x": "target"}   # the spec's target -> flow_matching's name
 
 
@@ -22,23 +23,25 @@ def target() -> Target:
     require("flow_matching")
     import torch
     from flow_matching.path import AffineProbPath
-    from flow_matching.path.scheduler import CondOTScheduler, VPScheduler
+    from flow_matching.path.scheduler import CondOTScheduler, CosineScheduler, VPScheduler
     from flow_matching.solver import ODESolver
-    paths = {"rf": AffineProbPath(CondOTScheduler()), "vp": AffineProbPath(VPScheduler())}
+    paths = {("rf", "none"): AffineProbPath(CondOTScheduler()), ("vp", "linear"): AffineProbPath(VPScheduler()),
+             ("vp", "trig"): AffineProbPath(CosineScheduler())}                # α = sin(πt/2): trig in t' = 1 − t
+    P = lambda path, schedule: paths[path, schedule or DEFAULT[path]]
     col = lambda t, x: times(t, x).reshape(-1, *[1] * (x.ndim - 1))   # the conversions take t broadcast to x_t
 
     def coefficients(t, path, target, schedule):
-        s = paths[path].scheduler(t)
+        s = P(path, schedule).scheduler(t)
         c, d = {"velocity": (s.d_alpha_t, s.d_sigma_t), "x": (1.0, 0.0), "epsilon": (0.0, 1.0)}[target]
         return s.alpha_t, s.sigma_t, c + 0 * t, d + 0 * t               # x_t = α_t x_1 + σ_t x_0; x_1 = x, x_0 = z
 
-    def sample(x, z, t, path):
-        return paths[path].sample(x_0=z, x_1=x, t=times(t, x))
+    def sample(x, z, t, path, schedule=None):
+        return P(path, schedule).sample(x_0=z, x_1=x, t=times(t, x))
 
     def convert(x_t, y, t, from_target, to_target, path, schedule):
         if from_target == to_target:
             return y
-        fn = getattr(paths[path], f"{CONVERT[from_target]}_to_{CONVERT[to_target]}")
+        fn = getattr(P(path, schedule), f"{CONVERT[from_target]}_to_{CONVERT[to_target]}")
         return fn(y, x_t, col(t, x_t))
 
     def recover(x_t, y, t, path, target, schedule):
@@ -53,10 +56,10 @@ def target() -> Target:
         name="flow_matching", backend="torch",
         bindings={
             "family.affine": coefficients,
-            "family.vp_schedule": lambda t, schedule: paths["vp"].scheduler(t).alpha_t ** 2,
-            "family.interpolate": lambda x, z, t, path, schedule: sample(x, z, t, path).x_t,
+            "family.vp_schedule": lambda t, schedule: P("vp", schedule).scheduler(t).alpha_t ** 2,
+            "family.interpolate": lambda x, z, t, path, schedule: sample(x, z, t, path, schedule).x_t,
             "family.target": lambda x, z, t, path, target, schedule: getattr(
-                sample(x, z, t, path), {"velocity": "dx_t", "epsilon": "x_0", "x": "x_1"}[target]),
+                sample(x, z, t, path, schedule), {"velocity": "dx_t", "epsilon": "x_0", "x": "x_1"}[target]),
             "family.recover": recover,
             "family.convert": convert,
             "sampler.euler": euler,
@@ -67,5 +70,5 @@ def target() -> Target:
         conventions={k: {"time": "noise_at_0"} for k in ("sampler.euler", "rf.interpolation", "rf.velocity")},
         time={"family.*": "noise_at_0"},
         supports={"family.*": {**SUPPORT, "from_target": SUPPORT["target"], "to_target": SUPPORT["target"]},
-                  "family.vp_schedule": {"schedule": ("linear",)}},
+                  "family.vp_schedule": {"schedule": ("linear", "trig")}},
     )

@@ -157,12 +157,16 @@ class Context:
 
         On a reversed clock (``Target.time``) the target sees t' = 1 − t: t becomes 1 − round(1 − t), so that
         1 − t is exact and representable (near t = 0, where the velocity on vp is singular, a t' = 1 − t rounded
-        differently would be a false failure)."""
+        differently would be a false failure). A t > 0 too small for the target's clock (1 − t rounds to 1) becomes
+        the smallest one it has, 1 − (the dtype's largest number below 1): never the singular t = 0."""
         out = dict(inputs) if self.dtype == "float64" else {k: self._round(v) for k, v in inputs.items()}
         if self.clause and self.target is not None and self.target.time_of(self.clause) == "noise_at_0" \
                 and isinstance(out.get("t"), (np.ndarray, float)):
-            s_ = 1.0 - np.asarray(out["t"], dtype=np.float64)
-            t = 1.0 - (s_ if self.dtype == "float64" else np.asarray(self._round(s_), dtype=np.float64))
+            t = np.asarray(out["t"], dtype=np.float64)
+            s_ = 1.0 - t
+            s_ = s_ if self.dtype == "float64" else np.asarray(self._round(s_), dtype=np.float64)
+            below_one = 1.0 - {"float64": 2.0**-53, "float32": 2.0**-24, "bfloat16": 2.0**-9}[self.dtype]
+            t = 1.0 - np.where((t > 0) & (s_ >= 1.0), below_one, s_)
             out["t"] = float(t) if isinstance(out["t"], float) else t
         return out
 
