@@ -183,7 +183,8 @@ BOUND = {  # every clause each adapter binds
                       "family.convert", "sampler.euler", "rf.interpolation", "rf.velocity", "fm.convention"],
     "diffusers": ["gan.adain", "rf.interpolation", "ddpm.beta_schedule", "ddpm.alpha_bar", "ddpm.forward",
                   "ddpm.ancestral_step", "ddpm.ddim_step", "ddpm.ddim_eta_step", "family.interpolate", "schedule.shift",
-                  "sampler.euler", "cfg.combine", "cfg.rescale", "dit.timestep_embedding"],
+                  "sampler.euler", "cfg.combine", "cfg.rescale", "dit.timestep_embedding", "schedule.shift_exponential",
+                  "schedule.karras", "family.edm_precond", "family.edm_denoise"],
 }
 DTYPES = {"torchcfm": ("float32", "float64"), "flow_matching": ("float32", "float64"), "diffusers": ("float32",)}
 

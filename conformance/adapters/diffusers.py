@@ -1,5 +1,5 @@
-"""diffusers 0.42.1 bound to the spec: the DDPM/DDIM schedulers, the flow-matching Euler scheduler, the
-classifier-free guider, AdaGroupNorm and the sinusoidal timestep embedding.
+"""diffusers 0.42.1 bound to the spec: the DDPM/DDIM schedulers, the flow-matching Euler scheduler (shifts), the EDM
+scheduler (Karras σ, preconditioning), the classifier-free guider, AdaGroupNorm and the timestep embedding.
 
 Conventions, declared: timesteps are zero-based (index k = t − 1 into ``alphas_cumprod``); DDPM's reverse variance
 is ``fixed_small`` = β̃; the flow-matching scheduler's σ is the spec's t (noise at σ = 1), its default grid the
@@ -17,7 +17,7 @@ from . import require, times
 from .stateful import injected_noise, per_sample
 
 SCHEDULES = ("ddpm.*", "rf.interpolation", "family.interpolate", "sampler.euler", "schedule.shift",
-             "dit.timestep_embedding")
+             "schedule.karras", "dit.timestep_embedding")
 
 
 VARIANTS = {"beta_schedule": ("linear", "scaled_linear", "squaredcos_cap_v2"),
@@ -28,7 +28,7 @@ VARIANTS = {"beta_schedule": ("linear", "scaled_linear", "squaredcos_cap_v2"),
 def target(beta_schedule: str = "linear", prediction_type: str = "epsilon") -> Target:
     require("diffusers")
     import torch
-    from diffusers import DDIMScheduler, DDPMScheduler, FlowMatchEulerDiscreteScheduler
+    from diffusers import DDIMScheduler, DDPMScheduler, EDMEulerScheduler, FlowMatchEulerDiscreteScheduler
     from diffusers.guiders import ClassifierFreeGuidance
     from diffusers.models.embeddings import get_timestep_embedding
     from diffusers.models.normalization import AdaGroupNorm
@@ -86,6 +86,20 @@ def target(beta_schedule: str = "linear", prediction_type: str = "epsilon") -> T
             x = s.step(f(x, times(s.sigmas[i], x)), ts, x).prev_sample
         return x
 
+    def karras(n, sigma_min, sigma_max, rho):
+        s = EDMEulerScheduler(sigma_min=sigma_min, sigma_max=sigma_max, rho=rho, sigma_schedule="karras")
+        s.set_timesteps(n)
+        return s.sigmas                      # N noise levels, then final_sigmas_type "zero"
+
+    def edm_precond(sigma, sigma_data=0.5):  # the scalings, read off the scheduler's pre/post-conditioning
+        s, one, zero = EDMEulerScheduler(sigma_data=sigma_data), torch.ones_like(sigma), torch.zeros_like(sigma)
+        return (s.precondition_outputs(one, zero, sigma), s.precondition_outputs(zero, one, sigma),
+                s.precondition_inputs(one, sigma), s.precondition_noise(sigma))
+
+    def edm_denoise(x_sigma, F, sigma, sigma_data=0.5):
+        col = times(sigma, x_sigma).reshape(-1, *[1] * (x_sigma.ndim - 1))
+        return EDMEulerScheduler(sigma_data=sigma_data).precondition_outputs(x_sigma, F, col)
+
     level = logging.get_verbosity()
     logging.set_verbosity_error()          # constructing a guider logs an "experimental feature" notice
     guider = ClassifierFreeGuidance()
@@ -114,6 +128,11 @@ def target(beta_schedule: str = "linear", prediction_type: str = "epsilon") -> T
             "rf.interpolation": scale_noise,
             "family.interpolate": lambda x, z, t, path, schedule: scale_noise(x, z, t),
             "schedule.shift": lambda t, s: flow(t.reshape(-1), shift=s).sigmas[:-1].reshape(t.shape),
+            "schedule.shift_exponential": lambda t, mu, sigma=1.0: FlowMatchEulerDiscreteScheduler(
+                time_shift_type="exponential").time_shift(mu, sigma, t),
+            "schedule.karras": karras,
+            "family.edm_precond": edm_precond,
+            "family.edm_denoise": edm_denoise,
             "sampler.euler": euler,
             "cfg.combine": cfg,
             "cfg.rescale": cfg,
