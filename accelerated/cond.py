@@ -98,9 +98,9 @@ def conditional_prediction(x_t, y, t, weights, means, covs, labels, target="velo
             m = O.Mixture(weights[part], means[part], covs[part], clause, device=x_t.device, dtype=whole.mu.dtype)
         xr, tr = x_t[rows], t[rows]
         if target == "score":
-            out[rows] = (-O.posterior_means(xr, 1.0 - tr, tr, m)[1] / tr[:, None]).to(out.dtype)
+            out[rows] = (-m.posterior_means(xr, 1.0 - tr, tr)[1] / tr[:, None]).to(out.dtype)
         else:
-            out[rows] = O.optimal_prediction(xr, tr, m, target=target).to(out.dtype)
+            out[rows] = m.prediction(xr, tr, target=target).to(out.dtype)
     return out
 
 

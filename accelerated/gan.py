@@ -64,9 +64,8 @@ def saturation_gradients(a, variable="logit"):
     logit (by autograd): d/da log(1 - σ(a)) = -σ(a) → 0 as a → -∞;  d/da (-log σ(a)) = σ(a) - 1 → -1.
     probability: d/dD log(1 - D) = -1/(1 - D),  d/dD (-log D) = -1/D.
     """
-    if variable == "probability":
-        d = torch.sigmoid(a)
-        return -1.0 / (1.0 - d), -1.0 / d
+    if variable == "probability":                    # 1 − D = σ(−a): no cancellation as D → 1
+        return -1.0 / torch.sigmoid(-a), -1.0 / torch.sigmoid(a)
     with torch.enable_grad():
         a = a.detach().clone().requires_grad_(True)
         # log(1 - σ(a)) = logsigmoid(-a) and -log σ(a) = -logsigmoid(a): stable in both tails

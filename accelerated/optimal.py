@@ -17,7 +17,9 @@ import math
 import torch
 
 from spec import validate as V
+from spec.bind import implements
 from spec.errors import SpecInputError
+from spec.family import SCHEDULES
 
 from . import family as F
 
@@ -94,6 +96,25 @@ class Mixture:
         if isinstance(weights, Mixture):
             return weights
         return cls(weights, means, covs, clause, device=like.device, dtype=_work_dtype(like.dtype))
+
+    def posterior_means(self, x_t, a, b, clause=POSTERIOR):
+        """(E[x | x_t], E[z | x_t]) on this prebuilt mixture (optimal.posterior_means without rebuilding it)."""
+        x_t = _points(clause, x_t, self.d)
+        wd = _work_dtype(x_t.dtype)
+        n = x_t.shape[0]
+        a, b = _per_sample(clause, "a", a, n, x_t, wd), _per_sample(clause, "b", b, n, x_t, wd)
+        if bool(((a == 0) & (b == 0)).any()):
+            raise SpecInputError(clause, "a/b", "not both 0 (x_t = 0 carries no information)", "a = b = 0")
+        x_hat, z_hat = _posterior(x_t.to(wd), a, b, self)
+        return x_hat.to(x_t.dtype), z_hat.to(x_t.dtype)
+
+    def prediction(self, x_t, t, target="velocity", path="rf", schedule=None, clause=PREDICTION):
+        """f*(x_t, t) on this prebuilt mixture (optimal.prediction without rebuilding it)."""
+        x_t = _points(clause, x_t, self.d)
+        wd = _work_dtype(x_t.dtype)
+        t = _per_sample(clause, "t", t, x_t.shape[0], x_t, wd, 0.0, 1.0)
+        a, b, cc, dd = coefficients(_uniform(t), path, target, schedule)
+        return _posterior(x_t.to(wd), a, b, self, cc, dd).to(x_t.dtype)
 
 
 def _per_sample(clause, name, v, n, like, dtype, low=0.0, high=math.inf):
@@ -212,21 +233,12 @@ def _posterior_velocity(x, t, m: Mixture):
     return _posterior(x, torch.rsub(t, 1.0), t, m, -one, one)        # a = 1 − t (torch.rsub: no Python operator)
 
 
-def posterior_means(x_t, a, b, weights, means=None, covs=None):
-    """(E[x | x_t], E[z | x_t]) for x ~ Σ w_k N(μ_k, Σ_k), z ~ N(0, I), x_t = a x + b z  (01 §3.2).
-
-    ``weights`` may be a prebuilt :class:`Mixture` (then means, covs are ignored).
-    """
-    c = POSTERIOR
-    m = Mixture.of(weights, means, covs, c, x_t if isinstance(x_t, torch.Tensor) else torch.zeros(()))
-    x_t = _points(c, x_t, m.d)
-    wd = _work_dtype(x_t.dtype)
-    n = x_t.shape[0]
-    a, b = _per_sample(c, "a", a, n, x_t, wd), _per_sample(c, "b", b, n, x_t, wd)
-    if bool(((a == 0) & (b == 0)).any()):
-        raise SpecInputError(c, "a/b", "not both 0 (x_t = 0 carries no information)", "a = b = 0")
-    x_hat, z_hat = _posterior(x_t.to(wd), a, b, m)
-    return x_hat.to(x_t.dtype), z_hat.to(x_t.dtype)
+@implements("optimal.posterior_means", unchecked=("weights", "means", "covs"))
+def posterior_means(x_t, a, b, weights, means, covs):
+    """(E[x | x_t], E[z | x_t]) for x ~ Σ w_k N(μ_k, Σ_k), z ~ N(0, I), x_t = a x + b z  (01 §3.2); the mixture
+    (arrays or tensors) is validated by :class:`Mixture` (a prebuilt one: ``Mixture.posterior_means``)."""
+    return Mixture(weights, means, covs, POSTERIOR, device=x_t.device, dtype=_work_dtype(x_t.dtype)).posterior_means(
+        x_t, a, b)
 
 
 def coefficients(t, path="rf", target="velocity", schedule=None, clause=PREDICTION):
@@ -237,19 +249,12 @@ def coefficients(t, path="rf", target="velocity", schedule=None, clause=PREDICTI
         raise SpecInputError(clause, e.argument, e.expected, e.got) from None
 
 
-def optimal_prediction(x_t, t, weights, means=None, covs=None, target="velocity", path="rf", schedule=None):
-    """f*(x_t, t) = c(t) E[x | x_t] + d(t) E[z | x_t]: the MSE-optimal predictor of y = c x + d z  (01 §3.2)."""
-    c = PREDICTION
-    V.choice(c, "target", target, TARGETS)
-    V.choice(c, "path", path, PATHS)
-    if schedule is not None:
-        V.choice(c, "schedule", schedule, ("none", "linear", "cosine", "geometric"))
-    m = Mixture.of(weights, means, covs, c, x_t if isinstance(x_t, torch.Tensor) else torch.zeros(()))
-    x_t = _points(c, x_t, m.d)
-    wd = _work_dtype(x_t.dtype)
-    t = _per_sample(c, "t", t, x_t.shape[0], x_t, wd, 0.0, 1.0)
-    a, b, cc, dd = coefficients(_uniform(t), path, target, schedule)
-    return _posterior(x_t.to(wd), a, b, m, cc, dd).to(x_t.dtype)
+@implements("optimal.prediction", unchecked=("weights", "means", "covs"))
+def optimal_prediction(x_t, t, weights, means, covs, target="velocity", path="rf", schedule=None):
+    """f*(x_t, t) = c(t) E[x | x_t] + d(t) E[z | x_t]: the MSE-optimal predictor of y = c x + d z  (01 §3.2); a
+    prebuilt mixture: ``Mixture.prediction``."""
+    m = Mixture(weights, means, covs, PREDICTION, device=x_t.device, dtype=_work_dtype(x_t.dtype))
+    return m.prediction(x_t, t, target, path, schedule)
 
 
 def prediction_field(weights, means=None, covs=None, target="velocity", path="rf", schedule=None,
@@ -262,7 +267,7 @@ def prediction_field(weights, means=None, covs=None, target="velocity", path="rf
     V.choice(c, "target", target, TARGETS)
     V.choice(c, "path", path, PATHS)
     if schedule is not None:
-        V.choice(c, "schedule", schedule, ("none", "linear", "cosine", "geometric"))
+        V.choice(c, "schedule", schedule, tuple(s for v in SCHEDULES.values() for s in v))
     m = weights if isinstance(weights, Mixture) else Mixture(weights, means, covs, c, device=device,
                                                             dtype=_work_dtype(dtype))
 

@@ -62,7 +62,7 @@ def _fields(mix, mu_t, x1_t):
     one expression, the oracle."""
     analytic = (lambda x, t: (x - MU) / t[:, None], analytic_velocity(mu_t, x1_t))
     expression = (analytic[0], lambda x, t: (x - mu_t) / t[:, None])
-    oracle = (lambda x, t: RO.optimal_prediction(x, t, W, M, C), lambda x, t: AO.optimal_prediction(x, t, mix))
+    oracle = (lambda x, t: RO.optimal_prediction(x, t, W, M, C), mix.prediction)
     return analytic, expression, oracle
 
 
@@ -124,7 +124,7 @@ def _footprint_child(n: int, backend: str) -> dict:
         x_t = torch.tensor(x)
         t_t = torch.full((1,), 0.5, dtype=torch.float64).expand(n)        # as the sampler passes t
         mix = AO.Mixture(W, M, C)
-        call = lambda: AO.optimal_prediction(x_t, t_t, mix)
+        call = lambda: mix.prediction(x_t, t_t)
     else:
         t = np.full(n, 0.5)
         call = lambda: RO.optimal_prediction(x, t, W, M, C)

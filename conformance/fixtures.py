@@ -52,7 +52,7 @@ def oracle(weights, means, covs, target="velocity", path="rf", schedule=None, la
             import torch
             wd = x.dtype if x.dtype in (torch.float32, torch.float64) else torch.float32
             cache[key] = A.Mixture(weights, means, covs, device=x.device, dtype=wd)
-        return A.optimal_prediction(x, t, cache[key], target=target, path=path, schedule=schedule)
+        return cache[key].prediction(x, t, target=target, path=path, schedule=schedule)
 
     return Dual(numpy=lambda x, t: RO.optimal_prediction(x, t, weights, means, covs, target=target, path=path,
                                                         schedule=schedule),

@@ -72,9 +72,8 @@ def saturation_gradients(a, variable="logit"):
     """
     if variable == "logit":
         return -sigmoid(a), -sigmoid(-a)
-    d = sigmoid(a)
-    with np.errstate(divide="ignore"):
-        return -1.0 / (1.0 - d), -1.0 / d
+    with np.errstate(divide="ignore"):                # 1 − D = σ(−a) exactly: no cancellation as D → 1
+        return -1.0 / sigmoid(-a), -1.0 / sigmoid(a)
 
 
 @implements("gan.optimal_discriminator")

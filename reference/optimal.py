@@ -17,6 +17,7 @@ import math
 import numpy as np
 
 from spec import validate as V
+from spec.bind import implements
 from spec.errors import SpecInputError
 
 from . import family as F
@@ -67,6 +68,7 @@ def per_sample(clause, name, v, n, low=0.0, high=math.inf):
 
 
 # ---- the oracle ---------------------------------------------------------------------------------
+@implements("optimal.posterior_means")
 def posterior_means(x_t, a, b, weights, means, covs):
     """(E[x | x_t], E[z | x_t]) for x ~ Σ w_k N(μ_k, Σ_k), z ~ N(0, I), x_t = a x + b z  (01 §3.2).
 
@@ -75,9 +77,8 @@ def posterior_means(x_t, a, b, weights, means, covs):
     c = POSTERIOR
     w, mu, cov = mixture(c, weights, means, covs)
     K, d = mu.shape
-    x_t = points(c, x_t, d)
     n = x_t.shape[0]
-    a, b = per_sample(c, "a", a, n), per_sample(c, "b", b, n)
+    a, b = np.broadcast_to(a, (n,)).astype(np.float64), np.broadcast_to(b, (n,)).astype(np.float64)
     if ((a == 0) & (b == 0)).any():
         raise SpecInputError(c, "a/b", "not both 0 (x_t = 0 carries no information)", "a = b = 0")
     x_in, a_in, b_in = x_t, a, b
@@ -120,17 +121,10 @@ def target_coefficients(t, target="velocity", path="rf", schedule=None):
     return coefficients(t, path, target, schedule)[2:]
 
 
+@implements("optimal.prediction")
 def optimal_prediction(x_t, t, weights, means, covs, target="velocity", path="rf", schedule=None):
     """f*(x_t, t) = E[y | x_t] = c(t) E[x | x_t] + d(t) E[z | x_t], the MSE-optimal predictor of the target
     y = c x + d z on the path x_t = a(t) x + b(t) z  (01 §3.2; rf velocity: E[z − x | x_t])."""
-    c = PREDICTION
-    V.choice(c, "target", target, TARGETS)
-    V.choice(c, "path", path, PATHS)
-    if schedule is not None:
-        V.choice(c, "schedule", schedule, ("none", "linear", "cosine", "geometric"))
-    w, mu, cov = mixture(c, weights, means, covs)
-    x_t = points(c, x_t, mu.shape[1])
-    t = per_sample(c, "t", t, x_t.shape[0], 0.0, 1.0)
-    a, b, cc, dd = coefficients(t, path, target, schedule)
-    x_hat, z_hat = posterior_means(x_t, a, b, w, mu, cov)
+    a, b, cc, dd = coefficients(np.broadcast_to(t, (len(x_t),)).astype(np.float64), path, target, schedule)
+    x_hat, z_hat = posterior_means.raw(x_t, a, b, weights, means, covs)
     return cc[:, None] * x_hat + dd[:, None] * z_hat

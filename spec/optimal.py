@@ -4,6 +4,7 @@ Gaussian-mixture data, the oracle that lets samplers, guidance and consistency b
 Data x ~ Σ_k w_k N(μ_k, Σ_k) in d dimensions (full covariances, weights normalised by their sum),
 noise z ~ N(0, I) independent of x, x_t = a x + b z. Time t: 0 = data, 1 = noise (00's rectified flow).
 """
+from .family import SCHEDULES
 from .schema import Clause, Domain, Provenance, Symbol, tolerances
 
 P = Provenance
@@ -42,9 +43,9 @@ CLAUSES = [
         function="posterior_means",
         symbols=(Symbol(name="x_t", description="noisy points", domain=Domain(shape=("n", "d"))),
                  Symbol(name="a", description="data coefficient, a scalar or one per row",
-                        domain=Domain(low=0.0, shape=("n",))),
+                        domain=Domain(low=0.0, or_shape=("n",))),
                  Symbol(name="b", description="noise coefficient, a scalar or one per row",
-                        domain=Domain(low=0.0, shape=("n",))),
+                        domain=Domain(low=0.0, or_shape=("n",))),
                  *MIXTURE,
                  Symbol(name="x_hat", description="E[x | x_t], shape (n, d)", role="output"),
                  Symbol(name="z_hat", description="E[z | x_t], shape (n, d)", role="output")),
@@ -69,7 +70,7 @@ CLAUSES = [
         function="optimal_prediction",
         symbols=(Symbol(name="x_t", description="noisy points", domain=Domain(shape=("n", "d"))),
                  Symbol(name="t", description="time, a scalar or one per row (0 = data, 1 = noise)",
-                        domain=Domain(low=0.0, high=1.0, shape=("n",))),
+                        domain=Domain(low=0.0, high=1.0, or_shape=("n",))),
                  *MIXTURE,
                  Symbol(name="target",
                         description="what is predicted (family.affine): velocity (a' x + b' z; z − x on rf), "
@@ -79,7 +80,7 @@ CLAUSES = [
                         description="the interpolation x_t = a(t) x + b(t) z (family.affine; rf: a = 1 − t, b = t)",
                         domain=Domain(kind="choice", choices=PATHS), role="parameter"),
                  Symbol(name="schedule", description="the path's schedule (None: family.affine's default)",
-                        domain=Domain(kind="choice", choices=("none", "linear", "cosine", "geometric")),
+                        domain=Domain(kind="choice", choices=tuple(s for v in SCHEDULES.values() for s in v)),
                         role="parameter"),
                  Symbol(name="f_star", description="E[y | x_t], shape (n, d)", role="output")),
         tolerance=_ORACLE_TOL,

@@ -28,7 +28,7 @@ def test_blocked_oracle_matches_reference_at_every_block_size(monkeypatch, targe
     mix = AO.Mixture(W, M, C)
     for block in (9, 64, 1 << 20):                             # 1, 7 and 100+ rows per block, partial last block
         monkeypatch.setattr(AO, "BLOCK", block)
-        got = AO.optimal_prediction(torch.tensor(x), torch.tensor(t), mix, target=target, path=path).numpy()
+        got = mix.prediction(torch.tensor(x), torch.tensor(t), target=target, path=path).numpy()
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10, equal_nan=True)
 
 
@@ -36,10 +36,10 @@ def test_uniform_t_and_autograd_path_match(monkeypatch):
     monkeypatch.setattr(AO, "BLOCK", 64)
     x = torch.tensor(RNG.standard_normal((50, 3)), requires_grad=True)
     mix = AO.Mixture(W, M, C)
-    full = AO.optimal_prediction(x, torch.full((50,), 0.3, dtype=torch.float64), mix)       # autograd path
-    strided = AO.optimal_prediction(x.detach(), torch.full((1,), 0.3, dtype=torch.float64).expand(50), mix)
+    full = mix.prediction(x, torch.full((50,), 0.3, dtype=torch.float64))       # autograd path
+    strided = mix.prediction(x.detach(), torch.full((1,), 0.3, dtype=torch.float64).expand(50))
     torch.testing.assert_close(full.detach(), strided, rtol=1e-13, atol=1e-13)
-    xh, zh = AO.posterior_means(x.detach(), 0.7, 0.3, mix)
+    xh, zh = mix.posterior_means(x.detach(), 0.7, 0.3)
     torch.testing.assert_close(strided, zh - xh, rtol=1e-12, atol=1e-12)                  # rf velocity = E[z − x]
     full.sum().backward()                                                                 # differentiable
     assert x.grad is not None and bool(x.grad.isfinite().all())
@@ -95,7 +95,7 @@ def test_prediction_field_is_optimal_prediction_validated_once():
 def test_a_mixture_of_another_dtype_is_promoted():
     x = torch.tensor(RNG.standard_normal((20, 3)))
     t = torch.tensor(RNG.uniform(0, 1, 20))
-    want = AO.optimal_prediction(x, t, AO.Mixture(W, M, C))
-    got = AO.optimal_prediction(x.float(), t.float(), AO.Mixture(W, M, C, dtype=torch.float64))   # as the old code
+    want = AO.Mixture(W, M, C).prediction(x, t)
+    got = AO.Mixture(W, M, C, dtype=torch.float64).prediction(x.float(), t.float())   # as the old code
     assert got.dtype == torch.float32
     torch.testing.assert_close(got.double(), want, rtol=1e-5, atol=1e-5)

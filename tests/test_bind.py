@@ -28,7 +28,7 @@ def _functions(cid):
             getattr(importlib.import_module(f"accelerated.{m}"), c.function))
 
 
-NOT_YET = {"rf", "optimal", "sampler"}
+NOT_YET: set[str] = set()
 """Families whose functions are not yet bound by spec.bind.implements (issue 8 converts them one by one)."""
 
 

@@ -90,7 +90,7 @@ class Oracle:
         self.mixture = O.Mixture(*mixture)
 
     def __call__(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        return O.optimal_prediction(x, t, self.mixture)
+        return self.mixture.prediction(x, t)
 
 
 @dataclass
