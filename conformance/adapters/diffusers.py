@@ -70,6 +70,9 @@ def target(beta_schedule: str = "linear", prediction_type: str = "epsilon") -> T
             return s.step(m, k, x, eta=float(eta), variance_noise=xi).prev_sample
         return per_sample(one, (t, t_prev), model_output, x_t, torch.zeros_like(x_t) if noise is None else noise)
 
+    def flow_matching_scheduler(**config):  # untyped: mypy misreads the config-decorated class
+        return FlowMatchEulerDiscreteScheduler(**config)
+
     def flow(sigmas, shift=1.0):    # the flow-matching scheduler with these σ (the spec's t), one step per σ
         s = FlowMatchEulerDiscreteScheduler(shift=shift)
         s.set_timesteps(sigmas=[float(v) for v in sigmas])
@@ -85,6 +88,8 @@ def target(beta_schedule: str = "linear", prediction_type: str = "epsilon") -> T
         for i, ts in enumerate(s.timesteps):
             x = s.step(f(x, times(s.sigmas[i], x)), ts, x).prev_sample
         return x
+
+    shifter = flow_matching_scheduler(time_shift_type="exponential")   # Flux's: t' = e^μ / (e^μ + (1/t − 1)^σ)
 
     def karras(n, sigma_min, sigma_max, rho):
         s = EDMEulerScheduler(sigma_min=sigma_min, sigma_max=sigma_max, rho=rho, sigma_schedule="karras")
@@ -128,8 +133,7 @@ def target(beta_schedule: str = "linear", prediction_type: str = "epsilon") -> T
             "rf.interpolation": scale_noise,
             "family.interpolate": lambda x, z, t, path, schedule: scale_noise(x, z, t),
             "schedule.shift": lambda t, s: flow(t.reshape(-1), shift=s).sigmas[:-1].reshape(t.shape),
-            "schedule.shift_exponential": lambda t, mu, sigma=1.0: FlowMatchEulerDiscreteScheduler(
-                time_shift_type="exponential").time_shift(mu, sigma, t),
+            "schedule.shift_exponential": lambda t, mu, sigma=1.0: shifter.time_shift(mu, sigma, t),
             "schedule.karras": karras,
             "family.edm_precond": edm_precond,
             "family.edm_denoise": edm_denoise,
