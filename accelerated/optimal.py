@@ -19,14 +19,12 @@ import torch
 from spec import validate as V
 from spec.bind import implements
 from spec.errors import SpecInputError
-from spec.family import SCHEDULES
+from spec.family import PATHS, SCHEDULES, TARGETS  # noqa: F401  (PATHS, TARGETS: this module's)
 
 from . import family as F
 
 POSTERIOR = "optimal.posterior_means"
 PREDICTION = "optimal.prediction"
-TARGETS = F.TARGETS
-PATHS = F.PATHS
 
 
 def _work_dtype(dtype):

@@ -13,10 +13,10 @@ import torch
 
 from spec.bind import implements
 from spec.errors import SpecInputError
+from spec.family import VE_SIGMA_MAX, VE_SIGMA_MIN, VP_BETA_MAX, VP_BETA_MIN
 
 from ._tensors import col, exact_dtype, upcast
 from .ddpm import schedule, steps
-from .family import VE_SIGMA_MAX, VE_SIGMA_MIN, VP_BETA_MAX, VP_BETA_MIN
 
 MAX_STEPS = 10**5
 
