@@ -47,7 +47,8 @@ def per_row(v, like: torch.Tensor):
     like's trailing axes."""
     if not isinstance(v, torch.Tensor):
         return v
-    return v.to(like.dtype).reshape(v.shape + (1,) * (like.ndim - 1))
+    v = v.to(device=like.device, dtype=like.dtype)
+    return v if v.ndim == 0 else v.reshape(v.shape + (1,) * (like.ndim - 1))
 
 
 def per_sample_column(t, like: torch.Tensor) -> torch.Tensor:
@@ -61,9 +62,3 @@ def per_sample_column(t, like: torch.Tensor) -> torch.Tensor:
 def exact_dtype(device) -> torch.dtype:
     """The dtype of schedules and other per-step coefficients: float64, float32 on MPS (which has no float64)."""
     return torch.float32 if torch.device(device).type == "mps" else torch.float64
-
-
-def col(v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """A per-sample coefficient (shape () or (n,)) as a column that broadcasts against x (n, ...), in x's dtype."""
-    v = v.to(device=x.device, dtype=x.dtype)
-    return v if v.ndim == 0 else v.reshape(v.shape + (1,) * (x.ndim - 1))

@@ -24,7 +24,7 @@ def rk4_to_data(x_t, t, weights, means, covs, steps: int = RK4_STEPS):
     t, x = per_sample(t, x_t), x_t.to(m.mu.dtype)
 
     def rhs(y, sigma):
-        return -t[:, None] * O._posterior_velocity(y, t * (1.0 - sigma), m)
+        return -t[:, None] * m.rf_velocity(y, t * (1.0 - sigma))
 
     h = 1.0 / steps
     for k in range(steps):

@@ -14,7 +14,7 @@ from spec.bind import implements
 from spec.ddpm import COSINE_S
 from spec.errors import SpecInputError
 
-from ._tensors import col, exact_dtype, upcast
+from ._tensors import exact_dtype, per_row, upcast
 
 
 def steps(clause, name, t, lo, hi, indexing, T, device):
@@ -67,7 +67,7 @@ def forward(x0, eps, t, betas, indexing="one_based"):
     ab, om, _, _ = schedule(betas, "ddpm.forward")
     t = steps("ddpm.forward", "t", t, 0, betas.shape[0], indexing, betas.shape[0], ab.device)
     (x0, eps), dt = upcast(x0, eps)
-    return (col(ab[t].sqrt(), x0) * x0 + col(om[t].sqrt(), x0) * eps).to(dt)
+    return (per_row(ab[t].sqrt(), x0) * x0 + per_row(om[t].sqrt(), x0) * eps).to(dt)
 
 
 @implements("ddpm.loss")
@@ -89,8 +89,8 @@ def ancestral_step(x_t, eps_pred, t, betas, noise, sigma="beta_tilde", indexing=
     beta = b[t - 1]
     var = torch.where(t == 1, torch.zeros_like(beta), om[t - 1] / om[t] * beta if sigma == "beta_tilde" else beta)
     (x_t, eps_pred, noise), dt = upcast(x_t, eps_pred, noise)
-    return ((x_t - col(beta / om[t].sqrt(), x_t) * eps_pred) * col(torch.rsqrt(1.0 - beta), x_t)
-            + col(var.sqrt(), x_t) * noise).to(dt)
+    return ((x_t - per_row(beta / om[t].sqrt(), x_t) * eps_pred) * per_row(torch.rsqrt(1.0 - beta), x_t)
+            + per_row(var.sqrt(), x_t) * noise).to(dt)
 
 
 def _jump(clause, t, t_prev, indexing, betas):
@@ -118,15 +118,15 @@ def ddim_eta_step(x_t, model_output, t, t_prev, betas, eta, noise=None, predicti
     var = eta**2 * om[t_prev] / om[t] * jump                         # σ_t²
     rest = om[t_prev] * (1.0 - eta**2 * jump / om[t])                # 1 − ᾱ_{t'} − σ_t²
     (x_t, m, *xi), dt = upcast(x_t, model_output, *([] if noise is None else [noise]))
-    a, s = col(ab[t].sqrt(), x_t), col(om[t].sqrt(), x_t)
+    a, s = per_row(ab[t].sqrt(), x_t), per_row(om[t].sqrt(), x_t)
     if prediction_type == "epsilon":
         x0_hat, eps_hat = (x_t - s * m) / a, m
     elif prediction_type == "v_prediction":
         x0_hat, eps_hat = a * x_t - s * m, a * m + s * x_t
     else:
         x0_hat, eps_hat = m, (x_t - a * m) / s
-    x_prev = col(ab[t_prev].sqrt(), x_t) * x0_hat + col(rest.sqrt(), x_t) * eps_hat
-    return (x_prev + col(var.sqrt(), x_t) * xi[0] if xi else x_prev).to(dt)
+    x_prev = per_row(ab[t_prev].sqrt(), x_t) * x0_hat + per_row(rest.sqrt(), x_t) * eps_hat
+    return (x_prev + per_row(var.sqrt(), x_t) * xi[0] if xi else x_prev).to(dt)
 
 
 @implements("ddpm.ddim_step")

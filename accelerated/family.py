@@ -12,18 +12,7 @@ import torch
 
 from spec.bind import implements
 from spec.errors import SpecInputError
-from spec.family import (  # noqa: F401  (the tables, re-exported for accelerated.optimal and accelerated.sde)
-    COSINE_S,
-    DEFAULT_SCHEDULE,
-    PATHS,
-    SCHEDULES,
-    TARGETS,
-    VE_SIGMA_MAX,
-    VE_SIGMA_MIN,
-    VP_BETA_MAX,
-    VP_BETA_MIN,
-    path_schedule,
-)
+from spec.family import COSINE_S, VE_SIGMA_MAX, VE_SIGMA_MIN, VP_BETA_MAX, VP_BETA_MIN, path_schedule
 
 from ._tensors import per_sample_column, upcast
 

@@ -19,14 +19,12 @@ import torch
 from spec import validate as V
 from spec.bind import implements
 from spec.errors import SpecInputError
-from spec.family import SCHEDULES
+from spec.family import PATHS, SCHEDULES, TARGETS  # noqa: F401  (PATHS, TARGETS: this module's)
 
 from . import family as F
 
 POSTERIOR = "optimal.posterior_means"
 PREDICTION = "optimal.prediction"
-TARGETS = F.TARGETS
-PATHS = F.PATHS
 
 
 def _work_dtype(dtype):
@@ -107,6 +105,13 @@ class Mixture:
             raise SpecInputError(clause, "a/b", "not both 0 (x_t = 0 carries no information)", "a = b = 0")
         x_hat, z_hat = _posterior(x_t.to(wd), a, b, self)
         return x_hat.to(x_t.dtype), z_hat.to(x_t.dtype)
+
+    def rf_velocity(self, x, t):
+        """The rf oracle velocity E[z − x | x_t] on checked work-dtype tensors (x (n, d), t (n,)): no validation, for
+        ODE solvers' inner loops."""
+        t = _uniform(t)
+        one = torch.ones_like(t)
+        return _posterior(x, torch.rsub(t, 1.0), t, self, -one, one)    # a = 1 − t (torch.rsub: no Python operator)
 
     def prediction(self, x_t, t, target="velocity", path="rf", schedule=None, clause=PREDICTION):
         """f*(x_t, t) on this prebuilt mixture (optimal.prediction without rebuilding it)."""
@@ -225,12 +230,6 @@ def _singular(outs, x, a, b, m, c, d):
         return torch.where(clean | noise, fixed, outs[0])
     return torch.where(clean | noise, x_hat, outs[0]), torch.where(clean | noise, z_hat, outs[1])
 
-
-def _posterior_velocity(x, t, m: Mixture):
-    """The rf oracle velocity E[z − x | x_t] on validated work-dtype tensors (x (n, d), t (n,)), for ODE solvers."""
-    t = _uniform(t)
-    one = torch.ones_like(t)
-    return _posterior(x, torch.rsub(t, 1.0), t, m, -one, one)        # a = 1 − t (torch.rsub: no Python operator)
 
 
 @implements("optimal.posterior_means", unchecked=("weights", "means", "covs"))

@@ -13,10 +13,10 @@ import torch
 
 from spec.bind import implements
 from spec.errors import SpecInputError
+from spec.family import VE_SIGMA_MAX, VE_SIGMA_MIN, VP_BETA_MAX, VP_BETA_MIN
 
-from ._tensors import col, exact_dtype, upcast
+from ._tensors import exact_dtype, per_row, upcast
 from .ddpm import schedule, steps
-from .family import VE_SIGMA_MAX, VE_SIGMA_MIN, VP_BETA_MAX, VP_BETA_MIN
 
 MAX_STEPS = 10**5
 
@@ -56,13 +56,13 @@ def diffusion_squared(t: torch.Tensor, path: str) -> torch.Tensor:
 def forward_sde(x, t, path="vp"):
     """(f(x, t), g(t)) of dx = f dt + g dW for the vp / ve path (Song et al. 2021)."""
     (xw,), dt = upcast(x)
-    return (col(drift_coefficient(t, path), xw) * xw).to(dt), diffusion_squared(t, path).sqrt().to(dt)
+    return (per_row(drift_coefficient(t, path), xw) * xw).to(dt), diffusion_squared(t, path).sqrt().to(dt)
 
 
 def _score_drift(x, t, score, path, half):
     (xw, sw), dt = upcast(x, score)
     g2 = (0.5 if half else 1.0) * diffusion_squared(t, path)
-    return (col(drift_coefficient(t, path), xw) * xw - col(g2, xw) * sw).to(dt)
+    return (per_row(drift_coefficient(t, path), xw) * xw - per_row(g2, xw) * sw).to(dt)
 
 
 @implements("sde.reverse")
@@ -93,6 +93,6 @@ def euler_maruyama_sample(score, x1, noise, path="vp"):
                                  f"{type(s).__name__} {tuple(getattr(s, 'shape', ()))}")
         tk = torch.full((n,), (T - k) / T, dtype=exact_dtype(x.device), device=x.device)
         g2 = diffusion_squared(tk, path)
-        x = x - (col(drift_coefficient(tk, path), x) * x - col(g2, x) * s.to(x.dtype)) / T + col((g2 / T).sqrt(),
-                                                                                                   x) * noise[k]
+        drift = per_row(drift_coefficient(tk, path), x) * x - per_row(g2, x) * s.to(x.dtype)
+        x = x - drift / T + per_row((g2 / T).sqrt(), x) * noise[k]
     return x.to(dt)

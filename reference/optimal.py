@@ -19,13 +19,12 @@ import numpy as np
 from spec import validate as V
 from spec.bind import implements
 from spec.errors import SpecInputError
+from spec.family import PATHS, TARGETS  # noqa: F401  (this module's tables, named as in spec)
 
 from . import family as F
 
 POSTERIOR = "optimal.posterior_means"
 PREDICTION = "optimal.prediction"
-TARGETS = F.TARGETS
-PATHS = F.PATHS
 
 
 # ---- validation ---------------------------------------------------------------------------------

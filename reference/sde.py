@@ -14,9 +14,9 @@ import numpy as np
 
 from spec.bind import implements
 from spec.errors import SpecInputError
+from spec.family import VE_SIGMA_MAX, VE_SIGMA_MIN, VP_BETA_MAX, VP_BETA_MIN
 
 from .ddpm import schedule, steps
-from .family import VE_SIGMA_MAX, VE_SIGMA_MIN, VP_BETA_MAX, VP_BETA_MIN
 
 MAX_STEPS = 10**5
 

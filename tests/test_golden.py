@@ -78,7 +78,7 @@ def test_manifest_lists_every_file_with_its_hash_tolerances_and_conventions(gold
                                          "atol": spec.get("cfg.combine").tolerance.float32.atol}
     assert len(e["files"]) == 3 * 3 * 3  # 3 forms × 3 dtypes × (json, npz, txt)
     assert all(e["exportable"] for e in m["clauses"].values())
-    with open(os.path.join(goldens, "sampler.euler", "float32", "time=reversed_time.json")) as f:
+    with open(os.path.join(goldens, "sampler.euler", "float32", "time=reversed_time+grid=uniform.json")) as f:
         f_arg = json.load(f)["cases"][0]["inputs"]["f"]
     assert f_arg["type"] == "field" and f_arg["kind"] == "linear"     # the callable, as a linear field
 

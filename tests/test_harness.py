@@ -278,3 +278,25 @@ def test_target_independent_checks_run_in_a_forked_worker(monkeypatch):
         bg.close()
     monkeypatch.setenv("GENSPEC_WORKERS", "0")
     assert background.Background([("proof", "gan.value", 0)], "ci").pool is None
+
+
+def test_spec_only_properties_run_in_the_worker_and_fail_there(monkeypatch):
+    """A property of a clause with nothing to bind never calls the target: the worker runs it (issue 15, the second
+    core), and its failure comes back as the check's message."""
+    from conformance.harness import background
+    from conformance.harness.declare import ClauseChecks, Property
+
+    def false_claim(ctx, fn, inp):
+        ctx.require("cfg.concentration", False, "the planted claim is false")
+
+    monkeypatch.setenv("GENSPEC_WORKERS", "1")
+    fake = ClauseChecks(clause="cfg.concentration", properties=(Property("false", false_claim, cases=None),))
+    monkeypatch.setattr(background, "checks_for", lambda cid: fake)
+    import conformance.harness.run as run
+    monkeypatch.setattr(run, "checks_for", lambda cid: fake)
+    bg = background.Background([("property", "cfg.concentration", 0)], "ci")
+    try:
+        done, msg = bg.result(("property", "cfg.concentration", 0))
+        assert done and "the planted claim is false" in msg
+    finally:
+        bg.close()

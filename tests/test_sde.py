@@ -23,6 +23,7 @@ from conformance.harness.api import check, failing
 from conformance.harness.target import from_modules
 from reference import family as F
 from spec import SpecInputError
+from spec.family import DEFAULT_SCHEDULE
 
 W = np.array([0.3, 0.7])
 MU = np.array([[-2.0, 0.0], [1.5, 1.0]])
@@ -32,7 +33,7 @@ N, T, ALPHA = 4000, 200, 1e-3
 
 
 def _ab(t, path):
-    a, b, _, _ = F._path_ab(np.atleast_1d(np.float64(t)), path, F.DEFAULT_SCHEDULE[path])
+    a, b, _, _ = F._path_ab(np.atleast_1d(np.float64(t)), path, DEFAULT_SCHEDULE[path])
     return a[0], b[0]
 
 

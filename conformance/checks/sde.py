@@ -11,6 +11,7 @@ from reference import family as F
 from reference import optimal as O
 from reference import sde as R
 from reference.ddpm import beta_schedule
+from spec.family import DEFAULT_SCHEDULE, VE_SIGMA_MAX, VE_SIGMA_MIN, VP_BETA_MAX, VP_BETA_MIN
 from spec.schema import Tolerance
 
 from ..harness.arrays import gaussian
@@ -83,7 +84,7 @@ def _pf_is_velocity():
     return sp.simplify(_drift_k(a) * x_ - _g2(a, b) * s_ / 2 - (sp.diff(a, t_) * ex + sp.diff(b, t_) * ez))
 
 
-_NUM = {bmin: F.VP_BETA_MIN, bmax: F.VP_BETA_MAX, smin: F.VE_SIGMA_MIN, smax: F.VE_SIGMA_MAX}
+_NUM = {bmin: VP_BETA_MIN, bmax: VP_BETA_MAX, smin: VE_SIGMA_MIN, smax: VE_SIGMA_MAX}
 _K = {p: sp.lambdify(t_, _drift_k(a).subs(_NUM) + 0 * t_, "numpy") for p, a in (("vp", A_VP), ("ve", A_VE))}
 _G2 = {p: sp.lambdify(t_, _g2(a, b).subs(_NUM), "numpy") for p, a, b in (("vp", A_VP, B_VP), ("ve", A_VE, B_VE))}
 
@@ -139,7 +140,7 @@ def _state_cases(clause):
 
 def _marginal_variance(t, path, c2):
     """Var x_t = a(t)² c² + b(t)² for data N(0, c² I) on the path (family.affine's a, b)."""
-    a, b, _, _ = F._path_ab(np.asarray(t, dtype=np.float64), path, F.DEFAULT_SCHEDULE[path])
+    a, b, _, _ = F._path_ab(np.asarray(t, dtype=np.float64), path, DEFAULT_SCHEDULE[path])
     return a * a * c2 + b * b
 
 

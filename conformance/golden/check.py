@@ -75,6 +75,12 @@ class ResultsTarget:
     def binding(self, clause_id: str):
         return (lambda **_: None) if clause_id in self.bound else None
 
+    def time_of(self, clause_id: str) -> str:
+        return "noise_at_1"               # goldens are written in the spec's time (t = 1 noise)
+
+    def precision_of(self, clause_id: str) -> str | None:
+        return None
+
 
 def _as_got(obj, expected):
     """A results value shaped like the expected one (a flat list takes the expected shape)."""

@@ -114,11 +114,17 @@ def pytest_collection_modifyitems(session, config, items):
     if len(keep) != len(items):
         config.hook.pytest_deselected(items=[it for it in items if it not in keep])
     # the target-independent checks last: a worker process computes them meanwhile (conformance/background.py)
-    spec_side = [it for it in keep if it.originalname in _BACKGROUND]
-    items[:] = [it for it in keep if it.originalname not in _BACKGROUND] + spec_side
+    spec_side = [it for it in keep if _in_background(it)]
+    items[:] = [it for it in keep if not _in_background(it)] + spec_side
 
 
 _BACKGROUND = ("test_proof", "test_reference_matches_derivation")
+
+
+def _in_background(item) -> bool:
+    """Proofs, derivations and the properties of clauses with no function: none of them calls the target."""
+    return item.originalname in _BACKGROUND or (
+        item.originalname == "test_property" and spec.get(item.callspec.params["clause_id"]).function is None)
 
 
 def pytest_collection_finish(session):
@@ -127,13 +133,17 @@ def pytest_collection_finish(session):
         return
     st = state(config)
     jobs = []
+    for it in session.items:                        # the spec-only properties first: the longest jobs
+        cid = it.callspec.params.get("clause_id") if hasattr(it, "callspec") else None
+        if it.originalname == "test_property" and cid and spec.get(cid).function is None:
+            jobs.insert(0, ("property", cid, checks_for(cid).properties.index(it.callspec.params["item"])))
     for it in session.items:
         if it.originalname == "test_proof":
             cid = it.callspec.params["clause_id"]
             jobs.append(("proof", cid, checks_for(cid).proofs.index(it.callspec.params["item"])))
         elif it.originalname == "test_reference_matches_derivation":
             jobs.append(("derivation", it.callspec.params["clause_id"], 0))
-    st.background = Background(jobs if not config.option.collectonly else [], st.profile)
+    st.background = Background(jobs if not config.option.collectonly else [], st.profile, st.ctx.dtype)
 
 
 def check_name(item) -> str:
