@@ -47,7 +47,9 @@ class ARJobConfig:
     cond: str = "text"              # "text" (byte-level text encoder) or "class"
     ar_steps: int = 6000
     ar_batch: int = 32
-    p_drop: float = 0.3             # conditioning dropout (cfg.dropout)
+    p_drop: float = 0.3             # conditioning dropout (cfg.dropout). Measured (held-out NLL of the null model
+    # over the mixture of the conditionals, nats/sequence): 8.75 at 0.1 (class, 3000 steps), 6.38 at 0.3 and 3.12 at
+    # 0.5 (text, 6000 steps); 0.5 costs the conditional model 2 nats and lowered adherence at every w
     width: int = 64
     depth: int = 2
     heads: int = 4
