@@ -15,11 +15,9 @@ from spec import validate as V
 from spec.bind import implements
 from spec.errors import SpecInputError
 
-from . import _tensors
 from ._tensors import work_dtype
 
 VELOCITY = "cond.velocity"
-choice, integers, tensor = V.option, V.integers, _tensors.tensor   # argument checks sde (not bound yet) imports
 
 
 def null_value(num_classes, null_label="extra_class"):

@@ -22,13 +22,10 @@ from spec.errors import SpecInputError
 from spec.family import PATHS, SCHEDULES, TARGETS  # noqa: F401  (PATHS, TARGETS: this module's)
 
 from . import family as F
+from ._tensors import work_dtype
 
 POSTERIOR = "optimal.posterior_means"
 PREDICTION = "optimal.prediction"
-
-
-def _work_dtype(dtype):
-    return dtype if dtype in (torch.float64, torch.float32) else torch.float32
 
 
 def _as(v, like, dtype):
@@ -93,12 +90,12 @@ class Mixture:
     def of(cls, weights, means, covs, clause, like):
         if isinstance(weights, Mixture):
             return weights
-        return cls(weights, means, covs, clause, device=like.device, dtype=_work_dtype(like.dtype))
+        return cls(weights, means, covs, clause, device=like.device, dtype=work_dtype(like.dtype))
 
     def posterior_means(self, x_t, a, b, clause=POSTERIOR):
         """(E[x | x_t], E[z | x_t]) on this prebuilt mixture (optimal.posterior_means without rebuilding it)."""
         x_t = _points(clause, x_t, self.d)
-        wd = _work_dtype(x_t.dtype)
+        wd = work_dtype(x_t.dtype)
         n = x_t.shape[0]
         a, b = _per_sample(clause, "a", a, n, x_t, wd), _per_sample(clause, "b", b, n, x_t, wd)
         if bool(((a == 0) & (b == 0)).any()):
@@ -116,7 +113,7 @@ class Mixture:
     def prediction(self, x_t, t, target="velocity", path="rf", schedule=None, clause=PREDICTION):
         """f*(x_t, t) on this prebuilt mixture (optimal.prediction without rebuilding it)."""
         x_t = _points(clause, x_t, self.d)
-        wd = _work_dtype(x_t.dtype)
+        wd = work_dtype(x_t.dtype)
         t = _per_sample(clause, "t", t, x_t.shape[0], x_t, wd, 0.0, 1.0)
         a, b, cc, dd = coefficients(_uniform(t), path, target, schedule)
         return _posterior(x_t.to(wd), a, b, self, cc, dd).to(x_t.dtype)
@@ -236,7 +233,7 @@ def _singular(outs, x, a, b, m, c, d):
 def posterior_means(x_t, a, b, weights, means, covs):
     """(E[x | x_t], E[z | x_t]) for x ~ Σ w_k N(μ_k, Σ_k), z ~ N(0, I), x_t = a x + b z  (01 §3.2); the mixture
     (arrays or tensors) is validated by :class:`Mixture` (a prebuilt one: ``Mixture.posterior_means``)."""
-    return Mixture(weights, means, covs, POSTERIOR, device=x_t.device, dtype=_work_dtype(x_t.dtype)).posterior_means(
+    return Mixture(weights, means, covs, POSTERIOR, device=x_t.device, dtype=work_dtype(x_t.dtype)).posterior_means(
         x_t, a, b)
 
 
@@ -252,7 +249,7 @@ def coefficients(t, path="rf", target="velocity", schedule=None, clause=PREDICTI
 def optimal_prediction(x_t, t, weights, means, covs, target="velocity", path="rf", schedule=None):
     """f*(x_t, t) = c(t) E[x | x_t] + d(t) E[z | x_t]: the MSE-optimal predictor of y = c x + d z  (01 §3.2); a
     prebuilt mixture: ``Mixture.prediction``."""
-    m = Mixture(weights, means, covs, PREDICTION, device=x_t.device, dtype=_work_dtype(x_t.dtype))
+    m = Mixture(weights, means, covs, PREDICTION, device=x_t.device, dtype=work_dtype(x_t.dtype))
     return m.prediction(x_t, t, target, path, schedule)
 
 
@@ -268,7 +265,7 @@ def prediction_field(weights, means=None, covs=None, target="velocity", path="rf
     if schedule is not None:
         V.choice(c, "schedule", schedule, tuple(s for v in SCHEDULES.values() for s in v))
     m = weights if isinstance(weights, Mixture) else Mixture(weights, means, covs, c, device=device,
-                                                            dtype=_work_dtype(dtype))
+                                                            dtype=work_dtype(dtype))
 
     def f(x_t, t):
         if not isinstance(x_t, torch.Tensor) or x_t.ndim != 2 or x_t.shape[1] != m.d:

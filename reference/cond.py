@@ -18,7 +18,6 @@ from spec.bind import implements
 from spec.errors import SpecInputError
 
 VELOCITY = "cond.velocity"
-choice, integers = V.option, V.integers           # argument checks sde (not bound yet) imports
 
 
 def null_value(num_classes, null_label="extra_class"):

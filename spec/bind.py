@@ -98,7 +98,10 @@ def implements(clause_id: str, *, backend: str | None = None, unchecked: tuple[s
                 a[name] = check(a[name], dims)
             for name, other in against:
                 _broadcasts(clause_id, name, a[name], other, a[other])
-            return fn(**a) if simple else fn(*sig.bind(**a).args, **sig.bind(**a).kwargs)
+            if simple:
+                return fn(**a)
+            bound = sig.bind(**a)
+            return fn(*bound.args, **bound.kwargs)
 
         checked.clause = clause_id          # type: ignore[attr-defined]
         checked.raw = fn                    # type: ignore[attr-defined]
@@ -125,7 +128,7 @@ def _plan(clause: Clause, fn, sig: inspect.Signature, backend: str) -> list[tupl
 
 def _convention_check(clause: str, conv: Convention) -> Check:
     options = tuple(v.name for v in conv.variants)
-    return lambda v, dims: V.option(clause, conv.name, v, options)
+    return lambda v, dims: V.choice(clause, conv.name, v, options)
 
 
 def _symbol_check(clause: str, sym: Symbol, backend: str, optional: bool) -> Check:
@@ -134,7 +137,7 @@ def _symbol_check(clause: str, sym: Symbol, backend: str, optional: bool) -> Che
     if d.kind == "callable":
         check: Check = lambda v, dims: V.callable_(clause, name, v, "a callable " + sym.description.split(",")[0])
     elif d.kind == "choice":
-        check = lambda v, dims: V.option(clause, name, v, d.choices)
+        check = lambda v, dims: V.choice(clause, name, v, d.choices)
     elif not d.shape and d.or_shape is None and d.broadcast_to is None:
         if d.kind == "integer":                         # an int64 count: never a float like 1e308
             lo, hi = max(d.low, -(2**63)), min(d.high, 2**63 - 1)

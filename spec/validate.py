@@ -107,6 +107,7 @@ def scalar(clause: str, name: str, v, low=-math.inf, high=math.inf, *, low_close
 
 
 def choice(clause: str, name: str, v, options) -> str:
+    """One of the named options: a string (an array is an input error, not an ambiguous comparison)."""
     if not isinstance(v, str) or v not in options:
         raise SpecInputError(clause, name, f"one of {list(options)}", repr(v)[:60])
     return v
@@ -130,12 +131,6 @@ def integers(clause: str, name: str, v, ndim: int | None = 1):
         raise SpecInputError(clause, name, f"an array with {ndim} dimensions", f"shape {tuple(a.shape)}")
     return a
 
-
-def option(clause: str, name: str, v, options) -> str:
-    """One of the named options: a string (an array is an input error, not an ambiguous comparison)."""
-    if not isinstance(v, str):
-        raise SpecInputError(clause, name, f"one of {list(options)}", type(v).__name__)
-    return choice(clause, name, v, options)
 
 
 def count(clause: str, name: str, v, low=1, high=2**31 - 1) -> int:

@@ -28,15 +28,11 @@ def _functions(cid):
             getattr(importlib.import_module(f"accelerated.{m}"), c.function))
 
 
-NOT_YET: set[str] = set()
-"""Families whose functions are not yet bound by spec.bind.implements (issue 8 converts them one by one)."""
 
 
 @pytest.mark.parametrize("cid", FUNCTIONS)
 def test_reference_and_accelerated_take_the_same_arguments(cid):
     """Signature parity: the same parameter names, in the same order, with the same defaults (conventions included)."""
-    if spec.module_of(cid) in NOT_YET:
-        pytest.skip(f"{spec.module_of(cid)} is not converted yet")
     ref, acc = _functions(cid)
     p = lambda f: [(q.name, q.default) for q in inspect.signature(f).parameters.values()]   # noqa: E731
     assert p(ref) == p(acc)
@@ -44,8 +40,6 @@ def test_reference_and_accelerated_take_the_same_arguments(cid):
 
 @pytest.mark.parametrize("cid", FUNCTIONS)
 def test_every_function_is_bound_to_its_clause(cid):
-    if spec.module_of(cid) in NOT_YET:
-        pytest.skip(f"{spec.module_of(cid)} is not converted yet")
     for fn in _functions(cid):
         assert getattr(fn, "clause", None) == cid, f"{fn.__module__}.{fn.__name__} is not @implements({cid!r})"
 

@@ -33,6 +33,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
+from typing import cast
 
 import numpy as np
 import torch
@@ -41,6 +42,7 @@ import torch.nn as nn
 from accelerated import consistency, distill, rf
 from accelerated import optimal as O
 from accelerated.models.flow import FlowConfig, VelocityMLP, sample_mixture
+from accelerated.models.train import EMA
 from accelerated.sampler import euler_sample
 from spec.errors import GenspecError
 
@@ -210,7 +212,8 @@ def consistency_distillation(mixture=FOUR_MODES, c: DistillConfig | None = None)
     ev = Evaluation.of(mixture, c.eval_points, c.seed + 1)
     teacher = Oracle(mixture)
     model = ConsistencyModel(regress_on_teacher(mixture, c, gen))
-    target = copy.deepcopy(model).requires_grad_(False)
+    ema = EMA(model, c.ema)
+    target = cast(ConsistencyModel, ema.model)             # the EMA copy θ⁻
     one_step = lambda f: ev.error(f(ev.z.float(), torch.ones(len(ev.z))).detach())
     before = one_step(target)
     opt = torch.optim.Adam(model.parameters(), lr=c.lr)
@@ -222,9 +225,7 @@ def consistency_distillation(mixture=FOUR_MODES, c: DistillConfig | None = None)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        with torch.no_grad():                                   # θ⁻ ← μθ⁻ + (1 − μ)θ
-            for p_ema, p in zip(target.parameters(), model.parameters(), strict=True):
-                p_ema.lerp_(p, 1.0 - c.ema)
+        ema.update(model)                                        # θ⁻ ← μθ⁻ + (1 − μ)θ
         losses.append(loss.item())
     result = ConsistencyResult(one_step(target), before, ev.euler_error(teacher, 1),
                                {k: ev.euler_error(teacher, k) for k in (1, 2, 4, 50)}, losses,

@@ -44,6 +44,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
+from typing import cast
 
 import numpy as np
 import torch
@@ -59,7 +60,7 @@ from accelerated.models.pipeline import TextToImage, guided_velocity
 from accelerated.models.t2i import Denoiser, T2IConfig, encode_latents
 from accelerated.models.t2i import run as train_t2i
 from accelerated.models.text import TextConfig, TextEmbedding
-from accelerated.models.train import Progress, adamw, load_checkpoint, seed_everything
+from accelerated.models.train import EMA, Progress, adamw, load_checkpoint, seed_everything
 from accelerated.sampler import euler_sample
 from spec.errors import GenspecError
 
@@ -325,7 +326,8 @@ def consistency_distillation(teacher: Teacher, texts: CaptionTexts, warm: nn.Mod
     t_n = n/N along one guided-teacher Euler step; returns the EMA network θ⁻ (the one Song et al. sample with)."""
     shape = teacher.latent_shape
     model = ConsistencyModel(copy.deepcopy(warm).requires_grad_(True))
-    target = copy.deepcopy(model).requires_grad_(False)
+    ema = EMA(model, c.ema)
+    target = cast(ConsistencyModel, ema.model)             # the EMA copy θ⁻
     opt = adamw(model.parameters(), c.lr)
     bar = Progress("consistency", c.cd_steps) if progress else None
     t0, losses = time.perf_counter(), []
@@ -340,9 +342,7 @@ def consistency_distillation(teacher: Teacher, texts: CaptionTexts, warm: nn.Mod
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        with torch.no_grad():                         # θ⁻ ← μθ⁻ + (1 − μ)θ
-            for p_ema, p in zip(target.parameters(), model.parameters(), strict=True):
-                p_ema.lerp_(p, 1.0 - c.ema)
+        ema.update(model)                                        # θ⁻ ← μθ⁻ + (1 − μ)θ
         losses.append(loss.item())
         if bar:
             bar.update(loss=losses[-1])

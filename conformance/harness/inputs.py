@@ -82,8 +82,12 @@ def inputs(clause_id: str, *, dims: dict | None = None, every: int = 3, **given)
         def size(name):
             if name not in sizes:
                 r = dim_ranges.get(name, (1, 4))
-                sizes[name] = r if isinstance(r, int | tuple) and name == "..." or isinstance(r, int) else draw(
-                    r if isinstance(r, st.SearchStrategy) else st.integers(*r))
+                if isinstance(r, st.SearchStrategy):
+                    sizes[name] = draw(r)
+                elif isinstance(r, int) or name == "...":      # a fixed size, or fixed trailing dimensions
+                    sizes[name] = r
+                else:
+                    sizes[name] = draw(st.integers(*r))
             return sizes[name]
 
         edges = draw(st.integers(0, every - 1)) == 0
