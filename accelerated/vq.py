@@ -6,6 +6,8 @@ autograd: straight_through and vq_loss return the values and the gradients torch
 """
 from __future__ import annotations
 
+import math
+
 import torch
 
 from spec.bind import implements
@@ -101,3 +103,12 @@ def sampling_probs(logits, temperature=1.0, top_k=0, top_k_ties="keep_ties"):
 def guided_logits(l_y, l_null, w, form="one_plus_w"):
     """ℓ_cfg = (1 + w) ℓ_y − w ℓ_∅ (= ℓ_∅ + s (ℓ_y − ℓ_∅), s = 1 + w: LlamaGen's cfg_scale): cfg.combine on logits."""
     return cfg_combine.raw(l_y, l_null, w, form)
+
+
+@implements("ar.plausibility")
+def plausible_tokens(l_y, alpha):
+    """V = {j : p_y,j ≥ α max p_y} = {j : ℓ_y,j ≥ max ℓ_y + log α}; α = 0 keeps every token (Li et al. 2023)."""
+    if alpha == 0.0:
+        return torch.ones_like(l_y, dtype=torch.bool)
+    (lw,), _ = upcast(l_y)
+    return lw - lw.amax(dim=1, keepdim=True) >= math.log(alpha)

@@ -84,3 +84,11 @@ def guided_logits(l_y, l_null, w, form="one_plus_w"):
     """ℓ_cfg = (1 + w) ℓ_y − w ℓ_∅ = ℓ_∅ + s (ℓ_y − ℓ_∅), s = 1 + w (LlamaGen's cfg_scale is s); l_y, l_null
     (n, K): cfg.combine on logits."""
     return cfg_combine.raw(l_y, l_null, w, form)
+
+
+@implements("ar.plausibility")
+def plausible_tokens(l_y, alpha):
+    """V = {j : p_y,j ≥ α max p_y} = {j : ℓ_y,j ≥ max ℓ_y + log α}; α = 0 keeps every token (Li et al. 2023)."""
+    if alpha == 0.0:
+        return np.ones_like(l_y, dtype=bool)
+    return l_y - l_y.max(axis=1, keepdims=True) >= np.log(alpha)

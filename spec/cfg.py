@@ -1,14 +1,7 @@
 """Clauses of the cfg family: classifier-free guidance (sources 00, 01, 03, 04).
 
 v_y = f(x_t, y, t) and v_∅ = f(x_t, y_∅, t) are the conditional and unconditional predictions of one network
-(cond.velocity). ⚠ The notes write the guided combination in three ways; the spec names each as a variant of
-the convention `form` of every clause that takes a guidance weight:
-
-    one_plus_w          (1 + w) v_y − w v_∅          (00; Ho & Salimans 2022)       off at w = 0, v_∅ at w = −1
-    conditional_offset  v_y + w (v_y − v_∅)          (03)                           off at w = 0, v_∅ at w = −1
-    scale               v_∅ + s (v_y − v_∅)          (04; 03's "w=7.5")             off at s = 1, v_∅ at s = 0
-
-with s = 1 + w. The first two are one function of w written twice.
+(cond.velocity). ⚠ The notes write the guided combination in three ways: FORM names each, with s = 1 + w.
 """
 from .cond import GM_SYMBOLS, NULL_LABEL
 from .schema import Clause, Convention, Domain, Provenance, Symbol, Variant, tolerances
@@ -31,7 +24,7 @@ FORM = Convention(
                 mapping=r"s = 1 + w,\ w = s - 1. Guidance off at s = 1, unconditional at s = 0. 03's "
                         r"'50 Euler steps with CFG w=7.5' (SDXL-like) is a value of this form: w = 6.5 in the "
                         r"default form. Also diffusers' guidance_scale",
-                sources=("04", "03")),
+                sources=("04", "03"), arguments={"w": "1 + w"}),
     ),
 )
 
@@ -69,6 +62,15 @@ W = Symbol(name="w",
            domain=Domain(low=-W_MAX, high=W_MAX), role="parameter")
 NUM_CLASSES = Symbol(name="num_classes", description="C, the number of real classes (the null label is C or −1)",
                      domain=Domain(kind="integer", low=1), role="parameter")
+LABELS = Symbol(name="y", description="class labels in {0, …, C − 1}", domain=Domain(kind="integer", low=0,
+                                                                                   shape=("n",)))
+TIME = Symbol(name="t", description="time, a scalar or one per point",
+              domain=Domain(low=0.0, high=1.0, or_shape=("n",)))
+F = Symbol(name="f", description="conditional predictor f(x_t, y, t), row-wise, t given as an (n,) array",
+           domain=Domain(kind="callable"))
+V_Y = Symbol(name="v_y", description="conditional prediction f(x_t, y, t), one row per sample",
+             domain=Domain(shape=("n", "...")))
+V_NULL = Symbol(name="v_null", description="unconditional prediction f(x_t, y_∅, t)", domain=Domain(shape=("n", "...")))
 
 _COMBINE_TOL = tolerances(
     float64=(1e-12, 1e-12), float32=(1e-5, 5e-6), bfloat16=(1e-2, 2e-2),
@@ -107,11 +109,7 @@ CLAUSES = [
                     P(source="04", quote="v_cfg = v_uncond + w * (v_cond − v_uncond)."),
                     P(source="03", quote="50 Euler steps with CFG w=7.5")),
         function="cfg_combine",
-        symbols=(Symbol(name="v_y", description="conditional prediction f(x_t, y, t)",
-                        domain=Domain(shape=("n", "..."))),
-                 Symbol(name="v_null", description="unconditional prediction f(x_t, y_∅, t)",
-                        domain=Domain(shape=("n", "..."))),
-                 W,
+        symbols=(V_Y, V_NULL, W,
                  Symbol(name="v_cfg", description="guided prediction", role="output")),
         conventions=(FORM,),
         tolerance=_COMBINE_TOL,
@@ -162,12 +160,7 @@ CLAUSES = [
                     P(source="00", quote=r"$$ v^{cfg} = (1+w)v^y - w v^\varnothing. $$")),
         function="guided_prediction",
         symbols=(Symbol(name="x_t", description="noisy points", domain=Domain(shape=("n", "d"))),
-                 Symbol(name="y", description="class labels in {0, …, C − 1}", domain=Domain(kind="integer", low=0,
-                                                                                           shape=("n",))),
-                 Symbol(name="t", description="time, a scalar or one per point",
-                        domain=Domain(low=0.0, high=1.0, or_shape=("n",))),
-                 W,
-                 *GM_SYMBOLS,
+                 LABELS, TIME, W, *GM_SYMBOLS,
                  Symbol(name="target", description="the parameterisation of the prediction (family.affine)",
                         domain=Domain(kind="choice", choices=("velocity", "epsilon", "x", "v", "score")),
                         role="parameter"),
@@ -195,8 +188,7 @@ CLAUSES = [
                       quote="randomly dropping the conditioning during training (commonly 50% of the time)"),
                     P(source="00", quote="we randomly drop the conditioning input $y$ with some probability")),
         function="drop_labels",
-        symbols=(Symbol(name="y", description="class labels in {0, …, C − 1}", domain=Domain(kind="integer", low=0,
-                                                                                          shape=("n",))),
+        symbols=(LABELS,
                  Symbol(name="u", description="uniforms on [0, 1), one per label (given, so the function is "
                                               "deterministic)", domain=Domain(low=0.0, high=1.0, high_closed=False,
                                                                               shape=("n",))),
@@ -226,14 +218,8 @@ CLAUSES = [
                     P(source="00", quote="the model must be evaluated twice per denoising step"),
                     P(source="04", quote="at the cost of evaluating the model twice per step")),
         function="guided_velocity",
-        symbols=(Symbol(name="f", description="conditional predictor f(x_t, y, t), row-wise, t given as an (n,) array",
-                        domain=Domain(kind="callable")),
-                 Symbol(name="x_t", description="points", domain=Domain(shape=("n", "d"))),
-                 Symbol(name="y", description="class labels in {0, …, C − 1}", domain=Domain(kind="integer", low=0,
-                                                                                           shape=("n",))),
-                 Symbol(name="t", description="time, a scalar or one per point",
-                        domain=Domain(low=0.0, high=1.0, or_shape=("n",))),
-                 W, NUM_CLASSES,
+        symbols=(F, Symbol(name="x_t", description="points", domain=Domain(shape=("n", "d"))), LABELS, TIME, W,
+                 NUM_CLASSES,
                  Symbol(name="v_cfg", description="guided prediction", role="output")),
         conventions=(FORM, NULL_LABEL),
         tolerance=_GUIDED_STEP_TOL,
@@ -252,12 +238,7 @@ CLAUSES = [
                     P(source="03", quote="Starting from random noise in latent space, T denoising steps with CFG "
                                          "produce a clean latent.")),
         function="guided_euler_sample",
-        symbols=(Symbol(name="f", description="conditional predictor f(x_t, y, t), row-wise, t an (n,) array",
-                        domain=Domain(kind="callable")),
-                 Symbol(name="x1", description="noise at t = 1", domain=Domain(shape=("n", "d"))),
-                 Symbol(name="y", description="class labels in {0, …, C − 1}", domain=Domain(kind="integer", low=0,
-                                                                                           shape=("n",))),
-                 W,
+        symbols=(F, Symbol(name="x1", description="noise at t = 1", domain=Domain(shape=("n", "d"))), LABELS, W,
                  Symbol(name="T", description="number of Euler steps", domain=Domain(kind="integer", low=1),
                         role="parameter"),
                  NUM_CLASSES,
@@ -285,10 +266,7 @@ CLAUSES = [
                       quote="rescale classifier-free guidance to prevent over-exposure"),
                     P(source="03", quote="At w = 10: even more cat-like but oversaturated colors, artifacts appear.")),
         function="rescaled_guidance",
-        symbols=(Symbol(name="v_y", description="conditional prediction, one row per sample",
-                        domain=Domain(shape=("n", "..."))),
-                 Symbol(name="v_null", description="unconditional prediction", domain=Domain(shape=("n", "..."))),
-                 W,
+        symbols=(V_Y, V_NULL, W,
                  Symbol(name="phi", description="φ ∈ [0, 1], the share of the rescaled prediction (0.7 in the paper)",
                         domain=Domain(low=0.0, high=1.0), role="parameter"),
                  Symbol(name="v_out", description="the blended prediction", role="output")),

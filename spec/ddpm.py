@@ -27,7 +27,7 @@ INDEXING = Convention(
                 statement=r"k \in \{0,\dots,T-1\},\ \texttt{alpha\_bars}[k] = \prod_{s=0}^{k}(1-\beta_s)",
                 mapping=r"k = t - 1: 02's torch.randint(0, T) and alpha_bars[t]; k = 0 is one corruption (β_1), "
                         r"and the data (t = 0) is k = −1 where a step's target is needed",
-                sources=("02",))))
+                sources=("02",), arguments={"t": "t - 1", "t_prev": "t_prev - 1"})))
 
 _REDUCTION = Convention(
     name="reduction", description="how the squared error is reduced over a batch", default="batch_mean_sq_norm",

@@ -16,7 +16,8 @@ SCALE = Convention(
                         "conditional score ∇log p(x_t | y) when p_φ is exact, s > 1 sharper"),
         Variant(name="w", statement=r"\nabla\log p(x_t) + (1 + w)\,\nabla\log p_\phi(y\mid x_t)",
                 mapping=r"s = 1 + w: the weight of cfg.combine's default form one_plus_w (w = 0 conditional, "
-                        r"w = −1 unconditional), so classifier and classifier-free guidance share one number")))
+                        r"w = −1 unconditional), so classifier and classifier-free guidance share one number",
+                arguments={"s": "s - 1"})))
 
 CLAUSES = [
     Clause(

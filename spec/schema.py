@@ -65,6 +65,28 @@ class Variant(_Frozen):
     statement: str = Field(description="LaTeX of this variant")
     mapping: str = Field(description="how this variant maps to the default (LaTeX or words)")
     sources: tuple[str, ...] = ()
+    arguments: dict[str, str] = Field(
+        default_factory=dict,
+        description="the arguments this variant takes in other units, each an arithmetic expression of the default "
+                    "variant's arguments: the scale form of guidance takes {'w': '1 + w'}. The harness draws inputs in "
+                    "the default's units and hands a target declaring this variant the converted ones")
+
+    @field_validator("arguments")
+    @classmethod
+    def _arithmetic(cls, v: dict[str, str]) -> dict[str, str]:
+        for name, expr in v.items():
+            if not re.fullmatch(r"[\w\s.+\-*/()]+", expr):
+                raise ValueError(f"argument {name!r}: {expr!r} is not an arithmetic expression of arguments")
+            compile(expr, name, "eval")
+        return v
+
+    def convert(self, values: dict) -> dict:
+        """``values`` (in the default variant's units) in this variant's units: each of ``arguments`` evaluated."""
+        out = dict(values)
+        for name, expr in self.arguments.items():
+            if name in values:
+                out[name] = eval(expr, {"__builtins__": {}}, dict(values))       # noqa: S307 - validated arithmetic
+        return out
 
 
 class Convention(_Frozen):
@@ -145,6 +167,10 @@ class Tolerance(_Frozen):
     def bound(self, ref_abs):
         return self.atol + self.rtol * ref_abs
 
+    def __mul__(self, gain: float) -> Tolerance:
+        """Both bounds times ``gain``: a comparison whose error is amplified by a known factor."""
+        return Tolerance(rtol=self.rtol * gain, atol=self.atol * gain, why=self.why)
+
 
 class Tolerances(_Frozen):
     float64: Tolerance
@@ -200,6 +226,18 @@ class Clause(_Frozen):
             raise ValueError(f"clause id {v!r} must look like 'family.name' (lower case, dotted)")
         return v
 
+    @model_validator(mode="after")
+    def _variant_arguments_are_symbols(self) -> Clause:
+        names = {s.name for s in self.inputs}
+        for c in self.conventions:
+            for v in c.variants:
+                mine = {k: e for k, e in v.arguments.items() if k in names}   # a shared convention may name more
+                used = {n for e in mine.values() for n in re.findall(r"[A-Za-z_]\w*", e)}
+                if v.arguments and (v.name == c.default or not used <= names):
+                    raise ValueError(f"clause {self.id}: variant {c.name}={v.name} converts {v.arguments}; only a "
+                                     f"non-default variant may, and only the clause's inputs {sorted(names)}")
+        return self
+
     @property
     def family(self) -> str:
         return self.id.split(".")[0]
@@ -211,6 +249,14 @@ class Clause(_Frozen):
     def tolerance_of(self, check: str | None, dtype: str) -> Tolerance:
         """The tolerance a check compares with: the property's declared one, else the clause's value tolerance."""
         return self.property_tolerance.get(check or "", self.tolerance).for_dtype(dtype)
+
+    def in_variant(self, values: dict, conventions: dict[str, str]) -> dict:
+        """Arguments drawn in the default variants' units, converted to the declared ``conventions``' units
+        (:meth:`Variant.convert`): what a target implementing those variants takes."""
+        for c in self.conventions:
+            chosen = conventions.get(c.name, c.default)
+            values = next(v for v in c.variants if v.name == chosen).convert(values)
+        return values
 
     def convention(self, name: str) -> Convention:
         for c in self.conventions:

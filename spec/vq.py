@@ -1,5 +1,6 @@
 """Clauses of autoregressive models on discrete latents: vector quantisation (vq.*) and the token-level AR clauses
-(ar.raster_order, ar.causal_mask, ar.sampling_distribution, ar.logit_guidance) (sources 00, 03, 04).
+(ar.raster_order, ar.causal_mask, ar.sampling_distribution, ar.logit_guidance, ar.plausibility) (sources 00, 03,
+04).
 
 "train an encoder-decoder to map images to discrete latents, train an autoregressive model on the latent token
 sequence, sample latent tokens autoregressively, decode them back to an image" (00). The encoder output z (n, D)
@@ -16,6 +17,8 @@ VQ_VAE = "external: van den Oord, Vinyals & Kavukcuoglu 2017, Neural Discrete Re
 NANOGPT = "external: Karpathy, nanoGPT model.py, GPT.generate"
 LLAMAGEN = ("external: Sun et al. 2024, LlamaGen (Autoregressive Model Beats Diffusion), "
             "autoregressive/models/generate.py")
+CD = ("external: Li et al. 2023, Contrastive Decoding: Open-ended Text Generation as Optimization (ACL), §3.2; "
+      "O'Brien & Lewis 2023, Contrastive Decoding Improves Reasoning in Large Language Models")
 VQ_GRID = "use a VQ-VAE (Vector-Quantized VAE) to encode images into a grid of discrete tokens"
 
 Z = Domain(shape=("n", "D"))
@@ -220,5 +223,36 @@ CLAUSES = [
         notes="The combination is cfg.combine's on logits; softmax is invariant to adding a per-row constant, so "
               "guiding log-probabilities log_softmax(ℓ) gives the same distribution as guiding raw logits "
               "(the weights 1 + w and −w sum to 1). LlamaGen's cfg_scale is the scale form's s.",
+    ),
+    Clause(
+        id="ar.plausibility",
+        title="The plausibility constraint: guidance re-ranks only the tokens the conditional model finds plausible",
+        statement=(r"V = \{j : p^y_j \ge \alpha \max_m p^y_m\} = \{j : \ell^y_j \ge \max_m \ell^y_m + \log\alpha\},"
+                   r"\quad \tilde p_j = \frac{p^{cfg}_j\,[j \in V]}{\sum_{m \in V} p^{cfg}_m}"),
+        kind=("identity", "value", "property"),
+        provenance=(P(source=CD, quote="subject to plausibility constraints"),
+                    P(source=LLAMAGEN, quote="logits = uncond_logits + (cond_logits - uncond_logits) * cfg_scale")),
+        function="plausible_tokens",
+        symbols=(Symbol(name="l_y", description="conditional logits (n, K)",
+                        domain=Domain(low=-1e4, high=1e4, shape=("n", "K"))),
+                 Symbol(name="alpha", description="α ∈ [0, 1]: the share of the most likely token's probability a "
+                                                  "token needs (0.1 in both papers)",
+                        domain=Domain(low=0.0, high=1.0), role="parameter"),
+                 Symbol(name="V", description="bool (n, K): True where the token may be drawn", role="output")),
+        tolerance=tolerances(
+            float64=(1e-12, 1e-12), float32=(1e-5, 1e-5), bfloat16=(1e-2, 1e-2),
+            why="the output is boolean: the check accepts a disagreement only for a token whose margin "
+                "ℓ_j − max ℓ − log α lies within atol + rtol·(|ℓ_j| + |max ℓ|) of 0, the rounding of the gap or of "
+                "p_j/p_max = exp(ℓ_j − max ℓ) computed by a softmax (a few ulps; bfloat16: 2^-8 relative)"),
+        singular="α = 0 keeps every token (log 0 = −∞); α = 1 keeps the most likely tokens (ties kept). The most "
+                 "likely token is always in V, so no row is empty. α ∉ [0, 1] raises SpecInputError.",
+        notes="Guidance ℓ_∅ + s(ℓ_y − ℓ_∅) also amplifies the null model's errors: a token the null model "
+              "underrates gains probability under guidance though p_y calls it implausible. Contrastive decoding "
+              "((1 + β) log p_expert − β log p_amateur, the one_plus_w form with β = w) therefore draws only from "
+              "the expert's plausible set V; here the expert is the conditional model and the amateur the null "
+              "model. Restricting p^{cfg} to V and renormalising equals setting the logits outside V to −∞ before "
+              "the softmax (ar.sampling_distribution). At w = 0 it is min-p truncation of p_y. "
+              "accelerated/models/ar.py samples with α = 0.1 and reports adherence per guidance weight with and "
+              "without it.",
     ),
 ]

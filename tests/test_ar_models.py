@@ -215,12 +215,32 @@ def test_train_ar_end_to_end(tmp_path, cond):
     assert m2["config"]["cond"] == cond and m2["adherence_vs_w"] == m["adherence_vs_w"]
     assert set(m2["adherence_vs_w_mixture_null"]) == {"0.0", "2.0"}
     assert m2["adherence_vs_w_mixture_null"]["0.0"] == m["adherence_vs_w"]["0.0"]   # w = 0: the null is unused
+    assert m2["config"]["plausibility"] == 0.1 and set(m2["adherence_vs_w_unrestricted"]) == {"0.0", "2.0"}
+    assert os.path.exists(os.path.join(again, "samples", "w2_unrestricted.png"))
+
+
+@pytest.mark.parametrize("cond", ["class", "text"])
+def test_plausibility_one_draws_the_conditional_argmax(cond):
+    """ar.plausibility in the sampler: at α = 1 only the conditional model's most likely token may be drawn, whatever
+    the guidance; at α = 0 the restriction is off (the unrestricted draw, token for token)."""
+    from accelerated.models.data import CAPTIONS
+    torch.manual_seed(3)
+    m = ARTransformer(ARConfig(vocab=6, length=5, num_classes=12, width=16, depth=1, heads=2, cond=cond,
+                               text=TextConfig(width=8, depth=1, heads=2, max_len=16))).eval()
+    caps = [CAPTIONS[i % 12] for i in range(8)]
+    y = caps if cond == "text" else torch.arange(8) % 12
+    s = m.sample(y, w=3.0, plausibility=1.0, generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        assert torch.equal(s, m(s, y).argmax(2))
+    free = m.sample(y, w=3.0, generator=torch.Generator().manual_seed(4))
+    assert torch.equal(m.sample(y, w=3.0, plausibility=0.0, generator=torch.Generator().manual_seed(4)), free)
 
 
 @pytest.mark.parametrize("argv", [["train", "ar"], ["train", "ar", "--out", "x", "--vq-steps", "0"],
                                   ["train", "ar", "--out", "x", "--threads", "0"],
                                   ["train", "ar", "--out", "x", "--cond", "pixels"],
                                   ["train", "ar", "--out", "x", "--null", "zero"],
+                                  ["train", "ar", "--out", "x", "--plausibility", "1.5"],
                                   ["train", "ar", "--out", "x", "--models", "no/such/models.pt"]])
 def test_train_ar_bad_use_exits_2(argv, capsys):
     try:

@@ -13,7 +13,8 @@ from conformance.harness.api import check, failing
 from conformance.harness.target import from_modules
 from spec import SpecInputError
 
-OURS = ("vq.", "ar.raster_order", "ar.causal_mask", "ar.sampling_distribution", "ar.logit_guidance")
+OURS = ("vq.", "ar.raster_order", "ar.causal_mask", "ar.sampling_distribution", "ar.logit_guidance",
+        "ar.plausibility")
 
 
 def _with(clause, fn, conventions=None):
@@ -52,7 +53,33 @@ PLANTED = {
     "ar.causal_mask": lambda L: torch.ones(L, L, dtype=torch.bool).triu(),          # attends to the future
     "ar.sampling_distribution": lambda logits, temperature=1.0, top_k=0: torch.softmax(logits * temperature, 1),
     "ar.logit_guidance": lambda l_y, l_null, w: l_null + w * (l_y - l_null),        # scale form undeclared
+    "ar.plausibility": lambda l_y, alpha: l_y >= alpha * l_y.amax(1, keepdim=True),  # α on logits, not on p
 }
+
+PLAUSIBILITY_SLIPS = {
+    "absolute min-p: p_j ≥ α": lambda l_y, alpha: torch.softmax(l_y, 1) >= alpha,
+    "strict: p_j > α max p (α = 1 keeps nothing)": lambda l_y, alpha: (
+        torch.softmax(l_y, 1) > alpha * torch.softmax(l_y, 1).amax(1, keepdim=True)),
+    "log α on the wrong side: ℓ_j ≥ max ℓ − log α": lambda l_y, alpha: (
+        l_y >= l_y.amax(1, keepdim=True) - torch.log(torch.as_tensor(alpha, dtype=l_y.dtype))),
+}
+
+
+@pytest.mark.parametrize("slip", sorted(PLAUSIBILITY_SLIPS))
+def test_plausibility_slips_fail(slip):
+    res = check(_with("ar.plausibility", PLAUSIBILITY_SLIPS[slip]), ["ar.plausibility"], target_independent=False,
+                shrink=False)
+    assert failing(res) == {"ar.plausibility"}, slip
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32", "bfloat16"])
+def test_plausibility_written_from_the_statement_conforms(dtype):
+    """p = softmax(ℓ) in the work dtype, then p_j ≥ α max p: the statement's first form, rounding and all."""
+    def textbook(l_y, alpha):
+        p = torch.softmax(l_y, dim=1)
+        return p >= alpha * p.amax(dim=1, keepdim=True)
+    res = check(_with("ar.plausibility", textbook), ["ar.plausibility"], dtype=dtype, target_independent=False)
+    assert failing(res) == set(), res["ar.plausibility"].failures
 
 
 @pytest.mark.parametrize("clause", sorted(PLANTED))
@@ -152,6 +179,8 @@ def test_accelerated_preserves_dtype(dtype):
     (lambda: A.raster_order(torch.ones(2, 3, 3)), "ar.raster_order", "grid"),
     (lambda: A.causal_mask(float("nan")), "ar.causal_mask", "L"),
     (lambda: A.sampling_probs(torch.ones(2, 0)), "ar.sampling_distribution", "logits"),
+    (lambda: R.plausible_tokens(np.ones((2, 3)), 1.5), "ar.plausibility", "alpha"),
+    (lambda: A.plausible_tokens(torch.ones(2, 3), -0.1), "ar.plausibility", "alpha"),
 ])
 def test_bad_input_names_clause_and_argument(call, clause, arg):
     with pytest.raises(SpecInputError) as e:

@@ -11,8 +11,10 @@ tokens; the position of c_P predicts s_0 and that of s_{i−1} predicts s_i, so 
 Attention uses `accelerated.attention.sdpa` with the mask of `accelerated.vq.causal_mask` (ar.causal_mask) and the
 prefix's key-padding mask. Sampling guides the logits with `accelerated.vq.guided_logits` (ar.logit_guidance;
 weight w of cfg's default form, LlamaGen's cfg_scale s = 1 + w), truncates and tempers them with
-`accelerated.vq.sampling_probs` (ar.sampling_distribution) and draws by the inverse CDF of given uniforms. The null
-condition is the unconditional model, trained by conditioning dropout (`accelerated.cfg.drop_labels`, cfg.dropout).
+`accelerated.vq.sampling_probs` (ar.sampling_distribution), optionally restricts them to the tokens the conditional
+model finds plausible (`accelerated.vq.plausible_tokens`, ar.plausibility) and draws by the inverse CDF of given
+uniforms. The null condition is the unconditional model, trained by conditioning dropout (`accelerated.cfg.drop_labels`,
+cfg.dropout).
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ import torch.nn as nn
 from accelerated.attention import sdpa
 from accelerated.cfg import drop_labels
 from accelerated.models.text import ByteTextEncoder, NullText, TextConfig, TextEmbedding
-from accelerated.vq import causal_mask, guided_logits, sampling_probs
+from accelerated.vq import causal_mask, guided_logits, plausible_tokens, sampling_probs
 
 Condition = torch.Tensor | list[str]          # class indices (B,) for cond = "class", captions for cond = "text"
 
@@ -158,7 +160,7 @@ class ARTransformer(nn.Module):
     @torch.no_grad()
     def sample(self, y: Condition, w: float = 0.0, temperature: float = 1.0, top_k: int = 0,
                generator: torch.Generator | None = None, use_cache: bool = True, return_logits: bool = False,
-               null: str = "learned", conditions: Condition | None = None):
+               null: str = "learned", conditions: Condition | None = None, plausibility: float = 0.0):
         """Tokens (B, L) by ancestral sampling with guided logits ℓ_∅ + (1 + w)(ℓ_y − ℓ_∅), w = 0 the conditional
         model; one batched pass per position. The uniforms come from `generator`. The null logits ℓ_∅ are
         - null = "learned": the model at the null condition y_∅ (trained by conditioning dropout; rows [y; y_∅]);
@@ -166,7 +168,10 @@ class ARTransformer(nn.Module):
           p(c | s_<i) ∝ p(s_<i | c) (a uniform prior): the marginal the conditional model itself implies, so
           ℓ_y − ℓ_∅ = log p(y | s_≤i) − log p(y | s_<i) is the model's own class-posterior increment (rows
           [y; every condition for each sample], C + 1 per sample). A diagnostic of the learned null model.
-        return_logits: also the guided logits (B, L, K) (w = −1 gives ℓ_∅ itself)."""
+        plausibility: α of ar.plausibility: the token is drawn from the guided distribution restricted to
+        V = {j : p_y,j ≥ α max p_y} and renormalised (0: no restriction; a row whose top-k set misses V, possible
+        only with top_k > 0, stays unrestricted).
+        return_logits: also the guided logits (B, L, K) (w = −1 gives ℓ_∅ itself), before any restriction."""
         B, L = len(y), self.cfg.length
         if null == "learned":
             C = 1
@@ -202,6 +207,9 @@ class ARTransformer(nn.Module):
             lg = guided_logits(logits[:B], l_null, w)
             seen.append(lg)
             p = sampling_probs(lg, temperature, top_k).double()
+            if plausibility > 0:                     # restricted to V; the inverse CDF below renormalises
+                q = p * plausible_tokens(logits[:B], plausibility)
+                p = torch.where(q.sum(1, keepdim=True) > 0, q, p)   # a top-k set outside V: that row unrestricted
             cdf = p.cumsum(1)
             nxt = torch.searchsorted(cdf, (u[:, i:i + 1] * cdf[:, -1:]).contiguous(), right=True)
             nxt = torch.minimum(nxt, (cdf < cdf[:, -1:]).sum(1, keepdim=True))   # u·total on the last step: last p > 0

@@ -2,8 +2,8 @@
 (Bayes), commutation with changes of target, conditioning dropout, the cost of a guided step, the guided Euler
 sampler and the concentration claim, with the exact class-conditional Gaussian-mixture oracles (conformance/fixtures).
 
-Weights are drawn in the default form's units (w ∈ [−1, w_max]) and handed to a target in the form it declares
-(`Target(conventions={"cfg.combine": {"form": "scale"}})` receives s = 1 + w).
+Weights are drawn and written here in the default form's units (w ∈ [−1, w_max]); the harness hands a target that
+declares another form its own (spec: the scale variant's arguments {"w": "1 + w"}, so s = 1 + w).
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from reference import cfg as R
 from reference import cond as RC
 from reference import family as RF
 from reference import sampler as RS
-from spec.cfg import OFF, RATES, UNCONDITIONAL, guidance_weight
+from spec.cfg import OFF, RATES, UNCONDITIONAL
 from spec.schema import Tolerance
 
 from ..fixtures import (
@@ -43,38 +43,28 @@ W_EDGES = (-999.0, 999.0)
 """the ends of the domain |w| ≤ 1000 in the default units (s = 1 + w stays inside it in the scale form)."""
 
 
-def conv(ctx, clause, name="form"):
-    return ctx.target.conventions_for(clause)[name] if ctx.target is not None else "one_plus_w"
+def conv(ctx, clause, name):
+    return ctx.target.conventions_for(clause)[name]
 
 
-def in_form(w, form):
-    """A default-form weight w as the declared form's weight (s = 1 + w for scale)."""
-    return guidance_weight(w, "one_plus_w", form)
+def weights(w_max, edges=()):
+    """Strengths in [−1, w_max] with the special points −1 (unconditional), 0 (off), 1 and `edges`."""
+    return st.one_of(st.sampled_from([-1.0, 0.0, 1.0, *edges]), st.floats(-1.0, w_max, allow_nan=False))
 
 
-def weights(w_max, form="one_plus_w", edges=()):
-    """Strengths in [−1, w_max] (default units) with the special points −1, 0 and `edges`, in `form`."""
-    w = st.one_of(st.sampled_from([-1.0, 0.0, 1.0, *edges]), st.floats(-1.0, w_max, allow_nan=False))
-    return w.map(lambda v: in_form(v, form))
-
-
-def scaled(tol: Tolerance, gain: float) -> Tolerance:
-    return Tolerance(rtol=tol.rtol * gain, atol=tol.atol * gain)
-
-
-def _gain(ctx, clause, w):
-    """G = 1 + |w| + |1 + w| (default units): the intermediates of a combination are G (|v_1| + |v_2|)."""
-    wd = guidance_weight(w, conv(ctx, clause), "one_plus_w")
-    return 1.0 + abs(wd) + abs(1.0 + wd)
+def _magnitude(w, a, b):
+    """1 + M, M = G (|a| + |b|), G = 1 + |w| + |1 + w|: the intermediates of a combination, a few ulps of which is
+    the absolute error where the output cancels."""
+    return 1.0 + (1.0 + abs(w) + abs(1.0 + w)) * (np.abs(a) + np.abs(b))
 
 
 def _per_magnitude(clause, a, b):
-    """|got − expected| / (1 + M), M = G (|a| + |b|), G = 1 + |w| + |1 + w|: a few ulps of the intermediates."""
+    """|got − expected| / (1 + M) within the tolerance."""
     def compare(ctx, got, expected, inp):
-        m = 1.0 + _gain(ctx, clause, inp["w"]) * (np.abs(inp[a]) + np.abs(inp[b]))
         g, e = np.asarray(got, dtype=np.float64), np.asarray(expected, dtype=np.float64)
         if g.shape != e.shape:
             return ctx.assert_close(clause, g, e)
+        m = _magnitude(inp["w"], inp[a], inp[b])
         ctx.assert_close(clause, g / m, e / m, what=f"v_cfg / (1 + M) (w = {inp['w']:g})")
     return compare
 
@@ -89,18 +79,17 @@ def _weight(f):
     return s_ if f == "scale" else w_
 
 
-def _special_weight(at, target):
-    """fn at the form's special weight (OFF or UNCONDITIONAL) returns `target` (v_y or v_∅)."""
+def _special_weight(w, target):
+    """fn at w = 0 (guidance off) returns v_y, at w = −1 (unconditional) v_∅, in every form."""
     def check(ctx, fn, inp):
-        w = at[conv(ctx, COMBINE)]
         ctx.assert_close(COMBINE, fn(v_y=inp["v_y"], v_null=inp["v_null"], w=w), inp[target],
-                         what=f"combine called with w = {w:g} vs {target}")
+                         what=f"combine called with w = {w:g} (default units) vs {target}")
     return check
 
 
 def _affine(ctx, fn, inp):
     """combine(c, c, w) = c for every w: the weights sum to one."""
-    m = 1.0 + _gain(ctx, COMBINE, inp["w"]) * 2.0 * np.abs(inp["v_y"])
+    m = _magnitude(inp["w"], inp["v_y"], inp["v_y"])
     ctx.assert_close(COMBINE, fn(v_y=inp["v_y"], v_null=inp["v_y"], w=inp["w"]) / m, inp["v_y"] / m,
                      what=f"combine(c, c, w = {inp['w']:g}) / (1 + M) vs c / (1 + M)")
 
@@ -130,38 +119,38 @@ def _velocity_guidance_is_score_guidance():
     return sp.simplify((1 + w_) * v(sy) - w_ * v(sn) - v(sn + (1 + w_) * (sy - sn)))
 
 
-def _oracle_scores(ctx, inp):
-    """(w in the declared form, s_y, s_∅) of the class-conditional oracle at the case's points."""
+def _oracle_scores(inp):
+    """(s_y, s_∅, mixture, y_∅) of the class-conditional oracle at the case's points."""
     gm = {k: inp[k] for k in ("weights", "means", "covs", "labels")}
     null = np.full_like(inp["y"], int(gm["labels"].max()) + 1)
     s_y, s_null = (RC.conditional_prediction(inp["x_t"], y, inp["t"], **gm, target="score") for y in (inp["y"], null))
-    return in_form(inp["w_default"], conv(ctx, SCORE)), s_y, s_null, gm, null
+    return s_y, s_null, gm, null
 
 
 def _implicit_classifier(ctx, fn, inp):
     """s_∅ + (1 + w) ∇log p(y | x_t) [central differences of the class posterior] = (1 + w) s_y − w s_∅ [oracles]."""
-    w, s_y, s_null, gm, _ = _oracle_scores(ctx, inp)
-    got = fn(score_null=s_null, grad_log_p_y=fd_grad_log_posterior(inp["x_t"], inp["y"], inp["t"], gm), w=w)
+    s_y, s_null, gm, _ = _oracle_scores(inp)
+    got = fn(score_null=s_null, grad_log_p_y=fd_grad_log_posterior(inp["x_t"], inp["y"], inp["t"], gm), w=inp["w"])
     tol = ctx.tolerance(SCORE)
-    fd = Tolerance(rtol=max(tol.rtol, 1e-6), atol=max(tol.atol, 1e-6 * (2 + abs(inp["w_default"]))))
-    ctx.assert_close(SCORE, got, R.cfg_combine(s_y, s_null, w, conv(ctx, SCORE)), tol=fd,
+    fd = Tolerance(rtol=max(tol.rtol, 1e-6), atol=max(tol.atol, 1e-6 * (2 + abs(inp["w"]))))
+    ctx.assert_close(SCORE, got, R.cfg_combine(s_y, s_null, inp["w"]), tol=fd,
                      what="s_∅ + (1+w) ∇log p(y|x_t) [finite differences] vs (1+w) s_y − w s_∅")
 
 
 def _velocity_relation(ctx, fn, inp):
     """rf: v_cfg = −(x_t + t s_cfg)/(1 − t), v_cfg from the velocity oracles, s_cfg from the target."""
-    w, s_y, s_null, gm, null = _oracle_scores(ctx, inp)
+    s_y, s_null, gm, null = _oracle_scores(inp)
     x_t, y, t = inp["x_t"], inp["y"], inp["t"]
-    v_cfg = R.cfg_combine(*(RC.conditional_velocity(x_t, yy, t, **gm) for yy in (y, null)), w, conv(ctx, SCORE))
-    s_cfg = fn(score_null=s_null, grad_log_p_y=s_y - s_null, w=w)
+    v_cfg = R.cfg_combine(*(RC.conditional_velocity(x_t, yy, t, **gm) for yy in (y, null)), inp["w"])
+    s_cfg = fn(score_null=s_null, grad_log_p_y=s_y - s_null, w=inp["w"])
     ctx.assert_close(SCORE, -(x_t + t[:, None] * s_cfg) / (1 - t)[:, None], v_cfg,
-                     tol=scaled(ctx.tolerance(SCORE), 1.0 + float(np.max(t / (1 - t)))),
+                     tol=ctx.tolerance(SCORE) * (1.0 + float(np.max(t / (1 - t)))),
                      what="−(x_t + t s_cfg)/(1 − t) vs v_cfg")
 
 
 def _oracle_cases(t_low, t_high):
     return oracle_inputs(allow_null=False, t_low=t_low, t_high=t_high, max_n=6).flatmap(
-        lambda inp: st.floats(-1.0, 4.0).map(lambda w: {**inp, "w_default": w}))
+        lambda inp: st.floats(-1.0, 4.0).map(lambda w: {**inp, "w": w}))
 
 
 # ---- cfg.change_of_target -------------------------------------------------------------------------
@@ -181,25 +170,24 @@ def _defect():
 
 
 @st.composite
-def _change_cases(draw, form="one_plus_w"):
+def _change_cases(draw):
     inp = draw(oracle_inputs(allow_null=False, t_low=0.05, t_high=1.0, max_n=6))
     gm = {k: inp[k] for k in ("weights", "means", "covs", "labels")}
     target = draw(st.sampled_from(TARGETS))      # the score is singular at t = 0 (b = 0): only the edges near 1
     t = draw_edges(draw, inp["t"], T_EDGES if target != "score" else tuple(v for v in T_EDGES if v > 0.5))
     x_t = inp["x_t"] if t is inp["t"] else noisy_points(gm, t, np.random.default_rng(draw(st.integers(0, 2**32 - 1))))
-    return {"x_t": x_t, "y": inp["y"], "t": t, "w": draw(weights(4.0, form)), **gm, "target": target}
+    return {"x_t": x_t, "y": inp["y"], "t": t, "w": draw(weights(4.0)), **gm, "target": target}
 
 
 def _commutes(ctx, fn, inp):
     """Guide in target A then convert to B (family.convert) = guide in target B, for all A ≠ B."""
-    kw = {k: v for k, v in inp.items() if k != "w_default"}
-    guided = {a: fn(**kw, w=in_form(inp["w_default"], conv(ctx, CHANGE)), target=a) for a in TARGETS}
+    guided = {a: fn(**inp, target=a) for a in TARGETS}
     x_t, t = inp["x_t"], inp["t"]
     for a in TARGETS:
         for b in (b for b in TARGETS if b != a):
             gain = 1.0 + float(np.max(np.abs(RF.convert(np.zeros_like(x_t), np.ones_like(x_t), t, a, b))))
             ctx.assert_close(CHANGE, RF.convert(x_t, guided[a], t, a, b), guided[b],
-                             tol=scaled(ctx.tolerance(CHANGE), gain), what=f"convert({a} → {b}) of guided {a} vs {b}")
+                             tol=ctx.tolerance(CHANGE) * gain, what=f"convert({a} → {b}) of guided {a} vs {b}")
 
 
 # ---- cfg.rescale ----------------------------------------------------------------------------------
@@ -209,9 +197,8 @@ def _std(v):
 
 def _rescale_compare(ctx, got, expected, inp):
     """|got − expected| / ((1 + M)(1 + r)): cfg.combine's scale M times the rescale factor r = std(v_y)/std(v_cfg)."""
-    v_cfg = R.cfg_combine(inp["v_y"], inp["v_null"], inp["w"], conv(ctx, RESCALE))
-    m = (1.0 + _gain(ctx, RESCALE, inp["w"]) * (np.abs(inp["v_y"]) + np.abs(inp["v_null"]))) * (
-        1.0 + _std(inp["v_y"]) / _std(v_cfg))
+    v_cfg = R.cfg_combine(inp["v_y"], inp["v_null"], inp["w"])
+    m = _magnitude(inp["w"], inp["v_y"], inp["v_null"]) * (1.0 + _std(inp["v_y"]) / _std(v_cfg))
     ctx.assert_close(RESCALE, np.asarray(got, dtype=np.float64) / m, expected / m, what="v_out / ((1 + M)(1 + r))")
 
 
@@ -230,9 +217,8 @@ def _std_restored():
 
 
 def _rescale_off(ctx, fn, inp):
-    """φ = 0: the plain guided prediction (cfg.combine in the declared form)."""
-    ctx.assert_close(RESCALE, fn(**{**inp, "phi": 0.0}), R.cfg_combine(inp["v_y"], inp["v_null"], inp["w"],
-                                                                       conv(ctx, RESCALE)),
+    """φ = 0: the plain guided prediction (cfg.combine)."""
+    ctx.assert_close(RESCALE, fn(**{**inp, "phi": 0.0}), R.cfg_combine(inp["v_y"], inp["v_null"], inp["w"]),
                      what="rescale with φ = 0 vs cfg.combine")
 
 
@@ -248,9 +234,8 @@ def _rescale_homogeneous(ctx, fn, inp):
                      what="f(4 v_y, 4 v_∅)/4 vs f(v_y, v_∅)")
 
 
-def _rescale_cases(form="one_plus_w"):
-    return inputs(RESCALE, dims={"...": st.lists(st.integers(2, 4), min_size=1, max_size=2).map(tuple)},
-                  w=weights(10.0, form, W_EDGES))
+RESCALE_CASES = inputs(RESCALE, dims={"...": st.lists(st.integers(2, 4), min_size=1, max_size=2).map(tuple)},
+                       w=weights(10.0, W_EDGES))
 
 
 # ---- cfg.dropout ----------------------------------------------------------------------------------
@@ -288,7 +273,7 @@ def _field(d, C):
         lambda sb: linear_field(sb[0], d, C) if sb[1] else oracle_field(make_mixture(sb[0], d=d, num_classes=C)))
 
 
-def _guided_cases(clause, form="one_plus_w", **given):
+def _guided_cases(clause, **given):
     return inputs(clause, num_classes=st.integers(2, 3), dims={"n": (1, 8), "d": (1, 3)},
                   f=derived(lambda v: _field(v["d"], v["num_classes"])),
                   y=derived(lambda v: random_labels(v["n"], v["num_classes"])), **given)
@@ -306,20 +291,19 @@ def _count_rows(clause, steps):
 
 
 def _cost_off(ctx, fn, inp):
-    """At the guidance-off weight the guided prediction is f(x_t, y, t)."""
+    """At w = 0 (guidance off) the guided prediction is f(x_t, y, t)."""
     t = np.broadcast_to(inp["t"], (len(inp["x_t"]),)).astype(np.float64)
-    w = OFF[conv(ctx, COST)]
-    ctx.assert_close(COST, fn(**inp, w=w), inp["f"].numpy(inp["x_t"], inp["y"], t),
-                     what=f"guided prediction at w = {w:g} (guidance off) vs f(x_t, y, t)")
+    ctx.assert_close(COST, fn(**{**inp, "w": 0.0}), inp["f"].numpy(inp["x_t"], inp["y"], t),
+                     what="guided prediction at w = 0 (guidance off) vs f(x_t, y, t)")
 
 
 def _euler_endpoints(ctx, fn, inp):
-    """Guidance off = the conditional Euler sample; the unconditional weight = the unconditional one."""
+    """w = 0 gives the conditional Euler sample, w = −1 the unconditional one."""
     null = np.full_like(inp["y"], RC.null_value(inp["num_classes"], conv(ctx, EULER, "null_label")))
-    for w, y, what in ((OFF, inp["y"], "conditional"), (UNCONDITIONAL, null, "unconditional")):
+    for w, y, what in ((0.0, inp["y"], "conditional"), (-1.0, null, "unconditional")):
         field = lambda x, t, y=y: inp["f"].numpy(x, y, np.broadcast_to(t, (len(x),)).astype(np.float64))
-        ctx.assert_close(EULER, fn(**inp, w=w[conv(ctx, EULER)]), RS.euler_sample(field, inp["x1"], inp["T"]),
-                         what=f"guided sample at w = {w[conv(ctx, EULER)]:g} vs the {what} Euler sample")
+        ctx.assert_close(EULER, fn(**{**inp, "w": w}), RS.euler_sample(field, inp["x1"], inp["T"]),
+                         what=f"guided sample at w = {w:g} vs the {what} Euler sample")
 
 
 def _concentrates(ctx, fn, inp):
@@ -330,15 +314,13 @@ def _concentrates(ctx, fn, inp):
     ctx.require(CONCENTRATION, abs(acc[0.0] - bayes) < 0.06, f"acc(0) = {acc[0.0]:.3f}, Bayes accuracy {bayes:.3f}")
 
 
-def _no_w(strategy):
-    return strategy.map(lambda inp: {k: v for k, v in inp.items() if k != "w"})
-
+NO_W = inputs(COMBINE, w=OMIT)
+"""cases of properties that choose w themselves: the input shown on a failure holds no other w."""
 
 CHECKS = [
     ClauseChecks(
         clause=COMBINE,
-        cases=inputs(COMBINE, w=weights(10.0, edges=W_EDGES)),
-        convention_cases=lambda c: inputs(COMBINE, w=weights(10.0, c["form"], W_EDGES)),
+        cases=inputs(COMBINE, w=weights(10.0, W_EDGES)),
         proofs=(Proof("the three forms are one function under s = 1 + w",
                       lambda: [sp.expand(e.subs(DEFAULT_W[f]) - FORMS["one_plus_w"]) for f, e in FORMS.items()]),
                 Proof("guidance off at w = 0 (s = 1), unconditional at w = −1 (s = 0)",
@@ -351,17 +333,14 @@ CHECKS = [
                                         - FORMS["one_plus_w"].subs(w_, sp.Rational(13, 2))))),
         symbolic=lambda v_y, v_null, w: sp.lambdify((vy, vn, w_), FORMS["one_plus_w"])(v_y, v_null, w),
         compare=_per_magnitude(COMBINE, "v_y", "v_null"),
-        properties=(Property("guidance-off weight gives v_y", _special_weight(OFF, "v_y"),
-                             cases=_no_w(inputs(COMBINE, w=0.0))),
-                    Property("unconditional weight gives v_∅", _special_weight(UNCONDITIONAL, "v_null"),
-                             cases=_no_w(inputs(COMBINE, w=0.0))),
+        properties=(Property("guidance-off weight gives v_y", _special_weight(0.0, "v_y"), cases=NO_W),
+                    Property("unconditional weight gives v_∅", _special_weight(-1.0, "v_null"), cases=NO_W),
                     Property("weights sum to one: combine(c, c, w) = c", _affine)),
         example=lambda: {"v_y": np.array([[1.0, 0.0]]), "v_null": np.array([[0.0, 1.0]]), "w": 3.0},
     ),
     ClauseChecks(
         clause=SCORE,
-        cases=inputs(SCORE, w=weights(10.0, edges=W_EDGES)),
-        convention_cases=lambda c: inputs(SCORE, w=weights(10.0, c["form"], W_EDGES)),
+        cases=inputs(SCORE, w=weights(10.0, W_EDGES)),
         proofs=(Proof("Bayes: (1+w)∇log p(x|y) − w∇log p(x) = ∇log p(x) + (1+w)∇log p(y|x)", _score_bayes),
                 Proof("rf via Tweedie: v = −(x_t + t ∇log p_t(x_t))/(1 − t) (affine, not proportional)",
                       _rf_velocity_from_score),
@@ -378,7 +357,6 @@ CHECKS = [
     ClauseChecks(
         clause=CHANGE,
         cases=_change_cases(),
-        convention_cases=lambda c: _change_cases(c["form"]),
         proofs=(Proof("an affine conversion g(p) = m p + k x_t commutes with (1+w) p_y − w p_∅", _affine_commutes),
                 Proof("with weights α + β ≠ 1 the defect is (α + β − 1) k x_t", _defect)),
         properties=(Property("guide in target A then convert = convert then guide in target B (all pairs)",
@@ -390,8 +368,7 @@ CHECKS = [
     ),
     ClauseChecks(
         clause=RESCALE,
-        cases=_rescale_cases(),
-        convention_cases=lambda c: _rescale_cases(c["form"]),
+        cases=RESCALE_CASES,
         proofs=(Proof("the std ratio is the same for the unbiased and the population estimator", _estimator_free),
                 Proof("std(c v) = c std(v), c > 0: the rescaled prediction has std(v_y)", _std_restored)),
         compare=_rescale_compare,
@@ -417,10 +394,9 @@ CHECKS = [
     ClauseChecks(
         clause=COST,
         cases=_guided_cases(COST, w=weights(4.0)),
-        convention_cases=lambda c: _guided_cases(COST, w=weights(4.0, c["form"])),
         properties=(Property("2B network rows per guided evaluation (one call of 2B or two of B)",
                              _count_rows(COST, lambda inp: 1)),
-                    Property("guidance-off weight gives f(x_t, y, t)", _cost_off, cases=_no_w(_guided_cases(COST)))),
+                    Property("guidance-off weight gives f(x_t, y, t)", _cost_off)),
         max_examples=15,
         example=lambda: {"f": linear_field(0, 2, 2), "x_t": np.array([[1.0, 0.0]]), "y": np.array([1]),
                          "t": 0.5, "w": 3.0, "num_classes": 2},
@@ -428,10 +404,9 @@ CHECKS = [
     ClauseChecks(
         clause=EULER,
         cases=_guided_cases(EULER, w=weights(3.0), T=st.sampled_from([1, 2, 3, 4, 8])),
-        convention_cases=lambda c: _guided_cases(EULER, w=weights(3.0, c["form"]), T=st.sampled_from([1, 2, 3, 4, 8])),
         properties=(Property("2T·B network rows, between T and 2T calls", _count_rows(EULER, lambda inp: inp["T"])),
                     Property("w off = conditional Euler sample; unconditional weight = unconditional sample",
-                             _euler_endpoints, cases=_no_w(_guided_cases(EULER, T=st.sampled_from([1, 2, 3, 4, 8]))))),
+                             _euler_endpoints)),
         max_examples=10,
         example=lambda: {"f": linear_field(0, 2, 2), "x1": np.array([[1.0, 0.0]]), "y": np.array([1]), "w": 3.0,
                          "T": 4, "num_classes": 2},

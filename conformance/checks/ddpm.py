@@ -1,8 +1,8 @@
 """Conformance checks of discrete-time DDPM and DDIM (ddpm.*): the β schedules, ᾱ, the forward process, the loss, the
 ancestral step and DDIM (η = 0, and with η and any prediction type).
 
-Properties draw steps in the spec's default indexing (one_based: t = 0..T) and hand the target its declared variant
-(zero_based: k = t − 1) through `_declared`: a zero_based target never receives t = T.
+Steps are drawn and written here in the spec's default indexing (one_based: t = 0..T); the harness hands a
+zero_based target k = t − 1 (spec: the variant's arguments), so it never receives t = T.
 """
 from __future__ import annotations
 
@@ -152,10 +152,6 @@ def _schedule(long=(HO,)):
         lambda T: uniform((T,), 1e-4, 0.3)))
 
 
-def _shift(conv):
-    return 1 if conv.get("indexing") == "zero_based" else 0
-
-
 def _steps(n, T, lo):
     """n one-based steps in [lo, T], the ends among them."""
     return st.lists(st.sampled_from([lo, T] + list(range(lo, T + 1))), min_size=n, max_size=n).map(
@@ -171,24 +167,17 @@ def _earlier(draw, t):
     return t_prev
 
 
-def _step_cases(clause, shift=0, lo=1, long=(HO,), **given):
-    """inputs(clause) with a schedule, one-based steps in [lo, T] (and t' < t), shifted by the declared indexing."""
-    t_prev = {"t_prev": derived(lambda v: _earlier(v["t"] + shift).map(lambda tp: tp - shift))} if clause in (
-        DDIM, DDIM_ETA) else {}
+def _step_cases(clause, lo=1, long=(HO,), **given):
+    """inputs(clause) with a schedule, one-based steps in [lo, T] (and t' < t)."""
+    t_prev = {"t_prev": derived(lambda v: _earlier(v["t"]))} if clause in (DDIM, DDIM_ETA) else {}
     return inputs(clause, betas=_schedule(long), dims={"n": (1, 4)},
-                  t=derived(lambda v: _steps(v["n"], v["betas"].size, lo).map(lambda t: t - shift)), **t_prev, **given)
+                  t=derived(lambda v: _steps(v["n"], v["betas"].size, lo)), **t_prev, **given)
 
 
 ETAS = st.one_of(st.sampled_from([0.0, 1.0]), st.floats(0.0, 1.0))
 
 
 # ---- helpers ------------------------------------------------------------------------------------
-def _declared(ctx, clause, inp):
-    """One-based inputs in the target's declared indexing (t and t_prev shifted by −1 for zero_based)."""
-    s = _shift(ctx.target.conventions_for(clause))
-    return {k: (np.asarray(v) - s if k in ("t", "t_prev") else v) for k, v in inp.items()}
-
-
 def _bc(v, x):
     return np.asarray(v).reshape(np.shape(v) + (1,) * (x.ndim - np.ndim(v)))
 
@@ -212,18 +201,16 @@ def _forward_moments(ctx, fn, inp):
     t1 = np.asarray(inp["t"])
     m, var = _iterated(inp["betas"])
     ones, zeros = np.ones_like(inp["x0"]), np.zeros_like(inp["x0"])
-    t = _declared(ctx, FORWARD, inp)["t"]
-    got_m = fn(x0=ones, eps=zeros, t=t, betas=inp["betas"])
-    got_s = fn(x0=zeros, eps=ones, t=t, betas=inp["betas"])
+    got_m = fn(x0=ones, eps=zeros, t=t1, betas=inp["betas"])
+    got_s = fn(x0=zeros, eps=ones, t=t1, betas=inp["betas"])
     ctx.assert_close(FORWARD, got_m, _bc(m[t1], ones) * ones, what="mean coefficient vs iterated √(1−β) products")
     ctx.assert_close(FORWARD, got_s, _bc(np.sqrt(var[t1]), ones) * ones, what="std vs iterated variance")
 
 
 def _forward_t0(ctx, fn, inp):
     """t = 0 (one_based; k = −1 zero_based) is the data: x_0 = x0."""
-    t0 = _declared(ctx, FORWARD, {"t": np.zeros_like(inp["t"])})["t"]
-    ctx.assert_close(FORWARD, fn(x0=inp["x0"], eps=inp["eps"], t=t0, betas=inp["betas"]), inp["x0"],
-                     what=f"x_t at t = {int(t0.flat[0])} (the data in the declared indexing)")
+    ctx.assert_close(FORWARD, fn(x0=inp["x0"], eps=inp["eps"], t=np.zeros_like(inp["t"]), betas=inp["betas"]),
+                     inp["x0"], what="x_t at one-based t = 0 (the data)")
 
 
 def _alpha_bar_product(ctx, fn, inp):
@@ -289,7 +276,7 @@ def _ancestral_posterior(ctx, fn, inp):
     a_t, a_p, b_t = _bc(abf[t1], x), _bc(abf[t1 - 1], x), _bc(inp["betas"][t1 - 1], x)
     x0_hat = (x - np.sqrt(1 - a_t) * inp["eps_pred"]) / np.sqrt(a_t)
     mu = np.sqrt(a_p) * b_t / (1 - a_t) * x0_hat + np.sqrt(1 - b_t) * (1 - a_p) / (1 - a_t) * x
-    got = fn(**_declared(ctx, ANCESTRAL, {**inp, "noise": np.zeros_like(x)}))
+    got = fn(**{**inp, "noise": np.zeros_like(x)})
     scale = float(np.max(np.abs(x)) + np.max(np.abs(inp["eps_pred"]))) / math.sqrt(float(np.min(a_t)))
     tol = ctx.tolerance(ANCESTRAL)
     ctx.assert_close(ANCESTRAL, got, mu, what="step with ξ = 0 vs posterior mean μ̃",
@@ -305,8 +292,7 @@ def _ancestral_noise(ctx, fn, inp):
     b_t = inp["betas"][t1 - 1]
     var = (1 - abf[t1 - 1]) / (1 - abf[t1]) * b_t if conv["sigma"] == "beta_tilde" else b_t
     var = np.where(t1 == 1, 0.0, var)
-    dec = _declared(ctx, ANCESTRAL, inp)
-    d = fn(**dec) - fn(**{**dec, "noise": np.zeros_like(inp["noise"])})
+    d = fn(**inp) - fn(**{**inp, "noise": np.zeros_like(inp["noise"])})
     ctx.assert_close(ANCESTRAL, d, _bc(np.sqrt(var), d) * inp["noise"], what="x(ξ) − x(0) vs σ_t ξ",
                      tol=Tolerance(rtol=1e-2 if ctx.dtype != "float64" else 1e-9,
                                    atol=(1e-2 if ctx.dtype != "float64" else 1e-12)
@@ -314,10 +300,9 @@ def _ancestral_noise(ctx, fn, inp):
 
 
 # ---- DDIM ---------------------------------------------------------------------------------------
-def _ddim_coefficients(inp, conv):
-    """Per sample (float64, from the drawn one-based or declared steps): a, b at t; √ᾱ_{t'}, √(1 − ᾱ_{t'} − σ²), σ."""
-    s = _shift(conv)
-    t1, tp = np.asarray(inp["t"]) + s, np.asarray(inp["t_prev"]) + s
+def _ddim_coefficients(inp):
+    """Per sample (float64, from the one-based steps): a, b at t; √ᾱ_{t'}, √(1 − ᾱ_{t'} − σ²), σ."""
+    t1, tp = np.asarray(inp["t"]), np.asarray(inp["t_prev"])
     ab_, om, log_ab = R.schedule(inp["betas"])
     eta = inp.get("eta", 0.0)
     jump = -np.expm1(log_ab[t1] - log_ab[tp])
@@ -328,7 +313,7 @@ def _ddim_coefficients(inp, conv):
 def _ddim_scale(inp, conv, clause):
     """√ᾱ_{t'}|x̂_0| + √(1 − ᾱ_{t'} − σ²)|ε̂| + σ|ξ| with |x̂_0|, |ε̂| bounded by the prediction type's formula in |x_t|
     and |m|: the magnitude of the intermediates a step in the dtype rounds."""
-    a, b, ap, rest, sig = (_bc(v, inp["x_t"]) for v in _ddim_coefficients(inp, conv))
+    a, b, ap, rest, sig = (_bc(v, inp["x_t"]) for v in _ddim_coefficients(inp))
     x, m = np.abs(inp["x_t"]), np.abs(inp["model_output" if clause == DDIM_ETA else "eps_pred"])
     kind = conv.get("prediction_type", "epsilon")
     x0, e = {"epsilon": ((x + b * m) / a, m), "v_prediction": (a * x + b * m, a * m + b * x),
@@ -354,11 +339,11 @@ def _ddim_exact(ctx, fn, inp):
     t1, tp = np.asarray(inp["t"]), np.asarray(inp["t_prev"])
     xt = R.forward(x0, eps, t1, inp["betas"])
     xt_r = ctx.round({"x": xt})["x"]                            # what the target sees in its dtype
-    dec = _declared(ctx, DDIM, {**inp, "x_t": xt_r})
+    one = {**inp, "x_t": xt_r}
     m, _ = _iterated(inp["betas"])
     # DDIM is affine in x_t with slope √(ᾱ_{t'}/ᾱ_t): the rounding of x_t propagates exactly by that factor
     want = R.forward(x0, eps, tp, inp["betas"]) + _bc(m[tp] / m[t1], xt) * (xt_r - xt)
-    _ddim_compare(DDIM)(ctx, fn(**dec), want, dec)
+    _ddim_compare(DDIM)(ctx, fn(**one), want, one)
 
 
 def _ddim_composes(ctx, fn, inp):
@@ -370,11 +355,10 @@ def _ddim_composes(ctx, fn, inp):
         return
     sel = {k: (v[ok] if isinstance(v, np.ndarray) and v.shape[:1] == ok.shape and k != "betas" else v)
            for k, v in inp.items()}
-    dec = lambda d: _declared(ctx, DDIM, d)                     # noqa: E731
-    one = fn(**dec(sel))
-    half = fn(**dec({**sel, "t_prev": mid[ok]}))
-    two = fn(**dec({**sel, "x_t": half, "t": mid[ok]}))
-    _ddim_compare(DDIM)(ctx, two, one, dec(sel), rounding_steps=1)
+    one = fn(**sel)
+    half = fn(**{**sel, "t_prev": mid[ok]})
+    two = fn(**{**sel, "x_t": half, "t": mid[ok]})
+    _ddim_compare(DDIM)(ctx, two, one, sel, rounding_steps=1)
 
 
 def _as_prediction(ctx, x_t, eps, t1, betas):
@@ -386,19 +370,17 @@ def _as_prediction(ctx, x_t, eps, t1, betas):
     return {"epsilon": eps, "v_prediction": a * eps - b * x0, "sample": x0}[kind]
 
 
-def _eta_cases(shift=0):
-    return _step_cases(DDIM_ETA, shift, long=(HO, SD, COSINE), eta=ETAS)
+ETA_CASES = _step_cases(DDIM_ETA, long=(HO, SD, COSINE), eta=ETAS)
 
 
 def _eta_zero_is_ddim(ctx, fn, inp):
     """η = 0 (any ξ) is ddpm.ddim_step with ε̂ the prediction's ε; the noise has no effect."""
     t1 = np.asarray(inp["t"])
     m = ctx.round({"m": _as_prediction(ctx, inp["x_t"], inp["model_output"], t1, inp["betas"])})["m"]
-    dec = _declared(ctx, DDIM_ETA, {**inp, "model_output": m, "eta": 0.0})
-    got = fn(**dec)
+    one = {**inp, "model_output": m, "eta": 0.0}
     eps = _as_eps(inp["x_t"], m, t1, inp["betas"], _conv(ctx, DDIM_ETA)["prediction_type"])
     want = R.ddim_step(inp["x_t"], eps, t1, inp["t_prev"], inp["betas"])
-    _ddim_compare(DDIM_ETA)(ctx, got, want, {**dec, "eta": 0.0, "noise": None}, rounding_steps=1)
+    _ddim_compare(DDIM_ETA)(ctx, fn(**one), want, {**one, "noise": None}, rounding_steps=1)
 
 
 def _as_eps(x_t, m, t1, betas, kind):
@@ -413,10 +395,9 @@ def _eta_one_is_ancestral(ctx, fn, inp):
     t1 = np.asarray(inp["t"])
     m = ctx.round({"m": _as_prediction(ctx, inp["x_t"], inp["model_output"], t1, inp["betas"])})["m"]
     one = {**inp, "model_output": m, "t_prev": t1 - 1, "eta": 1.0}
-    got = fn(**_declared(ctx, DDIM_ETA, one))
     eps = _as_eps(inp["x_t"], m, t1, inp["betas"], _conv(ctx, DDIM_ETA)["prediction_type"])
     want = R.ancestral_step(inp["x_t"], eps, t1, inp["betas"], inp["noise"])
-    _ddim_compare(DDIM_ETA)(ctx, got, want, _declared(ctx, DDIM_ETA, one), rounding_steps=1)
+    _ddim_compare(DDIM_ETA)(ctx, fn(**one), want, one, rounding_steps=1)
 
 
 def _eta_noise(ctx, fn, inp):
@@ -426,9 +407,8 @@ def _eta_noise(ctx, fn, inp):
     m, _ = _iterated(inp["betas"])
     abf = m**2
     sigma = inp["eta"] * np.sqrt((1 - abf[tp]) / (1 - abf[t1]) * (1 - abf[t1] / abf[tp]))
-    dec = _declared(ctx, DDIM_ETA, inp)
-    d = fn(**dec) - fn(**{**dec, "noise": np.zeros_like(inp["noise"])})
-    scale = 1 + _ddim_scale(dec, _conv(ctx, DDIM_ETA), DDIM_ETA)
+    d = fn(**inp) - fn(**{**inp, "noise": np.zeros_like(inp["noise"])})
+    scale = 1 + _ddim_scale(inp, _conv(ctx, DDIM_ETA), DDIM_ETA)
     tol = ctx.tolerance(DDIM_ETA)
     ctx.assert_close(DDIM_ETA, d / scale, _bc(sigma, d) * inp["noise"] / scale, what="(x(ξ) − x(0))/(1 + scale) vs "
                      "σ_t(η) ξ/(1 + scale)", tol=Tolerance(rtol=tol.rtol, atol=3 * tol.atol + 2 * EPS[ctx.dtype]))
@@ -441,9 +421,9 @@ def _eta_exact_any_prediction(ctx, fn, inp):
     t1, tp = np.asarray(inp["t"]), np.asarray(inp["t_prev"])
     xt = ctx.round({"x": R.forward(x0, eps, t1, inp["betas"])})["x"]
     m = ctx.round({"m": _as_prediction(ctx, xt, eps, t1, inp["betas"])})["m"]
-    dec = _declared(ctx, DDIM_ETA, {**inp, "x_t": xt, "model_output": m, "eta": 0.0})
+    one = {**inp, "x_t": xt, "model_output": m, "eta": 0.0}
     # x_t and m rounded to the dtype: their rounding propagates through the intermediates the scale bounds
-    _ddim_compare(DDIM_ETA)(ctx, fn(**dec), R.forward(x0, eps, tp, inp["betas"]), {**dec, "noise": None},
+    _ddim_compare(DDIM_ETA)(ctx, fn(**one), R.forward(x0, eps, tp, inp["betas"]), {**one, "noise": None},
                             rounding_steps=2)
 
 
@@ -470,7 +450,6 @@ CHECKS = [
     ClauseChecks(
         clause=FORWARD,
         cases=_step_cases(FORWARD, lo=0),
-        convention_cases=lambda conv: _step_cases(FORWARD, _shift(conv), lo=_shift(conv)),
         proofs=(Proof("induction step: v_{t−1} = 1 − P ⇒ (1−β) v_{t−1} + β = 1 − (1−β) P",
                       lambda: sp.expand((1 - beta) * (1 - Pp) + beta - (1 - (1 - beta) * Pp))),
                 Proof("induction step: m_{t−1} = √P ⇒ √(1−β) m_{t−1} = √((1−β) P)",
@@ -489,7 +468,6 @@ CHECKS = [
     ClauseChecks(
         clause=ANCESTRAL,
         cases=_step_cases(ANCESTRAL),
-        convention_cases=lambda conv: _step_cases(ANCESTRAL, _shift(conv)),
         proofs=(Proof("the ε-form mean equals the posterior mean μ̃(x_t, x̂_0) of q(x_{t−1} | x_t, x_0)",
                       _posterior_mean_claim),
                 Proof("Var(x_t | x_0) = 1 − ᾱ_t and the posterior variance is β̃_t = (1 − ᾱ_{t−1})/(1 − ᾱ_t) β_t",
@@ -502,7 +480,6 @@ CHECKS = [
     ClauseChecks(
         clause=DDIM,
         cases=_step_cases(DDIM),
-        convention_cases=lambda conv: _step_cases(DDIM, _shift(conv)),
         proofs=(Proof("with the true ε, DDIM maps x_t = forward(x0, ε, t) to forward(x0, ε, t')", _ddim_claim),),
         compare=_ddim_compare(DDIM),
         properties=(Property("exact on forward(x0, ε, t) with the true ε", _ddim_exact),
@@ -512,8 +489,7 @@ CHECKS = [
     ),
     ClauseChecks(
         clause=DDIM_ETA,
-        cases=_eta_cases(),
-        convention_cases=lambda conv: _eta_cases(_shift(conv)),
+        cases=ETA_CASES,
         proofs=(Proof("each prediction type's (x̂_0, ε̂) at its true output is (x_0, ε) (a² + b² = 1)",
                       _predictions_recover),
                 Proof("η = 1, t' = t − 1: σ_t² = β̃_t and the mean is the ancestral step's", _eta_one_claim),

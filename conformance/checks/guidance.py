@@ -31,33 +31,26 @@ def _bayes_identity():
     return sp.cancel((lhs - rhs).subs({sp.Derivative(n0, x): d0, sp.Derivative(n1, x): d1}).subs({n0: m0, n1: m1}))
 
 
-def _gain(scale, s):
-    return s if scale == "s" else 1.0 + s
-
-
-def _cases(scale="s"):
-    """score and ∇log p_φ from their domains; the gain s ∈ {0, 1, 3} ∪ [−1, 10], in the declared scale (w = s − 1)."""
-    s = st.sampled_from([0.0, 1.0, 3.0]) | st.floats(-1.0, 10.0)
-    return inputs(CID, s=s if scale == "s" else s.map(lambda v: v - 1.0))
+def _cases():
+    """score and ∇log p_φ from their domains; the gain s ∈ {0, 1, 3} ∪ [−1, 10] (a target declaring scale="w" gets
+    w = s − 1 from the harness)."""
+    return inputs(CID, s=st.sampled_from([0.0, 1.0, 3.0]) | st.floats(-1.0, 10.0))
 
 
 @st.composite
 def _oracle_cases(draw):
     inp = draw(oracle_inputs(allow_null=False, t_low=0.1, t_high=0.9, max_n=6))
-    return {**inp, "s_default": draw(st.sampled_from([0.0, 1.0]) | st.floats(0.0, 5.0))}
+    return {**inp, "s": draw(st.sampled_from([0.0, 1.0]) | st.floats(0.0, 5.0))}
 
 
 def _equals_cfg_score_form(ctx, fn, inp):
     """With the exact posterior: s_∅ + s ∇log p(y | x_t) = (1 + w) s_y − w s_∅ at w = s − 1 (cfg.combine)."""
-    scale = ctx.target.conventions_for(CID)["scale"]
-    s = inp["s_default"]
-    x_t, y, t = inp["x_t"], inp["y"], inp["t"]
+    s, x_t, y, t = inp["s"], inp["x_t"], inp["y"], inp["t"]
     gm = {k: inp[k] for k in ("weights", "means", "covs", "labels")}
     null = np.full_like(y, num_classes(gm))
     s_y = RC.conditional_prediction(x_t, y, t, **gm, target="score")
     s_null = RC.conditional_prediction(x_t, null, t, **gm, target="score")
-    g = fd_grad_log_posterior(x_t, y, t, gm)
-    got = fn(score=s_null, grad_log_classifier=g, s=s if scale == "s" else s - 1.0)
+    got = fn(score=s_null, grad_log_classifier=fd_grad_log_posterior(x_t, y, t, gm), s=s)
     tol = ctx.tolerance(CID)
     fd = Tolerance(rtol=max(tol.rtol, 1e-6), atol=max(tol.atol, 1e-6 * (1 + s)))
     ctx.assert_close(CID, got, RCFG.cfg_combine(s_y, s_null, s - 1.0), tol=fd,
@@ -65,10 +58,8 @@ def _equals_cfg_score_form(ctx, fn, inp):
 
 
 def _off_and_unconditional(ctx, fn, inp):
-    """Gain 0 returns the unconditional score; the output is affine in s with slope ∇log p_φ."""
-    scale = ctx.target.conventions_for(CID)["scale"]
-    zero = 0.0 if scale == "s" else -1.0
-    ctx.assert_close(CID, fn(score=inp["score"], grad_log_classifier=inp["grad_log_classifier"], s=zero),
+    """Gain 0 returns the unconditional score."""
+    ctx.assert_close(CID, fn(score=inp["score"], grad_log_classifier=inp["grad_log_classifier"], s=0.0),
                      inp["score"], what="gain 0 vs the unconditional score")
 
 
@@ -76,7 +67,6 @@ CHECKS = [
     ClauseChecks(
         clause=CID,
         cases=_cases(),
-        convention_cases=lambda c: _cases(c["scale"]),
         proofs=(Proof("Bayes: ∇log p + s ∇log p(y|x) = CFG score form at w = s − 1 (two-class 1-D mixture)",
                       _bayes_identity),),
         properties=(Property("with the exact class posterior it equals CFG's score form at s = 1 + w",

@@ -106,31 +106,27 @@ def _elbo_betas():
                                                                                                          tb[0]))))
 
 
-def _elbo_steps(n, T, lo, shift):
-    """n steps in [lo, T] (one-based; the first at an end of the range), in the declared indexing."""
+def _elbo_steps(n, T, lo):
+    """n one-based steps in [lo, T], the first at an end of the range."""
     def steps(end_rng):
         t = end_rng[1].integers(lo, T + 1, n)
         t[0] = end_rng[0]
-        return t - shift
+        return t
     return st.tuples(st.sampled_from([lo, T]), _seeded(lambda r: r)).map(steps)
 
 
-def _elbo_cases(sigma="beta_tilde", shift=0):
-    """ε, ε_θ = ε + δ (|δ| ~ 1e-3, 0.1 or 1), steps over the whole range of the declared σ and indexing."""
+def _elbo_cases(sigma="beta_tilde"):
+    """ε, ε_θ = ε + δ (|δ| ~ 1e-3, 0.1 or 1), one-based steps over the whole range of the declared σ."""
     lo = 2 if sigma == "beta_tilde" else 1
     return inputs("ddpm.elbo", dims={"n": (1, 5), "...": st.integers(1, 4).map(lambda d: (d,))}, betas=_elbo_betas(),
                   eps_pred=derived(lambda v: st.tuples(gaussian(v["eps"].shape), st.sampled_from([1e-3, 0.1, 1.0]))
                                    .map(lambda ds: v["eps"] + ds[0] * ds[1])),
-                  t=derived(lambda v: _elbo_steps(v["n"], v["betas"].size, lo, shift)))
+                  t=derived(lambda v: _elbo_steps(v["n"], v["betas"].size, lo)))
 
 
 def _with_x0(cases):
     """The cases with x_0 ~ N(0, I) of ε's shape (the KL is built from x_0 and x_t)."""
     return cases.flatmap(lambda inp: gaussian(inp["eps"].shape).map(lambda x0: {**inp, "x0": x0}))
-
-
-def _shift(conv):
-    return 1 if conv.get("indexing") == "zero_based" else 0
 
 
 def _state_cases(clause):
@@ -183,7 +179,7 @@ def _gaussian_kl(ctx, fn, inp):
     cid = "ddpm.elbo"
     conv = ctx.target.conventions_for(cid)
     betas = inp["betas"]
-    t = inp["t"]                                       # the cases are one_based; the target gets its indexing
+    t = inp["t"]                                       # one-based: the harness hands the target its indexing
     x0, eps, eps_hat = inp["x0"], inp["eps"], inp["eps_pred"]
     log_ab = np.concatenate([[0.0], np.cumsum(np.log1p(-betas))])     # 1 − ᾱ by expm1: no cancellation at small t
     ab, om = np.exp(log_ab), -np.expm1(log_ab)
@@ -203,7 +199,7 @@ def _gaussian_kl(ctx, fn, inp):
     err = (16 * np.finfo(float).eps * scale * (np.abs(mu_tilde - mu_theta) + 16 * np.finfo(float).eps * scale)
            / var_p).sum(axis=1) + 1e-12 * np.abs(const)
     tol = ctx.tolerance(cid)
-    got = fn(eps_pred=eps_hat, eps=eps, t=t - _shift(conv), betas=betas)
+    got = fn(eps_pred=eps_hat, eps=eps, t=t, betas=betas)
     ctx.assert_close(cid, got, kl - const, what="λ_t‖ε − ε_θ‖² vs the Gaussian KL from x_0 and x_t",
                      tol=Tolerance(rtol=tol.rtol + 64 * np.finfo(float).eps, atol=tol.atol + float(np.max(err))))
 
@@ -215,7 +211,7 @@ def _simple_loss_reweighting(ctx, fn, inp):
     t = inp["t"]                                       # one_based cases
     lam = R.elbo_weight(t, inp["betas"], conv["sigma"])
     mse = ((inp["eps"] - inp["eps_pred"]) ** 2).sum(axis=1)
-    ctx.assert_close(cid, fn(**{**inp, "t": t - _shift(conv)}) / lam, mse, what="L_{t−1}/λ_t vs ‖ε − ε_θ‖²")
+    ctx.assert_close(cid, fn(**inp) / lam, mse, what="L_{t−1}/λ_t vs ‖ε − ε_θ‖²")
 
 
 def _moments_match_path(ctx, fn, inp):
@@ -290,7 +286,7 @@ CHECKS = [
     ClauseChecks(
         clause="ddpm.elbo",
         cases=_elbo_cases(),
-        convention_cases=lambda conv: _elbo_cases(conv["sigma"], _shift(conv)),
+        convention_cases=lambda conv: _elbo_cases(conv["sigma"]),
         proofs=(Proof("μ̃_t(x_t, x_0(x_t, ε)) = (x_t − β_t/√(1 − ᾱ_t) ε)/√α_t", _posterior_mean_in_eps),
                 Proof("KL = ‖μ̃ − μ_θ‖²/(2σ²) = β_t²/(2σ² α_t (1 − ᾱ_t)) ‖ε − ε_θ‖²", _kl_is_weighted_mse),
                 Proof("σ² = β̃_t: λ_t = β_t/(2 α_t (1 − ᾱ_{t−1}))", _weight_at_beta_tilde)),

@@ -9,7 +9,6 @@ import numpy as np
 import sympy as sp
 from hypothesis import strategies as st
 
-from spec.cfg import OFF, UNCONDITIONAL
 from spec.schema import Tolerance
 
 from ..harness.declare import ClauseChecks, Proof, Property
@@ -106,10 +105,10 @@ def _logit_cases(draw):
             "top_k": draw(st.integers(0, K + 1))}
 
 
-def _guidance_cases(form):
-    """l_y, l_null from their domain, clipped to [−5, 5]; w at the form's off and unconditional weights, 6.5 past
-    off (03's SDXL-like w = 7.5 in the scale form) and inside [off − 1, off + 10]."""
-    w = st.sampled_from([OFF[form], UNCONDITIONAL[form], OFF[form] + 6.5]) | st.floats(OFF[form] - 1, OFF[form] + 10)
+def _guidance_cases():
+    """l_y, l_null from their domain, clipped to [−5, 5]; w (default units) at −1, 0, 6.5 (03's SDXL-like w = 7.5 in
+    the scale form) and inside [−1, 10]."""
+    w = st.sampled_from([-1.0, 0.0, 6.5]) | st.floats(-1.0, 10.0)
     return inputs("ar.logit_guidance", w=w).map(
         lambda d: {**d, "l_y": np.clip(d["l_y"], -5, 5), "l_null": np.clip(d["l_null"], -5, 5)})
 
@@ -232,11 +231,69 @@ def _temperature_power(ctx, fn, inp):
 
 def _guidance_off_and_shift(ctx, fn, inp):
     cid = "ar.logit_guidance"
-    form = ctx.target.conventions_for(cid)["form"]
-    ctx.assert_close(cid, fn(l_y=inp["l_y"], l_null=inp["l_null"], w=OFF[form]), inp["l_y"],
-                     what=f"{form} at its guidance-off weight vs ℓ_y")
-    ctx.assert_close(cid, fn(l_y=inp["l_y"], l_null=inp["l_null"], w=UNCONDITIONAL[form]), inp["l_null"],
-                     what=f"{form} at its unconditional weight vs ℓ_∅")
+    ctx.assert_close(cid, fn(l_y=inp["l_y"], l_null=inp["l_null"], w=0.0), inp["l_y"],
+                     what="guidance-off weight (w = 0, s = 1) vs ℓ_y")
+    ctx.assert_close(cid, fn(l_y=inp["l_y"], l_null=inp["l_null"], w=-1.0), inp["l_null"],
+                     what="unconditional weight (w = −1, s = 0) vs ℓ_∅")
+
+
+# ---- ar.plausibility ------------------------------------------------------------------------------------
+PLAUSIBLE = "ar.plausibility"
+
+
+def _restricted_softmax():
+    """p_j/p_m = exp(ℓ_j − ℓ_m) (the normaliser cancels), and p restricted to V = {0, 1} and renormalised is the
+    softmax with ℓ_2 = −∞ (K = 3)."""
+    l0, l1, l2 = sp.symbols("l_0 l_1 l_2", real=True)
+    Z = sp.exp(l0) + sp.exp(l1) + sp.exp(l2)
+    p0, p1 = sp.exp(l0) / Z, sp.exp(l1) / Z
+    return [sp.simplify(p0 / p1 - sp.exp(l0 - l1)),
+            sp.simplify(p0 / (p0 + p1) - sp.exp(l0) / (sp.exp(l0) + sp.exp(l1)))]
+
+
+def _plausible_cases():
+    """ℓ_y in [−20, 20] (ties in one draw of two); α at 0, 1, 0.1 and anywhere in [0, 1]."""
+    def tie(d, t):
+        l_y = np.clip(d["l_y"], -20.0, 20.0)
+        if t and l_y.shape[1] > 1:
+            l_y[:, 1] = l_y[:, 0]
+        return {**d, "l_y": l_y}
+    return st.tuples(inputs(PLAUSIBLE, alpha=st.sampled_from([0.0, 0.1, 1.0]) | st.floats(0.0, 1.0)),
+                     st.booleans()).map(lambda dt: tie(*dt))
+
+
+def _same_set(ctx, got, expected, inp, what="V"):
+    """Boolean sets equal except for tokens whose margin ℓ_j − max ℓ − log α is within rounding of 0."""
+    l, a = inp["l_y"], inp["alpha"]
+    tol = ctx.tolerance(PLAUSIBLE)
+    with np.errstate(divide="ignore"):
+        margin = l - l.max(axis=1, keepdims=True) - np.log(a)
+    near = np.abs(margin) <= tol.atol + tol.rtol * (np.abs(l) + np.abs(l).max(axis=1, keepdims=True))
+    g, e = np.asarray(got), np.asarray(expected)
+    if g.shape != e.shape:
+        return ctx.assert_close(PLAUSIBLE, g, e, what=what)
+    ctx.assert_close(PLAUSIBLE, np.where(near, e, g).astype(np.float64), e.astype(np.float64),
+                     what=f"{what} away from its boundary (margin beyond rounding)")
+
+
+def _most_likely_kept(ctx, fn, inp):
+    """The most likely token is in V for every α (no row is empty); α = 0 keeps every token."""
+    v = np.asarray(fn(**inp))
+    top = inp["l_y"] == inp["l_y"].max(axis=1, keepdims=True)
+    ctx.require(PLAUSIBLE, bool(np.all(v[top])), "a most likely token is outside V")
+    ctx.require(PLAUSIBLE, bool(np.all(fn(l_y=inp["l_y"], alpha=0.0))), "α = 0 dropped a token")
+
+
+def _nested(ctx, fn, inp):
+    """α' = α/4 < α keeps a superset: V(α) ⊆ V(α/4) (the boundaries lie log 4 apart, far beyond rounding)."""
+    big, small = np.asarray(fn(**inp)), np.asarray(fn(l_y=inp["l_y"], alpha=inp["alpha"] / 4))
+    ctx.require(PLAUSIBLE, bool(np.all(small[big])), f"V(α = {inp['alpha']:g}) is not inside V(α/4)")
+
+
+def _shift_invariant(ctx, fn, inp):
+    """V(ℓ + c) = V(ℓ) for a per-row constant c: V depends on probabilities only."""
+    c = np.linspace(-8.0, 8.0, len(inp["l_y"]))[:, None]
+    _same_set(ctx, fn(l_y=inp["l_y"] + c, alpha=inp["alpha"]), fn(**inp), inp, what="V(ℓ + c) vs V(ℓ)")
 
 
 # ---- the checks ---------------------------------------------------------------------------------
@@ -291,12 +348,22 @@ CHECKS = [
     ),
     ClauseChecks(
         clause="ar.logit_guidance",
-        cases=_guidance_cases("one_plus_w"),
-        convention_cases=lambda conv: _guidance_cases(conv["form"]),
+        cases=_guidance_cases(),
         proofs=(Proof("guiding log_softmax(ℓ) or ℓ gives one distribution (softmax is shift-invariant)",
                       _softmax_shift_invariant),
                 Proof("softmax of guided log-probabilities ∝ p_y^{1+w} p_∅^{−w}", _guidance_is_geometric_mixture)),
         properties=(Property("off weight gives ℓ_y, unconditional weight gives ℓ_∅", _guidance_off_and_shift),),
         example=lambda: {"l_y": np.array([[1.0, 2.0]]), "l_null": np.array([[0.0, 1.0]]), "w": 1.5},
+    ),
+    ClauseChecks(
+        clause=PLAUSIBLE,
+        cases=_plausible_cases(),
+        compare=_same_set,
+        proofs=(Proof("p_j/p_m = exp(ℓ_j − ℓ_m); p restricted to V and renormalised = softmax with −∞ outside V",
+                      _restricted_softmax),),
+        properties=(Property("the most likely token is always kept; α = 0 keeps every token", _most_likely_kept),
+                    Property("nested: V(α) ⊆ V(α/4)", _nested),
+                    Property("invariant to a per-row shift of ℓ_y", _shift_invariant)),
+        example=lambda: {"l_y": np.array([[2.0, 0.5, -1.0]]), "alpha": 0.1},
     ),
 ]

@@ -94,8 +94,8 @@ def edge_cases(clause_id: str, base: dict) -> list[dict]:
 
 
 def draw(clause_id: str, conv: dict[str, str], n: int = CASES_PER_VARIANT) -> list[dict]:
-    """Distinct inputs (keyword dicts, float64), deterministic: the worked example, the domain's edges on the first
-    input (edge_cases), then up to n of hypothesis' draws."""
+    """Distinct inputs (keyword dicts, float64) in the units of the variants ``conv``, deterministic: the worked
+    example, the domain's edges on the first input (edge_cases), then up to n of hypothesis' draws."""
     chk = checks_for(clause_id)
     strategy = chk.value_cases(conv)
     out: list[dict] = []
@@ -113,6 +113,7 @@ def draw(clause_id: str, conv: dict[str, str], n: int = CASES_PER_VARIANT) -> li
         out.append(inputs)
 
     collect()
+    out = [spec.get(clause_id).in_variant(i, conv) for i in out]     # drawn in the default variants' units
     return out[:1] + edge_cases(clause_id, out[0]) + out[1:] if out else out
 
 

@@ -219,10 +219,13 @@ class Context:
     def call(self, clause_id: str, fn, inputs: dict):
         """Call a target function on NumPy inputs; returns NumPy float64 outputs.
 
-        Inputs outside the target's declared ``supports`` raise :class:`Unsupported`; a target on the reversed
+        Inputs come in the default variants' units and reach the target in its declared variants' units
+        (``Variant.arguments``: the scale form of guidance gets s = 1 + w). Inputs outside the target's declared
+        ``supports`` raise :class:`Unsupported`; a target on the reversed
         clock (``time=``) gets t mapped and velocities negated both ways (:func:`reverse_clock`).
         """
         rec = self.records.setdefault(self.clause or clause_id, ClauseRecord())
+        inputs = spec.get(clause_id).in_variant(inputs, self.target.conventions_for(clause_id))
         why = self.target.unsupported(clause_id, inputs)
         if why:
             rec.unsupported.update(why.split(", "))
