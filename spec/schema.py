@@ -75,7 +75,7 @@ class Variant(_Frozen):
     @classmethod
     def _arithmetic(cls, v: dict[str, str]) -> dict[str, str]:
         for name, expr in v.items():
-            if not re.fullmatch(r"[\w\s.+\-*/()]+", expr):
+            if "__" in expr or not re.fullmatch(r"(?:[A-Za-z_]\w*|\d+(?:\.\d*)?(?:e[+-]?\d+)?|[\s+\-*/()])+", expr):
                 raise ValueError(f"argument {name!r}: {expr!r} is not an arithmetic expression of arguments")
             compile(expr, name, "eval")
         return v

@@ -92,6 +92,32 @@ def test_schema_rejects_malformed_clauses():
                    variants=(Variant(name="a", statement="s", mapping="m"),))
 
 
+def test_variant_arguments_convert_units_and_are_validated():
+    """Variant.arguments: the scale form takes s = 1 + w, zero_based indexing k = t − 1 (t_prev too where the clause
+    has it); only arithmetic of the clause's own inputs, and never on the default variant."""
+    assert spec.get("cfg.combine").in_variant({"w": 6.5, "v_y": 1.0}, {"form": "scale"}) == {"w": 7.5, "v_y": 1.0}
+    assert spec.get("cfg.combine").in_variant({"w": 6.5}, {}) == {"w": 6.5}
+    got = spec.get("ddpm.ddim_step").in_variant({"t": 3, "t_prev": 0}, {"indexing": "zero_based"})
+    assert got == {"t": 2, "t_prev": -1}
+    assert spec.get("cfg.classifier_guidance").in_variant({"s": 3.0}, {"scale": "w"}) == {"s": 2.0}
+    for bad in ("w.__class__", "__import__('os')", "w; 1", "[w]"):
+        with pytest.raises(ValidationError):
+            Variant(name="a", statement="s", mapping="m", arguments={"w": bad})
+    w = spec.schema.Symbol(name="w", description="d", domain=spec.schema.Domain(), role="parameter")
+    ok = dict(id="x.y", title="t", statement="s", kind=("value",), provenance=(Provenance(source="00", quote="abc"),),
+              symbols=(w,))
+
+    def conv(default_args, other_args):
+        return Convention(name="c", description="d", default="a",
+                          variants=(Variant(name="a", statement="s", mapping="m", arguments=default_args),
+                                    Variant(name="b", statement="s", mapping="m", arguments=other_args)))
+    Clause(**ok, conventions=(conv({}, {"w": "2 * w"}),))
+    with pytest.raises(ValidationError, match="only a non-default variant"):
+        Clause(**ok, conventions=(conv({"w": "w"}, {}),))
+    with pytest.raises(ValidationError, match="only a non-default variant"):
+        Clause(**ok, conventions=(conv({}, {"w": "w + z"}),))
+
+
 def test_unknown_clause_is_a_clear_error():
     with pytest.raises(spec.UnknownClauseError, match="gan.optimal_discriminatr"):
         spec.get("gan.optimal_discriminatr")
