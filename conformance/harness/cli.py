@@ -90,6 +90,10 @@ def explain_text(clause_id: str) -> str:
             for v in cv.variants:
                 out.append(f"      - {v.name}: {v.statement}   [{v.mapping}]"
                            + (f" (sources {', '.join(v.sources)})" if v.sources else ""))
+                names = {s.name for s in c.inputs}
+                takes = [f"{k} ↦ {e}" for k, e in v.arguments.items() if k in names]
+                if takes:
+                    out.append(f"        in the default's units: {', '.join(takes)} (the harness converts)")
     if c.singular:
         out += ["", "Singular points:", textwrap.indent(textwrap.fill(c.singular, 96), "    ")]
     if c.notes:
