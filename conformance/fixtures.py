@@ -107,6 +107,15 @@ def num_classes(gm):
     return int(gm["labels"].max()) + 1
 
 
+def oracle_scores(inp):
+    """(s_y, s_∅, mixture, y_∅) of an oracle_inputs case: the exact conditional and unconditional scores at its
+    points, for cfg.score and cfg.classifier_guidance."""
+    gm = {k: inp[k] for k in ("weights", "means", "covs", "labels")}
+    null = np.full_like(inp["y"], num_classes(gm))
+    s_y, s_null = (RC.conditional_prediction(inp["x_t"], y, inp["t"], **gm, target="score") for y in (inp["y"], null))
+    return s_y, s_null, gm, null
+
+
 def null_of(gm_or_C, null_label="extra_class"):
     C = gm_or_C if isinstance(gm_or_C, int) else num_classes(gm_or_C)
     return RC.null_value(C, null_label)

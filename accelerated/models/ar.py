@@ -34,8 +34,8 @@ from accelerated.models.ar_transformer import ARConfig, ARTransformer, train_ar
 from accelerated.models.data import CAPTIONS, SHAPES, caption_adherence, caption_index, read_caption, shapes_dataset
 from accelerated.models.images import grid, write_png
 from accelerated.models.text import TextConfig
+from accelerated.models.train import guidance_weights
 from accelerated.models.vqvae import VQVAE, VQConfig, train_vqvae
-from spec.cfg import W_MAX
 from spec.errors import GenspecError
 
 
@@ -236,9 +236,7 @@ def main(argv: list[str]) -> int:
                 raise ValueError(f"--temperature must be in [0.001, 1000], got {a.temperature}")
             c = replace(c, temperature=a.temperature)
         if a.guidance:
-            c = replace(c, guidance=tuple(float(w) for w in a.guidance.split(",")))
-            if not all(math.isfinite(w) and abs(w) <= W_MAX for w in c.guidance):
-                raise ValueError(f"guidance weights must be finite with |w| ≤ {W_MAX:g} (cfg.combine's domain)")
+            c = replace(c, guidance=guidance_weights(a.guidance))
     except ValueError as e:
         raise GenspecError(f"train ar: bad argument: {e}") from None
     if a.threads < 1:

@@ -135,9 +135,15 @@ def job_config(a, presets: dict, job: str):
         if a.seed is not None:
             c = replace(c, seed=a.seed)
         if a.guidance:
-            c = replace(c, guidance=tuple(float(w) for w in a.guidance.split(",")))
-            if not all(math.isfinite(w) and abs(w) <= W_MAX for w in c.guidance):
-                raise ValueError(f"guidance weights must be finite with |w| ≤ {W_MAX:g} (cfg.combine's domain)")
+            c = replace(c, guidance=guidance_weights(a.guidance))
     except ValueError as e:
         raise GenspecError(f"train {job}: bad argument: {e}") from None
     return c
+
+
+def guidance_weights(text: str) -> tuple[float, ...]:
+    """--guidance "0,1,2,4" as weights w, each finite with |w| ≤ W_MAX (cfg.combine's domain), else ValueError."""
+    ws = tuple(float(w) for w in text.split(","))
+    if not all(math.isfinite(w) and abs(w) <= W_MAX for w in ws):
+        raise ValueError(f"guidance weights must be finite with |w| ≤ {W_MAX:g} (cfg.combine's domain)")
+    return ws

@@ -30,6 +30,7 @@ from ..fixtures import (
     noisy_points,
     oracle_field,
     oracle_inputs,
+    oracle_scores,
     random_labels,
 )
 from ..harness.arrays import P_EDGES, T_EDGES, draw_edges, edge_arrays, edge_scalars
@@ -119,17 +120,9 @@ def _velocity_guidance_is_score_guidance():
     return sp.simplify((1 + w_) * v(sy) - w_ * v(sn) - v(sn + (1 + w_) * (sy - sn)))
 
 
-def _oracle_scores(inp):
-    """(s_y, s_∅, mixture, y_∅) of the class-conditional oracle at the case's points."""
-    gm = {k: inp[k] for k in ("weights", "means", "covs", "labels")}
-    null = np.full_like(inp["y"], int(gm["labels"].max()) + 1)
-    s_y, s_null = (RC.conditional_prediction(inp["x_t"], y, inp["t"], **gm, target="score") for y in (inp["y"], null))
-    return s_y, s_null, gm, null
-
-
 def _implicit_classifier(ctx, fn, inp):
     """s_∅ + (1 + w) ∇log p(y | x_t) [central differences of the class posterior] = (1 + w) s_y − w s_∅ [oracles]."""
-    s_y, s_null, gm, _ = _oracle_scores(inp)
+    s_y, s_null, gm, _ = oracle_scores(inp)
     got = fn(score_null=s_null, grad_log_p_y=fd_grad_log_posterior(inp["x_t"], inp["y"], inp["t"], gm), w=inp["w"])
     tol = ctx.tolerance(SCORE)
     fd = Tolerance(rtol=max(tol.rtol, 1e-6), atol=max(tol.atol, 1e-6 * (2 + abs(inp["w"]))))
@@ -139,7 +132,7 @@ def _implicit_classifier(ctx, fn, inp):
 
 def _velocity_relation(ctx, fn, inp):
     """rf: v_cfg = −(x_t + t s_cfg)/(1 − t), v_cfg from the velocity oracles, s_cfg from the target."""
-    s_y, s_null, gm, null = _oracle_scores(inp)
+    s_y, s_null, gm, null = oracle_scores(inp)
     x_t, y, t = inp["x_t"], inp["y"], inp["t"]
     v_cfg = R.cfg_combine(*(RC.conditional_velocity(x_t, yy, t, **gm) for yy in (y, null)), inp["w"])
     s_cfg = fn(score_null=s_null, grad_log_p_y=s_y - s_null, w=inp["w"])

@@ -7,10 +7,9 @@ import sympy as sp
 from hypothesis import strategies as st
 
 from reference import cfg as RCFG
-from reference import cond as RC
 from spec.schema import Tolerance
 
-from ..fixtures import fd_grad_log_posterior, num_classes, oracle_inputs
+from ..fixtures import fd_grad_log_posterior, oracle_inputs, oracle_scores
 from ..harness.declare import ClauseChecks, Proof, Property
 from ..harness.inputs import inputs
 
@@ -45,12 +44,9 @@ def _oracle_cases(draw):
 
 def _equals_cfg_score_form(ctx, fn, inp):
     """With the exact posterior: s_∅ + s ∇log p(y | x_t) = (1 + w) s_y − w s_∅ at w = s − 1 (cfg.combine)."""
-    s, x_t, y, t = inp["s"], inp["x_t"], inp["y"], inp["t"]
-    gm = {k: inp[k] for k in ("weights", "means", "covs", "labels")}
-    null = np.full_like(y, num_classes(gm))
-    s_y = RC.conditional_prediction(x_t, y, t, **gm, target="score")
-    s_null = RC.conditional_prediction(x_t, null, t, **gm, target="score")
-    got = fn(score=s_null, grad_log_classifier=fd_grad_log_posterior(x_t, y, t, gm), s=s)
+    s = inp["s"]
+    s_y, s_null, gm, _ = oracle_scores(inp)
+    got = fn(score=s_null, grad_log_classifier=fd_grad_log_posterior(inp["x_t"], inp["y"], inp["t"], gm), s=s)
     tol = ctx.tolerance(CID)
     fd = Tolerance(rtol=max(tol.rtol, 1e-6), atol=max(tol.atol, 1e-6 * (1 + s)))
     ctx.assert_close(CID, got, RCFG.cfg_combine(s_y, s_null, s - 1.0), tol=fd,
