@@ -29,8 +29,9 @@ FORM = Convention(
 )
 
 FORMS = tuple(v.name for v in FORM.variants)
-OFF = {"one_plus_w": 0.0, "conditional_offset": 0.0, "scale": 1.0}            # each form's guidance-off weight
-UNCONDITIONAL = {"one_plus_w": -1.0, "conditional_offset": -1.0, "scale": 0.0}  # ... and its v_∅ weight
+# each form's guidance-off weight (w = 0) and v_∅ weight (w = −1), in its own units (Variant.arguments)
+OFF = {v.name: float(v.convert({"w": 0.0})["w"]) for v in FORM.variants}
+UNCONDITIONAL = {v.name: float(v.convert({"w": -1.0})["w"]) for v in FORM.variants}
 
 
 def guidance_weight(w: float, from_form: str, to_form: str) -> float:

@@ -5,6 +5,7 @@ Paths ("rf", "vp", "ve") fix (a, b); targets ("velocity", "epsilon", "x", "v", "
 The tables (names, named schedules and their parameters) live here: both backends read them.
 """
 from .errors import SpecInputError
+from .schedule import EDM
 from .schema import Clause, Convention, Domain, Provenance, Symbol, Variant, tolerances
 
 P = Provenance
@@ -291,8 +292,7 @@ CLAUSES = [
                    r"\sigma_d z}{\sqrt{\sigma^2 + \sigma_d^2}}\ \text{on } x_\sigma = x + \sigma z\ (a = 1,\ b = "
                    r"\sigma);\quad c_{skip} + (c_{out}/\sigma_d)^2 = 1"),
         kind=("identity", "value", "property"),
-        provenance=(P(source="external: Karras et al. 2022, Elucidating the Design Space of Diffusion-Based "
-                             "Generative Models, Table 1 and eq. 7",
+        provenance=(P(source=f"{EDM}, Table 1 and eq. 7",
                       quote="c_skip(sigma) = sigma_data^2/(sigma^2 + sigma_data^2), c_out(sigma) = sigma "
                             "sigma_data/sqrt(sigma_data^2 + sigma^2), c_in(sigma) = 1/sqrt(sigma^2 + sigma_data^2), "
                             "c_noise(sigma) = 1/4 ln(sigma)"),
@@ -333,8 +333,7 @@ CLAUSES = [
                    r"F_\theta(c_{in} x_\sigma; c_{noise});\quad F = \frac{\sigma x/\sigma_d - \sigma_d z}"
                    r"{\sqrt{\sigma^2 + \sigma_d^2}}\ \Rightarrow\ D = x"),
         kind=("identity", "value", "property"),
-        provenance=(P(source="external: Karras et al. 2022, Elucidating the Design Space of Diffusion-Based "
-                             "Generative Models, eq. 7",
+        provenance=(P(source=f"{EDM}, eq. 7",
                       quote="D_theta(x; sigma) = c_skip(sigma) x + c_out(sigma) F_theta(c_in(sigma) x; "
                             "c_noise(sigma))"),
                     P(source="external: diffusers, EDMEulerScheduler.precondition_outputs(sample, model_output, sigma)",

@@ -7,6 +7,8 @@ checked value by value and its distribution by a KS test.
 """
 from .schema import Clause, Convention, Domain, Provenance, Symbol, Variant, tolerances
 
+EDM = "external: Karras et al. 2022, Elucidating the Design Space of Diffusion-Based Generative Models"
+
 P = Provenance
 U = Domain(shape=("n",))
 T01 = Domain(low=0.0, high=1.0, shape=("n",))
@@ -194,8 +196,7 @@ CLAUSES = [
                    r"(\text{appended});\quad \rho \to \infty:\ \sigma_i = \sigma_{max}^{1 - i/(N-1)}\,"
                    r"\sigma_{min}^{i/(N-1)}"),
         kind=("identity", "value", "property"),
-        provenance=(P(source="external: Karras et al. 2022, Elucidating the Design Space of Diffusion-Based "
-                             "Generative Models, eq. 5",
+        provenance=(P(source=f"{EDM}, eq. 5",
                       quote="sigma_i<N = (sigma_max^(1/rho) + i/(N-1) (sigma_min^(1/rho) - sigma_max^(1/rho)))^rho "
                             "and sigma_N = 0"),
                     P(source="external: k-diffusion, k_diffusion/sampling.py get_sigmas_karras(n, sigma_min, "

@@ -14,13 +14,9 @@ from ..harness.arrays import gaussian
 from ..harness.declare import ClauseChecks, Proof, Property
 
 
-def _conv(ctx, clause, name):
-    return ctx.target.conventions_for(clause)[name]
-
-
 def _polar(ctx, clause, keep):
     """A keep-mask (True = may attend) in the target's declared polarity."""
-    return None if keep is None else (~keep if _conv(ctx, clause, "mask_polarity") == "true_masks" else keep)
+    return None if keep is None else (~keep if ctx.convention(clause, "mask_polarity") == "true_masks" else keep)
 
 
 def _mask(draw, shape):
@@ -132,7 +128,7 @@ def _mha_cases(draw, layout="out_in"):
 def _in_layout(ctx, inp):
     """The case (out_in weights, keep mask) in the target's declared conventions."""
     out = dict(inp)
-    if _conv(ctx, "attention.cross", "weights") == "in_out":
+    if ctx.convention("attention.cross", "weights") == "in_out":
         out.update({n: inp[n].T.copy() for n in ("w_q", "w_k", "w_v", "w_o")})
     if inp.get("mask") is not None:
         out["mask"] = _polar(ctx, "attention.cross", inp["mask"])

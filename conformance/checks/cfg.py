@@ -44,10 +44,6 @@ W_EDGES = (-999.0, 999.0)
 """the ends of the domain |w| ≤ 1000 in the default units (s = 1 + w stays inside it in the scale form)."""
 
 
-def conv(ctx, clause, name):
-    return ctx.target.conventions_for(clause)[name]
-
-
 def weights(w_max, edges=()):
     """Strengths in [−1, w_max] with the special points −1 (unconditional), 0 (off), 1 and `edges`."""
     return st.one_of(st.sampled_from([-1.0, 0.0, 1.0, *edges]), st.floats(-1.0, w_max, allow_nan=False))
@@ -250,11 +246,11 @@ def _uniform_below_p():
 
 def _dropout_rate(ctx, fn, inp):
     """n = 20 000 labels, u ~ U[0, 1) (fixed seed): the drop count is Binomial(n, p), binomtest p-value > 1e-3."""
-    p = RATES[conv(ctx, DROPOUT, "rate")] if inp["p"] is None else inp["p"]
+    p = RATES[ctx.convention(DROPOUT, "rate")] if inp["p"] is None else inp["p"]
     rng = np.random.default_rng(inp["seed"])
     args = {"y": rng.integers(0, 4, 20_000), "u": np.minimum(rng.uniform(0.0, 1.0, 20_000), 0.99), "num_classes": 4}
     dropped = int(np.sum(fn(**args, **({} if inp["p"] is None else {"p": p}))
-                         == RC.null_value(4, conv(ctx, DROPOUT, "null_label"))))
+                         == RC.null_value(4, ctx.convention(DROPOUT, "null_label"))))
     pv = scipy.stats.binomtest(dropped, 20_000, p).pvalue
     ctx.require(DROPOUT, pv > 1e-3, f"dropped {dropped}/20000 labels, expected rate p = {p} (binomtest p {pv:.2e})")
 
@@ -292,7 +288,7 @@ def _cost_off(ctx, fn, inp):
 
 def _euler_endpoints(ctx, fn, inp):
     """w = 0 gives the conditional Euler sample, w = −1 the unconditional one."""
-    null = np.full_like(inp["y"], RC.null_value(inp["num_classes"], conv(ctx, EULER, "null_label")))
+    null = np.full_like(inp["y"], RC.null_value(inp["num_classes"], ctx.convention(EULER, "null_label")))
     for w, y, what in ((0.0, inp["y"], "conditional"), (-1.0, null, "unconditional")):
         field = lambda x, t, y=y: inp["f"].numpy(x, y, np.broadcast_to(t, (len(x),)).astype(np.float64))
         ctx.assert_close(EULER, fn(**{**inp, "w": w}), RS.euler_sample(field, inp["x1"], inp["T"]),

@@ -191,10 +191,6 @@ def _iterated(betas):
     return np.array(m), np.array(var)
 
 
-def _conv(ctx, clause):
-    return ctx.target.conventions_for(clause) if ctx.target is not None else {}
-
-
 # ---- properties ---------------------------------------------------------------------------------
 def _forward_moments(ctx, fn, inp):
     """Mean coefficient and standard deviation of the closed form equal those of t iterated one-step corruptions."""
@@ -227,7 +223,7 @@ def _published_defaults(ctx, fn, inp):
     """The declared schedule at its published settings, T = 1000: Ho et al.'s linear 1e-4..0.02 (equally spaced β);
     Stable Diffusion's scaled_linear 0.00085..0.012 (equally spaced √β, √ᾱ_T = 0.068265 as Lin et al. 2024 report);
     Nichol & Dhariwal's cosine (ᾱ_t = f(t/T)/f(0) until the cap, β_T = 0.999)."""
-    kind = _conv(ctx, SCHED).get("beta_schedule", "linear")
+    kind = ctx.convention(SCHED, "beta_schedule")
     spacing = Tolerance(rtol=1e-6 if ctx.dtype == "float64" else 1e-2, atol=1e-12)
     if kind == "squaredcos_cap_v2":
         b = np.asarray(fn(T=1000), dtype=np.float64)
@@ -328,7 +324,7 @@ def _ddim_compare(clause):
         to the run's dtype adds 4 eps per unit of scale."""
         tol = ctx.tolerance(clause)
         tol = Tolerance(rtol=tol.rtol, atol=tol.atol + 4 * EPS[ctx.dtype] * rounding_steps)
-        scale = _ddim_scale(inp, _conv(ctx, clause), clause)
+        scale = _ddim_scale(inp, ctx.conventions(clause), clause)
         ctx.assert_close(clause, got / (1 + scale), expected / (1 + scale), what="x_{t'} / (1 + scale)", tol=tol)
     return compare
 
@@ -366,7 +362,7 @@ def _as_prediction(ctx, x_t, eps, t1, betas):
     ab_, om, _ = R.schedule(betas)
     a, b = _bc(np.sqrt(ab_[t1]), x_t), _bc(np.sqrt(om[t1]), x_t)
     x0 = (x_t - b * eps) / a
-    kind = _conv(ctx, DDIM_ETA)["prediction_type"]
+    kind = ctx.convention(DDIM_ETA, "prediction_type")
     return {"epsilon": eps, "v_prediction": a * eps - b * x0, "sample": x0}[kind]
 
 
@@ -378,7 +374,7 @@ def _eta_zero_is_ddim(ctx, fn, inp):
     t1 = np.asarray(inp["t"])
     m = ctx.round({"m": _as_prediction(ctx, inp["x_t"], inp["model_output"], t1, inp["betas"])})["m"]
     one = {**inp, "model_output": m, "eta": 0.0}
-    eps = _as_eps(inp["x_t"], m, t1, inp["betas"], _conv(ctx, DDIM_ETA)["prediction_type"])
+    eps = _as_eps(inp["x_t"], m, t1, inp["betas"], ctx.convention(DDIM_ETA, "prediction_type"))
     want = R.ddim_step(inp["x_t"], eps, t1, inp["t_prev"], inp["betas"])
     _ddim_compare(DDIM_ETA)(ctx, fn(**one), want, {**one, "noise": None}, rounding_steps=1)
 
@@ -395,7 +391,7 @@ def _eta_one_is_ancestral(ctx, fn, inp):
     t1 = np.asarray(inp["t"])
     m = ctx.round({"m": _as_prediction(ctx, inp["x_t"], inp["model_output"], t1, inp["betas"])})["m"]
     one = {**inp, "model_output": m, "t_prev": t1 - 1, "eta": 1.0}
-    eps = _as_eps(inp["x_t"], m, t1, inp["betas"], _conv(ctx, DDIM_ETA)["prediction_type"])
+    eps = _as_eps(inp["x_t"], m, t1, inp["betas"], ctx.convention(DDIM_ETA, "prediction_type"))
     want = R.ancestral_step(inp["x_t"], eps, t1, inp["betas"], inp["noise"])
     _ddim_compare(DDIM_ETA)(ctx, fn(**one), want, one, rounding_steps=1)
 
@@ -408,7 +404,7 @@ def _eta_noise(ctx, fn, inp):
     abf = m**2
     sigma = inp["eta"] * np.sqrt((1 - abf[tp]) / (1 - abf[t1]) * (1 - abf[t1] / abf[tp]))
     d = fn(**inp) - fn(**{**inp, "noise": np.zeros_like(inp["noise"])})
-    scale = 1 + _ddim_scale(inp, _conv(ctx, DDIM_ETA), DDIM_ETA)
+    scale = 1 + _ddim_scale(inp, ctx.conventions(DDIM_ETA), DDIM_ETA)
     tol = ctx.tolerance(DDIM_ETA)
     ctx.assert_close(DDIM_ETA, d / scale, _bc(sigma, d) * inp["noise"] / scale, what="(x(ξ) − x(0))/(1 + scale) vs "
                      "σ_t(η) ξ/(1 + scale)", tol=Tolerance(rtol=tol.rtol, atol=3 * tol.atol + 2 * EPS[ctx.dtype]))

@@ -21,10 +21,6 @@ _EXACT = Tolerance(rtol=0.0, atol=0.0)
 _F64 = Tolerance(rtol=1e-12, atol=1e-12)
 
 
-def _conv(ctx, clause, name):
-    return ctx.target.conventions_for(clause)[name]
-
-
 # ---- patchify / unpatchify ----------------------------------------------------------------------
 @st.composite
 def _image(draw):
@@ -58,7 +54,7 @@ def _conv_is_linear(ctx, fn, inp):
     x, p = inp["x"], inp["p"]
     C = x.shape[-3]
     w = np.random.default_rng(x.size).standard_normal((3, C, p, p))
-    lay = _conv(ctx, "dit.patchify", "layout")
+    lay = ctx.convention("dit.patchify", "layout")
     w_lin = (w.transpose(0, 2, 3, 1) if lay == "nhwpqc" else w).reshape(3, -1)
     conv = _conv2d(x, w, p)
     conv_tokens = np.moveaxis(conv.reshape(*conv.shape[:-2], -1), -2, -1)       # (..., N, D), n = i (W/p) + j
@@ -69,14 +65,14 @@ def _conv_is_linear(ctx, fn, inp):
 def _patch_round_trip(ctx, fn, inp):
     """unpatchify(patchify(x)) = x exactly (the reference inverse in the target's layout)."""
     x, p = inp["x"], inp["p"]
-    lay = _conv(ctx, "dit.patchify", "layout")
+    lay = ctx.convention("dit.patchify", "layout")
     back = R.unpatchify(fn(x=x, p=p), p, x.shape[-2], x.shape[-1], layout=lay)
     ctx.assert_close("dit.patchify", back, x, tol=_EXACT, what="unpatchify(patchify(x)) vs x")
 
 
 def _unpatch_round_trip(ctx, fn, inp):
     """patchify(unpatchify(X)) = X exactly."""
-    lay = _conv(ctx, "dit.unpatchify", "layout")
+    lay = ctx.convention("dit.unpatchify", "layout")
     x = R.patchify(R.unpatchify(inp["x"], inp["p"], inp["H"], inp["W"]), inp["p"], layout=lay)
     img = fn(x=x, p=inp["p"], H=inp["H"], W=inp["W"])
     ctx.assert_close("dit.unpatchify", R.patchify(img, inp["p"], layout=lay), x, tol=_EXACT,
@@ -102,7 +98,7 @@ def _time_cases(conv):
 def _grid(ctx):
     """The 51 times of a 50-step sampler in the embedded scale 1000·(1 − k/50), passed in the target's time scale."""
     g = 1.0 - np.arange(51) / 50.0
-    return g if _conv(ctx, "dit.timestep_embedding", "time_scale") == "times_1000" else 1000.0 * g
+    return g if ctx.convention("dit.timestep_embedding", "time_scale") == "times_1000" else 1000.0 * g
 
 
 def _norm(ctx, fn, inp):
@@ -152,7 +148,7 @@ def _constant_row_gives_beta(ctx, fn, inp):
 def _normalises(ctx, fn, inp):
     """With the identity modulation each row has mean 0 and variance σ²/(σ² + ε)."""
     h = inp["h"]
-    one = 1.0 if _conv(ctx, "dit.adaln", "modulation") == "gamma_beta" else 0.0
+    one = 1.0 if ctx.convention("dit.adaln", "modulation") == "gamma_beta" else 0.0
     out = fn(h=h, gamma=np.full(h.shape[-1], one), beta=np.zeros(h.shape[-1]), eps=inp["eps"])
     var = h.var(axis=-1)
     tol = ctx.tolerance("dit.adaln")
@@ -166,7 +162,7 @@ def _modulation_mapping(ctx, fn, inp):
     """DiT's modulate(LN(h), shift, scale) = AdaLN with γ = 1 + scale, β = shift: the target in its declared variant
     against the reference in the other one, through the mapping."""
     h, g, b, eps = inp["h"], inp["gamma"], inp["beta"], inp["eps"]
-    if _conv(ctx, "dit.adaln", "modulation") == "gamma_beta":   # the target takes γ; give it 1 + scale (as rounded)
+    if ctx.convention("dit.adaln", "modulation") == "gamma_beta":   # the target takes γ; give it 1 + scale (as rounded)
         gamma = ctx.round({"g": 1.0 + g})["g"]
         got, want = fn(h=h, gamma=gamma, beta=b, eps=eps), R.adaln(h, gamma - 1.0, b, eps, modulation="one_plus_scale")
     else:                                                        # the target takes scale; give it γ − 1 (as rounded)

@@ -20,10 +20,6 @@ _EXACT = Tolerance(rtol=0.0, atol=0.0)
 _F64 = Tolerance(rtol=1e-12, atol=1e-12)
 
 
-def _conv(ctx, clause, name):
-    return ctx.target.conventions_for(clause)[name]
-
-
 # ---- video.tokens -------------------------------------------------------------------------------
 def _token_cases(conv):
     causal = conv.get("temporal", "divide") == "causal"
@@ -42,7 +38,7 @@ def _notes_video(ctx, fn, inp):
     """03: 16 frames of 256², 4× temporal, 8× spatial, c = 16 → 4×32×32×16. ⚠ MovieGen: 256 frames of 768², 8×8×8 →
     32×96×96 = 294,912 positions ('~295K tokens', patch 1); with 2×2 patches 73,728 tokens, which is 03's '76K'
     within 4% — 294,912 is 3.9× it."""
-    divide = _conv(ctx, "video.tokens", "temporal") == "divide"
+    divide = ctx.convention("video.tokens", "temporal") == "divide"
     if not divide:          # the causal variant encodes 1 + (T − 1)/f_t frames: the notes' frame counts are T − 1 + 1
         got = fn(T=17, H=256, W=256, f_t=4, f=8, c=16, p_t=1, p=1)
         ctx.require("video.tokens", tuple(int(v) for v in got["latent"]) == (5, 32, 32, 16),
@@ -63,7 +59,7 @@ def _notes_video(ctx, fn, inp):
 def _token_product(ctx, fn, inp):
     """tokens · p_t · p² = positions (every latent position lies in exactly one patch). The cases are drawn for the
     default variant (T = t·f_t); a causal target gets the same latent length from T = 1 + (t − 1)·f_t frames."""
-    if _conv(ctx, "video.tokens", "temporal") == "causal":
+    if ctx.convention("video.tokens", "temporal") == "causal":
         inp = {**inp, "T": 1 + (inp["T"] // inp["f_t"] - 1) * inp["f_t"]}
     got = fn(**inp)
     ctx.require("video.tokens", int(got["tokens"]) * inp["p_t"] * inp["p"] ** 2 == int(got["positions"]),
@@ -82,7 +78,7 @@ def _video(draw):
 def _frame_is_dit_patchify(ctx, fn, inp):
     """With p_t = 1 the tokens of frame τ are dit.patchify of that frame (nthwc ↔ nhwpqc, channel_first ↔ itself)."""
     x, p = inp["x"], inp["p"]
-    lay = _conv(ctx, "video.patchify", "layout")
+    lay = ctx.convention("video.patchify", "layout")
     out = fn(x=x, p_t=1, p=p)
     T = x.shape[-3]
     n = out.shape[-2] // T
@@ -97,7 +93,7 @@ def _conv3d_is_linear(ctx, fn, inp):
     x, p_t, p = inp["x"], inp["p_t"], inp["p"]
     C, T, H, W = x.shape[-4:]
     w = np.random.default_rng(x.size).standard_normal((2, C, p_t, p, p))
-    lay = _conv(ctx, "video.patchify", "layout")
+    lay = ctx.convention("video.patchify", "layout")
     w_lin = (w.transpose(0, 2, 3, 4, 1) if lay == "nthwc" else w).reshape(2, -1)
     conv = np.zeros((*x.shape[:-4], 2, T // p_t, H // p, W // p))
     for tau in range(p_t):

@@ -250,6 +250,16 @@ class Context:
         out = self.to_numpy(out)
         return reverse_clock(clause_id, {"out": out}, inputs)["out"] if reversed_clock else out
 
+    def conventions(self, clause_id: str) -> dict[str, str]:
+        """The variant of each of the clause's conventions the target declares (the spec's defaults with no target)."""
+        if self.target is not None:
+            return self.target.conventions_for(clause_id)
+        return {c.name: c.default for c in spec.get(clause_id).conventions}
+
+    def convention(self, clause_id: str, name: str) -> str:
+        """The variant of one convention the target declares: what a property checks against."""
+        return self.conventions(clause_id)[name]
+
     def wrap(self, clause_id: str, fn):
         """The target's function as NumPy float64 -> NumPy float64, for property checks."""
         return lambda **inputs: self.call(clause_id, fn, inputs)
