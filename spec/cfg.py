@@ -4,9 +4,14 @@ v_y = f(x_t, y, t) and v_∅ = f(x_t, y_∅, t) are the conditional and uncondit
 (cond.velocity). ⚠ The notes write the guided combination in three ways: FORM names each, with s = 1 + w.
 """
 from .cond import GM_SYMBOLS, NULL_LABEL
-from .schema import Clause, Convention, Domain, Provenance, Symbol, Variant, tolerances
+from .expression import BASE, OUT, std, symbols
+from .schema import Clause, Convention, Domain, Law, Provenance, Symbol, Variant, tolerances
 
 P = Provenance
+v_y, v_null, w, score_null, grad_log_p_y, phi = symbols("v_y v_null w score_null grad_log_p_y phi")
+V_CFG = (1 + w) * v_y - w * v_null
+"""cfg.combine in the default form; the conditional_offset form is v_y + w (v_y − v_∅), the scale form
+v_∅ + s (v_y − v_∅) with s = 1 + w (FORM's arguments)."""
 
 FORM = Convention(
     name="form",
@@ -24,7 +29,7 @@ FORM = Convention(
                 mapping=r"s = 1 + w,\ w = s - 1. Guidance off at s = 1, unconditional at s = 0. 03's "
                         r"'50 Euler steps with CFG w=7.5' (SDXL-like) is a value of this form: w = 6.5 in the "
                         r"default form. Also diffusers' guidance_scale",
-                sources=("04", "03"), arguments={"w": "1 + w"}),
+                sources=("04", "03"), arguments={"w": 1 + w}),
     ),
 )
 
@@ -73,11 +78,16 @@ V_Y = Symbol(name="v_y", description="conditional prediction f(x_t, y, t), one r
              domain=Domain(shape=("n", "...")))
 V_NULL = Symbol(name="v_null", description="unconditional prediction f(x_t, y_∅, t)", domain=Domain(shape=("n", "...")))
 
+def _magnitude(a, b):
+    """1 + M, M = G (|a| + |b|), G = 1 + |w| + |1 + w|: the intermediates of a guided combination."""
+    return 1 + (1 + abs(w) + abs(1 + w)) * (abs(a) + abs(b))
+
+
 _COMBINE_TOL = tolerances(
     float64=(1e-12, 1e-12), float32=(1e-5, 5e-6), bfloat16=(1e-2, 2e-2),
     why="two products and a sum, in each form as written: the intermediates reach M = G·(|v_1| + |v_2|), "
         "G = 1 + |w| + |1 + w| (w in the default form's units; the same G for s = 1 + w), and a few ulps of M is the "
-        "absolute error where the output cancels to ~0. The comparison divides the error by 1 + M elementwise, so "
+        "absolute error where the output cancels to ~0. The comparison divides the error by 1 + M (error_scale), so "
         "these numbers hold over the whole domain |w| ≤ 1000 (the cases include w = ±999): float32 3·6e-8 ≪ 5e-6; "
         "bfloat16 written in bfloat16 rounds three times (3·2^-9 ≈ 6e-3 of M ≤ 2e-2)",
 )
@@ -114,13 +124,15 @@ CLAUSES = [
                  Symbol(name="v_cfg", description="guided prediction", role="output")),
         conventions=(FORM,),
         tolerance=_COMBINE_TOL,
-        singular="|w| ≤ 1000 (the domain; SpecInputError beyond). Guidance is off (v_cfg = v_y) at w = 0 (s = 1); w = "
-                 "−1 (s = 0) gives the unconditional v_∅; −1 < w < 0 interpolates; w > 0 extrapolates past v_y.",
-        notes="⚠ Three forms in the notes (see the convention). 03's 'w=7.5' for an SDXL-like system is a value of the "
-              "scale form (the convention of SDXL's code, diffusers' guidance_scale): w = 6.5 in the default form; "
-              "03's 'Typical production values: w = 3–7' are then likely scale values as well. The weights "
-              "(1 + w, −w) sum to one for every w: guidance is an affine (not only linear) combination "
-              "(cfg.change_of_target).",
+        expression=V_CFG,
+        variant_expressions={"conditional_offset": v_y + w * (v_y - v_null), "scale": v_null + w * (v_y - v_null)},
+        laws=(Law(name="guidance off at w = 0 (s = 1): v_y", at={w: 0}, equals=v_y),
+              Law(name="unconditional at w = −1 (s = 0): v_∅", at={w: -1}, equals=v_null),
+              Law(name="the weights sum to one: combine(c, c, w) = c", at={v_null: v_y}, equals=v_y)),
+        error_scale=_magnitude(v_y, v_null),
+        singular="|w| ≤ 1000 (SpecInputError beyond); −1 < w < 0 interpolates, w > 0 extrapolates past v_y.",
+        notes="⚠ Three forms in the notes (see the convention): 03's 'Typical production values: w = 3–7' are, like "
+              "its 'w=7.5', likely scale values. The affine weights are what cfg.change_of_target rests on.",
     ),
     Clause(
         id="cfg.score",
@@ -142,6 +154,9 @@ CLAUSES = [
                         role="output")),
         conventions=(FORM,),
         tolerance=_COMBINE_TOL,
+        expression=score_null + (1 + w) * grad_log_p_y,
+        variant_expressions={"scale": score_null + w * grad_log_p_y},
+        error_scale=_magnitude(score_null, grad_log_p_y),
         singular="The velocity relation needs t < 1 (a = 1 − t = 0 at t = 1, where the score is −x_t and carries no "
                  "data); the score of the noisy marginal needs t > 0 (b = t = 0 at t = 0: the data score). The "
                  "function itself is a combination of given vectors and has no singular point.",
@@ -275,11 +290,15 @@ CLAUSES = [
         tolerance=tolerances(
             float64=(1e-10, 1e-10), float32=(2e-5, 2e-5), bfloat16=(3e-2, 5e-2),
             why="cfg.combine's few ulps of M = G(|v_y| + |v_∅|), times the factor r = std(v_y)/std(v_cfg) (each std "
-                "a sum of D squares: relative error ~ D·ulp, D ≤ 64 here) applied to v_cfg; the comparison divides by "
-                "(1 + M)(1 + r) elementwise, as cfg.combine's divides by 1 + M. bfloat16 is computed in float32 and "
-                "rounded once (2^-9 of |v| ≲ 50)"),
+                "a sum of D squares: relative error ~ D·ulp, D ≤ 64 here) applied to v_cfg (error_scale: "
+                "(1 + M)(1 + r)). bfloat16 is computed in float32 and rounded once (2^-9 of |v| ≲ 50)"),
+        laws=(Law(name="φ = 0 gives cfg.combine", at={phi: 0}, equals=V_CFG),
+              Law(name="φ = 1 gives std(v_y) in every sample", at={phi: 1}, of=std(OUT), equals=std(v_y)),
+              Law(name="positively homogeneous of degree one (×4: exact in every dtype)",
+                  at={v_y: 4 * v_y, v_null: 4 * v_null}, of=OUT / 4, equals=BASE)),
+        error_scale=_magnitude(v_y, v_null) * (1 + std(v_y) / std(V_CFG)),
         singular="std(v_cfg) = 0 for a sample (a constant guided prediction, or a sample of one element) has no "
-                 "rescale factor: SpecInputError naming v_y/v_null. φ = 0 is cfg.combine exactly.",
+                 "rescale factor: SpecInputError naming v_y/v_null.",
         notes="std is the standard deviation over every dimension but the batch, centred (torch.std); the ratio "
               "std(v_y)/std(v_cfg) is the same for the unbiased (N − 1, torch's default) and the population (N) "
               "estimator, so the clause needs no convention for it. Lin et al. recommend φ = 0.7: guidance with a "

@@ -9,9 +9,11 @@ Where the notes are silent the names follow diffusers (issue 11): the β schedul
 'squaredcos_cap_v2' (DDPMScheduler's beta_schedule), DDIM's eta and its variance_noise (here `noise`), and the
 network's prediction_type 'epsilon' | 'v_prediction' | 'sample'.
 """
+from .expression import symbols
 from .schema import Clause, Convention, Domain, Provenance, Symbol, Variant, tolerances
 
 P = Provenance
+t, t_prev = symbols("t t_prev")
 MAX_T = 10**7
 """The longest schedule (and so the largest step) the spec accepts."""
 ARR = Domain(shape=("n", "..."))
@@ -27,7 +29,7 @@ INDEXING = Convention(
                 statement=r"k \in \{0,\dots,T-1\},\ \texttt{alpha\_bars}[k] = \prod_{s=0}^{k}(1-\beta_s)",
                 mapping=r"k = t - 1: 02's torch.randint(0, T) and alpha_bars[t]; k = 0 is one corruption (β_1), "
                         r"and the data (t = 0) is k = −1 where a step's target is needed",
-                sources=("02",), arguments={"t": "t - 1", "t_prev": "t_prev - 1"})))
+                sources=("02",), arguments={"t": t - 1, "t_prev": t_prev - 1})))
 
 _REDUCTION = Convention(
     name="reduction", description="how the squared error is reduced over a batch", default="batch_mean_sq_norm",

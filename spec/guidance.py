@@ -1,11 +1,13 @@
 """Classifier guidance (03; Dhariwal & Nichol 2021): the score of the unconditional model plus s times the gradient of
 a separately trained noisy classifier p_φ(y | x_t). With the exact class posterior it is classifier-free guidance's
 score form (cfg.score) at s = 1 + w."""
+from .expression import symbols
 from .schema import Clause, Convention, Domain, Provenance, Symbol, Variant, tolerances
 
 ALSO_PREFIXES = ("cfg",)
 
 P = Provenance
+(s,) = symbols("s")
 DN = "external: Dhariwal & Nichol 2021, Diffusion Models Beat GANs on Image Synthesis, §4"
 
 SCALE = Convention(
@@ -17,7 +19,7 @@ SCALE = Convention(
         Variant(name="w", statement=r"\nabla\log p(x_t) + (1 + w)\,\nabla\log p_\phi(y\mid x_t)",
                 mapping=r"s = 1 + w: the weight of cfg.combine's default form one_plus_w (w = 0 conditional, "
                         r"w = −1 unconditional), so classifier and classifier-free guidance share one number",
-                arguments={"s": "s - 1"})))
+                arguments={"s": s - 1})))
 
 CLAUSES = [
     Clause(

@@ -6,9 +6,20 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from . import expression as E
 
 SOURCES = {
     "00": "000_331e8cb7bd23289d.txt",
@@ -32,7 +43,13 @@ DTYPES = ("float64", "float32", "bfloat16")
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+
+Expr = Annotated[E.sp.Expr, BeforeValidator(E.as_expression), PlainSerializer(E.exported, return_type=dict),
+                 WithJsonSchema({"type": "object", "description": "a sympy expression of the clause's arguments: "
+                                 "{text, tree} (spec/expression.py)"})]
+"""A sympy expression of a clause's arguments (spec/expression.py); exported as its string."""
 
 
 class Provenance(_Frozen):
@@ -65,28 +82,15 @@ class Variant(_Frozen):
     statement: str = Field(description="LaTeX of this variant")
     mapping: str = Field(description="how this variant maps to the default (LaTeX or words)")
     sources: tuple[str, ...] = ()
-    arguments: dict[str, str] = Field(
+    arguments: dict[str, Expr] = Field(
         default_factory=dict,
-        description="the arguments this variant takes in other units, each an arithmetic expression of the default "
-                    "variant's arguments: the scale form of guidance takes {'w': '1 + w'}. The harness draws inputs in "
+        description="the arguments this variant takes in other units, each a sympy expression of the default "
+                    "variant's arguments: the scale form of guidance takes {'w': 1 + w}. The harness draws inputs in "
                     "the default's units and hands a target declaring this variant the converted ones")
-
-    @field_validator("arguments")
-    @classmethod
-    def _arithmetic(cls, v: dict[str, str]) -> dict[str, str]:
-        for name, expr in v.items():
-            if "__" in expr or not re.fullmatch(r"(?:[A-Za-z_]\w*|\d+(?:\.\d*)?(?:e[+-]?\d+)?|[\s+\-*/()])+", expr):
-                raise ValueError(f"argument {name!r}: {expr!r} is not an arithmetic expression of arguments")
-            compile(expr, name, "eval")
-        return v
 
     def convert(self, values: dict) -> dict:
         """``values`` (in the default variant's units) in this variant's units: each of ``arguments`` evaluated."""
-        out = dict(values)
-        for name, expr in self.arguments.items():
-            if name in values:
-                out[name] = eval(expr, {"__builtins__": {}}, dict(values))       # noqa: S307 - validated arithmetic
-        return out
+        return {**values, **{k: E.evaluate(e, values) for k, e in self.arguments.items() if k in values}}
 
 
 class Convention(_Frozen):
@@ -195,6 +199,23 @@ def tolerances(float64=(1e-12, 1e-12), float32=(1e-5, 1e-6), bfloat16=(3e-2, 1e-
     )
 
 
+class Law(_Frozen):
+    """A claim about the clause's function, stated once: called at ``at`` (the drawn arguments, some replaced), its
+    output ``out`` makes ``of`` equal ``equals`` (``base``: the output at the drawn arguments). The harness checks it on
+    every target and, where the clause has an expression, proves it in every variant (spec/expression.py)."""
+
+    name: str
+    at: dict[str, Expr] = Field(default_factory=dict, description="arguments replaced, in the default's units")
+    of: Expr = Field(default_factory=lambda: E.OUT, description="what is compared, of out (and base)")
+    equals: Expr
+
+    @field_validator("at", mode="before")
+    @classmethod
+    def _named(cls, v: dict) -> dict:
+        """``at`` may be keyed by the symbols themselves: {w: 0} is {"w": 0}."""
+        return {getattr(k, "name", k): e for k, e in v.items()}
+
+
 class Clause(_Frozen):
     id: str
     title: str
@@ -217,6 +238,16 @@ class Clause(_Frozen):
                     "Zeros claim exactness: only where an implementation written as the statement reads achieves it")
     singular: str = Field(default="", description="what the clause prescribes at its singular points")
     notes: str = ""
+    expression: Expr | None = Field(
+        default=None, description="the value as a sympy expression of the inputs, in the default variants' units: "
+                                  "the reference is checked against it, variants' expressions and laws proven with it")
+    variant_expressions: dict[str, Expr] = Field(
+        default_factory=dict, description="other variants' values, each in its own units (keyed by variant name): "
+                                          "proven equal to `expression` under the variant's arguments")
+    laws: tuple[Law, ...] = ()
+    error_scale: Expr | None = Field(
+        default=None, description="the elementwise magnitude M of the computation's intermediates, an expression of "
+                                  "the inputs: the value check bounds |got − expected|/M by the tolerance")
     since: str = "0.1.0"
 
     @field_validator("id")
@@ -227,15 +258,28 @@ class Clause(_Frozen):
         return v
 
     @model_validator(mode="after")
-    def _variant_arguments_are_symbols(self) -> Clause:
+    def _expressions_read_inputs(self) -> Clause:
         names = {s.name for s in self.inputs}
         for c in self.conventions:
             for v in c.variants:
                 mine = {k: e for k, e in v.arguments.items() if k in names}   # a shared convention may name more
-                used = {n for e in mine.values() for n in re.findall(r"[A-Za-z_]\w*", e)}
+                used = {n for e in mine.values() for n in E.names(e)}
                 if v.arguments and (v.name == c.default or not used <= names):
                     raise ValueError(f"clause {self.id}: variant {c.name}={v.name} converts {v.arguments}; only a "
                                      f"non-default variant may, and only the clause's inputs {sorted(names)}")
+        stated = [("expression", self.expression), ("error_scale", self.error_scale)]
+        stated += [(f"variant {k!r}", e) for k, e in self.variant_expressions.items()]
+        if not set(self.variant_expressions) <= {v.name for c in self.conventions for v in c.variants}:
+            raise ValueError(f"clause {self.id}: variant_expressions {sorted(self.variant_expressions)} name a "
+                             f"variant none of its conventions has")
+        stated += [(f"law {law.name!r}", e) for law in self.laws for e in (*law.at.values(), law.of, law.equals)]
+        for what, e in stated:
+            extra = E.names(e) - names - ({"out", "base"} if what.startswith("law") else set()) if e is not None else ()
+            if extra:
+                raise ValueError(f"clause {self.id}: {what} reads {sorted(extra)}, not among its inputs "
+                                 f"{sorted(names)}")
+        if any(not set(law.at) <= names for law in self.laws):
+            raise ValueError(f"clause {self.id}: a law replaces an argument that is not among its inputs")
         return self
 
     @property
@@ -257,6 +301,10 @@ class Clause(_Frozen):
             chosen = conventions.get(c.name, c.default)
             values = next(v for v in c.variants if v.name == chosen).convert(values)
         return values
+
+    def variant(self, name: str) -> Variant:
+        """The variant named ``name`` among the clause's conventions."""
+        return next(v for c in self.conventions for v in c.variants if v.name == name)
 
     def convention(self, name: str) -> Convention:
         for c in self.conventions:

@@ -10,7 +10,8 @@ from pydantic import ValidationError
 
 import spec
 from conformance.harness.registry import all_checks, checks_for
-from spec.schema import SOURCES, Clause, Convention, Provenance, Variant
+from spec.expression import symbols
+from spec.schema import SOURCES, Clause, Convention, Law, Provenance, Variant
 
 SEEDS = pathlib.Path(os.environ.get("GENSPEC_SEEDS_DIR")
                      or pathlib.Path(__file__).resolve().parents[2] / "shared" / "seeds")
@@ -94,28 +95,47 @@ def test_schema_rejects_malformed_clauses():
 
 def test_variant_arguments_convert_units_and_are_validated():
     """Variant.arguments: the scale form takes s = 1 + w, zero_based indexing k = t − 1 (t_prev too where the clause
-    has it); only arithmetic of the clause's own inputs, and never on the default variant."""
+    has it); sympy expressions of the clause's own inputs only (a string would need eval), never on the default."""
     assert spec.get("cfg.combine").in_variant({"w": 6.5, "v_y": 1.0}, {"form": "scale"}) == {"w": 7.5, "v_y": 1.0}
     assert spec.get("cfg.combine").in_variant({"w": 6.5}, {}) == {"w": 6.5}
     got = spec.get("ddpm.ddim_step").in_variant({"t": 3, "t_prev": 0}, {"indexing": "zero_based"})
     assert got == {"t": 2, "t_prev": -1}
     assert spec.get("cfg.classifier_guidance").in_variant({"s": 3.0}, {"scale": "w"}) == {"s": 2.0}
-    for bad in ("w.__class__", "__import__('os')", "w; 1", "[w]"):
-        with pytest.raises(ValidationError):
+    for bad in ("1 + w", "__import__('os')", [1], None):
+        with pytest.raises(ValidationError, match="not a sympy expression"):
             Variant(name="a", statement="s", mapping="m", arguments={"w": bad})
-    w = spec.schema.Symbol(name="w", description="d", domain=spec.schema.Domain(), role="parameter")
+    w, z = symbols("w z")
+    ws = spec.schema.Symbol(name="w", description="d", domain=spec.schema.Domain(), role="parameter")
     ok = dict(id="x.y", title="t", statement="s", kind=("value",), provenance=(Provenance(source="00", quote="abc"),),
-              symbols=(w,))
+              symbols=(ws,))
 
     def conv(default_args, other_args):
         return Convention(name="c", description="d", default="a",
                           variants=(Variant(name="a", statement="s", mapping="m", arguments=default_args),
                                     Variant(name="b", statement="s", mapping="m", arguments=other_args)))
-    Clause(**ok, conventions=(conv({}, {"w": "2 * w"}),))
+    Clause(**ok, conventions=(conv({}, {"w": 2 * w}),))
     with pytest.raises(ValidationError, match="only a non-default variant"):
-        Clause(**ok, conventions=(conv({"w": "w"}, {}),))
+        Clause(**ok, conventions=(conv({"w": w}, {}),))
     with pytest.raises(ValidationError, match="only a non-default variant"):
-        Clause(**ok, conventions=(conv({}, {"w": "w + z"}),))
+        Clause(**ok, conventions=(conv({}, {"w": w + z}),))
+
+
+def test_declared_math_reads_only_the_clause_inputs_and_round_trips():
+    """expression, variant_expressions, laws and error_scale name only the clause's inputs (a law also out and base),
+    variant_expressions only its variants; the JSON export reads back without eval (an expression tree)."""
+    from spec.expression import OUT
+    w, z = symbols("w z")
+    ws = spec.schema.Symbol(name="w", description="d", domain=spec.schema.Domain(low=-1, high=1), role="parameter")
+    ok = dict(id="x.y", title="t", statement="s", kind=("value",), provenance=(Provenance(source="00", quote="abc"),),
+              symbols=(ws,))
+    c = Clause(**ok, expression=2 * w, laws=(Law(name="zero", at={w: 0}, of=OUT, equals=0),), error_scale=1 + abs(w))
+    assert Clause.model_validate(json.loads(c.model_dump_json())) == c
+    for bad in ({"expression": w + z}, {"error_scale": z}, {"laws": (Law(name="l", at={z: 0}, equals=0),)},
+                {"laws": (Law(name="l", equals=z),)}, {"variant_expressions": {"nope": w}}):
+        with pytest.raises(ValidationError, match="x.y"):
+            Clause(**ok, **bad)
+    with pytest.raises(ValidationError, match="exported expression tree"):
+        Clause.model_validate({**json.loads(c.model_dump_json()), "expression": {"tree": {"eval": ["w"]}}})
 
 
 def test_unknown_clause_is_a_clear_error():

@@ -10,6 +10,7 @@ import spec
 from spec.errors import UnknownClauseError
 
 from .declare import ClauseChecks, Dual
+from .derive import with_derived
 
 
 @cache
@@ -21,13 +22,13 @@ def all_checks() -> dict[str, ClauseChecks]:
             spec.get(chk.clause)
             if chk.clause in out:
                 raise ValueError(f"two ClauseChecks for {chk.clause}")
-            out[chk.clause] = chk
+            out[chk.clause] = with_derived(chk)
     return out
 
 
 def checks_for(clause_id: str) -> ClauseChecks:
     spec.get(clause_id)
-    return all_checks().get(clause_id) or ClauseChecks(clause=clause_id)
+    return all_checks().get(clause_id) or with_derived(ClauseChecks(clause=clause_id))
 
 
 def reference_function(clause_id: str):
