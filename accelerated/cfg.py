@@ -14,6 +14,7 @@ from accelerated import sampler as S
 from accelerated._tensors import upcast
 from spec.bind import implements
 from spec.cfg import RATES
+from spec.cond import null_value
 from spec.errors import SpecInputError
 
 
@@ -65,8 +66,8 @@ def drop_labels(y, u, num_classes, p=None, null_label="extra_class", rate="ten_p
     """ỹ = y_∅ where u < p, else y  (03: "e.g., 10%"; 04: "commonly 50%"); p defaults to the `rate` variant."""
     y = C.class_labels("cfg.dropout", "y", y, len(y), num_classes)
     exact = torch.float32 if u.device.type == "mps" else torch.float64       # p is never rounded to u's dtype
-    null = num_classes if null_label == "extra_class" else -1
-    return torch.where(u.to(exact) < (RATES[rate] if p is None else p), torch.full_like(y, null), y)
+    null = torch.full_like(y, null_value(num_classes, null_label))
+    return torch.where(u.to(exact) < (RATES[rate] if p is None else p), null, y)
 
 
 def _guided(clause, f, x, y, y_null, t, w, form):
@@ -82,7 +83,7 @@ def _guided(clause, f, x, y, y_null, t, w, form):
 
 def _labels(clause, y, x, num_classes, null_label):
     y = C.class_labels(clause, "y", y, len(x), num_classes).to(x.device)
-    return y, torch.full_like(y, num_classes if null_label == "extra_class" else -1)
+    return y, torch.full_like(y, null_value(num_classes, null_label))
 
 
 @implements("cfg.cost")

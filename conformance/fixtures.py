@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from reference import cond as RC
 from reference import optimal as RO
 from reference.cfg import guided_euler_sample
+from spec.cond import null_value
 
 from .harness.arrays import T_EDGES, draw_edges
 from .harness.declare import Dual
@@ -118,7 +119,7 @@ def oracle_scores(inp):
 
 def null_of(gm_or_C, null_label="extra_class"):
     C = gm_or_C if isinstance(gm_or_C, int) else num_classes(gm_or_C)
-    return RC.null_value(C, null_label)
+    return null_value(C, null_label)
 
 
 def oracle_field(gm):

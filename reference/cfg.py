@@ -1,8 +1,5 @@
-"""Classifier-free guidance, float64 NumPy reference (spec/cfg.py; 00, 01, 03, 04).
-
-v_y = f(x_t, y, t) and v_∅ = f(x_t, y_∅, t). The weight enters in one of three named forms (convention `form`):
-one_plus_w (1 + w) v_y − w v_∅ (00, the default), conditional_offset v_y + w (v_y − v_∅) (03), scale
-v_∅ + s (v_y − v_∅) (04), s = 1 + w; each is evaluated as written. The reference makes two calls of B rows per step.
+"""Classifier-free guidance, float64 NumPy reference (spec/cfg.py; 00, 01, 03, 04): each form of the weight
+(convention `form`) evaluated as written; two calls of B rows per guided step.
 """
 from __future__ import annotations
 
@@ -12,6 +9,7 @@ from reference import cond as C
 from reference import sampler as S
 from spec.bind import implements
 from spec.cfg import RATES
+from spec.cond import null_value
 from spec.errors import SpecInputError
 
 
@@ -60,7 +58,7 @@ def rescaled_guidance(v_y, v_null, w, phi, form="one_plus_w"):
 def drop_labels(y, u, num_classes, p=None, null_label="extra_class", rate="ten_percent"):
     """ỹ = y_∅ where u < p, else y  (03: "e.g., 10%"; 04: "commonly 50%"); p defaults to the `rate` variant."""
     C.class_labels("cfg.dropout", "y", y, len(y), num_classes)
-    return np.where(u < (RATES[rate] if p is None else p), C.null_value(num_classes, null_label), y)
+    return np.where(u < (RATES[rate] if p is None else p), null_value(num_classes, null_label), y)
 
 
 def _guided(clause, f, x, y, t, w, null, form):
@@ -76,12 +74,12 @@ def _guided(clause, f, x, y, t, w, null, form):
 def guided_velocity(f, x_t, y, t, w, num_classes, form="one_plus_w", null_label="extra_class"):
     """v_cfg = combine(f(x_t, y, t), f(x_t, y_∅, t), w): two evaluations of f per guided step  (00, 03, 04)."""
     C.class_labels("cfg.cost", "y", y, len(x_t), num_classes)
-    return _guided("cfg.cost", f, x_t, y, t, w, C.null_value(num_classes, null_label), form)
+    return _guided("cfg.cost", f, x_t, y, t, w, null_value(num_classes, null_label), form)
 
 
 @implements("cfg.guided_euler")
 def guided_euler_sample(f, x1, y, w, T, num_classes, form="one_plus_w", null_label="extra_class"):
     """x ← x − (1/T) v_cfg(x, y, t_k), t_k = 1 − k/T, k = 0..T−1: sampler.euler with the guided field."""
     C.class_labels("cfg.guided_euler", "y", y, len(x1), num_classes)
-    null = C.null_value(num_classes, null_label)
+    null = null_value(num_classes, null_label)
     return S.euler_sample(lambda x, t: _guided("cfg.guided_euler", f, x, y, t, w, null, form), x1, T)

@@ -15,14 +15,10 @@ from reference import family as F
 from reference import optimal as O
 from spec import validate as V
 from spec.bind import implements
+from spec.cond import null_value
 from spec.errors import SpecInputError
 
 VELOCITY = "cond.velocity"
-
-
-def null_value(num_classes, null_label="extra_class"):
-    """The integer of y_∅: C (extra_class, the default) or −1 (minus_one)."""
-    return num_classes if null_label == "extra_class" else -1
 
 
 def class_mixture(clause, weights, means, covs, labels):

@@ -126,8 +126,8 @@ CLAUSES = [
         tolerance=_COMBINE_TOL,
         expression=V_CFG,
         variant_expressions={"conditional_offset": v_y + w * (v_y - v_null), "scale": v_null + w * (v_y - v_null)},
-        laws=(Law(name="guidance off at w = 0 (s = 1): v_y", at={w: 0}, equals=v_y),
-              Law(name="unconditional at w = −1 (s = 0): v_∅", at={w: -1}, equals=v_null),
+        laws=(Law(name="guidance off at w = 0 (s = 1)", at={w: 0}, equals=v_y),
+              Law(name="unconditional at w = −1 (s = 0)", at={w: -1}, equals=v_null),
               Law(name="the weights sum to one: combine(c, c, w) = c", at={v_null: v_y}, equals=v_y)),
         error_scale=_magnitude(v_y, v_null),
         singular="|w| ≤ 1000 (SpecInputError beyond); −1 < w < 0 interpolates, w > 0 extrapolates past v_y.",
@@ -218,8 +218,8 @@ CLAUSES = [
                              why="integer output: exact (u is compared with p exactly; the harness gives both sides "
                                  "the same rounded u)"),
         singular="p = 0 drops nothing, p = 1 drops everything (u < 1 always). u ∉ [0, 1) is an input error.",
-        notes="⚠ 03 'e.g., 10%', 04 'commonly 50%': p is a parameter; the convention `rate` names both values. "
-              "The drop is u < p (strict), so Pr = p exactly for u ~ U[0, 1).",
+        notes="⚠ p is a parameter; the notes' typical values (03 'e.g., 10%', 04 'commonly 50%') are the convention "
+              "`rate`.",
     ),
     Clause(
         id="cfg.cost",
@@ -240,9 +240,8 @@ CLAUSES = [
         conventions=(FORM, NULL_LABEL),
         tolerance=_GUIDED_STEP_TOL,
         singular="None beyond f's own.",
-        notes="The reference makes two calls of B rows; accelerated makes one call of 2B rows ([x_t; x_t], "
-              "[y; y_∅]) and splits the output: equal within tolerance for a row-wise f. The FLOPs double either "
-              "way (2B rows per guided evaluation).",
+        notes="The reference makes two calls of B rows, accelerated one of 2B: equal within tolerance for a row-wise "
+              "f.",
     ),
     Clause(
         id="cfg.guided_euler",
@@ -267,8 +266,7 @@ CLAUSES = [
                 "float32); sampler.euler keeps a bfloat16 state in float32 and rounds f's input, so bfloat16 errs by "
                 "a few 2^-8 relative of |x| ≲ 5"),
         singular="T must be ≥ 1. The grid never evaluates t = 0.",
-        notes="sampler.euler with the guided field: equals the conditional Euler sample at w = 0 (s = 1) and the "
-              "unconditional one at w = −1 (s = 0). 2T·B network rows; accelerated: T calls of 2B rows.",
+        notes="sampler.euler with cfg.cost's guided field.",
     ),
     Clause(
         id="cfg.rescale",

@@ -29,6 +29,12 @@ NULL_LABEL = Convention(
     ),
 )
 
+
+def null_value(num_classes: int, null_label: str = "extra_class") -> int:
+    """The integer of y_∅ under NULL_LABEL: C (extra_class, the default) or −1 (minus_one)."""
+    return num_classes if null_label == "extra_class" else -1
+
+
 GM_SYMBOLS = (
     *MIXTURE,
     Symbol(name="labels", description="class label ℓ_k of each component; C = max ℓ + 1 classes, each owning a "

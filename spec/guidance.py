@@ -2,12 +2,12 @@
 a separately trained noisy classifier p_φ(y | x_t). With the exact class posterior it is classifier-free guidance's
 score form (cfg.score) at s = 1 + w."""
 from .expression import symbols
-from .schema import Clause, Convention, Domain, Provenance, Symbol, Variant, tolerances
+from .schema import Clause, Convention, Domain, Law, Provenance, Symbol, Variant, tolerances
 
 ALSO_PREFIXES = ("cfg",)
 
 P = Provenance
-(s,) = symbols("s")
+s, score, grad_log_classifier = symbols("s score grad_log_classifier")
 DN = "external: Dhariwal & Nichol 2021, Diffusion Models Beat GANs on Image Synthesis, §4"
 
 SCALE = Convention(
@@ -44,6 +44,9 @@ CLAUSES = [
                         domain=Domain(low=-1e3, high=1e3), role="parameter"),
                  Symbol(name="score_guided", description="(n, d)", role="output")),
         conventions=(SCALE,),
+        expression=score + s * grad_log_classifier,
+        variant_expressions={"w": score + (1 + s) * grad_log_classifier},
+        laws=(Law(name="gain 0 gives the unconditional score", at={s: 0}, equals=score),),
         tolerance=tolerances(
             float64=(1e-12, 1e-12), float32=(1e-5, 5e-5), bfloat16=(1e-2, 2e-1),
             why="one product and one sum of O(1) vectors (|·| ≤ 10 in the cases) with |s| ≤ 11: a few ulps of the "

@@ -19,6 +19,7 @@ from reference import cond as RC
 from reference import family as RF
 from reference import sampler as RS
 from spec.cfg import RATES, V_CFG
+from spec.cond import null_value
 from spec.schema import Tolerance
 
 from ..fixtures import (
@@ -181,7 +182,7 @@ def _dropout_rate(ctx, fn, inp):
     rng = np.random.default_rng(inp["seed"])
     args = {"y": rng.integers(0, 4, 20_000), "u": np.minimum(rng.uniform(0.0, 1.0, 20_000), 0.99), "num_classes": 4}
     dropped = int(np.sum(fn(**args, **({} if inp["p"] is None else {"p": p}))
-                         == RC.null_value(4, ctx.convention(DROPOUT, "null_label"))))
+                         == null_value(4, ctx.convention(DROPOUT, "null_label"))))
     pv = scipy.stats.binomtest(dropped, 20_000, p).pvalue
     ctx.require(DROPOUT, pv > 1e-3, f"dropped {dropped}/20000 labels, expected rate p = {p} (binomtest p {pv:.2e})")
 
@@ -219,7 +220,7 @@ def _cost_off(ctx, fn, inp):
 
 def _euler_endpoints(ctx, fn, inp):
     """w = 0 gives the conditional Euler sample, w = −1 the unconditional one."""
-    null = np.full_like(inp["y"], RC.null_value(inp["num_classes"], ctx.convention(EULER, "null_label")))
+    null = np.full_like(inp["y"], null_value(inp["num_classes"], ctx.convention(EULER, "null_label")))
     for w, y, what in ((0.0, inp["y"], "conditional"), (-1.0, null, "unconditional")):
         field = lambda x, t, y=y: inp["f"].numpy(x, y, np.broadcast_to(t, (len(x),)).astype(np.float64))
         ctx.assert_close(EULER, fn(**{**inp, "w": w}), RS.euler_sample(field, inp["x1"], inp["T"]),

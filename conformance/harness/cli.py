@@ -77,7 +77,15 @@ def explain_text(clause_id: str) -> str:
     c = spec.get(clause_id)
     chk = checks_for(clause_id)
     out = [f"{c.id} — {c.title}  (spec {c.since}; kind: {', '.join(c.kind)})", "", "Statement:",
-           textwrap.indent(c.statement, "    "), "", "Provenance:"]
+           textwrap.indent(c.statement, "    ")]
+    if c.expression is not None:
+        out += ["", "As computed (sympy, the default variants; the reference is checked against it):",
+                f"    {c.expression}"] + [f"    {k}: {e}" for k, e in c.variant_expressions.items()]
+    if c.laws:
+        out += ["", "Laws (proven where there is an expression above, checked on every target):"]
+        out += [f"    - {law.name}: {law.of} = {law.equals}"
+                + (f" at {', '.join(f'{k} = {e}' for k, e in law.at.items())}" if law.at else "") for law in c.laws]
+    out += ["", "Provenance:"]
     out += [f"    [{p.source[:2]}] {p.file} ({p.title}): \"{p.quote}\"" if not p.source.startswith("external:")
             else f"    [{p.source}] \"{p.quote}\"" for p in c.provenance]
     if c.symbols:
@@ -104,12 +112,15 @@ def explain_text(clause_id: str) -> str:
         tt = t.for_dtype(d)
         out.append(f"    {d:9s} rtol={tt.rtol:.1e} atol={tt.atol:.1e}")
     out.append(f"    why: {t.why}")
+    if c.error_scale is not None:
+        out.append(f"    errors are divided by M = {c.error_scale} elementwise first")
     if chk.proofs:
         out += ["", "Derivations (sympy):"] + [f"    - {p.name}" + (f": {p.statement}" if p.statement else "")
                                                 for p in chk.proofs]
-    if chk.properties:
+    more = [p for p in chk.properties if p.name not in {law.name for law in c.laws}]      # laws are listed above
+    if more:
         out += ["", "Properties:"] + [f"    - {p.name}" + (f": {p.description}" if p.description else "")
-                                      for p in chk.properties]
+                                      for p in more]
     ref = reference_function(clause_id)
     if ref is not None:
         out += ["", f"Reference ({ref.__module__}.{ref.__name__}):",
