@@ -42,12 +42,6 @@ def patchify(x, p_t, p, layout="nthwc"):
     return y.reshape(*lead, (T // p_t) * (H // p) * (W // p), p_t * p * p * C)
 
 
-def stage_weights(cl, name, w):
-    if w is not None and (not isinstance(w, (tuple, list)) or len(w) != 4):
-        raise SpecInputError(cl, name, "a tuple (w_q, w_k, w_v, w_o) or None", type(w).__name__)
-    return w
-
-
 @implements("video.factorized_attention", unchecked=("w_s", "w_t"))
 def factorized_attention(x, w_s, w_t, heads):
     """Spatial self-attention within each frame, then temporal self-attention across frames at each position (03).
@@ -59,7 +53,7 @@ def factorized_attention(x, w_s, w_t, heads):
     Returns (B, T, S, D_out).
     """
     cl = "video.factorized_attention"
-    w_s, w_t = stage_weights(cl, "w_s", w_s), stage_weights(cl, "w_t", w_t)
+    w_s, w_t = V.weight_tuple(cl, "w_s", w_s), V.weight_tuple(cl, "w_t", w_t)
     B, T, S, _ = x.shape
     y, stage = x, "w_s"
     try:

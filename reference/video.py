@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from spec import validate as V
 from spec.bind import implements
 from spec.errors import SpecInputError
 
@@ -44,12 +45,6 @@ def patchify(x, p_t, p, layout="nthwc"):
     return X.reshape(*x.shape[:-4], (T // p_t) * (H // p) * (W // p), p_t * p * p * C)
 
 
-def stage_weights(cl, name, w):
-    if w is not None and (not isinstance(w, (tuple, list)) or len(w) != 4):
-        raise SpecInputError(cl, name, "a tuple (w_q, w_k, w_v, w_o) or None", type(w).__name__)
-    return w
-
-
 @implements("video.factorized_attention", unchecked=("w_s", "w_t"))
 def factorized_attention(x, w_s, w_t, heads):
     """s[b, t] = MHA(x[b, t], x[b, t]; W^s) for each frame, y[b, :, n] = MHA(s[b, :, n]; W^t) for each position n.
@@ -57,7 +52,7 @@ def factorized_attention(x, w_s, w_t, heads):
     Args: x (B, T, S, D), S = h·w positions per frame; w_s, w_t (w_q, w_k, w_v, w_o) or None to skip that stage.
     """
     cl = "video.factorized_attention"
-    w_s, w_t = stage_weights(cl, "w_s", w_s), stage_weights(cl, "w_t", w_t)
+    w_s, w_t = V.weight_tuple(cl, "w_s", w_s), V.weight_tuple(cl, "w_t", w_t)
     B, T, S, D = x.shape
     y, stage = x, "w_s"
     try:

@@ -153,3 +153,10 @@ def nonempty(clause: str, name: str, a):
     if (a.numel() if _is_torch(a) else np.size(a)) == 0:
         raise SpecInputError(clause, name, "a non-empty batch", "0 samples")
     return a
+
+
+def weight_tuple(clause: str, name: str, w, names=("w_q", "w_k", "w_v", "w_o")):
+    """One attention stage's weights (w_q, w_k, w_v, w_o), or None where the stage is skipped."""
+    if w is not None and (not isinstance(w, (tuple, list)) or len(w) != len(names)):
+        raise SpecInputError(clause, name, f"a tuple ({', '.join(names)}) or None", type(w).__name__)
+    return w

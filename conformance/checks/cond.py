@@ -51,7 +51,7 @@ def _gm(inp):
 
 def _total_expectation(ctx, fn, inp):
     """f(x_t, y_∅, t) = Σ_y p(y | x_t) f(x_t, y, t), p(y | x_t) from the reference class posterior."""
-    null = null_of(inp, ctx.target.conventions_for(VELOCITY)["null_label"])
+    null = null_of(inp, ctx.convention(VELOCITY, "null_label"))
     x_t, t, gm = inp["x_t"], inp["t"], _gm(inp)
     n, C = x_t.shape[0], num_classes(inp)
     post = R.class_posterior(x_t, t, **gm)
@@ -68,7 +68,7 @@ def _class_means(inp):
 
 def _endpoints(ctx, fn, inp):
     """t = 1: f = x_t − E[x | y] (class mean; mixture mean for y_∅). t = 0: f = −x_t."""
-    null = null_of(inp, ctx.target.conventions_for(VELOCITY)["null_label"])
+    null = null_of(inp, ctx.convention(VELOCITY, "null_label"))
     x_t, gm = inp["x_t"], _gm(inp)
     n, C = x_t.shape[0], num_classes(inp)
     means = _class_means(inp)[inp["y"]]                       # the cases' null label is C (the default)

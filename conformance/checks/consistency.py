@@ -158,7 +158,7 @@ def _loss_zero(ctx, fn, inp):
 def _loss_order(ctx, fn, inp):
     """With f = f⁻ = the exact consistency function of N(μ, s²) and the oracle teacher, L is the squared Euler local
     error: O(Δt⁴), so halving Δt divides it by ≈ 16 (only for the default distillation / squared_l2 conventions)."""
-    conv = ctx.target.conventions_for(LOSS)
+    conv = ctx.conventions(LOSS)
     if conv["mode"] != "distillation" or conv["distance"] != "squared_l2" or ctx.dtype == "bfloat16":
         return                     # bfloat16: the inputs' rounding (2^-8) swamps an O(Δt²) = 1e-4 difference
     rng = np.random.default_rng(3)
@@ -176,7 +176,7 @@ def _loss_order(ctx, fn, inp):
 
 def _loss_ema_used(ctx, fn, inp):
     """ema: the target network is f_ema (changing it changes L); stopgrad: f_ema is ignored."""
-    conv = ctx.target.conventions_for(LOSS)
+    conv = ctx.conventions(LOSS)
     other = smooth_field(0.1, 1.5, label="another f_ema")
     L1, L2 = float(fn(**inp)), float(fn(**{**inp, "f_ema": other}))
     L_self = float(fn(**{**inp, "f_ema": inp["f"]}))

@@ -256,7 +256,7 @@ def _loss_zero_and_unit(ctx, fn, inp):
     ctx.assert_close(LOSS, fn(eps_pred=e, eps=e), 0.0, what="L at ε_θ = ε")
     u = np.zeros_like(e).reshape(e.shape[0], -1)
     u[:, 0] = 1.0
-    red = ctx.target.conventions_for(LOSS)["reduction"]
+    red = ctx.convention(LOSS, "reduction")
     f = ctx.round({"f": e + u.reshape(e.shape)})["f"]           # the target sees f rounded to its dtype
     want = ((f - e) ** 2).reshape(e.shape[0], -1).sum(axis=1).mean()
     ctx.assert_close(LOSS, fn(eps_pred=f, eps=e), want if red == "batch_mean_sq_norm" else want / u.shape[1],
@@ -281,7 +281,7 @@ def _ancestral_posterior(ctx, fn, inp):
 
 def _ancestral_noise(ctx, fn, inp):
     """The noise enters as σ_t ξ, σ_t² = β̃_t (or β_t), and not at all at t = 1."""
-    conv = ctx.target.conventions_for(ANCESTRAL)
+    conv = ctx.conventions(ANCESTRAL)
     t1 = np.asarray(inp["t"])
     m, _ = _iterated(inp["betas"])
     abf = m**2

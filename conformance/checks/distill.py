@@ -54,7 +54,7 @@ def as_velocity(target, x_t, t, dt, student_target):
 
 def student_of(ctx, fn, teacher: Dual, dt):
     """The student that equals the target: a Dual whose both sides call the target (NumPy in/out via the harness)."""
-    conv = ctx.target.conventions_for(PROG)["student_target"]
+    conv = ctx.convention(PROG, "student_target")
 
     def numpy_fn(x_t, t):
         return as_velocity(fn(f=teacher, x_t=x_t, t=t, dt=dt), x_t, t, dt, conv)
@@ -84,7 +84,7 @@ def _reproduces_teacher(ctx, fn, inp):
 
 def _lands_on_two_steps(ctx, fn, inp):
     """One student step of 2Δ from x_t lands where two teacher Euler steps of Δ land."""
-    conv = ctx.target.conventions_for(PROG)["student_target"]
+    conv = ctx.convention(PROG, "student_target")
     x_t, tt, dt, f = inp["x_t"], np.broadcast_to(inp["t"], (inp["x_t"].shape[0],)), inp["dt"], inp["f"].numpy
     x_mid = x_t - dt * f(x_t, tt)
     x_end = x_mid - dt * f(x_mid, tt - dt)

@@ -75,7 +75,7 @@ def _latents(spherical=False):
 # ---- properties ---------------------------------------------------------------------------------
 def _bce_is_minus_value(ctx, fn, inp):
     """L_D = −V, with V's logs clamped the same way as the declared variant (torch_bce: log ≥ −100)."""
-    clamp = ctx.target.conventions_for("gan.discriminator_bce")["log_clamp"]
+    clamp = ctx.convention("gan.discriminator_bce", "log_clamp")
     ctx.assert_close("gan.discriminator_bce", fn(**inp), -R.value(**inp, log_clamp=clamp), what="L_D vs −V")
 
 
@@ -150,7 +150,7 @@ def _jsd_bounds(ctx, fn, inp):
 
 
 def _interp_endpoints(ctx, fn, inp):
-    conv = ctx.target.conventions_for("gan.latent_interpolation")
+    conv = ctx.conventions("gan.latent_interpolation")
     rows = inp["z0"].shape[0]
     first = inp["z0"] if conv["endpoint"] == "t1_is_z0" else inp["z1"]
     second = inp["z1"] if conv["endpoint"] == "t1_is_z0" else inp["z0"]
@@ -160,7 +160,7 @@ def _interp_endpoints(ctx, fn, inp):
 
 def _adain_std_factor(ctx, x):
     """The population std of the output over |w|: 1 in the spec's default, else what the declared variant gives."""
-    conv = ctx.target.conventions_for("gan.adain") if ctx.target is not None else {"sigma": "population", "eps": "none"}
+    conv = ctx.conventions("gan.adain") if ctx.target is not None else {"sigma": "population", "eps": "none"}
     axes = tuple(range(2, x.ndim))
     n = int(np.prod(x.shape[2:]))
     var = x.var(axis=axes)
@@ -203,7 +203,7 @@ def _adain_affine_invariance(ctx, fn, inp):
 def _sat_limits(ctx, fn, inp):
     """At D → 0 (a = −40): w.r.t. the logit the slopes tend to (0, −1); w.r.t. D to (−1, −1/D → −∞)."""
     g_sat, g_ns = fn(a=np.array([-40.0, 40.0]))
-    if ctx.target.conventions_for("gan.saturation")["variable"] == "logit":
+    if ctx.convention("gan.saturation", "variable") == "logit":
         ok, want = abs(g_sat[0]) < 1e-12 and abs(g_ns[0] + 1) < 1e-6, "(0, -1)"
     else:                                                       # D = σ(−40) ≈ 4.2e-18: −1/D ≈ −2.4e17
         ok, want = abs(g_sat[0] + 1) < 1e-6 and g_ns[0] < -1e17, "(-1, -1/D ≈ -2.4e17)"

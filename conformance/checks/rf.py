@@ -42,7 +42,7 @@ def _ft():
 
 
 def _time(ctx, clause):
-    return ctx.target.conventions_for(clause)["time"]
+    return ctx.convention(clause, "time")
 
 
 # ---- properties ---------------------------------------------------------------------------------
@@ -90,7 +90,7 @@ def _loss_zero_and_unit(ctx, fn, inp):
     x_, z_ = inp["x"], inp["z"]
     e = np.zeros_like(x_).reshape(x_.shape[0], -1)
     e[:, 0] = 1.0
-    red = ctx.target.conventions_for("rf.loss")["reduction"]
+    red = ctx.convention("rf.loss", "reduction")
     per = 1.0 if red == "batch_mean_sq_norm" else 1.0 / e.shape[1]
     for what, f in (("L at f = v", z_ - x_), ("L of a unit residual", z_ - x_ + e.reshape(x_.shape))):
         f = ctx.round({"f": f})["f"]

@@ -102,7 +102,7 @@ def _straight_cases(draw):
 # ---- properties ---------------------------------------------------------------------------------
 def _step_by_step(ctx, fn, inp):
     """Exactly T evaluations, at the grid of the declared time convention, on states equal to the reference's."""
-    conv = ctx.target.conventions_for(EULER)
+    conv = ctx.conventions(EULER)
     mine, ref = Recorder(inp["f"]), Recorder(inp["f"])
     fn(f=mine.dual, x1=inp["x1"], T=inp["T"])
     R.euler_sample(ref.dual.numpy, inp["x1"], inp["T"], **conv)
@@ -117,7 +117,7 @@ def _step_by_step(ctx, fn, inp):
 
 def _exact_straight(ctx, fn, inp):
     """One step or fifty: Euler lands exactly on straight trajectories (a point mass; a linear coupling)."""
-    time = ctx.target.conventions_for(EULER)["time"]
+    time = ctx.convention(EULER, "time")
     mu, A, x1, T = inp["mu"], inp["A"], inp["x1"], inp["T"]
     f = in_convention(*point_mass_field(mu), time, "point mass")
     ctx.assert_close(EULER, fn(f=f, x1=x1, T=T), np.broadcast_to(mu, x1.shape), what=f"point mass, T = {T}")
@@ -149,7 +149,7 @@ def convergence(fn, time, Ts=(8, 16, 32, 64), seed=0):
 
 
 def _first_order(ctx, fn, inp):
-    time = ctx.target.conventions_for(EULER)["time"]
+    time = ctx.convention(EULER, "time")
     Ts = (4, 8, 16) if ctx.dtype == "bfloat16" else (8, 16, 32, 64)     # bfloat16 rounding floors the error at ~1e-2
     errs, order = convergence(fn, time, Ts)
     ctx.require(EULER, 0.8 <= order <= 1.2, f"fitted order {order:.3f} (errors {errs} at T = {Ts}), expected ≈ 1")

@@ -122,7 +122,7 @@ def _uniform_ks(ctx, fn, inp):
 
 
 def _logit_normal_ks(ctx, fn, inp):
-    name = ctx.target.conventions_for("schedule.logit_normal")["name"]
+    name = ctx.convention("schedule.logit_normal", "name")
     m_, s__ = inp["m"], inp["s"]
     t_ = fn(u=_std_normals(), m=m_, s=s__)
     if name == "logit_normal":
@@ -137,7 +137,7 @@ def _logit_normal_ks(ctx, fn, inp):
 
 
 def _pdf_integrates_to_one(ctx, fn, inp):
-    name = ctx.target.conventions_for("schedule.logit_normal_pdf")["name"]
+    name = ctx.convention("schedule.logit_normal_pdf", "name")
     m_, s__ = inp["m"], inp["s"]
     if ctx.dtype == "float64":                                      # scipy.integrate.quad, one target call per node
         f = lambda q: float(fn(t=np.array([q]), m=m_, s=s__)[0])
@@ -160,7 +160,7 @@ def _pdf_integrates_to_one(ctx, fn, inp):
 
 
 def _pdf_endpoints(ctx, fn, inp):
-    name = ctx.target.conventions_for("schedule.logit_normal_pdf")["name"]
+    name = ctx.convention("schedule.logit_normal_pdf", "name")
     pts = np.array([0.0, 1.0]) if name == "logit_normal" else np.array([0.0])
     ctx.assert_close("schedule.logit_normal_pdf", fn(t=pts, m=inp["m"], s=inp["s"]), np.zeros_like(pts),
                      what="p at the endpoints",
@@ -169,7 +169,7 @@ def _pdf_endpoints(ctx, fn, inp):
 
 def _pdf_matches_sampler(ctx, fn, inp):
     """The density is the derivative of the sampler's CDF: p(t) dt = φ(u) du at t = sigmoid(m + s u)."""
-    if ctx.target.conventions_for("schedule.logit_normal_pdf")["name"] != "logit_normal":
+    if ctx.convention("schedule.logit_normal_pdf", "name") != "logit_normal":
         return
     m_, s__ = inp["m"], inp["s"]
     uu = np.linspace(-3, 3, 13)
@@ -468,7 +468,7 @@ def _karras_compare(ctx, got, expected, inputs):
 
 
 def _final(ctx):
-    return ctx.target.conventions_for(KARRAS)["final_sigma"] if ctx.target is not None else "zero"
+    return ctx.convention(KARRAS, "final_sigma") if ctx.target is not None else "zero"
 
 
 def _karras_ends(ctx, fn, inp):

@@ -177,7 +177,7 @@ def _mixture_cases(draw):
 def _gaussian_kl(ctx, fn, inp):
     """Against the closed-form KL(N(μ̃, β̃ I) ‖ N(μ_θ, σ² I)) built from x_0 and x_t (Ho et al. eq. 6–7 and 11)."""
     cid = "ddpm.elbo"
-    conv = ctx.target.conventions_for(cid)
+    conv = ctx.conventions(cid)
     betas = inp["betas"]
     t = inp["t"]                                       # one-based: the harness hands the target its indexing
     x0, eps, eps_hat = inp["x0"], inp["eps"], inp["eps_pred"]
@@ -207,7 +207,7 @@ def _gaussian_kl(ctx, fn, inp):
 def _simple_loss_reweighting(ctx, fn, inp):
     """L_{t−1}/λ_t = ‖ε − ε_θ‖² (ddpm.loss per sample): the simple loss drops the ELBO's weights."""
     cid = "ddpm.elbo"
-    conv = ctx.target.conventions_for(cid)
+    conv = ctx.conventions(cid)
     t = inp["t"]                                       # one_based cases
     lam = R.elbo_weight(t, inp["betas"], conv["sigma"])
     mse = ((inp["eps"] - inp["eps_pred"]) ** 2).sum(axis=1)

@@ -102,7 +102,7 @@ def _close_scaled(ctx, cid, got, expected, scale, what):
 
 
 def _variant(ctx, cid, name):
-    return ctx.target.conventions_for(cid)[name] if ctx.target is not None else None
+    return ctx.conventions(cid)[name] if ctx.target is not None else None
 
 
 def _to_param(logvar, variant):

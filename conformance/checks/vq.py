@@ -147,7 +147,7 @@ def _st_forward_is_zq(ctx, fn, inp):
 
 def _loss_gradients_related(ctx, fn, inp):
     """∂L/∂z = −β ∂L/∂e ('loss'): the two terms pull z and e towards each other with weights β and 1."""
-    conv = ctx.target.conventions_for("vq.loss")["codebook"]
+    conv = ctx.convention("vq.loss", "codebook")
     L, gz, ge = fn(**inp)
     if conv == "loss":
         ctx.assert_close("vq.loss", gz, -inp["beta"] * ge, what="∂L/∂z vs −β ∂L/∂e")
@@ -208,7 +208,7 @@ def _probs_normalised(ctx, fn, inp):
     p = fn(**inp)
     ctx.assert_close(cid, p.sum(axis=1), np.ones(p.shape[0]), what="Σ_j p_j")
     k, K = inp["top_k"], inp["logits"].shape[1]
-    ties = ctx.target.conventions_for(cid)["top_k_ties"]
+    ties = ctx.convention(cid, "top_k_ties")
     if 0 < k < K:
         kth = -np.sort(-inp["logits"], axis=1)[:, k - 1:k]
         alive = (p > 0).sum(axis=1)

@@ -27,16 +27,25 @@ def with_derived(chk: ClauseChecks, clause: Clause | None = None) -> ClauseCheck
     c = clause or spec.get(chk.clause)
     if c.expression is None and not c.laws and c.error_scale is None:
         return chk
-    proofs = [Proof(f"every variant is the default's value under its arguments ({', '.join(c.variant_expressions)})",
-                    lambda: [sp.expand(f - c.expression) for f in forms(c).values()])] if c.variant_expressions else []
-    proofs += [Proof(law.name, lambda law=law: [_law_claim(law, f) for f in forms(c).values()])
-               for law in c.laws if c.expression is not None and not _reads_std(law)]
+    proofs = [] if c.expression is None else [_proof(c, law) for law in c.laws if not _reads_std(law)]
+    if c.variant_expressions and c.expression is not None:
+        proofs.insert(0, _proof(c, None))
     return dataclasses.replace(
         chk, proofs=(*proofs, *chk.proofs),
         properties=(*(Property(law.name, _law_check(c, law), cases=_law_cases(chk, law)) for law in c.laws),
                     *chk.properties),
         symbolic=chk.symbolic or (None if c.expression is None else lambda **kw: E.evaluate(c.expression, kw)),
         compare=chk.compare or (None if c.error_scale is None else _scaled_compare(c)))
+
+
+def _proof(c: Clause, law: Law | None) -> Proof:
+    """In every variant: its value is the default's (law None), or the law holds."""
+    def claim():
+        return [sp.expand(f - c.expression) if law is None else _law_claim(law, f) for f in forms(c).values()]
+    if law is None:
+        return Proof(f"every variant is the default's value under its arguments ({', '.join(c.variant_expressions)})",
+                     claim)
+    return Proof(law.name, claim)
 
 
 def forms(c: Clause) -> dict[str, sp.Expr]:
