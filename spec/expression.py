@@ -34,6 +34,8 @@ def as_expression(value) -> sp.Expr:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return sp.sympify(value)
     if isinstance(value, sp.Expr):
+        if not all(s.is_real for s in value.free_symbols):     # the export reads names back as real symbols
+            raise ValueError(f"{value}: declare its symbols real (spec.expression.symbols)")
         return value
     if isinstance(value, dict) and "tree" in value:
         return _from_tree(value["tree"])

@@ -267,17 +267,19 @@ class Clause(_Frozen):
                 if v.arguments and (v.name == c.default or not used <= names):
                     raise ValueError(f"clause {self.id}: variant {c.name}={v.name} converts {v.arguments}; only a "
                                      f"non-default variant may, and only the clause's inputs {sorted(names)}")
-        stated = [("expression", self.expression), ("error_scale", self.error_scale)]
-        stated += [(f"variant {k!r}", e) for k, e in self.variant_expressions.items()]
+        if self.variant_expressions and self.expression is None:
+            raise ValueError(f"clause {self.id}: variant_expressions need the default's `expression` to agree with")
         if not set(self.variant_expressions) <= {v.name for c in self.conventions for v in c.variants}:
             raise ValueError(f"clause {self.id}: variant_expressions {sorted(self.variant_expressions)} name a "
                              f"variant none of its conventions has")
-        stated += [(f"law {law.name!r}", e) for law in self.laws for e in (*law.at.values(), law.of, law.equals)]
-        for what, e in stated:
-            extra = E.names(e) - names - ({"out", "base"} if what.startswith("law") else set()) if e is not None else ()
-            if extra:
-                raise ValueError(f"clause {self.id}: {what} reads {sorted(extra)}, not among its inputs "
-                                 f"{sorted(names)}")
+        stated = [("expression", self.expression, names), ("error_scale", self.error_scale, names)]
+        stated += [(f"variant {k!r}", e, names) for k, e in self.variant_expressions.items()]
+        stated += [(f"law {law.name!r}", e, names | {"out", "base"})
+                   for law in self.laws for e in (*law.at.values(), law.of, law.equals)]
+        for what, e, allowed in stated:
+            if e is not None and not E.names(e) <= allowed:
+                raise ValueError(f"clause {self.id}: {what} reads {sorted(E.names(e) - allowed)}, not among its "
+                                 f"inputs {sorted(names)}")
         if any(not set(law.at) <= names for law in self.laws):
             raise ValueError(f"clause {self.id}: a law replaces an argument that is not among its inputs")
         return self

@@ -6,6 +6,7 @@ import pathlib
 import re
 
 import pytest
+import sympy
 from pydantic import ValidationError
 
 import spec
@@ -134,6 +135,10 @@ def test_declared_math_reads_only_the_clause_inputs_and_round_trips():
                 {"laws": (Law(name="l", equals=z),)}, {"variant_expressions": {"nope": w}}):
         with pytest.raises(ValidationError, match="x.y"):
             Clause(**ok, **bad)
+    with pytest.raises(ValidationError, match="need the default's `expression`"):
+        Clause(**ok, variant_expressions={"b": w})
+    with pytest.raises(ValidationError, match="declare its symbols real"):
+        Clause(**ok, expression=2 * sympy.Symbol("w"))
     with pytest.raises(ValidationError, match="exported expression tree"):
         Clause.model_validate({**json.loads(c.model_dump_json()), "expression": {"tree": {"eval": ["w"]}}})
 

@@ -19,6 +19,7 @@ from reference import cond as RC
 from reference import family as RF
 from reference import sampler as RS
 from spec.cfg import RATES, V_CFG
+from spec.cfg import w as w_
 from spec.cond import null_value
 from spec.schema import Tolerance
 
@@ -52,7 +53,6 @@ def weights(w_max, edges=()):
 
 
 # ---- cfg.combine and cfg.score: the forms and laws are declared in spec/cfg.py; Bayes and the rf velocity --
-w_ = sp.Symbol("w", real=True)
 x, t_ = sp.Symbol("x", real=True), sp.Symbol("t", positive=True)
 log_px_y, log_px, log_py = sp.Function("log_p_x_given_y")(x), sp.Function("log_p_x")(x), sp.Symbol("log_p_y")
 
