@@ -70,6 +70,11 @@ def drop_labels(y, u, num_classes, p=None, null_label="extra_class", rate="ten_p
     return torch.where(u.to(exact) < (RATES[rate] if p is None else p), null, y)
 
 
+def dropped_rows(u, p):
+    """Which rows lose their condition (caption or class): cfg.dropout on a one-class label, True ⇔ u < p."""
+    return drop_labels(torch.zeros(len(u), dtype=torch.long), u, 1, p) == 1
+
+
 def _guided(clause, f, x, y, y_null, t, w, form):
     """One call of 2B rows: f([x; x], [y; y_∅], [t; t]) split into (v_y, v_∅), then the combination."""
     n = len(x)

@@ -190,7 +190,6 @@ def test_likelihood_diagnostics_bound_the_information_by_log_c(cond):
     seqs = m.sample(y, generator=torch.Generator().manual_seed(2))          # s ~ p(· | y): the gain is I(s; y) ≥ 0
     d = likelihood_diagnostics(m, seqs, caps, ARJobConfig(cond=cond))
     assert 0.0 < d["information_cond_vs_mixture"] <= torch.log(torch.tensor(12.0)).item() + 1e-5
-    assert d["null_excess_over_mixture"] == pytest.approx(d["null"] - d["mixture"])
 
 
 @pytest.mark.parametrize("cond", ["text", "class"])
@@ -222,7 +221,7 @@ def test_train_ar_end_to_end(tmp_path, cond):
 @pytest.mark.parametrize("cond", ["class", "text"])
 def test_plausibility_one_draws_the_conditional_argmax(cond):
     """ar.plausibility in the sampler: at α = 1 only the conditional model's most likely token may be drawn, whatever
-    the guidance; at α = 0 the restriction is off (the unrestricted draw, token for token)."""
+    the guidance; at α = 1/2 every token drawn has p_y ≥ p_y,max / 2, which the unrestricted guided draw violates."""
     from accelerated.models.data import CAPTIONS
     torch.manual_seed(3)
     m = ARTransformer(ARConfig(vocab=6, length=5, num_classes=12, width=16, depth=1, heads=2, cond=cond,
@@ -232,8 +231,15 @@ def test_plausibility_one_draws_the_conditional_argmax(cond):
     s = m.sample(y, w=3.0, plausibility=1.0, generator=torch.Generator().manual_seed(4))
     with torch.no_grad():
         assert torch.equal(s, m(s, y).argmax(2))
+    log_half = torch.log(torch.tensor(0.5))
+
+    def implausible(seq):                       # tokens with p_y < α max p_y at α = 1/2, under the conditional model
+        with torch.no_grad():
+            logp = m(seq, y).log_softmax(2)
+        return int((logp.gather(2, seq[..., None])[..., 0] < logp.max(2).values + log_half - 1e-6).sum())
     free = m.sample(y, w=3.0, generator=torch.Generator().manual_seed(4))
-    assert torch.equal(m.sample(y, w=3.0, plausibility=0.0, generator=torch.Generator().manual_seed(4)), free)
+    half = m.sample(y, w=3.0, plausibility=0.5, generator=torch.Generator().manual_seed(4))
+    assert implausible(half) == 0 and implausible(free) > 0     # the restriction holds, and is not vacuous here
 
 
 @pytest.mark.parametrize("argv", [["train", "ar"], ["train", "ar", "--out", "x", "--vq-steps", "0"],

@@ -24,8 +24,8 @@ import torch
 import torch.nn as nn
 
 from accelerated.attention import sdpa
-from accelerated.cfg import drop_labels
-from accelerated.models.text import ByteTextEncoder, NullText, TextConfig, TextEmbedding
+from accelerated.cfg import dropped_rows
+from accelerated.models.text import ByteTextEncoder, NullText, TextConfig, encode_each
 from accelerated.vq import causal_mask, guided_logits, plausible_tokens, sampling_probs
 
 Condition = torch.Tensor | list[str]          # class indices (B,) for cond = "class", captions for cond = "text"
@@ -112,10 +112,7 @@ class ARTransformer(nn.Module):
             return self.cls(y.to(device))[:, None], torch.ones(B, 1, dtype=torch.bool, device=device)
         if isinstance(y, torch.Tensor):
             raise TypeError("ARTransformer(cond='text'): y must be a list of captions")
-        unique = sorted(set(y))                     # encode each distinct caption once, then gather its rows
-        rows = torch.tensor([unique.index(t) for t in y], device=device)
-        u = self.text_encoder(unique)
-        text = TextEmbedding(u.tokens[rows], u.mask[rows], u.pooled[rows])
+        text = encode_each(self.text_encoder, y)
         if null is not None:
             text = text.where(~null, self.null_text(B, text.tokens.shape[1]))
         return self.text_in(text.tokens), text.mask
@@ -234,9 +231,7 @@ def train_ar(seqs: torch.Tensor, y: Condition, cfg: ARConfig, steps: int = 2000,
         idx = torch.randint(seqs.shape[0], (batch,), generator=g)
         s = seqs[idx]
         yb = y[idx] if isinstance(y, torch.Tensor) else [y[i] for i in idx.tolist()]
-        # which rows lose their condition: cfg.dropout on a one-class label (1 = the null label ⇔ u < p_drop)
-        null = drop_labels(torch.zeros(batch, dtype=torch.long), torch.rand(batch, generator=g, dtype=torch.float64),
-                           1, p_drop) == 1
+        null = dropped_rows(torch.rand(batch, generator=g, dtype=torch.float64), p_drop)   # lose their condition
         logits = model(s, yb, null)
         loss = nn.functional.cross_entropy(logits.reshape(-1, cfg.vocab), s.reshape(-1))
         opt.zero_grad()

@@ -176,8 +176,7 @@ class CaptionTexts:
             self.table = teacher.pipeline.text_encoder(CAPTIONS)
 
     def __call__(self, ids: torch.Tensor) -> TextEmbedding:
-        t = self.table
-        return TextEmbedding(t.tokens[ids], t.mask[ids], t.pooled[ids])
+        return self.table.rows(ids)
 
 
 def guided(teacher: Teacher, text: TextEmbedding, w: float) -> Velocity:

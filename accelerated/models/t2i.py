@@ -20,7 +20,7 @@ from typing import cast
 
 import torch
 
-from accelerated.cfg import drop_labels
+from accelerated.cfg import dropped_rows
 from accelerated.models.autoencoder import (
     AE_CONFIGS,
     AETrainConfig,
@@ -34,7 +34,7 @@ from accelerated.models.data import CAPTIONS, caption_adherence, shapes_dataset
 from accelerated.models.dit import DiT, DiTConfig
 from accelerated.models.images import grid, write_png
 from accelerated.models.pipeline import TextToImage
-from accelerated.models.text import ByteTextEncoder, TextConfig, TextEmbedding
+from accelerated.models.text import ByteTextEncoder, TextConfig, encode_each
 from accelerated.models.train import (
     EMA,
     Progress,
@@ -135,12 +135,8 @@ def denoiser_step(model: Denoiser, z0: torch.Tensor, captions: list[str], c: T2I
     network to call (model.dit, or its torch.compile'd version)."""
     dit = model.dit if dit is None else dit          # not `dit or …`: bool() of a compiled module raises
     n = z0.shape[0]
-    unique = sorted(set(captions))               # encode each distinct caption once, then gather its rows
-    rows = torch.tensor([unique.index(s) for s in captions], device=z0.device)
-    u = model.text_encoder(unique)
-    text = TextEmbedding(u.tokens[rows], u.mask[rows], u.pooled[rows])
-    # which rows lose their caption: cfg.dropout on a one-class label (1 = the null label ⇔ u < p)
-    keep = drop_labels(torch.zeros(n, dtype=torch.long), torch.rand(n, generator=gen), 1, c.p_uncond) == 0
+    text = encode_each(model.text_encoder, captions)
+    keep = ~dropped_rows(torch.rand(n, generator=gen), c.p_uncond)           # the rest lose their caption
     text = text.where(keep, model.dit.null_text(n, text.tokens.shape[1]))
     noise = torch.randn(z0.shape, generator=gen).to(z0.device)
     t = uniform_sample(torch.randn(n, generator=gen)).to(z0.device)

@@ -30,6 +30,10 @@ class TextEmbedding:
         return TextEmbedding(torch.cat([self.tokens, other.tokens]), torch.cat([self.mask, other.mask]),
                              torch.cat([self.pooled, other.pooled]))
 
+    def rows(self, idx: torch.Tensor) -> TextEmbedding:
+        """The embeddings of rows ``idx`` (a table of captions looked up per sample)."""
+        return TextEmbedding(self.tokens[idx], self.mask[idx], self.pooled[idx])
+
     def where(self, keep: torch.Tensor, other: TextEmbedding) -> TextEmbedding:
         """Per row: self where keep, else other (conditioning dropout to the null text)."""
         k = keep.to(self.tokens.device)
@@ -45,6 +49,13 @@ class TextEncoder(Protocol):
     width: int                # D
 
     def __call__(self, texts: list[str]) -> TextEmbedding: ...
+
+
+def encode_each(encoder: TextEncoder, captions: list[str]) -> TextEmbedding:
+    """``encoder`` on a batch of captions, each distinct caption encoded once and its rows gathered."""
+    unique = sorted(set(captions))
+    table = encoder(unique)
+    return table.rows(torch.tensor([unique.index(c) for c in captions], device=table.tokens.device))
 
 
 class ByteTokenizer:
