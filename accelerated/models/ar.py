@@ -34,7 +34,7 @@ from accelerated.models.ar_transformer import ARConfig, ARTransformer, train_ar
 from accelerated.models.data import CAPTIONS, SHAPES, caption_adherence, caption_index, read_caption, shapes_dataset
 from accelerated.models.images import grid, write_png
 from accelerated.models.text import TextConfig
-from accelerated.models.train import guidance_weights
+from accelerated.models.train import add_thread_arguments, apply_threads, guidance_weights
 from accelerated.models.vqvae import VQVAE, VQConfig, train_vqvae
 from spec.errors import GenspecError
 
@@ -208,9 +208,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--plausibility", type=float,
                    help="α of ar.plausibility: draw only tokens with p_y ≥ α max p_y (default 0.1; 0 turns it off). "
                         "Every w is also sampled with α = 0 and reported beside")
-    p.add_argument("--threads", type=int, default=int(os.environ.get("GENSPEC_TORCH_THREADS", "1")),
-                   help="torch CPU threads (default 1: small models on a shared machine)")
-    p.add_argument("--quiet", action="store_true")
+    add_thread_arguments(p)
     a = p.parse_args(argv)
     c = PRESETS[a.preset]
     try:
@@ -239,9 +237,7 @@ def main(argv: list[str]) -> int:
             c = replace(c, guidance=guidance_weights(a.guidance))
     except ValueError as e:
         raise GenspecError(f"train ar: bad argument: {e}") from None
-    if a.threads < 1:
-        raise GenspecError(f"train ar: --threads must be ≥ 1; got {a.threads}")
-    torch.set_num_threads(a.threads)
+    apply_threads(a, "ar")
     if a.models is not None and not os.path.isfile(a.models):
         raise GenspecError(f"train ar: --models {a.models!r} is not a file")
     m = run(c, a.out, (lambda s: None) if a.quiet else print, a.models)

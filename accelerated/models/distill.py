@@ -42,7 +42,7 @@ import torch.nn as nn
 from accelerated import consistency, distill, rf
 from accelerated import optimal as O
 from accelerated.models.flow import FlowConfig, VelocityMLP, sample_mixture
-from accelerated.models.train import EMA
+from accelerated.models.train import EMA, add_thread_arguments, apply_threads
 from accelerated.sampler import euler_sample
 from spec.errors import GenspecError
 
@@ -320,15 +320,11 @@ def main(argv: list[str]) -> int:
     p.add_argument("--teacher", help="a finished `genspec train t2i` run directory to distil (default: train a small "
                                      "teacher into DIR/images/teacher)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=int(os.environ.get("GENSPEC_TORCH_THREADS", "1")),
-                   help="torch CPU threads (default 1: small models, where intra-op threads only add latency)")
-    p.add_argument("--quiet", action="store_true", help="no progress lines for the image part")
+    add_thread_arguments(p, quiet="no progress lines for the image part")
     a = p.parse_args(argv)
-    if a.threads < 1:
-        raise GenspecError(f"train distill: --threads must be ≥ 1; got {a.threads}")
+    apply_threads(a, "distill")
     if a.teacher and a.part == "2d":
         raise GenspecError("train distill: --teacher is the image part's teacher; it needs --part images or both")
-    torch.set_num_threads(a.threads)
     t0, cpu0 = time.perf_counter(), time.process_time()
     if a.part in ("2d", "both"):
         run_2d(replace(PRESETS[a.preset], seed=a.seed), a.out)

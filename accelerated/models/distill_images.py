@@ -56,7 +56,7 @@ from accelerated.models.data import CAPTIONS, caption_adherence, caption_index, 
 from accelerated.models.distill import ConsistencyModel
 from accelerated.models.dit import DiTConfig
 from accelerated.models.images import grid, write_png
-from accelerated.models.pipeline import TextToImage, guided_velocity
+from accelerated.models.pipeline import TextToImage
 from accelerated.models.t2i import Denoiser, T2IConfig, encode_latents
 from accelerated.models.t2i import run as train_t2i
 from accelerated.models.text import TextConfig, TextEmbedding
@@ -181,8 +181,7 @@ class CaptionTexts:
 
 def guided(teacher: Teacher, text: TextEmbedding, w: float) -> Velocity:
     """v_w(x, t) of the teacher for these texts (two network calls batched into one, pipeline.guided_velocity)."""
-    dit = teacher.dit
-    return guided_velocity(dit, text, dit.null_text(len(text), text.tokens.shape[1]), w)  # type: ignore[operator]
+    return teacher.pipeline.velocity(text, w)
 
 
 def conditional(net: nn.Module, text: TextEmbedding) -> Velocity:

@@ -10,6 +10,7 @@ accelerated.sampler (euler_sample); this module only wires them.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, cast
 
 import torch
@@ -47,11 +48,13 @@ class TextToImage(nn.Module):
                 generator: torch.Generator | None = None) -> torch.Tensor:
         """Images (B, 3, H, W) for the texts at guidance weight w (w = 0: conditional, no guidance)."""
         device = next(self.denoiser.parameters()).device
-        text = self.text_encoder(texts)
-        null = cast(Any, self.denoiser).null_text(len(texts), text.tokens.shape[1])
         z1 = torch.randn((len(texts), *self.latent_shape), generator=generator).to(device)
-        z0 = euler_sample(guided_velocity(self.denoiser, text, null, w), z1, steps)
-        return self.decode(z0)
+        return self.decode(euler_sample(self.velocity(self.text_encoder(texts), w), z1, steps))
+
+    def velocity(self, text: TextEmbedding, w: float) -> Callable:
+        """v_w(x_t, t): the denoiser guided by these texts against the null text (one batched call of 2B rows)."""
+        null = cast(Any, self.denoiser).null_text(len(text), text.tokens.shape[1])
+        return guided_velocity(self.denoiser, text, null, w)
 
     @torch.no_grad()
     def decode(self, z0: torch.Tensor) -> torch.Tensor:

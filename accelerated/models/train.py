@@ -114,17 +114,28 @@ def add_job_arguments(p, presets: dict) -> None:
     p.add_argument("--ae-steps", type=int, help="autoencoder steps (overrides the preset)")
     p.add_argument("--seed", type=int)
     p.add_argument("--guidance", help="comma-separated guidance weights w, e.g. 0,1,2,4")
+    add_thread_arguments(p)
+
+
+def add_thread_arguments(p, quiet: str = "no progress lines") -> None:
+    """--threads and --quiet, which every `genspec train` job takes."""
     p.add_argument("--threads", type=int, default=int(os.environ.get("GENSPEC_TORCH_THREADS", "1")),
-                   help="torch CPU threads (default 1: on a loaded 2-core machine 2 threads measured 12× slower)")
-    p.add_argument("--quiet", action="store_true", help="no progress lines")
+                   help="torch CPU threads (default 1, or $GENSPEC_TORCH_THREADS: small models, where on a loaded "
+                        "2-core machine 2 threads measured 12× slower)")
+    p.add_argument("--quiet", action="store_true", help=quiet)
+
+
+def apply_threads(a, job: str) -> None:
+    """torch's thread count from --threads; fewer than one is a GenspecError naming the job."""
+    if a.threads < 1:
+        raise GenspecError(f"train {job}: --threads must be ≥ 1; got {a.threads}")
+    torch.set_num_threads(a.threads)
 
 
 def job_config(a, presets: dict, job: str):
     """The preset named by the parsed arguments with their overrides applied; sets torch's thread count. Bad values
     (threads < 1, guidance weights outside cfg.combine's domain) raise GenspecError naming the job."""
-    if a.threads < 1:
-        raise GenspecError(f"train {job}: --threads must be ≥ 1; got {a.threads}")
-    torch.set_num_threads(a.threads)
+    apply_threads(a, job)
     replace, c = dataclasses.replace, presets[a.preset]
     try:
         if a.steps is not None:
