@@ -41,7 +41,7 @@ import numpy as np
 
 from . import validate as V
 from .errors import SpecInputError
-from .schema import Clause, Convention, Symbol
+from .schema import Clause, Convention, Symbol, ellipsis
 
 CHECK_VALUES = os.environ.get("GENSPEC_CHECK_VALUES", "1") != "0"
 """Whether torch-side value checks (finite, interval) run; type, rank and shape checks always do."""
@@ -76,7 +76,7 @@ def implements(clause_id: str, *, backend: str | None = None, unchecked: tuple[s
             (inspect.Signature.bind costs ~10 µs a call), Signature.bind for the error message or other kinds."""
             if simple and len(args) <= len(names):
                 a = dict(zip(names, args, strict=False))
-                if all(k in defaults or k in names and k not in a for k in kwargs):
+                if all(k in names and k not in a for k in kwargs):          # else bind() names the error
                     a.update(kwargs)
                     if len(a) < len(names):
                         a.update((n, defaults[n]) for n in names if n not in a and n in defaults)
@@ -167,7 +167,7 @@ def _array_check(clause: str, sym: Symbol, backend: str, bounds: dict) -> Check:
     d, name = sym.domain, sym.name
     shape = d.shape or d.or_shape or ()
     rank = ({"min_ndim": 0} if d.broadcast_to and not shape else
-            {"min_ndim": len(shape) - 1} if "..." in shape or "…" in shape else {"ndim": len(shape)})
+            {"min_ndim": len(shape) - 1} if any(map(ellipsis, shape)) else {"ndim": len(shape)})
     bounded = math.isfinite(d.low) or math.isfinite(d.high) or not (d.low_closed and d.high_closed)
     torch_side = backend == "torch"
 
@@ -186,7 +186,7 @@ def _array_check(clause: str, sym: Symbol, backend: str, bounds: dict) -> Check:
         match(tuple(a.shape), dims)
         return a
 
-    ell = [i for i, p in enumerate(shape) if p in ("...", "…")]
+    ell = [i for i, p in enumerate(shape) if ellipsis(p)]
     if shape and not ell and all(isinstance(p, str) for p in shape):
         def match(actual, dims):                     # the common case, named dimensions only: no lists built
             for p, n in zip(shape, actual, strict=False):
@@ -212,13 +212,13 @@ def _broadcasts(clause: str, name: str, a, other: str, b) -> None:
 
 
 def _bind_dims(clause: str, name: str, pattern: tuple, actual: tuple, dims: dict) -> None:
-    """Match a shape against a pattern of named and fixed dimensions and at most one "...", binding the names (and
-    "...", the dimensions it stands for: two symbols with "..." have the same trailing shape)."""
-    ell = [i for i, p in enumerate(pattern) if p in ("...", "…")]
+    """Match a shape against a pattern of named and fixed dimensions and at most one "..." (or "...name"), binding
+    the names (and the ellipsis, the dimensions it stands for: two symbols with "..." have the same trailing shape)."""
+    ell = [i for i, p in enumerate(pattern) if ellipsis(p)]
     pairs: list[tuple] = list(zip(pattern, actual, strict=False))
     if ell:
         k, tail = ell[0], pattern[ell[0] + 1:]
-        pairs = pairs[:k] + [("...", actual[k:len(actual) - len(tail)])] + list(
+        pairs = pairs[:k] + [(pattern[k], actual[k:len(actual) - len(tail)])] + list(
             zip(tail, actual[len(actual) - len(tail):], strict=False))
     for p, n in pairs:
         if isinstance(p, int):
@@ -226,7 +226,7 @@ def _bind_dims(clause: str, name: str, pattern: tuple, actual: tuple, dims: dict
                 raise SpecInputError(clause, name, f"shape {_show(pattern)}", f"shape {actual}")
         elif p in dims and dims[p][0] != n:
             size, owner = dims[p]
-            what = f"{p} = {size}" if p != "..." else f"... = {size} (trailing dimensions)"
+            what = f"{p} = {size}" + (" (trailing dimensions)" if ellipsis(p) else "")
             raise SpecInputError(clause, name, f"shape {_show(pattern)} with {what} (from {owner})", f"shape {actual}")
         else:
             dims.setdefault(p, (n, name))

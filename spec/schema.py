@@ -111,6 +111,13 @@ class Convention(_Frozen):
         return self
 
 
+def ellipsis(p) -> bool:
+    """A shape entry standing for any number of trailing dimensions: "..." (one shape shared by every symbol of the
+    clause that writes it) or "...name" (shared by the symbols that write that name: vae.loss's data "...x" and its
+    latents "..." may differ)."""
+    return isinstance(p, str) and p.startswith(("...", "…"))
+
+
 class Domain(_Frozen):
     """The set a symbol ranges over: an interval of reals (or integers) on an array of named shape."""
 

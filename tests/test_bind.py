@@ -84,6 +84,8 @@ def test_a_wrong_argument_list_is_a_type_error_naming_the_clause():
     from reference import cfg as R
     with pytest.raises(TypeError, match="cfg.combine"):
         R.cfg_combine(np.ones((1, 1)))
+    with pytest.raises(TypeError, match="cfg.combine.*multiple values for argument 'form'"):    # never silently
+        R.cfg_combine(np.ones((1, 1)), np.ones((1, 1)), 1.0, "scale", form="one_plus_w")     # the keyword's
 
 
 def test_a_convention_default_that_differs_from_the_spec_is_refused_at_import():

@@ -108,10 +108,12 @@ def test_log_evidence_matches_scipy():
                                want, rtol=1e-12)
 
 
-def test_loss_is_02s_code():
-    """02's vae_step, transcribed literally, equals the reference and the accelerated vae_loss."""
+@pytest.mark.parametrize("data", [(6,), (1, 4, 4)])
+def test_loss_is_02s_code(data):
+    """02's vae_step, transcribed literally, equals the reference and the accelerated vae_loss, on rows and on
+    images (02's F.mse_loss(reduction="sum") takes any shape; the latents have their own)."""
     g = torch.Generator().manual_seed(0)
-    x, x_hat = torch.rand(3, 6, generator=g, dtype=torch.float64), torch.rand(3, 6, generator=g, dtype=torch.float64)
+    x, x_hat = (torch.rand(3, *data, generator=g, dtype=torch.float64) for _ in range(2))
     mu, logvar = torch.randn(3, 2, generator=g, dtype=torch.float64), torch.randn(3, 2, generator=g,
                                                                                   dtype=torch.float64)
     recon = F.mse_loss(x_hat, x, reduction="sum")

@@ -199,10 +199,11 @@ def _evidence_inputs(draw):
 
 @st.composite
 def _loss_inputs(draw):
-    n, D = draw(st.integers(1, 4)), draw(st.integers(1, 8))
+    n = draw(st.integers(1, 4))
+    data = draw(st.one_of(st.tuples(st.integers(1, 8)), st.tuples(st.integers(1, 3), *[st.integers(1, 4)] * 2)))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    x = rng.uniform(-1.0, 1.0, (n, D))
-    x_hat = x + 0.3 * rng.standard_normal((n, D))
+    x = rng.uniform(-1.0, 1.0, (n, *data))            # rows (n, D), or images (n, C, H, W) as 02's loss takes
+    x_hat = x + 0.3 * rng.standard_normal(x.shape)
     g = draw(_gaussian_inputs(with_eps=False))
     mu = np.resize(g["mu"], (n, g["mu"].shape[1]))
     lv = np.resize(g["logvar"], (n, g["logvar"].shape[1]))

@@ -30,7 +30,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 import spec
-from spec.schema import Domain, Symbol
+from spec.schema import Domain, Symbol, ellipsis
 
 from . import arrays
 from .arrays import P_EDGES, SIGMA_EDGES, T_EDGES
@@ -81,10 +81,10 @@ def inputs(clause_id: str, *, dims: dict | None = None, every: int = 3, **given)
 
         def size(name):
             if name not in sizes:
-                r = dim_ranges.get(name, (1, 4))
+                r = dim_ranges.get(name, dim_ranges["..."] if ellipsis(name) else (1, 4))
                 if isinstance(r, st.SearchStrategy):
                     sizes[name] = draw(r)
-                elif isinstance(r, int) or name == "...":      # a fixed size, or fixed trailing dimensions
+                elif isinstance(r, int) or ellipsis(name):     # a fixed size, or fixed trailing dimensions
                     sizes[name] = r
                 else:
                     sizes[name] = draw(st.integers(*r))
@@ -149,8 +149,8 @@ def _broadcasting(shape: tuple[int, ...]):
 def _shape(pattern, size) -> tuple[int, ...]:
     out: list[int] = []
     for p in pattern:
-        if p in ("...", "…"):
-            out += size("...")                     # a tuple: the trailing dimensions, shared like a named one
+        if ellipsis(p):
+            out += size(p)                         # a tuple: the trailing dimensions, shared like a named one
         else:
             out.append(p if isinstance(p, int) else size(p))
     return tuple(out)
