@@ -40,9 +40,10 @@ def value_density(p_data, p_g, d, dx):
 
 @implements("gan.discriminator_bce")
 def discriminator_bce(d_real, d_fake, log_clamp="exact"):
-    """L_D = BCE(D(x), 1) + BCE(D(G(z)), 0) = -mean log D(x) - mean log(1 - D(G(z))) = -V  (02)."""
-    return -value.raw(nonempty("gan.discriminator_bce", "d_real", d_real),
-                      nonempty("gan.discriminator_bce", "d_fake", d_fake), log_clamp)
+    """L_D = BCE(D(x), 1) + BCE(D(G(z)), 0) = -mean log D(x) - mean log(1 - D(G(z)))  (02); = -V (gan.value)."""
+    d_real, d_fake = nonempty("gan.discriminator_bce", "d_real", d_real), nonempty("gan.discriminator_bce", "d_fake",
+                                                                                     d_fake)
+    return -np.mean(_log(d_real, log_clamp)) - np.mean(_log(1.0 - d_fake, log_clamp))
 
 
 @implements("gan.generator_loss_saturating")

@@ -13,7 +13,6 @@ from scipy.integrate import solve_ivp
 from accelerated.metrics import energy_distance
 from reference import optimal as O
 from reference import sampler as R
-from spec.sampler import time_grid
 
 from ..fixtures import BIMODAL, Recorder, oracle, random_mixture, sample_mixture
 from ..harness.declare import ClauseChecks, Dual, Property
@@ -35,12 +34,14 @@ def in_convention(numpy_fn, torch_fn, time, label):
 
 
 def _grid(T, time, grid="uniform"):
-    """The times f is evaluated at: t_k of the declared grid (spec.sampler.time_grid); s_k = 1 − t_k in 02's
-    time."""
-    ts = np.array(time_grid(T, grid)[0])
-    if time == "noise_at_0":
-        return np.arange(T) / T if grid == "uniform" else 1.0 - ts
-    return ts
+    """The times f is evaluated at, written here from the variants' statements (not spec.sampler.time_grid, which
+    both implementations use): uniform t_k = 1 − k/T; linspace_1000 t_k = 1 − k (1 − 1/N)/(T − 1), N = 1000 (t_0 = 1
+    at T = 1); s_k = 1 − t_k in 02's time."""
+    k = np.arange(T)
+    if grid == "uniform":
+        return k / T if time == "noise_at_0" else (T - k) / T
+    ts = 1.0 - k * (1.0 - 1e-3) / max(T - 1, 1)
+    return 1.0 - ts if time == "noise_at_0" else ts
 
 
 def point_mass_field(mu):
