@@ -11,7 +11,7 @@ import torch
 
 from accelerated import cond as C
 from accelerated import sampler as S
-from accelerated._tensors import upcast
+from accelerated._tensors import per_sample, upcast
 from spec.bind import implements
 from spec.cfg import RATES
 from spec.cond import null_value
@@ -41,7 +41,7 @@ def guided_prediction(x_t, y, t, w, weights, means, covs, labels, target="veloci
     """combine(E[target | x_t, y], E[target | x_t], w), both oracles in one batched call of 2B rows."""
     n, num_classes = len(x_t), int(labels.max()) + 1
     y = C.class_labels("cfg.change_of_target", "y", y, n, num_classes).to(x_t.device)   # y_∅ is added here
-    t = C.per_sample_t("cfg.change_of_target", t, x_t)
+    t = per_sample(t, x_t)                                      # checked by bind: (n,) in the work dtype
     both = C.conditional_prediction(torch.cat([x_t, x_t]), torch.cat([y, torch.full_like(y, num_classes)]),
                                     torch.cat([t, t]), weights, means, covs, labels, target,
                                     clause="cfg.change_of_target")
@@ -78,7 +78,7 @@ def dropped_rows(u, p):
 def _guided(clause, f, x, y, y_null, t, w, form):
     """One call of 2B rows: f([x; x], [y; y_∅], [t; t]) split into (v_y, v_∅), then the combination."""
     n = len(x)
-    t = C.per_sample_t(clause, t, x)                           # in the work dtype: t is not rounded to bfloat16
+    t = per_sample(t, x)                                       # in the work dtype: t is not rounded to bfloat16
     out = f(torch.cat([x, x]), torch.cat([y, y_null]), torch.cat([t, t]))
     if not isinstance(out, torch.Tensor) or out.shape != (2 * n, *x.shape[1:]):
         raise SpecInputError(clause, "f", f"a predictor returning shape {(2 * n, *x.shape[1:])}",

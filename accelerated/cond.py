@@ -16,7 +16,7 @@ from spec.bind import implements
 from spec.cond import null_value
 from spec.errors import SpecInputError
 
-from ._tensors import work_dtype
+from ._tensors import per_sample, work_dtype
 
 VELOCITY = "cond.velocity"
 
@@ -59,17 +59,6 @@ def class_labels(clause, name, y, n, num_classes, null_label=None):
     return y
 
 
-def per_sample_t(clause, t, like):
-    """t as a tensor of shape (n,) on like's device, in its work dtype (float32 for half types), in [0, 1]."""
-    t = torch.as_tensor(t, dtype=work_dtype(like.dtype), device=like.device)
-    t = V.array(clause, "t", t, ndim=(0, 1))
-    n = like.shape[0]
-    if t.ndim == 1 and t.shape[0] != n:
-        raise SpecInputError(clause, "t", f"a scalar or shape ({n},)", f"shape {tuple(t.shape)}")
-    V.interval(clause, "t", t, 0.0, 1.0)
-    return t.expand(n)
-
-
 def conditional_prediction(x_t, y, t, weights, means, covs, labels, target="velocity", null_label="extra_class",
                            clause=VELOCITY):
     """E[target | x_t, y] for class-conditional mixture data; y_∅ gives E[target | x_t] (the whole mixture).
@@ -78,7 +67,7 @@ def conditional_prediction(x_t, y, t, weights, means, covs, labels, target="velo
     the score = −E[z | x_t]/b, Tweedie)."""
     whole, labels, prior = class_mixture(clause, x_t, weights, means, covs, labels)
     C = prior.shape[0]
-    t = per_sample_t(clause, t, x_t)
+    t = per_sample(t, x_t)
     if target == "score" and bool((t == 0).any()):
         raise SpecInputError(clause, "t", "t > 0 for the score target (b = t = 0 at t = 0)", "t = 0")
     y = class_labels(clause, "y", y, len(x_t), C, null_label).to(x_t.device)
@@ -108,7 +97,7 @@ def conditional_velocity(x_t, y, t, weights, means, covs, labels, null_label="ex
 def class_posterior(x_t, t, weights, means, covs, labels):
     """p(y | x_t) ∝ Σ_{ℓ_k = y} w_k N(x_t; a μ_k, a² Σ_k + b² I), a = 1 − t, b = t; shape (n, C)."""
     m, labels, prior = class_mixture("cond.class_posterior", x_t, weights, means, covs, labels)
-    t = per_sample_t("cond.class_posterior", t, x_t).to(m.mu.dtype)
+    t = per_sample(t, x_t).to(m.mu.dtype)
     a, b = (1.0 - t)[:, None, None], t[:, None, None]
     r = x_t.to(m.mu.dtype)[:, None, :] - a * m.mu[None]               # (n, K, d)
     rho = torch.einsum("kji,nkj->nki", m.U, r)                         # in each component's eigenbasis
@@ -121,7 +110,7 @@ def class_posterior(x_t, t, weights, means, covs, labels):
 @implements("cond.loss")
 def conditional_rf_loss(f, x, y, z, t):
     """L = mean_i ‖f(x_t,i, y_i, t_i) − (z_i − x_i)‖², x_t = (1 − t) x + t z  (00, 03)."""
-    t = per_sample_t("cond.loss", t, x)
+    t = per_sample(t, x)
     pred = f(F.affine_interpolate(x, z, t, path="rf"), y, t)
     if not isinstance(pred, torch.Tensor) or pred.shape != x.shape:
         raise SpecInputError("cond.loss", "f", f"a predictor returning a tensor of shape {tuple(x.shape)}",

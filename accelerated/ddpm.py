@@ -10,6 +10,7 @@ import math
 
 import torch
 
+from spec import validate as V
 from spec.bind import implements
 from spec.ddpm import COSINE_S
 from spec.errors import SpecInputError
@@ -73,8 +74,7 @@ def forward(x0, eps, t, betas, indexing="one_based"):
 @implements("ddpm.loss")
 def loss(eps_pred, eps, reduction="batch_mean_sq_norm"):
     """L = mean over the batch of ‖ε − ε_θ‖²; 'mse_all_elements' (F.mse_loss) divides by D."""
-    if eps.shape[0] == 0:
-        raise SpecInputError("ddpm.loss", "eps", "a non-empty batch", "0 samples")
+    V.nonempty("ddpm.loss", "eps", eps)
     (eps_pred, eps), dt = upcast(eps_pred, eps)
     L = (eps - eps_pred).square().reshape(eps.shape[0], -1).sum(dim=1).mean()
     return (L / eps[0].numel() if reduction == "mse_all_elements" else L).to(dt)
@@ -94,15 +94,13 @@ def ancestral_step(x_t, eps_pred, t, betas, noise, sigma="beta_tilde", indexing=
 
 
 def _jump(clause, t, t_prev, indexing, betas):
-    """(t, t') one-based with 1 ≤ t ≤ T, 0 ≤ t' < t, named for the clause."""
-    T = betas.shape[0]
-    if T == 0:
-        raise SpecInputError(clause, "betas", "a non-empty schedule β_1..β_T", "shape (0,)")
+    """(t, t') one-based with 1 ≤ t ≤ T, 0 ≤ t' < t, and the schedule (ᾱ, 1 − ᾱ, log ᾱ, β), named for the clause."""
+    table, T = schedule(betas, clause), betas.shape[0]
     t = steps(clause, "t", t, 1, T, indexing, T, betas.device)
     t_prev = steps(clause, "t_prev", t_prev, 0, T - 1, indexing, T, betas.device)
     if bool((t_prev >= t).any()):
         raise SpecInputError(clause, "t_prev", "an earlier step than t (t' < t)", "t' ≥ t")
-    return t, t_prev
+    return t, t_prev, table
 
 
 @implements("ddpm.ddim_eta_step")
@@ -110,10 +108,13 @@ def ddim_eta_step(x_t, model_output, t, t_prev, betas, eta, noise=None, predicti
                   indexing="one_based"):
     """x_{t'} = √ᾱ_{t'} x̂_0 + √(1 − ᾱ_{t'} − σ_t²) ε̂ + σ_t ξ, σ_t = η √((1 − ᾱ_{t'})/(1 − ᾱ_t)) √(1 − ᾱ_t/ᾱ_{t'}),
     (x̂_0, ε̂) from the model output in its prediction_type (epsilon, v_prediction, sample)."""
+    return _ddim("ddpm.ddim_eta_step", x_t, model_output, t, t_prev, betas, eta, noise, prediction_type, indexing)
+
+
+def _ddim(clause, x_t, model_output, t, t_prev, betas, eta, noise, prediction_type, indexing):
     if eta > 0 and noise is None:
-        raise SpecInputError("ddpm.ddim_eta_step", "noise", "ξ of x_t's shape when η > 0", "None")
-    t, t_prev = _jump("ddpm.ddim_eta_step", t, t_prev, indexing, betas)
-    ab, om, log_ab, _ = schedule(betas)
+        raise SpecInputError(clause, "noise", "ξ of x_t's shape when η > 0", "None")
+    t, t_prev, (ab, om, log_ab, _) = _jump(clause, t, t_prev, indexing, betas)
     jump = -torch.expm1(log_ab[t] - log_ab[t_prev])                  # 1 − ᾱ_t/ᾱ_{t'}
     var = eta**2 * om[t_prev] / om[t] * jump                         # σ_t²
     rest = om[t_prev] * (1.0 - eta**2 * jump / om[t])                # 1 − ᾱ_{t'} − σ_t²
@@ -133,5 +134,4 @@ def ddim_eta_step(x_t, model_output, t, t_prev, betas, eta, noise=None, predicti
 def ddim_step(x_t, eps_pred, t, t_prev, betas, indexing="one_based"):
     """x_{t'} = √ᾱ_{t'} x̂_0 + √(1 − ᾱ_{t'}) ε_θ, x̂_0 = (x_t − √(1 − ᾱ_t) ε_θ)/√ᾱ_t: ddpm.ddim_eta_step at η = 0 with
     ε-prediction."""
-    _jump("ddpm.ddim_step", t, t_prev, indexing, betas)          # the step ranges, named for this clause
-    return ddim_eta_step.raw(x_t, eps_pred, t, t_prev, betas, 0.0, None, "epsilon", indexing)
+    return _ddim("ddpm.ddim_step", x_t, eps_pred, t, t_prev, betas, 0.0, None, "epsilon", indexing)

@@ -10,6 +10,7 @@ import math
 
 import torch
 
+from spec import validate as V
 from spec.bind import implements
 from spec.errors import SpecInputError
 from spec.family import COSINE_S, VE_SIGMA_MAX, VE_SIGMA_MIN, VP_BETA_MAX, VP_BETA_MIN, path_schedule
@@ -119,8 +120,7 @@ def affine_target(x, z, t, path="rf", target="velocity", schedule=None):
 @implements("family.loss")
 def affine_loss(f, x, z, t, path="rf", target="velocity", schedule=None, reduction="batch_mean_sq_norm"):
     """L = (1/n) Σ_i ‖f_i − (c(t_i) x_i + d(t_i) z_i)‖²; "mse_all_elements" divides by the elements per sample."""
-    if f.shape[0] == 0:
-        raise SpecInputError("family.loss", "f", "a non-empty batch", "0 samples")
+    V.nonempty("family.loss", "f", f)
     (f, x, z, t), dt = upcast(f, x, z, per_sample_column(t, x))
     _, _, c, d = _coefficients("family.loss", t, path, target, schedule)
     L = ((f - (c * x + d * z)) ** 2).reshape(f.shape[0], -1).sum(dim=1).mean()

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import torch
 
+from spec import validate as V
 from spec.bind import implements
-from spec.errors import SpecInputError
 
 from ._tensors import per_sample_column, upcast
 
@@ -29,8 +29,7 @@ def velocity(x, z, time="data_at_0"):
 @implements("rf.loss")
 def loss(f, x, z, reduction="batch_mean_sq_norm"):
     """L = mean over the batch of ‖f − (z − x)‖²; 'mse_all_elements' = F.mse_loss (02) = L / D."""
-    if f.shape[0] == 0:
-        raise SpecInputError("rf.loss", "f", "a non-empty batch", "0 samples")
+    V.nonempty("rf.loss", "f", f)
     (f, x, z), dt = upcast(f, x, z)
     L = ((f - (z - x)) ** 2).reshape(f.shape[0], -1).sum(dim=1).mean()
     return (L / f[0].numel() if reduction == "mse_all_elements" else L).to(dt)

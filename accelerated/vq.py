@@ -10,6 +10,7 @@ import math
 
 import torch
 
+from spec import validate as V
 from spec.bind import implements
 from spec.errors import SpecInputError
 
@@ -59,8 +60,7 @@ def commitment_loss(z: torch.Tensor, e: torch.Tensor, beta: float = 0.25, codebo
 def vq_loss(z, e, beta=0.25, codebook="loss"):
     """(L, ∂L/∂z, ∂L/∂e) of L = mean_i ‖sg[z_i] − e_i‖² + β‖z_i − sg[e_i]‖² ('ema': the β term alone), gradients by
     autograd."""
-    if z.shape[0] == 0:
-        raise SpecInputError("vq.loss", "z", "a non-empty batch", "0 rows")
+    V.nonempty("vq.loss", "z", z)
     (zw, ew), dt = upcast(z, e)
     with torch.enable_grad():
         zz, ee = zw.detach().clone().requires_grad_(True), ew.detach().clone().requires_grad_(True)

@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from spec import validate as V
 from spec.bind import implements
 from spec.ddpm import COSINE_S
 from spec.errors import SpecInputError
@@ -80,8 +81,7 @@ def forward(x0, eps, t, betas, indexing="one_based"):
 @implements("ddpm.loss")
 def loss(eps_pred, eps, reduction="batch_mean_sq_norm"):
     """L = mean_i ‖ε_i − ε_θ,i‖²  (02: "L = ‖ ε − εθ(x_t, t) ‖²"); 'mse_all_elements' = F.mse_loss = L / D."""
-    if eps.shape[0] == 0:
-        raise SpecInputError("ddpm.loss", "eps", "a non-empty batch", "0 samples")
+    V.nonempty("ddpm.loss", "eps", eps)
     L = ((eps - eps_pred) ** 2).reshape(eps.shape[0], -1).sum(axis=1).mean()
     return L / eps[0].size if reduction == "mse_all_elements" else L
 
@@ -99,15 +99,13 @@ def ancestral_step(x_t, eps_pred, t, betas, noise, sigma="beta_tilde", indexing=
 
 
 def _jump(clause, t, t_prev, indexing, betas):
-    """(t, t') one-based with 1 ≤ t ≤ T, 0 ≤ t' < t, named for the clause."""
-    T = betas.size
-    if T == 0:
-        raise SpecInputError(clause, "betas", "a non-empty schedule β_1..β_T", "shape (0,)")
+    """(t, t') one-based with 1 ≤ t ≤ T, 0 ≤ t' < t, and the schedule (ᾱ, 1 − ᾱ, log ᾱ), named for the clause."""
+    table, T = schedule(betas, clause), betas.size
     t = steps(clause, "t", t, 1, T, indexing, T)
     t_prev = steps(clause, "t_prev", t_prev, 0, T - 1, indexing, T)
     if np.any(t_prev >= t):
         raise SpecInputError(clause, "t_prev", "an earlier step than t (t' < t)", "t' ≥ t")
-    return t, t_prev
+    return t, t_prev, table
 
 
 @implements("ddpm.ddim_eta_step")
@@ -122,10 +120,13 @@ def ddim_eta_step(x_t, model_output, t, t_prev, betas, eta, noise=None, predicti
 
     1 − ᾱ_{t'} − σ_t² = (1 − ᾱ_{t'})(1 − η² (1 − ᾱ_t/ᾱ_{t'})/(1 − ᾱ_t)), with 1 − ᾱ_t/ᾱ_{t'} by expm1: no cancellation.
     """
+    return _ddim("ddpm.ddim_eta_step", x_t, model_output, t, t_prev, betas, eta, noise, prediction_type, indexing)
+
+
+def _ddim(clause, x_t, model_output, t, t_prev, betas, eta, noise, prediction_type, indexing):
     if eta > 0 and noise is None:
-        raise SpecInputError("ddpm.ddim_eta_step", "noise", "ξ of x_t's shape when η > 0", "None")
-    t, t_prev = _jump("ddpm.ddim_eta_step", t, t_prev, indexing, betas)
-    ab, om, log_ab = schedule(betas)
+        raise SpecInputError(clause, "noise", "ξ of x_t's shape when η > 0", "None")
+    t, t_prev, (ab, om, log_ab) = _jump(clause, t, t_prev, indexing, betas)
     a, b = _col(np.sqrt(ab[t]), x_t), _col(np.sqrt(om[t]), x_t)
     if prediction_type == "epsilon":
         eps_hat = model_output
@@ -146,5 +147,4 @@ def ddim_eta_step(x_t, model_output, t, t_prev, betas, eta, noise=None, predicti
 def ddim_step(x_t, eps_pred, t, t_prev, betas, indexing="one_based"):
     """x_{t'} = √ᾱ_{t'} x̂_0 + √(1 − ᾱ_{t'}) ε_θ, x̂_0 = (x_t − √(1 − ᾱ_t) ε_θ)/√ᾱ_t  (DDIM, η = 0; 03's table):
     ddpm.ddim_eta_step at η = 0 with ε-prediction."""
-    _jump("ddpm.ddim_step", t, t_prev, indexing, betas)          # the step ranges, named for this clause
-    return ddim_eta_step.raw(x_t, eps_pred, t, t_prev, betas, 0.0, None, "epsilon", indexing)
+    return _ddim("ddpm.ddim_step", x_t, eps_pred, t, t_prev, betas, 0.0, None, "epsilon", indexing)

@@ -19,6 +19,7 @@ import math
 
 import numpy as np
 
+from spec import validate as V
 from spec.bind import implements
 from spec.errors import SpecInputError
 from spec.family import COSINE_S, VE_SIGMA_MAX, VE_SIGMA_MIN, VP_BETA_MAX, VP_BETA_MIN, path_schedule
@@ -125,8 +126,7 @@ def affine_target(x, z, t, path="rf", target="velocity", schedule=None):
 @implements("family.loss")
 def affine_loss(f, x, z, t, path="rf", target="velocity", schedule=None, reduction="batch_mean_sq_norm"):
     """L = (1/n) Σ_i ‖f_i − (c(t_i) x_i + d(t_i) z_i)‖²; "mse_all_elements" divides by the elements per sample."""
-    if f.shape[0] == 0:
-        raise SpecInputError("family.loss", "f", "a non-empty batch", "0 samples")
+    V.nonempty("family.loss", "f", f)
     _, _, c, d = _coefficients("family.loss", _per_sample(t, x), path, target, schedule)
     L = ((f - (c * x + d * z)) ** 2).reshape(f.shape[0], -1).sum(axis=1).mean()
     return L / f[0].size if reduction == "mse_all_elements" else L

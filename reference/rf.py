@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from spec import validate as V
 from spec.bind import implements
-from spec.errors import SpecInputError
 
 
 def _per_sample(t, x):
@@ -34,8 +34,7 @@ def velocity(x, z, time="data_at_0"):
 @implements("rf.loss")
 def loss(f, x, z, reduction="batch_mean_sq_norm"):
     """L = mean_i ‖f_i − (z_i − x_i)‖²  (00); 'mse_all_elements' = F.mse_loss (02) = L / D."""
-    if f.shape[0] == 0:
-        raise SpecInputError("rf.loss", "f", "a non-empty batch", "0 samples")
+    V.nonempty("rf.loss", "f", f)
     L = ((f - (z - x)) ** 2).reshape(f.shape[0], -1).sum(axis=1).mean()
     return L / f[0].size if reduction == "mse_all_elements" else L
 

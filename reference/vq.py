@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from spec import validate as V
 from spec.bind import implements
 from spec.errors import SpecInputError
 
@@ -36,9 +37,7 @@ def vq_loss(z, e, beta=0.25, codebook="loss"):
 
     'ema': the codebook term is dropped (the codebook follows moving averages): L = β mean‖z − e‖², ∂L/∂e = 0.
     """
-    n = z.shape[0]
-    if n == 0:
-        raise SpecInputError("vq.loss", "z", "a non-empty batch", "0 rows")
+    n = V.nonempty("vq.loss", "z", z).shape[0]
     sq = ((z - e) ** 2).sum(axis=1).mean()
     if codebook == "ema":
         return beta * sq, 2.0 * beta * (z - e) / n, np.zeros_like(e)

@@ -149,8 +149,8 @@ def callable_(clause: str, name: str, f, what: str = "a callable"):
 
 
 def nonempty(clause: str, name: str, a):
-    """A batch with at least one entry (a mean over nothing is not a loss)."""
-    if (a.numel() if _is_torch(a) else np.size(a)) == 0:
+    """A batch with at least one sample along its first axis (a mean over nothing is not a loss)."""
+    if (a.shape[0] if a.ndim else 1) == 0:
         raise SpecInputError(clause, name, "a non-empty batch", "0 samples")
     return a
 
