@@ -14,6 +14,8 @@ from spec import validate as V
 from spec.bind import implements
 from spec.errors import SpecInputError
 
+from ._tensors import tensor
+
 
 def _mask(clause: str, name: str, mask, shape, polarity="true_attends") -> torch.Tensor:
     """A bool tensor broadcastable to `shape`, as True = may attend."""
@@ -29,9 +31,7 @@ def _mask(clause: str, name: str, mask, shape, polarity="true_attends") -> torch
 
 def _matrix(clause, name, w, n_in, dtype, layout="out_in"):
     """A projection as an (out, n_in) matrix of the tokens' dtype ('in_out' matrices are transposed)."""
-    if not isinstance(w, torch.Tensor):
-        raise SpecInputError(clause, name, "a floating-point torch.Tensor", type(w).__name__)
-    w = V.array(clause, name, w, ndim=2)
+    w = tensor(clause, name, w, ndim=2)
     w = w if layout == "out_in" else w.T
     if w.shape[1] != n_in or w.dtype != dtype:
         raise SpecInputError(clause, name, f"a projection from width {n_in} of dtype {dtype} ({layout} layout)",
@@ -42,17 +42,10 @@ def _matrix(clause, name, w, n_in, dtype, layout="out_in"):
 def _vector(clause, name, b, n_out, dtype):
     if b is None:
         return None
-    if not isinstance(b, torch.Tensor):
-        raise SpecInputError(clause, name, "a floating-point torch.Tensor", type(b).__name__)
-    b = V.array(clause, name, b, ndim=1)
+    b = tensor(clause, name, b, ndim=1)
     if b.shape[0] != n_out or b.dtype != dtype:
         raise SpecInputError(clause, name, f"a ({n_out},) vector of dtype {dtype}", f"{tuple(b.shape)} {b.dtype}")
     return b
-
-
-def _heads_divide(clause, heads, *widths):
-    if any(w % heads for w in widths):
-        raise SpecInputError(clause, "heads", f"a divisor of the projected widths {widths}", str(heads))
 
 
 def _one_dtype(clause, names, *xs):
@@ -117,7 +110,7 @@ def attention(x, context, w_q, w_k, w_v, w_o, heads, b_q=None, b_k=None, b_v=Non
     wo = _matrix(c, "w_o", w_o, wv.shape[0], dt, weights)
     if wq.shape[0] != wk.shape[0]:
         raise SpecInputError(c, "w_k", f"a projection to the width of w_q, {wq.shape[0]}", f"{tuple(wk.shape)}")
-    _heads_divide(c, heads, wq.shape[0], wv.shape[0])
+    V.heads(c, heads, wq.shape[0], wv.shape[0])
     bq, bk, bv, bo = (_vector(c, n, b, w.shape[0], dt) for n, b, w in
                       (("b_q", b_q, wq), ("b_k", b_k, wk), ("b_v", b_v, wv), ("b_o", b_o, wo)))
     if mask is not None:
@@ -129,8 +122,7 @@ def attention(x, context, w_q, w_k, w_v, w_o, heads, b_q=None, b_k=None, b_v=Non
 
 def _stream(cl, name, w, width, dtype):
     """(w_q, w_k, w_v, w_o) of one modality: projections of `width` to one E, and back from E."""
-    if not isinstance(w, (tuple, list)) or len(w) != 4:
-        raise SpecInputError(cl, name, "a tuple (w_q, w_k, w_v, w_o)", type(w).__name__)
+    V.weight_tuple(cl, name, w, optional=False)
     ws = [_matrix(cl, f"{name}[{i}]", m, width, dtype) for i, m in enumerate(w[:3])]
     if ws[1].shape[0] != ws[0].shape[0] or ws[2].shape[0] != ws[0].shape[0]:
         raise SpecInputError(cl, name, f"q, k, v projections of one width {ws[0].shape[0]}",
@@ -156,7 +148,7 @@ def joint_attention(x, c, w_x, w_c, heads, mask_c=None):
     wx, wc = _stream(cl, "w_x", w_x, x.shape[-1], x.dtype), _stream(cl, "w_c", w_c, c.shape[-1], x.dtype)
     if wx[0].shape[0] != wc[0].shape[0]:
         raise SpecInputError(cl, "w_c", f"projections to the width of w_x, {wx[0].shape[0]}", f"{wc[0].shape[0]}")
-    _heads_divide(cl, heads, wx[0].shape[0])
+    V.heads(cl, heads, wx[0].shape[0])
     B, L, M = x.shape[0], x.shape[1], c.shape[1]
     mask = None
     if mask_c is not None:

@@ -43,11 +43,6 @@ def _vector(cl, name, b, n_out):
     return b
 
 
-def _heads_divide(cl, H, *widths):
-    if any(w % H for w in widths):
-        raise SpecInputError(cl, "heads", f"a divisor of the projected widths {widths}", str(H))
-
-
 def _softmax_attend(q, k, v, keep):
     """Σ_j m_ij e^{s_ij} V_j / Σ_l m_il e^{s_il}, s = q kᵀ/√d, evaluated as e^{s − max s}; rows with no key → 0."""
     s = q @ np.swapaxes(k, -1, -2) / np.sqrt(q.shape[-1])
@@ -101,7 +96,7 @@ def attention(x, context, w_q, w_k, w_v, w_o, heads, b_q=None, b_k=None, b_v=Non
     wo = _matrix(cl, "w_o", w_o, wv.shape[0], weights)
     if wq.shape[0] != wk.shape[0]:
         raise SpecInputError(cl, "w_k", f"a projection to the width of w_q, {wq.shape[0]}", f"shape {w_k.shape}")
-    _heads_divide(cl, heads, wq.shape[0], wv.shape[0])
+    V.heads(cl, heads, wq.shape[0], wv.shape[0])
     bq, bk, bv, bo = (_vector(cl, n, b, w.shape[0]) for n, b, w in
                       (("b_q", b_q, wq), ("b_k", b_k, wk), ("b_v", b_v, wv), ("b_o", b_o, wo)))
     keep = None
@@ -114,8 +109,7 @@ def attention(x, context, w_q, w_k, w_v, w_o, heads, b_q=None, b_k=None, b_v=Non
 
 def _stream(cl, name, w, width):
     """(w_q, w_k, w_v, w_o) of one modality: projections of `width` to one E, and back from E."""
-    if not isinstance(w, (tuple, list)) or len(w) != 4:
-        raise SpecInputError(cl, name, "a tuple (w_q, w_k, w_v, w_o)", type(w).__name__)
+    V.weight_tuple(cl, name, w, optional=False)
     ws = [_matrix(cl, f"{name}[{i}]", m, width) for i, m in enumerate(w[:3])]
     if ws[1].shape[0] != ws[0].shape[0] or ws[2].shape[0] != ws[0].shape[0]:
         raise SpecInputError(cl, name, f"q, k, v projections of one width {ws[0].shape[0]}",
@@ -131,7 +125,7 @@ def joint_attention(x, c, w_x, w_c, heads, mask_c=None):
     wx, wc = _stream(cl, "w_x", w_x, x.shape[-1]), _stream(cl, "w_c", w_c, c.shape[-1])
     if wx[0].shape[0] != wc[0].shape[0]:
         raise SpecInputError(cl, "w_c", f"projections to the width of w_x, {wx[0].shape[0]}", f"{wc[0].shape[0]}")
-    _heads_divide(cl, heads, wx[0].shape[0])
+    V.heads(cl, heads, wx[0].shape[0])
     B, L, M = x.shape[0], x.shape[1], c.shape[1]
     keep = None
     if mask_c is not None:

@@ -155,8 +155,16 @@ def nonempty(clause: str, name: str, a):
     return a
 
 
-def weight_tuple(clause: str, name: str, w, names=("w_q", "w_k", "w_v", "w_o")):
-    """One attention stage's weights (w_q, w_k, w_v, w_o), or None where the stage is skipped."""
-    if w is not None and (not isinstance(w, (tuple, list)) or len(w) != len(names)):
-        raise SpecInputError(clause, name, f"a tuple ({', '.join(names)}) or None", type(w).__name__)
+def weight_tuple(clause: str, name: str, w, optional: bool = True, names=("w_q", "w_k", "w_v", "w_o")):
+    """One attention stage's weights (w_q, w_k, w_v, w_o); None where the stage may be skipped (``optional``)."""
+    if (w is not None or not optional) and (not isinstance(w, (tuple, list)) or len(w) != len(names)):
+        raise SpecInputError(clause, name, f"a tuple ({', '.join(names)})" + (" or None" if optional else ""),
+                             type(w).__name__)
     return w
+
+
+def heads(clause: str, H: int, *widths: int) -> int:
+    """A head count that divides every projected width (each head takes width/H of it)."""
+    if any(w % H for w in widths):
+        raise SpecInputError(clause, "heads", f"a divisor of the projected widths {widths}", str(H))
+    return H
