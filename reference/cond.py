@@ -87,8 +87,9 @@ def class_posterior(x_t, t, weights, means, covs, labels):
     x_t (n, d), t scalar or (n,), mixture (K,), (K, d), (K, d, d), labels (K,) → p (n, C)."""
     w, mu, cov, labels, prior = class_mixture("cond.class_posterior", weights, means, covs, labels)
     d = mu.shape[1]
-    a = 1.0 - np.broadcast_to(t, (len(x_t),))
-    S = a[:, None, None, None] ** 2 * cov[None] + (1 - a)[:, None, None, None] ** 2 * np.eye(d)   # (n, K, d, d)
+    b = np.broadcast_to(t, (len(x_t),))
+    a = 1.0 - b
+    S = a[:, None, None, None] ** 2 * cov[None] + b[:, None, None, None] ** 2 * np.eye(d)          # (n, K, d, d)
     r = x_t[:, None, :] - a[:, None, None] * mu[None]                                             # (n, K, d)
     u = np.linalg.solve(S, r[..., None])[..., 0]
     with np.errstate(divide="ignore"):

@@ -60,9 +60,6 @@ def beta_schedule(T=1000, beta_1=1e-4, beta_T=0.02, max_beta=0.999, beta_schedul
     return np.minimum(np.sin(b - a) * np.sin(b + a) / np.cos(a) ** 2, max_beta)
 
 
-linear_betas = beta_schedule
-"""The name this function had before it took the other schedules (the default is Ho et al.'s linear one)."""
-
 
 @implements("ddpm.alpha_bar")
 def alpha_bars(betas):

@@ -14,7 +14,7 @@ import accelerated.ddpm as A
 import reference.ddpm as R
 from spec import SpecInputError
 
-HO = R.linear_betas()
+HO = R.beta_schedule()
 
 
 def test_ho_schedule_is_named_and_exact():
@@ -108,7 +108,7 @@ def test_accelerated_matches_reference_on_gpu_style_inputs():
     (lambda: R.forward(np.ones((2, 2)), np.ones((2, 3)), np.array([1, 1]), HO), "ddpm.forward", "eps"),
     (lambda: R.forward(np.ones((2, 2)), np.ones((2, 2)), np.array([1, 1]), HO,
                        indexing="1"), "ddpm.forward", "indexing"),
-    (lambda: R.linear_betas(0), "ddpm.beta_schedule", "T"),
+    (lambda: R.beta_schedule(0), "ddpm.beta_schedule", "T"),
     (lambda: R.alpha_bars(np.array([])), "ddpm.alpha_bar", "betas"),
     (lambda: R.loss(np.ones((2, 2)), np.ones((3, 2))), "ddpm.loss", "eps"),
     (lambda: A.forward(torch.ones(2, 2), torch.ones(2, 2), torch.tensor([0.0, 1.0]), torch.tensor(HO)), "ddpm.forward",

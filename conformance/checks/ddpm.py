@@ -12,6 +12,7 @@ import numpy as np
 import sympy as sp
 from hypothesis import strategies as st
 
+import spec
 from reference import ddpm as R
 from spec.ddpm import COSINE_S, SD_BETAS
 from spec.schema import Tolerance
@@ -169,7 +170,8 @@ def _earlier(draw, t):
 
 def _step_cases(clause, lo=1, long=(HO,), **given):
     """inputs(clause) with a schedule, one-based steps in [lo, T] (and t' < t)."""
-    t_prev = {"t_prev": derived(lambda v: _earlier(v["t"]))} if clause in (DDIM, DDIM_ETA) else {}
+    takes_prev = "t_prev" in {s.name for s in spec.get(clause).inputs}              # the DDIM steps
+    t_prev = {"t_prev": derived(lambda v: _earlier(v["t"]))} if takes_prev else {}
     return inputs(clause, betas=_schedule(long), dims={"n": (1, 4)},
                   t=derived(lambda v: _steps(v["n"], v["betas"].size, lo)), **t_prev, **given)
 
@@ -306,11 +308,11 @@ def _ddim_coefficients(inp):
     return np.sqrt(ab_[t1]), np.sqrt(om[t1]), np.sqrt(ab_[tp]), np.sqrt(np.maximum(om[tp] - var, 0.0)), np.sqrt(var)
 
 
-def _ddim_scale(inp, conv, clause):
+def _ddim_scale(inp, conv):
     """√ᾱ_{t'}|x̂_0| + √(1 − ᾱ_{t'} − σ²)|ε̂| + σ|ξ| with |x̂_0|, |ε̂| bounded by the prediction type's formula in |x_t|
     and |m|: the magnitude of the intermediates a step in the dtype rounds."""
     a, b, ap, rest, sig = (_bc(v, inp["x_t"]) for v in _ddim_coefficients(inp))
-    x, m = np.abs(inp["x_t"]), np.abs(inp["model_output" if clause == DDIM_ETA else "eps_pred"])
+    x, m = np.abs(inp["x_t"]), np.abs(inp["model_output"] if "model_output" in inp else inp["eps_pred"])
     kind = conv.get("prediction_type", "epsilon")
     x0, e = {"epsilon": ((x + b * m) / a, m), "v_prediction": (a * x + b * m, a * m + b * x),
              "sample": (m, (x + a * m) / b)}[kind]
@@ -324,7 +326,7 @@ def _ddim_compare(clause):
         to the run's dtype adds 4 eps per unit of scale."""
         tol = ctx.tolerance(clause)
         tol = Tolerance(rtol=tol.rtol, atol=tol.atol + 4 * EPS[ctx.dtype] * rounding_steps)
-        scale = _ddim_scale(inp, ctx.conventions(clause), clause)
+        scale = _ddim_scale(inp, ctx.conventions(clause))
         ctx.assert_close(clause, got / (1 + scale), expected / (1 + scale), what="x_{t'} / (1 + scale)", tol=tol)
     return compare
 
@@ -407,7 +409,7 @@ def _eta_noise(ctx, fn, inp):
     abf = m**2
     sigma = inp["eta"] * np.sqrt((1 - abf[tp]) / (1 - abf[t1]) * (1 - abf[t1] / abf[tp]))
     d = fn(**inp) - fn(**{**inp, "noise": np.zeros_like(inp["noise"])})
-    scale = 1 + _ddim_scale(inp, ctx.conventions(DDIM_ETA), DDIM_ETA)
+    scale = 1 + _ddim_scale(inp, ctx.conventions(DDIM_ETA))
     tol = ctx.tolerance(DDIM_ETA)
     ctx.assert_close(DDIM_ETA, d / scale, _bc(sigma, d) * inp["noise"] / scale, what="(x(ξ) − x(0))/(1 + scale) vs "
                      "σ_t(η) ξ/(1 + scale)", tol=Tolerance(rtol=tol.rtol, atol=2 * tol.atol + 2 * EPS[ctx.dtype]))
