@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from conformance import Target
 from conformance.adapters import expected as E
 from conformance.harness import api
 from conformance.harness.matrix import markdown
+from conformance.harness.registry import checks_for
 from reference import family as R
 from spec.errors import TargetError
 
@@ -149,14 +151,29 @@ def test_declared_precision_does_not_hide_a_wrong_schedule():
 
 
 # ---- expected outcomes -----------------------------------------------------------------------------------
+def _result(status, *failed_checks):
+    return SimpleNamespace(status=status, failures=[(c, "a message") for c in failed_checks])
+
+
 def test_expected_failure_that_passes_warns_and_unexpected_failure_is_listed():
-    exp = {("a.b", "float64"): E.Expected("a.b", ("float64",), "1e-3 = 5x", "a reason")}
-    unexpected, warnings = E.verdicts("lib", {("a.b", "float64"): "passed", ("c.d", "float32"): "failed"}, exp)
+    exp = {("a.b", "float64"): E.Expected("a.b", ("float64",), ("target_matches_reference",), "1e-3 = 5x", "a reason")}
+    unexpected, warnings = E.verdicts("lib", {("a.b", "float64"): _result("passed"),
+                                              ("c.d", "float32"): _result("failed", "target_matches_reference")}, exp)
     assert unexpected == ["lib: c.d failed at float32 (not an expected outcome)"]
     assert len(warnings) == 1 and "a.b was expected to fail at float64" in warnings[0] and "remove it" in warnings[0]
-    assert E.verdicts("lib", {("a.b", "float64"): "failed"}, exp) == ([], [])
-    some = {("a.b", "float64"): E.Expected("a.b", ("float64",), "3x on some inputs", "a reason", input_dependent=True)}
-    assert E.verdicts("lib", {("a.b", "float64"): "passed"}, some) == ([], [])   # other inputs: no evidence
+    assert E.verdicts("lib", {("a.b", "float64"): _result("failed", "target_matches_reference")}, exp) == ([], [])
+    some = {("a.b", "float64"): E.Expected("a.b", ("float64",), ("target_matches_reference",), "3x on some inputs",
+                                           "a reason", input_dependent=True)}
+    assert E.verdicts("lib", {("a.b", "float64"): _result("passed")}, some) == ([], [])   # other inputs: no evidence
+
+
+def test_a_failure_in_a_check_its_entry_does_not_name_is_unexpected():
+    """An expected failure of the value check does not hide a new failure of a property of the same clause."""
+    exp = {("a.b", "float64"): E.Expected("a.b", ("float64",), ("target_matches_reference",), "5x", "a reason")}
+    unexpected, _ = E.verdicts("lib", {("a.b", "float64"): _result("failed", "target_matches_reference",
+                                                                     "property:new")}, exp)
+    assert unexpected == ["lib: a.b failed at float64 in property:new, which its expected entry does not name "
+                          "(only target_matches_reference)"]
 
 
 @pytest.mark.parametrize("lib", ["diffusers", "flow_matching"])
@@ -166,7 +183,9 @@ def test_expected_outcome_files_name_real_clauses_with_measurements(lib):
     assert entries
     for (row, dtype), e in entries.items():
         spec.get(row.split(" ")[0])
-        assert dtype in ("float32", "float64") and e.measured and len(e.why) > 40
+        assert dtype in ("float32", "float64") and e.measured and len(e.why) > 40 and e.checks
+        names = {"target_matches_reference"} | {f"property:{p.name}" for p in checks_for(row.split(" ")[0]).properties}
+        assert set(e.checks) <= names, (row, set(e.checks) - names)                     # real check names
 
 
 # ---- the adapters ----------------------------------------------------------------------------------------
@@ -198,8 +217,7 @@ def test_adapter_passes_except_its_expected_outcomes(lib):
     exp = E.load(lib)
     for dtype in DTYPES[lib]:
         res = check(tgt, BOUND[lib], dtype)
-        statuses = {(c, dtype): r.status for c, r in res.items()}
-        unexpected, warnings = E.verdicts(lib, statuses, exp)
+        unexpected, warnings = E.verdicts(lib, {(c, dtype): r for c, r in res.items()}, exp)
         assert not unexpected and not warnings, (unexpected, warnings)
 
 

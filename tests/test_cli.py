@@ -59,6 +59,8 @@ def test_readme_adapter_example_runs_as_written(tmp_path):
     assert status.pop("gan.optimal_discriminator") == "passed"
     assert status.pop("gan.latent_interpolation") == "passed"
     assert set(status.values()) == {"not implemented"}
+    unbound = [r for r in rep["clauses"] if r["status"] == "not implemented"]
+    assert unbound and not any(r["not_implemented_checks"] or r["unsupported"] for r in unbound)   # not "partial"
     assert (tmp_path / "junit.xml").exists()
 
 

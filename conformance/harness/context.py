@@ -228,8 +228,9 @@ class Context:
         inputs = spec.get(clause_id).in_variant(inputs, self.target.conventions_for(clause_id))
         why = self.target.unsupported(clause_id, inputs)
         if why:
-            rec.unsupported.update(why.split(", "))
-            raise Unsupported(f"{clause_id}: {why} is outside target {self.target.name!r}'s declared support")
+            rec.unsupported.update(why)
+            raise Unsupported(f"{clause_id}: {', '.join(why)} is outside target {self.target.name!r}'s declared "
+                              "support")
         reversed_clock = self.target.time_of(clause_id) == "noise_at_0"
         if reversed_clock:
             inputs = reverse_clock(clause_id, inputs, inputs)

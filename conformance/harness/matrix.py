@@ -34,18 +34,19 @@ def run(libraries: list[str] | None = None, dtypes=DTYPES, profile: str = "ci") 
         t0 = time.perf_counter()
         exp = E.load(lib)
         cells: dict = {}
+        results: dict = {}
         no_variant: dict[str, str] = {}
         for variant in [no_variant] + adapters.variants(lib):
             tgt = adapters.load(lib, **variant)
             clauses = [c for c in spec.CLAUSES if tgt.binding(c) is not None
                        and set(variant) <= set(tgt.conventions_for(c))]      # a variant: the clauses it concerns
             for dtype in dtypes:
-                results = api.check(tgt, clauses, dtype=dtype, profile=profile, target_independent=False,
+                checked = api.check(tgt, clauses, dtype=dtype, profile=profile, target_independent=False,
                                     shrink=False)
-                for cid, r in results.items():
+                for cid, r in checked.items():
                     _cell(cells, row_name(cid, variant), dtype, r, exp)
-        statuses = {(c, d): v["status"] for c, row in cells.items() for d, v in row.items()}
-        unexpected, warnings = E.verdicts(lib, statuses, exp)
+                    results[row_name(cid, variant), dtype] = r
+        unexpected, warnings = E.verdicts(lib, results, exp)
         out["libraries"][lib] = {"installed": True, "version": version(lib), "clauses": cells,
                                  "unexpected_failures": unexpected, "warnings": warnings,
                                  "duration_s": round(time.perf_counter() - t0, 1)}

@@ -200,6 +200,7 @@ def _logreport(config, rep):
             msg = getattr(rep, "genspec_message", None) or _short(rep)
         state(config).outcomes.setdefault(cid, []).append({"check": props.get("check"), "outcome": outcome,
                                                            "message": msg,
+                                                           "outside_support": "outside_support" in props,
                                                            "target_calls": int(props.get("target_calls", 0))})
 
 

@@ -14,7 +14,7 @@ TARGET_STATUSES = ("passed", "failed")
 
 def not_supported(o: dict) -> bool:
     """A check not run because every input it needs lies outside the target's declared support."""
-    return o["outcome"] == "not implemented" or (o["outcome"] == "skipped" and "not implemented" in o["message"])
+    return o["outcome"] == "not implemented" or bool(o.get("outside_support"))
 
 
 def clause_status(clause_id: str, target, outcomes: list[dict]) -> str:

@@ -143,15 +143,12 @@ class Target:
     def binding(self, clause_id: str) -> Callable | None:
         return self.bindings.get(clause_id)
 
-    def unsupported(self, clause_id: str, inputs: dict) -> str | None:
-        """Why ``inputs`` lie outside the declared ``supports`` subset of the clause (None: inside)."""
+    def unsupported(self, clause_id: str, inputs: dict) -> list[str]:
+        """Why ``inputs`` lie outside the declared ``supports`` subset of the clause, one "name=value" per argument
+        ([]: inside)."""
         subset = self._supports.get(clause_id, {})
-        out = [f"{k}={inputs[k]!r}" for k, allowed in subset.items()
-               if k in inputs and inputs[k] is not None and inputs[k] not in allowed]
-        return ", ".join(out) or None
-
-    def support_of(self, clause_id: str) -> dict[str, tuple]:
-        return dict(self._supports.get(clause_id, {}))
+        return [f"{k}={inputs[k]!r}" for k, allowed in subset.items()
+                if k in inputs and inputs[k] is not None and inputs[k] not in allowed]
 
     def time_of(self, clause_id: str) -> str:
         return self._time.get(clause_id, "noise_at_1")
