@@ -94,6 +94,7 @@ _SINGULAR_DET = (
 CLAUSES = [
     Clause(
         id="family.affine",
+        velocity_slots=(("out[2]", "target"), ("out[3]", "target")),
         title="The affine template and its coefficient table a, b, c, d",
         statement=(r"x_t = a(t)\,x + b(t)\,z,\quad y = c(t)\,x + d(t)\,z,\quad L = \|f_\theta(x_t,t) - "
                    r"y\|_2^2;\quad " + TABLE),
@@ -124,6 +125,7 @@ CLAUSES = [
     ),
     Clause(
         id="family.vp_schedule",
+        velocity_slots=(),
         title="Named continuous VP schedules ᾱ(t): linear-β (default), cosine, and trigonometric",
         statement=(r"\text{linear: } \bar\alpha(t) = e^{-\frac12 t^2(\beta_{max}-\beta_{min}) - t\beta_{min}},\ "
                    r"\beta_{min}=0.1,\ \beta_{max}=20;\quad \text{cosine: } \bar\alpha(t) = "
@@ -160,6 +162,7 @@ CLAUSES = [
     ),
     Clause(
         id="family.ve_schedule",
+        velocity_slots=(),
         title="Named VE schedule σ(t): geometric",
         statement=r"\sigma(t) = \sigma_{min}\,(\sigma_{max}/\sigma_{min})^t,\ \sigma_{min} = 0.01,\ \sigma_{max} = 50",
         kind=("value", "property"),
@@ -177,6 +180,7 @@ CLAUSES = [
     ),
     Clause(
         id="family.interpolate",
+        velocity_slots=(),
         title="The affine interpolation x_t = a(t) x + b(t) z",
         statement=r"x_t = a(t)\,x + b(t)\,z",
         kind=("value", "property"),
@@ -195,6 +199,7 @@ CLAUSES = [
     ),
     Clause(
         id="family.target",
+        velocity_slots=(("out", "target"),),
         title="The affine target y = c(t) x + d(t) z",
         statement=r"y = c(t)\,x + d(t)\,z",
         kind=("value", "property"),
@@ -212,6 +217,7 @@ CLAUSES = [
     ),
     Clause(
         id="family.loss",
+        velocity_slots=(("f", "target"),),
         title="The regression loss L = ‖f − y‖² of the affine template",
         statement=r"L = \frac1n \sum_i \|f_i - (c(t_i) x_i + d(t_i) z_i)\|_2^2",
         kind=("value",),
@@ -232,6 +238,7 @@ CLAUSES = [
     ),
     Clause(
         id="family.recover",
+        velocity_slots=(("y", "target"),),
         title="Recover (x̂, ẑ) from x_t and any target through the 2×2 inverse",
         statement=(r"\begin{pmatrix}\hat x\\ \hat z\end{pmatrix} = \begin{pmatrix} a & b\\ c & d\end{pmatrix}^{-1}"
                    r"\begin{pmatrix}x_t\\ y\end{pmatrix} = \frac{1}{ad - bc}\begin{pmatrix} d\,x_t - b\,y\\ a\,y - "
@@ -255,6 +262,7 @@ CLAUSES = [
     ),
     Clause(
         id="family.convert",
+        velocity_slots=(("y", "from_target"), ("out", "to_target")),
         title="Convert a prediction between any two targets",
         statement=(r"y_B = (c_B,\ d_B)\,M_A^{-1}\begin{pmatrix}x_t\\ y_A\end{pmatrix},\quad M_A = \begin{pmatrix} a & "
                    r"b\\ c_A & d_A\end{pmatrix},\ \det M_A = a d_A - b c_A;\quad \mathrm{convert}_{B\to "

@@ -245,6 +245,12 @@ class Clause(_Frozen):
                     "Zeros claim exactness: only where an implementation written as the statement reads achieves it")
     singular: str = Field(default="", description="what the clause prescribes at its singular points")
     notes: str = ""
+    velocity_slots: tuple[tuple[str, str], ...] | None = Field(
+        default=None,
+        description="for a clause a target may implement on the reversed clock (Target.time: t ↦ 1 − t), the slots "
+                    "(an argument, `out` or `out[i]`) holding a prediction of the target a parameter names, as (slot, "
+                    "parameter): where that parameter is 'velocity' the slot is dx/dt and changes sign with the clock. "
+                    "None: the clock cannot be reversed for this clause")
     expression: Expr | None = Field(
         default=None, description="the value as a sympy expression of the inputs, in the default variants' units: "
                                   "the reference is checked against it, variants' expressions and laws proven with it")

@@ -13,7 +13,7 @@ import spec
 from spec.errors import GenspecError
 
 from .declare import Dual
-from .target import VELOCITY_SLOTS, Target
+from .target import Target
 
 
 def validate_options(target: Target, dtype: str, device: str, timeout: float) -> None:
@@ -298,9 +298,8 @@ class Context:
         """
         tol = tol or self.tolerance(clause_id)
         atol = max(tol.atol, self.atol_floor)
-        used = f"rtol={tol.rtol:.1e} atol={atol:.1e}"
-        if self.dtype != self.run_dtype:  # inside checking(): the clause's declared precision
-            used += f" [{self.dtype}: declared precision]"
+        used = f"rtol={tol.rtol:.1e} atol={atol:.1e}"          # recorded; the report adds the declared precision
+        shown = used + (f" [{self.dtype}: declared precision]" if self.dtype != self.run_dtype else "")
         rec = self._record(clause_id)
         where = f" [{self.check}]" if self.check else ""
         try:
@@ -315,7 +314,7 @@ class Context:
             against = "the reference" if self.check in ("target_matches_reference", "") else "its expected value"
             raise Mismatch(
                 f"{clause_id}{where}: {what} differs from {against} on this input: max |error| = {abs_err:.3e}, "
-                f"{ratio:.3g}× the tolerance used ({used}, {self.run_dtype})", ratio)
+                f"{ratio:.3g}× the tolerance used ({shown}, {self.run_dtype})", ratio)
         return ratio
 
     def record_error(self, clause_id: str, got, expected) -> None:
@@ -335,13 +334,13 @@ class Context:
 
 def reverse_clock(clause_id: str, values: dict, params: dict) -> dict:
     """Map between the spec's clock and the reversed one (``Target.time``, family.* only; it is an involution):
-    t ↦ 1 − t, and each slot of :data:`VELOCITY_SLOTS` whose target parameter is ``"velocity"`` ↦ −slot
+    t ↦ 1 − t, and each of the clause's ``velocity_slots`` whose target parameter is ``"velocity"`` ↦ −slot
     (dx/dt' = −dx/dt for t' = 1 − t). ``values`` holds arguments or ``{"out": output}``; ``params`` the call's
     parameters."""
     out = dict(values)
     if "t" in out and not isinstance(out["t"], Dual):
         out["t"] = 1.0 - np.asarray(out["t"]) if isinstance(out["t"], np.ndarray) else 1.0 - out["t"]
-    for slot, param in VELOCITY_SLOTS[clause_id]:
+    for slot, param in spec.get(clause_id).velocity_slots or ():
         if params.get(param) != "velocity":
             continue
         name, _, idx = slot.partition("[")

@@ -146,8 +146,9 @@ def write_readme(path: str, md: str) -> None:
 
 
 def add_parser(sub) -> None:
+    from conformance.adapters import ADAPTERS
     p = sub.add_parser("matrix", help="run the library adapters: library × clause at float32 and float64")
-    p.add_argument("--adapter", action="append", choices=["diffusers", "torchcfm", "flow_matching"],
+    p.add_argument("--adapter", action="append", choices=ADAPTERS,
                    help="repeatable; default: every adapter whose library is installed")
     p.add_argument("--dtype", action="append", choices=list(DTYPES), help="repeatable; default: both")
     p.add_argument("--profile", default="ci", choices=["ci", "dev", "thorough"])

@@ -132,18 +132,18 @@ def pytest_collection_finish(session):
     if _KEY not in config.stash:
         return
     st = state(config)
-    jobs = []
-    for it in session.items:                        # the spec-only properties first: the longest jobs
-        cid = it.callspec.params.get("clause_id") if hasattr(it, "callspec") else None
-        if it.originalname == "test_property" and cid and spec.get(cid).function is None:
-            jobs.insert(0, ("property", cid, checks_for(cid).properties.index(it.callspec.params["item"])))
+    first, rest = [], []                            # the spec-only properties first: the longest jobs
     for it in session.items:
-        if it.originalname == "test_proof":
-            cid = it.callspec.params["clause_id"]
-            jobs.append(("proof", cid, checks_for(cid).proofs.index(it.callspec.params["item"])))
-        elif it.originalname == "test_reference_matches_derivation":
-            jobs.append(("derivation", it.callspec.params["clause_id"], 0))
-    st.background = Background(jobs if not config.option.collectonly else [], st.profile, st.ctx.dtype)
+        if not (hasattr(it, "callspec") and _in_background(it)):
+            continue
+        cid, item = it.callspec.params["clause_id"], it.callspec.params.get("item")
+        if it.originalname == "test_property":
+            first.append(("property", cid, checks_for(cid).properties.index(item)))
+        elif it.originalname == "test_proof":
+            rest.append(("proof", cid, checks_for(cid).proofs.index(item)))
+        else:
+            rest.append(("derivation", cid, 0))
+    st.background = Background(first + rest if not config.option.collectonly else [], st.profile, st.ctx.dtype)
 
 
 def check_name(item) -> str:

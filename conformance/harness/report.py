@@ -100,7 +100,7 @@ def table(rep: dict) -> list[str]:
         n_pass = sum(o["outcome"] == "passed" for o in r["checks"])
         status = r["status"] + (" (partial)" if partial(r) else "")
         tol = r["tolerance"] or ""
-        if r.get("tolerance_dtype") not in (None, rep["dtype"]) and "declared" not in tol:
+        if r.get("tolerance_dtype") not in (None, rep["dtype"]):
             tol += f" [{r['tolerance_dtype']}: declared precision]"
         return (r["id"], status, f"{n_pass}/{len(r['checks'])}", _sci(r["max_abs_error"]),
                 _sci(r["max_error_over_tolerance"]), tol, r["worst_check"] or "")

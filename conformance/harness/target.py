@@ -45,17 +45,6 @@ from spec.errors import TargetError
 BACKENDS = ("numpy", "torch")
 TIMES = ("noise_at_1", "noise_at_0")
 """``time=`` values: the spec's clock (t = 1 noise) and the reversed one (t = 0 noise: flow_matching, torchcfm)."""
-VELOCITY_SLOTS: dict[str, tuple[tuple[str, str], ...]] = {
-    "family.affine": (("out[2]", "target"), ("out[3]", "target")),
-    "family.target": (("out", "target"),),
-    "family.loss": (("f", "target"),),
-    "family.recover": (("y", "target"),),
-    "family.convert": (("y", "from_target"), ("out", "to_target")),
-    "family.interpolate": (), "family.vp_schedule": (), "family.ve_schedule": (),
-}
-"""The clauses ``time=`` applies to, and per clause the slots (an argument, ``out`` or ``out[i]``) that hold a
-prediction of the target a parameter names: where that parameter is ``"velocity"`` the slot is dx/dt and changes
-sign with the clock."""
 
 
 @dataclass
@@ -132,7 +121,7 @@ class Target:
     def _clock(self, cid: str, time) -> str | None:
         if time not in TIMES:
             raise TargetError(f"target {self.name!r}: time= takes a value in {TIMES}; got {cid}: {time!r}")
-        return time if cid in VELOCITY_SLOTS else None
+        return time if spec.get(cid).velocity_slots is not None else None
 
     def _dtype(self, cid: str, dtype) -> str:
         if dtype not in spec.schema.DTYPES:
