@@ -44,6 +44,15 @@ def load(library: str) -> dict[tuple[str, str], Expected]:
     return out
 
 
+def recorded_for(library: str) -> str | None:
+    """The pinned library the outcomes were measured with ("diffusers==0.42.1"; None when there is no file)."""
+    path = os.path.join(HERE, f"{library}.json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)["library"]
+
+
 def verdicts(library: str, results: dict, expected: dict[tuple[str, str], Expected] | None = None
              ) -> tuple[list[str], list[str]]:
     """(unexpected failures, warnings) of one library's {(clause, dtype): result} (a ClauseResult: its status and

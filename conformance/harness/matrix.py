@@ -47,6 +47,10 @@ def run(libraries: list[str] | None = None, dtypes=DTYPES, profile: str = "ci") 
                     _cell(cells, row_name(cid, variant), dtype, r, exp)
                     results[row_name(cid, variant), dtype] = r
         unexpected, warnings = E.verdicts(lib, results, exp)
+        pin, installed = E.recorded_for(lib), f"{lib}=={version(lib)}"
+        if pin is not None and pin != installed:
+            warnings.append(f"{lib}: conformance/adapters/expected/{lib}.json was measured with {pin}, but "
+                            f"{installed} is installed: its records may not hold; re-measure them")
         out["libraries"][lib] = {"installed": True, "version": version(lib), "clauses": cells,
                                  "unexpected_failures": unexpected, "warnings": warnings,
                                  "duration_s": round(time.perf_counter() - t0, 1)}
