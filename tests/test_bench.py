@@ -66,7 +66,7 @@ def test_euler_benchmark_fast_velocity_is_the_reference_expression_bit_for_bit()
     import numpy as np
     import torch
 
-    from benchmarks.euler_sampler import MU, analytic_velocity
+    from benchmarks.euler_sampler import MU, analytic_velocity, analytic_velocity_numpy
     for n in (1, 255, 256, 1001):                      # below, at and beyond one tiled row, partial last row
         x = torch.tensor(np.random.default_rng(n).standard_normal((n, 2)))
         t = torch.full((1,), 0.37, dtype=torch.float64).expand(n)
@@ -74,3 +74,5 @@ def test_euler_benchmark_fast_velocity_is_the_reference_expression_bit_for_bit()
         assert torch.equal(f(x, t), (x - torch.tensor(MU)) / t[:, None])
         t2 = torch.rand(n, dtype=torch.float64) + 0.1                       # one time per sample
         assert torch.equal(f(x, t2), (x - torch.tensor(MU)) / t2[:, None])
+        g = analytic_velocity_numpy(x.numpy())                             # the reference side, the same way
+        assert np.array_equal(g(x.numpy(), t2.numpy()), (x.numpy() - MU) / t2.numpy()[:, None])
