@@ -10,6 +10,7 @@ from accelerated.models.data import (
     COLORS,
     SHAPES,
     caption_adherence,
+    caption_scores,
     read_caption,
     shape_mask,
     shapes_dataset,
@@ -46,6 +47,8 @@ def test_adherence_reads_the_data_back_and_rejects_wrong_captions():
     assert caption_adherence(d.images, d.captions) == 1.0
     wrong = [CAPTIONS[(CAPTIONS.index(s) + 1) % 12] for s in d.captions]       # a different caption each
     assert caption_adherence(d.images, wrong) == 0.0
+    scores = caption_scores(d.images, wrong)   # the next caption: another shape, the same colour for 2 shapes in 3
+    assert scores["joint"] == 0.0 and scores["shape"] == 0.0 and 0.55 < scores["colour"] < 0.78
     shuffled = [d.captions[i] for i in torch.randperm(600, generator=torch.Generator().manual_seed(0)).tolist()]
     assert 0.03 < caption_adherence(d.images, shuffled) < 0.16                    # chance is 1/12
     blank = -torch.ones(2, 3, 32, 32)

@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass, field, replace
 import torch
 
 from accelerated.models.ar_transformer import ARConfig, ARTransformer, train_ar
-from accelerated.models.data import CAPTIONS, SHAPES, caption_adherence, caption_index, read_caption, shapes_dataset
+from accelerated.models.data import CAPTIONS, caption_adherence, caption_index, caption_scores, shapes_dataset
 from accelerated.models.images import grid, write_png
 from accelerated.models.text import TextConfig
 from accelerated.models.train import add_thread_arguments, apply_threads, guidance_weights
@@ -144,7 +144,6 @@ def run(c: ARJobConfig, out: str, log=print, models: str | None = None) -> dict:
         f"the mixture")
     t2 = time.time()
     caps = [cap for cap in CAPTIONS for _ in range(c.samples_per_caption)]
-    want = torch.tensor([caption_index(cap) for cap in caps])
     adherence: dict[str, dict[str, float]] = {}
     parts: dict[str, dict[str, dict[str, float]]] = {}
     # the arms: each null model at the job's α, and the learned null without the plausibility restriction
@@ -160,10 +159,9 @@ def run(c: ARJobConfig, out: str, log=print, models: str | None = None) -> dict:
                           conditions=_condition(c, CAPTIONS), plausibility=alpha)
             with torch.no_grad():
                 img = vq.decode_tokens(s)
-            a = adherence[arm][str(w)] = caption_adherence(img, caps)
-            colour, shape = read_caption(img)
-            parts[arm][str(w)] = {"colour": float((colour == want // len(SHAPES)).float().mean()),
-                                  "shape": float((shape == want % len(SHAPES)).float().mean())}
+            scores = caption_scores(img, caps)
+            a = adherence[arm][str(w)] = scores["joint"]
+            parts[arm][str(w)] = {"colour": scores["colour"], "shape": scores["shape"]}
             cols = min(c.samples_per_caption, 16)          # a grid a person can read: 16 samples per caption
             pic = img.reshape(len(CAPTIONS), c.samples_per_caption, *img.shape[1:])[:, :cols].flatten(0, 1)
             write_png(os.path.join(out, "samples", f"w{w:g}{arm}.png"), grid(pic, rows=len(CAPTIONS), scale=2))

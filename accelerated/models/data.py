@@ -106,14 +106,21 @@ def read_caption(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.where(none, -1, color), torch.where(none, -1, shape)
 
 
-def caption_adherence(images: torch.Tensor, captions: list[str]) -> float:
-    """Fraction of images whose colour AND shape, read back by `read_caption`, match their caption."""
+def caption_scores(images: torch.Tensor, captions: list[str]) -> dict[str, float]:
+    """Fractions of images whose colour AND shape ("joint"), colour, and shape, read back by `read_caption`, match
+    their caption."""
     if images.ndim != 4 or images.shape[1] != 3 or images.shape[0] != len(captions):
         raise ValueError(f"caption_adherence: need images (n, 3, H, W) and n captions; got {tuple(images.shape)} and "
                          f"{len(captions)} captions")
     if not captions:
-        return float("nan")
+        return dict.fromkeys(("joint", "colour", "shape"), float("nan"))
     color, shape = read_caption(images)
     want = torch.tensor([caption_index(c) for c in captions])
-    got = color * len(SHAPES) + shape
-    return float(((got == want) & (color >= 0)).float().mean())
+    hit_c, hit_s = color == want // len(SHAPES), shape == want % len(SHAPES)
+    return {"joint": float((hit_c & hit_s).float().mean()), "colour": float(hit_c.float().mean()),
+            "shape": float(hit_s.float().mean())}
+
+
+def caption_adherence(images: torch.Tensor, captions: list[str]) -> float:
+    """Fraction of images whose colour AND shape, read back by `read_caption`, match their caption."""
+    return caption_scores(images, captions)["joint"]
