@@ -6,18 +6,11 @@ import math
 
 import torch
 
-from spec import validate as V
 from spec.bind import implements
 from spec.errors import SpecInputError
-from spec.vae import PARAM_DOMAIN
+from spec.vae import encoder_output
 
 from ._tensors import upcast
-
-
-def encoder_output(clause, a, parameterization):
-    """The encoder's second output inside its parameterization's interval (spec.vae.PARAM_DOMAIN)."""
-    lo, hi = PARAM_DOMAIN[parameterization]
-    return V.interval(clause, "logvar", a, lo, hi, what=f"a {parameterization} in [{lo:g}, {hi:g}]")
 
 
 @implements("vae.reparameterization")

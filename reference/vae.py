@@ -9,16 +9,9 @@ import math
 
 import numpy as np
 
-from spec import validate as V
 from spec.bind import implements
 from spec.errors import SpecInputError
-from spec.vae import PARAM_DOMAIN
-
-
-def encoder_output(clause, a, parameterization):
-    """The encoder's second output inside its parameterization's interval (spec.vae.PARAM_DOMAIN)."""
-    lo, hi = PARAM_DOMAIN[parameterization]
-    return V.interval(clause, "logvar", a, lo, hi, what=f"a {parameterization} in [{lo:g}, {hi:g}]")
+from spec.vae import encoder_output
 
 
 @implements("vae.reparameterization")

@@ -8,6 +8,7 @@ is a normal number in float64, float32 and bfloat16 (no overflow, no underflow),
 certified on the whole domain; outside it the functions raise SpecInputError rather than return a number
 the spec does not vouch for.
 """
+from . import validate as V
 from .schema import Clause, Convention, Domain, Provenance, Symbol, Variant, tolerances
 
 P = Provenance
@@ -73,6 +74,13 @@ LOGVAR = Domain(low=LOGVAR_LOW, high=LOGVAR_HIGH, shape=("n", "..."))
 PARAM_DOMAIN = {"logvar": (LOGVAR_LOW, LOGVAR_HIGH), "log_sigma": (LOGVAR_LOW / 2, LOGVAR_HIGH / 2),
                 "sigma": (0.0, 2.3e4)}  # ⊇ [0, e^10]: a float32/bfloat16 rounding of e^10 stays inside
 """the domain of the encoder's second output under each parameterization (ENCODER_OUTPUT)."""
+
+
+def encoder_output(clause: str, a, parameterization: str):
+    """The encoder's second output (NumPy or torch) inside its parameterization's interval (PARAM_DOMAIN), or the
+    SpecInputError naming the clause and logvar."""
+    lo, hi = PARAM_DOMAIN[parameterization]
+    return V.interval(clause, "logvar", a, lo, hi, what=f"a {parameterization} in [{lo:g}, {hi:g}]")
 ENCODER_OUTPUT_DOMAIN = Domain(low=min(lo for lo, _ in PARAM_DOMAIN.values()),
                                high=max(hi for _, hi in PARAM_DOMAIN.values()), shape=("n", "..."))
 """the union of PARAM_DOMAIN: each parameterization's own interval is checked by the function."""
