@@ -1,5 +1,22 @@
-"""Project-wide test settings."""
+"""Project-wide test settings.
+
+The suite runs in parallel workers (pytest-xdist, ``addopts`` in pyproject.toml): tests are spread one by one
+(``--dist loadgroup``), except that the tests of a module sharing a module-scoped fixture (a trained model) stay on
+one worker, so the fixture is built once. Everything a test writes goes under its own ``tmp_path``; hypothesis keeps its
+files in a directory of this worker's own (never the user's ``~/.cache/genspec/hypothesis`` nor ``./.hypothesis``,
+which another worker or the user's own runs could change under it).
+"""
+import os
+import shutil
+import tempfile
+
+import pytest
 import torch
+from hypothesis.configuration import set_hypothesis_home_dir
+
+_HYPOTHESIS_HOME = tempfile.mkdtemp(prefix="genspec-tests-hypothesis-")
+os.environ["GENSPEC_HYPOTHESIS_DIR"] = _HYPOTHESIS_HOME   # also inherited by the `genspec` subprocesses tests start
+set_hypothesis_home_dir(_HYPOTHESIS_HOME)
 
 # The tests use small tensors: one intra-op thread is faster and steadier than torch's default on a
 # shared 2-core machine, and makes timings in the tests comparable between runs.
@@ -15,3 +32,17 @@ def pytest_terminal_summary(terminalreporter):
         why = why.split(": ", 2)[-1] if ": " in why else "the source notes are missing"
         terminalreporter.write_line(f"genspec: provenance quotes of {len(skipped)} clauses NOT verified: {why} "
                                     f"(under CI=true this fails)", yellow=True)
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(_HYPOTHESIS_HOME, ignore_errors=True)
+
+
+@pytest.hookimpl(tryfirst=True)   # before xdist's own hook reads the xdist_group marks
+def pytest_collection_modifyitems(config, items):
+    """Under ``--dist loadgroup``: a module's tests that use a module- or class-scoped fixture form one group."""
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        defs = [d for ds in (info.name2fixturedefs.values() if info else ()) for d in ds]
+        if any(d.scope in ("module", "class", "package") for d in defs):
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))

@@ -125,7 +125,7 @@ def test_dropout_rate_binomtest_and_inverted_bug():
 
 
 # ---- cfg.cost and cfg.guided_euler: evaluation counts ---------------------------------------------
-def test_evaluation_counts(capsys):
+def test_evaluation_counts():
     B, T = 5, 8
     f = Counted(linear_field(0, 2, 3))
     x, y = np.random.default_rng(0).standard_normal((B, 2)), np.array([0, 1, 2, 0, 1])
@@ -142,8 +142,7 @@ def test_evaluation_counts(capsys):
         run(f.dual)
         counts[name] = (f.calls, f.rows)
     assert counts == {"reference": (2 * T, 2 * T * B), "accelerated": (T, 2 * T * B)}
-    with capsys.disabled():
-        print(f"\nguided Euler, T = {T}, B = {B}: (calls, rows) = {counts}")
+    print(f"guided Euler, T = {T}, B = {B}: (calls, rows) = {counts}")
 
 
 def test_batched_equals_two_calls_with_the_oracle():
@@ -175,12 +174,11 @@ def test_score_form_two_gaussians():
 
 
 # ---- cfg.concentration: the table -----------------------------------------------------------------
-def test_concentration_table(capsys):
+def test_concentration_table():
     acc, bayes = concentration_table()
-    with capsys.disabled():
-        print("\ncfg.concentration (exact oracles, T = 32, 300 samples/class): "
-              + ", ".join(f"acc(w={w:g}) = {a:.3f}" for w, a in acc.items()) + f"; Bayes accuracy of p(x|y): "
-                                                                               f"{bayes:.3f}")
+    print("cfg.concentration (exact oracles, T = 32, 300 samples/class): "
+          + ", ".join(f"acc(w={w:g}) = {a:.3f}" for w, a in acc.items()) + f"; Bayes accuracy of p(x|y): "
+                                                                           f"{bayes:.3f}")
     values = list(acc.values())
     assert all(b >= a + 0.05 for a, b in zip(values, values[1:], strict=False)) and values[-1] >= 0.95
     RC.class_mixture("cfg.concentration", **concentration_mixture())

@@ -2,12 +2,11 @@
 
 One seeded training run (800 Adam steps, batch 512, p_uncond = 0.1) on cfg.concentration's 3-class 2-D mixture,
 then guided Euler sampling (T = 32) at w = 0, 1, 3, 7 and the fraction of samples whose highest-posterior class
-(exact class posterior at t = 0) is the requested one. Budget: ≤ 40 s on 2 cores (≈ 5 s measured).
+(exact class posterior at t = 0) is the requested one. ≈ 5 s on one quiet core (no test asserts on wall time).
 
 Measured (seed 0): trained acc = 0.52, 0.69, 0.88, 0.97 for w = 0, 1, 3, 7; the exact oracles give 0.51, 0.69,
 0.89, 0.99 (cfg.concentration). The margins asserted below are about half the measured gaps.
 """
-import time
 
 import numpy as np
 import pytest
@@ -39,36 +38,30 @@ def trained():
     threads = torch.get_num_threads()
     torch.set_num_threads(1)           # a 64-wide MLP: intra-op threads only add latency on a shared machine
     try:
-        t0 = time.perf_counter()
         torch.manual_seed(0)                           # the initialisation
         model = ConditionalVelocityMLP(ConditionalMLPConfig(num_classes=3))
         losses = train_conditional(model, GM, TrainConfig(seed=0))
-        seconds = time.perf_counter() - t0
         x1, y = concentration_noise()                  # the oracle table's noise: a paired comparison
         with torch.no_grad():
             acc = {w: accuracy(A.guided_euler_sample(model, torch.as_tensor(x1, dtype=torch.float32),
                                                      torch.as_tensor(y), w, 32, 3).double().numpy(), y, GM)
                    for w in CONCENTRATION_WEIGHTS}
-        yield {"model": model, "losses": losses, "seconds": seconds, "acc": acc}
+        yield {"model": model, "losses": losses, "acc": acc}
     finally:
         torch.set_num_threads(threads)
 
 
-def test_trains_within_budget_and_loss_decreases(trained, capsys):
+def test_trains_and_loss_decreases(trained):
     losses = trained["losses"]
-    with capsys.disabled():
-        print(f"\nconditional MLP: {len(losses)} steps in {trained['seconds']:.1f}s, "
-              f"loss {np.mean(losses[:50]):.3f} → {np.mean(losses[-100:]):.3f}")
-    assert trained["seconds"] < 40
+    print(f"conditional MLP: {len(losses)} steps, loss {np.mean(losses[:50]):.3f} → {np.mean(losses[-100:]):.3f}")
     assert np.mean(losses[-100:]) < np.mean(losses[:50]) - 0.3
 
 
-def test_guidance_concentrates_trained_samples(trained, capsys):
+def test_guidance_concentrates_trained_samples(trained):
     acc = trained["acc"]
     oracle, _ = concentration_table()
-    with capsys.disabled():
-        print("guided samples on the right class (trained | exact oracle): "
-              + ", ".join(f"w={w:g}: {acc[w]:.3f} | {oracle[w]:.3f}" for w in CONCENTRATION_WEIGHTS))
+    print("guided samples on the right class (trained | exact oracle): "
+          + ", ".join(f"w={w:g}: {acc[w]:.3f} | {oracle[w]:.3f}" for w in CONCENTRATION_WEIGHTS))
     ws = CONCENTRATION_WEIGHTS
     gaps = [acc[b] - acc[a] for a, b in zip(ws, ws[1:], strict=False)]
     assert min(gaps) >= 0.03, gaps                       # measured gaps 0.18, 0.18, 0.065

@@ -1,12 +1,10 @@
 """The rectified-flow trainer (accelerated/models/flow.py): a small MLP trained with the RF loss on the bimodal 2-D
 mixture approaches the oracle velocity and its Euler samples approach the data.
 
-Budget: ≈ 15 s (2000 Adam steps of batch 512 on one CPU thread: ~9 s measured; the spec's ceiling is 40 s on 2 cores).
+Cost: 2000 Adam steps of batch 512 on one CPU thread (~9 s measured on a quiet core; no test asserts on wall time).
 Thresholds have ≥ 2× margin over the measured values (relative error 0.046, energy distance −0.0006 vs a data-vs-data
 baseline spread of ±0.0023).
 """
-import time
-
 import numpy as np
 import pytest
 import torch
@@ -27,22 +25,20 @@ from conformance.fixtures import BIMODAL
 def trained():
     n = torch.get_num_threads()
     torch.set_num_threads(1)          # 128-wide matmuls: intra-op threads only add latency on a shared 2-core machine
-    t0 = time.perf_counter()
-    model, losses, seconds = train_rectified_flow(BIMODAL, FlowConfig())
-    yield model, losses, time.perf_counter() - t0
+    model, losses, _ = train_rectified_flow(BIMODAL, FlowConfig())
+    yield model, losses
     torch.set_num_threads(n)
 
 
-def test_trainer_approaches_the_oracle_and_the_data(trained, capsys):
-    model, losses, seconds = trained
+def test_trainer_approaches_the_oracle_and_the_data(trained):
+    model, losses = trained
     rel = oracle_relative_error(model, BIMODAL)
     ed, base = sample_distance(model, BIMODAL)
     untrained = sample_distance(VelocityMLP(FlowConfig()).eval(), BIMODAL)[0]
-    with capsys.disabled():
-        print(f"\nRF trainer (bimodal 2-D, {FlowConfig().steps} steps, batch {FlowConfig().batch}): {seconds:.1f} s; "
-              f"final loss {losses[-200:].mean():.3f}; ‖f_θ − f*‖/‖f*‖ = {rel:.4f}; energy distance of 2000 Euler "
-              f"samples (T = 50) to data {ed:.5f}, data-vs-data baseline {base:.5f}, untrained model {untrained:.3f}")
-    assert seconds < 40
+    # shown only if the test fails (pytest captures it)
+    print(f"RF trainer (bimodal 2-D, {FlowConfig().steps} steps, batch {FlowConfig().batch}): "
+          f"final loss {losses[-200:].mean():.3f}; ‖f_θ − f*‖/‖f*‖ = {rel:.4f}; energy distance of 2000 Euler "
+          f"samples (T = 50) to data {ed:.5f}, data-vs-data baseline {base:.5f}, untrained model {untrained:.3f}")
     assert rel < 0.10
     assert ed < 0.01 and abs(base) < 0.01 and untrained > 0.1
     # the loss cannot go below the irreducible loss E‖v − f*‖² (≈ 3.0 averaged over uniform t on this mixture)

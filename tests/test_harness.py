@@ -1,10 +1,12 @@
 """The conformance harness: targets, failure isolation, not-implemented reporting, the CLI and its reports."""
+import ast
 import json
 import os
+import pathlib
 import re
 import subprocess
 import sys
-import time
+import textwrap
 import xml.etree.ElementTree as ET
 
 import numpy as np
@@ -40,15 +42,13 @@ def test_a_raising_target_fails_that_clause_only():
     assert res["gan.adain"].status == "not implemented"
 
 
-def test_a_hanging_target_fails_that_clause_only_and_quickly():
+def test_a_hanging_target_fails_that_clause_only():
     def hang(d_real, d_fake):
         while True:
             pass
 
     t = Target(name="t", bindings={"gan.value": hang, "gan.optimal_discriminator": R.optimal_discriminator})
-    t0 = time.perf_counter()
     res = check(t, ["gan.value", "gan.optimal_discriminator"], timeout=0.5, target_independent=False)
-    assert time.perf_counter() - t0 < 30
     assert res["gan.value"].status == "failed" and "ran past 0.5s" in res["gan.value"].failures[0][1]
     assert res["gan.optimal_discriminator"].status == "passed"
 
@@ -300,3 +300,60 @@ def test_spec_only_properties_run_in_the_worker_and_fail_there(monkeypatch):
         assert done and "the planted claim is false" in msg
     finally:
         bg.close()
+
+
+# ---- the project's own test suite: parallel, quiet, and never judged by the clock --------------------------------
+def test_the_readme_test_command_runs_in_parallel_workers():
+    import tomllib
+    root = pathlib.Path(__file__).resolve().parents[1]
+    assert "python -m pytest -q " in (root / "README.md").read_text()
+    cfg = tomllib.loads((root / "pyproject.toml").read_text())
+    addopts = cfg["tool"]["pytest"]["ini_options"]["addopts"].split()
+    assert "-n" in addopts and addopts[addopts.index("--dist") + 1] == "loadgroup", addopts
+    assert any(d.replace(" ", "").startswith("pytest-xdist") for d in cfg["project"]["dependencies"])
+
+
+def test_a_module_scoped_fixture_is_built_once_across_workers(tmp_path):
+    """tests/conftest.py groups the tests sharing a module-scoped fixture onto one xdist worker."""
+    root = pathlib.Path(__file__).resolve().parents[1]
+    (tmp_path / "conftest.py").write_text((root / "tests" / "conftest.py").read_text())
+    log = tmp_path / "built.log"
+    (tmp_path / "test_shared.py").write_text(textwrap.dedent(f"""
+        import os, pytest
+        @pytest.fixture(scope="module")
+        def model():
+            with open({str(log)!r}, "a") as f:
+                f.write(os.environ.get("PYTEST_XDIST_WORKER", "main") + "\\n")
+            return 1
+        @pytest.mark.parametrize("i", range(8))
+        def test_uses(model, i):
+            assert model == 1
+        @pytest.mark.parametrize("i", range(8))
+        def test_alone(i):
+            pass
+        """))
+    p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2", "--dist",
+                        "loadgroup", "-p", "no:benchmark", str(tmp_path)], cwd=tmp_path, capture_output=True,
+                       text=True, timeout=300, env={k: v for k, v in os.environ.items() if "XDIST" not in k})
+    assert p.returncode == 0 and "16 passed" in p.stdout, p.stdout + p.stderr
+    assert len(log.read_text().split()) == 1, log.read_text()
+
+
+def _test_sources():
+    here = pathlib.Path(__file__).resolve().parent
+    return [(f.name, ast.parse(f.read_text())) for f in sorted(here.glob("*.py"))]
+
+
+def test_no_test_reads_the_clock_or_prints_past_capture():
+    """Wall time depends on the machine's load: timings belong in benchmarks/ as ratios. A diagnostic print goes
+    through pytest's capture (shown when the test fails), never around it (capsys.disabled)."""
+    found = []
+    for name, tree in _test_sources():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and (
+                    (node.value.id == "time" and node.attr in ("time", "perf_counter", "monotonic", "process_time"))
+                    or (node.value.id == "capsys" and node.attr == "disabled")):
+                found.append(f"{name}:{node.lineno} {node.value.id}.{node.attr}")
+            if isinstance(node, ast.ImportFrom) and node.module == "time":
+                found.append(f"{name}:{node.lineno} from time import ...")
+    assert not found, found

@@ -161,12 +161,11 @@ def test_bad_prediction_inputs(mod, kwargs, argument):
 
 
 # ---- the mid-t claim --------------------------------------------------------------------------------
-def test_mid_t_curve(capsys):
+def test_mid_t_curve():
     ts = np.linspace(0.0, 1.0, 11)
     curve = irreducible_loss_curve(ts)
-    with capsys.disabled():
-        print("\nirreducible velocity loss L*(t) on the bimodal 2-D mixture (20000 samples per t):")
-        print("  " + "  ".join(f"t={t:.1f}: {l:.3f}±{s:.3f}" for t, (l, s) in zip(ts, curve, strict=True)))
+    print("irreducible velocity loss L*(t) on the bimodal 2-D mixture (20000 samples per t):")
+    print("  " + "  ".join(f"t={t:.1f}: {l:.3f}±{s:.3f}" for t, (l, s) in zip(ts, curve, strict=True)))
     L = curve[:, 0]
     assert 0 < int(np.argmax(L)) < len(ts) - 1
     assert abs(L[0] - 2.0) < 0.1 and abs(L[-1] - 4.2) < 0.1               # d and tr Cov x

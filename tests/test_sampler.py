@@ -79,24 +79,22 @@ def test_bad_inputs(mod, f, x1, T, argument):
 
 
 # ---- measured convergence and the equivalence table --------------------------------------------------
-def test_first_order_convergence(capsys):
+def test_first_order_convergence():
     Ts = (8, 16, 32, 64)
     fn = lambda f, x1, T: A.euler_sample(f.torch, torch.tensor(x1), T).numpy()
     errs, order = convergence(fn, "data_at_0", Ts)
-    with capsys.disabled():
-        print("\nEuler with the oracle velocity (bimodal 2-D, 64 points) vs DOP853 rtol 1e-11: RMS error "
-              + ", ".join(f"T={T}: {e:.4g}" for T, e in zip(Ts, errs, strict=True)) + f"; fitted order {order:.3f}")
+    print("Euler with the oracle velocity (bimodal 2-D, 64 points) vs DOP853 rtol 1e-11: RMS error "
+          + ", ".join(f"T={T}: {e:.4g}" for T, e in zip(Ts, errs, strict=True)) + f"; fitted order {order:.3f}")
     assert 0.9 < order < 1.1
 
 
-def test_equivalence_table(capsys):
+def test_equivalence_table():
     ref = exact_flow(np.random.default_rng(1).standard_normal((128, 2)))       # the noise equivalence_samples uses
     rows = {T: equivalence_samples(T, n=128) for T in (8, 32, 128)}
-    with capsys.disabled():
-        print("\nRMS distance to the exact flow's sample (DOP853, same noise, 128 points):")
-        for cmb in rows[8]:
-            print(f"  {cmb[0]:>2}/{cmb[1] or '-':<7} {cmb[2]:<9}" + "  ".join(
-                f"T={T}: {np.sqrt(np.mean(np.sum((rows[T][cmb] - ref) ** 2, 1))):.4f}" for T in rows))
+    print("RMS distance to the exact flow's sample (DOP853, same noise, 128 points):")
+    for cmb in rows[8]:
+        print(f"  {cmb[0]:>2}/{cmb[1] or '-':<7} {cmb[2]:<9}" + "  ".join(
+            f"T={T}: {np.sqrt(np.mean(np.sum((rows[T][cmb] - ref) ** 2, 1))):.4f}" for T in rows))
     for cmb in rows[8]:
         d = [np.sqrt(np.mean(np.sum((rows[T][cmb] - ref) ** 2, 1))) for T in rows]
         assert d[0] > d[1] > d[2], (cmb, d)
