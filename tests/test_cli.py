@@ -85,8 +85,12 @@ def test_every_source_note_has_a_title():
 
 # ---- the command line: bad use is one line and exit 2, before anything runs ---------------------------------------
 @pytest.mark.parametrize("args, says", [
-    (["conform", "--device", "tpu"], "unknown device 'tpu'"),
+    (["conform", "--device", "tpu"], "unknown device 'tpu'; this build (torch"),
     (["conform", "--device", "cuda:99"], "not usable"),
+    (["conform", "--device", "mps"], "has cpu"),
+    (["conform", "--device", "meta"], "--device meta holds no values"),
+    (["conform", "-q", "-v"], "not allowed with argument -q"),
+    ([], "a command is required: one of conform, list"),
     (["conform", "--target", "reference", "--device", "cuda"], "runs on the cpu only"),
     (["conform", "--timeout", "-1"], "--timeout must be"),
     (["conform", "--timeout", "0"], "--timeout must be"),
@@ -109,6 +113,47 @@ def test_bad_use_is_one_line_and_exit_2(args, says, capsys):
     assert code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("genspec: error: ") and says in err, err
+    assert "error: genspec" not in err and len(err) < 400, err  # one prefix; no dispatcher essay, no link
+
+
+@pytest.mark.parametrize("source, says", [
+    ("raise RuntimeError('no GPU here')\n", "target module 'mylib' raised RuntimeError while it was imported: no GPU"),
+    ("def d_star(p_data, p_g:\n", "target module 'mylib' raised SyntaxError while it was imported"),
+    ("assert False\n", "raised AssertionError while it was imported: (no message)"),
+    ("target = {'gan.optimal_discriminator': lambda p_data, p_g: p_data}\n",
+     "mylib.target is a dict, expected a conformance.Target"),
+])
+def test_a_broken_target_module_is_one_line_and_exit_2(source, says, tmp_path, monkeypatch, capsys):
+    (tmp_path / "mylib.py").write_text(source)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "mylib", raising=False)
+    for target in ("mylib", "mylib.py"):          # by module name, and by path
+        sys.modules.pop("mylib", None)
+        assert main(["conform", "--target", target, "--clause", "gan"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("genspec: error: ") and says in err, err
+    sys.modules.pop("mylib", None)
+
+
+def test_a_missing_target_module_says_how_to_name_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["conform", "--target", "path/to/mylib.py"]) == 2
+    assert "no such file 'path/to/mylib.py'" in capsys.readouterr().err
+    assert main(["conform", "--target", "mylib_nowhere"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "PYTHONPATH" in err and "path to its .py file" in err, err
+
+
+def test_a_target_given_as_a_path_runs(tmp_path):
+    readme = (ROOT / "README.md").read_text()
+    code = re.search(r"```python\n# mylib_genspec.py\n(.*?)```", readme, re.S).group(1)
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "mylib_genspec.py").write_text(code)
+    p = subprocess.run([sys.executable, "-m", "conformance", "conform", "--target", "lib/mylib_genspec.py",
+                        "--clause", "gan.optimal_discriminator", "-q"], cwd=tmp_path, capture_output=True, text=True,
+                       timeout=300)
+    assert p.returncode == 0 and "1 passed" in p.stdout, p.stdout + p.stderr
 
 
 @pytest.mark.parametrize("selector", ["rf", "autoregressive", "ar", "gan.opt*", "cfg.", "*loss", "ddpm.forward"])

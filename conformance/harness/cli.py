@@ -18,10 +18,10 @@ def _conform(a) -> int:
     import pytest
 
     from .context import validate_options
+    from .plugin import load_target
     from .registry import select
-    from .target import load
     # validate early so bad input is one clear line, not a pytest traceback
-    tgt = load(a.target)
+    tgt = load_target(a.target)
     validate_options(tgt, a.dtype, a.device, a.timeout)
     select(a.clause)
     here = os.path.dirname(os.path.abspath(__file__))
@@ -201,13 +201,13 @@ class _Parser(argparse.ArgumentParser):
     """argparse with genspec's one-line errors: ``genspec: error: ...`` and exit 2 (no usage block)."""
 
     def error(self, message):
-        self.exit(2, f"genspec: error: {self.prog}: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"genspec: error: {message} (see {self.prog} --help)\n")
 
 
 def parser() -> argparse.ArgumentParser:
     p = _Parser(prog="genspec", description="genspec: an executable specification of generative models")
     p.add_argument("--version", action="version", version=f"genspec spec {spec.SPEC_VERSION}")
-    sub = p.add_subparsers(dest="cmd", required=True)
+    sub = p.add_subparsers(dest="cmd", metavar="COMMAND")
     c = sub.add_parser("conform", help="run the conformance suite against a target")
     c.add_argument("--target", default=os.environ.get("GENSPEC_TARGET", "accelerated"),
                    help="reference | accelerated | module | module:attr (default: $GENSPEC_TARGET or accelerated)")
@@ -219,8 +219,9 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--report-json", metavar="PATH")
     c.add_argument("--junit", metavar="PATH", help="write JUnit XML")
     c.add_argument("-x", action="store_true", help="stop at the first failure")
-    c.add_argument("-v", "--verbose", action="store_true", help="pytest's verbose output and long tracebacks too")
-    c.add_argument("-q", "--quiet", action="store_true", help="no table: failures and the summary line only")
+    loud = c.add_mutually_exclusive_group()
+    loud.add_argument("-v", "--verbose", action="store_true", help="pytest's verbose output and long tracebacks too")
+    loud.add_argument("-q", "--quiet", action="store_true", help="no table: failures and the summary line only")
     c.set_defaults(fn=_conform)
     l = sub.add_parser("list", help="list the clauses")
     l.add_argument("selectors", nargs="*", metavar="SELECTOR", help=SELECTOR_HELP)
@@ -256,7 +257,11 @@ def main(argv=None) -> int:
     if "numpy" not in sys.modules:
         for v in BLAS_THREAD_VARS:
             os.environ.setdefault(v, os.environ.get("GENSPEC_BLAS_THREADS", "1"))
-    a = parser().parse_args(argv)
+    p = parser()
+    a = p.parse_args(argv)
+    if a.cmd is None:
+        commands = next(x for x in p._actions if isinstance(x, argparse._SubParsersAction)).choices
+        p.error(f"a command is required: one of {', '.join(commands)}")
     if os.getcwd() not in sys.path:  # a third party's target module usually lives in the working directory
         sys.path.insert(0, os.getcwd())
     try:

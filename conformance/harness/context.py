@@ -31,15 +31,32 @@ def validate_options(target: Target, dtype: str, device: str, timeout: float) ->
                                f"got --device {device!r}")
         return
     import torch
+    has = available_devices()
     try:
         dev = torch.device(device)
-    except (RuntimeError, ValueError, TypeError) as e:
-        raise GenspecError(f"unknown device {device!r}: {str(e).splitlines()[0]}") from None
+    except (RuntimeError, ValueError, TypeError):
+        raise GenspecError(f"unknown device {device!r}; this build (torch {torch.__version__}) has "
+                           f"{', '.join(has)}") from None
+    if dev.type == "meta":
+        raise GenspecError(f"--device meta holds no values to compare; this build (torch {torch.__version__}) has "
+                           f"{', '.join(has)}")
     try:
         torch.zeros(1, device=dev)
-    except Exception as e:  # noqa: BLE001 - not compiled with CUDA, no such ordinal, no MPS, ...
-        raise GenspecError(f"device {device!r} is not usable with this torch build ({torch.__version__}): "
-                           f"{str(e).splitlines()[0]}") from None
+    except Exception:  # noqa: BLE001 - not compiled with CUDA, no such ordinal, no MPS, ...
+        raise GenspecError(f"device {device!r} is not usable with this build (torch {torch.__version__}), which has "
+                           f"{', '.join(has)}") from None
+
+
+def available_devices() -> list[str]:
+    """The devices this torch build can run on, as ``--device`` spells them: cpu, cuda:0..N-1, mps."""
+    import torch
+    out = ["cpu"]
+    if torch.cuda.is_available():
+        out += [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        out.append("mps")
+    return out
 
 
 class TargetRaised(AssertionError):

@@ -6,6 +6,7 @@ pytest's usual output.
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import sys
@@ -15,13 +16,13 @@ import xml.etree.ElementTree as ET
 import pytest
 
 import spec
-from spec.errors import GenspecError
+from spec.errors import GenspecError, TargetError
 
 from . import report, run
 from .background import Background
 from .context import Context, validate_options
 from .registry import checks_for, select
-from .target import load
+from .target import BUILTIN, Target, load
 
 EXIT_NOTHING_CHECKED = 5
 """the exit status of a run in which the target implements none of the selected clauses (pytest's 'no tests')."""
@@ -42,12 +43,44 @@ def pytest_addoption(parser):
     g.addoption("--no-table", dest="genspec_no_table", action="store_true")
 
 
+def load_target(spec_str: str) -> Target:
+    """:func:`target.load` for the command line: also a path to a ``.py`` file (``path/to/mylib.py[:attr]``, imported
+    as ``mylib`` with its directory on ``sys.path``), and one :class:`TargetError` line for a module that is missing,
+    raises while it is imported, or has a syntax error (never a traceback)."""
+    modname, colon, attr = spec_str.partition(":")
+    if modname.endswith(".py") or os.sep in modname or "/" in modname:
+        if not os.path.isfile(modname):
+            raise TargetError(f"--target {spec_str}: no such file {modname!r}")
+        folder, base = os.path.split(os.path.abspath(modname))
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
+        modname = base.removesuffix(".py")
+        spec_str = modname + colon + attr
+    elif modname not in BUILTIN and "." not in modname:
+        try:
+            found = importlib.util.find_spec(modname) is not None
+        except (ImportError, ValueError):
+            found = True  # let load() name the problem
+        from conformance import adapters
+        if not found and modname not in adapters.ADAPTERS:
+            raise TargetError(f"cannot import target module {modname!r}: no module of that name on the path; give "
+                              f"the module's name with its folder on PYTHONPATH (the current directory is on it), or "
+                              f"the path to its .py file")
+    try:
+        return load(spec_str)
+    except GenspecError:
+        raise
+    except Exception as e:  # noqa: BLE001 - the target's own module raised while it was imported or built
+        raise TargetError(f"target module {modname!r} raised {type(e).__name__} while it was imported: "
+                          f"{str(e).splitlines()[0] if str(e) else '(no message)'}") from None
+
+
 class State:
     def __init__(self, config) -> None:
         o = config.option
         self.target_spec = o.genspec_target
         try:
-            self.target = load(o.genspec_target)
+            self.target = load_target(o.genspec_target)
             validate_options(self.target, o.genspec_dtype, o.genspec_device, o.genspec_timeout)
             self.clauses = select(o.genspec_clause)
         except GenspecError as e:

@@ -197,8 +197,7 @@ def load(spec_str: str) -> Target:
                           f"`target = conformance.Target(...)` or name the attribute as 'module:attr'")
     if callable(obj) and not isinstance(obj, Target):
         obj = obj()
-    if isinstance(obj, dict):
-        obj = Target(name=modname, bindings=obj)
     if not isinstance(obj, Target):
-        raise TargetError(f"{spec_str} is a {type(obj).__name__}, expected a conformance.Target or a dict")
+        raise TargetError(f"{modname}.{a} is a {type(obj).__name__}, expected a conformance.Target: "
+                          f"`{a} = Target(name=..., backend=..., bindings={{clause id: function}})`")
     return obj
