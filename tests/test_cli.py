@@ -177,6 +177,15 @@ def test_selectors_cover_modules_and_prefixes():
     assert select(["gan.value", "gan"])[0] == "gan.value" and len(set(select(["gan", "gan.*"]))) == len(select(["gan"]))
 
 
+def test_the_readme_says_what_the_module_and_family_selectors_select():
+    text = " ".join((ROOT / "README.md").read_text().split())
+    said = re.search(r"`autoregressive` is ((?:`[\w.]+`(?:, | and )?)+)", text).group(1)
+    assert re.findall(r"`([\w.]+)`", said) == select(["autoregressive"])
+    n = re.search(r"`ar` is all (\w+) `ar\.\*`", text).group(1)
+    words = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
+    assert words.index(n) == len(select(["ar"])) == len([c for c in spec.CLAUSES if c.startswith("ar.")])
+
+
 # ---- provenance: under CI a missing notes folder fails; elsewhere one summary line says so -----------------------
 def _fresh_test_spec(monkeypatch, seeds):
     monkeypatch.setenv("GENSPEC_SEEDS_DIR", str(seeds))
