@@ -190,7 +190,7 @@ def test_a_target_that_implements_nothing_exits_non_zero_with_one_line(tmp_path)
     rep = json.loads(rj.read_text())
     assert {r["id"]: r["status"] for r in rep["clauses"]} == {"optimal.hardest_mid_t": "spec-only",
                                                               "gan.value": "not implemented"}
-    assert rep["summary"]["passed"] == 0 and rep["summary"]["spec-only"] == 1
+    assert rep["summary"]["passed"] == 0 and rep["summary"]["spec_only"] == 1
     suites = {s.get("name"): s for s in ET.parse(ju).getroot().iter("testsuite")}
     assert set(suites) == {"genspec.target", "genspec.spec-only"}
     assert all("optimal.hardest_mid_t" in c.get("name") for c in suites["genspec.spec-only"].iter("testcase"))
@@ -205,7 +205,7 @@ def test_the_table_puts_spec_only_clauses_apart_in_scientific_notation():
              "worst_check": None, "max_abs_error": None, "max_error_over_tolerance": None, "tolerance": "rtol=1e-12"}]
     rep = {"spec_version": "0.1.0", "target": "t", "backend": "numpy", "dtype": "float32", "device": "cpu",
            "profile": "ci", "duration_s": 1.0, "clauses": rows,
-           "summary": {"passed": 0, "failed": 1, "not implemented": 0, "no checks": 0, "spec-only": 1, "total": 2}}
+           "summary": {"passed": 0, "failed": 1, "not_implemented": 0, "no_checks": 0, "spec_only": 1, "total": 2}}
     text = "\n".join(report.table(rep))
     assert "4.30e+12" in text and "4.99e+291" in text and "4304508921920" not in text
     assert text.index("spec-only (") < text.index("c.d") and text.index("a.b") < text.index("spec-only (")
@@ -357,3 +357,133 @@ def test_no_test_reads_the_clock_or_prints_past_capture():
             if isinstance(node, ast.ImportFrom) and node.module == "time":
                 found.append(f"{name}:{node.lineno} from time import ...")
     assert not found, found
+
+
+
+# ---- failure messages a library author can act on ---------------------------------------------------------------
+def _d_star(p_data, p_g):
+    return p_data / (p_data + p_g)
+
+
+def _fails(fn, clause="gan.optimal_discriminator", **kw) -> str:
+    res = check(Target(name="t", bindings={clause: fn}, **kw), [clause], target_independent=False, shrink=False)
+    assert res[clause].status == "failed"
+    return res[clause].failures[0][1]
+
+
+def test_a_failure_names_its_root_cause():
+    def nan(p_data, p_g):
+        return _d_star(p_data, p_g) * np.nan
+
+    def narrow(p_data, p_g):
+        return (_d_star(p_data, p_g) + 1e-3).astype(np.float32)
+
+    def in_place(p_data, p_g):
+        p_data += 1.0
+        return _d_star(p_data, p_g)
+
+    scope: dict = {}   # compiled here, not by pytest (which would rewrite the assert and give it a message)
+    exec(compile("def asserts(p_data, p_g):\n    assert p_data.sum() < 0\n", "mylib.py", "exec"), scope)
+    asserts = scope["asserts"]
+
+    msg = _fails(nan)
+    assert re.search(r"cause: output contains \d+ NaN \(of \d+ entries\)", msg), msg
+    assert "cause: output has dtype float32; the run hands the target float64" in _fails(narrow)
+    assert "cause: the target modified its argument 'p_data' in place" in _fails(in_place)
+    msg = _fails(asserts)
+    assert "target raised AssertionError: (no message) (at mylib.py:2 in asserts)" in msg, msg
+
+
+def test_a_variant_target_sees_its_own_units_and_the_raw_error():
+    def scale_form(v_y, v_null, w):      # the scale form, s = 1 + w, with a 10% error in the guidance term
+        return v_null + 1.1 * w * (v_y - v_null)
+
+    msg = _fails(scale_form, "cfg.combine", conventions={"cfg.combine": {"form": "scale"}})
+    called = re.search(r"target called with: (.*?)   \(", msg).group(1)
+    drawn = re.search(r"drawn input: (.*)", msg).group(1)
+    w_called, w_drawn = (float(re.search(r"'w': ([-\d.e+]+)", x).group(1)) for x in (called, drawn))
+    assert w_called == w_drawn + 1.0, msg                                 # the target got s = 1 + w
+    assert "raw max |target - reference| on this input" in msg, msg     # and the unscaled error, named as such
+
+
+def test_a_harness_error_carries_the_input_and_a_reproduce_line():
+    from hypothesis import strategies as hst
+
+    class Broken:
+        name = "broken"
+        cases = hst.fixed_dictionaries({"p_data": hst.just(np.array([0.5])), "p_g": hst.just(np.array([0.5]))})
+
+        def check(self, ctx, fn, inputs):
+            fn(**inputs)
+            return np.array([])[-1]
+
+    ctx = Context(target=Target(name="t", bindings={"gan.optimal_discriminator": _d_star}))
+    with pytest.raises(AssertionError) as e:
+        run.check_property(ctx, "gan.optimal_discriminator", Broken(), "ci")
+    msg = str(e.value)
+    assert "the check itself raised IndexError" in msg and "input: {'p_data'" in msg and "reproduce: genspec" in msg
+
+
+def test_reproduce_prints_python_that_calls_the_target_on_the_input(tmp_path, monkeypatch):
+    (tmp_path / "offlib.py").write_text("import torch\nfrom conformance import Target\n"
+                                        "target = Target(name='off', backend='torch', bindings={"
+                                        "'gan.optimal_discriminator': lambda p_data, p_g: p_g / (p_data + p_g + 1)})\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    res = check("offlib", ["gan.optimal_discriminator"], target_independent=False, shrink=False)
+    msg = res["gan.optimal_discriminator"].failures[0][1]
+    code = msg.split("  in Python:\n", 1)[1]
+    assert "torch.tensor(" in code and "dtype=torch.float64" in code, code
+    scope: dict = {}
+    exec(textwrap.dedent(code), scope)                     # noqa: S102 - the lines the message tells a user to paste
+    got = scope["out"]
+    p, q = (float(x) for x in re.findall(r"torch\.tensor\(\[([-\d.e+]+)\]", code)[:2])
+    assert float(got) == pytest.approx(q / (p + q + 1))              # the target's own (wrong) value on that input
+
+
+def test_the_dev_profile_prints_its_seed_and_seed_replays_it(tmp_path):
+    args = ["conform", "--target", "reference", "--clause", "gan.optimal_discriminator", "--profile", "dev", "-q",
+            "--report-json", str(tmp_path / "r.json")]
+    p = _run(args, env={"GENSPEC_HYPOTHESIS_DIR": str(tmp_path / "hyp")})
+    assert p.returncode == 0, p.stdout + p.stderr
+    seed = json.loads((tmp_path / "r.json").read_text())["seed"]
+    assert isinstance(seed, int) and f"seed={seed} (--seed {seed} replays it)" in p.stdout.splitlines()[0]
+    p = _run(args + ["--seed", "1234"], env={"GENSPEC_HYPOTHESIS_DIR": str(tmp_path / "hyp")})
+    assert "seed=1234" in p.stdout and json.loads((tmp_path / "r.json").read_text())["seed"] == 1234
+
+
+def test_the_table_reads_not_run_singular_and_the_error_at_the_worst_ratio():
+    rows = [{"id": "a.b", "status": "passed", "checks": [{"check": "c", "outcome": "passed"}], "worst_check": "c",
+             "max_abs_error": 4.5e15, "abs_error_at_worst_ratio": 2.0e-3, "max_error_over_tolerance": 5e-3,
+             "tolerance": "rtol=1.0e-12 atol=1.0e-12"},
+            {"id": "e.f", "status": "not implemented", "checks": [{"check": "proof:x", "outcome": "passed"}] * 5,
+             "worst_check": None, "max_abs_error": None, "max_error_over_tolerance": None, "tolerance": ""},
+            {"id": "g.h", "status": "not run", "checks": [], "worst_check": None, "max_abs_error": None,
+             "max_error_over_tolerance": None, "tolerance": ""}]
+    rep = {"spec_version": "0.1.0", "target": "t", "backend": "numpy", "dtype": "float64", "device": "cpu",
+           "profile": "ci", "duration_s": 1.0, "clauses": rows,
+           "summary": {"passed": 1, "failed": 0, "not_implemented": 1, "no_checks": 0, "not_run": 1, "spec_only": 0,
+                       "total": 3}}
+    lines = report.table(rep)
+    row = {ln.split()[0]: ln for ln in lines if ln.split() and ln.split()[0] in ("a.b", "e.f", "g.h")}
+    assert "2.00e-03" in row["a.b"] and "4.50e+15" not in row["a.b"]
+    assert "not run" in row["e.f"] and "5/5" not in row["e.f"] and "not run" in row["g.h"]
+    assert lines[-1] == "1 passed, 0 failed, 1 not implemented, 1 not run of 3 clauses in 1.0s"
+    assert report.summary_line({**rep, "summary": {**rep["summary"], "total": 1}}).endswith("of 1 clause in 1.0s")
+    assert all(" " not in k for k in rep["summary"]) and "not_implemented" in [report.summary_key(s) for s in
+                                                                               report.STATUS_ORDER]
+
+
+def test_failures_print_after_the_header_and_junit_is_genspecs(tmp_path):
+    (tmp_path / "offlib2.py").write_text("from conformance import Target\n"
+                                         "target = Target(name='off', bindings={'gan.optimal_discriminator': "
+                                         "lambda p_data, p_g: p_g / (p_data + p_g)})\n")
+    ju = tmp_path / "j.xml"
+    p = _run(["conform", "--target", "offlib2", "--clause", "gan.optimal_discriminator", "--junit", str(ju)],
+             cwd=tmp_path)
+    assert p.returncode == 1, p.stdout + p.stderr
+    lines = p.stdout.splitlines()
+    assert lines[0].startswith("genspec ") and "target=offlib2" in lines[0] and lines[1].startswith("FAILED "), lines
+    root = ET.parse(ju).getroot()
+    assert root.tag == "testsuites" and root.get("name") == "genspec"
+    bodies = [f.text or "" for f in root.iter("failure")]
+    assert bodies and all("reproduce: genspec" in b and "def " not in b and ".py:" not in b for b in bodies), bodies

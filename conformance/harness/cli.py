@@ -39,6 +39,8 @@ def _conform(a) -> int:
         argv += ["--junitxml", _writable(a.junit)]
     if a.x:
         argv.append("-x")
+    if a.seed is not None:
+        argv += ["--seed", str(a.seed)]
     if a.quiet:
         argv.append("--no-table")
     argv += ["-p", "no:unraisableexception", "-p", "no:threadexception"]  # their end-of-run gc costs ~1 s
@@ -64,11 +66,13 @@ def _writable(path: str) -> str:
 
 def _list(a) -> int:
     from .registry import checks_for, select
+    from .report import plural
     for cid in select(a.selectors):
         c = spec.get(cid)
         chk = checks_for(cid)
         kinds = ",".join(c.kind)
-        print(f"{c.id:40s} {kinds:24s} {len(chk.proofs)} proofs {len(chk.properties)} properties  {c.title}")
+        counts = f"{plural(len(chk.proofs), 'proof')} {plural(len(chk.properties), 'property', 'properties')}"
+        print(f"{c.id:40s} {kinds:24s} {counts:22s}  {c.title}")
     return 0
 
 
@@ -214,6 +218,8 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--dtype", default="float64", choices=spec.schema.DTYPES)
     c.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N, mps (checked up front; torch targets only)")
     c.add_argument("--profile", default="ci", choices=["ci", "dev", "thorough"])
+    c.add_argument("--seed", type=int, metavar="N",
+                   help="hypothesis' seed for --profile dev/thorough (the header prints the one picked; N replays it)")
     c.add_argument("--clause", action="append", metavar="SELECTOR", help=f"{SELECTOR_HELP} (repeatable)")
     c.add_argument("--timeout", type=float, default=20.0, help="seconds one target call may take (> 0)")
     c.add_argument("--report-json", metavar="PATH")

@@ -86,6 +86,8 @@ class CheckRecord:
     max_abs: float = 0.0
     tol: str = ""
     what: str = ""
+    abs_at_worst: float = 0.0
+    """max |error| on the input where the ratio to the tolerance was largest (``max_abs`` is over every input)."""
 
 
 @dataclass
@@ -142,6 +144,14 @@ class Context:
     check: str = ""
     """the clause and check running now (set by :meth:`checking`): errors are recorded under them."""
     target_spec: str | None = None
+    seed: int | None = None
+    """hypothesis' seed for the random profiles (``--seed``; ``genspec conform --profile dev`` picks and prints one)."""
+    last_call: dict | None = None
+    """the arguments of the latest target call as the target received them (its variants' units, its clock), NumPy
+    side: a failure message shows them, and the Python lines that reproduce the call."""
+    causes: list[str] = field(default_factory=list)
+    """what the target's calls on the current example did that explains a failure (NaN or inf in the output, another
+    dtype than the run's, an argument modified in place); the check resets it per example."""
     run_dtype: str = ""
     """the dtype arrays are handed to the target in (``--dtype``). ``dtype`` is the dtype comparisons are made in:
     the run's, or inside :meth:`checking` the coarser precision the target declares for the clause."""
@@ -252,6 +262,8 @@ class Context:
         if reversed_clock:
             inputs = reverse_clock(clause_id, inputs, inputs)
         args = {k: self.to_target(v) for k, v in inputs.items()}
+        self.last_call = inputs
+        before = {k: _copy(v) for k, v in args.items()}
         rec.evaluations += 1
         self.calls += 1
         try:
@@ -261,12 +273,30 @@ class Context:
         except _Timeout:
             self.hung.add(clause_id)
             raise TargetHung(f"{clause_id}: target ran past {self.timeout:g}s (--timeout) on one call") from None
-        except AssertionError:
+        except (TargetRaised, TargetHung, Mismatch):
             raise
-        except Exception as e:  # noqa: BLE001 - any exception of the target fails its clause only
-            raise TargetRaised(f"{clause_id}: target raised {type(e).__name__}: {e}") from e
+        except Exception as e:  # noqa: BLE001 - any exception of the target (AssertionError too) fails its clause only
+            raise TargetRaised(f"{clause_id}: target raised {type(e).__name__}: {str(e) or '(no message)'}"
+                               f"{_raised_at(e)}") from e
+        self.causes += [c for c in self._causes(args, before, out) if c not in self.causes]
         out = self.to_numpy(out)
         return reverse_clock(clause_id, {"out": out}, inputs)["out"] if reversed_clock else out
+
+    def _causes(self, args: dict, before: dict, out) -> list[str]:
+        """What the call did that explains a failure: NaN or inf in its output, an output dtype other than the run's,
+        an argument it modified in place."""
+        found = [f"the target modified its argument {k!r} in place" for k, v in args.items()
+                 if before[k] is not None and not _same(before[k], v)]
+        for name, o in _arrays(out, "output"):
+            dt = str(o.dtype).removeprefix("torch.")
+            if dt.startswith(("float", "bfloat")) and dt != self.run_dtype:
+                found.append(f"{name} has dtype {dt}; the run hands the target {self.run_dtype} and expects it back")
+            a = self.to_numpy(o)
+            if a.dtype.kind == "f" and not np.isfinite(a).all():
+                n_nan, n_inf = int(np.isnan(a).sum()), int(np.isinf(a).sum())
+                what = " and ".join(x for x in (f"{n_nan} NaN" if n_nan else "", f"{n_inf} inf" if n_inf else "") if x)
+                found.append(f"{name} contains {what} (of {a.size} entries)")
+        return found
 
     def conventions(self, clause_id: str) -> dict[str, str]:
         """The variant of each of the clause's conventions the target declares (the spec's defaults with no target)."""
@@ -322,10 +352,10 @@ class Context:
         try:
             ratio, abs_err = _compare(got, expected, tol.rtol, atol, what)
         except Mismatch as m:  # wrong type or shape: no number to compare
-            rec.max_ratio, rec.tol, rec.what = np.inf, used, what
+            rec.max_ratio, rec.tol, rec.what, rec.abs_at_worst = np.inf, used, what, np.inf
             raise Mismatch(f"{clause_id}{where}: {m}", np.inf) from None
         if ratio >= rec.max_ratio:
-            rec.max_ratio, rec.tol, rec.what = ratio, used, what
+            rec.max_ratio, rec.tol, rec.what, rec.abs_at_worst = ratio, used, what, abs_err
         rec.max_abs = max(rec.max_abs, abs_err)
         if ratio > 1.0:
             against = "the reference" if self.check in ("target_matches_reference", "") else "its expected value"
@@ -334,19 +364,65 @@ class Context:
                 f"{ratio:.3g}× the tolerance used ({shown}, {self.run_dtype})", ratio)
         return ratio
 
-    def record_error(self, clause_id: str, got, expected) -> None:
+    def record_error(self, clause_id: str, got, expected) -> float | None:
         """Record max |got - expected| for the running check without judging it (a custom comparison's raw error)."""
         try:
             _, abs_err = _compare(got, expected, 0.0, 1.0, "output")
         except Mismatch:
-            return
+            return None
         rec = self._record(clause_id)
         rec.max_abs = max(rec.max_abs, abs_err)
+        return abs_err
 
     def require(self, clause_id: str, cond: bool, message: str):
         if not cond:
             where = f" [{self.check}]" if self.check else ""
             raise AssertionError(f"{clause_id}{where}: {message}")
+
+
+def _raised_at(e: BaseException) -> str:
+    """' (at mylib.py:12 in d_star)': where the target's code raised (the innermost frame outside genspec's harness)."""
+    import os
+    import traceback
+    here = os.path.dirname(os.path.abspath(__file__))
+    frames = [f for f in traceback.extract_tb(e.__traceback__) if not f.filename.startswith(here)]
+    if not frames:
+        return ""
+    f = frames[-1]
+    return f" (at {os.path.basename(f.filename)}:{f.lineno} in {f.name})"
+
+
+def _arrays(v, name: str):
+    """(name, array) for each NumPy array or torch tensor in an output (a tuple or dict of them too)."""
+    if isinstance(v, (list, tuple)):
+        for i, x in enumerate(v):
+            yield from _arrays(x, f"{name}[{i}]")
+    elif isinstance(v, dict):
+        for k, x in v.items():
+            yield from _arrays(x, f"{name}[{k!r}]")
+    elif isinstance(v, (np.ndarray, np.generic)) or type(v).__module__.startswith("torch"):
+        if hasattr(v, "dtype") and hasattr(v, "shape"):
+            yield name, v
+
+
+def _copy(v):
+    """A copy of an array argument to detect changes in place (None for anything else)."""
+    if isinstance(v, np.ndarray):
+        return v.copy()
+    if type(v).__module__.startswith("torch") and hasattr(v, "clone"):
+        return v.detach().clone()
+    return None
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, np.ndarray):
+        return a.shape == b.shape and bool(np.array_equal(a, b, equal_nan=a.dtype.kind == "f"))
+    import torch
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    if a.is_floating_point():
+        return bool(torch.equal(a, b) or torch.allclose(a, b, rtol=0, atol=0, equal_nan=True))
+    return bool(torch.equal(a, b))
 
 
 def reverse_clock(clause_id: str, values: dict, params: dict) -> dict:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import random
 import sys
 import time
 import xml.etree.ElementTree as ET
@@ -41,6 +42,8 @@ def pytest_addoption(parser):
                 help="seconds one target call may take before its clause fails (> 0)")
     g.addoption("--report-json", dest="genspec_report_json", default=None)
     g.addoption("--no-table", dest="genspec_no_table", action="store_true")
+    g.addoption("--seed", dest="genspec_seed", type=int, default=None,
+                help="hypothesis' seed for the random profiles (dev, thorough): replays a run; one is picked otherwise")
 
 
 def load_target(spec_str: str) -> Target:
@@ -89,6 +92,8 @@ class State:
                            timeout=o.genspec_timeout)
         self.ctx.target_spec = self.target_spec
         self.profile = o.genspec_profile
+        if not run.PROFILES[self.profile].get("derandomize"):   # random: a seed the header prints, --seed replays
+            self.ctx.seed = o.genspec_seed if o.genspec_seed is not None else random.randrange(2**32)
         self.outcomes: dict[str, list[dict]] = {c: [] for c in self.clauses}
         self.t0 = time.perf_counter()
         self.report: dict | None = None
@@ -289,6 +294,8 @@ def pytest_sessionfinish(session, exitstatus):
 def _print_results(config, st) -> None:
     """genspec's own output: each failure, the table (unless --no-table), one summary line."""
     rep = st.report
+    lines = report.table(rep)
+    print(lines[0])  # the run's header: target, dtype, device, profile (and seed) before anything else
     for r in rep["clauses"]:
         for o in r["checks"]:
             if o["outcome"] == "failed":
@@ -297,7 +304,7 @@ def _print_results(config, st) -> None:
     if config.option.genspec_no_table:
         print(report.summary_line(rep))
     else:
-        print("\n".join(report.table(rep)))
+        print("\n".join(lines[1:]))
     why = report.nothing_checked(rep)
     if why:
         print(f"genspec: error: {why}", file=sys.stderr)
@@ -325,14 +332,19 @@ def pytest_unconfigure(config):
     path = getattr(config.option, "xmlpath", None)
     if _KEY not in config.stash or not path or not os.path.exists(path) or state(config).report is None:
         return
-    split_junit(path, {r["id"]: r["status"] for r in state(config).report["clauses"]})
+    rep = state(config).report
+    split_junit(path, {r["id"]: r["status"] for r in rep["clauses"]},
+                {(r["id"], o["check"]): o["message"] for r in rep["clauses"] for o in r["checks"] if o["message"]})
 
 
-def split_junit(path: str, status: dict[str, str]) -> None:
-    """Rewrite a pytest JUnit file: each testcase gets a ``genspec_status`` property (its clause's status), and
+def split_junit(path: str, status: dict[str, str], messages: dict | None = None) -> None:
+    """Rewrite a pytest JUnit file: the root is named ``genspec``; each testcase gets a ``genspec_status`` property
+    (its clause's status) and, where it failed, genspec's failure message as its body (not the harness' traceback);
     the testcases of ``spec-only`` clauses move to a second <testsuite name="genspec.spec-only">."""
     tree = ET.parse(path)
     root = tree.getroot()
+    root.set("name", "genspec")
+    messages = messages or {}
     suites = [root] if root.tag == "testsuite" else list(root.iter("testsuite"))
     if not suites:
         return
@@ -346,6 +358,12 @@ def split_junit(path: str, status: dict[str, str]) -> None:
         if clause is None or clause not in status:
             continue
         ET.SubElement(props, "property", {"name": "genspec_status", "value": status[clause]})
+        check = next((p.get("value") for p in props.iter("property") if p.get("name") == "check"), None)
+        for tag in ("failure", "error"):
+            el = case.find(tag)
+            if el is not None and messages.get((clause, check)):
+                el.text = messages[(clause, check)]
+                el.set("message", messages[(clause, check)].splitlines()[0])
         if status[clause] == "spec-only":
             suite.remove(case)
             apart.append(case)
@@ -360,7 +378,7 @@ def split_junit(path: str, status: dict[str, str]) -> None:
             s.set(attr, str(sum(c.find(tag) is not None for c in cases)))
         s.set("time", f"{sum(float(c.get('time', 0)) for c in cases):.3f}")
     if root.tag == "testsuite":
-        new = ET.Element("testsuites")
+        new = ET.Element("testsuites", {"name": "genspec"})
         new.extend([suite, apart])
         tree = ET.ElementTree(new)
     else:

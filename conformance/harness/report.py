@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import spec
 
-STATUS_ORDER = ("failed", "not implemented", "no checks", "spec-only", "passed")
+STATUS_ORDER = ("failed", "not implemented", "no checks", "not run", "spec-only", "passed")
 TARGET_STATUSES = ("passed", "failed")
 """the statuses that are verdicts on the target; a run with none of them checked nothing of the target."""
 
@@ -17,11 +17,18 @@ def not_supported(o: dict) -> bool:
     return o["outcome"] == "not implemented" or bool(o.get("outside_support"))
 
 
+def summary_key(status: str) -> str:
+    """The JSON summary's key for a status: an identifier ("not implemented" -> "not_implemented")."""
+    return status.replace(" ", "_").replace("-", "_")
+
+
 def clause_status(clause_id: str, target, outcomes: list[dict]) -> str:
     if any(o["outcome"] == "failed" for o in outcomes):
         return "failed"
     if spec.get(clause_id).function is not None and target.binding(clause_id) is None:
         return "not implemented"
+    if not outcomes:
+        return "not run"  # the run stopped (-x, an interrupt) before any check of the clause
     if not any(o["outcome"] == "passed" and o.get("target_calls", 0) for o in outcomes) and \
             any(not_supported(o) for o in outcomes):
         return "not implemented"  # bound, but nothing inside the declared support could be checked
@@ -41,6 +48,7 @@ def build(st, duration: float) -> dict:
             c = rec.checks.get(o["check"]) if rec else None
             o["scope"] = "target" if o.get("target_calls", 0) else "spec"
             o["max_abs_error"] = c.max_abs if c else None
+            o["abs_error_at_worst_ratio"] = c.abs_at_worst if c else None
             o["max_error_over_tolerance"] = c.max_ratio if c else None
             o["tolerance"] = c.tol if c else None
         clause = spec.get(cid)
@@ -53,6 +61,7 @@ def build(st, duration: float) -> dict:
             "checks": outs,
             "worst_check": worst,
             "max_abs_error": rec.max_abs if worst else None,
+            "abs_error_at_worst_ratio": rec.checks[worst].abs_at_worst if worst else None,
             "max_error_over_tolerance": rec.max_ratio if worst else None,
             "tolerance": rec.tol if worst else _tol(clause, tdt),
             "examples": rec.examples if rec else 0,
@@ -63,7 +72,7 @@ def build(st, duration: float) -> dict:
             "tolerance_dtype": tdt,
             "time": st.target.time_of(cid),
         })
-    summary = {s: sum(r["status"] == s for r in rows) for s in STATUS_ORDER}
+    summary = {summary_key(s): sum(r["status"] == s for r in rows) for s in STATUS_ORDER}
     summary["total"] = len(rows)
     return {
         "spec_version": spec.SPEC_VERSION,
@@ -72,6 +81,7 @@ def build(st, duration: float) -> dict:
         "dtype": st.ctx.dtype,
         "device": st.ctx.device,
         "profile": st.profile,
+        "seed": st.ctx.seed,
         "duration_s": round(duration, 3),
         "summary": summary,
         "clauses": rows,
@@ -94,15 +104,17 @@ def _sci(x) -> str:
 
 def table(rep: dict) -> list[str]:
     """The terminal table: the target's clauses, then the spec-only ones apart; every figure in scientific notation."""
-    head = ("clause", "status", "checks", "max |err|", "err/tol", "tolerance", "worst check")
+    head = ("clause", "status", "checks", "|err|", "err/tol", "tolerance", "worst check")
 
     def row(r):
         n_pass = sum(o["outcome"] == "passed" for o in r["checks"])
+        checks = "not run" if r["status"] in ("not implemented", "not run") else f"{n_pass}/{len(r['checks'])}"
         status = r["status"] + (" (partial)" if partial(r) else "")
         tol = r["tolerance"] or ""
         if r.get("tolerance_dtype") not in (None, rep["dtype"]):
             tol += f" [{r['tolerance_dtype']}: declared precision]"
-        return (r["id"], status, f"{n_pass}/{len(r['checks'])}", _sci(r["max_abs_error"]),
+        err = r.get("abs_error_at_worst_ratio", r["max_abs_error"])
+        return (r["id"], status, checks, _sci(err),
                 _sci(r["max_error_over_tolerance"]), tol, r["worst_check"] or "")
 
     main = [row(r) for r in rep["clauses"] if r["status"] != "spec-only"]
@@ -110,9 +122,12 @@ def table(rep: dict) -> list[str]:
     w = [max(len(str(x[i])) for x in main + apart + [head]) for i in range(len(head))]
     fmt = lambda cells: "  ".join(str(c).ljust(w[i]) for i, c in enumerate(cells)).rstrip()
     out = [f"genspec {rep['spec_version']} conformance: target={rep['target']} ({rep['backend']}) "
-           f"dtype={rep['dtype']} device={rep['device']} profile={rep['profile']}",
+           f"dtype={rep['dtype']} device={rep['device']} profile={rep['profile']}"
+           + (f" seed={rep['seed']} (--seed {rep['seed']} replays it)" if rep.get("seed") is not None else ""),
            fmt(head), fmt(tuple("-" * x for x in w))]
     out += [fmt(r) for r in main]
+    out += ["", "|err|: max |target - reference| on the input with the largest err/tol (an error relative to the "
+                "tolerance at that input: atol + rtol |reference|); the JSON has the largest |err| over all inputs too"]
     if apart:
         out += ["", f"spec-only (no check calls the target; statements about the spec, not verdicts on "
                     f"{rep['target']}):"]
@@ -129,11 +144,16 @@ def summary_line(rep: dict) -> str:
     s = rep["summary"]
     n_partial = sum(partial(r) for r in rep["clauses"])
     line = (f"{s['passed']} passed" + (f" ({n_partial} on a declared subset)" if n_partial else "")
-            + f", {s['failed']} failed, {s['not implemented']} not implemented")
-    for k in ("spec-only", "no checks"):
-        if s.get(k):
-            line += f", {s[k]} {k}"
-    return line + f" of {s['total']} clauses in {rep['duration_s']:.1f}s"
+            + f", {s['failed']} failed, {s['not_implemented']} not implemented")
+    for k in ("spec-only", "no checks", "not run"):
+        if s.get(summary_key(k)):
+            line += f", {s[summary_key(k)]} {k}"
+    return line + f" of {plural(s['total'], 'clause')} in {rep['duration_s']:.1f}s"
+
+
+def plural(n: int, noun: str, nouns: str | None = None) -> str:
+    """'1 clause', '2 clauses', '0 proofs', '1 property' / '3 properties' (``nouns`` where not noun + 's')."""
+    return f"{n} {noun}" if n == 1 else f"{n} {nouns or noun + 's'}"
 
 
 def nothing_checked(rep: dict) -> str | None:
@@ -141,5 +161,5 @@ def nothing_checked(rep: dict) -> str | None:
     s = rep["summary"]
     if any(s.get(k) for k in TARGET_STATUSES):
         return None
-    return (f"target {rep['target']!r} implements none of the {s['total']} selected clauses "
-            f"({s['not implemented']} not implemented, {s.get('spec-only', 0)} spec-only): nothing of it was checked")
+    return (f"target {rep['target']!r} implements none of the {plural(s['total'], 'selected clause')} "
+            f"({s['not_implemented']} not implemented, {s.get('spec_only', 0)} spec-only): nothing of it was checked")

@@ -5,9 +5,9 @@ import os
 
 import numpy as np
 import sympy as sp
-from hypothesis import HealthCheck, Phase, given, reject, settings
+from hypothesis import HealthCheck, Phase, given, reject, seed, settings
 from hypothesis.database import DirectoryBasedExampleDatabase
-from hypothesis.errors import Unsatisfiable
+from hypothesis.errors import HypothesisException, Unsatisfiable
 
 import spec
 
@@ -135,10 +135,12 @@ def check_target_matches_reference(ctx: Context, clause_id: str, profile: str) -
     reproduce = reproduction(ctx, clause_id, profile)
     name = "target_matches_reference"
 
+    @_seeded(ctx, profile)
     @hypothesis_settings(profile, chk.max_examples, ctx.shrink)
     @given(inputs=cases)
     def run(inputs):
         inputs = ctx.round(inputs)
+        ctx.causes, ctx.last_call, raw = [], None, None
         try:
             try:
                 got = ctx.call(clause_id, fn, inputs)     # converts to the target's variants' units, or Unsupported
@@ -147,12 +149,18 @@ def check_target_matches_reference(ctx: Context, clause_id: str, profile: str) -
             ctx.records.setdefault(clause_id, ClauseRecord()).examples += 1
             expected = ref(**numpy_side(spec.get(clause_id).in_variant(inputs, conv)), **conv)
             if chk.compare is not None:
-                ctx.record_error(clause_id, got, expected)  # the raw error, whatever the comparison scales by
+                raw = ctx.record_error(clause_id, got, expected)  # the raw error, whatever the comparison scales by
+                raw = raw if spec.get(clause_id).error_scale is not None else None
                 chk.compare(ctx, got, expected, inputs)
             else:
                 ctx.assert_close(clause_id, got, expected)  # records the same raw error itself
         except AssertionError as e:
-            raise AssertionError(_failure(ctx, clause_id, name, e, inputs, reproduce)) from None
+            raise AssertionError(_failure(ctx, clause_id, name, e, inputs, reproduce, raw)) from None
+        except (HypothesisException, Unsupported):
+            raise
+        except Exception as e:  # noqa: BLE001 - the check itself broke on this input: say where, and how to rerun
+            raise AssertionError(_failure(ctx, clause_id, name, _harness_error(clause_id, name, e), inputs,
+                                          reproduce)) from e
 
     with ctx.checking(clause_id, name):
         _supported_only(ctx, clause_id, name, run)
@@ -176,33 +184,97 @@ def check_property(ctx: Context, clause_id: str, prop, profile: str) -> None:
                 raise NotSupported(f"{clause_id} [{name}]: not implemented: {e}") from None
         return
 
+    @_seeded(ctx, profile)
     @hypothesis_settings(profile, chk.max_examples, ctx.shrink)
     @given(inputs=cases)
     def run(inputs):
         inputs = ctx.round(inputs)
+        if ctx is not None:
+            ctx.causes, ctx.last_call = [], None
         try:
             prop.check(ctx, wrapped, inputs)
         except AssertionError as e:
             raise AssertionError(_failure(ctx, clause_id, name, e, inputs, reproduce)) from None
         except Unsupported:
             reject()
+        except HypothesisException:
+            raise
+        except Exception as e:  # noqa: BLE001 - the check itself broke on this input: say where, and how to rerun
+            raise AssertionError(_failure(ctx, clause_id, name, _harness_error(clause_id, name, e), inputs,
+                                          reproduce)) from e
 
     with ctx.checking(clause_id, name):
         _supported_only(ctx, clause_id, name, run)
 
 
-def _failure(ctx: Context, clause_id: str, check: str, e: AssertionError, inputs: dict | None, reproduce: str) -> str:
-    """The failure message: what failed on this input, the worst this check saw on any input, how to reproduce."""
+def _seeded(ctx: Context | None, profile: str):
+    """hypothesis' ``@seed`` for the random profiles when the run has one (``--seed N`` replays a dev run)."""
+    s = getattr(ctx, "seed", None)
+    if s is None or PROFILES[profile].get("derandomize"):
+        return lambda f: f
+    return seed(s)
+
+
+def _harness_error(clause_id: str, check: str, e: Exception) -> AssertionError:
+    from .context import _raised_at
+    return AssertionError(f"{clause_id} [{check}]: the check itself raised {type(e).__name__}: "
+                          f"{str(e) or '(no message)'}{_raised_at(e)}; a genspec error, not the target's: please "
+                          f"report it with the lines below")
+
+
+def _failure(ctx: Context, clause_id: str, check: str, e: AssertionError, inputs: dict | None, reproduce: str,
+             raw: float | None = None) -> str:
+    """The failure message: what failed on this input (its cause where one is known), the input as the target
+    received it, the worst this check saw on any input, how to reproduce (a command and a few lines of Python)."""
     lines = [str(e)] if f"[{check}]" in str(e) else [str(e), f"  check: {check}"]
-    if inputs is not None:
+    lines += [f"  cause: {c}" for c in getattr(ctx, "causes", None) or ()]
+    if raw is not None:
+        lines.append(f"  raw max |target - reference| on this input: {raw:.3e} (the figure above is the clause's "
+                     f"scaled error, which its tolerance bounds)")
+    called = getattr(ctx, "last_call", None)
+    if inputs is not None and called is not None and _show(called) != _show(inputs):
+        lines.append(f"  target called with: {_show(called)}   (its variants' units and clock; the last call)")
+        lines.append(f"  drawn input: {_show(inputs)}")
+    elif inputs is not None:
         lines.append(f"  input: {_show(inputs)}")
     rec = ctx.records.get(clause_id)
     worst = rec.checks.get(check) if rec else None
     if worst is not None and worst.max_ratio > getattr(e, "ratio", 0.0) and worst.max_ratio > 1.0:
         lines.append(f"  worst over every input {check} tried: {worst.max_ratio:.3g}× the tolerance "
                      f"({worst.what}; {worst.tol})")
-    lines.append(f"  reproduce: {reproduce}")
+    seeded = getattr(ctx, "seed", None)
+    lines.append(f"  reproduce: {reproduce}" + (f" --seed {seeded}" if seeded is not None and "--seed" not in reproduce
+                                                  and "--profile ci" not in reproduce else ""))
+    if called is not None and ctx.target is not None:
+        lines += python_lines(ctx, clause_id, called)
     return "\n".join(lines)
+
+
+def python_lines(ctx: Context, clause_id: str, args: dict) -> list[str]:
+    """A few lines of Python that call the target's function on ``args`` (NumPy or torch per its backend), to paste
+    into the author's own test; [] where an argument has no literal (a callable field, a large array)."""
+    torch_ = ctx.target.backend == "torch"
+    out = []
+    for k, v in args.items():
+        if isinstance(v, np.ndarray):
+            if v.size > 64:
+                return []
+            dt = f"torch.{ctx.run_dtype}" if torch_ and v.dtype.kind == "f" else (
+                f"np.{ctx.run_dtype}" if v.dtype.kind == "f" else f"np.{v.dtype}")
+            lit = repr(v.tolist())
+            out.append(f"{k}=torch.tensor({lit}, dtype={dt})" if torch_ and v.dtype.kind == "f" else
+                       (f"{k}=torch.tensor({lit})" if torch_ else f"{k}=np.array({lit}, dtype={dt})"))
+        elif isinstance(v, (bool, int, float, str, type(None))) or (isinstance(v, tuple) and all(
+                isinstance(x, (int, float, str)) for x in v)):
+            out.append(f"{k}={v!r}")
+        else:
+            return []
+    t = getattr(ctx, "target_spec", None) or ctx.target.name
+    return ["  in Python:",
+            "    import numpy as np" + ("\n    import torch" if torch_ else ""),
+            "    from conformance.harness.plugin import load_target",
+            f"    fn = load_target({t!r}).bindings[{clause_id!r}]",
+            f"    out = fn({', '.join(out)})"]
 
 
 def numpy_side(inputs: dict) -> dict:
@@ -223,7 +295,7 @@ def _show(inputs: dict) -> str:
 
 def _repr(v):
     if isinstance(v, np.ndarray):
-        return f"np.array({np.array2string(v, separator=', ')})"
+        return f"np.array({' '.join(np.array2string(v, separator=', ', max_line_width=10**9).split())})"  # one line
     return repr(v)
 
 
