@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 
@@ -163,6 +164,21 @@ def test_a_sampler_bug_fails_against_the_field_goldens(goldens, tmp_path):
     rep = check(goldens, res, "float64")
     assert [(r["id"], r["status"]) for r in rep["clauses"] if r["status"] != "not implemented"] == \
         [("sampler.euler", "failed")]
+
+
+def test_golden_check_prints_the_failing_cases(goldens, tmp_path, capsys):
+    def off(v_y, v_null, w):
+        return v_y + 1.0
+
+    res = str(tmp_path / "res")
+    write_results(goldens, res, Target(name="off", bindings={"cfg.combine": off}), "float64")
+    capsys.readouterr()
+    assert main(["golden", "check", goldens, res, "--clause", "cfg.combine"]) == 1
+    out = capsys.readouterr().out
+    failed = out.split("FAILED ", 1)[1]
+    assert out.splitlines()[0].startswith("genspec ") and failed.startswith("cfg.combine"), out
+    assert re.search(r"case \S+ of \S+\.json: ", failed) and "\n  expected: 'out': " in failed, out
+    assert "\n  got: 'out': " in failed and "reproduce: genspec golden check" in failed, out
 
 
 def test_accelerated_passes_and_unbound_clauses_are_not_implemented(goldens, tmp_path):

@@ -63,8 +63,7 @@ def check_command(a) -> int:
         _write(a.report_json, json.dumps(rep, indent=2) + "\n")
     if a.junit:
         _write(a.junit, junit(rep))
-    lines = report.table(rep)
-    print("\n".join(lines if not a.quiet else lines[-1:]))
+    print("\n".join(report.terminal(rep, quiet=a.quiet)))  # the failing cases too: case, what, expected and got
     return 1 if rep["summary"]["failed"] else 0
 
 

@@ -165,6 +165,7 @@ def _check_clause(ctx, directory, cid, dtype, conv, outputs, path) -> dict:
                 continue
             inputs = {k: decode(v) for k, v in case["inputs"].items()}
             expected = decode(case["expected"])
+            got = None
             try:
                 got = _as_got(outputs[case["id"]], expected)
                 if chk.compare is not None:
@@ -172,7 +173,9 @@ def _check_clause(ctx, directory, cid, dtype, conv, outputs, path) -> dict:
                 else:
                     ctx.assert_close(cid, got, expected)
             except (AssertionError, GoldenError) as e:
-                failures.append(f"case {case['id']} of {stem}.json: {e}\n  input: {_show(inputs)}")
+                shown = _show({"out": got})[1:-1] if got is not None else repr(outputs[case["id"]])
+                failures.append(f"case {case['id']} of {stem}.json: {e}\n  input: {_show(inputs)}\n"
+                                f"  expected: {_show({'out': expected})[1:-1]}\n  got: {shown}")
     compared = len(outputs)  # the implementation's outputs stand for its calls (report.py: spec-only otherwise)
     if not failures:
         return {"check": name, "outcome": "passed", "message": "", "target_calls": compared}

@@ -294,17 +294,7 @@ def pytest_sessionfinish(session, exitstatus):
 def _print_results(config, st) -> None:
     """genspec's own output: each failure, the table (unless --no-table), one summary line."""
     rep = st.report
-    lines = report.table(rep)
-    print(lines[0])  # the run's header: target, dtype, device, profile (and seed) before anything else
-    for r in rep["clauses"]:
-        for o in r["checks"]:
-            if o["outcome"] == "failed":
-                named = o["message"].startswith(r["id"])
-                print(f"FAILED {o['message'] if named else r['id'] + ' [' + o['check'] + ']: ' + o['message']}\n")
-    if config.option.genspec_no_table:
-        print(report.summary_line(rep))
-    else:
-        print("\n".join(lines[1:]))
+    print("\n".join(report.terminal(rep, quiet=config.option.genspec_no_table)))
     why = report.nothing_checked(rep)
     if why:
         print(f"genspec: error: {why}", file=sys.stderr)

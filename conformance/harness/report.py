@@ -140,6 +140,19 @@ def table(rep: dict) -> list[str]:
     return out
 
 
+def terminal(rep: dict, quiet: bool = False) -> list[str]:
+    """What a command prints: the run's header line, each failure (``FAILED ...`` with its message), then the table,
+    or with ``quiet`` the summary line only."""
+    lines = table(rep)
+    out = [lines[0]]
+    for r in rep["clauses"]:
+        for o in r["checks"]:
+            if o["outcome"] == "failed":
+                named = o["message"].startswith(r["id"])
+                out += [f"FAILED {o['message'] if named else r['id'] + ' [' + o['check'] + ']: ' + o['message']}", ""]
+    return out + ([summary_line(rep)] if quiet else lines[1:])
+
+
 def summary_line(rep: dict) -> str:
     s = rep["summary"]
     n_partial = sum(partial(r) for r in rep["clauses"])
