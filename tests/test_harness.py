@@ -487,3 +487,13 @@ def test_failures_print_after_the_header_and_junit_is_genspecs(tmp_path):
     assert root.tag == "testsuites" and root.get("name") == "genspec"
     bodies = [f.text or "" for f in root.iter("failure")]
     assert bodies and all("reproduce: genspec" in b and "def " not in b and ".py:" not in b for b in bodies), bodies
+
+
+def test_ci_prints_each_phase_duration():
+    text = (pathlib.Path(__file__).resolve().parents[1] / ".ci" / "run").read_text()
+    fn = re.search(r"^phase\(\) \{.*?^\}", text, re.S | re.M).group(0)
+    p = subprocess.run(["bash", "-c", f"{fn}\nphase ok true\nphase bad false || echo rc=$?"], capture_output=True,
+                       text=True, timeout=60)
+    assert p.stdout.splitlines() == ["ci: ok took 0 s", "ci: bad took 0 s (failed, exit 1)", "rc=1"], p.stdout
+    for cmd in ("ruff check .", "mypy", "genspec conform", "genspec matrix", "python -m pytest -q"):
+        assert re.search(rf"^phase \S+ {re.escape(cmd)}", text, re.M), cmd
