@@ -49,7 +49,10 @@ def test_a_hanging_target_fails_that_clause_only():
 
     t = Target(name="t", bindings={"gan.value": hang, "gan.optimal_discriminator": R.optimal_discriminator})
     res = check(t, ["gan.value", "gan.optimal_discriminator"], timeout=0.5, target_independent=False)
-    assert res["gan.value"].status == "failed" and "ran past 0.5s" in res["gan.value"].failures[0][1]
+    msg = res["gan.value"].failures[0][1]
+    assert res["gan.value"].status == "failed" and "ran past 0.5s" in msg
+    assert msg.count("ran past") == 1 and msg.count("reproduce:") == 1, msg   # said once, not again after it
+    assert re.search(r"reproduce: genspec conform .* --timeout 0\.5\n", msg), msg
     assert res["gan.optimal_discriminator"].status == "passed"
 
 

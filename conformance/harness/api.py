@@ -96,6 +96,6 @@ def failing(results: dict[str, ClauseResult]) -> set[str]:
 
 
 def _message(e: BaseException) -> str:
-    if isinstance(e, BaseExceptionGroup):
-        return "; ".join(_message(x) for x in e.exceptions)
+    if isinstance(e, BaseExceptionGroup):  # hypothesis' distinct failures: each message once (a hang recurs)
+        return "\n".join(dict.fromkeys(_message(x) for x in e.exceptions))
     return str(e) if isinstance(e, AssertionError) else f"{type(e).__name__}: {e}"

@@ -284,8 +284,9 @@ def numpy_side(inputs: dict) -> dict:
 
 def reproduction(ctx: Context, clause_id: str, profile: str) -> str:
     t = getattr(ctx, "target_spec", None) or (ctx.target.name if ctx.target else "reference")
+    timeout = getattr(ctx, "timeout", 20.0)
     return (f"genspec conform --target {t} --clause {clause_id} --dtype {ctx.run_dtype} "
-            f"--device {ctx.device} --profile {profile}")
+            f"--device {ctx.device} --profile {profile}" + (f" --timeout {timeout:g}" if timeout != 20.0 else ""))
 
 
 def _show(inputs: dict) -> str:
