@@ -208,7 +208,12 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"genspec: error: {message} (see {self.prog} --help)\n")
 
 
-def parser() -> argparse.ArgumentParser:
+LIGHT = ("conform", "list", "explain", "export")
+"""The commands whose parser needs none of the model stack, the matrix, the goldens or the benchmarks: ``main``
+builds them alone (and ``--version``), so those imports are not paid for."""
+
+
+def parser(full: bool = True) -> argparse.ArgumentParser:
     p = _Parser(prog="genspec", description="genspec: an executable specification of generative models")
     p.add_argument("--version", action="version", version=f"genspec spec {spec.SPEC_VERSION}")
     sub = p.add_subparsers(dest="cmd", metavar="COMMAND")
@@ -239,6 +244,8 @@ def parser() -> argparse.ArgumentParser:
     x.add_argument("path", nargs="?")
     x.add_argument("--schema", action="store_true")
     x.set_defaults(fn=_export)
+    if not full:
+        return p
     from accelerated.models import jobs  # `genspec train <job>`: accelerated/models/jobs.py
     jobs.add_parser(sub)
     from .matrix import add_parser as add_matrix  # genspec matrix: the library adapters (conformance/adapters/)
@@ -263,8 +270,10 @@ def main(argv=None) -> int:
     if "numpy" not in sys.modules:
         for v in BLAS_THREAD_VARS:
             os.environ.setdefault(v, os.environ.get("GENSPEC_BLAS_THREADS", "1"))
-    p = parser()
-    a = p.parse_args(argv)
+    args = sys.argv[1:] if argv is None else list(argv)
+    command = next((x for x in args if not x.startswith("-")), None)
+    p = parser(full=not (command in LIGHT or (command is None and args and "--version" in args)))
+    a = p.parse_args(args)
     if a.cmd is None:
         commands = next(x for x in p._actions if isinstance(x, argparse._SubParsersAction)).choices
         p.error(f"a command is required: one of {', '.join(commands)}")
