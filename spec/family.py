@@ -322,6 +322,12 @@ CLAUSES = [
                                  "it (atol: the dtype's smallest normal; c_noise(1) = 0 exactly). bfloat16 computed in "
                                  "float32 and rounded once (2^-9). The reference evaluates through h = hypot(σ, σ_d) "
                                  "(c_skip = (σ_d/h)², c_out = σ (σ_d/h), c_in = 1/h): no overflow of σ²"),
+        property_tolerance={"with the target's c_skip, c_out: D(x_σ, F_target) = x": tolerances(
+            float64=(0.0, 2e-14), float32=(0.0, 3e-6), bfloat16=(0.0, 1.3e-2),
+            why="D = c_skip x_σ + c_out F − x is a cancellation (|x| may be ≪ M = c_skip |x_σ| + c_out |F|): its "
+                "error is absolute in M, not relative to x. With c_skip, c_out each within the value tolerance r "
+                "(1e-14, 2e-6, 1e-2) and x_σ, F rounded to the run's dtype (unit roundoff u: 1.1e-16, 6e-8, 2^-9), "
+                "|D − x| ≤ (r + u + 3·2^-53)·M; the check divides by 1 + M, so atol = r + u rounded up")},
         singular="σ = 0 is outside the domain (c_noise = −∞; the limits are c_skip = 1, c_out = 0, c_in = 1/σ_d: D = "
                  "x_σ). σ → ∞: c_skip → 0, c_out → σ_d, F → x/σ_d. F is never singular as a target: det[[1, σ], [c_F, "
                  "d_F]] = −√(σ² + σ_d²)/σ_d ≠ 0 (unlike ε at a = 0 or x at b = 0).",

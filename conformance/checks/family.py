@@ -7,6 +7,7 @@ import numpy as np
 import sympy as sp
 from hypothesis import strategies as st
 
+import spec
 from reference import family as R
 from spec import family as SF
 from spec.schema import Tolerance
@@ -592,6 +593,7 @@ CHECKS = [
 
 # ---- EDM preconditioning (Karras et al. 2022; issue 11): F as a target on the path (a, b) = (1, σ) ---------------
 PRECOND, DENOISE = "family.edm_precond", "family.edm_denoise"
+PRECOND_D_IS_X = "with the target's c_skip, c_out: D(x_σ, F_target) = x"
 sg, sd = sp.symbols("sigma sigma_d", positive=True)
 _h = sp.sqrt(sg**2 + sd**2)
 C_SKIP, C_OUT, C_IN, C_NOISE = sd**2 / _h**2, sg * sd / _h, 1 / _h, sp.log(sg) / 4
@@ -652,12 +654,12 @@ _precond_cases = with_edges(inputs(PRECOND, sigma=derived(lambda v: _log_sigmas(
                             sigma=EDM_EDGES)
 
 
-def _magnitude_compare(clause, got, expected, m, ctx, what):
-    """|got − expected| / (1 + M) within the clause's tolerance: M bounds the terms that may cancel."""
+def _magnitude_compare(clause, got, expected, m, ctx, what, tol=None):
+    """|got − expected| / (1 + M) within the clause's tolerance (or `tol`): M bounds the terms that may cancel."""
     g, e = np.asarray(got, dtype=np.float64), np.asarray(expected, dtype=np.float64)
     if g.shape != e.shape:
         return ctx.assert_close(clause, g, e, what=what)
-    ctx.assert_close(clause, g / (1.0 + m), e / (1.0 + m), what=f"{what} / (1 + M)")
+    ctx.assert_close(clause, g / (1.0 + m), e / (1.0 + m), what=f"{what} / (1 + M)", tol=tol)
 
 
 def _precond_unit_identities(ctx, fn, inp):
@@ -700,8 +702,10 @@ def _denoises_the_edm_target(ctx, fn, inp):
         cs, co, _, _ = (np.asarray(v, dtype=np.float64).reshape(sig.shape)
                         for v in fn(sigma=inp["sigma"], sigma_data=inp["sigma_data"]))
         got = cs * r["x_sigma"] + co * r["F"]
-    # the inputs' rounding to the dtype reaches D as ≤ 1 ulp of M: within the clause's per-magnitude tolerance
-    _magnitude_compare(ctx.clause, got, inp["x"], m, ctx, "D(x_σ, F_target) vs x")
+    # the inputs' rounding to the dtype reaches D as ≤ 1 ulp of M: DENOISE's value tolerance is per unit of 1 + M;
+    # PRECOND's is relative to each scaling, so the property declares its own (absolute in M, spec/family.py)
+    tol = spec.get(PRECOND).tolerance_of(PRECOND_D_IS_X, ctx.dtype) if ctx.clause == PRECOND else None
+    _magnitude_compare(ctx.clause, got, inp["x"], m, ctx, "D(x_σ, F_target) vs x", tol=tol)
 
 
 def _denoise_compare(ctx, got, expected, inputs):
@@ -739,7 +743,7 @@ CHECKS += [
                                                  for v in _precond_symbolic(sigma, sigma_data)),
         properties=(Property("c_skip + (c_out/σ_d)² = 1, c_in² (σ² + σ_d²) = 1, e^{4 c_noise} = σ",
                              _precond_unit_identities),
-                    Property("with the target's c_skip, c_out: D(x_σ, F_target) = x", _denoises_the_edm_target,
+                    Property(PRECOND_D_IS_X, _denoises_the_edm_target,
                              cases=_x_sigma_cases(PRECOND))),
         example=lambda: {"sigma": np.array([0.002, 0.5, 80.0]), "sigma_data": 0.5},
     ),
