@@ -1,0 +1,170 @@
+"""Inputs that go where code breaks (issue 22): singular points, decision boundaries and zero vectors as declared data.
+
+Each blind spot gets a planted implementation (a realistic slip) that must fail its clause, and a textbook
+implementation of the same clause, written here from the statement and independently of reference/ and
+accelerated/, that must pass at float64, float32 and bfloat16. The controls show that it is the boundary draws
+(spec Clause.boundaries, drawn by conformance/harness/inputs.py) that catch the slips.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import spec
+from conformance.harness import api
+from conformance.harness import inputs as I
+from conformance.harness.target import Target
+
+DTYPES = ("float64", "float32", "bfloat16")
+
+
+def _run(clause, fn, backend="torch", dtype="float64", profile="ci"):
+    target = Target(name="planted", bindings={clause: fn}, backend=backend)
+    return api.check(target, [clause], dtype=dtype, profile=profile, target_independent=False,
+                     shrink=False)[clause]
+
+
+# ---- the shared mechanism ------------------------------------------------------------------------------------------
+def test_approach_reaches_the_point_in_every_dtype_and_never_lands_on_it():
+    for dtype, unit in I.UNIT.items():
+        near_one = I.approach(1.0, dtype, 0.0, 1.0)
+        assert 1.0 not in near_one and all(0.0 <= v < 1.0 for v in near_one)
+        assert min(1.0 - v for v in near_one) <= 2 * unit             # within one or two ulps of the dtype
+        assert np.array_equal(I.round_to(np.array(near_one), dtype), near_one)   # representable: the target sees it
+        near_zero = I.approach(0.0, dtype, 0.0, 1.0)
+        assert min(near_zero) <= 1.01e-15 and max(near_zero) >= 0.99e-3 and 0.0 not in near_zero
+    assert I.approach(2.0, "float64", exact=True)[0] == 2.0
+    assert {round(math.log10(abs(v - 2.0) / 2.0)) for v in I.approach(2.0, "float64") if abs(v - 2.0) > 1e-14} \
+        == {-12, -9, -6, -3}
+
+
+def test_round_to_bfloat16_is_torchs():
+    x = np.random.default_rng(0).standard_normal(2000) * 10.0 ** np.random.default_rng(1).uniform(-30, 30, 2000)
+    assert np.array_equal(I.round_to(x, "bfloat16"), torch.from_numpy(x).to(torch.bfloat16).double().numpy())
+
+
+def test_family_boundaries_are_the_singular_table():
+    """The declared points (spec/family.py) are the 16 singular (path, schedule, target, t) the checks test exactly
+    (stated independently in conformance/checks/family.py before they were data): nothing lost, nothing added."""
+    independent = {("rf", "none", "epsilon", 1.0), ("vp", "cosine", "epsilon", 1.0), ("rf", "none", "x", 0.0),
+                   ("vp", "linear", "x", 0.0), ("vp", "cosine", "x", 0.0), ("rf", "none", "score", 1.0),
+                   ("vp", "cosine", "score", 1.0), ("rf", "none", "score", 0.0), ("vp", "linear", "score", 0.0),
+                   ("vp", "cosine", "score", 0.0), ("vp", "linear", "velocity", 0.0),
+                   ("vp", "cosine", "velocity", 0.0), ("vp", "trig", "epsilon", 1.0), ("vp", "trig", "x", 0.0),
+                   ("vp", "trig", "score", 1.0), ("vp", "trig", "score", 0.0)}
+    from spec.family import PATHS, SCHEDULES, TARGETS
+    declared = {(p, s, g, t) for p in PATHS for s in SCHEDULES[p] for g in TARGETS
+                for t in I.boundary_points("family.recover", "t", {"path": p, "schedule": s, "target": g})}
+    assert declared == independent
+    from conformance.checks.family import SINGULAR
+    assert set(SINGULAR) == independent
+
+
+def test_every_boundary_names_an_input_and_gives_a_reason():
+    n = 0
+    for c in spec.CLAUSES.values():
+        names = {s.name for s in c.inputs}
+        for b in c.boundaries:
+            assert b.symbol in names and len(b.why) > 20, (c.id, b)
+            n += 1
+    assert n >= 10
+
+
+# ---- family.recover and family.convert near their singular t ------------------------------------------------------
+BMIN, BMAX, COS_S, SMIN, SMAX = 0.1, 20.0, 0.008, 0.01, 50.0
+
+
+def _ab(t, path, schedule, expm1=True):
+    """(a, b, a', b') from the schedules' definitions, in cancellation-free forms (or b = √(1 − a²): the slip)."""
+    one = torch.ones_like(t)
+    if path == "rf":
+        return 1 - t, t, -one, one
+    if path == "ve":
+        b = SMIN * (SMAX / SMIN) ** t
+        return one, b, 0 * t, b * math.log(SMAX / SMIN)
+    if schedule == "linear":
+        log_ab = -(0.5 * t * t * (BMAX - BMIN) + t * BMIN)
+        a = torch.exp(0.5 * log_ab)
+        b = torch.sqrt(-torch.expm1(log_ab)) if expm1 else torch.sqrt(1 - a * a)
+        da = -0.5 * a * (BMIN + t * (BMAX - BMIN))
+    elif schedule == "cosine":
+        k = math.pi / (2 * (1 + COS_S))
+        c0 = math.cos(k * COS_S)
+        a = torch.sin(k * (1 - t)) / c0                              # cos θ = sin(π/2 − θ): exact near t = 1
+        b = torch.sqrt(torch.sin(k * (t + 2 * COS_S)) * torch.sin(k * t)) / c0 if expm1 else torch.sqrt(1 - a * a)
+        da = -k * torch.cos(k * (1 - t)) / c0
+    else:                                                            # trig
+        a = torch.sin(math.pi / 2 * (1 - t))
+        b = torch.sin(math.pi / 2 * t) if expm1 else torch.sqrt(1 - a * a)
+        return a, b, -math.pi / 2 * b, math.pi / 2 * a
+    return a, b, da, -a * da / b
+
+
+def _rows(t, path, target, schedule, expm1=True):
+    a, b, da, db = _ab(t, path, schedule, expm1)
+    c, d = {"velocity": (da, db), "epsilon": (0 * t, 0 * t + 1), "x": (0 * t + 1, 0 * t), "v": (-b, a),
+            "score": (0 * t, -1 / b)}[target]
+    if not (torch.isfinite(c).all() and torch.isfinite(d).all()):
+        raise ValueError(f"{target} on {path}-{schedule}: infinite coefficient at t = {t}")
+    return a, b, c, d
+
+
+def _textbook_inverse(clamp=None, expm1=True):
+    def solve(x_t, y, t, path, target, schedule):
+        work = torch.float32 if x_t.dtype == torch.bfloat16 else x_t.dtype
+        x_t, y, t = x_t.to(work), y.to(work), torch.as_tensor(t).to(work)
+        t = t.reshape(t.shape + (1,) * (x_t.ndim - t.ndim))
+        sched = schedule or {"rf": "none", "vp": "linear", "ve": "geometric"}[path]
+        a, b, c, d = _rows(t, path, target, sched, expm1)
+        det = a * d - b * c
+        if (det == 0).any():
+            raise ValueError(f"det = 0: {target} on {path}-{sched}")
+        if clamp is not None:                                        # the slip: a divisor kept away from 0
+            det = torch.sign(det) * det.abs().clamp_min(clamp)
+        return (d * x_t - b * y) / det, (a * y - c * x_t) / det, (t, path, sched, work)
+
+    def recover(x_t, y, t, path="rf", target="velocity", schedule=None):
+        xh, zh, _ = solve(x_t, y, t, path, target, schedule)
+        return xh.to(x_t.dtype), zh.to(x_t.dtype)
+
+    def convert(x_t, y, t, from_target, to_target, path="rf", schedule=None):
+        if from_target == to_target:
+            return y.clone()
+        xh, zh, (tt, p, s, _) = solve(x_t, y, t, path, from_target, schedule)
+        _, _, c, d = _rows(tt, p, to_target, s, expm1)
+        return (c * xh + d * zh).to(x_t.dtype)
+
+    return {"family.recover": recover, "family.convert": convert}
+
+
+INVERSE = ("family.recover", "family.convert")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("clause", INVERSE)
+def test_textbook_inverse_passes_near_the_singular_points(clause, dtype):
+    r = _run(clause, _textbook_inverse()[clause], dtype=dtype)
+    assert r.status == "passed", r.failures
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("clause", INVERSE)
+def test_a_divisor_clamped_at_5e_3_fails(clause, dtype):
+    r = _run(clause, _textbook_inverse(clamp=5e-3)[clause], dtype=dtype)
+    assert r.status == "failed", f"{clause}: det clamped to |det| ≥ 5e-3 was not detected at {dtype}"
+
+
+@pytest.mark.parametrize("clause", INVERSE)
+def test_b_without_expm1_fails(clause):
+    r = _run(clause, _textbook_inverse(expm1=False)[clause])
+    assert r.status == "failed", f"{clause}: b = √(1 − a²) was not detected"
+
+
+@pytest.mark.parametrize("clause", INVERSE)
+def test_without_the_boundary_draws_the_clamp_passes(clause, monkeypatch):
+    """The control: with no declared points to approach, the clamped divisor passes (t stays in [0.01, 0.99])."""
+    monkeypatch.setattr(I, "boundary_points", lambda *a, **k: ())
+    assert _run(clause, _textbook_inverse(clamp=5e-3)[clause]).status == "passed"
