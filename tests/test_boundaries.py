@@ -168,3 +168,72 @@ def test_without_the_boundary_draws_the_clamp_passes(clause, monkeypatch):
     """The control: with no declared points to approach, the clamped divisor passes (t stays in [0.01, 0.99])."""
     monkeypatch.setattr(I, "boundary_points", lambda *a, **k: ())
     assert _run(clause, _textbook_inverse(clamp=5e-3)[clause]).status == "passed"
+
+
+# ---- vq.quantize: near-ties far from the origin, tiny z, the tie rule -----------------------------------------------
+def _work(z, codebook):
+    """float32 for bfloat16 inputs (the clause's declared work precision: bfloat16 is exact in float32)."""
+    work = torch.float32 if z.dtype == torch.bfloat16 else z.dtype
+    return z.to(work), codebook.to(work)
+
+
+def quantize_textbook(z, codebook):
+    z, e = _work(z, codebook)
+    return ((z[:, None, :] - e[None, :, :]) ** 2).sum(-1).argmin(dim=1)     # argmin: the first minimum
+
+
+def quantize_expanded_float32(z, codebook):
+    """‖z‖² − 2 z·e + ‖e‖² in float32: the usual fast form (torch.cdist's 'use_mm', faiss)."""
+    z, e = z.float(), codebook.float()
+    return ((z * z).sum(1, keepdim=True) - 2 * z @ e.T + (e * e).sum(1)).argmin(dim=1)
+
+
+def quantize_clamped_norm(z, codebook):
+    """z normalised with a clamped norm and scaled back, F.normalize(z, eps=1e-6)·‖z‖: z itself for ‖z‖ ≥ 1e-6,
+    shrunk below (the direct distances after that)."""
+    z, e = _work(z, codebook)
+    z = torch.nn.functional.normalize(z, dim=1, eps=1e-6) * z.norm(dim=1, keepdim=True)
+    return ((z[:, None, :] - e[None, :, :]) ** 2).sum(-1).argmin(dim=1)
+
+
+def quantize_ties_last(z, codebook):
+    """Ties to the highest index (argmin over the reversed codebook): the clause's rule broken the other way."""
+    d = ((_work(z, codebook)[0][:, None, :] - _work(z, codebook)[1][None]) ** 2).sum(-1)
+    return d.shape[1] - 1 - d.flip(1).argmin(dim=1)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_textbook_quantize_passes(dtype):
+    r = _run("vq.quantize", quantize_textbook, dtype=dtype)
+    assert r.status == "passed", r.failures
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_float32_expanded_distances_fail_near_ties(dtype):
+    r = _run("vq.quantize", quantize_expanded_float32, dtype=dtype)
+    assert r.status == "failed", f"float32 ‖z‖² − 2z·e + ‖e‖² was not detected at {dtype}"
+    assert any("near-ties" in check for check, _ in r.failures), r.failures
+
+
+def test_clamped_norm_fails_at_tiny_z():
+    """At float64 (at float32 the shrunk 2z·e ≲ 2e-7 is within the declared rounding of the distances: accepted)."""
+    r = _run("vq.quantize", quantize_clamped_norm)
+    assert r.status == "failed", "z/max(‖z‖, 1e-6) was not detected"
+    assert [check for check, _ in r.failures] == ["property:near-ties far from the origin and tiny z: the nearest "
+                                                  "entry"], r.failures
+
+
+def test_ties_broken_the_other_way_fail_quantize():
+    r = _run("vq.quantize", quantize_ties_last)
+    assert r.status == "failed" and any("lowest index" in check for check, _ in r.failures), r.failures
+
+
+@pytest.mark.parametrize("planted", [quantize_expanded_float32, quantize_clamped_norm], ids=["expanded", "clamped"])
+def test_without_the_near_ties_these_quantizers_pass(planted, monkeypatch):
+    """The control: with the near-tie and tiny-z draws removed (the cases before issue 22), both slips pass."""
+    import conformance.checks.vq as vq
+    monkeypatch.setattr(vq, "_near_tie_cases", lambda: vq._quantize_cases())
+    monkeypatch.setattr(vq, "tie_gaps", lambda: ())
+    monkeypatch.setattr(vq, "TINY_NORMS", ())
+    r = _run("vq.quantize", planted)
+    assert r.status == "passed", r.failures

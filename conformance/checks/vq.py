@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from spec.schema import Tolerance
 
 from ..harness.declare import ClauseChecks, Proof, Property
-from ..harness.inputs import inputs
+from ..harness.inputs import TINY_NORMS, inputs, near_tie_codebook, tie_gaps, tiny_vectors
 
 # ---- derivations (sympy): sg[·] is a symbol frozen at the value of its argument ---------------------------
 z_, e_, g_, beta_, zq_, c_ = sp.symbols("z e g beta z_q c", real=True)
@@ -78,7 +78,28 @@ def _chain_rule_normalised():
 
 # ---- strategies ---------------------------------------------------------------------------------
 @st.composite
+def _near_tie_cases(draw):
+    """vq.quantize's declared boundaries (spec/vq.py): each row of z between two entries at nearly the same distance
+    (relative gaps 0, a few ulps of the run's dtype, 1e-15..1e-3: inputs.tie_gaps), z far from the origin (|z| up to
+    30, where ‖z‖² − 2z·e + ‖e‖² cancels) or tiny (norms 0, subnormal, 1e-20, 1e-7: inputs.TINY_NORMS)."""
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    n, D = draw(st.integers(1, 6)), draw(st.integers(1, 4))
+    centre = draw(st.sampled_from([0.0, 1.0, 10.0, 30.0]))
+    if centre == 0.0:
+        z = tiny_vectors((n, D), seed)
+    else:
+        z = rng.standard_normal((n, D))
+        z *= centre / np.linalg.norm(z, axis=1, keepdims=True)
+    gaps = draw(st.lists(st.sampled_from(tie_gaps()), min_size=n, max_size=n))
+    radius = draw(st.sampled_from([0.5, 1.0, 2.0]))
+    return {"z": z, "codebook": near_tie_codebook(rng, z, gaps, radius, extra=draw(st.integers(0, 3)))}
+
+
+@st.composite
 def _quantize_cases(draw):
+    if draw(st.integers(0, 2)) == 0:
+        return draw(_near_tie_cases())
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     n, K, D = draw(st.integers(1, 8)), draw(st.integers(1, 6)), draw(st.integers(1, 4))
     cb = rng.standard_normal((K, D))
@@ -115,7 +136,9 @@ def _guidance_cases():
 
 # ---- compare and properties -----------------------------------------------------------------------------
 def _distance_compare(ctx, got, expected, inp):
-    """The target's index must be an entry at the minimum distance (within the tolerance): ties by rounding pass."""
+    """The target's index must be an entry at the minimum distance within the tolerance: at a near-tie either entry
+    passes only if its distance is within rtol·d² + atol of the minimum (the rounding of the squared distances in the
+    dtype); beyond that margin the farther entry fails."""
     cid = "vq.quantize"
     got = np.asarray(got)
     ctx.require(cid, got.shape == expected.shape and got.dtype.kind in "iu",
@@ -124,7 +147,24 @@ def _distance_compare(ctx, got, expected, inp):
     ctx.require(cid, bool(np.all((got >= 0) & (got < K))), f"indices in [0, {K}), got {got}")
     d2 = ((inp["z"][:, None, :] - inp["codebook"][None]) ** 2).sum(axis=2)
     rows = np.arange(len(got))
-    ctx.assert_close(cid, d2[rows, got], d2[rows, expected], what="‖z − e_k‖² of the chosen entry vs the minimum")
+    ctx.assert_close(cid, d2[rows, got], d2[rows, expected],
+                     what="‖z − e_k‖² of the chosen entry vs the minimum (a near-tie: either entry within this margin)")
+
+
+def _near_tie_sweep(ctx, fn, inp):
+    """Every declared boundary of vq.quantize, deterministically: z at norms 0, subnormal, 1e-20, 1e-7 (TINY_NORMS)
+    and at 1, 10, 30 from the origin, between two entries whose squared distances differ by each relative gap of
+    inputs.tie_gaps (0, a few ulps of the run's dtype, 1e-15..1e-3), D = 1 and 3; compared as the value check does."""
+    from reference.vq import quantize
+    rng = np.random.default_rng(22)
+    for centre in (*TINY_NORMS, 1.0, 10.0, 30.0, 50.0):
+        for D in (1, 3, 8):
+            n = 4 if centre >= 10.0 else 1                  # rows ≥ 10 apart do not reach each other's entries
+            z = rng.standard_normal((n, D))
+            z *= centre / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-300)
+            for gap in tie_gaps():
+                case = ctx.round({"z": z, "codebook": near_tie_codebook(rng, z, [gap] * n, 1.0, extra=2)})
+                _distance_compare(ctx, fn(**case), quantize(**case), case)
 
 
 def _ties_lowest(ctx, fn, inp):
@@ -302,7 +342,9 @@ CHECKS = [
         clause="vq.quantize",
         cases=_quantize_cases(),
         compare=_distance_compare,
-        properties=(Property("exact ties go to the lowest index", _ties_lowest),),
+        properties=(Property("exact ties go to the lowest index", _ties_lowest),
+                    Property("near-ties far from the origin and tiny z: the nearest entry", _near_tie_sweep,
+                             cases=st.just({}))),
         example=lambda: {"z": np.array([[0.1, 0.0], [0.9, 1.0]]), "codebook": np.array([[0.0, 0.0], [1.0, 1.0]])},
     ),
     ClauseChecks(

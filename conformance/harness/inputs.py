@@ -205,7 +205,7 @@ def _reals(d: Domain, shape: tuple[int, ...], table: tuple[float, ...]):
 # 5e-3, b = √(1 − a²) written without expm1, a float32 softmax deciding p_j ≥ α max p, an expanded ‖z‖² − 2z·e + ‖e‖²
 # deciding a near-tie. The clause declares those points (spec/schema.py Boundary); these draw at and near them in the
 # dtype the target is run in (``drawing_in``, set by the run context around each check's draws).
-NEAR = (1e-15, 1e-12, 1e-9, 1e-6, 1e-3)
+NEAR = (1e-15, 1e-12, 1e-9, 1e-6, 1e-5, 1e-4, 1e-3)
 """relative distances from a boundary point (absolute at 0), each on both sides where the domain allows."""
 
 ULPS = (1, 2, 4)
@@ -336,3 +336,28 @@ def tiny_vectors(shape: tuple[int, ...], seed: int) -> np.ndarray:
     norms = np.array([TINY_NORMS[i % len(TINY_NORMS)] for i in range(shape[0])])
     with np.errstate(under="ignore"):
         return v * norms.reshape((-1,) + (1,) * (len(shape) - 1))
+
+
+def tie_gaps(dtype: str | None = None) -> tuple[float, ...]:
+    """Relative gaps between the two scores of a constructed near-tie: 0 (an exact tie, the clause's rule decides),
+    :data:`ULPS` units of the run's dtype, and :data:`NEAR`."""
+    unit = UNIT[dtype or drawing_dtype()]
+    return (0.0, *(k * unit for k in ULPS), *NEAR)
+
+
+def near_tie_codebook(rng: np.random.Generator, z: np.ndarray, gaps, radius: float, extra: int = 1) -> np.ndarray:
+    """A codebook (K, D) for the rows of ``z`` (n, D): for row i two entries at distances ``radius`` and
+    ``radius·√(1 + gaps[i])`` from z_i (a near-tie of the squared distances at relative gap gaps[i], in a random
+    order), and ``extra`` entries ≥ 4·radius away from every z_i, all shuffled."""
+    n, D = z.shape
+    def unit(k):
+        v = rng.standard_normal((k, D))
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+    pairs = []
+    for i in range(n):
+        a = z[i] + radius * unit(1)[0]
+        b = z[i] + radius * math.sqrt(1.0 + gaps[i]) * unit(1)[0]
+        pairs += [a, b] if rng.integers(2) else [b, a]
+    far = z[rng.integers(0, n, extra)] + radius * (4.0 + rng.uniform(0, 4, (extra, 1))) * unit(extra)
+    cb = np.concatenate([np.array(pairs), far])
+    return cb[rng.permutation(len(cb))]
