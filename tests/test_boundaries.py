@@ -237,3 +237,34 @@ def test_without_the_near_ties_these_quantizers_pass(planted, monkeypatch):
     monkeypatch.setattr(vq, "TINY_NORMS", ())
     r = _run("vq.quantize", planted)
     assert r.status == "passed", r.failures
+
+
+# ---- ar.plausibility near its threshold ------------------------------------------------------------------------------
+def plausible_textbook(l_y, alpha):
+    """p = softmax(ℓ) in the input's dtype, V = p ≥ α max p (as both papers write it)."""
+    p = torch.softmax(l_y, dim=1)
+    return p >= alpha * p.amax(dim=1, keepdim=True)
+
+
+def plausible_float32(l_y, alpha):
+    """The same in float32 whatever the input's dtype (a mixed-precision sampler)."""
+    p = torch.softmax(l_y.float(), dim=1)
+    return p >= alpha * p.amax(dim=1, keepdim=True)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_textbook_plausibility_passes(dtype):
+    r = _run("ar.plausibility", plausible_textbook, dtype=dtype)
+    assert r.status == "passed", r.failures
+
+
+def test_float32_plausibility_softmax_fails():
+    r = _run("ar.plausibility", plausible_float32)
+    assert r.status == "failed", "a float32 softmax deciding p_j ≥ α max p was not detected at float64"
+
+
+def test_without_the_threshold_draws_the_float32_softmax_passes(monkeypatch):
+    import conformance.checks.vq as vq
+    monkeypatch.setattr(vq, "approach", lambda point, **kw: (point - 1.0,))      # a token far from the threshold
+    r = _run("ar.plausibility", plausible_float32)
+    assert r.status == "passed", r.failures
