@@ -268,3 +268,39 @@ def test_without_the_threshold_draws_the_float32_softmax_passes(monkeypatch):
     monkeypatch.setattr(vq, "approach", lambda point, **kw: (point - 1.0,))      # a token far from the threshold
     r = _run("ar.plausibility", plausible_float32)
     assert r.status == "passed", r.failures
+
+
+# ---- top-k ties: the rule the clause names ---------------------------------------------------------------------------
+def _sampling(lowest_first=True):
+    def sampling_probs(logits, temperature=1.0, top_k=0, top_k_ties="exactly_k"):
+        work = torch.float32 if logits.dtype == torch.bfloat16 else logits.dtype
+        lg = logits.to(work)
+        n, K = lg.shape
+        keep = torch.ones_like(lg, dtype=torch.bool)
+        if 0 < top_k < K:
+            idx = torch.arange(K, device=lg.device).expand(n, K)
+            key = idx if lowest_first else K - 1 - idx
+            order = torch.argsort(key, dim=1)                       # tie order, then a stable sort by the logit
+            ranked = order.gather(1, torch.argsort(-lg.gather(1, order), dim=1, stable=True))
+            keep = torch.zeros_like(keep).scatter(1, ranked[:, :top_k], True)
+        scaled = torch.where(keep, lg / temperature, torch.full_like(lg, -math.inf))
+        return torch.softmax(scaled, dim=1).to(logits.dtype)
+    return sampling_probs
+
+
+def _run_exactly_k(fn, dtype="float64"):
+    target = Target(name="planted", bindings={"ar.sampling_distribution": fn}, backend="torch",
+                    conventions={"ar.sampling_distribution": {"top_k_ties": "exactly_k"}})
+    return api.check(target, ["ar.sampling_distribution"], dtype=dtype, target_independent=False,
+                     shrink=False)["ar.sampling_distribution"]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_exactly_k_with_ties_by_the_lowest_index_passes(dtype):
+    r = _run_exactly_k(_sampling(lowest_first=True), dtype)
+    assert r.status == "passed", r.failures
+
+
+def test_exactly_k_with_ties_by_the_highest_index_fails():
+    r = _run_exactly_k(_sampling(lowest_first=False))
+    assert r.status == "failed", "top-k ties kept by the highest index were not detected"
