@@ -112,11 +112,10 @@ def boundary_cases(clause_id: str, base: dict) -> list[dict]:
                 scale = abs(p) or 1.0
                 near += [x for d in (1e-9, 1e-3) for x in (p - d * scale, p + d * scale) if dom.low <= x <= dom.high]
                 for x in near:
+                    e: np.ndarray | float = float(x)
                     if isinstance(v, np.ndarray):
                         e = v.astype(np.float64, copy=True)
                         e.flat[0] = x
-                    else:
-                        e = float(x)
                     out.append({**base, **params, b.symbol: e})
     return out
 

@@ -261,10 +261,10 @@ def _ulp_steps(point: float, k: int, dtype: str) -> float:
             sign, mag = sign ^ 0x8000, -mag
         return float(np.array([(sign | mag) << 16], np.uint32).view(np.float32)[0])
     ftype = np.float64 if dtype == "float64" else np.float32
-    p = ftype(point)
+    q = ftype(point)
     for _ in range(abs(k)):
-        p = np.nextafter(p, ftype(np.inf if k > 0 else -np.inf))
-    return float(p)
+        q = np.nextafter(q, ftype(np.inf if k > 0 else -np.inf))
+    return float(q)
 
 
 def approach(point: float, dtype: str | None = None, low: float = -math.inf, high: float = math.inf,
