@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 
 from .errors import GenspecError, SpecInputError, TargetError, UnknownClauseError
-from .schema import Clause, Convention, Domain, Provenance, Symbol, Tolerance, Tolerances, Variant, tolerances
+from .schema import Boundary, Clause, Convention, Domain, Provenance, Symbol, Tolerance, Tolerances, Variant, tolerances
 
 SPEC_VERSION = "0.1.0"
 
@@ -73,7 +73,7 @@ def json_schema() -> dict:
 
 
 __all__ = [
-    "SPEC_VERSION", "FAMILIES", "CLAUSES", "get", "module_of", "export", "json_schema",
+    "SPEC_VERSION", "FAMILIES", "CLAUSES", "get", "module_of", "export", "json_schema", "Boundary",
     "Clause", "Convention", "Domain", "Provenance", "Symbol", "Tolerance", "Tolerances", "Variant", "tolerances",
     "GenspecError", "SpecInputError", "TargetError", "UnknownClauseError",
 ]

@@ -6,7 +6,7 @@ The tables (names, named schedules and their parameters) live here: both backend
 """
 from .errors import SpecInputError
 from .schedule import EDM
-from .schema import Clause, Convention, Domain, Provenance, Symbol, Variant, tolerances
+from .schema import Boundary, Clause, Convention, Domain, Provenance, Symbol, Variant, tolerances
 
 P = Provenance
 
@@ -91,6 +91,34 @@ _SINGULAR_DET = (
     "SpecInputError naming the clause, the argument 't' and the singular t; it never returns a limit (the limit does "
     "not exist: the lost component of (x, z) is unobservable).")
 
+_A_ZERO = ({"path": ("rf",)}, {"path": ("vp",), "schedule": ("cosine", "trig")})   # a(1) = 0
+_B_ZERO = ({"path": ("rf", "vp")},)                                               # b(0) = 0
+_B_PRIME_INF = ({"path": ("vp",), "schedule": ("linear", "cosine")},)              # b ~ √t: b'(0) = ∞
+
+
+def _when(conditions, param, targets):
+    return tuple({**c, param: targets} for c in conditions)
+
+
+def _infinite_boundaries(param):
+    """t where a coefficient of `param`'s row is infinite: velocity on vp-linear/cosine and score where b = 0."""
+    return (Boundary(symbol="t", kind="singular", at=(0.0,), exactly="raises",
+                     when=_when(_B_PRIME_INF, param, ("velocity",)),
+                     why="b ~ √t on vp-linear and vp-cosine: the velocity row's b'(t) = −a a'/b → ∞ as t → 0"),
+            Boundary(symbol="t", kind="singular", at=(0.0,), exactly="raises", when=_when(_B_ZERO, param, ("score",)),
+                     why="b(0) = 0 on rf and vp: the score row's d = −1/b → ∞ as t → 0"))
+
+
+def _det_boundaries(param):
+    """The points of _SINGULAR_DET as data: det M = 0 or a coefficient of `param`'s row infinite."""
+    return (Boundary(symbol="t", kind="singular", at=(1.0,), exactly="raises",
+                     when=_when(_A_ZERO, param, ("epsilon", "score")),
+                     why="a(1) = 0 on rf, vp-cosine and vp-trig: det = a (epsilon), −a/b (score) vanishes"),
+            Boundary(symbol="t", kind="singular", at=(0.0,), exactly="raises", when=_when(_B_ZERO, param, ("x",)),
+                     why="b(0) = 0 on rf and vp: det = −b (x) vanishes"),
+            *_infinite_boundaries(param))
+
+
 CLAUSES = [
     Clause(
         id="family.affine",
@@ -114,6 +142,7 @@ CLAUSES = [
         singular=("velocity on vp-linear and vp-cosine at t = 0 (b'(0) = ∞, b ~ √t; vp-trig has b'(0) = π/2) and "
                   "score where b(t) = 0 (rf, vp at t = 0) raise SpecInputError "
                   "naming family.affine and t. Everything else is finite on [0, 1]."),
+        boundaries=_infinite_boundaries("target"),
         notes=("03's rows are (path, target) pairs: 'Rectified Flow' = (rf, velocity), 'VP (DDPM)' = (vp, epsilon), "
                "'VE (Score SDE)' = (ve, epsilon); x- and v-prediction are targets on any path. 03 writes √α(t) for "
                "what is ᾱ(t), the cumulative product (Ho et al.'s ᾱ_t), not the per-step α_t. ⚠ The table's "
@@ -259,6 +288,7 @@ CLAUSES = [
                                  "(2-norm). The comparison (checks/family.py) scales atol by κ(M)·max(|x_t|, "
                                  "|y|); rtol and atol here are per unit of that scale: a few eps of the dtype"),
         singular=_SINGULAR_DET,
+        boundaries=_det_boundaries("target"),
     ),
     Clause(
         id="family.convert",
@@ -284,10 +314,11 @@ CLAUSES = [
                              why="(c_B, d_B) M_A⁻¹: the error is ≲ κ(M_A)·‖(c_B, d_B)‖·eps·max(|x_t|, |y|). The "
                                  "comparison (conformance/checks/family.py) scales atol by κ(M_A)·(1 + ‖(c_B, "
                                  "d_B)‖)·max(|x_t|, |y|). Round trip A→B→A: |error| ≤ "
-                                 "16·eps·κ(M_A)·κ(M_B)·(1+‖row_A‖)(1+‖row_B‖)·max(|x_t|, |y|), tested with t kept ≥ "
-                                 "0.01 away from every singular t"),
+                                 "16·eps·κ(M_A)·κ(M_B)·(1+‖row_A‖)(1+‖row_B‖)·max(|x_t|, |y|), tested on t in [0.01, "
+                                 "0.99] and near every singular t (boundaries: 1e-15..1e-3 and a few ulps away)"),
         singular=_SINGULAR_DET + " Exception: from_target = to_target returns y unchanged at every t (the identity "
                                   "needs no inversion).",
+        boundaries=_det_boundaries("from_target") + _infinite_boundaries("to_target"),
         notes="Equivalent to recover followed by affine_target on (x̂, ẑ). The accelerated version folds "
               "(c_B, d_B) M_A⁻¹ into two coefficients (one pass over the data).",
     ),
@@ -322,6 +353,12 @@ CLAUSES = [
                                  "it (atol: the dtype's smallest normal; c_noise(1) = 0 exactly). bfloat16 computed in "
                                  "float32 and rounded once (2^-9). The reference evaluates through h = hypot(σ, σ_d) "
                                  "(c_skip = (σ_d/h)², c_out = σ (σ_d/h), c_in = 1/h): no overflow of σ²"),
+        property_tolerance={"with the target's c_skip, c_out: D(x_σ, F_target) = x": tolerances(
+            float64=(0.0, 2e-14), float32=(0.0, 3e-6), bfloat16=(0.0, 1.3e-2),
+            why="D = c_skip x_σ + c_out F − x is a cancellation (|x| may be ≪ M = c_skip |x_σ| + c_out |F|): its "
+                "error is absolute in M, not relative to x. With c_skip, c_out each within the value tolerance r "
+                "(1e-14, 2e-6, 1e-2) and x_σ, F rounded to the run's dtype (unit roundoff u: 1.1e-16, 6e-8, 2^-9), "
+                "|D − x| ≤ (r + u + 3·2^-53)·M; the check divides by 1 + M, so atol = r + u rounded up")},
         singular="σ = 0 is outside the domain (c_noise = −∞; the limits are c_skip = 1, c_out = 0, c_in = 1/σ_d: D = "
                  "x_σ). σ → ∞: c_skip → 0, c_out → σ_d, F → x/σ_d. F is never singular as a target: det[[1, σ], [c_F, "
                  "d_F]] = −√(σ² + σ_d²)/σ_d ≠ 0 (unlike ε at a = 0 or x at b = 0).",

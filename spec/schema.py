@@ -223,6 +223,32 @@ class Law(_Frozen):
         return {getattr(k, "name", k): e for k, e in v.items()}
 
 
+class Boundary(_Frozen):
+    """A place where the clause's quantity is undefined, divides by something vanishing, or changes its decision: the
+    data the harness draws at and near (conformance/harness/inputs.py, ``near``), next to the ``singular`` prose.
+
+    ``kind``: ``singular`` (a value of ``symbol`` where a determinant, a coefficient or a divisor vanishes or blows
+    up; ``at`` lists the values), ``tie`` (two candidates of an argmin/argmax/top-k at the same score; the rule that
+    breaks it is ``rule``), ``threshold`` (a comparison such as p_j ≥ α max p flips: values within rounding of it are
+    drawn), ``zero`` (the zero vector and tiny norms of ``symbol``: 0, subnormal, 1e-7, ...).
+    ``exactly``: what the clause prescribes at the point itself: ``raises`` (SpecInputError), ``limit`` (the limit's
+    value), ``rule`` (the tie rule decides), ``defined`` (the formula holds as written)."""
+
+    symbol: str = Field(description="the input symbol the point lies in")
+    kind: Literal["singular", "tie", "threshold", "zero"]
+    at: tuple[float, ...] = Field(default=(), description="singular: the values of the symbol")
+    when: tuple[dict[str, tuple[str, ...]], ...] = Field(
+        default=(), description="the parameter values where it applies, any of these (each: every named parameter "
+                                "takes one of its listed values); empty: always")
+    exactly: Literal["raises", "limit", "rule", "defined"] = "defined"
+    rule: str = Field(default="", description="tie: which candidate wins (e.g. 'the lowest index')")
+    why: str = Field(min_length=10, description="what vanishes or flips there")
+
+    def applies(self, params: dict) -> bool:
+        """Whether the boundary exists for these parameter values (``when``)."""
+        return not self.when or any(all(params.get(k) in v for k, v in w.items()) for w in self.when)
+
+
 class Clause(_Frozen):
     id: str
     title: str
@@ -244,6 +270,9 @@ class Clause(_Frozen):
                     "conformance/<family>.py, each with its reason; a property not listed uses `tolerance`. "
                     "Zeros claim exactness: only where an implementation written as the statement reads achieves it")
     singular: str = Field(default="", description="what the clause prescribes at its singular points")
+    boundaries: tuple[Boundary, ...] = Field(
+        default=(), description="the singular points, ties, thresholds and zero vectors of `singular` as data: the "
+                                "harness draws at and near each (conformance/harness/inputs.py)")
     notes: str = ""
     velocity_slots: tuple[tuple[str, str], ...] | None = Field(
         default=None,
@@ -293,6 +322,14 @@ class Clause(_Frozen):
             if e is not None and not E.names(e) <= allowed:
                 raise ValueError(f"clause {self.id}: {what} reads {sorted(E.names(e) - allowed)}, not among its "
                                  f"inputs {sorted(names)}")
+        for bd in self.boundaries:
+            params = {s.name: s for s in self.inputs}
+            if bd.symbol not in names or not all(k in params for w in bd.when for k in w):
+                raise ValueError(f"clause {self.id}: boundary on {bd.symbol!r} (when {bd.when}) names a symbol that is "
+                                 f"not among its inputs {sorted(names)}")
+            if (bd.kind == "singular") != bool(bd.at) or (bd.kind == "tie") != bool(bd.rule):
+                raise ValueError(f"clause {self.id}: a singular boundary lists its points (at), a tie its rule; "
+                                 f"got {bd.kind} with at={bd.at}, rule={bd.rule!r}")
         if any(not set(law.at) <= names for law in self.laws):
             raise ValueError(f"clause {self.id}: a law replaces an argument that is not among its inputs")
         return self

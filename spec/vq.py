@@ -8,7 +8,7 @@ is replaced by its nearest codebook entry e_k (vq.quantize); the decoder sees z_
 (vq.straight_through); the codebook and the encoder are trained by vq.loss. Tokens are integer arrays, never rounded.
 """
 from .cfg import FORM as CFG_FORM
-from .schema import Clause, Convention, Domain, Provenance, Symbol, Variant, tolerances
+from .schema import Boundary, Clause, Convention, Domain, Provenance, Symbol, Variant, tolerances
 
 ALSO_PREFIXES = ("ar",)
 
@@ -82,6 +82,13 @@ CLAUSES = [
         tolerance=_DIST_TOL,
         singular="Ties (two entries at the same distance, e.g. a repeated entry) go to the lowest index. An empty "
                  "codebook, or z and codebook of different widths D, raise SpecInputError.",
+        boundaries=(
+            Boundary(symbol="z", kind="tie", exactly="rule", rule="the lowest index",
+                     why="two entries at (nearly) the same distance from z: the argmin flips between them; far from "
+                         "the origin ‖z‖² − 2z·e + ‖e‖² cancels and picks the farther one"),
+            Boundary(symbol="z", kind="zero", exactly="defined",
+                     why="z = 0 and ‖z‖ ≪ 1 (subnormal, 1e-20, 1e-7): the nearest entry is decided by ‖e‖² − 2z·e, "
+                         "which a z normalised with a clamped norm (z/max(‖z‖, ε)) scales wrongly")),
         notes="Computed as the direct Σ_d (z_d − e_kd)² (the expanded ‖z‖² − 2z·e + ‖e‖² cancels catastrophically "
               "for nearby vectors and may flip near-ties). The suite accepts any index whose distance is the "
               "minimum within the tolerance, and checks the lowest-index rule on exact ties.",
@@ -197,6 +204,11 @@ CLAUSES = [
                                  "(float32 3e-6); bfloat16 computes in float32 and rounds once (2^-9 relative)"),
         singular="τ ≤ 0 raises SpecInputError (τ ∈ [10^-3, 10^3]); temperature and top-k commute (top-k of ℓ/τ is "
                  "top-k of ℓ for τ > 0). Truncated tokens get p = 0 exactly.",
+        boundaries=(
+            Boundary(symbol="logits", kind="tie", exactly="rule",
+                     rule="the top_k_ties convention: keep_ties keeps every logit equal to the k-th largest, "
+                          "exactly_k the k largest with ties by the lowest index",
+                     why="logits equal to (or within rounding of) the k-th largest: top-k's cut falls between them"),),
         notes="Drawing the token from p is ar.sampling's inverse CDF with u ~ U[0, 1).",
     ),
     Clause(
@@ -244,6 +256,10 @@ CLAUSES = [
             why="the output is boolean: the check accepts a disagreement only for a token whose margin "
                 "ℓ_j − max ℓ − log α lies within atol + rtol·(|ℓ_j| + |max ℓ|) of 0, the rounding of the gap or of "
                 "p_j/p_max = exp(ℓ_j − max ℓ) computed by a softmax (a few ulps; bfloat16: 2^-8 relative)"),
+        boundaries=(
+            Boundary(symbol="l_y", kind="threshold", exactly="defined",
+                     why="ℓ_j = max ℓ + log α (p_j = α max p): membership of V flips; a token within rounding of it "
+                         "is accepted on either side, one beyond the margin must be on its side"),),
         singular="α = 0 keeps every token (log 0 = −∞); α = 1 keeps the most likely tokens (ties kept). The most "
                  "likely token is always in V, so no row is empty. α ∉ [0, 1] raises SpecInputError.",
         notes="Guidance ℓ_∅ + s(ℓ_y − ℓ_∅) also amplifies the null model's errors: a token the null model "

@@ -7,6 +7,7 @@ import numpy as np
 import sympy as sp
 from hypothesis import strategies as st
 
+import spec
 from reference import family as R
 from spec import family as SF
 from spec.schema import Tolerance
@@ -14,12 +15,12 @@ from spec.schema import Tolerance
 from ..harness.arrays import T_EDGES, draw_edges, gaussian, uniform, with_edges
 from ..harness.context import TargetRaised
 from ..harness.declare import ClauseChecks, Proof, Property
-from ..harness.inputs import derived, inputs
+from ..harness.inputs import boundary_conditions, boundary_points, derived, inputs, near_singular, singular_sweep
 
 PATH_SCHEDULES = tuple((p, s) for p in SF.PATHS for s in SF.SCHEDULES[p])
 TARGETS = SF.TARGETS
 EPS = {"float64": 2.0**-52, "float32": 2.0**-23, "bfloat16": 2.0**-8}
-MARGIN = 0.01          # convert/recover cases keep t at least this far from every singular t
+MARGIN = 0.01          # convert/recover cases draw t this far from the ends, and some entries near the singular t
 
 # ---- the textbook table in sympy (independent of the reference's cancellation-free forms) -----------------
 t, s_, bmin, bmax, smin, smax, phi = sp.symbols("t s beta_min beta_max sigma_min sigma_max phi", positive=True)
@@ -178,14 +179,9 @@ def _det_zero(path, schedule, target, tt):
     return {"epsilon": a0, "score": a0, "x": b0}.get(target, np.zeros_like(tt, dtype=bool))
 
 
-SINGULAR = [  # (path, schedule, target, t): every point where det = 0 or a coefficient is infinite
-    ("rf", "none", "epsilon", 1.0), ("vp", "cosine", "epsilon", 1.0), ("rf", "none", "x", 0.0),
-    ("vp", "linear", "x", 0.0), ("vp", "cosine", "x", 0.0), ("rf", "none", "score", 1.0),
-    ("vp", "cosine", "score", 1.0), ("rf", "none", "score", 0.0), ("vp", "linear", "score", 0.0),
-    ("vp", "cosine", "score", 0.0), ("vp", "linear", "velocity", 0.0), ("vp", "cosine", "velocity", 0.0),
-    ("vp", "trig", "epsilon", 1.0), ("vp", "trig", "x", 0.0), ("vp", "trig", "score", 1.0),
-    ("vp", "trig", "score", 0.0),
-]
+SINGULAR = [  # (path, schedule, target, t): every point where det = 0 or a coefficient is infinite (spec data)
+    (p, s, g, tt) for p, s in PATH_SCHEDULES for g in TARGETS
+    for tt in boundary_points("family.recover", "t", {"path": p, "schedule": s, "target": g})]
 
 
 # ---- strategies ---------------------------------------------------------------------------------
@@ -240,17 +236,26 @@ def _xz_cases(clause, *arrays):
 
 @st.composite
 def _inverse_cases(draw, convert=False):
-    path, schedule = draw(st.sampled_from(PATH_SCHEDULES))
+    """t in [MARGIN, 1 − MARGIN], and (one draw in three, where the path, schedule and target have one) some entries
+    near a singular t the clause declares (spec/family.py boundaries): relative distances 1e-15..1e-3 and a few ulps
+    of the run's dtype, never on it (harness/inputs.py near_singular)."""
+    clause = "family.convert" if convert else "family.recover"
+    near = draw(st.integers(0, 2)) == 0
+    cond = draw(st.sampled_from(boundary_conditions(clause, "t"))) if near else {}   # parameters that have one
+    pick = lambda name, among: draw(st.sampled_from([v for v in among if v in cond.get(name, among)]))  # noqa: E731
+    path = pick("path", SF.PATHS)
+    schedule = pick("schedule", SF.SCHEDULES[path])
     n = draw(st.integers(1, 4))
     shape = draw(st.sampled_from([(n,), (n, 3), (n, 2, 2)]))
-    out = {"x_t": draw(gaussian(shape)), "y": draw(gaussian(shape)), "t": draw(uniform((n,), MARGIN, 1 - MARGIN))}
-    if convert:
-        out["from_target"] = draw(st.sampled_from(TARGETS))
-        out["to_target"] = draw(st.sampled_from(TARGETS))
-    else:
-        out["target"] = draw(st.sampled_from(TARGETS))
+    out = {"x_t": draw(gaussian(shape)), "y": draw(gaussian(shape))}
+    for name in ("from_target", "to_target") if convert else ("target",):
+        out[name] = pick(name, TARGETS)
     out.update(path=path, schedule=schedule)
-    return out
+    out["t"] = draw(uniform((n,), MARGIN, 1 - MARGIN))
+    if near:
+        out["t"] = near_singular(draw, clause, "t", out["t"], out, every=1, low=0.0, high=1.0)
+    return {k: out[k] for k in ("x_t", "y", "t", *(("from_target", "to_target") if convert else ("target",)),
+                                "path", "schedule")}
 
 
 # ---- conditioning-scaled comparison -------------------------------------------------------------
@@ -479,6 +484,30 @@ def _convert_round_trip(ctx, fn, inp):
                      tol=Tolerance(rtol=0.0, atol=1.0))
 
 
+def _sweep_arrays(n, seed):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, 2)), rng.standard_normal((n, 2))
+
+
+def _near_singular_sweep(ctx, fn, inp, convert=False):
+    """At every declared singular t of every (path, schedule, target): t at relative distances 1e-15..1e-3 and a few
+    ulps of the run's dtype on the inside (harness/inputs.py singular_sweep), the value as the reference's within
+    the conditioning-scaled tolerance (a divisor clamped away from 0, or b = √(1 − a²) cancelling, fails here)."""
+    clause = "family.convert" if convert else "family.recover"
+    names = ("from_target", "to_target") if convert else ("target",)
+    combos = [dict(zip(("path", "schedule", *names), (p, s, *g), strict=True)) for p, s in PATH_SCHEDULES
+              for g in (((a, b) for a in TARGETS for b in TARGETS if a != b) if convert else ((a,) for a in TARGETS))]
+    for i, (params, tt) in enumerate(singular_sweep(clause, "t", combos, low=0.0, high=1.0)):
+        x_t, y = _sweep_arrays(len(tt), i)
+        case = ctx.round({"x_t": x_t, "y": y, "t": tt, **params})
+        if np.any(_det_zero(params["path"], params["schedule"], params[names[0]], case["t"])) or any(
+                np.any(_infinite(params["path"], params["schedule"], params[g], case["t"])) for g in names):
+            continue                                        # (a reversed clock's t rounded onto the point)
+        got = fn(**case)
+        want = (R.convert if convert else R.recover)(**case)
+        (_convert_compare if convert else _recover_compare)(ctx, got, want, case)
+
+
 def _convert_singular(ctx, fn, inp):
     """det = 0 raises; from = to returns y unchanged even there."""
     y = np.array([[1.0, -2.0], [3.0, 0.5]])
@@ -570,7 +599,8 @@ CHECKS = [
                       _proof_singular_points)),
         compare=_recover_compare,
         properties=(Property("recover(x_t(x, z), y(x, z)) = (x, z)", _recover_ground_truth),
-                    Property("det = 0 and infinite coefficients raise", _recover_singular, cases=st.just({}))),
+                    Property("det = 0 and infinite coefficients raise", _recover_singular, cases=st.just({})),
+                    Property("near every singular t: the reference's value", _near_singular_sweep, cases=st.just({}))),
         example=lambda: {"x_t": np.array([[0.5, 0.5]]), "y": np.array([[-1.0, 1.0]]), "t": np.array([0.5]),
                          "path": "rf", "target": "velocity", "schedule": "none"},
     ),
@@ -583,7 +613,9 @@ CHECKS = [
         compare=_convert_compare,
         properties=(Property("convert(x_t(x, z), y_A(x, z)) = y_B(x, z)", _convert_ground_truth),
                     Property("round trip A → B → A = identity", _convert_round_trip),
-                    Property("det = 0 raises; the identity conversion does not", _convert_singular, cases=st.just({}))),
+                    Property("det = 0 raises; the identity conversion does not", _convert_singular, cases=st.just({})),
+                    Property("near every singular t: the reference's value",
+                             functools.partial(_near_singular_sweep, convert=True), cases=st.just({}))),
         example=lambda: {"x_t": np.array([[0.5, 0.5]]), "y": np.array([[-1.0, 1.0]]), "t": np.array([0.5]),
                          "from_target": "velocity", "to_target": "epsilon", "path": "rf", "schedule": "none"},
     ),
@@ -592,6 +624,7 @@ CHECKS = [
 
 # ---- EDM preconditioning (Karras et al. 2022; issue 11): F as a target on the path (a, b) = (1, σ) ---------------
 PRECOND, DENOISE = "family.edm_precond", "family.edm_denoise"
+PRECOND_D_IS_X = "with the target's c_skip, c_out: D(x_σ, F_target) = x"
 sg, sd = sp.symbols("sigma sigma_d", positive=True)
 _h = sp.sqrt(sg**2 + sd**2)
 C_SKIP, C_OUT, C_IN, C_NOISE = sd**2 / _h**2, sg * sd / _h, 1 / _h, sp.log(sg) / 4
@@ -652,12 +685,12 @@ _precond_cases = with_edges(inputs(PRECOND, sigma=derived(lambda v: _log_sigmas(
                             sigma=EDM_EDGES)
 
 
-def _magnitude_compare(clause, got, expected, m, ctx, what):
-    """|got − expected| / (1 + M) within the clause's tolerance: M bounds the terms that may cancel."""
+def _magnitude_compare(clause, got, expected, m, ctx, what, tol=None):
+    """|got − expected| / (1 + M) within the clause's tolerance (or `tol`): M bounds the terms that may cancel."""
     g, e = np.asarray(got, dtype=np.float64), np.asarray(expected, dtype=np.float64)
     if g.shape != e.shape:
         return ctx.assert_close(clause, g, e, what=what)
-    ctx.assert_close(clause, g / (1.0 + m), e / (1.0 + m), what=f"{what} / (1 + M)")
+    ctx.assert_close(clause, g / (1.0 + m), e / (1.0 + m), what=f"{what} / (1 + M)", tol=tol)
 
 
 def _precond_unit_identities(ctx, fn, inp):
@@ -700,8 +733,10 @@ def _denoises_the_edm_target(ctx, fn, inp):
         cs, co, _, _ = (np.asarray(v, dtype=np.float64).reshape(sig.shape)
                         for v in fn(sigma=inp["sigma"], sigma_data=inp["sigma_data"]))
         got = cs * r["x_sigma"] + co * r["F"]
-    # the inputs' rounding to the dtype reaches D as ≤ 1 ulp of M: within the clause's per-magnitude tolerance
-    _magnitude_compare(ctx.clause, got, inp["x"], m, ctx, "D(x_σ, F_target) vs x")
+    # the inputs' rounding to the dtype reaches D as ≤ 1 ulp of M: DENOISE's value tolerance is per unit of 1 + M;
+    # PRECOND's is relative to each scaling, so the property declares its own (absolute in M, spec/family.py)
+    tol = spec.get(PRECOND).tolerance_of(PRECOND_D_IS_X, ctx.dtype) if ctx.clause == PRECOND else None
+    _magnitude_compare(ctx.clause, got, inp["x"], m, ctx, "D(x_σ, F_target) vs x", tol=tol)
 
 
 def _denoise_compare(ctx, got, expected, inputs):
@@ -739,7 +774,7 @@ CHECKS += [
                                                  for v in _precond_symbolic(sigma, sigma_data)),
         properties=(Property("c_skip + (c_out/σ_d)² = 1, c_in² (σ² + σ_d²) = 1, e^{4 c_noise} = σ",
                              _precond_unit_identities),
-                    Property("with the target's c_skip, c_out: D(x_σ, F_target) = x", _denoises_the_edm_target,
+                    Property(PRECOND_D_IS_X, _denoises_the_edm_target,
                              cases=_x_sigma_cases(PRECOND))),
         example=lambda: {"sigma": np.array([0.002, 0.5, 80.0]), "sigma_data": 0.5},
     ),

@@ -4,6 +4,7 @@ chain rule on a one-layer attention model, temperature/top-k distributions and g
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import sympy as sp
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 from spec.schema import Tolerance
 
 from ..harness.declare import ClauseChecks, Proof, Property
-from ..harness.inputs import inputs
+from ..harness.inputs import TINY_NORMS, approach, inputs, near_tie_codebook, tie_gaps, tiny_vectors
 
 # ---- derivations (sympy): sg[·] is a symbol frozen at the value of its argument ---------------------------
 z_, e_, g_, beta_, zq_, c_ = sp.symbols("z e g beta z_q c", real=True)
@@ -78,7 +79,28 @@ def _chain_rule_normalised():
 
 # ---- strategies ---------------------------------------------------------------------------------
 @st.composite
+def _near_tie_cases(draw):
+    """vq.quantize's declared boundaries (spec/vq.py): each row of z between two entries at nearly the same distance
+    (relative gaps 0, a few ulps of the run's dtype, 1e-15..1e-3: inputs.tie_gaps), z far from the origin (|z| up to
+    30, where ‖z‖² − 2z·e + ‖e‖² cancels) or tiny (norms 0, subnormal, 1e-20, 1e-7: inputs.TINY_NORMS)."""
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    n, D = draw(st.integers(1, 6)), draw(st.integers(1, 4))
+    centre = draw(st.sampled_from([0.0, 1.0, 10.0, 30.0]))
+    if centre == 0.0:
+        z = tiny_vectors((n, D), seed)
+    else:
+        z = rng.standard_normal((n, D))
+        z *= centre / np.linalg.norm(z, axis=1, keepdims=True)
+    gaps = draw(st.lists(st.sampled_from(tie_gaps()), min_size=n, max_size=n))
+    radius = draw(st.sampled_from([0.5, 1.0, 2.0]))
+    return {"z": z, "codebook": near_tie_codebook(rng, z, gaps, radius, extra=draw(st.integers(0, 3)))}
+
+
+@st.composite
 def _quantize_cases(draw):
+    if draw(st.integers(0, 2)) == 0:
+        return draw(_near_tie_cases())
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     n, K, D = draw(st.integers(1, 8)), draw(st.integers(1, 6)), draw(st.integers(1, 4))
     cb = rng.standard_normal((K, D))
@@ -115,7 +137,9 @@ def _guidance_cases():
 
 # ---- compare and properties -----------------------------------------------------------------------------
 def _distance_compare(ctx, got, expected, inp):
-    """The target's index must be an entry at the minimum distance (within the tolerance): ties by rounding pass."""
+    """The target's index must be an entry at the minimum distance within the tolerance: at a near-tie either entry
+    passes only if its distance is within rtol·d² + atol of the minimum (the rounding of the squared distances in the
+    dtype); beyond that margin the farther entry fails."""
     cid = "vq.quantize"
     got = np.asarray(got)
     ctx.require(cid, got.shape == expected.shape and got.dtype.kind in "iu",
@@ -124,7 +148,24 @@ def _distance_compare(ctx, got, expected, inp):
     ctx.require(cid, bool(np.all((got >= 0) & (got < K))), f"indices in [0, {K}), got {got}")
     d2 = ((inp["z"][:, None, :] - inp["codebook"][None]) ** 2).sum(axis=2)
     rows = np.arange(len(got))
-    ctx.assert_close(cid, d2[rows, got], d2[rows, expected], what="‖z − e_k‖² of the chosen entry vs the minimum")
+    ctx.assert_close(cid, d2[rows, got], d2[rows, expected],
+                     what="‖z − e_k‖² of the chosen entry vs the minimum (a near-tie: either entry within this margin)")
+
+
+def _near_tie_sweep(ctx, fn, inp):
+    """Every declared boundary of vq.quantize, deterministically: z at norms 0, subnormal, 1e-20, 1e-7 (TINY_NORMS)
+    and at 1, 10, 30 from the origin, between two entries whose squared distances differ by each relative gap of
+    inputs.tie_gaps (0, a few ulps of the run's dtype, 1e-15..1e-3), D = 1 and 3; compared as the value check does."""
+    from reference.vq import quantize
+    rng = np.random.default_rng(22)
+    for centre in (*TINY_NORMS, 1.0, 10.0, 30.0, 50.0):
+        for D in (1, 3, 8):
+            n = 4 if centre >= 10.0 else 1                  # rows ≥ 10 apart do not reach each other's entries
+            z = rng.standard_normal((n, D))
+            z *= centre / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-300)
+            for gap in tie_gaps():
+                case = ctx.round({"z": z, "codebook": near_tie_codebook(rng, z, [gap] * n, 1.0, extra=2)})
+                _distance_compare(ctx, fn(**case), quantize(**case), case)
 
 
 def _ties_lowest(ctx, fn, inp):
@@ -251,15 +292,52 @@ def _restricted_softmax():
             sp.simplify(p0 / (p0 + p1) - sp.exp(l0) / (sp.exp(l0) + sp.exp(l1)))]
 
 
-def _plausible_cases():
-    """ℓ_y in [−20, 20] (ties in one draw of two); α at 0, 1, 0.1 and anywhere in [0, 1]."""
-    def tie(d, t):
-        l_y = np.clip(d["l_y"], -20.0, 20.0)
-        if t and l_y.shape[1] > 1:
-            l_y[:, 1] = l_y[:, 0]
-        return {**d, "l_y": l_y}
-    return st.tuples(inputs(PLAUSIBLE, alpha=st.sampled_from([0.0, 0.1, 1.0]) | st.floats(0.0, 1.0)),
-                     st.booleans()).map(lambda dt: tie(*dt))
+ALPHA_NORMAL = 1e-30
+"""Tokens are drawn near the threshold only where α max p (≥ α/K) is a normal number in float32 and bfloat16: below
+it a softmax written in probabilities underflows (p_j = 0 ≥ α max p = 0) whichever side the token is on, an
+ambiguity of the dtype's range, not of rounding."""
+
+
+def _near_threshold(row, alpha, picks):
+    """`row` with the entries after its first largest moved near its threshold max ℓ + log α (the declared boundary,
+    spec/vq.py): inputs.approach values at or below max ℓ, chosen by `picks`."""
+    m = float(row.max())
+    near = approach(m + math.log(alpha), high=m)
+    out = row.copy()
+    top = int(np.argmax(row))
+    for j, k in zip([j for j in range(len(row)) if j != top], picks, strict=False):
+        out[j] = near[k % len(near)]
+    return out
+
+
+@st.composite
+def _plausible_cases(draw):
+    """ℓ_y in [−20, 20] (ties in one draw of two); α at 0, 1, 0.1 and anywhere in [0, 1]; in one draw of three (α > 0)
+    tokens within rounding of (and 1e-15..1e-3 from) the threshold max ℓ + log α, for α ≥ ALPHA_NORMAL."""
+    d = draw(inputs(PLAUSIBLE, alpha=st.sampled_from([0.0, 0.1, 1.0]) | st.floats(0.0, 1.0)))
+    l_y = np.clip(d["l_y"], -20.0, 20.0)
+    if draw(st.booleans()) and l_y.shape[1] > 1:
+        l_y[:, 1] = l_y[:, 0]
+    if d["alpha"] >= ALPHA_NORMAL and draw(st.integers(0, 2)) == 0:
+        picks = draw(st.lists(st.integers(0, 63), min_size=l_y.shape[1], max_size=l_y.shape[1]))
+        l_y = np.stack([_near_threshold(row, d["alpha"], picks) for row in l_y])
+    return {**d, "l_y": l_y}
+
+
+def _threshold_sweep(ctx, fn, inp):
+    """The declared threshold of ar.plausibility, deterministically: for α = 0.1, 0.5, 1e-3 and 1 and rows whose
+    largest logit is 0, 3.7, −20 or 20, every inputs.approach value of max ℓ + log α below max ℓ (relative
+    1e-15..1e-3 and a few ulps of the run's dtype): V as the reference's beyond the rounding margin."""
+    from reference.vq import plausible_tokens
+    for alpha in (0.1, 0.5, 1e-3, 1.0):
+        rows = []
+        for m in (0.0, 3.7, -20.0, 20.0):
+            near = approach(m + math.log(alpha), high=m)
+            rows.append(np.array([m, *near]))
+        K = max(len(r) for r in rows)
+        l_y = np.stack([np.concatenate([r, np.full(K - len(r), r[0] - 50.0)]) for r in rows])
+        case = ctx.round({"l_y": l_y, "alpha": alpha})
+        _same_set(ctx, fn(**case), plausible_tokens(**case), case, what=f"V near its threshold (α = {alpha:g})")
 
 
 def _same_set(ctx, got, expected, inp, what="V"):
@@ -273,7 +351,8 @@ def _same_set(ctx, got, expected, inp, what="V"):
     if g.shape != e.shape:
         return ctx.assert_close(PLAUSIBLE, g, e, what=what)
     ctx.assert_close(PLAUSIBLE, np.where(near, e, g).astype(np.float64), e.astype(np.float64),
-                     what=f"{what} away from its boundary (margin beyond rounding)")
+                     what=f"{what} away from its boundary (either side accepted where |ℓ_j − max ℓ − log α| ≤ "
+                          f"atol + rtol·(|ℓ_j| + |max ℓ|), the rounding margin)")
 
 
 def _most_likely_kept(ctx, fn, inp):
@@ -302,7 +381,9 @@ CHECKS = [
         clause="vq.quantize",
         cases=_quantize_cases(),
         compare=_distance_compare,
-        properties=(Property("exact ties go to the lowest index", _ties_lowest),),
+        properties=(Property("exact ties go to the lowest index", _ties_lowest),
+                    Property("near-ties far from the origin and tiny z: the nearest entry", _near_tie_sweep,
+                             cases=st.just({}))),
         example=lambda: {"z": np.array([[0.1, 0.0], [0.9, 1.0]]), "codebook": np.array([[0.0, 0.0], [1.0, 1.0]])},
     ),
     ClauseChecks(
@@ -363,7 +444,9 @@ CHECKS = [
                       _restricted_softmax),),
         properties=(Property("the most likely token is always kept; α = 0 keeps every token", _most_likely_kept),
                     Property("nested: V(α) ⊆ V(α/4)", _nested),
-                    Property("invariant to a per-row shift of ℓ_y", _shift_invariant)),
+                    Property("invariant to a per-row shift of ℓ_y", _shift_invariant),
+                    Property("near the threshold max ℓ + log α: V beyond the rounding margin", _threshold_sweep,
+                             cases=st.just({}))),
         example=lambda: {"l_y": np.array([[2.0, 0.5, -1.0]]), "alpha": 0.1},
     ),
 ]

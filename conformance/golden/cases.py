@@ -20,6 +20,7 @@ import spec
 
 from ..harness.context import Context
 from ..harness.declare import Dual
+from ..harness.inputs import approach
 from ..harness.registry import checks_for, reference_function
 from .codec import encode
 from .fields import LinearField, replace_fields
@@ -90,6 +91,32 @@ def edge_cases(clause_id: str, base: dict) -> list[dict]:
             else:
                 continue
             out.append({**base, sym.name: e})
+    return out + boundary_cases(clause_id, base)
+
+
+def boundary_cases(clause_id: str, base: dict) -> list[dict]:
+    """The declared singular points (spec Clause.boundaries): for each point and each parameter condition under which
+    it exists, a copy of ``base`` with those parameters and the symbol's first entry just inside the point (1 ulp of
+    bfloat16, so it stays off the point in every dtype, and 1e-9 and 1e-3 away relative: harness/inputs.approach)."""
+    out = []
+    for b in spec.get(clause_id).boundaries:
+        v = base.get(b.symbol)
+        if b.kind != "singular" or not isinstance(v, (np.ndarray, float)) or np.size(v) == 0:
+            continue
+        dom = next(s.domain for s in spec.get(clause_id).inputs if s.name == b.symbol)
+        for cond in b.when or ({},):
+            params = {k: (base[k] if base.get(k) in vals else vals[0]) for k, vals in cond.items()}
+            for p in b.at:
+                coarse = approach(p, "bfloat16", low=dom.low, high=dom.high)
+                near = [min(coarse, key=lambda x: abs(x - p))] if coarse else []
+                scale = abs(p) or 1.0
+                near += [x for d in (1e-9, 1e-3) for x in (p - d * scale, p + d * scale) if dom.low <= x <= dom.high]
+                for x in near:
+                    e: np.ndarray | float = float(x)
+                    if isinstance(v, np.ndarray):
+                        e = v.astype(np.float64, copy=True)
+                        e.flat[0] = x
+                    out.append({**base, **params, b.symbol: e})
     return out
 
 

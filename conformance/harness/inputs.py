@@ -21,8 +21,10 @@ has no default: it must be given.
 """
 from __future__ import annotations
 
+import contextvars
 import math
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -196,3 +198,166 @@ def _reals(d: Domain, shape: tuple[int, ...], table: tuple[float, ...]):
 
     offsets = st.integers(0, 63) if table else st.just(None)
     return st.tuples(st.integers(0, 2**32 - 1), offsets).map(draw_array)
+
+
+# ---- boundaries: singular points, ties, thresholds, zero vectors (spec: Clause.boundaries) ----------------------
+# Draws from a domain's middle never come within rounding of the points where code breaks: a divisor clamped at
+# 5e-3, b = √(1 − a²) written without expm1, a float32 softmax deciding p_j ≥ α max p, an expanded ‖z‖² − 2z·e + ‖e‖²
+# deciding a near-tie. The clause declares those points (spec/schema.py Boundary); these draw at and near them in the
+# dtype the target is run in (``drawing_in``, set by the run context around each check's draws).
+NEAR = (1e-15, 1e-12, 1e-9, 1e-6, 1e-5, 1e-4, 1e-3)
+"""relative distances from a boundary point (absolute at 0), each on both sides where the domain allows."""
+
+ULPS = (1, 2, 4)
+"""and these many units in the last place of the run's dtype: within rounding of the point."""
+
+UNIT = {"float64": 2.0**-53, "float32": 2.0**-24, "bfloat16": 2.0**-8}
+"""unit roundoff of each dtype (bfloat16: 8 significant bits)."""
+
+TINY_NORMS = (0.0, 5e-324, 1e-300, 1e-40, 1e-20, 1e-7)
+"""norms of the zero and tiny vectors drawn where a clause declares a ``zero`` boundary: 0, float64's least
+subnormal, a tiny normal, a float32 subnormal, a vector whose squared norm underflows float32 (1e-20), and 1e-7."""
+
+_DRAW_DTYPE: contextvars.ContextVar[str] = contextvars.ContextVar("genspec_draw_dtype", default="float64")
+
+
+@contextmanager
+def drawing_in(dtype: str):
+    """Inside the block, boundary draws are made for a target that sees its arrays in ``dtype``."""
+    token = _DRAW_DTYPE.set(dtype)
+    try:
+        yield
+    finally:
+        _DRAW_DTYPE.reset(token)
+
+
+def drawing_dtype() -> str:
+    """The dtype boundary draws are made for (float64 outside a run)."""
+    return _DRAW_DTYPE.get()
+
+
+def round_to(v, dtype: str) -> np.ndarray:
+    """``v`` (float64) rounded to ``dtype`` and back: what a target in that dtype sees (bfloat16: round to nearest
+    even on float32's upper 16 bits, as torch does for finite values)."""
+    a = np.asarray(v, dtype=np.float64)
+    if dtype == "float64":
+        return a
+    f = a.astype(np.float32)
+    if dtype == "float32":
+        return f.astype(np.float64)
+    bits = np.atleast_1d(f).view(np.uint32).astype(np.uint64)
+    bits = ((bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000).astype(np.uint32)
+    return bits.view(np.float32).astype(np.float64).reshape(a.shape)
+
+
+def _ulp_steps(point: float, k: int, dtype: str) -> float:
+    """``point`` moved by ``k`` units in the last place of ``dtype`` (k < 0: down)."""
+    if dtype == "bfloat16":
+        p = float(round_to(point, "bfloat16"))
+        bits = int(np.array([p], np.float32).view(np.uint32)[0]) >> 16
+        sign, mag = bits & 0x8000, bits & 0x7FFF
+        mag = mag + k if not sign else mag - k
+        if mag < 0:
+            sign, mag = sign ^ 0x8000, -mag
+        return float(np.array([(sign | mag) << 16], np.uint32).view(np.float32)[0])
+    ftype = np.float64 if dtype == "float64" else np.float32
+    q = ftype(point)
+    for _ in range(abs(k)):
+        q = np.nextafter(q, ftype(np.inf if k > 0 else -np.inf))
+    return float(q)
+
+
+def approach(point: float, dtype: str | None = None, low: float = -math.inf, high: float = math.inf,
+             exact: bool = False) -> tuple[float, ...]:
+    """Values near ``point`` for a target in ``dtype`` (default: :func:`drawing_dtype`): at the relative distances
+    :data:`NEAR` (absolute at 0) on both sides and :data:`ULPS` units in the last place away (not at 0), rounded to the
+    dtype, inside [low, high], distinct; the point itself only with ``exact`` (where the clause defines it)."""
+    dtype = dtype or drawing_dtype()
+    scale = abs(point) or 1.0
+    out = [point + s * d * scale for d in NEAR for s in (-1.0, 1.0)]
+    if point != 0.0:               # at 0 the ulps are subnormals: the edge tables' (arrays.T_EDGES) business
+        out += [_ulp_steps(point, s * k, dtype) for k in ULPS for s in (-1, 1)]
+    p = float(round_to(point, dtype))
+    vals = sorted({float(v) for v in round_to(np.array(out), dtype)
+                   if low <= v <= high and math.isfinite(v) and float(v) != p})
+    return tuple(([p] if exact else []) + vals)
+
+
+def boundary_points(clause_id: str, symbol: str, params: dict, kind: str = "singular") -> tuple[float, ...]:
+    """The declared points of ``clause_id``'s boundaries on ``symbol`` that apply to ``params``."""
+    return tuple(dict.fromkeys(v for b in spec.get(clause_id).boundaries
+                               if b.symbol == symbol and b.kind == kind and b.applies(params) for v in b.at))
+
+
+def boundary_conditions(clause_id: str, symbol: str, kind: str = "singular") -> tuple[dict, ...]:
+    """The parameter conditions (``Boundary.when``, flattened) under which ``clause_id`` has a ``kind`` boundary on
+    ``symbol``: a case that should reach one draws its parameters inside one of them ({} where one always exists)."""
+    return tuple(w for b in spec.get(clause_id).boundaries if b.symbol == symbol and b.kind == kind
+                 for w in (b.when or ({},)))
+
+
+def singular_sweep(clause_id: str, symbol: str, combos, low: float = -math.inf, high: float = math.inf):
+    """For each parameter combination in ``combos`` (dicts) at which ``clause_id`` declares singular points of
+    ``symbol``: (params, every :func:`approach` value of those points, as one float64 array). A property calls the
+    target once per combination on the whole array: deterministic, and every declared point is reached whatever the
+    profile's example count."""
+    out = []
+    for params in combos:
+        points = boundary_points(clause_id, symbol, params)
+        if points:
+            out.append((params, np.array(sorted({v for p in points for v in approach(p, low=low, high=high)}))))
+    return out
+
+
+def near_singular(draw, clause_id: str, symbol: str, values: np.ndarray, params: dict, every: int = 3,
+                  low: float = -math.inf, high: float = math.inf) -> np.ndarray:
+    """Inside a composite strategy: ``values``, or (one draw in ``every``, where ``params`` reach a declared
+    singular point of ``symbol``) with a drawn subset of its entries moved to :func:`approach` values of that point
+    (never onto it): some entries near the singular point, the rest as drawn."""
+    points = boundary_points(clause_id, symbol, params)
+    if not points or draw(st.integers(0, every - 1)) != 0:
+        return values
+    near = [v for p in points for v in approach(p, low=low, high=high)]
+    out = np.array(values, dtype=np.float64, copy=True)
+    flat = out.reshape(-1)
+    picks = draw(st.lists(st.integers(0, len(near) - 1), min_size=flat.size, max_size=flat.size))
+    keep = draw(st.lists(st.booleans(), min_size=flat.size, max_size=flat.size))
+    for i, (k, kept) in enumerate(zip(picks, keep, strict=True)):
+        if not kept or i == 0:                              # the first entry always moves: the draw reaches the point
+            flat[i] = near[k]
+    return out
+
+
+def tiny_vectors(shape: tuple[int, ...], seed: int) -> np.ndarray:
+    """Rows of ``shape`` (n, D) with the norms of :data:`TINY_NORMS` (cycled), in random directions."""
+    rng = np.random.default_rng(seed)
+    v = rng.standard_normal(shape)
+    v /= np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-300)
+    norms = np.array([TINY_NORMS[i % len(TINY_NORMS)] for i in range(shape[0])])
+    with np.errstate(under="ignore"):
+        return v * norms.reshape((-1,) + (1,) * (len(shape) - 1))
+
+
+def tie_gaps(dtype: str | None = None) -> tuple[float, ...]:
+    """Relative gaps between the two scores of a constructed near-tie: 0 (an exact tie, the clause's rule decides),
+    :data:`ULPS` units of the run's dtype, and :data:`NEAR`."""
+    unit = UNIT[dtype or drawing_dtype()]
+    return (0.0, *(k * unit for k in ULPS), *NEAR)
+
+
+def near_tie_codebook(rng: np.random.Generator, z: np.ndarray, gaps, radius: float, extra: int = 1) -> np.ndarray:
+    """A codebook (K, D) for the rows of ``z`` (n, D): for row i two entries at distances ``radius`` and
+    ``radius·√(1 + gaps[i])`` from z_i (a near-tie of the squared distances at relative gap gaps[i], in a random
+    order), and ``extra`` entries ≥ 4·radius away from every z_i, all shuffled."""
+    n, D = z.shape
+    def unit(k):
+        v = rng.standard_normal((k, D))
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+    pairs = []
+    for i in range(n):
+        a = z[i] + radius * unit(1)[0]
+        b = z[i] + radius * math.sqrt(1.0 + gaps[i]) * unit(1)[0]
+        pairs += [a, b] if rng.integers(2) else [b, a]
+    far = z[rng.integers(0, n, extra)] + radius * (4.0 + rng.uniform(0, 4, (extra, 1))) * unit(extra)
+    cb = np.concatenate([np.array(pairs), far])
+    return cb[rng.permutation(len(cb))]
