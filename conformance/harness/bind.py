@@ -471,7 +471,7 @@ class Module:
                     if path not in state:
                         raise TargetError(f"Module weights: {type(obj).__name__} has no parameter {path!r}; it has "
                                           f"{', '.join(state)}")
-                    value = args[src] if isinstance(src, str) else src(**_named(src, args))
+                    value = args.get(src) if isinstance(src, str) else src(**_named(src, args))
                     if value is None:
                         state[path].zero_()
                     else:

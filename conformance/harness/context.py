@@ -369,7 +369,7 @@ class Context:
         ulps = abs_err / (scale * float(np.finfo(np.float32).eps))
         f32 = bool(np.array_equal(g.astype(np.float32).astype(np.float64), g)) and not \
             np.array_equal(e.astype(np.float32).astype(np.float64), e)
-        if not (f32 or 0.05 <= ulps <= 1024):
+        if not (f32 or 0.01 <= ulps <= 1024):
             return ""
         why = ("every value it returned is a float32 number" if f32 else
                f"the error is {ulps:.3g} float32 ulps of max |expected| = {scale:.3g}")

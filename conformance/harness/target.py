@@ -164,6 +164,8 @@ class Target:
         """An argument map, cut to the names this clause passes where its selector spans several clauses."""
         from .bind import RETURN, Const
         names = self._names(cid) | set(self._variants.get(cid, {}))
+        if cid in self.arguments:
+            return amap                      # named exactly: every key must fit (Plan.make says which does not)
         if isinstance(amap, dict):
             mine = {k: v for k, v in amap.items() if k in names or k == RETURN or isinstance(v, Const)}
             return mine if set(mine) - {RETURN} or mine == amap else None
