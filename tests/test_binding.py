@@ -317,3 +317,21 @@ def test_a_scheduler_whose_noise_is_not_injected_fails(monkeypatch):
                  conventions={"ddpm.ancestral_step": {"indexing": "zero_based"}},
                  layouts={"ddpm.ancestral_step": {"t": "one"}})
     assert check(tgt, ["ddpm.ancestral_step"])["ddpm.ancestral_step"].status == "failed"
+
+
+# ---- the README's examples ------------------------------------------------------------------------------------
+def test_readme_binding_examples_run_as_written():
+    """Every ``# binding:`` block of README "Binding a library" runs as written (each ends in its own asserts)."""
+    import pathlib
+    import re
+    readme = (pathlib.Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme[readme.index("## Binding a library"):readme.index("## Real libraries")]
+    blocks = re.findall(r"```python\n(# binding: [^\n]*\n.*?)```", section, re.S)
+    names = [b.splitlines()[0] for b in blocks]
+    assert names == ["# binding: argument map", "# binding: positional order and layout",
+                     "# binding: structural support", "# binding: variants", "# binding: precision",
+                     "# binding: module"]
+    for code, name in zip(blocks, names, strict=True):
+        exec(compile(code, f"README.md {name}", "exec"), {"__name__": "readme_example"})
+    explain = re.search(r"```text\n(Calling convention.*?)```", section, re.S).group(1)
+    assert explain.rstrip() in explain_text("cfg.combine")

@@ -31,8 +31,10 @@ name the clause passes that the function does not accept, or a required paramete
 then hands it only that. A layout is a string of axes relative to the array the symbol broadcasts against (the
 symbol's ``broadcast_to``, else the clause's first array input): ``"B"`` one value per sample, ``"B D"`` one row per
 sample (DiT's γ, β), ``"B ..."`` one value per sample as a column broadcastable to that array (``(B, 1, 1, 1)``),
-``"full"`` broadcast to its whole shape, and ``"one"``: one scalar per call (a scheduler's integer timestep) — the
-harness calls the function once per sample on one-sample slices and stacks the results. An input the layout cannot
+``"full"`` broadcast to its whole shape, ``"rows"`` the array flattened to one row per sample ``(B, -1)`` (the result
+is reshaped back to the first such argument's shape: a scheduler reading ``shape[1]`` as channels), and ``"one"``:
+one scalar per call (a scheduler's integer timestep) — the harness calls the function once per sample on one-sample
+slices and stacks the results. An input the layout cannot
 express (γ that varies along N for ``"B D"``) is outside support, never a failure.
 
 **Structural support** (``Target(supports={selector: {...}})``): per parameter a tuple of values, an
@@ -175,25 +177,27 @@ def outside(subset: dict, inputs: dict) -> list[str]:
 
 
 # ---- layouts ------------------------------------------------------------------------------------
-LAYOUTS = ("B", "B D", "B ...", "full", "one")
+LAYOUTS = ("B", "B D", "B ...", "full", "one", "rows")
 
 
-def apply_layout(name: str, layout: str, value, like) -> object:
+def apply_layout(name: str, layout: str, value, like, per_sample: bool = False) -> object:
     """``value`` (NumPy, broadcastable to ``like``) in ``layout`` (see the module docstring); Outside if it cannot
-    be expressed there."""
+    be expressed there. ``per_sample``: a 1-d value is one entry per sample (a time t), not NumPy's trailing
+    alignment (γ of shape (D,))."""
     if layout == "one":
         return value
     v = np.asarray(value)
+    if layout == "rows":
+        return np.ascontiguousarray(v.reshape(v.shape[0], -1)) if v.ndim else v
     shape = np.shape(like)
     if not shape:
         raise TargetError(f"layout {layout!r} of {name}: the array it is relative to is a scalar")
+    if per_sample and v.ndim == 1 and v.shape[0] == shape[0]:
+        v = v.reshape(-1, *[1] * (len(shape) - 1))
     try:
         full = np.broadcast_to(v, shape)
     except ValueError:
-        if v.ndim == 1 and v.shape[0] == shape[0]:      # one value per sample, given as (B,)
-            full = np.broadcast_to(v.reshape(-1, *[1] * (len(shape) - 1)), shape)
-        else:
-            raise Outside(f"{name} of shape {v.shape} does not broadcast to {shape}") from None
+        raise Outside(f"{name} of shape {v.shape} does not broadcast to {shape}") from None
     if layout == "full":
         return np.ascontiguousarray(full)
     keep_last = layout == "B D"
@@ -381,7 +385,7 @@ def per_call(call: Callable, args: dict, ones: tuple[str, ...], batched: set[str
     ``batched`` array (one entry per sample on its first axis) its one-sample slice ``[i:i+1]``; the results are
     concatenated along the first axis."""
     sizes = [len(v) for k, v in args.items() if k in batched and hasattr(v, "shape") and len(v.shape)]
-    sizes += [int(np.size(v)) for k, v in args.items() if k in ones]
+    sizes += [int(v.numel() if hasattr(v, "numel") else np.size(v)) for k, v in args.items() if k in ones]
     batch = max(sizes or [1])
     rows = []
     for i in range(batch):

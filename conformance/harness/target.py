@@ -111,8 +111,9 @@ class Target:
         (``time=`` on family.equivalence, a ``supports`` parameter the clause lacks)."""
         from .registry import matches
         out: dict = {}
-        for sel, value in decl.items():
-            got = {cid: r for cid in matches(sel) if (r := resolve(cid, value)) is not None}
+        for sel, value in decl.items():          # a selector, or a tuple of them: ("family.interpolate", "rf.*")
+            ids = [c for one in (sel if isinstance(sel, tuple) else (sel,)) for c in matches(one)]
+            got = {cid: r for cid in ids if (r := resolve(cid, value)) is not None}
             if not got:
                 raise TargetError(f"target {self.name!r}: {what}= selector {sel!r} names no clause it applies to")
             out.update(got)
@@ -164,7 +165,7 @@ class Target:
         """An argument map, cut to the names this clause passes where its selector spans several clauses."""
         from .bind import RETURN, Const
         names = self._names(cid) | set(self._variants.get(cid, {}))
-        if cid in self.arguments:
+        if cid in self.arguments or any(isinstance(k, tuple) and cid in k for k in self.arguments):
             return amap                      # named exactly: every key must fit (Plan.make says which does not)
         if isinstance(amap, dict):
             mine = {k: v for k, v in amap.items() if k in names or k == RETURN or isinstance(v, Const)}
@@ -253,8 +254,11 @@ class Target:
         return view
 
     def variant_label(self, clause_id: str) -> dict[str, str]:
-        """The declared-several conventions of the clause in this view, for its report row ({} when none)."""
-        return dict(self._chosen.get(clause_id, {}))
+        """The declared-several conventions of the clause in this view (outside a view: the first combination), for
+        its report row and the bound function's keywords ({} when none)."""
+        if clause_id in self._chosen:
+            return dict(self._chosen[clause_id])
+        return self.variant_combinations(clause_id)[0]
 
     def _clock(self, cid: str, time) -> str | None:
         if time not in TIMES:
