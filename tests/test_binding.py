@@ -335,3 +335,17 @@ def test_readme_binding_examples_run_as_written():
         exec(compile(code, f"README.md {name}", "exec"), {"__name__": "readme_example"})
     explain = re.search(r"```text\n(Calling convention.*?)```", section, re.S).group(1)
     assert explain.rstrip() in explain_text("cfg.combine")
+
+
+def test_the_report_prints_declared_support_compactly():
+    """The declaration once, and at most a few excluded entries on the line (never hundreds of values)."""
+    from conformance.harness import report
+    row = {"id": "rf.interpolation", "status": "passed", "checks": [{"outcome": "passed"}], "tolerance": "",
+           "max_abs_error": 0.0, "max_error_over_tolerance": 0.0, "worst_check": None, "tolerance_dtype": "float64",
+           "unsupported": [f"t={v:.3f}" for v in np.linspace(0, 0.25, 300)], "not_implemented_checks": [],
+           "support": "t in [0.25, 1]"}
+    rep = {"spec_version": "0", "target": "lib", "backend": "numpy", "dtype": "float64", "device": "cpu",
+           "profile": "ci", "clauses": [row], "duration_s": 0.0,
+           "summary": {"passed": 1, "failed": 0, "not implemented": 0, "total": 1}}
+    line = next(x for x in report.table(rep) if x.startswith("  rf.interpolation:"))
+    assert "declared t in [0.25, 1]" in line and line.endswith("… 294 more") and line.count("t=") == 6

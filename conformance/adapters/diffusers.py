@@ -29,31 +29,24 @@ EMBEDDING = {"t": "timesteps", "dim": "embedding_dim", "flip_sin_to_cos": const(
 
 
 def target() -> Target:
-    require("diffusers")
+    d = require("diffusers")                # its schedulers, guider, embedding and norm, by their public names
     import torch
-    from diffusers import DDIMScheduler, DDPMScheduler, EDMEulerScheduler, FlowMatchEulerDiscreteScheduler
-    from diffusers.guiders import ClassifierFreeGuidance
-    from diffusers.models.embeddings import get_timestep_embedding
-    from diffusers.models.normalization import AdaGroupNorm
-    from diffusers.schedulers.scheduling_ddpm import betas_for_alpha_bar
-    from diffusers.utils import logging
-
     def beta_schedule(beta_schedule, T=1000, beta_1=1e-4, beta_T=0.02, max_beta=0.999):   # the clause's defaults
         if beta_schedule == "squaredcos_cap_v2":   # what DDPMScheduler calls for it, with the cap it leaves at 0.999
-            return betas_for_alpha_bar(T, max_beta)
-        return DDPMScheduler(T, beta_1, beta_T, beta_schedule).betas
+            return d.schedulers.scheduling_ddpm.betas_for_alpha_bar(T, max_beta)
+        return d.DDPMScheduler(T, beta_1, beta_T, beta_schedule).betas
 
-    def ddpm(betas, cls=DDPMScheduler, **kw):
+    def ddpm(betas, cls=d.DDPMScheduler, **kw):
         return cls(num_train_timesteps=len(betas), trained_betas=betas.tolist(), clip_sample=False, **kw)
 
     def ddim(betas, t, t_prev, **kw):   # prev = t − num_train_timesteps // num_inference_steps: the stride per call
-        s = ddpm(betas, DDIMScheduler, set_alpha_to_one=True, **kw)    # abar at k = -1 (the data) is 1
+        s = ddpm(betas, d.DDIMScheduler, set_alpha_to_one=True, **kw)    # abar at k = -1 (the data) is 1
         s.num_inference_steps = 1
         s.register_to_config(num_train_timesteps=t - t_prev)
         return s
 
     def flow(sigmas, shift=1.0):    # the flow-matching scheduler with these σ (the spec's t), one step per σ
-        s = FlowMatchEulerDiscreteScheduler(shift=shift)
+        s = d.FlowMatchEulerDiscreteScheduler(shift=shift)
         s.set_timesteps(sigmas=[float(v) for v in sigmas])
         return s
 
@@ -61,26 +54,26 @@ def target() -> Target:
         return (s := flow(t)).scale_noise(x, s.timesteps, z)
 
     def euler(f, x1, T):            # the library's default grid: σ = linspace(1, 1/1000, T), then 0
-        s, x = FlowMatchEulerDiscreteScheduler(), x1
+        s, x = d.FlowMatchEulerDiscreteScheduler(), x1
         s.set_timesteps(num_inference_steps=T)
         for i, ts in enumerate(s.timesteps):
             x = s.step(f(x, s.sigmas[i].expand(len(x)).to(x.dtype)), ts, x).prev_sample
         return x
 
     def karras(n, sigma_min, sigma_max, rho):
-        s = EDMEulerScheduler(sigma_min=sigma_min, sigma_max=sigma_max, rho=rho, sigma_schedule="karras")
+        s = d.EDMEulerScheduler(sigma_min=sigma_min, sigma_max=sigma_max, rho=rho, sigma_schedule="karras")
         s.set_timesteps(n)
         return s.sigmas                      # N noise levels, then final_sigmas_type "zero"
 
     def edm_precond(sigma, sigma_data=0.5):  # the scalings, read off the scheduler's pre/post-conditioning
-        s, one, zero = EDMEulerScheduler(sigma_data=sigma_data), torch.ones_like(sigma), torch.zeros_like(sigma)
+        s, one, zero = d.EDMEulerScheduler(sigma_data=sigma_data), torch.ones_like(sigma), torch.zeros_like(sigma)
         return (s.precondition_outputs(one, zero, sigma), s.precondition_outputs(zero, one, sigma),
                 s.precondition_inputs(one, sigma), s.precondition_noise(sigma))
 
-    level = logging.get_verbosity()
-    logging.set_verbosity_error()          # constructing a guider logs an "experimental feature" notice
-    guider = ClassifierFreeGuidance()
-    logging.set_verbosity(level)
+    level = d.utils.logging.get_verbosity()
+    d.utils.logging.set_verbosity_error()          # constructing a guider logs an "experimental feature" notice
+    guider = d.ClassifierFreeGuidance()
+    d.utils.logging.set_verbosity(level)
 
     def cfg(v_y, v_null, w, phi=0.0):  # guidance_rescale = φ: rescale_noise_cfg (Lin et al.), off at 0
         guider.guidance_scale, guider.guidance_rescale = w, phi
@@ -88,7 +81,7 @@ def target() -> Target:
 
     def adain(x, w, b):
         n, c = w.shape
-        norm = AdaGroupNorm(2 * c, c, num_groups=c, eps=1e-5).to(x.dtype)
+        norm = d.models.normalization.AdaGroupNorm(2 * c, c, num_groups=c, eps=1e-5).to(x.dtype)
         with torch.no_grad():
             norm.linear.weight.copy_(torch.eye(2 * c)), norm.linear.bias.zero_()
             return norm(x.reshape(n, c, -1, 1), torch.cat([w - 1, b], dim=1)).reshape(x.shape)  # x (1 + scale) + shift
@@ -107,13 +100,13 @@ def target() -> Target:
                 model_output, t, x_t, eta=float(eta), variance_noise=torch.zeros_like(x_t) if noise is None else noise),
             "rf.interpolation": scale_noise, "family.interpolate": lambda x, z, t, path, schedule: scale_noise(x, z, t),
             "schedule.shift": lambda t, s: flow(t.reshape(-1), shift=s).sigmas[:-1].reshape(t.shape),
-            "schedule.shift_exponential": lambda t, mu, sigma=1.0: FlowMatchEulerDiscreteScheduler(
+            "schedule.shift_exponential": lambda t, mu, sigma=1.0: d.FlowMatchEulerDiscreteScheduler(
                 time_shift_type="exponential").time_shift(mu, sigma, t),   # Flux's: t' = e^μ / (e^μ + (1/t − 1)^σ)
             "schedule.karras": karras, "family.edm_precond": edm_precond,
-            "family.edm_denoise": lambda x_sigma, F, sigma, sigma_data=0.5: EDMEulerScheduler(
+            "family.edm_denoise": lambda x_sigma, F, sigma, sigma_data=0.5: d.EDMEulerScheduler(
                 sigma_data=sigma_data).precondition_outputs(x_sigma, F, sigma),
             "sampler.euler": euler, "cfg.combine": cfg, "cfg.rescale": cfg, "gan.adain": adain,
-            "dit.timestep_embedding": get_timestep_embedding,
+            "dit.timestep_embedding": d.models.embeddings.get_timestep_embedding,
         },
         arguments={STEPS: {"return": "prev_sample"}, "dit.timestep_embedding": EMBEDDING},
         layouts={STEPS: STEP_LAYOUT, ("ddpm.forward", "rf.interpolation", "family.interpolate"): {"t": "B"},

@@ -43,6 +43,8 @@ import spec
 from spec.errors import TargetError
 
 BACKENDS = ("numpy", "torch")
+Selector = str | tuple[str, ...]
+"""a clause id, family or glob (conformance/harness/registry.py: matches), or a tuple of them"""
 TIMES = ("noise_at_1", "noise_at_0")
 """``time=`` values: the spec's clock (t = 1 noise) and the reversed one (t = 0 noise: flow_matching, torchcfm)."""
 
@@ -54,22 +56,22 @@ class Target:
     backend: str = "numpy"
     conventions: dict[str, dict[str, str]] = field(default_factory=dict)
     spec_version: str = spec.SPEC_VERSION
-    supports: dict[str, dict[str, tuple]] = field(default_factory=dict)
+    supports: dict[Selector, dict[str, object]] = field(default_factory=dict)
     """clause selector -> {parameter: the values the target implements}; see the module docstring."""
-    time: dict[str, str] = field(default_factory=dict)
+    time: dict[Selector, str] = field(default_factory=dict)
     """clause selector (family.* clauses) -> "noise_at_0" | "noise_at_1" (the default)."""
-    precision: dict[str, str] = field(default_factory=dict)
+    precision: dict[Selector, str] = field(default_factory=dict)
     """clause selector -> the dtype the target computes those clauses in, whatever the run's dtype."""
-    arguments: dict[str, object] = field(default_factory=dict)
+    arguments: dict[Selector, object] = field(default_factory=dict)
     """clause selector -> argument map (renames, positions, constants, ``"return"``): see :mod:`.bind`."""
-    layouts: dict[str, dict[str, str]] = field(default_factory=dict)
+    layouts: dict[Selector, dict[str, str]] = field(default_factory=dict)
     """clause selector -> {symbol: layout} ("B", "B D", "B ...", "full", "one"): see :mod:`.bind`."""
-    unsupported_errors: dict[str, tuple] = field(default_factory=dict)
+    unsupported_errors: dict[Selector, tuple] = field(default_factory=dict)
     """clause selector -> exception types that mean "outside support" (NotImplementedError always does)."""
-    variants: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
+    variants: dict[Selector, dict[str, tuple[str, ...]]] = field(default_factory=dict)
     """clause selector -> {convention: every variant implemented}: each is checked, in one run, reported per variant;
     the bound function gets the variant as a keyword named after the convention (mappable like any argument)."""
-    noise: dict[str, str] = field(default_factory=dict)
+    noise: dict[Selector, str] = field(default_factory=dict)
     """clause selector -> dotted path of the function the library draws noise with (``pkg.mod.randn_tensor``):
     during a call it returns the clause's ``noise`` argument."""
 
