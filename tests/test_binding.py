@@ -349,3 +349,9 @@ def test_the_report_prints_declared_support_compactly():
            "summary": {"passed": 1, "failed": 0, "not implemented": 0, "total": 1}}
     line = next(x for x in report.table(rep) if x.startswith("  rf.interpolation:"))
     assert "declared t in [0.25, 1]" in line and line.endswith("… 294 more") and line.count("t=") == 6
+
+
+def test_a_module_naming_what_the_clause_does_not_pass_fails_at_load():
+    bad = Module(lambda x, heads: FusedSelfAttention(x.shape[-1], heads), weights={"qkv.weight": "w_qkv"})
+    with pytest.raises(TargetError, match=r"attention.cross: the Module's build/weights name \['w_qkv'\]"):
+        Target(name="timm", backend="torch", bindings={"attention.cross": bad})

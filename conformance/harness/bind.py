@@ -188,7 +188,7 @@ def apply_layout(name: str, layout: str, value, like, per_sample: bool = False) 
         return value
     v = np.asarray(value)
     if layout == "rows":
-        return np.ascontiguousarray(v.reshape(v.shape[0], -1)) if v.ndim else v
+        return np.array(v.reshape(v.shape[0], -1)) if v.ndim else v
     shape = np.shape(like)
     if not shape:
         raise TargetError(f"layout {layout!r} of {name}: the array it is relative to is a scalar")
@@ -199,7 +199,7 @@ def apply_layout(name: str, layout: str, value, like, per_sample: bool = False) 
     except ValueError:
         raise Outside(f"{name} of shape {v.shape} does not broadcast to {shape}") from None
     if layout == "full":
-        return np.ascontiguousarray(full)
+        return np.array(full)
     keep_last = layout == "B D"
     dropped = tuple(range(1, len(shape) - (1 if keep_last else 0)))
     if keep_last and len(shape) < 2:
@@ -208,8 +208,8 @@ def apply_layout(name: str, layout: str, value, like, per_sample: bool = False) 
     if dropped and not np.array_equal(np.broadcast_to(np.expand_dims(first, dropped), shape), full):
         raise Outside(f"{name} varies along axes {dropped} of {shape}: not expressible in layout {layout!r}")
     if layout == "B ...":
-        return np.ascontiguousarray(first.reshape(shape[0], *[1] * (len(shape) - 1)))
-    return np.ascontiguousarray(first)
+        return np.array(first.reshape(shape[0], *[1] * (len(shape) - 1)))
+    return np.array(first)
 
 
 # ---- the call -----------------------------------------------------------------------------------
