@@ -94,9 +94,29 @@ def test_partial_support_passes_on_the_subset_and_lists_the_rest():
     assert [c for c, _ in r.not_implemented] == ["property:x_0 = x (rf, vp), x_1 = z (rf, vp-cosine)"]
 
 
+def _rf_only_keyerror(x, z, t, path, schedule):
+    if path != "rf":
+        raise KeyError(path)               # the library's own way of refusing: a failure unless declared
+    return R.affine_interpolate(x, z, t, path, schedule)
+
+
 def test_undeclared_partial_support_fails():
-    res = check(Target(name="rf", bindings={"family.interpolate": _rf_only}), ["family.interpolate"])
+    res = check(Target(name="rf", bindings={"family.interpolate": _rf_only_keyerror}), ["family.interpolate"])
     assert res["family.interpolate"].status == "failed"
+
+
+def test_not_implemented_error_is_outside_support_with_its_message():
+    """A target raising NotImplementedError declines the input: outside support (its message shown), never failed."""
+    r = check(Target(name="rf", bindings={"family.interpolate": _rf_only}), ["family.interpolate"])
+    r = r["family.interpolate"]
+    assert r.status == "passed" and not r.failures
+    assert "declined by the target (NotImplementedError: vp)" in r.unsupported
+
+
+def test_a_declared_exception_type_is_outside_support():
+    r = check(Target(name="rf", bindings={"family.interpolate": _rf_only_keyerror},
+                     unsupported_errors={"family.interpolate": KeyError}), ["family.interpolate"])["family.interpolate"]
+    assert r.status == "passed" and any(u.startswith("declined by the target (KeyError") for u in r.unsupported)
 
 
 def test_nothing_inside_the_support_is_not_implemented():
@@ -242,15 +262,18 @@ def test_adapter_passes_except_its_expected_outcomes(lib):
         assert not unexpected and not warnings, (unexpected, warnings)
 
 
-def test_adapter_variants_are_the_non_default_conventions():
+def test_diffusers_declares_its_variants_in_one_target():
+    """diffusers implements three beta schedules and three DDIM prediction types: one target declares them all
+    (``variants=``), each is a run of its own, reported as its own row."""
     pytest.importorskip("diffusers")
     from conformance import adapters
-    assert adapters.variants("diffusers") == [
-        {"beta_schedule": "scaled_linear"}, {"beta_schedule": "squaredcos_cap_v2"},
-        {"prediction_type": "v_prediction"}, {"prediction_type": "sample"}]
-    tgt = adapters.load("diffusers", prediction_type="sample")
-    assert tgt.conventions_for("ddpm.ddim_eta_step")["prediction_type"] == "sample"
-    assert adapters.variants("torchcfm") == []
+    tgt = adapters.load("diffusers")
+    assert adapters.variants("diffusers") == []
+    assert tgt.variant_runs() == 3
+    assert tgt.variant_combinations("ddpm.ddim_eta_step") == [
+        {"prediction_type": "epsilon"}, {"prediction_type": "v_prediction"}, {"prediction_type": "sample"}]
+    assert tgt.in_run(2).conventions_for("ddpm.ddim_eta_step")["prediction_type"] == "sample"
+    assert sorted(tgt.in_run(1).bindings) == ["ddpm.beta_schedule", "ddpm.ddim_eta_step"]
 
 
 def test_matrix_writes_markdown_and_json(tmp_path):
