@@ -94,9 +94,29 @@ def test_partial_support_passes_on_the_subset_and_lists_the_rest():
     assert [c for c, _ in r.not_implemented] == ["property:x_0 = x (rf, vp), x_1 = z (rf, vp-cosine)"]
 
 
+def _rf_only_keyerror(x, z, t, path, schedule):
+    if path != "rf":
+        raise KeyError(path)               # the library's own way of refusing: a failure unless declared
+    return R.affine_interpolate(x, z, t, path, schedule)
+
+
 def test_undeclared_partial_support_fails():
-    res = check(Target(name="rf", bindings={"family.interpolate": _rf_only}), ["family.interpolate"])
+    res = check(Target(name="rf", bindings={"family.interpolate": _rf_only_keyerror}), ["family.interpolate"])
     assert res["family.interpolate"].status == "failed"
+
+
+def test_not_implemented_error_is_outside_support_with_its_message():
+    """A target raising NotImplementedError declines the input: outside support (its message shown), never failed."""
+    r = check(Target(name="rf", bindings={"family.interpolate": _rf_only}), ["family.interpolate"])
+    r = r["family.interpolate"]
+    assert r.status == "passed" and not r.failures
+    assert "declined by the target (NotImplementedError: vp)" in r.unsupported
+
+
+def test_a_declared_exception_type_is_outside_support():
+    r = check(Target(name="rf", bindings={"family.interpolate": _rf_only_keyerror},
+                     unsupported_errors={"family.interpolate": KeyError}), ["family.interpolate"])["family.interpolate"]
+    assert r.status == "passed" and any(u.startswith("declined by the target (KeyError") for u in r.unsupported)
 
 
 def test_nothing_inside_the_support_is_not_implemented():

@@ -13,7 +13,7 @@ from . import run
 from .context import Context, validate_options
 from .registry import checks_for, select
 from .report import clause_status
-from .target import Target, load
+from .target import Target, load, row_name
 
 
 @dataclass
@@ -47,9 +47,17 @@ def check(target: Target | str, clauses: list[str] | None = None, *, dtype: str 
     """
     tgt = load(target) if isinstance(target, str) else target
     validate_options(tgt, dtype, device, timeout)
-    ctx = Context(target=tgt, dtype=dtype, device=device, timeout=timeout, shrink=shrink)
-    ctx.target_spec = target if isinstance(target, str) else tgt.name
-    return {cid: _check_clause(ctx, tgt, cid, profile, target_independent) for cid in select(clauses)}
+    out = {}
+    for i in range(tgt.variant_runs()):     # a target declaring several variants: each combination once
+        view = tgt.in_run(i) if tgt.variants else tgt
+        ctx = Context(target=view, dtype=dtype, device=device, timeout=timeout, shrink=shrink)
+        ctx.target_spec = target if isinstance(target, str) else tgt.name
+        for cid in select(clauses):
+            if i == 0 or view.binding(cid) is not None:
+                row = row_name(cid, view.variant_label(cid))
+                out[row] = _check_clause(ctx, view, cid, profile, target_independent and i == 0)
+                out[row].clause = row
+    return out
 
 
 def _check_clause(ctx: Context, tgt: Target, cid: str, profile: str, target_independent: bool) -> ClauseResult:

@@ -102,6 +102,8 @@ def explain_text(clause_id: str) -> str:
                 takes = [f"{k} ↦ {e}" for k, e in v.arguments.items() if k in names]
                 if takes:
                     out.append(f"        in the default's units: {', '.join(takes)} (the harness converts)")
+    from .bind import calling_convention
+    out += calling_convention(clause_id)
     if c.singular:
         out += ["", "Singular points:", textwrap.indent(textwrap.fill(c.singular, 96), "    ")]
     if c.notes:

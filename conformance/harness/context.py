@@ -221,35 +221,69 @@ class Context:
 
         Inputs come in the default variants' units and reach the target in its declared variants' units
         (``Variant.arguments``: the scale form of guidance gets s = 1 + w). Inputs outside the target's declared
-        ``supports`` raise :class:`Unsupported`; a target on the reversed
-        clock (``time=``) gets t mapped and velocities negated both ways (:func:`reverse_clock`).
+        ``supports`` raise :class:`Unsupported`; a target on the reversed clock (``time=``) gets t mapped and
+        velocities negated both ways (:func:`reverse_clock`). The call itself follows the target's plan for the
+        clause (:mod:`.bind`: its argument map, layouts, noise source); a ``NotImplementedError`` (or a declared
+        ``unsupported_errors`` type) of the target is :class:`Unsupported` with its message.
         """
+        from .bind import Outside, apply_layout, batched_names, injected, per_call
         rec = self.records.setdefault(self.clause or clause_id, ClauseRecord())
-        inputs = spec.get(clause_id).in_variant(inputs, self.target.conventions_for(clause_id))
+        conv = self.target.conventions_for(clause_id)
+        inputs = spec.get(clause_id).in_variant(inputs, conv)
         why = self.target.unsupported(clause_id, inputs)
+        plan = self.target.plan(clause_id)
+        if plan.omitted and not why:
+            why = [f"passes {n}" for n in plan.omitted if inputs.get(n) is not None]
         if why:
             rec.unsupported.update(why)
-            raise Unsupported(f"{clause_id}: {', '.join(why)} is outside target {self.target.name!r}'s declared "
+            raise Unsupported(f"{clause_id}: {', '.join(why)}: outside target {self.target.name!r}'s declared "
                               "support")
         reversed_clock = self.target.time_of(clause_id) == "noise_at_0"
         if reversed_clock:
             inputs = reverse_clock(clause_id, inputs, inputs)
-        args = {k: self.to_target(v) for k, v in inputs.items()}
+        if plan.layouts:
+            try:
+                inputs = {k: apply_layout(k, plan.layouts[k], v, self._like(clause_id, k, inputs))
+                          if k in plan.layouts and v is not None else v for k, v in inputs.items()}
+            except Outside as e:
+                rec.unsupported.add(f"layout: {e}")
+                raise Unsupported(f"{clause_id}: {e}") from None
+        args = {k: self.to_target(v) for k, v in inputs.items()} | self.target.variant_label(clause_id)
+        ones = tuple(k for k, lay in plan.layouts.items() if lay == "one" and k in args)
+        source = self.target.noise_source(clause_id)
+
+        def invoke(a):
+            with injected(source, a["noise"]) if source and a.get("noise") is not None else _nothing():
+                pos, kw = plan.split(a)
+                return plan.result(fn(*pos, **kw))
         rec.evaluations += 1
         self.calls += 1
         try:
             if clause_id in self.hung:  # once hung, never wait again: every later call fails at once, the same way
                 raise _Timeout()
-            out = _with_timeout(lambda: fn(**args), self.timeout)
+            out = _with_timeout(lambda: per_call(invoke, args, ones, batched_names(clause_id)) if ones else
+                                invoke(args), self.timeout)
         except _Timeout:
             self.hung.add(clause_id)
             raise TargetHung(f"{clause_id}: target ran past {self.timeout:g}s (--timeout) on one call") from None
         except AssertionError:
             raise
+        except self.target.declines(clause_id) as e:
+            msg = f"{type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''}"
+            rec.unsupported.add(f"declined by the target ({msg})")
+            raise Unsupported(f"{clause_id}: the target declines this input ({msg})") from None
         except Exception as e:  # noqa: BLE001 - any exception of the target fails its clause only
             raise TargetRaised(f"{clause_id}: target raised {type(e).__name__}: {e}") from e
         out = self.to_numpy(out)
         return reverse_clock(clause_id, {"out": out}, inputs)["out"] if reversed_clock else out
+
+    @staticmethod
+    def _like(clause_id: str, name: str, inputs: dict):
+        """The array a layout of ``name`` is relative to: its ``broadcast_to`` symbol, else the first array input."""
+        sym = next((s for s in spec.get(clause_id).symbols if s.name == name), None)
+        if sym is not None and sym.domain.broadcast_to and sym.domain.broadcast_to in inputs:
+            return inputs[sym.domain.broadcast_to]
+        return next(v for k, v in inputs.items() if k != name and isinstance(v, np.ndarray) and v.ndim)
 
     def conventions(self, clause_id: str) -> dict[str, str]:
         """The variant of each of the clause's conventions the target declares (the spec's defaults with no target)."""
@@ -314,8 +348,34 @@ class Context:
             against = "the reference" if self.check in ("target_matches_reference", "") else "its expected value"
             raise Mismatch(
                 f"{clause_id}{where}: {what} differs from {against} on this input: max |error| = {abs_err:.3e}, "
-                f"{ratio:.3g}× the tolerance used ({shown}, {self.run_dtype})", ratio)
+                f"{ratio:.3g}× the tolerance used ({shown}, {self.run_dtype})"
+                + self._precision_hint(clause_id, got, expected, abs_err), ratio)
         return ratio
+
+    def _precision_hint(self, clause_id: str, got, expected, abs_err: float) -> str:
+        """A line when a float64 run's error looks like float32 rounding: the error within a few thousand float32
+        ulps of the values compared, or every value the target returned a float32 number (its computation or
+        storage is float32)."""
+        if self.dtype != "float64" or self.run_dtype != "float64":
+            return ""
+        try:
+            g = np.asarray(got, dtype=np.float64)
+            e = np.asarray(expected, dtype=np.float64)
+        except (TypeError, ValueError):
+            return ""
+        if not (np.isfinite(g).all() and np.isfinite(e).all()) or not g.size:
+            return ""
+        scale = float(np.max(np.abs(e))) or 1.0
+        ulps = abs_err / (scale * float(np.finfo(np.float32).eps))
+        f32 = bool(np.array_equal(g.astype(np.float32).astype(np.float64), g)) and not \
+            np.array_equal(e.astype(np.float32).astype(np.float64), e)
+        if not (f32 or 0.01 <= ulps <= 1024):
+            return ""
+        why = ("every value it returned is a float32 number" if f32 else
+               f"the error is {ulps:.3g} float32 ulps of max |expected| = {scale:.3g}")
+        return (f"\n  precision: this looks like float32 rounding in a float64 run ({why}): if the target computes in "
+                f"float32 (a float32 grid, a .float() cast), declare Target(precision={{{clause_id!r}: 'float32'}}) "
+                f"and it is compared at the spec's float32 tolerance")
 
     def record_error(self, clause_id: str, got, expected) -> None:
         """Record max |got - expected| for the running check without judging it (a custom comparison's raw error)."""
@@ -387,6 +447,11 @@ def _compare(got, expected, rtol, atol, what):
         ratio = np.where(diff == 0, 0.0, diff / bound)
     ratio = np.where(np.isnan(ratio), np.inf, ratio)
     return float(np.max(ratio)), float(np.nanmax(np.where(np.isnan(diff), np.inf, diff)))
+
+
+@contextmanager
+def _nothing():
+    yield
 
 
 class _Timeout(Exception):

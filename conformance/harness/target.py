@@ -60,6 +60,18 @@ class Target:
     """clause selector (family.* clauses) -> "noise_at_0" | "noise_at_1" (the default)."""
     precision: dict[str, str] = field(default_factory=dict)
     """clause selector -> the dtype the target computes those clauses in, whatever the run's dtype."""
+    arguments: dict[str, object] = field(default_factory=dict)
+    """clause selector -> argument map (renames, positions, constants, ``"return"``): see :mod:`.bind`."""
+    layouts: dict[str, dict[str, str]] = field(default_factory=dict)
+    """clause selector -> {symbol: layout} ("B", "B D", "B ...", "full", "one"): see :mod:`.bind`."""
+    unsupported_errors: dict[str, tuple] = field(default_factory=dict)
+    """clause selector -> exception types that mean "outside support" (NotImplementedError always does)."""
+    variants: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
+    """clause selector -> {convention: every variant implemented}: each is checked, in one run, reported per variant;
+    the bound function gets the variant as a keyword named after the convention (mappable like any argument)."""
+    noise: dict[str, str] = field(default_factory=dict)
+    """clause selector -> dotted path of the function the library draws noise with (``pkg.mod.randn_tensor``):
+    during a call it returns the clause's ``noise`` argument."""
 
     def __post_init__(self):
         if self.backend not in BACKENDS:
@@ -82,6 +94,13 @@ class Target:
         self._supports = self._per_clause("supports", self.supports, self._subset)
         self._time = self._per_clause("time", self.time, self._clock)
         self._precision = self._per_clause("precision", self.precision, self._dtype)
+        self._variants = self._per_clause("variants", self.variants, self._variant_set)
+        self._arguments = self._per_clause("arguments", self.arguments, self._argmap)
+        self._layouts = self._per_clause("layouts", self.layouts, self._layout)
+        self._errors = self._per_clause("unsupported_errors", self.unsupported_errors, self._exceptions)
+        self._noise = self._per_clause("noise", self.noise, lambda cid, v: v if "noise" in self._names(cid) else None)
+        self._chosen: dict[str, dict[str, str]] = {}
+        self._plans = {cid: self._plan(cid, fn) for cid, fn in self.bindings.items()}
         if self.spec_version.split(".")[:2] != spec.SPEC_VERSION.split(".")[:2]:
             raise TargetError(f"target {self.name!r} was written against spec {self.spec_version}; "
                               f"this is spec {spec.SPEC_VERSION} (major.minor must match)")
@@ -100,23 +119,142 @@ class Target:
         return out
 
     def _subset(self, cid: str, subset) -> dict | None:
-        """The part of ``subset`` that names the clause's parameters, each cut to the clause's domain (``family.*``
-        spans paths with different schedules); None if it names none of them."""
-        if not isinstance(subset, dict) or any(isinstance(v, str) or not v for v in subset.values()):
+        """The part of ``subset`` that names the clause's arguments, value lists cut to the clause's domain
+        (``family.*`` spans paths with different schedules); None if it names none of them. A parameter takes a
+        tuple of values, an :func:`~.bind.interval` or a predicate; ``"where"`` a list of :class:`~.bind.Where`."""
+        from .bind import Interval, Where
+        if not isinstance(subset, dict) or any(isinstance(v, str) or (isinstance(v, tuple) and not v)
+                                               for v in subset.values()):
             raise TargetError(f"target {self.name!r}: supports must map parameter names to non-empty tuples of "
-                              f"values, got {subset!r}")
+                              f"values, intervals or predicates, got {subset!r}")
+        where = subset.get("where", ())
+        where = (where,) if isinstance(where, Where) else tuple(where)
+        if not all(isinstance(w, Where) for w in where):
+            raise TargetError(f"target {self.name!r}: supports 'where' takes Where predicates, got {where!r}")
+        values = {k: v for k, v in subset.items() if k != "where" and isinstance(v, (tuple, list))}
         known: dict[str, set] = {}
         for c in spec.CLAUSES.values():
             for sym in c.symbols:
                 if sym.role == "parameter":
                     known.setdefault(sym.name, set()).update(sym.domain.choices)
-        unknown = [f"{k}={v!r}" for k, vs in subset.items() for v in vs
+        unknown = [f"{k}={v!r}" for k, vs in values.items() for v in vs
                    if k not in known or (known[k] and v not in known[k])]
         if unknown:
             raise TargetError(f"target {self.name!r}: supports: no clause has a parameter value {unknown}")
+        for k, v in subset.items():
+            if k != "where" and not isinstance(v, (tuple, list, Interval)) and not callable(v):
+                raise TargetError(f"target {self.name!r}: supports {k}: expected values, an interval or a "
+                                  f"predicate, got {v!r}")
         params = {s.name: s.domain.choices for s in spec.get(cid).symbols if s.role == "parameter"}
-        mine = {k: tuple(x for x in v if not params[k] or x in params[k]) for k, v in subset.items() if k in params}
+        names = self._names(cid)
+        mine: dict = {k: (tuple(x for x in v if not params[k] or x in params[k]) if isinstance(v, (tuple, list))
+                          else v) for k, v in subset.items() if k != "where" and k in names}
+        mine = {k: v for k, v in mine.items() if not isinstance(v, tuple) or k in params}
+        if where:
+            mine["where"] = where
         return mine or None
+
+    @staticmethod
+    def _names(cid: str) -> frozenset[str]:
+        """Every name the clause passes (symbols and the reference's optional inputs)."""
+        from .bind import clause_names
+        return clause_names(cid)
+
+    def _argmap(self, cid: str, amap):
+        """An argument map, cut to the names this clause passes where its selector spans several clauses."""
+        from .bind import RETURN, Const
+        names = self._names(cid) | set(self._variants.get(cid, {}))
+        if cid in self.arguments:
+            return amap                      # named exactly: every key must fit (Plan.make says which does not)
+        if isinstance(amap, dict):
+            mine = {k: v for k, v in amap.items() if k in names or k == RETURN or isinstance(v, Const)}
+            return mine if set(mine) - {RETURN} or mine == amap else None
+        return amap if all(a in names for a in amap if isinstance(a, str)) else None
+
+    def _layout(self, cid: str, layouts) -> dict | None:
+        mine = {k: v for k, v in layouts.items() if k in self._names(cid)}
+        return mine or None
+
+    def _exceptions(self, cid: str, types) -> tuple:
+        types = types if isinstance(types, tuple) else (types,)
+        if not all(isinstance(t, type) and issubclass(t, BaseException) for t in types):
+            raise TargetError(f"target {self.name!r}: unsupported_errors takes exception types, got {types!r}")
+        return types
+
+    def _variant_set(self, cid: str, decl) -> dict | None:
+        clause = spec.get(cid)
+        mine = {}
+        for cname, vs in decl.items():
+            try:
+                conv = clause.convention(cname)
+            except KeyError:
+                continue
+            bad = [v for v in vs if v not in [x.name for x in conv.variants]]
+            if bad or not vs:
+                raise TargetError(f"target {self.name!r}: {cid} convention {cname!r} has no variant {bad or vs}; "
+                                  f"expected some of {[v.name for v in conv.variants]}")
+            mine[cname] = tuple(vs)
+        return mine or None
+
+    def _plan(self, cid: str, fn):
+        """The call plan of a binding, its signature checked now (before any check runs)."""
+        from .bind import Module, Plan
+        omitted = tuple(n for w in self._supports.get(cid, {}).get("where", ()) for n in w.omits)
+        plan = Plan.make(cid, self._arguments.get(cid), self._layouts.get(cid), omitted,
+                         extra=tuple(self._variants.get(cid, {})), consumed=("noise",) if cid in self._noise else ())
+        plan.check(self.name, fn)
+        if isinstance(fn, Module):
+            unknown = sorted(fn._used() - set(plan.passable))
+            if unknown:
+                raise TargetError(f"target {self.name!r}: {cid}: the Module's build/weights name {unknown}, which the "
+                                  f"clause does not pass (it passes {', '.join(plan.passable)})")
+        return plan
+
+    def plan(self, clause_id: str):
+        return self._plans[clause_id]
+
+    def declines(self, clause_id: str) -> tuple:
+        """The exception types that mean "outside support" for this clause."""
+        return (NotImplementedError, *self._errors.get(clause_id, ()))
+
+    def noise_source(self, clause_id: str) -> str | None:
+        return self._noise.get(clause_id)
+
+    def support_text(self, clause_id: str) -> str:
+        """The declared support of a clause, compactly (one line; '' if it is the whole domain)."""
+        from .bind import describe_support
+        return describe_support(self._supports.get(clause_id, {}))
+
+    # ---- several variants in one target ----------------------------------------------------------------
+    def variant_combinations(self, clause_id: str) -> list[dict[str, str]]:
+        """Every {convention: variant} combination the target declares for the clause (one: its conventions)."""
+        import itertools
+        decl = self._variants.get(clause_id)
+        if not decl:
+            return [{}]
+        return [dict(zip(decl, combo, strict=True)) for combo in itertools.product(*decl.values())]
+
+    def variant_runs(self) -> int:
+        """How many runs check every declared combination once (the longest list of combinations)."""
+        return max([len(self.variant_combinations(c)) for c in self.bindings] or [1])
+
+    def in_run(self, i: int) -> Target:
+        """The target as run number ``i`` sees it: each clause with several combinations in its i-th (a clause with
+        fewer is not bound in that run, except in run 0)."""
+        import copy
+        view = copy.copy(self)
+        view._chosen = {}
+        view.bindings = {}
+        for cid, fn in self.bindings.items():
+            combos = self.variant_combinations(cid)
+            if i < len(combos):
+                view.bindings[cid] = fn
+                view._chosen[cid] = combos[i]
+        return view
+
+    def variant_label(self, clause_id: str) -> dict[str, str]:
+        """The declared-several conventions of the clause in this view, for its report row ({} when none)."""
+        return dict(self._chosen.get(clause_id, {}))
 
     def _clock(self, cid: str, time) -> str | None:
         if time not in TIMES:
@@ -133,11 +271,10 @@ class Target:
         return self.bindings.get(clause_id)
 
     def unsupported(self, clause_id: str, inputs: dict) -> list[str]:
-        """Why ``inputs`` lie outside the declared ``supports`` subset of the clause, one "name=value" per argument
-        ([]: inside)."""
-        subset = self._supports.get(clause_id, {})
-        return [f"{k}={inputs[k]!r}" for k, allowed in subset.items()
-                if k in inputs and inputs[k] is not None and inputs[k] not in allowed]
+        """Why ``inputs`` lie outside the declared ``supports`` of the clause, one short declaration each ([]:
+        inside)."""
+        from .bind import outside
+        return outside(self._supports.get(clause_id, {}), inputs)
 
     def time_of(self, clause_id: str) -> str:
         return self._time.get(clause_id, "noise_at_1")
@@ -148,8 +285,17 @@ class Target:
     def conventions_for(self, clause_id: str) -> dict[str, str]:
         """The variant of each of the clause's conventions this target implements (default if undeclared)."""
         clause = spec.get(clause_id)
-        chosen = self.conventions.get(clause_id, {})
-        return {c.name: chosen.get(c.name, c.default) for c in clause.conventions}
+        chosen = self.conventions.get(clause_id, {}) | self._chosen.get(clause_id, {})
+        several = self._variants.get(clause_id, {})
+        return {c.name: chosen.get(c.name, several[c.name][0] if c.name in several else c.default)
+                for c in clause.conventions}
+
+
+def row_name(cid: str, variant: dict[str, str]) -> str:
+    """A report row: the clause id, with each convention variant that is not the spec's default (``ddpm.beta_schedule
+    (beta_schedule=scaled_linear)``)."""
+    clause = spec.get(cid)
+    return cid + "".join(f" ({k}={v})" for k, v in variant.items() if v != clause.convention(k).default)
 
 
 def from_modules(name: str, package: str, backend: str) -> Target:
