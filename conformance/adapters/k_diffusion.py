@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from conformance import Target
 
-from . import require, times
+from . import require
 
 
 def target() -> Target:
@@ -42,14 +42,14 @@ def target() -> Target:
     return Target(
         name="k_diffusion", backend="torch",
         bindings={
-            "schedule.karras": lambda n, sigma_min, sigma_max, rho: K.sampling.get_sigmas_karras(
-                n, sigma_min, sigma_max, rho),
+            "schedule.karras": K.sampling.get_sigmas_karras,
             "family.edm_precond": precond,
             "family.edm_denoise": lambda x_sigma, F, sigma, sigma_data=0.5: K.layers.Denoiser(Inner(F), sigma_data)(
-                x_sigma, times(sigma, x_sigma)),
+                x_sigma, sigma),
             "sampler.euler": euler,
             "family.vp_schedule": lambda t, schedule: 1 / (1 + K.external.VDenoiser(None).t_to_sigma(t) ** 2),
         },
         supports={"family.vp_schedule": {"schedule": ("trig",)}},
+        layouts={"family.edm_denoise": {"sigma": "B"}},
         precision={"schedule.karras": "float32"},
     )
