@@ -52,3 +52,22 @@ def _has_op(name: str) -> bool:
         return True
     except (AttributeError, RuntimeError):
         return False
+
+
+def main() -> int:
+    """``python -m conformance.adapters.torchvision_ops`` (.ci/run): import every adapter's library as the adapters
+    do; print one line per library and return 1 if any fails to import."""
+    from . import ADAPTERS, PIP, require
+    failed = 0
+    for lib in ADAPTERS:
+        try:
+            require(lib)
+            print(f"imports: {PIP[lib]}")
+        except Exception as e:  # noqa: BLE001 - each failure is reported, whatever its type
+            failed += 1
+            print(f"does not import: {PIP[lib]}: {type(e).__name__}: {e}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
