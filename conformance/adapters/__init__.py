@@ -13,13 +13,19 @@ import importlib.util
 from spec.errors import TargetError
 
 ADAPTERS = ("diffusers", "torchcfm", "flow_matching")
+ADAPTERS += ("k_diffusion", "vector_quantize_pytorch", "denoising_diffusion_pytorch", "rectified_flow_pytorch")
 """the adapter modules, each named after the library it binds (the PyPI name where it differs: see PIP)."""
 PIP = {"diffusers": "diffusers==0.42.1", "torchcfm": "torchcfm==1.0.7", "flow_matching": "flow_matching==1.0.10"}
+PIP |= {"k_diffusion": "k-diffusion==0.1.1.post1", "vector_quantize_pytorch": "vector-quantize-pytorch==1.32.0",
+        "denoising_diffusion_pytorch": "denoising-diffusion-pytorch==2.3.4",
+        "rectified_flow_pytorch": "rectified-flow-pytorch==0.14.0"}
 INSTALL = 'pip install "genspec[peers]" -c peers-constraints.txt  # the constraints file keeps torch 2.13.0 (CPU)'
 
 
 def require(library: str):
     """Import ``library`` or raise a TargetError naming the pip command that installs it."""
+    from .torchvision_ops import declare_missing_ops
+    declare_missing_ops()   # torchvision's Python code beside the CPU torch: see torchvision_ops.py
     try:
         return importlib.import_module(library)
     except ImportError as e:

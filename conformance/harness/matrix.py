@@ -47,7 +47,8 @@ def run(libraries: list[str] | None = None, dtypes=DTYPES, profile: str = "ci") 
                     _cell(cells, row_name(row, variant), dtype, r, exp)
                     results[row_name(row, variant), dtype] = r
         unexpected, warnings = E.verdicts(lib, results, exp)
-        pin, installed = E.recorded_for(lib), f"{lib}=={version(lib)}"
+        pin = E.recorded_for(lib)        # "<PyPI name>==<version>"; lib is the import name (k_diffusion)
+        installed = f"{adapters.PIP[lib].split('==')[0]}=={version(lib)}"
         if pin is not None and pin != installed:
             warnings.append(f"{lib}: conformance/adapters/expected/{lib}.json was measured with {pin}, but "
                             f"{installed} is installed: its records may not hold; re-measure them")
