@@ -1,0 +1,108 @@
+"""The model stack: a page per training job (``genspec train <job>``): its command line (the job's own ``-h``), what
+it trains (its module docstring), and the pictures and metrics of a committed run directory.
+
+A run directory is ``docs/runs/<job>/`` (``--runs DIR`` picks another root): whatever ``*.png`` it holds (in any
+subfolder) and its ``metrics.json``. Regenerate them with the command :data:`REGENERATE` prints per job.
+"""
+from __future__ import annotations
+
+import contextlib
+import importlib
+import inspect
+import io
+import json
+import os
+import re
+import shutil
+
+from .peers import ROOT
+from .text import prose
+
+RUNS = os.path.join(ROOT, "docs", "runs")
+REGENERATE = "genspec train {job} --preset tiny --out docs/runs/{job}"
+"""The command that makes a job's committed run (then keep metrics.json and the PNGs, drop the checkpoints)."""
+
+
+def job_module(job: str):
+    """The module a job's entry in accelerated/models/jobs.py imports its ``main`` from (None if not found)."""
+    from accelerated.models import jobs
+    fn = jobs.JOBS[job]
+    m = re.search(r"from\s+([\w.]+)\s+import\s+main", inspect.getsource(fn))
+    return importlib.import_module(m.group(1)) if m else None
+
+
+def job_help(job: str) -> str:
+    """The job's ``-h`` output, as ``genspec train <job> -h`` prints it."""
+    from accelerated.models import jobs
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf), contextlib.suppress(SystemExit):
+        jobs.JOBS[job](["-h"])
+    return buf.getvalue().replace("usage: ", "usage: ", 1)
+
+
+def _metrics_md(m, depth: int = 0) -> list[str]:
+    """metrics.json as nested lists, scalars formatted, long lists shortened."""
+    out = []
+    pad = "    " * depth
+    if isinstance(m, dict):
+        for k, v in m.items():
+            if isinstance(v, (dict, list)) and not _flat(v):
+                out.append(f"{pad}- **{prose(str(k))}**")
+                out += _metrics_md(v, depth + 1)
+            else:
+                out.append(f"{pad}- **{prose(str(k))}**: {_val(v)}")
+    elif isinstance(m, list):
+        for i, v in enumerate(m[:12]):
+            out += _metrics_md(v, depth) if isinstance(v, (dict, list)) else [f"{pad}- {_val(v)}"]
+            if i == 11 and len(m) > 12:
+                out.append(f"{pad}- … ({len(m) - 12} more)")
+    return out
+
+
+def _flat(v) -> bool:
+    return isinstance(v, list) and len(v) <= 12 and all(isinstance(x, (int, float, str, bool)) or x is None
+                                                       for x in v)
+
+
+def _val(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, list):
+        return "[" + ", ".join(_val(x) for x in v) + "]"
+    return prose(str(v))
+
+
+def page(job: str, runs: str, img_dir: str) -> str:
+    mod = job_module(job)
+    doc = inspect.getdoc(mod) if mod is not None else ""
+    out = [f"# Training job `{job}`", "", f"`genspec train {job} --out DIR` "
+           + (f"(`{mod.__name__}`)" if mod is not None else ""), ""]
+    if doc:
+        out += ["## What it trains", "", "```text", doc, "```", ""]
+    out += ["## Command line", "", "```text", job_help(job).rstrip(), "```", ""]
+    run = os.path.join(runs, job)
+    out += ["## A run", ""]
+    if not os.path.isdir(run):
+        out += [f"No run directory `{os.path.relpath(run, ROOT)}` yet: make one with `{REGENERATE.format(job=job)}`.",
+                ""]
+        return "\n".join(out)
+    out += [f"From the committed run `{os.path.relpath(run, ROOT)}`, made with `{REGENERATE.format(job=job)}` "
+            "(a small preset: the pictures show the pipeline working, not the quality of a full run).", ""]
+    mpath = os.path.join(run, "metrics.json")
+    if os.path.exists(mpath):
+        with open(mpath, encoding="utf-8") as f:
+            out += ["### Metrics", ""] + _metrics_md(json.load(f)) + [""]
+    pngs = sorted(os.path.relpath(os.path.join(d, n), run) for d, _, ns in os.walk(run) for n in ns
+                  if n.lower().endswith(".png"))
+    if pngs:
+        out += ["### Pictures", ""]
+    for rel in pngs:
+        dest = f"run_{job}_" + rel.replace(os.sep, "_")
+        shutil.copyfile(os.path.join(run, rel), os.path.join(img_dir, dest))
+        out += [f"![{rel}](../img/{dest})", "", f"*{rel}*", ""]
+    return "\n".join(out)
+
+
+def jobs() -> list[str]:
+    from accelerated.models import jobs as J
+    return sorted(J.JOBS)

@@ -1,0 +1,58 @@
+"""Markdown helpers: LaTeX as math (arithmatex, rendered by the shipped MathJax), prose escaped, tables."""
+from __future__ import annotations
+
+import re
+
+_LATEX = re.compile(r"\\[A-Za-z]+|\\[,;:! ]|[\^_]\{")
+
+
+def is_latex(s: str) -> bool:
+    """Whether a string carries LaTeX commands (``\\frac``, ``\\,``, ``x^{2}``) rather than plain words."""
+    return bool(_LATEX.search(s))
+
+
+def _table_safe(latex: str) -> str:
+    """``|`` would split a Markdown table cell: the same glyphs via \\vert / \\Vert."""
+    return latex.replace(r"\|", r"\Vert ").replace("|", r"\vert ")
+
+
+def math(latex: str, table: bool = False) -> str:
+    """Inline math."""
+    s = " ".join(latex.split())
+    return "$" + (_table_safe(s) if table else s) + "$" if s else ""
+
+
+def display(latex: str) -> str:
+    """Display math on its own lines."""
+    return "\n$$\n" + latex.strip() + "\n$$\n"
+
+
+def prose(s: str, table: bool = False) -> str:
+    """Plain text as Markdown: characters Markdown or arithmatex would read escaped, LaTeX-looking runs as math."""
+    s = " ".join(s.split())
+    out = []
+    # a sentence-ish part (split after . ; :) that carries LaTeX is math; words stay words
+    for part in re.split(r"(?<=[.;:])\s+", s):
+        if is_latex(part) and not re.search(r"[A-Za-z]{4,}\s+[A-Za-z]{4,}\s+[A-Za-z]{4,}", re.sub(
+                r"\\[A-Za-z]+|\\text\{[^}]*\}", "", part)):
+            tail = part[-1] if part[-1] in ".;:," else ""
+            out.append(math(part[:-1] if tail else part, table) + tail)
+        else:
+            out.append(_escape(part, table))
+    return " ".join(out)
+
+
+def _escape(s: str, table: bool) -> str:
+    s = s.replace("\\", "\\\\").replace("*", r"\*").replace("$", r"\$").replace("<", "&lt;").replace("`", r"\`")
+    s = s.replace("_", r"\_")
+    return s.replace("|", r"\|") if table else s
+
+
+def code_span(s: str) -> str:
+    return f"`{s}`" if "`" not in s else f"`` {s} ``"
+
+
+def table(head: list[str], rows: list[list[str]]) -> str:
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    out += ["| " + " | ".join(c.replace("\n", " ") for c in r) + " |" for r in rows]
+    return "\n".join(out) + "\n"
