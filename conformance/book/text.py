@@ -28,8 +28,17 @@ def display(latex: str) -> str:
 
 
 def prose(s: str, table: bool = False) -> str:
-    """Plain text as Markdown: characters Markdown or arithmatex would read escaped, LaTeX-looking runs as math."""
-    s = " ".join(s.split())
+    """Plain text as Markdown: ``$...$`` spans (a quote of the notes) and LaTeX-looking runs as math, characters
+    Markdown or arithmatex would read escaped."""
+    parts = re.split(r"\$+([^$]+)\$+", " ".join(s.split()))
+    return "".join(math(p, table) if i % 2 else _words(p, table) for i, p in enumerate(parts))
+
+
+def _words(s: str, table: bool) -> str:
+    if not s.strip():
+        return s
+    lead, trail = s[:len(s) - len(s.lstrip())], s[len(s.rstrip()):]
+    s = s.strip()
     out = []
     # a sentence-ish part (split after . ; :) that carries LaTeX is math; words stay words
     for part in re.split(r"(?<=[.;:])\s+", s):
@@ -39,7 +48,7 @@ def prose(s: str, table: bool = False) -> str:
             out.append(math(part[:-1] if tail else part, table) + tail)
         else:
             out.append(_escape(part, table))
-    return " ".join(out)
+    return lead + " ".join(out) + trail
 
 
 def _escape(s: str, table: bool) -> str:
