@@ -97,7 +97,10 @@ def _max_diff(a, b) -> float | None:
         x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
         if x.shape != y.shape:
             return None
-        return float(np.max(np.abs(x - y))) if x.size else 0.0
+        fin = np.isfinite(x) & np.isfinite(y)
+        if np.any((~fin) & ~((x == y) | (np.isnan(x) & np.isnan(y)))):
+            return float("inf")          # a non-finite entry on one side only
+        return float(np.max(np.abs(x[fin] - y[fin]))) if fin.any() else 0.0
     except (TypeError, ValueError):
         return None
 

@@ -56,9 +56,9 @@ def _karras(fig):
     ax = fig.subplots()
     for rho in (1.0, 3.0, 7.0, 20.0):
         s = R.karras_sigmas(20, 0.002, 80.0, rho=rho)
+        s = s[s > 0]                     # the appended final σ = 0 has no place on a log axis
         ax.plot(np.arange(len(s)), s, marker=".", label=f"ρ = {rho:g}")
-    ax.set(title="Karras σ_i, n = 20, σ ∈ [0.002, 80] (schedule.karras)", xlabel="i", ylabel="σ", yscale="symlog",
-           )
+    ax.set(title="Karras σ_i, n = 20, σ ∈ [0.002, 80] (schedule.karras)", xlabel="i", ylabel="σ", yscale="log")
     ax.legend(fontsize=7)
 
 
@@ -101,8 +101,10 @@ def _masks(fig):
     causal = V.causal_mask(L)
     pad = np.ones((L, L), dtype=bool)
     pad[:, 6:] = False
+    joint = np.ones((L, L), dtype=bool)
+    joint[:, 2] = False                  # 3 text then 5 image tokens; text token 2 is padding (mask_c)
     panels = [("causal (ar.causal_mask)", causal), ("padding: last 2 keys masked", pad),
-              ("joint (MM-DiT): text 3 + image 5, all attend", np.ones((L, L), dtype=bool))]
+              ("joint: 3 text + 5 image tokens,\ntext token 2 padded", joint)]
     for ax, (title, m) in zip(fig.subplots(1, 3), panels, strict=True):
         w = A.sdpa(q, k, eye, mask=m[None])[0]   # v = I: the output is the weight matrix
         ax.imshow(w, cmap="magma", vmin=0)
@@ -114,19 +116,19 @@ def _masks(fig):
 def _cfg(fig):
     from reference import cfg as R
     ax = fig.subplots()
-    v_y, v_null = np.array([[1.0, 1.6]]), np.array([[1.4, 0.4]])
-    ax.quiver([0, 0], [0, 0], [v_y[0, 0], v_null[0, 0]], [v_y[0, 1], v_null[0, 1]], angles="xy", scale_units="xy",
-              scale=1, color=["tab:blue", "tab:gray"])
-    ax.annotate("v_y", v_y[0]), ax.annotate("v_∅", v_null[0])
+    v_y, v_null = np.array([[1.0, 1.0]]), np.array([[1.3, 0.3]])
+    line = np.array([v_null[0], v_null[0] + 4.3 * (v_y[0] - v_null[0])])
+    ax.plot(line[:, 0], line[:, 1], "k:", lw=0.8)
+    for v, lab, col in ((v_y[0], "v_y", "tab:blue"), (v_null[0], "v_∅", "tab:gray")):
+        ax.annotate("", v, (0, 0), arrowprops={"arrowstyle": "->", "color": col, "lw": 1.5})
+        ax.annotate(lab, v, xytext=(4, -10), textcoords="offset points", color=col)
     for w in (0.5, 1.0, 2.0, 3.0):
         v = R.cfg_combine(v_y, v_null, w)[0]
-        ax.quiver(0, 0, v[0], v[1], angles="xy", scale_units="xy", scale=1, color="tab:red", alpha=0.4 + 0.15 * w)
-        ax.annotate(f"w = {w:g}", v)
-    ax.plot([v_null[0, 0], 0.4 + 3.4 * (v_y[0, 0] - v_null[0, 0])], [v_null[0, 1], v_null[0, 1] + 4.0 *
-            (v_y[0, 1] - v_null[0, 1])], "k:", lw=0.8)
-    ax.set(xlim=(-0.2, 1.6), ylim=(-0.1, 5.2), aspect="equal",
-           title="v_cfg = (1 + w) v_y − w v_∅ on the line through v_∅ and v_y (cfg.combine)")
-    ax.title.set_fontsize(8)
+        ax.annotate("", v, (0, 0), arrowprops={"arrowstyle": "->", "color": "tab:red", "alpha": 0.35 + 0.2 * w})
+        ax.annotate(f"w = {w:g}", v, xytext=(5, 0), textcoords="offset points", color="tab:red")
+    ax.set(xlim=(-0.1, 1.7), ylim=(-0.1, 3.6), aspect="equal", xlabel="entry 1", ylabel="entry 2")
+    ax.set_title("v_cfg = (1 + w) v_y − w v_∅ moves along the line\nthrough v_∅ and v_y (cfg.combine, computed)",
+                 fontsize=9)
 
 
 def _euler(fig):
@@ -182,14 +184,11 @@ def _ldm(fig):
 
 def _family(fig):
     from reference import family as F
-    t = np.linspace(0.0, 1.0, 201)
-    axs = fig.subplots(1, 3)
-    for ax, (path, sched) in zip(axs, (("rf", None), ("vp", "linear"), ("vp", "cosine")), strict=True):
-        try:
-            co = F.coefficients(t, path=path, target="velocity", schedule=sched)
-        except Exception:  # noqa: BLE001 - a path the clause does not define is left out of the picture
-            continue
-        a, b = co[0], co[1]
+    t = np.linspace(1e-3, 1.0, 200)      # t = 0 is the vp velocity's singular point (b(0) = 0): not drawn
+    axs = fig.subplots(1, 4)
+    for ax, (path, sched) in zip(axs, (("rf", None), ("vp", "linear"), ("vp", "cosine"), ("vp", "trig")),
+                                 strict=True):
+        a, b = F.coefficients(t, path=path, target="velocity", schedule=sched)[:2]
         ax.plot(t, a, label="a(t)")
         ax.plot(t, b, label="b(t)")
         ax.set(title=f"{path}" + (f" ({sched})" if sched else "") + ": x_t = a x + b z", xlabel="t")
@@ -218,6 +217,96 @@ def _gan(fig):
         a.title.set_fontsize(8)
 
 
+def _rf(fig):
+    from conformance.fixtures import BIMODAL, sample_mixture
+    from reference import rf as R
+    rng = np.random.default_rng(1)
+    x = sample_mixture(rng, 12, *BIMODAL)
+    z = rng.normal(size=x.shape)
+    ax = fig.subplots()
+    ts = np.linspace(0.0, 1.0, 11)
+    path = np.stack([R.interpolate(x, z, t) for t in ts])
+    ax.plot(path[:, :, 0], path[:, :, 1], color="tab:blue", lw=0.7, alpha=0.7)
+    ax.scatter(x[:, 0], x[:, 1], s=10, color="tab:red", label="data x (t = 0)", zorder=3)
+    ax.scatter(z[:, 0], z[:, 1], s=10, color="tab:gray", label="noise z (t = 1)", zorder=3)
+    ax.set(aspect="equal", title="x_t = (1 − t) x + t z: straight paths (rf.interpolation)")
+    ax.title.set_fontsize(9)
+    ax.legend(fontsize=7)
+
+
+def _score(fig):
+    from reference import score as R
+    mu, cov = np.array([0.5, -0.3]), np.array([[1.0, 0.6], [0.6, 0.8]])
+    g = np.linspace(-2.5, 3.0, 15)
+    X, Y = np.meshgrid(g, g)
+    pts = np.stack([X.ravel(), Y.ravel()], axis=1)
+    s = R.gaussian_score(pts, mu, cov)
+    ax = fig.subplots()
+    d = pts - mu
+    q = np.einsum("ni,ij,nj->n", d, np.linalg.inv(cov), d).reshape(X.shape)
+    ax.contour(X, Y, np.exp(-0.5 * q), levels=5, colors="0.6", linewidths=0.7)
+    ax.quiver(pts[:, 0], pts[:, 1], s[:, 0], s[:, 1], color="tab:blue", angles="xy")
+    ax.set(aspect="equal", title="∇ log N(x; μ, Σ) points to the mode (score.definition)")
+    ax.title.set_fontsize(9)
+
+
+def _vae(fig):
+    from reference import vae as R
+    mu = np.linspace(-3, 3, 121)
+    lv = np.linspace(-4, 3, 141)
+    M, LV = np.meshgrid(mu, lv)
+    kl = R.kl_standard_normal(M.reshape(-1, 1), LV.reshape(-1, 1)).reshape(M.shape)
+    ax = fig.subplots()
+    im = ax.contourf(M, LV, kl, levels=20, cmap="viridis")
+    fig.colorbar(im, ax=ax)
+    ax.set(xlabel="μ", ylabel="log σ²", title="KL(N(μ, σ²) ‖ N(0, 1)) of one latent (vae.kl): 0 at μ = 0, σ = 1")
+    ax.title.set_fontsize(9)
+
+
+def _cond(fig):
+    from conformance.fixtures import BIMODAL
+    from reference import cond as R
+    w, mu, cov = BIMODAL
+    xs = np.linspace(-4, 4, 161)
+    ts = np.linspace(0.0, 0.99, 100)
+    pts = np.stack([xs, np.zeros_like(xs)], axis=1)
+    p = np.stack([R.class_posterior(pts, t, w, mu, cov, np.array([0, 1]))[:, 0] for t in ts])
+    ax = fig.subplots()
+    im = ax.imshow(p, aspect="auto", origin="lower", extent=(xs[0], xs[-1], ts[0], ts[-1]), cmap="coolwarm")
+    fig.colorbar(im, ax=ax)
+    ax.set(xlabel="x_t (first coordinate)", ylabel="t", title="p(class 0 | x_t, t) on the bimodal mixture "
+           "(cond.class_posterior): sharp at the data, ½ at the noise")
+    ax.title.set_fontsize(8)
+
+
+def _sde(fig):
+    from reference import sde as R
+    t = np.linspace(0.001, 1.0, 200)
+    x = np.ones((len(t), 1))
+    ax = fig.subplots()
+    for path in ("vp", "ve"):
+        try:
+            f, g = R.forward_sde(x, t, path=path)
+        except Exception:  # noqa: BLE001 - a path the clause does not define is left out
+            continue
+        ax.plot(t, f[:, 0], label=f"{path}: drift f(x = 1, t)")
+        ax.plot(t, g, "--", label=f"{path}: diffusion g(t)")
+    ax.set(xlabel="t", yscale="symlog", title="dx = f(x, t) dt + g(t) dW (sde.forward)")
+    ax.legend(fontsize=7)
+
+
+def _consistency(fig):
+    from reference import consistency as R
+    xs = np.linspace(-3, 3, 101)[:, None]
+    ax = fig.subplots()
+    for t in (0.0, 0.25, 0.5, 0.75, 0.95):
+        ax.plot(xs[:, 0], R.gaussian_consistency_function(xs, t, np.array([1.0]), 0.5)[:, 0], label=f"t = {t:g}")
+    ax.set(xlabel="x_t", ylabel="f(x_t, t)", title="the consistency function of N(1, 0.5²): identity at t = 0, "
+           "the mean as t → 1 (consistency.gaussian)")
+    ax.title.set_fontsize(8)
+    ax.legend(fontsize=7)
+
+
 FIGURES: tuple[Figure, ...] = (
     Figure("ddpm_schedules.png", ("ddpm.beta_schedule", "ddpm.alpha_bar"),
            "β_t and ᾱ_t of the three beta_schedule variants, T = 1000", _ddpm),
@@ -235,10 +324,19 @@ FIGURES: tuple[Figure, ...] = (
     Figure("video_tokens.png", ("video.tokens",), "video token counts against frames", _video, (6.0, 3.2)),
     Figure("ldm_tokens.png", ("ldm.shapes",), "latent tokens against resolution", _ldm, (6.0, 3.2)),
     Figure("family_coefficients.png", ("family.affine", "family.interpolate"), "the affine paths' a(t), b(t)",
-           _family, (9.0, 3.0)),
+           _family, (10.0, 3.0)),
     Figure("gan.png", ("gan.optimal_discriminator", "gan.generator_loss_saturating",
                        "gan.generator_loss_non_saturating"), "the optimal discriminator and the generator losses",
            _gan, (9.0, 3.2)),
+    Figure("rf_paths.png", ("rf.interpolation",), "straight interpolation paths between data and noise", _rf,
+           (5.5, 4.5)),
+    Figure("score_field.png", ("score.definition",), "the score field of a Gaussian", _score, (5.5, 4.5)),
+    Figure("vae_kl.png", ("vae.kl",), "the KL term of one latent", _vae, (6.0, 3.6)),
+    Figure("cond_posterior.png", ("cond.class_posterior", "cond.velocity"), "the class posterior along x_t and t",
+           _cond, (6.5, 3.6)),
+    Figure("sde_coefficients.png", ("sde.forward",), "the forward SDE's drift and diffusion", _sde, (6.0, 3.4)),
+    Figure("consistency.png", ("consistency.gaussian", "consistency.property"),
+           "the Gaussian consistency function", _consistency, (6.0, 3.4)),
 )
 QUICK = ("cfg_vectors.png", "timestep_embedding.png", "attention_masks.png")
 """The figures a quick build draws (tests): one of each kind of drawing the full build makes."""

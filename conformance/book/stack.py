@@ -19,8 +19,33 @@ from .peers import ROOT
 from .text import prose
 
 RUNS = os.path.join(ROOT, "docs", "runs")
-REGENERATE = "genspec train {job} --preset tiny --out docs/runs/{job}"
-"""The command that makes a job's committed run (then keep metrics.json and the PNGs, drop the checkpoints)."""
+PRESET = "tiny"
+REGENERATE = "genspec docs runs {job}"
+"""The command that remakes a job's committed run: ``genspec train <job> --preset tiny`` into a temporary folder,
+then its PNGs, JSON and Markdown copied to docs/runs/<job>/ (the checkpoints are left out)."""
+KEEP = (".png", ".json", ".md")
+
+
+def regenerate(jobs_: list[str], root: str = RUNS, log=print) -> None:
+    """Run each job at the small preset and keep what the pages show (:data:`KEEP`) under ``root/<job>/``."""
+    import tempfile
+
+    from accelerated.models import jobs as J
+    for job in jobs_:
+        with tempfile.TemporaryDirectory(prefix=f"genspec-run-{job}-") as tmp:
+            log(f"docs: genspec train {job} --preset {PRESET} --out {tmp}")
+            rc = J.JOBS[job](["--out", tmp, "--preset", PRESET])
+            if rc:
+                raise RuntimeError(f"genspec train {job} exited {rc}")
+            dest = os.path.join(root, job)
+            shutil.rmtree(dest, ignore_errors=True)
+            for d, _, names in os.walk(tmp):
+                for n in names:
+                    if n.endswith(KEEP):
+                        rel = os.path.relpath(os.path.join(d, n), tmp)
+                        os.makedirs(os.path.dirname(os.path.join(dest, rel)), exist_ok=True)
+                        shutil.copyfile(os.path.join(d, n), os.path.join(dest, rel))
+            log(f"docs: kept {sum(len(n) for _, _, n in os.walk(dest))} files in {dest}")
 
 
 def job_module(job: str):
@@ -87,13 +112,16 @@ def page(job: str, runs: str, img_dir: str) -> str:
                 ""]
         return "\n".join(out)
     out += [f"From the committed run `{os.path.relpath(run, ROOT)}`, made with `{REGENERATE.format(job=job)}` "
-            "(a small preset: the pictures show the pipeline working, not the quality of a full run).", ""]
-    mpath = os.path.join(run, "metrics.json")
-    if os.path.exists(mpath):
-        with open(mpath, encoding="utf-8") as f:
-            out += ["### Metrics", ""] + _metrics_md(json.load(f)) + [""]
-    pngs = sorted(os.path.relpath(os.path.join(d, n), run) for d, _, ns in os.walk(run) for n in ns
-                  if n.lower().endswith(".png"))
+            f"(`genspec train {job} --preset {PRESET}`: a small preset, so the pictures show the pipeline working, "
+            "not the quality of a full run).", ""]
+    files = sorted(os.path.relpath(os.path.join(d, n), run) for d, _, ns in os.walk(run) for n in ns)
+    for rel in (f for f in files if f.endswith(".json")):
+        with open(os.path.join(run, rel), encoding="utf-8") as f:
+            out += [f"### Metrics: `{rel}`", ""] + _metrics_md(json.load(f)) + [""]
+    for rel in (f for f in files if f.endswith(".md")):
+        with open(os.path.join(run, rel), encoding="utf-8") as f:
+            out += [f"### `{rel}`", "", f.read(), ""]
+    pngs = [f for f in files if f.lower().endswith(".png")]
     if pngs:
         out += ["### Pictures", ""]
     for rel in pngs:
