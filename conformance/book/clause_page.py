@@ -92,7 +92,8 @@ def run_example(clause_id: str) -> dict | None:
 def _max_diff(a, b) -> float | None:
     if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)) and len(a) == len(b):
         ds = [_max_diff(x, y) for x, y in zip(a, b, strict=True)]
-        return None if any(d is None for d in ds) else max(ds, default=0.0)
+        known = [d for d in ds if d is not None]
+        return max(known, default=0.0) if len(known) == len(ds) else None
     try:
         x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
         if x.shape != y.shape:
@@ -242,7 +243,7 @@ def page(c: Clause, matrix: P.Matrix | None, figures: list[tuple[str, str]], exa
            + f" · spec {c.since}" + (f" · bound as `{c.function}`" if c.function else " · a claim: nothing to bind"),
            "", display(c.statement), "", "## Provenance", ""]
     for p in c.provenance:
-        out += [f"> {prose(p.quote)}", ">", f"> — {source_link(p)}", ""]
+        out += [f'!!! quote "{source_link(p).replace(chr(34), chr(39))}"', "", f"    {prose(p.quote)}", ""]
     if c.symbols:
         out += ["## Symbols", "", table(["symbol", "role", "domain and shape", "meaning"], [
             [code_span(s.name), s.role, prose(s.domain.describe(), True), prose(s.description, True)]
