@@ -94,8 +94,7 @@ def _check_page(page, base: str, path: str, seen_links: set) -> list[str]:
             if not r.url.startswith(base) and not r.url.startswith(("data:", "blob:")) else None)
     page.goto(base + path, wait_until="load")
     page.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise")
-    page.evaluate("MathJax.startup.promise")
-    page.wait_for_load_state("networkidle")
+    page.evaluate("MathJax.startup.promise")     # typesetting done (and every extension it loaded)
     text = page.inner_text("article")
     for raw in ("\\frac", "\\mathbb", "$$", "\\("):
         if raw in text:

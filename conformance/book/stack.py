@@ -65,6 +65,21 @@ def job_help(job: str) -> str:
     return buf.getvalue().replace("usage: ", "usage: ", 1)
 
 
+def docstring_md(doc: str) -> str:
+    """A module docstring as Markdown: paragraphs, and its numbered or dashed items as list items."""
+    paras = []
+    for para in re.split(r"\n\s*\n", doc.strip()):
+        items: list[str] = []
+        for ln in para.splitlines():
+            if re.match(r"\s*(\d+\.|-)\s", ln) or not items:
+                items.append(ln.strip())
+            else:
+                items[-1] += " " + ln.strip()
+        paras.append("\n".join(re.sub(r"^(\d+\.|-)\s+(.*)$", lambda m: f"{m.group(1)} {prose(m.group(2))}", it)
+                               if re.match(r"(\d+\.|-)\s", it) else prose(it) for it in items))
+    return "\n\n".join(paras)
+
+
 def _metrics_md(m, depth: int = 0) -> list[str]:
     """metrics.json as nested lists, scalars formatted, long lists shortened."""
     out = []
@@ -103,7 +118,7 @@ def page(job: str, runs: str, img_dir: str) -> str:
     out = [f"# Training job `{job}`", "", f"`genspec train {job} --out DIR` "
            + (f"(`{mod.__name__}`)" if mod is not None else ""), ""]
     if doc:
-        out += ["## What it trains", "", "```text", doc, "```", ""]
+        out += ["## What it trains", "", docstring_md(doc), ""]
     out += ["## Command line", "", "```text", job_help(job).rstrip(), "```", ""]
     run = os.path.join(runs, job)
     out += ["## A run", ""]

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import re
 
-_LATEX = re.compile(r"\\[A-Za-z]+|\\[,;:! ]|[\^_]\{")
+_LATEX = re.compile(r"\\[A-Za-z]+|\\[,;:! ]")
 
 
 def is_latex(s: str) -> bool:
-    """Whether a string carries LaTeX commands (``\\frac``, ``\\,``, ``x^{2}``) rather than plain words."""
-    return bool(_LATEX.search(s))
+    """Whether a string carries LaTeX commands (``\\frac``, ``\\,``) with balanced braces, rather than words (a
+    docstring's ``Σ_{j≤k}`` is Unicode text, not TeX)."""
+    return bool(_LATEX.search(s)) and s.count("{") == s.count("}")
 
 
 def _table_safe(latex: str) -> str:
@@ -30,8 +31,14 @@ def display(latex: str) -> str:
 def prose(s: str, table: bool = False) -> str:
     """Plain text as Markdown: ``$...$`` spans (a quote of the notes) and LaTeX-looking runs as math, characters
     Markdown or arithmatex would read escaped."""
-    parts = re.split(r"\$+([^$]+)\$+", " ".join(s.split()))
-    return "".join(math(p, table) if i % 2 else _words(p, table) for i, p in enumerate(parts))
+    out = []
+    for j, chunk in enumerate(re.split(r"(`[^`]+`)", " ".join(s.split()))):
+        if j % 2:                        # a code span stays one
+            out.append(chunk.replace("|", r"\|") if table else chunk)
+            continue
+        parts = re.split(r"\$+([^$]+)\$+", chunk)
+        out += [math(p, table) if i % 2 else _words(p, table) for i, p in enumerate(parts)]
+    return "".join(out)
 
 
 def _words(s: str, table: bool) -> str:
