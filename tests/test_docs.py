@@ -159,5 +159,8 @@ def test_search_finds(server, browser, query, expected):
         except playwright.TimeoutError:
             continue
     hrefs = page.evaluate("Array.from(document.querySelectorAll('.md-search-result__item a')).map(a => a.href)")
+    page.wait_for_function("document.querySelector('.md-search-result__list mjx-container') !== null")
+    previews = page.evaluate("document.querySelector('.md-search-result__list').innerText")
     page.close()
     assert any(expected in h for h in hrefs), hrefs[:10]
+    assert "\\frac" not in previews and "\\[" not in previews, previews[:300]    # the previews' math is typeset

@@ -16,7 +16,7 @@ import re
 import shutil
 
 from .peers import ROOT
-from .text import prose
+from .text import prose, table
 
 RUNS = os.path.join(ROOT, "docs", "runs")
 PRESET = "tiny"
@@ -80,28 +80,42 @@ def docstring_md(doc: str) -> str:
     return "\n\n".join(paras)
 
 
-def _metrics_md(m, depth: int = 0) -> list[str]:
-    """metrics.json as nested lists, scalars formatted, long lists shortened."""
-    out = []
-    pad = "    " * depth
-    if isinstance(m, dict):
-        for k, v in m.items():
-            if isinstance(v, (dict, list)) and not _flat(v):
-                out.append(f"{pad}- **{prose(str(k))}**")
-                out += _metrics_md(v, depth + 1)
-            else:
-                out.append(f"{pad}- **{prose(str(k))}**: {_val(v)}")
-    elif isinstance(m, list):
-        for i, v in enumerate(m[:12]):
-            out += _metrics_md(v, depth) if isinstance(v, (dict, list)) else [f"{pad}- {_val(v)}"]
-            if i == 11 and len(m) > 12:
-                out.append(f"{pad}- … ({len(m) - 12} more)")
-    return out
+def _scalar(v) -> bool:
+    return isinstance(v, (int, float, str, bool)) or v is None or _flat(v)
 
 
 def _flat(v) -> bool:
     return isinstance(v, list) and len(v) <= 12 and all(isinstance(x, (int, float, str, bool)) or x is None
                                                        for x in v)
+
+
+def metrics_md(m, level: int = 4) -> list[str]:
+    """metrics.json as tables: scalars in a key | value table, a dict of scalars as one, a dict of such dicts as a
+    table with a row per key; anything deeper a heading per key; long lists shortened."""
+    if not isinstance(m, dict):
+        return [_val(m), ""]
+    out: list[str] = []
+    flat = {k: v for k, v in m.items() if _scalar(v)}
+    if flat:
+        out += [table(["metric", "value"], [[prose(str(k), True), _val(v)] for k, v in flat.items()])]
+    for k, v in m.items():
+        if k in flat:
+            continue
+        out += ["#" * min(level, 6) + f" {prose(str(k))}", ""]
+        if isinstance(v, dict) and v and all(isinstance(x, dict) and all(_scalar(y) for y in x.values())
+                                             for x in v.values()):
+            cols = list(dict.fromkeys(c for x in v.values() for c in x))
+            out += [table([""] + [prose(str(c), True) for c in cols],
+                          [[f"**{prose(str(r), True)}**"] + [_val(x.get(c, "")) for c in cols] for r, x in v.items()])]
+        elif isinstance(v, dict):
+            out += metrics_md(v, level + 1)
+        else:
+            items = v[:12] if isinstance(v, list) else [v]
+            out += [f"- {_val(x) if _scalar(x) else prose(json.dumps(x)[:300])}" for x in items]
+            if isinstance(v, list) and len(v) > 12:
+                out.append(f"- … ({len(v) - 12} more)")
+            out.append("")
+    return out
 
 
 def _val(v) -> str:
@@ -132,7 +146,7 @@ def page(job: str, runs: str, img_dir: str) -> str:
     files = sorted(os.path.relpath(os.path.join(d, n), run) for d, _, ns in os.walk(run) for n in ns)
     for rel in (f for f in files if f.endswith(".json")):
         with open(os.path.join(run, rel), encoding="utf-8") as f:
-            out += [f"### Metrics: `{rel}`", ""] + _metrics_md(json.load(f)) + [""]
+            out += [f"### Metrics: `{rel}`", ""] + metrics_md(json.load(f)) + [""]
     for rel in (f for f in files if f.endswith(".md")):
         with open(os.path.join(run, rel), encoding="utf-8") as f:
             out += [f"### `{rel}`", "", f.read(), ""]
