@@ -81,3 +81,12 @@ def test_prose_keeps_math_and_code_and_escapes_the_rest():
     assert prose(r"s = 1 + w,\ w = s - 1. Guidance off at s = 1.") == r"$s = 1 + w,\ w = s - 1$. Guidance off at s = 1."
     assert prose("the notes write $x_t$ as `x_t` or x_t*") == r"the notes write $x_t$ as `x_t` or x\_t\*"
     assert prose(r"$\|x\|$ and a|b", table=True) == r"$\Vert x\Vert $ and a\|b"
+
+
+def test_docs_command_line_errors_are_one_line(capsys):
+    from conformance.harness.cli import main
+    assert main(["docs", "runs", "nosuchjob"]) == 2
+    assert main(["docs", "build"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["genspec: error: genspec docs runs: unknown job(s) nosuchjob; jobs: ar, distill, t2i, t2v",
+                   "genspec: error: genspec docs build: give one output folder DIR"]
