@@ -90,3 +90,11 @@ def test_docs_command_line_errors_are_one_line(capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["genspec: error: genspec docs runs: unknown job(s) nosuchjob; jobs: ar, distill, t2i, t2v",
                    "genspec: error: genspec docs build: give one output folder DIR"]
+
+
+def test_docs_build_never_empties_a_folder_that_is_not_a_site(tmp_path, capsys):
+    from conformance.harness.cli import main
+    (tmp_path / "mine.txt").write_text("keep me")
+    assert main(["docs", "build", str(tmp_path), "--quick"]) == 2
+    assert (tmp_path / "mine.txt").read_text() == "keep me"
+    assert "is not empty and holds no earlier site" in capsys.readouterr().err

@@ -166,6 +166,10 @@ def build(site: str, quick: bool = False, matrix: str | None = None, runs: str |
     from mkdocs.config import load_config
     t0 = time.perf_counter()
     site = os.path.abspath(site)
+    if os.path.isdir(site) and os.listdir(site) and not os.path.exists(os.path.join(site, "search",
+                                                                                   "search_index.json")):
+        raise GenspecError(f"genspec docs build: {site} is not empty and holds no earlier site (MkDocs empties its "
+                           "output folder): give a new or empty folder")
     with tempfile.TemporaryDirectory(prefix="genspec-docs-") as tmp:
         src = os.path.join(tmp, "docs")
         nav = sources(src, quick=quick, matrix=matrix, runs=runs, log=log)
