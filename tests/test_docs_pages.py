@@ -98,3 +98,19 @@ def test_docs_build_never_empties_a_folder_that_is_not_a_site(tmp_path, capsys):
     assert main(["docs", "build", str(tmp_path), "--quick"]) == 2
     assert (tmp_path / "mine.txt").read_text() == "keep me"
     assert "is not empty and holds no earlier site" in capsys.readouterr().err
+
+
+def test_a_job_page_takes_whatever_its_run_directory_holds(tmp_path):
+    from conformance.book import stack
+    run = tmp_path / "runs" / "t2v"
+    (run / "samples").mkdir(parents=True)
+    (run / "samples" / "strip.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (run / "metrics.json").write_text(json.dumps({"adherence_vs_w": {"0.0": 0.25, "2.0": 0.5}, "steps": 3}))
+    img = tmp_path / "img"
+    img.mkdir()
+    md = stack.page("t2v", str(tmp_path / "runs"), str(img))
+    assert "usage: genspec train t2v" in md and "## What it trains" in md
+    assert "![samples/strip.png](../img/run_t2v_samples_strip.png)" in md
+    assert (img / "run_t2v_samples_strip.png").exists()
+    assert "| 0.0 | 0.25 |" in md and "| steps | 3 |" in md
+    assert "genspec docs runs t2v" in stack.page("t2v", str(tmp_path / "none"), str(img))

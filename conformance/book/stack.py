@@ -52,17 +52,23 @@ def job_module(job: str):
     """The module a job's entry in accelerated/models/jobs.py imports its ``main`` from (None if not found)."""
     from accelerated.models import jobs
     fn = jobs.JOBS[job]
-    m = re.search(r"from\s+([\w.]+)\s+import\s+main", inspect.getsource(fn))
-    return importlib.import_module(m.group(1)) if m else None
+    try:
+        m = re.search(r"from\s+([\w.]+)\s+import\s+main", inspect.getsource(fn))
+    except (OSError, TypeError):
+        m = None
+    if m is not None:
+        return importlib.import_module(m.group(1))
+    mod = getattr(fn, "__module__", None)     # the registry may hold the job's main itself
+    return importlib.import_module(mod) if mod and mod != jobs.__name__ else None
 
 
 def job_help(job: str) -> str:
     """The job's ``-h`` output, as ``genspec train <job> -h`` prints it."""
-    from accelerated.models import jobs
+    from conformance.harness.cli import main
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf), contextlib.suppress(SystemExit):
-        jobs.JOBS[job](["-h"])
-    return buf.getvalue().replace("usage: ", "usage: ", 1)
+        main(["train", job, "-h"])
+    return buf.getvalue()
 
 
 def docstring_md(doc: str) -> str:
