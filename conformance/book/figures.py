@@ -307,6 +307,62 @@ def _consistency(fig):
     ax.legend(fontsize=7)
 
 
+def _ar(fig):
+    from reference import autoregressive as R
+    rng = np.random.default_rng(0)
+    joint = rng.gamma(0.6, size=(5, 5))
+    joint /= joint.sum()
+    x = R.ancestral_sample(joint, rng.random((20000, 2)))
+    freq = np.zeros_like(joint)
+    np.add.at(freq, (x[:, 0], x[:, 1]), 1.0 / len(x))
+    a1, a2 = fig.subplots(1, 2)
+    for ax, m, title in ((a1, joint, "the joint p(x₁, x₂), K = 5, L = 2"),
+                         (a2, freq, "frequencies of 20000 chain-rule samples (ar.sampling)")):
+        im = ax.imshow(m, cmap="viridis", vmin=0, vmax=joint.max())
+        ax.set(xlabel="x₂", ylabel="x₁")
+        ax.set_title(title, fontsize=8)
+    fig.colorbar(im, ax=[a1, a2])
+
+
+def _classifier_guidance(fig):
+    from reference import guidance as R
+    ax = fig.subplots()
+    score, grad = np.array([[0.3, 1.0]]), np.array([[0.8, -0.1]])
+    for v, lab, col in ((score[0], "∇log p_t(x)", "tab:gray"), (grad[0], "∇log p_φ(y | x)", "tab:blue")):
+        ax.annotate("", v, (0, 0), arrowprops={"arrowstyle": "->", "color": col, "lw": 1.5})
+        ax.annotate(lab, v, xytext=(4, 4), textcoords="offset points", color=col, fontsize=8)
+    for s_ in (1.0, 2.0, 4.0):
+        v = R.classifier_guided_score(score, grad, s_)[0]
+        ax.annotate("", v, (0, 0), arrowprops={"arrowstyle": "->", "color": "tab:red", "alpha": 0.3 + 0.15 * s_})
+        ax.annotate(f"s = {s_:g}", v, xytext=(4, -10), textcoords="offset points", color="tab:red", fontsize=8)
+    ax.set(xlim=(-0.2, 3.8), ylim=(-0.4, 1.4), aspect="equal", xlabel="entry 1", ylabel="entry 2")
+    ax.set_title("∇log p_t(x) + s ∇log p_φ(y | x) (cfg.classifier_guidance, computed)", fontsize=9)
+
+
+def _distill(fig):
+    from conformance.fixtures import BIMODAL
+    from reference import distill as D
+    from reference import optimal as O
+    w, mu, cov = BIMODAL
+    f = lambda x, t: O.optimal_prediction(x, t, w, mu, cov, target="velocity", path="rf")
+    rng = np.random.default_rng(2)
+    x_t = rng.normal(size=(40, 2)) * 1.2
+    t, dt = 0.9, 0.2
+    one = x_t - 2 * dt * f(x_t, np.full(len(x_t), t))              # one Euler step of 2Δ on the teacher
+    v = D.distillation_target(f, x_t, t, dt)                         # the student's velocity target
+    two = x_t - 2 * dt * v                                           # lands on two teacher steps
+    ax = fig.subplots()
+    ax.scatter(x_t[:, 0], x_t[:, 1], s=8, color="0.5", label=f"x_t, t = {t:g}")
+    ax.scatter(one[:, 0], one[:, 1], s=8, color="tab:orange", label="one teacher step of 2Δ")
+    ax.scatter(two[:, 0], two[:, 1], s=8, color="tab:blue", label="x_t − 2Δ ṽ: two teacher steps of Δ")
+    for a, b, c in zip(x_t, two, one, strict=True):
+        ax.plot([a[0], b[0]], [a[1], b[1]], color="tab:blue", lw=0.4, alpha=0.5)
+        ax.plot([a[0], c[0]], [a[1], c[1]], color="tab:orange", lw=0.4, alpha=0.5)
+    ax.set(aspect="equal")
+    ax.set_title(f"progressive distillation target, Δ = {dt:g} (distill.progressive)", fontsize=9)
+    ax.legend(fontsize=7)
+
+
 FIGURES: tuple[Figure, ...] = (
     Figure("ddpm_schedules.png", ("ddpm.beta_schedule", "ddpm.alpha_bar"),
            "β_t and ᾱ_t of the three beta_schedule variants, T = 1000", _ddpm),
@@ -337,6 +393,12 @@ FIGURES: tuple[Figure, ...] = (
     Figure("sde_coefficients.png", ("sde.forward",), "the forward SDE's drift and diffusion", _sde, (6.0, 3.4)),
     Figure("consistency.png", ("consistency.gaussian", "consistency.property"),
            "the Gaussian consistency function", _consistency, (6.0, 3.4)),
+    Figure("ar_sampling.png", ("ar.sampling", "ar.factorization"), "chain-rule sampling reproduces the joint", _ar,
+           (8.0, 3.4)),
+    Figure("classifier_guidance.png", ("cfg.classifier_guidance",), "classifier guidance as vectors",
+           _classifier_guidance, (6.0, 3.2)),
+    Figure("distill_target.png", ("distill.progressive",), "the progressive-distillation target on the 2-D mixture",
+           _distill, (6.0, 4.2)),
 )
 QUICK = ("cfg_vectors.png", "timestep_embedding.png", "attention_masks.png")
 """The figures a quick build draws (tests): one of each kind of drawing the full build makes."""
