@@ -321,7 +321,7 @@ def _ar(fig):
         im = ax.imshow(m, cmap="viridis", vmin=0, vmax=joint.max())
         ax.set(xlabel="x₂", ylabel="x₁")
         ax.set_title(title, fontsize=8)
-    fig.colorbar(im, ax=[a1, a2])
+    fig.colorbar(im, ax=a2)
 
 
 def _classifier_guidance(fig):
