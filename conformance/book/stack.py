@@ -158,11 +158,14 @@ def page(job: str, runs: str, img_dir: str) -> str:
             out += [f"### `{rel}`", "", f.read(), ""]
     pngs = [f for f in files if f.lower().endswith(".png")]
     if pngs:
-        out += ["### Pictures", ""]
+        out += ["### Pictures", "", '<div class="gallery" markdown>', ""]
     for rel in pngs:
         dest = f"run_{job}_" + rel.replace(os.sep, "_")
         shutil.copyfile(os.path.join(run, rel), os.path.join(img_dir, dest))
-        out += [f"![{rel}](../img/{dest})", "", f"*{rel}*", ""]
+        out += ["<figure markdown>", "", f"![{rel}](../img/{dest})", "", f"<figcaption>{rel}</figcaption>",
+                "</figure>", ""]
+    if pngs:
+        out += ["</div>", ""]
     return "\n".join(out)
 
 
