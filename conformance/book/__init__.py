@@ -10,7 +10,7 @@ records the suite runs, so a page cannot disagree with the checks.
 - :mod:`.stack`: a page per training job (its ``-h``, its module docstring, the pictures and metrics of a run
   directory, docs/runs/<job>/ by default);
 - :mod:`.build`: the site (Markdown sources, mkdocs.yml, MathJax copied from the ``django-static-mathjax`` package so
-  that nothing is loaded from the network) and the ``docs`` subcommand.
+  that nothing is loaded from the network); :mod:`.cli` registers ``genspec docs``.
 
 MkDocs with the Material theme rather than Sphinx: the pages are generated Markdown (tables, admonitions, tabs), the
 build of ~130 pages takes seconds, and Material ships a client-side full-text search that works from any static
