@@ -24,8 +24,32 @@ def math(latex: str, table: bool = False) -> str:
 
 
 def display(latex: str) -> str:
-    """Display math on its own lines."""
-    return "\n$$\n" + latex.strip() + "\n$$\n"
+    """Display math on its own lines; a statement of several parts (``a;\\quad b``) one part per line."""
+    parts = split_parts(latex.strip())
+    body = parts[0] if len(parts) == 1 else "\\begin{gathered}" + " \\\\ ".join(parts) + "\\end{gathered}"
+    return "\n$$\n" + body + "\n$$\n"
+
+
+def split_parts(latex: str) -> list[str]:
+    """The parts of a statement separated at brace depth 0 by ``;\\quad`` or ``,\\quad`` (the separator's
+    punctuation stays with the part before it)."""
+    parts, depth, start, i = [], 0, 0, 0
+    while i < len(latex):
+        ch = latex[i]
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+        elif depth == 0 and ch in ";," and re.match(r"[;,]\s*\\quad(?![A-Za-z])", latex[i:]):
+            m = re.match(r"[;,]\s*\\quad", latex[i:])
+            assert m is not None
+            parts.append(latex[start:i + 1].strip())
+            i += m.end()
+            start = i
+            continue
+        i += 1
+    parts.append(latex[start:].strip())
+    return [p for p in parts if p]
 
 
 def prose(s: str, table: bool = False) -> str:
