@@ -12,7 +12,7 @@ import spec
 from conformance.adapters import expected as E
 from conformance.book import clause_page as C
 from conformance.book import peers as P
-from conformance.book.text import prose
+from conformance.book.text import prose, split_parts
 from conformance.harness.declare import ClauseChecks
 
 
@@ -114,3 +114,9 @@ def test_a_job_page_takes_whatever_its_run_directory_holds(tmp_path):
     assert (img / "run_t2v_samples_strip.png").exists()
     assert "| 0.0 | 0.25 |" in md and "| steps | 3 |" in md
     assert "genspec docs runs t2v" in stack.page("t2v", str(tmp_path / "none"), str(img))
+
+
+def test_a_statement_of_several_parts_is_split_at_depth_zero_only():
+    assert split_parts(r"a = 1;\quad b = \{x,\quad y\},\quad c") == ["a = 1;", r"b = \{x,\quad y\},", "c"]
+    assert split_parts(r"f_{a;\quad b} = 1") == [r"f_{a;\quad b} = 1"]
+    assert split_parts(r"x;\quadrant") == [r"x;\quadrant"]
