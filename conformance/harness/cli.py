@@ -254,6 +254,8 @@ def parser(full: bool = True) -> argparse.ArgumentParser:
     add_matrix(sub)
     from ..golden import add_parser as add_golden  # genspec golden export|check (conformance/golden/)
     add_golden(sub)
+    from ..book.cli import add_parser as add_docs  # genspec docs build DIR (conformance/book/; the [docs] extra)
+    add_docs(sub)
     try:
         from benchmarks.runner import add_parser as add_bench  # `genspec bench`: benchmarks/runner.py
         add_bench(sub)

@@ -1,0 +1,166 @@
+"""The documentation site (`genspec docs build`, conformance/book/): built in quick mode, served with
+`python -m http.server`, and opened page by page in headless Chromium (Debian's `chromium`, driven by Playwright;
+no browser download). Every page: math rendered (no raw TeX left in the visible text, no MathJax error), no console
+error, no failed request, every internal link resolves, every image loads; the search finds `cfg.combine` and
+`timestep embedding`.
+
+Skips (with the reason) where the [docs] extra or /usr/bin/chromium is absent; CI installs both (.ci/run).
+GENSPEC_DOCS_SITE=DIR checks an already built site (CI checks the full build that way).
+"""
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import shutil
+import threading
+from urllib.parse import urljoin, urlparse
+
+import pytest
+
+pytest.importorskip("mkdocs", reason="the [docs] extra is not installed: pip install -e '.[docs]' -c "
+                                      "peers-constraints.txt")
+pytest.importorskip("material", reason="mkdocs-material (the [docs] extra) is not installed")
+playwright = pytest.importorskip("playwright.sync_api", reason="playwright (the [docs] extra) is not installed")
+
+CHROMIUM = os.environ.get("GENSPEC_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+SCREENS = os.environ.get("GENSPEC_DOCS_SCREENS")
+"""where to save screenshots of the cfg.combine, dit.timestep_embedding and a job page (unset: none)"""
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    given = os.environ.get("GENSPEC_DOCS_SITE")
+    if given:
+        return given
+    from conformance.book.build import build
+    out = str(tmp_path_factory.mktemp("site"))
+    build(out, quick=True, log=lambda *_: None)
+    return out
+
+
+@pytest.fixture(scope="module")
+def server(site):
+    handler = functools.partial(_Quiet, directory=site)
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    th = threading.Thread(target=httpd.serve_forever, daemon=True)
+    th.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.shutdown()
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *a):
+        pass
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
+        pytest.skip(f"no Chromium at {CHROMIUM} (Debian: apt-get install -y chromium; CI installs it)")
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+def _pages(site: str) -> list[str]:
+    return sorted(os.path.relpath(os.path.join(d, "index.html"), site)[:-len("index.html")]
+                  for d, _, ns in os.walk(site) if "index.html" in ns and "/mathjax" not in d)
+
+
+def test_the_quick_site_has_the_pages_it_promises(site):
+    pages = _pages(site)
+    for p in ("clauses/cfg.combine/", "clauses/dit.timestep_embedding/", "indexes/sources/", "indexes/kinds/",
+              "indexes/families/", "models/"):
+        assert p in pages
+    assert any(p.startswith("models/") and p != "models/" for p in pages)
+    with open(os.path.join(site, "clauses", "cfg.combine", "index.html"), encoding="utf-8") as f:
+        html = f.read()
+    for part in ("Provenance", "Conventions", "Tolerances", "Worked example", "Reference code", "Accelerated code",
+                 "The call a target receives", "Peers", "diffusers"):
+        assert part in html, part
+
+
+def _check_page(page, base: str, path: str, seen_links: set) -> list[str]:
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url} ({r.failure})"))
+    page.on("response", lambda r: problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
+    page.on("request", lambda r: problems.append(f"network request off the site: {r.url}")
+            if not r.url.startswith(base) and not r.url.startswith(("data:", "blob:")) else None)
+    page.goto(base + path, wait_until="load")
+    page.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise")
+    page.evaluate("MathJax.startup.promise")     # typesetting done (and every extension it loaded)
+    text = page.inner_text("article")
+    for raw in ("\\frac", "\\mathbb", "$$", "\\("):
+        if raw in text:
+            problems.append(f"raw TeX {raw!r} in the visible text near: "
+                            f"{text[max(0, text.index(raw) - 60):text.index(raw) + 60]!r}")
+    errs = page.evaluate("document.querySelectorAll('[data-mjx-error], mjx-merror').length")
+    if errs:
+        problems.append(f"{errs} MathJax errors")
+    if page.evaluate("document.querySelectorAll('.arithmatex').length") and not page.evaluate(
+            "document.querySelectorAll('.arithmatex mjx-container').length"):
+        problems.append("math left untypeset")
+    broken = page.evaluate("Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0)"
+                           ".map(i => i.src)")
+    problems += [f"image does not load: {s}" for s in broken]
+    for href in page.evaluate("Array.from(document.querySelectorAll('a[href]')).map(a => a.href)"):
+        u = urlparse(href)
+        if not href.startswith(base):
+            continue
+        target = u._replace(fragment="").geturl()
+        if target not in seen_links:
+            seen_links.add(target)
+            local = os.path.join(page.context.site_dir, u.path.lstrip("/"))
+            if not (os.path.isfile(local) or os.path.isfile(os.path.join(local, "index.html"))):
+                problems.append(f"link does not resolve: {href}")
+        if u.fragment and urljoin(base + path, u.path) == base + path.rstrip("/") + "/" \
+                and not page.evaluate(f"!!document.getElementById({u.fragment!r})"):
+            problems.append(f"anchor missing: {href}")
+    return problems
+
+
+def test_every_page_renders_offline_in_chromium(site, server, browser):
+    ctx = browser.new_context()
+    ctx.site_dir = site
+    seen: set = set()
+    failures = {}
+    for path in _pages(site):
+        page = ctx.new_page()
+        probs = _check_page(page, server, path, seen)
+        if SCREENS and path in ("clauses/cfg.combine/", "clauses/dit.timestep_embedding/") or (
+                SCREENS and path.startswith("models/") and path != "models/"):
+            os.makedirs(SCREENS, exist_ok=True)
+            page.screenshot(path=os.path.join(SCREENS, path.strip("/").replace("/", "_") + ".png"), full_page=False)
+        page.close()
+        if probs:
+            failures[path] = probs
+    ctx.close()
+    assert not failures, "\n".join(f"{p}: {x}" for p, xs in failures.items() for x in xs[:8])
+
+
+@pytest.mark.parametrize("query, expected", [("cfg.combine", "clauses/cfg.combine/"),
+                                             ("timestep embedding", "clauses/dit.timestep_embedding/")])
+def test_search_finds(server, browser, query, expected):
+    page = browser.new_page()
+    page.goto(server, wait_until="load")
+    page.wait_for_load_state("networkidle")
+    for _ in range(20):      # Material's client-side search (a web worker, lunr) answers once its index is built
+        page.fill("input.md-search__input", "")
+        page.locator("input.md-search__input").press_sequentially(query)     # typed, key by key
+        try:
+            page.wait_for_selector(".md-search-result__item", state="attached", timeout=1500)
+            break
+        except playwright.TimeoutError:
+            continue
+    hrefs = page.evaluate("Array.from(document.querySelectorAll('.md-search-result__item a')).map(a => a.href)")
+    page.wait_for_function("document.querySelector('.md-search-result__list mjx-container') !== null")
+    previews = page.evaluate("document.querySelector('.md-search-result__list').innerText")
+    page.close()
+    assert any(expected in h for h in hrefs), hrefs[:10]
+    assert "\\frac" not in previews and "\\[" not in previews, previews[:300]    # the previews' math is typeset

@@ -1,0 +1,122 @@
+"""The documentation pages' Markdown (conformance/book/), without a browser or MkDocs: every clause page carries what
+its record declares, worked examples run (and a failing one fails the build), the peers' rows come from the recorded
+matrix with the recorded reasons. The site in a browser: tests/test_docs.py."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import spec
+from conformance.adapters import expected as E
+from conformance.book import clause_page as C
+from conformance.book import peers as P
+from conformance.book.text import prose, split_parts
+from conformance.harness.declare import ClauseChecks
+
+
+@pytest.fixture(scope="module")
+def matrix():
+    return P.load()
+
+
+def test_every_clause_page_carries_its_record(matrix):
+    """Each page names every symbol, variant, provenance source and tolerance of its clause, and runs its example."""
+    for cid, c in spec.CLAUSES.items():
+        md = C.page(c, matrix, [], C.run_example(cid))
+        assert md.startswith(f"# `{cid}`"), cid
+        for s in c.symbols:
+            assert f"`{s.name}`" in md, (cid, s.name)
+        for cv in c.conventions:
+            for v in cv.variants:
+                assert f"`{v.name}`" in md, (cid, v.name)
+        for p in c.provenance:
+            assert p.source.removeprefix("external:").strip()[:2] in md, (cid, p.source)
+        assert f"{c.tolerance.float32.rtol:.1e}" in md, cid
+        if C.checks_for(cid).example is not None and c.function is not None:
+            assert "## Worked example" in md, cid
+        if C.accelerated_function(cid) is not None:
+            assert "## Accelerated code" in md and f"def {c.function}(" in md, cid
+
+
+def test_the_worked_example_runs_in_both_implementations():
+    r = C.run_example("cfg.combine")
+    ex = r["inputs"]
+    v_y, v_null, w = ex["v_y"], ex["v_null"], ex["w"]
+    np.testing.assert_allclose(r["reference"], (1 + w) * v_y - w * v_null, rtol=1e-15)  # the clause, by hand
+    assert r["accelerated"] is not None and r["max_abs_diff"] < 1e-12
+
+
+def test_a_failing_example_fails_the_build(monkeypatch):
+    bad = ClauseChecks(clause="cfg.combine", example=lambda: {"v_y": np.zeros((1, 2)), "v_null": np.zeros((1, 3)),
+                                                              "w": 1.0})
+    monkeypatch.setattr(C, "checks_for", lambda cid: bad)
+    with pytest.raises(C.ExampleFailed, match="worked example of cfg.combine failed"):
+        C.run_example("cfg.combine")
+
+
+def test_peers_rows_and_reasons_come_from_the_records(matrix):
+    if matrix is None:
+        pytest.skip("README.md is not beside the package (an installed copy)")
+    rows = matrix.rows_of("ddpm.forward")
+    assert rows and any("✗" in cell and "expected" in cell for cells in rows.values() for cell in cells)
+    md = C.peers_md(spec.get("ddpm.forward"), matrix)
+    why = E.load("diffusers")[("ddpm.forward", "float32")].why
+    assert prose(why)[:60] in md
+    assert "No adapter binds `gan.value`" in C.peers_md(spec.get("gan.value"), matrix)
+
+
+def test_a_matrix_run_replaces_the_recorded_one(tmp_path):
+    run = {"spec_version": "0.1.0", "profile": "ci", "dtypes": ["float32"], "libraries": {
+        "torchcfm": {"installed": True, "version": "9.9", "clauses": {"rf.velocity": {"float32": {
+            "status": "failed", "partial": False, "max_error_over_tolerance": 3.0, "expected": None}}}},
+        "diffusers": {"installed": False, "install": "diffusers==0.42.1"}}}
+    (tmp_path / "matrix.json").write_text(json.dumps(run))
+    m = P.load(str(tmp_path))
+    assert m.columns == ["torchcfm 9.9 float32"] and m.rows_of("rf.velocity") == {"rf.velocity": ["✗ 3.0e+00"]}
+
+
+def test_prose_keeps_math_and_code_and_escapes_the_rest():
+    assert prose(r"s = 1 + w,\ w = s - 1. Guidance off at s = 1.") == r"$s = 1 + w,\ w = s - 1$. Guidance off at s = 1."
+    assert prose("the notes write $x_t$ as `x_t` or x_t*") == r"the notes write $x_t$ as `x_t` or x\_t\*"
+    assert prose(r"$\|x\|$ and a|b", table=True) == r"$\Vert x\Vert $ and a\|b"
+
+
+def test_docs_command_line_errors_are_one_line(capsys):
+    from conformance.harness.cli import main
+    assert main(["docs", "runs", "nosuchjob"]) == 2
+    assert main(["docs", "build"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["genspec: error: genspec docs runs: unknown job(s) nosuchjob; jobs: ar, distill, t2i, t2v",
+                   "genspec: error: genspec docs build: give one output folder DIR"]
+
+
+def test_docs_build_never_empties_a_folder_that_is_not_a_site(tmp_path, capsys):
+    from conformance.harness.cli import main
+    (tmp_path / "mine.txt").write_text("keep me")
+    assert main(["docs", "build", str(tmp_path), "--quick"]) == 2
+    assert (tmp_path / "mine.txt").read_text() == "keep me"
+    assert "is not empty and holds no earlier site" in capsys.readouterr().err
+
+
+def test_a_job_page_takes_whatever_its_run_directory_holds(tmp_path):
+    from conformance.book import stack
+    run = tmp_path / "runs" / "t2v"
+    (run / "samples").mkdir(parents=True)
+    (run / "samples" / "strip.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (run / "metrics.json").write_text(json.dumps({"adherence_vs_w": {"0.0": 0.25, "2.0": 0.5}, "steps": 3}))
+    img = tmp_path / "img"
+    img.mkdir()
+    md = stack.page("t2v", str(tmp_path / "runs"), str(img))
+    assert "usage: genspec train t2v" in md and "## What it trains" in md
+    assert "![samples/strip.png](../img/run_t2v_samples_strip.png)" in md
+    assert (img / "run_t2v_samples_strip.png").exists()
+    assert "| 0.0 | 0.25 |" in md and "| steps | 3 |" in md
+    assert "genspec docs runs t2v" in stack.page("t2v", str(tmp_path / "none"), str(img))
+
+
+def test_a_statement_of_several_parts_is_split_at_depth_zero_only():
+    assert split_parts(r"a = 1;\quad b = \{x,\quad y\},\quad c") == ["a = 1;", r"b = \{x,\quad y\},", "c"]
+    assert split_parts(r"f_{a;\quad b} = 1") == [r"f_{a;\quad b} = 1"]
+    assert split_parts(r"x;\quadrant") == [r"x;\quadrant"]
