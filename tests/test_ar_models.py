@@ -14,7 +14,7 @@ import torch
 from accelerated.models.ar_transformer import ARConfig, ARTransformer, train_ar
 from accelerated.models.text import TextConfig
 from accelerated.models.vqvae import VQVAE, VQConfig, train_vqvae
-from accelerated.pictures.grids import read_png
+from accelerated.pictures.grids import read_image
 from conformance.harness.cli import main as genspec
 
 CAPS = ["red circle", "blue square", "yellow triangle"]
@@ -205,7 +205,12 @@ def test_train_ar_end_to_end(tmp_path, cond):
     assert set(m["adherence_vs_w"]) == {"0.0", "2.0"}
     assert all(0.0 <= v <= 1.0 for v in m["adherence_vs_w"].values())
     assert 0.0 <= m["ceiling"] == m["reconstruction"]["adherence"] <= 1.0      # reported beside the adherence
-    assert read_png(os.path.join(out, "samples", "w2.png")).shape[2] == 3
+    assert read_image(os.path.join(out, "samples", "w2.png")).shape[2] == 3
+    assert m["preset"] == "tiny" and m["smoke_test"] is True and "smoke test" in m["note"]
+    assert m["figures"] == ["samples/*.png", "adherence_vs_w.png", "nll.png", "losses_vqvae.png",
+                            "losses_transformer.png"]
+    for name in m["figures"][1:]:
+        assert read_image(os.path.join(out, name)).std() > 10, name
     rc = genspec(["train", "ar", "--out", again, "--preset", "tiny", "--models", os.path.join(out, "models.pt"),
                   "--guidance", "0,2", "--null", "both", "--quiet"])
     assert rc == 0
@@ -216,6 +221,7 @@ def test_train_ar_end_to_end(tmp_path, cond):
     assert m2["adherence_vs_w_mixture_null"]["0.0"] == m["adherence_vs_w"]["0.0"]   # w = 0: the null is unused
     assert m2["config"]["plausibility"] == 0.1 and set(m2["adherence_vs_w_unrestricted"]) == {"0.0", "2.0"}
     assert os.path.exists(os.path.join(again, "samples", "w2_unrestricted.png"))
+    assert "losses_vqvae.png" not in m2["figures"]                      # loaded, not trained: no curves to draw
 
 
 @pytest.mark.parametrize("cond", ["class", "text"])

@@ -77,8 +77,13 @@ def test_train_distill_job_writes_both_parts(tmp_path):
     m = json.loads((tmp_path / "metrics.json").read_text())
     assert [r["student_steps"] for r in m["progressive"]] == [16, 8, 4, 2, 1]
     assert "| 1 | 2 |" in (tmp_path / "table.md").read_text()
-    from accelerated.pictures.grids import read_png
-    assert read_png(str(tmp_path / "samples.png")).shape[2] == 3
+    from accelerated.pictures.grids import read_image
+    assert read_image(str(tmp_path / "samples.png")).shape[2] == 3
+    assert m["preset"] == "tiny" and m["smoke_test"] is True
+    assert m["figures"] == ["samples.png", "error_vs_steps.png", "losses_warm_start.png", "losses_progressive.png",
+                            "losses_consistency.png"]
+    for name in m["figures"]:
+        assert read_image(str(tmp_path / name)).std() > 10, name
     # the toy-image part: a row per method and step count, a grid per row (12 captions × min(8, samples) images)
     images = tmp_path / "images"
     mi = json.loads((images / "metrics.json").read_text())
@@ -87,14 +92,20 @@ def test_train_distill_job_writes_both_parts(tmp_path):
     for r in mi["table"]:
         assert 0 <= r["adherence"] <= 1 and r["paired_rms"] >= 0 and r["fd"] >= 0, r
         assert r["network_calls"] == (2 if r["method"] == "teacher" else 1) * r["steps"]
-        png = read_png(str(images / "samples" / f"{r['method']}_{r['steps']}step.png"))
-        assert png.shape == (12 * 66 + 2, 66 + 2, 3)                     # 32×32 images ×2, 2-pixel borders
+        png = read_image(str(images / "samples" / f"{r['method']}_{r['steps']}step.png"))
+        assert png.shape[2] == 3 and png.shape[0] > 12 * 34              # 12 captions of 32×32 images, labelled
     teacher50 = next(r for r in mi["table"] if r["method"] == "teacher" and r["steps"] == 50)
     assert teacher50["paired_rms"] == 0.0                                 # the reference itself
     assert [r["student_steps"] for r in mi["progressive"]] == [2, 1]
     text = (images / "table.md").read_text()
     assert "| cd | 50 | 50 |" in text and "| teacher | 4 | 8 |" in text
     assert (images / "teacher" / "denoiser.pt").exists()
+    assert mi["preset"] == "tiny" and mi["smoke_test"] is True
+    assert mi["figures"] == ["samples/*.png", "overview.png", "metrics_vs_steps.png", "losses_warm_start.png",
+                             "losses_progressive.png", "losses_consistency.png"]
+    for name in mi["figures"][1:]:
+        assert read_image(str(images / name)).std() > 10, name
+    assert "smoke test" in p.stdout
     assert "train distill:" in p.stdout and "CPU" in p.stdout
 
     # --teacher: the same t2i run directory, loaded instead of trained, gives the same table

@@ -1,72 +1,163 @@
-"""Pictures of 2-D samples without a plotting library: scatter panels (uint8 RGB arrays) with a title drawn in a
-built-in 3×5 pixel font, laid side by side. Write them with `accelerated.models.images.write_png`."""
+"""The jobs' plots (matplotlib): loss curves per training stage, metrics against the guidance weight or the number of
+sampling steps with their standard errors, NLL bars, and 2-D sample scatter panels with axes.
+
+Every function writes one PNG and returns nothing; `accelerated.pictures.grids.figure` makes the Figure (object API,
+no pyplot state).
+"""
 from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-# 3×5 glyphs: five rows of three pixels, top to bottom, '#' = ink. Upper-case letters, digits and a few marks.
-_GLYPHS = {
-    "A": ".#.|#.#|###|#.#|#.#", "B": "##.|#.#|##.|#.#|##.", "C": ".##|#..|#..|#..|.##", "D": "##.|#.#|#.#|#.#|##.",
-    "E": "###|#..|##.|#..|###", "F": "###|#..|##.|#..|#..", "G": ".##|#..|#.#|#.#|.##", "H": "#.#|#.#|###|#.#|#.#",
-    "I": "###|.#.|.#.|.#.|###", "J": "..#|..#|..#|#.#|.#.", "K": "#.#|#.#|##.|#.#|#.#", "L": "#..|#..|#..|#..|###",
-    "M": "#.#|###|###|#.#|#.#", "N": "##.|#.#|#.#|#.#|#.#", "O": ".#.|#.#|#.#|#.#|.#.", "P": "##.|#.#|##.|#..|#..",
-    "Q": ".#.|#.#|#.#|##.|.##", "R": "##.|#.#|##.|#.#|#.#", "S": ".##|#..|.#.|..#|##.", "T": "###|.#.|.#.|.#.|.#.",
-    "U": "#.#|#.#|#.#|#.#|###", "V": "#.#|#.#|#.#|#.#|.#.", "W": "#.#|#.#|###|###|#.#", "X": "#.#|#.#|.#.|#.#|#.#",
-    "Y": "#.#|#.#|.#.|.#.|.#.", "Z": "###|..#|.#.|#..|###", "0": "###|#.#|#.#|#.#|###", "1": ".#.|##.|.#.|.#.|###",
-    "2": "###|..#|###|#..|###", "3": "###|..#|###|..#|###", "4": "#.#|#.#|###|..#|..#", "5": "###|#..|###|..#|###",
-    "6": "###|#..|###|#.#|###", "7": "###|..#|..#|..#|..#", "8": "###|#.#|###|#.#|###", "9": "###|#.#|###|..#|###",
-    " ": "...|...|...|...|...", "=": "...|###|...|###|...", ".": "...|...|...|...|.#.", "-": "...|...|###|...|...",
-    ":": "...|.#.|...|.#.|...", "/": "..#|..#|.#.|#..|#..", "(": ".#.|#..|#..|#..|.#.", ")": ".#.|..#|..#|..#|.#.",
-    ",": "...|...|...|.#.|#..", "<": "..#|.#.|#..|.#.|..#", "_": "...|...|...|...|###",
-}
+from accelerated.pictures.grids import figure
+
+SMOKE_NOTE = "tiny preset: a smoke test; these pictures mean nothing"
 
 
-def _glyph(ch: str) -> np.ndarray:
-    rows = _GLYPHS.get(ch.upper(), _GLYPHS[" "]).split("|")
-    return np.array([[b == "#" for b in r] for r in rows])
+def _smoke(fig, smoke: bool) -> None:
+    if smoke:
+        fig.text(0.5, 0.5, SMOKE_NOTE, ha="center", va="center", fontsize=11, color="red", alpha=0.5, rotation=20)
 
 
-def draw_text(img: np.ndarray, text: str, x: int, y: int, scale: int = 2, color=(0, 0, 0)) -> None:
-    """Draw `text` into img (H, W, 3) uint8 with its top-left corner at (x, y); characters are 4·scale pixels apart."""
-    for i, ch in enumerate(text):
-        g = np.kron(_glyph(ch), np.ones((scale, scale), dtype=bool))
-        x0 = x + i * 4 * scale
-        h, w = min(g.shape[0], img.shape[0] - y), min(g.shape[1], img.shape[1] - x0)
-        if h <= 0 or w <= 0:
-            break
-        img[y:y + h, x0:x0 + w][g[:h, :w]] = color
+def _as_floats(values) -> np.ndarray:
+    return np.array([float(v) for v in values], dtype=np.float64)
 
 
-def scatter_panel(points, title: str = "", size: int = 160, extent: float = 3.5, color=(30, 70, 200)) -> np.ndarray:
-    """A white size × size panel showing 2-D points on [−extent, extent]², axes in grey, the title on top."""
-    pts = np.asarray(points, dtype=np.float64)
-    top = 16
-    img = np.full((size + top, size, 3), 255, dtype=np.uint8)
-    mid = top + size // 2
-    img[mid, :] = 220
-    img[top:, size // 2] = 220
-    ij = np.round((pts + extent) / (2 * extent) * (size - 1)).astype(int)
-    ok = ((ij >= 0) & (ij < size)).all(axis=1)
-    img[top + (size - 1 - ij[ok, 1]), ij[ok, 0]] = color
-    draw_text(img, title, 3, 3)
-    return img
+def loss_curve(path: str, curves: Mapping[str, Sequence[float]], title: str, xlabel: str = "step",
+               smoke: bool = False, log_scale: bool = True) -> None:
+    """One training stage's losses against the step: each curve raw (thin) and its moving average over ~2 % of the
+    steps (bold); log y when every value is positive."""
+    fig = figure(6.4, 3.6)
+    ax = fig.add_subplot()
+    positive = True
+    for k, (name, values) in enumerate(curves.items()):
+        y = _as_floats(values)
+        if y.size == 0:
+            continue
+        positive &= bool((y > 0).all())
+        x = np.arange(1, y.size + 1)
+        color = f"C{k}"
+        ax.plot(x, y, color=color, alpha=0.25, linewidth=0.7)
+        win = max(1, y.size // 50)
+        if win > 1:
+            smooth = np.convolve(y, np.ones(win) / win, mode="valid")
+            ax.plot(x[win - 1:], smooth, color=color, linewidth=1.6, label=f"{name} (mean of {win})")
+        else:
+            ax.plot(x, y, color=color, linewidth=1.6, label=name)
+    if positive and log_scale:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("loss")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    _smoke(fig, smoke)
+    fig.savefig(path)
 
 
-def side_by_side(panels: list[np.ndarray], pad: int = 4) -> np.ndarray:
-    """Panels of equal height in one row, separated by `pad` grey pixels."""
-    h = max(p.shape[0] for p in panels)
-    out = [np.full((h, pad, 3), 160, dtype=np.uint8)]
-    for p in panels:
-        out += [np.pad(p, ((0, h - p.shape[0]), (0, 0), (0, 0)), constant_values=255),
-                np.full((h, pad, 3), 160, dtype=np.uint8)]
-    return np.concatenate(out, axis=1)
+def versus(path: str, x: Sequence[float], series: Mapping[str, tuple[Sequence[float], Sequence[float] | None]],
+           title: str, xlabel: str, ylabel: str, lines: Mapping[str, float] | None = None, smoke: bool = False,
+           log_x: bool = False, ylim: tuple[float, float] | None = None) -> None:
+    """Metrics against a swept setting: each series (values, standard errors or None) as a line with error bars;
+    `lines` as dashed horizontal references (a ceiling)."""
+    fig = figure(6.0, 3.8)
+    ax = fig.add_subplot()
+    xs = _as_floats(x)
+    for k, (name, (y, err)) in enumerate(series.items()):
+        ax.errorbar(xs, _as_floats(y), yerr=None if err is None else _as_floats(err), marker="o", capsize=3,
+                    color=f"C{k}", label=name)
+    for k, (name, v) in enumerate((lines or {}).items()):
+        ax.axhline(float(v), linestyle="--", color=f"C{k + len(series)}", alpha=0.8, label=name)
+    if log_x:
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(xs, [f"{v:g}" for v in xs])
+    else:
+        ax.set_xticks(xs, [f"{v:g}" for v in xs])
+    if ylim:
+        ax.set_ylim(*ylim)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    _smoke(fig, smoke)
+    fig.savefig(path)
 
 
-def stack(rows: list[np.ndarray], pad: int = 4) -> np.ndarray:
-    """Rows (from side_by_side) one above the other, right-padded with white to the widest."""
-    w = max(r.shape[1] for r in rows)
-    out = []
-    for r in rows:
-        out += [np.pad(r, ((0, 0), (0, w - r.shape[1]), (0, 0)), constant_values=255),
-                np.full((pad, w, 3), 160, dtype=np.uint8)]
-    return np.concatenate(out[:-1], axis=0)
+def panels_versus(path: str, x: Sequence[float], panels: Mapping[str, Mapping[str, Sequence[float]]], title: str,
+                  xlabel: str, smoke: bool = False, log_x: bool = True,
+                  log_y: Sequence[str] = ()) -> None:
+    """Side-by-side panels (one per metric, its name the y label), each with a line per method against x."""
+    fig = figure(4.0 * len(panels), 3.6)
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    xs = _as_floats(x)
+    for ax, (metric, lines) in zip(axes, panels.items(), strict=True):
+        for k, (name, y) in enumerate(lines.items()):
+            ax.plot(xs[:len(y)], _as_floats(y), marker="o", color=f"C{k}", label=name)
+        if log_x:
+            ax.set_xscale("log", base=2)
+        ax.set_xticks(xs, [f"{v:g}" for v in xs])
+        if metric in log_y:
+            ax.set_yscale("log")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    _smoke(fig, smoke)
+    fig.savefig(path)
+
+
+def bars(path: str, values: Mapping[str, float], title: str, ylabel: str, smoke: bool = False,
+         note: str = "") -> None:
+    """One bar per named value, the value written on it."""
+    fig = figure(5.6, 3.6)
+    ax = fig.add_subplot()
+    names = list(values)
+    ys = _as_floats(values.values())
+    rects = ax.bar(range(len(names)), ys, color=[f"C{k}" for k in range(len(names))])
+    ax.bar_label(rects, labels=[f"{v:.2f}" for v in ys], fontsize=8)
+    ax.set_xticks(range(len(names)), names, fontsize=8)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    if note:
+        ax.text(0.5, -0.22, note, transform=ax.transAxes, ha="center", fontsize=8)
+    _smoke(fig, smoke)
+    fig.savefig(path)
+
+
+def scatter_panels(path: str, rows: Sequence[Sequence[tuple[np.ndarray, str]]], title: str, extent: float = 3.5,
+                   smoke: bool = False) -> None:
+    """2-D point sets as scatter panels with axes on [−extent, extent]², one figure row per `rows` entry, each
+    panel titled."""
+    ncols = max(len(r) for r in rows)
+    fig = figure(2.6 * ncols, 2.5 * len(rows) + 0.4)
+    axes = fig.subplots(len(rows), ncols, squeeze=False, sharex=True, sharey=True)
+    for i, row in enumerate(rows):
+        for j in range(ncols):
+            ax = axes[i][j]
+            if j >= len(row):
+                ax.set_visible(False)
+                continue
+            pts, name = row[j]
+            pts = np.asarray(pts, dtype=np.float64)
+            ax.scatter(pts[:, 0], pts[:, 1], s=1.5, alpha=0.5, color=f"C{i}", linewidths=0)
+            ax.set_xlim(-extent, extent)
+            ax.set_ylim(-extent, extent)
+            ax.set_aspect("equal")
+            ax.set_title(name, fontsize=9)
+            ax.grid(alpha=0.3)
+            if i == len(rows) - 1:
+                ax.set_xlabel("x₁")
+            if j == 0:
+                ax.set_ylabel("x₂")
+    fig.suptitle(title, fontsize=10)
+    _smoke(fig, smoke)
+    fig.savefig(path)
+
+
+def binomial_se(p: float, n: int) -> float:
+    """Standard error sqrt(p(1 − p)/n) of a proportion p measured on n samples."""
+    return math.sqrt(max(p * (1 - p), 0.0) / max(n, 1))
