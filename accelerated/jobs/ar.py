@@ -148,8 +148,8 @@ def figures(out: str, m: dict, c: ARJobConfig, curves: dict[str, dict[str, list[
                  "guidance weight w (LlamaGen cfg_scale = 1 + w)", "caption adherence (colour and shape)",
                  lines={"ceiling: VQ reconstructions of held-out images": m["ceiling"]}, smoke=smoke, ylim=(0, 1.02))
     nll = m["heldout_nll_nats_per_sequence"]
-    plots.bars(os.path.join(out, "nll.png"), {"conditional p(s | y)": nll["cond"], "null p(s | ∅)": nll["null"],
-                                              "mixture (1/12) Σ_y p(s | y)": nll["mixture"]},
+    plots.bars(os.path.join(out, "nll.png"), {"conditional\np(s | y)": nll["cond"], "null\np(s | ∅)": nll["null"],
+                                              "mixture\n(1/12) Σ_y p(s | y)": nll["mixture"]},
                "ar: held-out NLL of token sequences", "nats per sequence", smoke=smoke,
                note=f"the null model is {nll['null_excess_over_mixture']:.2f} nats worse than the mixture it should "
                     f"equal; conditional vs mixture {nll['information_cond_vs_mixture']:.2f} nats (≤ log 12 = 2.48)")

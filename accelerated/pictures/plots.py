@@ -7,6 +7,7 @@ no pyplot state).
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -90,7 +91,7 @@ def panels_versus(path: str, x: Sequence[float], panels: Mapping[str, Mapping[st
                   xlabel: str, smoke: bool = False, log_x: bool = True,
                   log_y: Sequence[str] = ()) -> None:
     """Side-by-side panels (one per metric, its name the y label), each with a line per method against x."""
-    fig = figure(4.0 * len(panels), 3.6)
+    fig = figure(max(4.0 * len(panels), 0.075 * len(title) + 0.6), 3.6 if len(panels) > 1 else 4.2)
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     xs = _as_floats(x)
     for ax, (metric, lines) in zip(axes, panels.items(), strict=True):
@@ -113,7 +114,7 @@ def panels_versus(path: str, x: Sequence[float], panels: Mapping[str, Mapping[st
 def bars(path: str, values: Mapping[str, float], title: str, ylabel: str, smoke: bool = False,
          note: str = "") -> None:
     """One bar per named value, the value written on it."""
-    fig = figure(5.6, 3.6)
+    fig = figure(6.4, 4.0)
     ax = fig.add_subplot()
     names = list(values)
     ys = _as_floats(values.values())
@@ -123,7 +124,7 @@ def bars(path: str, values: Mapping[str, float], title: str, ylabel: str, smoke:
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)
     if note:
-        ax.text(0.5, -0.22, note, transform=ax.transAxes, ha="center", fontsize=8)
+        ax.set_xlabel(textwrap.fill(note, 80), fontsize=8)
     _smoke(fig, smoke)
     fig.savefig(path)
 
