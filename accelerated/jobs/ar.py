@@ -120,7 +120,8 @@ class _Curve:
     """A stage's progress bar and its loss history (detached tensors, read once at the end)."""
 
     def __init__(self, name: str, total: int, progress: bool):
-        self.bar, self.history = stage(name, total, progress), []
+        self.bar = stage(name, total, progress)
+        self.history: list[dict[str, torch.Tensor]] = []
 
     def __call__(self, **losses) -> None:
         self.history.append(losses)

@@ -299,7 +299,7 @@ def progressive_distillation(teacher: Teacher, texts: CaptionTexts, warm: nn.Mod
         before = rms(ev.sample(_conditioned(student), N), target_samples)
         opt = adamw(student.parameters(), c.lr)
         bar = stage(f"distill images [3/5] progressive round {2 * N}→{N} steps", c.round_steps, progress)
-        losses = []
+        losses: list[float] = []
         if curves is not None:
             curves[f"round {2 * N}→{N}"] = losses
         for _ in range(c.round_steps):
@@ -342,7 +342,7 @@ def consistency_distillation(teacher: Teacher, texts: CaptionTexts, warm: nn.Mod
     target = cast(ConsistencyModel, ema.model)             # the EMA copy θ⁻
     opt = adamw(model.parameters(), c.lr)
     bar = stage("distill images [4/5] consistency", c.cd_steps, progress)
-    t0, losses = time.perf_counter(), []
+    t0, losses = time.perf_counter(), cast(list[float], [])
     if curves is not None:
         curves["consistency"] = losses
     for _ in range(c.cd_steps):
