@@ -374,5 +374,5 @@ def main(argv: list[str]) -> int:
     print(f"train distill: {time.perf_counter() - t0:.0f} s wall, {time.process_time() - cpu0:.0f} s CPU "
           f"({torch.get_num_threads()} torch thread(s))")
     if a.preset == "tiny":
-        print(f"train distill: {preset_fields('tiny', 'distill')['note']}")
+        print(f"train distill: {preset_fields('tiny', 'distill' if a.part != '2d' else '')['note']}")
     return 0
