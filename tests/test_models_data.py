@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from accelerated.models.data import (
+from accelerated.data.shapes import (
     CAPTIONS,
     COLORS,
     SHAPES,
@@ -15,8 +15,8 @@ from accelerated.models.data import (
     shape_mask,
     shapes_dataset,
 )
-from accelerated.models.images import grid, read_png, write_png
 from accelerated.models.text import ByteTextEncoder, ByteTokenizer, TextConfig, TextEncoder
+from accelerated.pictures.grids import image_grid, read_image, save_gif, save_image, tile
 
 
 def test_dataset_shapes_range_and_determinism():
@@ -60,12 +60,33 @@ def test_adherence_reads_the_data_back_and_rejects_wrong_captions():
         caption_adherence(d.images[:3], d.captions[:2])
 
 
-def test_png_round_trip(tmp_path):
+def test_images_are_written_as_images_and_read_back(tmp_path):
+    """tile + Pillow: the PNG holds exactly the tiled pixels (lossless), ×scale by pixel repetition; a video's GIF
+    has its first frame."""
     d = shapes_dataset(6)
-    g = grid(d.images, rows=2, scale=2)
-    assert g.shape == (2 * (64 + 2) + 2, 3 * (64 + 2) + 2, 3)
-    write_png(str(tmp_path / "g.png"), g)
-    assert np.array_equal(read_png(str(tmp_path / "g.png")), g)
+    g = tile(d.images, rows=2)
+    assert g.shape == (2 * (32 + 2) + 2, 3 * (32 + 2) + 2, 3)
+    save_image(str(tmp_path / "g.png"), d.images, rows=2)
+    assert np.array_equal(read_image(str(tmp_path / "g.png")), g)
+    save_image(str(tmp_path / "g2.png"), g, scale=2)
+    assert np.array_equal(read_image(str(tmp_path / "g2.png")), g.repeat(2, axis=0).repeat(2, axis=1))
+    save_gif(str(tmp_path / "v.gif"), d.images[:3], scale=1)
+    first = read_image(str(tmp_path / "v.gif")).astype(int)
+    assert first.shape == (32, 32, 3)
+    assert np.abs(first - g[2:34, 2:34].astype(int)).max() <= 8         # GIF's palette quantisation
+
+
+def test_a_labelled_grid_is_a_figure_around_the_samples(tmp_path):
+    """image_grid writes a matplotlib figure: larger than the tiled samples (labels, title), with the samples' colours
+    in it (a saturated red shape stays red)."""
+    d = shapes_dataset(8)
+    path = str(tmp_path / "grid.png")
+    image_grid(path, d.images, ["w = 0", "w = 4"], [str(i) for i in range(4)], title='"a caption"',
+               row_title="guidance weight", col_title="sample")
+    img = read_image(path)
+    raw = tile(d.images, rows=2)
+    assert img.shape[0] > raw.shape[0] and img.shape[1] > raw.shape[1]
+    assert img.std() > 10                                                 # not a blank page
 
 
 def test_tokenizer_and_text_encoder():

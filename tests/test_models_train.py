@@ -11,13 +11,13 @@ import torch.nn.functional as F
 
 from accelerated import rf
 from accelerated.cfg import drop_labels
+from accelerated.data.shapes import CAPTIONS, shapes_dataset
+from accelerated.jobs.t2i import train_autoencoder
+from accelerated.jobs.train import EMA, adamw, load_checkpoint, save_checkpoint, seed_everything
 from accelerated.models.autoencoder import AEConfig, AETrainConfig, KLAutoencoder, PatchDiscriminator, reconstruction
-from accelerated.models.data import CAPTIONS, shapes_dataset
 from accelerated.models.dit import DiT, DiTConfig
-from accelerated.models.images import read_png
 from accelerated.models.pipeline import class_guided_sample
-from accelerated.models.t2i import train_autoencoder
-from accelerated.models.train import EMA, adamw, load_checkpoint, save_checkpoint, seed_everything
+from accelerated.pictures.grids import read_image
 from conformance.harness.cli import main as genspec
 
 C = len(CAPTIONS)
@@ -116,7 +116,12 @@ def test_t2i_job_end_to_end_and_resume(tmp_path, capsys):
     assert all(0.0 <= v <= 1.0 for v in m["adherence_vs_w"].values())
     assert m["autoencoder"]["rec_last"] < m["autoencoder"]["rec_first"]
     pngs = sorted(os.listdir(os.path.join(out, "samples")))
-    assert len(pngs) == C and read_png(os.path.join(out, "samples", pngs[0])).shape[2] == 3
+    assert len(pngs) == C and read_image(os.path.join(out, "samples", pngs[0])).shape[2] == 3
+    # the tiny run says it is a smoke test and writes every figure: the plot of adherence vs w, a curve per stage
+    assert m["preset"] == "tiny" and m["smoke_test"] is True and "smoke test" in m["note"]
+    assert m["figures"] == ["samples/*.png", "adherence_vs_w.png", "losses_autoencoder.png", "losses_denoiser.png"]
+    for name in m["figures"][1:]:
+        assert read_image(os.path.join(out, name)).std() > 10, name
     # resume: the autoencoder is loaded, the denoiser continues from its last step
     assert genspec(args + ["--resume", "--steps", "12"]) == 0
     assert load_checkpoint(os.path.join(out, "denoiser.pt"))["step"] == 12

@@ -11,8 +11,7 @@ import torch
 
 import reference.dit as RD
 import reference.video as RV
-from accelerated.models.images import read_png
-from accelerated.models.t2v import PRESETS, run
+from accelerated.jobs.t2v import PRESETS, run
 from accelerated.models.text import TextEmbedding
 from accelerated.models.video import (
     DIRECTIONS,
@@ -24,6 +23,7 @@ from accelerated.models.video import (
     moving_shapes_dataset,
     read_direction,
 )
+from accelerated.pictures.grids import read_image
 from accelerated.video import patchify, unpatchify
 
 SMALL = VideoDiTConfig(frames=4, input_size=4, in_channels=3, patch_t=2, patch=2, width=32, depth=2, heads=4,
@@ -108,5 +108,12 @@ def test_t2v_pipeline_runs_end_to_end(tmp_path):
     assert m["autoencoder"]["compression"] == {"temporal": 4, "spatial": 8, "causal": False}
     saved = json.loads((tmp_path / "metrics.json").read_text())
     assert saved["motion_adherence_vs_w"] == m["motion_adherence_vs_w"]
-    strip = read_png(str(tmp_path / "samples" / "red_circle_moving_left.png"))
+    strip = read_image(str(tmp_path / "samples" / "red_circle_moving_left.png"))
     assert strip.shape[2] == 3 and strip.shape[1] > strip.shape[0]     # a row of frames per w
+    assert read_image(str(tmp_path / "samples" / "red_circle_moving_left_w2.gif")).shape == (32 * 4, 32 * 4, 3)
+    assert m["preset"] == "custom" and m["smoke_test"] is False          # run() called without naming its preset
+    assert m["figures"] == ["samples/*.png", "samples/*.gif", "adherence_vs_w.png", "losses_autoencoder.png",
+                            "losses_denoiser.png"]
+    for name in m["figures"][2:]:
+        assert read_image(str(tmp_path / name)).std() > 10, name
+    assert run(PRESETS["tiny"], str(tmp_path / "t"), progress=False, preset="tiny")["smoke_test"] is True

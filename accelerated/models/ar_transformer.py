@@ -218,9 +218,10 @@ class ARTransformer(nn.Module):
 
 
 def train_ar(seqs: torch.Tensor, y: Condition, cfg: ARConfig, steps: int = 2000, batch: int = 64,
-             lr: float = 1e-3, p_drop: float = 0.1, seed: int = 0, log=None) -> ARTransformer:
+             lr: float = 1e-3, p_drop: float = 0.1, seed: int = 0, log=None, on_step=None) -> ARTransformer:
     """Cross-entropy of p(s_i | s_<i, y) with y replaced by y_∅ with probability p_drop (cfg.dropout); y: class
-    indices (cond = "class") or one caption per sequence (cond = "text")."""
+    indices (cond = "class") or one caption per sequence (cond = "text"). on_step(loss=) after every step, the loss
+    a detached tensor (a progress bar, a loss curve)."""
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
     model = ARTransformer(cfg)
@@ -238,6 +239,8 @@ def train_ar(seqs: torch.Tensor, y: Condition, cfg: ARConfig, steps: int = 2000,
         loss.backward()
         opt.step()
         sched.step()
+        if on_step is not None:
+            on_step(loss=loss.detach())
         if log is not None and (step + 1) % 250 == 0:
             log(f"ar step {step + 1}/{steps}: cross-entropy {loss.item():.4f} nats/token")
     return model.eval()

@@ -132,9 +132,10 @@ class VQVAE(nn.Module):
 
 
 def train_vqvae(images: torch.Tensor, cfg: VQConfig | None = None, steps: int = 1500, batch: int = 64,
-                lr: float = 2e-3, seed: int = 0, log=None) -> VQVAE:
+                lr: float = 2e-3, seed: int = 0, log=None, on_step=None) -> VQVAE:
     """Adam on ‖x − x̂‖² (mean per pixel) + vq.loss (the 'ema' codebook moves in the forward pass); dead codes
-    restarted every 200 steps during the first 3/4."""
+    restarted every 200 steps during the first 3/4. on_step(recon=, vq=) after every step, the losses as detached
+    tensors (a progress bar, a loss curve)."""
     cfg = cfg or VQConfig()
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
@@ -150,6 +151,8 @@ def train_vqvae(images: torch.Tensor, cfg: VQConfig | None = None, steps: int = 
         loss.backward()
         opt.step()
         counts += torch.bincount(k.flatten(), minlength=cfg.codebook_size)
+        if on_step is not None:
+            on_step(recon=recon.detach(), vq=vq.detach())
         if (step + 1) % 200 == 0:
             if step < 3 * steps // 4:
                 model.restart_dead_codes(x, counts)

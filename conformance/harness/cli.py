@@ -248,7 +248,7 @@ def parser(full: bool = True) -> argparse.ArgumentParser:
     x.set_defaults(fn=_export)
     if not full:
         return p
-    from accelerated.models import jobs  # `genspec train <job>`: accelerated/models/jobs.py
+    from accelerated import jobs  # `genspec train <job>`: accelerated/jobs/__init__.py
     jobs.add_parser(sub)
     from .matrix import add_parser as add_matrix  # genspec matrix: the library adapters (conformance/adapters/)
     add_matrix(sub)

@@ -1,7 +1,7 @@
 """Few-step students of the toy text-to-image teacher: progressive and consistency distillation in latent space,
 conditioned on captions, scored by caption adherence and by two distances to the teacher's 50-step samples.
 
-The teacher is the t2i job's stack (accelerated.models.t2i: KL autoencoder, byte-level text encoder, cross-attention
+The teacher is the t2i job's stack (accelerated.jobs.t2i: KL autoencoder, byte-level text encoder, cross-attention
 DiT, EMA weights), trained here by `t2i.run` at a small CPU size or loaded from a `genspec train t2i` run directory.
 A student is a copy of the teacher's DiT and sees what it sees: scaled latents (C, h, w), t ∈ [0, 1] and the caption's
 embedding by the teacher's frozen text encoder. Every student distils the GUIDED teacher at one weight w (Meng et al.
@@ -15,12 +15,13 @@ takes two.
    from the grid times t = 1 − k/N the student's one step of 1/N is trained onto two steps of 1/(2N) of its teacher
    (round 1: the guided teacher; then the previous round's student).
 3. Consistency distillation (consistency.loss, `accelerated.consistency.consistency_loss`): f_θ(x, t) = x − t F_θ(x, t,
-   c) (`distill.ConsistencyModel`: f_θ(x, 0) = x for every θ), one guided-teacher Euler step between adjacent grid
+   c) (`accelerated.models.consistency_model`:
+   f_θ(x, 0) = x for every θ), one guided-teacher Euler step between adjacent grid
    times t_n = n/N, θ⁻ an EMA of θ. Sampled by multistep consistency sampling (Song et al. 2023, Algorithm 1, on the
    rf path): x ← f(z, 1); then for τ = 1 − i/k, i = 1, …, k − 1: x ← f((1 − τ) x + τ ε, τ), ε fresh noise.
 
 Metrics, for teacher, PD and CD at k ∈ {1, 2, 4, 50} steps, on the same noise and captions (`samples` per caption):
-- caption adherence: `accelerated.models.data.caption_adherence`, the measure the t2i job reports (colour and shape
+- caption adherence: `accelerated.data.shapes.caption_adherence`, the measure the t2i job reports (colour and shape
   read back from the pixels).
 - paired RMS: sqrt(mean over images, channels and pixels of (x − x_ref)²), x_ref the teacher's 50-step sample from the
   SAME noise and caption: how far a method's noise → image map is from the teacher's (the 2-D part's error against
@@ -35,6 +36,12 @@ Metrics, for teacher, PD and CD at k ∈ {1, 2, 4, 50} steps, on the same noise 
 
 PD at 50 steps: progressive distillation makes one student per step count and none for 50; that row is the first
 round's student (made for start/2 steps) sampled with 50 Euler steps, i.e. how well its velocity holds off its grid.
+
+Writes into OUT (DIR/images of `genspec train distill`): teacher/ (a t2i run, unless --teacher names one);
+samples/<method>_<k>step.png (a labelled grid per method and step count: rows captions, columns samples);
+overview.png (rows: method × steps, columns: the 12 captions, the same noise everywhere); metrics_vs_steps.png
+(adherence, paired RMS and FD against steps per method); losses_warm_start.png, losses_progressive.png (a curve per
+round), losses_consistency.png; table.md and metrics.json (with the preset and whether the run is a smoke test).
 """
 from __future__ import annotations
 
@@ -51,16 +58,19 @@ import torch
 import torch.nn as nn
 
 from accelerated import consistency, distill, rf
+from accelerated.data.shapes import CAPTIONS, caption_adherence, caption_index, shapes_dataset
+from accelerated.jobs.progress import stage
+from accelerated.jobs.report import preset_fields
+from accelerated.jobs.t2i import Denoiser, T2IConfig, encode_latents
+from accelerated.jobs.t2i import run as train_t2i
+from accelerated.jobs.train import EMA, adamw, load_checkpoint, seed_everything
 from accelerated.models.autoencoder import AE_CONFIGS, AETrainConfig, KLAutoencoder
-from accelerated.models.data import CAPTIONS, caption_adherence, caption_index, shapes_dataset
-from accelerated.models.distill import ConsistencyModel
+from accelerated.models.consistency_model import ConsistencyModel
 from accelerated.models.dit import DiTConfig
-from accelerated.models.images import grid, write_png
 from accelerated.models.pipeline import TextToImage
-from accelerated.models.t2i import Denoiser, T2IConfig, encode_latents
-from accelerated.models.t2i import run as train_t2i
 from accelerated.models.text import TextConfig, TextEmbedding
-from accelerated.models.train import EMA, Progress, adamw, load_checkpoint, seed_everything
+from accelerated.pictures import plots
+from accelerated.pictures.grids import available, image_grid
 from accelerated.sampler import euler_sample
 from spec.errors import GenspecError
 
@@ -162,9 +172,9 @@ def load_teacher(run_dir: str) -> Teacher:
     return Teacher(c, pipe, latents, torch.tensor([caption_index(s) for s in data.captions]))
 
 
-def train_teacher(c: T2IConfig, out: str, progress: bool = True) -> Teacher:
+def train_teacher(c: T2IConfig, out: str, progress: bool = True, preset: str = "custom") -> Teacher:
     """Train the t2i stack with `t2i.run` into out (a t2i run directory) and load it."""
-    train_t2i(c, out, progress=progress)
+    train_t2i(c, out, progress=progress, preset=preset, job="distill images [1/5] teacher: t2i")
     return load_teacher(out)
 
 
@@ -208,11 +218,13 @@ def _batch(teacher: Teacher, texts: CaptionTexts, c: ImageDistillConfig, gen: to
 
 
 def warm_start(teacher: Teacher, texts: CaptionTexts, c: ImageDistillConfig, gen: torch.Generator,
-               progress: bool = True) -> nn.Module:
-    """A copy of the teacher's DiT regressed onto the guided velocity v_w(x_t, t), t ~ U(0, 1)."""
+               progress: bool = True, curves: dict | None = None) -> nn.Module:
+    """A copy of the teacher's DiT regressed onto the guided velocity v_w(x_t, t), t ~ U(0, 1); its losses go to
+    curves["warm start"] if curves is given."""
     student = copy.deepcopy(teacher.dit).train().requires_grad_(True)
     opt = adamw(student.parameters(), c.lr)
-    bar = Progress("warm start", c.warm_steps) if progress else None
+    bar = stage("distill images [2/5] warm start", c.warm_steps, progress)
+    losses = curves.setdefault("warm start", []) if curves is not None else []
     for _ in range(c.warm_steps):
         x, z, text = _batch(teacher, texts, c, gen)
         t = torch.rand(c.batch, generator=gen)
@@ -223,8 +235,8 @@ def warm_start(teacher: Teacher, texts: CaptionTexts, c: ImageDistillConfig, gen
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        if bar:
-            bar.update(loss=loss.item())
+        losses.append(loss.detach())
+        bar.update(loss=losses[-1])
     return student
 
 
@@ -270,7 +282,7 @@ class ImageRound:
 
 
 def progressive_distillation(teacher: Teacher, texts: CaptionTexts, warm: nn.Module, c: ImageDistillConfig,
-                             gen: torch.Generator, progress: bool = True
+                             gen: torch.Generator, progress: bool = True, curves: dict | None = None
                              ) -> tuple[list[ImageRound], dict[int, nn.Module]]:
     """Rounds N = start/2, …, 1 from the warm student: at grid times t = 1 − k/N, x_t from the data, the student's
     velocity is trained onto distill.progressive's target of two teacher steps of 1/(2N); each round's student
@@ -286,8 +298,10 @@ def progressive_distillation(teacher: Teacher, texts: CaptionTexts, warm: nn.Mod
         target_samples = ev.sample(teacher_v, 2 * N)
         before = rms(ev.sample(_conditioned(student), N), target_samples)
         opt = adamw(student.parameters(), c.lr)
-        bar = Progress(f"progressive {2 * N}→{N} steps", c.round_steps) if progress else None
-        losses = []
+        bar = stage(f"distill images [3/5] progressive round {2 * N}→{N} steps", c.round_steps, progress)
+        losses: list[float] = []
+        if curves is not None:
+            curves[f"round {2 * N}→{N}"] = losses
         for _ in range(c.round_steps):
             x, z, text = _batch(teacher, texts, c, gen)
             t = 1.0 - torch.randint(0, N, (c.batch,), generator=gen).float() / N
@@ -298,8 +312,7 @@ def progressive_distillation(teacher: Teacher, texts: CaptionTexts, warm: nn.Mod
             loss.backward()
             opt.step()
             losses.append(loss.item())
-            if bar:
-                bar.update(loss=losses[-1])
+            bar.update(loss=losses[-1])
         k = max(1, len(losses) // 10)
         after = ev.sample(_conditioned(student), N)
         rounds.append(ImageRound(N, 2 * N, before, rms(after, target_samples), rms(after, ev.reference),
@@ -319,7 +332,8 @@ class ImageConsistency:
 
 
 def consistency_distillation(teacher: Teacher, texts: CaptionTexts, warm: nn.Module, c: ImageDistillConfig,
-                             gen: torch.Generator, progress: bool = True) -> tuple[ConsistencyModel, ImageConsistency]:
+                             gen: torch.Generator, progress: bool = True, curves: dict | None = None
+                             ) -> tuple[ConsistencyModel, ImageConsistency]:
     """f_θ = x − t F_θ with F_θ from the warm student, trained by consistency.loss between t_{n+1} = (n + 1)/N and
     t_n = n/N along one guided-teacher Euler step; returns the EMA network θ⁻ (the one Song et al. sample with)."""
     shape = teacher.latent_shape
@@ -327,8 +341,10 @@ def consistency_distillation(teacher: Teacher, texts: CaptionTexts, warm: nn.Mod
     ema = EMA(model, c.ema)
     target = cast(ConsistencyModel, ema.model)             # the EMA copy θ⁻
     opt = adamw(model.parameters(), c.lr)
-    bar = Progress("consistency", c.cd_steps) if progress else None
-    t0, losses = time.perf_counter(), []
+    bar = stage("distill images [4/5] consistency", c.cd_steps, progress)
+    t0, losses = time.perf_counter(), cast(list[float], [])
+    if curves is not None:
+        curves["consistency"] = losses
     for _ in range(c.cd_steps):
         x, z, text = _batch(teacher, texts, c, gen)
         n = torch.randint(0, c.cd_grid, (c.batch,), generator=gen).float()
@@ -342,8 +358,7 @@ def consistency_distillation(teacher: Teacher, texts: CaptionTexts, warm: nn.Mod
         opt.step()
         ema.update(model)                                        # θ⁻ ← μθ⁻ + (1 − μ)θ
         losses.append(loss.item())
-        if bar:
-            bar.update(loss=losses[-1])
+        bar.update(loss=losses[-1])
     k = max(1, len(losses) // 10)
     return target.eval(), ImageConsistency(sum(losses[:k]) / k, sum(losses[-k:]) / k, time.perf_counter() - t0)
 
@@ -414,10 +429,15 @@ class Row:
     network: str = ""         # which network: the PD student made for how many steps
 
 
+METHODS = {"teacher": "guided teacher (Euler)", "pd": "progressive student (Euler)",
+           "cd": "consistency model (multistep)"}
+
+
 def evaluate(teacher: Teacher, texts: CaptionTexts, students: dict[int, nn.Module], cd_model: ConsistencyModel,
-             c: ImageDistillConfig, out: str | None = None) -> list[Row]:
-    """Every method at every step count of c.eval_steps on the same noise and captions; a PNG grid per method and step
-    count (rows: captions, columns: samples) written to out/samples if out is given."""
+             c: ImageDistillConfig, out: str | None = None, progress: bool = False, smoke: bool = False) -> list[Row]:
+    """Every method at every step count of c.eval_steps on the same noise and captions; if out is given, a labelled
+    grid per method and step count (rows: captions, columns: samples) in out/samples and overview.png (rows: method
+    and steps, columns: captions, the first sample of each)."""
     s = c.samples
     ids = torch.arange(len(CAPTIONS)).repeat_interleave(s)
     captions = [CAPTIONS[i] for i in ids.tolist()]
@@ -441,8 +461,11 @@ def evaluate(teacher: Teacher, texts: CaptionTexts, students: dict[int, nn.Modul
                                             torch.Generator().manual_seed(c.seed + 23)), "EMA θ⁻, multistep"),
     }
     rows = []
+    overview: list[torch.Tensor] = []
     if out:
         os.makedirs(os.path.join(out, "samples"), exist_ok=True)
+    bar = stage("distill images [5/5] evaluation", len(samplers) * len(c.eval_steps), progress)
+    smoke_line = "\ntiny preset: a smoke test, meaningless" if smoke else ""
     for method, sampler in samplers.items():
         for k in c.eval_steps:
             with torch.no_grad():
@@ -451,11 +474,49 @@ def evaluate(teacher: Teacher, texts: CaptionTexts, students: dict[int, nn.Modul
             calls = 2 * k if method == "teacher" else k
             rows.append(Row(method, k, calls, caption_adherence(images, captions), rms(images, reference),
                             standardized_fd(image_features(images), independent), which))
+            bar.update(adherence=rows[-1].adherence)
             if out:
-                shown = images.reshape(len(CAPTIONS), s, *images.shape[1:])[:, :8].flatten(0, 1)
-                write_png(os.path.join(out, "samples", f"{method}_{k}step.png"),
-                          grid(shown, rows=len(CAPTIONS), scale=2))
+                by_caption = images.reshape(len(CAPTIONS), s, *images.shape[1:])
+                overview.append(by_caption[:, 0])
+                image_grid(os.path.join(out, "samples", f"{method}_{k}step.png"), by_caption[:, :8].flatten(0, 1),
+                           CAPTIONS, [str(i + 1) for i in range(min(s, 8))],
+                           title=f"{METHODS[method]}: {k} step{'s' if k > 1 else ''}, {calls} network calls per "
+                                 f"sample\n{which}; adherence {rows[-1].adherence:.3f}, paired RMS "
+                                 f"{rows[-1].paired_rms:.3f}" + smoke_line,
+                           row_title="caption", col_title="sample (the same noise for every method and step count)")
+    if out:
+        image_grid(os.path.join(out, "overview.png"), torch.cat(overview),
+                   [f"{r.method} {r.steps} step{'s' if r.steps > 1 else ''}" for r in rows],
+                   [cap.replace(" ", "\n") for cap in CAPTIONS],
+                   title=f"Few-step students of the guided toy t2i teacher (w = {c.w:g}): the first sample of each "
+                         "caption,\nthe same noise in every row" + smoke_line,
+                   row_title="method and sampling steps", col_title="caption", cell=0.7)
     return rows
+
+
+def figures(out: str, rows: list[Row], curves: dict[str, list], c: ImageDistillConfig, smoke: bool) -> list[str]:
+    """metrics_vs_steps.png (adherence, paired RMS and FD against steps per method) and the loss curves of the
+    warm start, the progressive rounds and consistency distillation; returns the files written."""
+    steps = list(c.eval_steps)
+    panels: dict[str, dict[str, list[float]]] = {"caption adherence": {}, "paired RMS to teacher's 50 steps": {},
+                                                 "shape-feature FD": {}}
+    for method, name in METHODS.items():
+        mine = sorted((r for r in rows if r.method == method), key=lambda r: r.steps)
+        panels["caption adherence"][name] = [r.adherence for r in mine]
+        panels["paired RMS to teacher's 50 steps"][name] = [r.paired_rms for r in mine]
+        panels["shape-feature FD"][name] = [r.fd for r in mine]
+    plots.panels_versus(os.path.join(out, "metrics_vs_steps.png"), steps, panels,
+                        f"distill images: students of the guided teacher (w = {c.w:g}) against sampling steps, "
+                        f"{c.samples * len(CAPTIONS)} samples per point", "sampling steps", smoke=smoke)
+    plots.loss_curve(os.path.join(out, "losses_warm_start.png"), {"MSE to v_w": curves.get("warm start", [])},
+                     "distill images: warm start (student regressed onto the guided velocity)", smoke=smoke)
+    plots.loss_curve(os.path.join(out, "losses_progressive.png"),
+                     {k: v for k, v in curves.items() if k.startswith("round")},
+                     "distill images: progressive rounds (student steps ← two teacher steps)", smoke=smoke)
+    plots.loss_curve(os.path.join(out, "losses_consistency.png"), {"consistency loss": curves.get("consistency", [])},
+                     "distill images: consistency distillation", smoke=smoke)
+    return ["samples/*.png", "overview.png", "metrics_vs_steps.png", "losses_warm_start.png",
+            "losses_progressive.png", "losses_consistency.png"]
 
 
 def table(rows: list[Row], rounds: list[ImageRound], cd: ImageConsistency, c: ImageDistillConfig) -> str:
@@ -478,38 +539,46 @@ def table(rows: list[Row], rounds: list[ImageRound], cd: ImageConsistency, c: Im
     return "\n".join(lines) + "\n"
 
 
-def run(c: ImageDistillConfig, out: str, teacher_dir: str | None = None, progress: bool = True) -> dict:
+def run(c: ImageDistillConfig, out: str, teacher_dir: str | None = None, progress: bool = True,
+        preset: str = "custom") -> dict:
     """The toy-image part of `genspec train distill`: teacher (trained into out/teacher, or loaded from teacher_dir),
     warm start, progressive and consistency distillation, evaluation; writes out/metrics.json, out/table.md and
     out/samples/<method>_<k>step.png. Returns the metrics."""
     os.makedirs(out, exist_ok=True)
+    smoke, pictures = preset == "tiny", available()
     t0, cpu0 = time.perf_counter(), time.process_time()
     timings: dict[str, float] = {}
+    curves: dict[str, list] = {}
     if teacher_dir:
         teacher = load_teacher(teacher_dir)
     else:
         teacher = train_teacher(replace(c.teacher, guidance=tuple(sorted({0.0, c.w}))), os.path.join(out, "teacher"),
-                                progress)
+                                progress, preset)
     c = replace(c, teacher=teacher.config)
     timings["teacher_s"] = time.perf_counter() - t0
     gen = seed_everything(c.seed)
     texts = CaptionTexts(teacher)
     t1 = time.perf_counter()
-    warm = warm_start(teacher, texts, c, gen, progress)
+    warm = warm_start(teacher, texts, c, gen, progress, curves)
     timings["warm_start_s"] = time.perf_counter() - t1
     t1 = time.perf_counter()
-    rounds, students = progressive_distillation(teacher, texts, warm, c, gen, progress)
+    rounds, students = progressive_distillation(teacher, texts, warm, c, gen, progress, curves)
     timings["progressive_s"] = time.perf_counter() - t1
-    cd_model, cd = consistency_distillation(teacher, texts, warm, c, gen, progress)
+    cd_model, cd = consistency_distillation(teacher, texts, warm, c, gen, progress, curves)
     timings["consistency_s"] = cd.seconds
     t1 = time.perf_counter()
-    rows = evaluate(teacher, texts, students, cd_model, c, out)
+    rows = evaluate(teacher, texts, students, cd_model, c, out if pictures else None, progress, smoke)
     timings["evaluation_s"] = time.perf_counter() - t1
     timings["total_s"] = time.perf_counter() - t0
     timings["total_cpu_s"] = time.process_time() - cpu0
     metrics = {"table": [asdict(r) for r in rows], "progressive": [asdict(r) for r in rounds],
                "consistency": asdict(cd), "teacher_dir": teacher_dir or os.path.join(out, "teacher"),
-               "timings": timings, "torch_threads": torch.get_num_threads(), "config": asdict(c)}
+               "timings": timings, "torch_threads": torch.get_num_threads(), "config": asdict(c),
+               **preset_fields(preset, "distill")}
+    if pictures:
+        t1 = time.perf_counter()
+        metrics["figures"] = figures(out, rows, curves, c, smoke)
+        timings["figures_s"] = time.perf_counter() - t1        # the sample grids are drawn inside evaluation_s
     with open(os.path.join(out, "metrics.json"), "w") as f:
         json.dump(metrics, f, indent=1)
     with open(os.path.join(out, "table.md"), "w") as f:

@@ -2,6 +2,11 @@
 
 JOBS maps a job name to main(argv) → exit status; each job parses its own arguments (``genspec train <job> -h``).
 A job module is imported only when its job runs, so `genspec` stays quick to start.
+
+This folder holds the jobs (t2i.py, t2v.py, ar.py, distill.py with distill_images.py; each one's docstring says what
+it trains and writes), their shared training utilities (train.py), progress bars (progress.py) and what a run states
+about its preset (report.py). The networks are in accelerated/models/, the data made in code in accelerated/data/,
+the pictures in accelerated/pictures/.
 """
 from __future__ import annotations
 
@@ -12,22 +17,22 @@ from spec.errors import GenspecError
 
 
 def _t2i(argv: list[str]) -> int:
-    from accelerated.models.t2i import main
+    from accelerated.jobs.t2i import main
     return main(argv)
 
 
 def _t2v(argv: list[str]) -> int:
-    from accelerated.models.t2v import main
+    from accelerated.jobs.t2v import main
     return main(argv)
 
 
 def _distill(argv: list[str]) -> int:
-    from accelerated.models.distill import main
+    from accelerated.jobs.distill import main
     return main(argv)
 
 
 def _ar(argv: list[str]) -> int:
-    from accelerated.models.ar import main
+    from accelerated.jobs.ar import main
     return main(argv)
 
 

@@ -2,11 +2,17 @@
 
     1. spatio-temporal KL autoencoder on the videos (reconstruction + β·KL)
     2. text encoder + video DiT on the frozen latents (rectified flow, caption dropout for CFG)
-    3. samples per caption at several guidance weights w: a PNG strip per caption (rows = w, columns = frames) and
-       metrics.json with motion adherence (the direction read back from the frames) and caption adherence (colour and
-       shape read back from the middle frame) as functions of w.
+    3. samples per caption at several guidance weights w: motion adherence (the direction read back from the frames)
+       and caption adherence (colour and shape read back from the middle frame) as functions of w.
 
-The training loop of the denoiser, its loss and the EMA are the image stack's (`accelerated.models.t2i`): the video
+Writes into DIR: samples/<caption>.png (a strip per shown caption: rows are the guidance weights w, columns the frame
+indices, the same noise in every row) and samples/<caption>_w<w>.gif (each video as an animated GIF);
+adherence_vs_w.png (motion and caption adherence against w with binomial standard errors, and the ceiling: the motion
+adherence of the autoencoder's reconstructions of held-out videos); losses_autoencoder.png and losses_denoiser.png (a
+loss curve per training stage); metrics.json (adherence per w, losses, timings, the preset, whether it is a smoke
+test).
+
+The training loop of the denoiser, its loss and the EMA are the image stack's (`accelerated.jobs.t2i`): the video
 denoiser has the same interface (text_encoder, dit with null_text), so no step is written twice.
 """
 from __future__ import annotations
@@ -19,12 +25,13 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
+from accelerated.data.shapes import caption_adherence
+from accelerated.jobs.progress import stage
+from accelerated.jobs.report import announce, preset_fields
+from accelerated.jobs.t2i import encode_latents, train_denoiser
+from accelerated.jobs.train import EMA, adamw, add_job_arguments, job_config, seed_everything
 from accelerated.models.autoencoder import AETrainConfig, ae_losses
-from accelerated.models.data import caption_adherence
-from accelerated.models.images import grid, write_png
-from accelerated.models.t2i import encode_latents, train_denoiser
 from accelerated.models.text import ByteTextEncoder, TextConfig
-from accelerated.models.train import EMA, Progress, adamw, add_job_arguments, job_config, seed_everything
 from accelerated.models.video import (
     VIDEO_CAPTIONS,
     TextToVideo,
@@ -35,6 +42,8 @@ from accelerated.models.video import (
     motion_adherence,
     moving_shapes_dataset,
 )
+from accelerated.pictures import plots
+from accelerated.pictures.grids import image_grid, save_gif
 
 
 @dataclass
@@ -79,10 +88,10 @@ class VideoDenoiser(torch.nn.Module):
 
 
 def train_video_autoencoder(ae: VideoAutoencoder, videos: torch.Tensor, c: AETrainConfig, gen: torch.Generator,
-                            log: list, progress: bool = True) -> None:
+                            log: list, progress: bool = True, label: str = "video autoencoder") -> None:
     """Adam steps on reconstruction + β·KL (ae_losses without its adversarial term)."""
     opt = adamw(ae.parameters(), c.lr)
-    bar = Progress("video autoencoder", c.steps) if progress else None
+    bar = stage(label, c.steps, progress)
     for _ in range(c.steps):
         x = videos[torch.randint(len(videos), (c.batch,), generator=gen)]
         terms = ae_losses(ae, None, x, c, adversarial=False, generator=gen)   # type: ignore[arg-type]
@@ -90,16 +99,18 @@ def train_video_autoencoder(ae: VideoAutoencoder, videos: torch.Tensor, c: AETra
         terms["total"].backward()
         opt.step()
         log.append({k: float(v.detach()) for k, v in terms.items() if k != "x_hat"})
-        if bar:
-            bar.update(rec=log[-1]["rec"], kl=log[-1]["kl"])
+        bar.update(rec=log[-1]["rec"], kl=log[-1]["kl"])
 
 
 @torch.no_grad()
-def evaluate(pipe: TextToVideo, c: T2VConfig, out: str | None, seed: int) -> dict:
-    """Motion and caption adherence per w over every caption (c.samples each); a PNG strip per shown caption."""
+def evaluate(pipe: TextToVideo, c: T2VConfig, out: str | None, seed: int, progress: bool = False,
+             label: str = "sampling", smoke: bool = False) -> dict:
+    """Motion and caption adherence per w over every caption (c.samples each); if out is given, a labelled strip per
+    shown caption (rows = w, columns = frames) and a GIF per shown caption and w in out/samples."""
     motion, content = {}, {}
     shown = [cap for cap in VIDEO_CAPTIONS if cap.startswith(("red circle", "blue square"))]
     strips: dict[str, list[torch.Tensor]] = {cap: [] for cap in shown}
+    bar = stage(label, len(c.guidance), progress)
     for w in c.guidance:
         gen = torch.Generator().manual_seed(seed)            # the same noise at every w: only the guidance differs
         texts = [cap for cap in VIDEO_CAPTIONS for _ in range(c.samples)]
@@ -109,17 +120,48 @@ def evaluate(pipe: TextToVideo, c: T2VConfig, out: str | None, seed: int) -> dic
         for cap in shown:
             k = VIDEO_CAPTIONS.index(cap) * c.samples
             strips[cap].append(videos[k].transpose(0, 1))      # (T, 3, H, W): one row of frames
+        bar.update(motion=motion[str(w)])
     if out:
         os.makedirs(os.path.join(out, "samples"), exist_ok=True)
         for cap, rows in strips.items():
-            write_png(os.path.join(out, "samples", cap.replace(" ", "_") + ".png"),
-                      grid(torch.cat(rows), rows=len(rows), scale=3))
+            name = os.path.join(out, "samples", cap.replace(" ", "_"))
+            image_grid(name + ".png", torch.cat(rows), [f"w = {w:g}" for w in c.guidance],
+                       [f"t={i}" for i in range(rows[0].shape[0])],
+                       title=f'"{cap}"\n{c.sample_steps} Euler steps, batched CFG, the same noise in every row'
+                             + ("\ntiny preset: a smoke test, meaningless" if smoke else ""),
+                       row_title="guidance weight", col_title="frame index", cell=0.75)
+            for w, frames in zip(c.guidance, rows, strict=True):
+                save_gif(f"{name}_w{w:g}.gif", frames)
     return {"motion_adherence_vs_w": motion, "caption_adherence_vs_w": content}
 
 
-def run(c: T2VConfig, out: str, progress: bool = True) -> dict:
-    """The whole job on the CPU; returns the metrics it writes to out/metrics.json."""
+def figures(out: str, m: dict, ae_log: list, dn_log: list, c: T2VConfig, smoke: bool) -> list[str]:
+    """adherence_vs_w.png and the loss curves of both stages; returns the files written."""
+    n = c.samples * len(VIDEO_CAPTIONS)
+    ws = [float(w) for w in m["motion_adherence_vs_w"]]
+    series = {}
+    for key, name in (("motion_adherence_vs_w", "motion"), ("caption_adherence_vs_w", "caption (middle frame)")):
+        a = list(m[key].values())
+        series[f"{name} adherence, {n} per w, ±1 s.e."] = (a, [plots.binomial_se(v, n) for v in a])
+    plots.versus(os.path.join(out, "adherence_vs_w.png"), ws, series,
+                 f"t2v: adherence against the guidance weight ({c.sample_steps} Euler steps)", "guidance weight w",
+                 "adherence", lines={"ceiling: motion adherence of reconstructed held-out videos":
+                                     m["autoencoder"]["held_out_reconstruction_motion_adherence"]},
+                 smoke=smoke, ylim=(0, 1.02))
+    plots.loss_curve(os.path.join(out, "losses_autoencoder.png"),
+                     {k: [r[k] for r in ae_log] for k in ("rec", "kl") if ae_log and k in ae_log[0]},
+                     "t2v stage 1: spatio-temporal KL autoencoder", smoke=smoke)
+    plots.loss_curve(os.path.join(out, "losses_denoiser.png"), {"rectified-flow loss": dn_log},
+                     "t2v stage 2: text encoder + video DiT on frozen latents", smoke=smoke)
+    return ["samples/*.png", "samples/*.gif", "adherence_vs_w.png", "losses_autoencoder.png", "losses_denoiser.png"]
+
+
+def run(c: T2VConfig, out: str, progress: bool = True, preset: str = "custom") -> dict:
+    """The whole job on the CPU; returns the metrics it writes to out/metrics.json (`preset` is recorded there; a tiny
+    run is marked a smoke test)."""
     os.makedirs(out, exist_ok=True)
+    smoke = preset == "tiny"
+    pictures = announce("t2v", preset, print if progress else (lambda s: None))
     gen = seed_everything(c.seed)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -128,7 +170,7 @@ def run(c: T2VConfig, out: str, progress: bool = True) -> dict:
 
     ae = VideoAutoencoder(c.ae)
     ae_log: list = []
-    train_video_autoencoder(ae, data.videos, c.ae_train, gen, ae_log, progress)
+    train_video_autoencoder(ae, data.videos, c.ae_train, gen, ae_log, progress, "t2v [1/3] video autoencoder")
     ae.eval().requires_grad_(False)
     with torch.no_grad():
         rec = ae.decode(ae.encode(held_out.videos)[0])
@@ -142,13 +184,14 @@ def run(c: T2VConfig, out: str, progress: bool = True) -> dict:
     opt = adamw(model.parameters(), c.lr)
     log: list = []
     train_denoiser(model, (mu * scale).detach(), data.captions, c, "cpu", gen, log, ema, opt,  # type: ignore[arg-type]
-                   progress=progress)
+                   progress=progress, label="t2v [2/3] video denoiser")
     timings["denoiser_s"] = time.perf_counter() - t1
 
     t2 = time.perf_counter()
     shape = (c.dit.in_channels, c.dit.frames, c.dit.input_size, c.dit.input_size)
     pipe = TextToVideo(ema.model.text_encoder, ema.model.dit, ae, scale, shape).eval()  # type: ignore[arg-type]
-    metrics = evaluate(pipe, c, out, seed=c.seed + 2)
+    metrics = evaluate(pipe, c, out if pictures else None, seed=c.seed + 2, progress=progress,
+                       label="t2v [3/3] sampling", smoke=smoke)
     timings["sampling_s"] = time.perf_counter() - t2
     timings["total_s"] = time.perf_counter() - t0
     window = max(1, min(50, len(log) // 5))
@@ -160,7 +203,12 @@ def run(c: T2VConfig, out: str, progress: bool = True) -> dict:
         "denoiser": {"loss_first": sum(log[:window]) / window, "loss_last": sum(log[-window:]) / window,
                      "latent_scale": scale},
         "timings": timings, "torch_threads": torch.get_num_threads(), "config": asdict(c),
+        **preset_fields(preset, "t2v"),
     })
+    if pictures:
+        t3 = time.perf_counter()
+        metrics["figures"] = figures(out, metrics, ae_log, log, c, smoke)
+        timings["figures_s"] = time.perf_counter() - t3       # the strips are drawn inside sampling_s
     with open(os.path.join(out, "metrics.json"), "w") as f:
         json.dump(metrics, f, indent=1)
     return metrics
@@ -172,8 +220,10 @@ def main(argv: list[str]) -> int:
     add_job_arguments(p, PRESETS)
     a = p.parse_args(argv)
     c = job_config(a, PRESETS, "t2v")
-    m = run(c, a.out, not a.quiet)
+    m = run(c, a.out, not a.quiet, a.preset)
     print("motion adherence vs w: " + "  ".join(f"w={w}: {v:.3f}" for w, v in m["motion_adherence_vs_w"].items()))
-    print(f"wrote {os.path.join(a.out, 'metrics.json')} and strips in {os.path.join(a.out, 'samples')} "
-          f"({m['timings']['total_s']:.0f} s)")
+    drawn = f", strips, GIFs and plots in {a.out}" if "figures" in m else ""
+    print(f"wrote {os.path.join(a.out, 'metrics.json')}{drawn} ({m['timings']['total_s']:.0f} s)")
+    if m["smoke_test"]:
+        print(f"train t2v: {m['note']}")
     return 0

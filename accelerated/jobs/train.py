@@ -1,5 +1,5 @@
 """Training utilities of the image stack: seeding, AdamW, EMA of weights, bf16 autocast on CUDA, optional
-torch.compile, checkpoint save / resume and a progress line (tqdm is not a dependency)."""
+torch.compile, checkpoint save / resume, and the options every job shares. Progress bars: accelerated.jobs.progress."""
 from __future__ import annotations
 
 import contextlib
@@ -7,8 +7,6 @@ import copy
 import dataclasses
 import math
 import os
-import sys
-import time
 from collections.abc import Callable
 
 import torch
@@ -79,32 +77,6 @@ def load_checkpoint(path: str, map_location="cpu", **modules) -> dict:
     for k, m in modules.items():
         m.load_state_dict(state[k])
     return state
-
-
-class Progress:
-    """A progress line: `name  step/total  key=value …  it/s  eta`, redrawn in place on a terminal, printed every
-    `every` seconds otherwise (logs stay short)."""
-
-    def __init__(self, name: str, total: int, start: int = 0, every: float = 5.0, stream=None):
-        self.name, self.total, self.step, self.every = name, total, start, every
-        self.stream = stream or sys.stderr
-        self.tty = self.stream.isatty()
-        self.t0 = self.last = time.perf_counter()
-        self.start = start
-
-    def update(self, **metrics) -> None:
-        self.step += 1
-        now = time.perf_counter()
-        if self.step < self.total and now - self.last < (0.2 if self.tty else self.every):
-            return
-        self.last = now
-        rate = (self.step - self.start) / max(now - self.t0, 1e-9)
-        eta = (self.total - self.step) / max(rate, 1e-9)
-        vals = "  ".join(f"{k}={v:.4g}" for k, v in metrics.items())
-        line = f"{self.name}  {self.step}/{self.total}  {vals}  {rate:.1f} it/s  eta {eta:.0f}s"
-        end = "\n" if (not self.tty or self.step >= self.total) else ""
-        self.stream.write(("\r" if self.tty else "") + line + end)
-        self.stream.flush()
 
 
 def add_job_arguments(p, presets: dict) -> None:

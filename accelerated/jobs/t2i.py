@@ -6,8 +6,14 @@ Stages (each checkpointed in DIR; --resume continues from them):
 2. Byte-level text encoder + DiT with cross-attention, trained jointly on the frozen, scaled latents μ with the
    rectified-flow loss (accelerated.rf), t ~ U(0, 1) (accelerated.schedule), captions dropped to the null text
    with probability p (accelerated.cfg.drop_labels decides which rows), EMA of the weights.
-3. For every caption and every w: samples by the pipeline (batched CFG, Euler), a PNG grid per caption (rows = w),
-   caption adherence (accelerated.models.data) per w, written to metrics.json.
+3. For every caption and every w: samples by the pipeline (batched CFG, Euler), caption adherence
+   (accelerated.data.shapes) per w.
+
+Writes into DIR: autoencoder.pt and denoiser.pt (checkpoints); samples/<caption>.png (a grid per caption: rows are the
+guidance weights w, columns samples from the same noise); adherence_vs_w.png (adherence against w with binomial
+standard errors and the ceiling, the adherence of the autoencoder's reconstructions of held-out images);
+losses_autoencoder.png and losses_denoiser.png (a loss curve per training stage); metrics.json (adherence per w and
+per caption, losses, timings, the preset and whether the run is a smoke test).
 """
 from __future__ import annotations
 
@@ -21,23 +27,11 @@ from typing import cast
 import torch
 
 from accelerated.cfg import dropped_rows
-from accelerated.models.autoencoder import (
-    AE_CONFIGS,
-    AETrainConfig,
-    KLAutoencoder,
-    PatchDiscriminator,
-    ae_losses,
-    discriminator_loss,
-    reconstruct,
-)
-from accelerated.models.data import CAPTIONS, caption_adherence, shapes_dataset
-from accelerated.models.dit import DiT, DiTConfig
-from accelerated.models.images import grid, write_png
-from accelerated.models.pipeline import TextToImage
-from accelerated.models.text import ByteTextEncoder, TextConfig, encode_each
-from accelerated.models.train import (
+from accelerated.data.shapes import CAPTIONS, caption_adherence, shapes_dataset
+from accelerated.jobs.progress import stage
+from accelerated.jobs.report import announce, preset_fields
+from accelerated.jobs.train import (
     EMA,
-    Progress,
     adamw,
     add_job_arguments,
     autocast,
@@ -47,6 +41,20 @@ from accelerated.models.train import (
     save_checkpoint,
     seed_everything,
 )
+from accelerated.models.autoencoder import (
+    AE_CONFIGS,
+    AETrainConfig,
+    KLAutoencoder,
+    PatchDiscriminator,
+    ae_losses,
+    discriminator_loss,
+    reconstruct,
+)
+from accelerated.models.dit import DiT, DiTConfig
+from accelerated.models.pipeline import TextToImage
+from accelerated.models.text import ByteTextEncoder, TextConfig, encode_each
+from accelerated.pictures import plots
+from accelerated.pictures.grids import image_grid
 from accelerated.rf import interpolate
 from accelerated.rf import loss as rf_loss
 from accelerated.schedule import uniform_sample
@@ -89,11 +97,12 @@ PRESETS: dict[str, T2IConfig] = {
 
 
 def train_autoencoder(ae: KLAutoencoder, disc: PatchDiscriminator, images: torch.Tensor, c: AETrainConfig,
-                      device, gen: torch.Generator, log: list, progress: bool = True) -> None:
+                      device, gen: torch.Generator, log: list, progress: bool = True,
+                      label: str = "autoencoder") -> None:
     """AE (and, after adv_start, D) steps on random batches of images; appends per-step losses to log."""
     opt = adamw(ae.parameters(), c.lr)
     opt_d = adamw(disc.parameters(), c.lr)
-    bar = Progress("autoencoder", c.steps) if progress else None
+    bar = stage(label, c.steps, progress)
     for step in range(c.steps):
         x = images[torch.randint(len(images), (c.batch,), generator=gen)].to(device)
         adversarial = step >= c.adv_start
@@ -110,8 +119,7 @@ def train_autoencoder(ae: KLAutoencoder, disc: PatchDiscriminator, images: torch
             opt_d.step()
         row = {k: float(v.detach()) for k, v in terms.items() if k != "x_hat"}
         log.append(row)
-        if bar:
-            bar.update(rec=row["rec"], kl=row["kl"], adv=row["adv"])
+        bar.update(rec=row["rec"], kl=row["kl"], adv=row["adv"])
 
 
 @torch.no_grad()
@@ -146,10 +154,10 @@ def denoiser_step(model: Denoiser, z0: torch.Tensor, captions: list[str], c: T2I
 
 def train_denoiser(model: Denoiser, latents: torch.Tensor, captions: list[str], c: T2IConfig, device,
                    gen: torch.Generator, log: list, ema: EMA, opt, start: int = 0, ckpt: str | None = None,
-                   compile_model: bool = False, progress: bool = True) -> None:
+                   compile_model: bool = False, progress: bool = True, label: str = "denoiser") -> None:
     dit = maybe_compile(model.dit, compile_model)          # the compiled module shares model.dit's parameters
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (start + s + 1) / 100))   # 100-step warm-up
-    bar = Progress("denoiser", c.steps, start=start) if progress else None
+    bar = stage(label, c.steps, progress, start=start)
     for step in range(start, c.steps):
         idx = torch.randint(len(latents), (c.batch,), generator=gen)
         with autocast(device):
@@ -160,18 +168,20 @@ def train_denoiser(model: Denoiser, latents: torch.Tensor, captions: list[str], 
         sched.step()
         ema.update(model)
         log.append(float(loss.detach()))
-        if bar:
-            bar.update(loss=log[-1])
+        bar.update(loss=log[-1])
         if ckpt and ((step + 1) % 500 == 0 or step + 1 == c.steps):
             save_checkpoint(ckpt, model=model, ema=ema, opt=opt, step=step + 1, losses=log,
                             rng=gen.get_state())
 
 
-def evaluate(pipe: TextToImage, c: T2IConfig, out: str | None, seed: int) -> dict:
-    """Adherence per w over all captions (c.samples each); a PNG grid per caption, rows = w."""
+def evaluate(pipe: TextToImage, c: T2IConfig, out: str | None, seed: int, progress: bool = False,
+             label: str = "sampling", smoke: bool = False) -> dict:
+    """Adherence per w over all captions (c.samples each); if out is given, a labelled grid per caption (rows = w,
+    columns = samples from the same noise) in out/samples."""
     per_w: dict[str, float] = {}
     per_caption: dict[str, dict[str, float]] = {}
     grids: dict[str, list[torch.Tensor]] = {cap: [] for cap in CAPTIONS}
+    bar = stage(label, len(c.guidance), progress)
     for w in c.guidance:
         gen = torch.Generator().manual_seed(seed)            # the same noise at every w: only the guidance differs
         texts = [cap for cap in CAPTIONS for _ in range(c.samples)]
@@ -181,18 +191,45 @@ def evaluate(pipe: TextToImage, c: T2IConfig, out: str | None, seed: int) -> dic
             chunk = images[k * c.samples:(k + 1) * c.samples]
             per_caption.setdefault(cap, {})[str(w)] = caption_adherence(chunk, [cap] * c.samples)
             grids[cap].append(chunk[:8])
+        bar.update(adherence=per_w[str(w)])
     if out:
         os.makedirs(os.path.join(out, "samples"), exist_ok=True)
         for cap, rows in grids.items():
-            write_png(os.path.join(out, "samples", cap.replace(" ", "_") + ".png"),
-                      grid(torch.cat(rows), rows=len(rows), scale=2))
+            image_grid(os.path.join(out, "samples", cap.replace(" ", "_") + ".png"), torch.cat(rows),
+                       [f"w = {w:g}" for w in c.guidance], [str(i + 1) for i in range(len(rows[0]))],
+                       title=f'"{cap}"\n{c.sample_steps} Euler steps, batched CFG'
+                             + ("\ntiny preset: a smoke test, meaningless" if smoke else ""),
+                       row_title="guidance weight", col_title="sample (same noise in every row)")
     return {"adherence_vs_w": per_w, "adherence_per_caption": per_caption}
 
 
+def figures(out: str, m: dict, ae_log: list, dn_log: list, c: T2IConfig, smoke: bool) -> list[str]:
+    """adherence_vs_w.png and the loss curves of both stages; returns the files written."""
+    n = c.samples * len(CAPTIONS)
+    ws = [float(w) for w in m["adherence_vs_w"]]
+    a = list(m["adherence_vs_w"].values())
+    plots.versus(os.path.join(out, "adherence_vs_w.png"), ws,
+                 {f"samples ({n} per w, ±1 s.e.)": (a, [plots.binomial_se(v, n) for v in a])},
+                 f"t2i: caption adherence against the guidance weight ({c.sample_steps} Euler steps)",
+                 "guidance weight w", "caption adherence (colour and shape)",
+                 lines={"ceiling: autoencoder reconstructions of held-out images":
+                        m["autoencoder"]["held_out_reconstruction_adherence"]}, smoke=smoke, ylim=(0, 1.02))
+    plots.loss_curve(os.path.join(out, "losses_autoencoder.png"),
+                     {k: [r[k] for r in ae_log] for k in ("rec", "kl", "adv") if ae_log and k in ae_log[0]},
+                     "t2i stage 1: KL autoencoder (adversarial term from step "
+                     f"{c.ae_train.adv_start})", smoke=smoke)
+    plots.loss_curve(os.path.join(out, "losses_denoiser.png"), {"rectified-flow loss": dn_log},
+                     "t2i stage 2: text encoder + DiT on frozen latents", smoke=smoke)
+    return ["samples/*.png", "adherence_vs_w.png", "losses_autoencoder.png", "losses_denoiser.png"]
+
+
 def run(c: T2IConfig, out: str, device: str = "cpu", resume: bool = False, compile_model: bool = False,
-        progress: bool = True) -> dict:
-    """The whole job; returns the metrics it writes to out/metrics.json."""
+        progress: bool = True, preset: str = "custom", job: str = "t2i") -> dict:
+    """The whole job; returns the metrics it writes to out/metrics.json. `preset` is recorded in the metrics (a tiny
+    run is marked a smoke test); `job` prefixes the progress bars."""
     os.makedirs(out, exist_ok=True)
+    smoke = preset == "tiny"
+    pictures = announce(job, preset, print if progress else (lambda s: None))
     dev = torch.device(device)
     gen = seed_everything(c.seed)
     timings: dict[str, float] = {}
@@ -208,7 +245,8 @@ def run(c: T2IConfig, out: str, device: str = "cpu", resume: bool = False, compi
         ae_log = load_checkpoint(ae_path, map_location=dev, autoencoder=ae)["log"]
     else:
         disc = PatchDiscriminator(3, 32, 2).to(dev)
-        train_autoencoder(ae, disc, data.images, c.ae_train, dev, gen, ae_log, progress)
+        train_autoencoder(ae, disc, data.images, c.ae_train, dev, gen, ae_log, progress,
+                          f"{job} [1/3] autoencoder")
         save_checkpoint(ae_path, autoencoder=ae, discriminator=disc, log=ae_log)
     ae.eval().requires_grad_(False)
     timings["autoencoder_s"] = time.perf_counter() - t0
@@ -233,7 +271,7 @@ def run(c: T2IConfig, out: str, device: str = "cpu", resume: bool = False, compi
         start, dn_log = st["step"], st["losses"]
         gen.set_state(st["rng"])
     train_denoiser(model, latents, data.captions, c, dev, gen, dn_log, ema, opt, start, dn_path, compile_model,
-                   progress)
+                   progress, f"{job} [2/3] denoiser")
     timings["denoiser_s"] = time.perf_counter() - t1
 
     # 3) samples and adherence vs w, from the EMA weights
@@ -241,7 +279,8 @@ def run(c: T2IConfig, out: str, device: str = "cpu", resume: bool = False, compi
     lat = (c.dit.in_channels, c.dit.input_size, c.dit.input_size)
     averaged = cast(Denoiser, ema.model)
     pipe = TextToImage(averaged.text_encoder, averaged.dit, ae, scale, lat).eval()
-    metrics = evaluate(pipe, c, out, seed=c.seed + 2)
+    metrics = evaluate(pipe, c, out if pictures else None, seed=c.seed + 2, progress=progress,
+                       label=f"{job} [3/3] sampling", smoke=smoke)
     timings["sampling_s"] = time.perf_counter() - t2
     timings["total_s"] = time.perf_counter() - t0
     window = max(1, min(50, len(dn_log) // 5))
@@ -252,8 +291,12 @@ def run(c: T2IConfig, out: str, device: str = "cpu", resume: bool = False, compi
         "denoiser": {"loss_first": sum(dn_log[:window]) / window, "loss_last": sum(dn_log[-window:]) / window,
                      "latent_scale": scale},
         "timings": timings, "device": str(dev), "torch_threads": torch.get_num_threads(),
-        "config": asdict(c),
+        "config": asdict(c), **preset_fields(preset, "t2i"),
     })
+    if pictures:
+        t3 = time.perf_counter()
+        metrics["figures"] = figures(out, metrics, ae_log, dn_log, c, smoke)
+        timings["figures_s"] = time.perf_counter() - t3       # the grids are drawn inside sampling_s
     with open(os.path.join(out, "metrics.json"), "w") as f:
         json.dump(metrics, f, indent=1)
     return metrics
@@ -274,8 +317,10 @@ def main(argv: list[str]) -> int:
         raise GenspecError(f"train t2i: bad argument: {e}") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise GenspecError("train t2i: --device cuda given but CUDA is not available")
-    m = run(c, a.out, a.device, a.resume, a.compile, not a.quiet)
+    m = run(c, a.out, a.device, a.resume, a.compile, not a.quiet, a.preset)
     print("adherence vs w: " + "  ".join(f"w={w}: {v:.3f}" for w, v in m["adherence_vs_w"].items()))
-    print(f"wrote {os.path.join(a.out, 'metrics.json')} and {len(CAPTIONS)} grids in {os.path.join(a.out, 'samples')}"
-          f" ({m['timings']['total_s']:.0f} s)")
+    drawn = f", {len(CAPTIONS)} grids in {os.path.join(a.out, 'samples')}, curves and plots" if "figures" in m else ""
+    print(f"wrote {os.path.join(a.out, 'metrics.json')}{drawn} ({m['timings']['total_s']:.0f} s)")
+    if m["smoke_test"]:
+        print(f"train t2i: {m['note']}")
     return 0

@@ -1,6 +1,6 @@
 """`genspec train ar --out DIR`: autoregressive generation on discrete latents (00: "train an encoder-decoder to map
 images to discrete latents, train an autoregressive model on the latent token sequence, sample latent tokens
-autoregressively, decode them back to an image") on the captioned synthetic shapes of accelerated/models/data.py.
+autoregressively, decode them back to an image") on the captioned synthetic shapes of accelerated/data/shapes.py.
 
 Stages:
 1. VQ-VAE (accelerated/models/vqvae.py): size×size×3 images → (size/4)² tokens from a codebook of K entries; the
@@ -18,6 +18,12 @@ Stages:
    Tokens are drawn only from V = {j : p_y,j ≥ α max p_y} (ar.plausibility, α = 0.1): guidance amplifies the null
    model's errors too, and a token the conditional model calls implausible must not win by them. Every w is also
    sampled with α = 0 (the "_unrestricted" grids and metrics), from the same uniforms.
+
+Writes into DIR: models.pt (both stages); samples/w<w>[_unrestricted][_mixture_null].png (a grid per w and arm: rows
+are the 12 captions, columns samples); adherence_vs_w.png (caption adherence against w for every arm, binomial standard
+errors, and the ceiling); nll.png (held-out NLL of the conditional, null and mixture models); losses_vqvae.png and
+losses_transformer.png (a loss curve per training stage); metrics.json (all of it, the preset, whether the run is a
+smoke test).
 """
 from __future__ import annotations
 
@@ -30,12 +36,15 @@ from dataclasses import asdict, dataclass, field, replace
 
 import torch
 
+from accelerated.data.shapes import CAPTIONS, caption_adherence, caption_index, caption_scores, shapes_dataset
+from accelerated.jobs.progress import stage
+from accelerated.jobs.report import announce, preset_fields
+from accelerated.jobs.train import add_thread_arguments, apply_threads, guidance_weights
 from accelerated.models.ar_transformer import ARConfig, ARTransformer, train_ar
-from accelerated.models.data import CAPTIONS, caption_adherence, caption_index, caption_scores, shapes_dataset
-from accelerated.models.images import grid, write_png
 from accelerated.models.text import TextConfig
-from accelerated.models.train import add_thread_arguments, apply_threads, guidance_weights
 from accelerated.models.vqvae import VQVAE, VQConfig, train_vqvae
+from accelerated.pictures import plots
+from accelerated.pictures.grids import image_grid
 from spec.errors import GenspecError
 
 
@@ -107,17 +116,72 @@ def load_models(path: str, c: ARJobConfig) -> tuple[ARJobConfig, VQVAE, ARTransf
     return trained, vq.eval(), ar.eval()
 
 
-def run(c: ARJobConfig, out: str, log=print, models: str | None = None) -> dict:
-    """Train (or, with models = a models.pt, load) the two stages, then measure; writes out/metrics.json."""
+class _Curve:
+    """A stage's progress bar and its loss history (detached tensors, read once at the end)."""
+
+    def __init__(self, name: str, total: int, progress: bool):
+        self.bar = stage(name, total, progress)
+        self.history: list[dict[str, torch.Tensor]] = []
+
+    def __call__(self, **losses) -> None:
+        self.history.append(losses)
+        self.bar.update(**losses)
+
+    def curves(self) -> dict[str, list[float]]:
+        keys = self.history[0] if self.history else {}
+        return {k: torch.stack([h[k] for h in self.history]).tolist() for k in keys}
+
+
+def figures(out: str, m: dict, c: ARJobConfig, curves: dict[str, dict[str, list[float]]], smoke: bool) -> list[str]:
+    """adherence_vs_w.png, nll.png and the loss curves of the stages trained; returns the files written."""
+    n = m["samples_per_w"]
+    names = {"": f"learned null, α = {c.plausibility:g}", "_unrestricted": "learned null, α = 0 (unrestricted)",
+             "_mixture_null": f"mixture null, α = {c.plausibility:g}"}
+    series = {}
+    for key, arm in (("adherence_vs_w", ""), ("adherence_vs_w_unrestricted", "_unrestricted"),
+                     ("adherence_vs_w_mixture_null", "_mixture_null")):
+        if key in m:
+            a = list(m[key].values())
+            series[f"{names[arm] if c.null != 'mixture' or arm else names['_mixture_null']} (±1 s.e.)"] = \
+                (a, [plots.binomial_se(v, n) for v in a])
+    plots.versus(os.path.join(out, "adherence_vs_w.png"), [float(w) for w in m["adherence_vs_w"]], series,
+                 f"ar: caption adherence against the guidance weight ({n} samples per w)",
+                 "guidance weight w (LlamaGen cfg_scale = 1 + w)", "caption adherence (colour and shape)",
+                 lines={"ceiling: VQ reconstructions of held-out images": m["ceiling"]}, smoke=smoke, ylim=(0, 1.02))
+    nll = m["heldout_nll_nats_per_sequence"]
+    plots.bars(os.path.join(out, "nll.png"), {"conditional\np(s | y)": nll["cond"], "null\np(s | ∅)": nll["null"],
+                                              "mixture\n(1/12) Σ_y p(s | y)": nll["mixture"]},
+               "ar: held-out NLL of token sequences", "nats per sequence", smoke=smoke,
+               note=f"the null model is {nll['null_excess_over_mixture']:.2f} nats worse than the mixture it should "
+                    f"equal; conditional vs mixture {nll['information_cond_vs_mixture']:.2f} nats (≤ log 12 = 2.48)")
+    files = ["samples/*.png", "adherence_vs_w.png", "nll.png"]
+    titles = {"vqvae": "ar stage 1: VQ-VAE (reconstruction and vq.loss)",
+              "transformer": "ar stage 2: causal transformer (cross-entropy, nats per token)"}
+    for stage_name, curve in curves.items():
+        plots.loss_curve(os.path.join(out, f"losses_{stage_name}.png"), curve, titles[stage_name], smoke=smoke)
+        files.append(f"losses_{stage_name}.png")
+    return files
+
+
+def run(c: ARJobConfig, out: str, log=print, models: str | None = None, progress: bool | None = None,
+        preset: str = "custom") -> dict:
+    """Train (or, with models = a models.pt, load) the two stages, then measure; writes out/metrics.json. Progress
+    bars unless progress is False (default: when log is print); `preset` is recorded (tiny: a smoke test)."""
     os.makedirs(os.path.join(out, "samples"), exist_ok=True)
+    progress = (log is print) if progress is None else progress
+    smoke = preset == "tiny"
+    pictures = announce("ar", preset, log)
+    curves: dict[str, dict[str, list[float]]] = {}
     t0, cpu0 = time.time(), time.process_time()
     if models is not None:
         c, vq, ar = load_models(models, c)
     data = shapes_dataset(c.images, c.size, c.seed)
     held = shapes_dataset(c.held_out, c.size, c.seed + 1)
     if models is None:
+        vq_curve = _Curve("ar [1/3] VQ-VAE", c.vq_steps, progress)
         vq = train_vqvae(data.images, VQConfig(codebook_size=c.codebook_size, codebook=c.codebook),
-                         steps=c.vq_steps, seed=c.seed, log=log)
+                         steps=c.vq_steps, seed=c.seed, on_step=vq_curve)
+        curves["vqvae"] = vq_curve.curves()
     t_vq = time.time() - t0
     with torch.no_grad():
         seqs = torch.cat([vq.sequence(data.images[i:i + 500]) for i in range(0, c.images, 500)])
@@ -133,8 +197,10 @@ def run(c: ARJobConfig, out: str, log=print, models: str | None = None) -> dict:
                    depth=c.depth, heads=c.heads, cond=c.cond, text=c.text)
     t1 = time.time()
     if models is None:
+        ar_curve = _Curve("ar [2/3] transformer", c.ar_steps, progress)
         ar = train_ar(seqs, _condition(c, data.captions), cfg, steps=c.ar_steps, batch=c.ar_batch,
-                      p_drop=c.p_drop, seed=c.seed, log=log)
+                      p_drop=c.p_drop, seed=c.seed, on_step=ar_curve)
+        curves["transformer"] = {"cross-entropy": ar_curve.curves()["loss"]}
     t_ar = time.time() - t1
     torch.save({"vqvae": vq.state_dict(), "ar": ar.state_dict(), "ar_config": asdict(cfg), "job": asdict(c)},
                os.path.join(out, "models.pt"))
@@ -150,6 +216,7 @@ def run(c: ARJobConfig, out: str, log=print, models: str | None = None) -> dict:
     arms = [(null, c.plausibility) for null in (("learned", "mixture") if c.null == "both" else (c.null,))]
     if c.plausibility > 0 and c.null != "mixture":
         arms.append(("learned", 0.0))
+    bar = stage("ar [3/3] sampling", len(arms) * len(c.guidance), progress)
     for null, alpha in arms:
         arm = ("_mixture_null" if null == "mixture" else "") + ("_unrestricted" if alpha != c.plausibility else "")
         adherence[arm], parts[arm] = {}, {}
@@ -164,10 +231,18 @@ def run(c: ARJobConfig, out: str, log=print, models: str | None = None) -> dict:
             parts[arm][str(w)] = {"colour": scores["colour"], "shape": scores["shape"]}
             cols = min(c.samples_per_caption, 16)          # a grid a person can read: 16 samples per caption
             pic = img.reshape(len(CAPTIONS), c.samples_per_caption, *img.shape[1:])[:, :cols].flatten(0, 1)
-            write_png(os.path.join(out, "samples", f"w{w:g}{arm}.png"), grid(pic, rows=len(CAPTIONS), scale=2))
+            if pictures:
+                image_grid(os.path.join(out, "samples", f"w{w:g}{arm}.png"), pic, CAPTIONS,
+                           [str(i + 1) for i in range(cols)],
+                           title=f"ar: KV-cached samples at guidance weight w = {w:g} (LlamaGen cfg_scale {1 + w:g})\n"
+                                 f"{null} null model, plausible set α = {alpha:g}, temperature {c.temperature:g}"
+                                 + (f", top-k {c.top_k}" if c.top_k else "")
+                                 + ("\ntiny preset: a smoke test, meaningless" if smoke else ""),
+                           row_title="caption", col_title="sample (the same uniforms at every w)", cell=0.5)
             log(f"{null} null, α = {alpha:g}, w = {w:g} (LlamaGen cfg_scale {1 + w:g}): caption adherence {a:.3f} "
                 f"(colour {parts[arm][str(w)]['colour']:.3f}, shape {parts[arm][str(w)]['shape']:.3f}; ceiling "
                 f"{recon['adherence']:.3f})")
+            bar.update(adherence=a)
     first = next(iter(adherence))
     n = len(caps)
     metrics = {"config": asdict(c), "reconstruction": recon, "ceiling": recon["adherence"],
@@ -176,10 +251,15 @@ def run(c: ARJobConfig, out: str, log=print, models: str | None = None) -> dict:
                "adherence_vs_w": adherence[first], "adherence_parts_vs_w": parts[first],
                "rows_of_each_grid": CAPTIONS,
                "timings": {"vqvae_s": t_vq, "ar_s": t_ar, "sampling_s": time.time() - t2,
-                           "total_s": time.time() - t0, "cpu_s": time.process_time() - cpu0}}
+                           "total_s": time.time() - t0, "cpu_s": time.process_time() - cpu0},
+               **preset_fields(preset, "ar")}
     for arm in adherence:
         if arm != first:
             metrics[f"adherence_vs_w{arm}"], metrics[f"adherence_parts_vs_w{arm}"] = adherence[arm], parts[arm]
+    if pictures:
+        t3 = time.time()
+        metrics["figures"] = figures(out, metrics, c, curves, smoke)
+        metrics["timings"]["figures_s"] = time.time() - t3     # the sample grids are drawn inside sampling_s
     with open(os.path.join(out, "metrics.json"), "w") as f:
         json.dump(metrics, f, indent=2)
     return metrics
@@ -238,7 +318,7 @@ def main(argv: list[str]) -> int:
     apply_threads(a, "ar")
     if a.models is not None and not os.path.isfile(a.models):
         raise GenspecError(f"train ar: --models {a.models!r} is not a file")
-    m = run(c, a.out, (lambda s: None) if a.quiet else print, a.models)
+    m = run(c, a.out, (lambda s: None) if a.quiet else print, a.models, not a.quiet, a.preset)
     print(f"adherence vs w (α = {m['config']['plausibility']:g}): "
           + "  ".join(f"w={w}: {v:.3f}" for w, v in m["adherence_vs_w"].items())
           + f"  (ceiling: VQ reconstructions {m['ceiling']:.3f})")
@@ -249,4 +329,6 @@ def main(argv: list[str]) -> int:
     grids = sum(len(v) for k, v in m.items() if k.startswith("adherence_vs_w"))    # one grid per arm and w
     print(f"wrote {os.path.join(a.out, 'metrics.json')} and {grids} grids in "
           f"{os.path.join(a.out, 'samples')} ({t['total_s']:.0f} s wall, {t['cpu_s']:.0f} s CPU)")
+    if m["smoke_test"]:
+        print(f"train ar: {m['note']}")
     return 0
