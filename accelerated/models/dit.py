@@ -47,6 +47,7 @@ class DiTConfig:
     text_width: int = 128         # width of the text encoder's tokens ("cross", "joint")
     freq_dim: int = 256           # sinusoidal features of t before the MLP (DiT: 256)
     time_scale: float = 1000.0    # the embedding sees time_scale · t
+    freq_shift: str = "shift_0"   # dit.timestep_embedding's frequencies: DiT's shift_0; diffusers' DiT uses shift_1
 
     @property
     def out_channels(self) -> int:
@@ -75,15 +76,15 @@ def sincos_positions(grid: int, dim: int) -> torch.Tensor:
 class TimestepEmbedder(nn.Module):
     """t ↦ MLP(timestep_embedding(time_scale · t, freq_dim)): Linear, SiLU, Linear (DiT)."""
 
-    def __init__(self, width: int, freq_dim: int = 256, time_scale: float = 1000.0):
+    def __init__(self, width: int, freq_dim: int = 256, time_scale: float = 1000.0, freq_shift: str = "shift_0"):
         super().__init__()
-        self.freq_dim, self.time_scale = freq_dim, time_scale
+        self.freq_dim, self.time_scale, self.freq_shift = freq_dim, time_scale, freq_shift
         self.mlp = nn.Sequential(nn.Linear(freq_dim, width), nn.SiLU(), nn.Linear(width, width))
         for m in (self.mlp[0], self.mlp[2]):
             nn.init.normal_(cast(nn.Linear, m).weight, std=0.02)
 
     def forward(self, t: torch.Tensor) -> torch.Tensor:
-        e = timestep_embedding.raw(self.time_scale * t.float(), self.freq_dim)
+        e = timestep_embedding.raw(self.time_scale * t.float(), self.freq_dim, freq_shift=self.freq_shift)
         return self.mlp(e.to(self.mlp[0].weight.dtype))
 
 
@@ -192,7 +193,7 @@ class DiT(nn.Module):
         self.x_embedder = nn.Linear(c.patch * c.patch * c.in_channels, c.width)    # = DiT's p×p conv, stride p
         nn.init.xavier_uniform_(self.x_embedder.weight)
         self.register_buffer("pos_embed", sincos_positions(c.input_size // c.patch, c.width)[None], persistent=False)
-        self.t_embedder = TimestepEmbedder(c.width, c.freq_dim, c.time_scale)
+        self.t_embedder = TimestepEmbedder(c.width, c.freq_dim, c.time_scale, c.freq_shift)
         if c.cond == "label":
             self.y_embedder = LabelEmbedder(c.num_classes, c.width)
         else:
