@@ -26,8 +26,8 @@ import torch
 
 from accelerated import rf
 from accelerated.cfg import drop_labels
+from accelerated.jobs.train import adamw, autocast
 from accelerated.models.dit import DIT_CONFIGS, DiT, DiTConfig, count_parameters, forward_flops
-from accelerated.models.train import adamw, autocast
 
 H100_BF16_DENSE_TFLOPS = 989.0
 
@@ -53,7 +53,7 @@ def _step_fn(model, forward, batch, C, device, dtype_ctx, channels=4, size=32):
 
 
 def _dtype_ctx(dev: torch.device, dtype: str):
-    """The forward's context: bfloat16 autocast ("bf16"; on CUDA accelerated.models.train.autocast) or none."""
+    """The forward's context: bfloat16 autocast ("bf16"; on CUDA accelerated.jobs.train.autocast) or none."""
     def ctx():
         if dtype == "bf16":
             return autocast(dev) if dev.type == "cuda" else torch.autocast("cpu", dtype=torch.bfloat16)

@@ -1,6 +1,6 @@
 """The discrete-latent model stack: VQ-VAE (accelerated/models/vqvae.py), the class- or text-conditioned causal
 transformer with KV-cached sampling (accelerated/models/ar_transformer.py) and `genspec train ar`
-(accelerated/models/ar.py).
+(accelerated/jobs/ar.py).
 
 Budget: < 20 s on 2 cores (tiny random models; the train job at its tiny preset with fewer steps).
 """
@@ -12,9 +12,9 @@ import pytest
 import torch
 
 from accelerated.models.ar_transformer import ARConfig, ARTransformer, train_ar
-from accelerated.models.images import read_png
 from accelerated.models.text import TextConfig
 from accelerated.models.vqvae import VQVAE, VQConfig, train_vqvae
+from accelerated.pictures.grids import read_png
 from conformance.harness.cli import main as genspec
 
 CAPS = ["red circle", "blue square", "yellow triangle"]
@@ -177,8 +177,8 @@ def test_likelihood_diagnostics_bound_the_information_by_log_c(cond):
     """mixture(s) = (1/C) Σ_y' p(s | y') ≥ p(s | y)/C for every s, so the conditional's gain over the mixture is at
     most log C = log 12 nats, whatever the weights; on sequences drawn from p(· | y) it estimates the mutual
     information I(s; y) ≥ 0 (a mixture without its 1/C, or over the wrong axis, breaks one of the two bounds)."""
-    from accelerated.models.ar import ARJobConfig, likelihood_diagnostics
-    from accelerated.models.data import CAPTIONS
+    from accelerated.data.shapes import CAPTIONS
+    from accelerated.jobs.ar import ARJobConfig, likelihood_diagnostics
     torch.manual_seed(1)
     m = ARTransformer(ARConfig(vocab=5, length=6, num_classes=12, width=16, depth=1, heads=2, cond=cond,
                                text=TextConfig(width=8, depth=1, heads=2, max_len=16))).eval()
@@ -222,7 +222,7 @@ def test_train_ar_end_to_end(tmp_path, cond):
 def test_plausibility_one_draws_the_conditional_argmax(cond):
     """ar.plausibility in the sampler: at α = 1 only the conditional model's most likely token may be drawn, whatever
     the guidance; at α = 1/2 every token drawn has p_y ≥ p_y,max / 2, which the unrestricted guided draw violates."""
-    from accelerated.models.data import CAPTIONS
+    from accelerated.data.shapes import CAPTIONS
     torch.manual_seed(3)
     m = ARTransformer(ARConfig(vocab=6, length=5, num_classes=12, width=16, depth=1, heads=2, cond=cond,
                                text=TextConfig(width=8, depth=1, heads=2, max_len=16))).eval()

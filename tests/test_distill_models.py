@@ -1,6 +1,6 @@
-"""Few-step students (accelerated/models/distill.py) against the exact teacher flow of a 2-D mixture: every progressive
+"""Few-step students (accelerated/jobs/distill.py) against the exact teacher flow of a 2-D mixture: every progressive
 round lowers its student's error, the 1-step students beat the 1-step teacher, the consistency model's boundary
-condition holds for any weights. Toy images (accelerated/models/distill_images.py): against a teacher whose flow bends,
+condition holds for any weights. Toy images (accelerated/jobs/distill_images.py): against a teacher whose flow bends,
 every progressive round brings the student's N steps onto its teacher's 2N steps; the image consistency model keeps
 f(x, 0) = x; the Fréchet distance and the shape features are checked against closed forms and the data; `genspec train
 distill --preset tiny` runs both parts end to end, and a reused t2i teacher gives the same table.
@@ -13,7 +13,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from accelerated.models.distill import (
+from accelerated.jobs.distill import (
     FOUR_MODES,
     PRESETS,
     ConsistencyModel,
@@ -77,7 +77,7 @@ def test_train_distill_job_writes_both_parts(tmp_path):
     m = json.loads((tmp_path / "metrics.json").read_text())
     assert [r["student_steps"] for r in m["progressive"]] == [16, 8, 4, 2, 1]
     assert "| 1 | 2 |" in (tmp_path / "table.md").read_text()
-    from accelerated.models.images import read_png
+    from accelerated.pictures.grids import read_png
     assert read_png(str(tmp_path / "samples.png")).shape[2] == 3
     # the toy-image part: a row per method and step count, a grid per row (12 captions × min(8, samples) images)
     images = tmp_path / "images"
@@ -98,7 +98,7 @@ def test_train_distill_job_writes_both_parts(tmp_path):
     assert "train distill:" in p.stdout and "CPU" in p.stdout
 
     # --teacher: the same t2i run directory, loaded instead of trained, gives the same table
-    from accelerated.models import distill_images as DI
+    from accelerated.jobs import distill_images as DI
     again = DI.run(DI.PRESETS["tiny"], str(tmp_path / "again"), str(images / "teacher"), progress=False)
     assert again["table"] == mi["table"]
 
@@ -120,7 +120,7 @@ def test_train_distill_bad_use_exits_2(argv, capsys):
 
 
 def test_a_missing_teacher_directory_names_the_option(tmp_path):
-    from accelerated.models.distill_images import load_teacher
+    from accelerated.jobs.distill_images import load_teacher
     from spec.errors import GenspecError
     with pytest.raises(GenspecError, match="--teacher"):
         load_teacher(str(tmp_path))
@@ -129,11 +129,11 @@ def test_a_missing_teacher_directory_names_the_option(tmp_path):
 def _bent_teacher():
     """The tiny preset's teacher stack with its zero-initialised layers (AdaLN-Zero modulations, cross-attention
     output, final layer) drawn at random: a velocity that depends on x, t and the caption, so its Euler steps bend."""
+    from accelerated.jobs.distill_images import PRESETS as IMAGE_PRESETS
+    from accelerated.jobs.distill_images import Teacher
+    from accelerated.jobs.t2i import Denoiser
     from accelerated.models.autoencoder import AE_CONFIGS, KLAutoencoder
-    from accelerated.models.distill_images import PRESETS as IMAGE_PRESETS
-    from accelerated.models.distill_images import Teacher
     from accelerated.models.pipeline import TextToImage
-    from accelerated.models.t2i import Denoiser
     c = IMAGE_PRESETS["tiny"]
     torch.manual_seed(0)
     model = Denoiser(c.teacher)
@@ -150,7 +150,7 @@ def _bent_teacher():
 def test_image_progressive_rounds_bring_n_student_steps_onto_2n_teacher_steps():
     # with distill.progressive's target replaced by one teacher step, round 1 ends at 0.69 of its start and round 2
     # does not move: the bound 0.5 separates the right target from that mistake
-    from accelerated.models.distill_images import CaptionTexts, progressive_distillation, warm_start
+    from accelerated.jobs.distill_images import CaptionTexts, progressive_distillation, warm_start
     c, teacher = _bent_teacher()
     c = replace(c, warm_steps=20, round_steps=40)
     texts, gen = CaptionTexts(teacher), torch.Generator().manual_seed(0)
@@ -164,7 +164,7 @@ def test_image_progressive_rounds_bring_n_student_steps_onto_2n_teacher_steps():
 
 
 def test_image_consistency_model_keeps_the_boundary_for_any_weights():
-    from accelerated.models.distill_images import CaptionTexts
+    from accelerated.jobs.distill_images import CaptionTexts
     c, teacher = _bent_teacher()
     f = ConsistencyModel(teacher.dit)
     x = torch.randn(5, 4, 4, 4)
@@ -176,7 +176,7 @@ def test_image_consistency_model_keeps_the_boundary_for_any_weights():
 def test_frechet_distance_closed_forms():
     import numpy as np
 
-    from accelerated.models.distill_images import frechet_distance
+    from accelerated.jobs.distill_images import frechet_distance
     rng = np.random.default_rng(0)
     a, b = rng.normal(1.0, 2.0, (400, 1)), rng.normal(-0.5, 0.5, (300, 1))
     # 1-D: (μ_a − μ_b)² + (σ_a − σ_b)² with the sample moments
@@ -190,8 +190,8 @@ def test_frechet_distance_closed_forms():
 
 
 def test_image_features_read_the_data_exactly():
-    from accelerated.models.data import COLORS, shapes_dataset
-    from accelerated.models.distill_images import image_features
+    from accelerated.data.shapes import COLORS, shapes_dataset
+    from accelerated.jobs.distill_images import image_features
     d = shapes_dataset(120, 32, seed=3)
     f = torch.from_numpy(image_features(d.images))
     palette = torch.tensor(list(COLORS.values()), dtype=torch.float64)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from accelerated.models.data import (
+from accelerated.data.shapes import (
     CAPTIONS,
     COLORS,
     SHAPES,
@@ -15,8 +15,8 @@ from accelerated.models.data import (
     shape_mask,
     shapes_dataset,
 )
-from accelerated.models.images import grid, read_png, write_png
 from accelerated.models.text import ByteTextEncoder, ByteTokenizer, TextConfig, TextEncoder
+from accelerated.pictures.grids import grid, read_png, write_png
 
 
 def test_dataset_shapes_range_and_determinism():

@@ -11,13 +11,13 @@ import torch.nn.functional as F
 
 from accelerated import rf
 from accelerated.cfg import drop_labels
+from accelerated.data.shapes import CAPTIONS, shapes_dataset
+from accelerated.jobs.t2i import train_autoencoder
+from accelerated.jobs.train import EMA, adamw, load_checkpoint, save_checkpoint, seed_everything
 from accelerated.models.autoencoder import AEConfig, AETrainConfig, KLAutoencoder, PatchDiscriminator, reconstruction
-from accelerated.models.data import CAPTIONS, shapes_dataset
 from accelerated.models.dit import DiT, DiTConfig
-from accelerated.models.images import read_png
 from accelerated.models.pipeline import class_guided_sample
-from accelerated.models.t2i import train_autoencoder
-from accelerated.models.train import EMA, adamw, load_checkpoint, save_checkpoint, seed_everything
+from accelerated.pictures.grids import read_png
 from conformance.harness.cli import main as genspec
 
 C = len(CAPTIONS)

@@ -11,8 +11,7 @@ import torch
 
 import reference.dit as RD
 import reference.video as RV
-from accelerated.models.images import read_png
-from accelerated.models.t2v import PRESETS, run
+from accelerated.jobs.t2v import PRESETS, run
 from accelerated.models.text import TextEmbedding
 from accelerated.models.video import (
     DIRECTIONS,
@@ -24,6 +23,7 @@ from accelerated.models.video import (
     moving_shapes_dataset,
     read_direction,
 )
+from accelerated.pictures.grids import read_png
 from accelerated.video import patchify, unpatchify
 
 SMALL = VideoDiTConfig(frames=4, input_size=4, in_channels=3, patch_t=2, patch=2, width=32, depth=2, heads=4,

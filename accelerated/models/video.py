@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
+from accelerated.data.shapes import _PALETTE, COLORS, SHAPES, shape_mask
 from accelerated.dit import adaln, gated_residual, timestep_embedding
-from accelerated.models.data import _PALETTE, COLORS, SHAPES, shape_mask
 from accelerated.models.dit import DiTConfig, FinalLayer, TimestepEmbedder, modulation, sincos_positions
 from accelerated.models.layers import Attention, Mlp
 from accelerated.models.pipeline import TextToImage

@@ -242,7 +242,7 @@ def parser() -> argparse.ArgumentParser:
     x.add_argument("path", nargs="?")
     x.add_argument("--schema", action="store_true")
     x.set_defaults(fn=_export)
-    from accelerated.models import jobs  # `genspec train <job>`: accelerated/models/jobs.py
+    from accelerated import jobs  # `genspec train <job>`: accelerated/jobs/__init__.py
     jobs.add_parser(sub)
     from .matrix import add_parser as add_matrix  # genspec matrix: the library adapters (conformance/adapters/)
     add_matrix(sub)

@@ -12,22 +12,22 @@ from spec.errors import GenspecError
 
 
 def _t2i(argv: list[str]) -> int:
-    from accelerated.models.t2i import main
+    from accelerated.jobs.t2i import main
     return main(argv)
 
 
 def _t2v(argv: list[str]) -> int:
-    from accelerated.models.t2v import main
+    from accelerated.jobs.t2v import main
     return main(argv)
 
 
 def _distill(argv: list[str]) -> int:
-    from accelerated.models.distill import main
+    from accelerated.jobs.distill import main
     return main(argv)
 
 
 def _ar(argv: list[str]) -> int:
-    from accelerated.models.ar import main
+    from accelerated.jobs.ar import main
     return main(argv)
 
 

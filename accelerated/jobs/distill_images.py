@@ -1,7 +1,7 @@
 """Few-step students of the toy text-to-image teacher: progressive and consistency distillation in latent space,
 conditioned on captions, scored by caption adherence and by two distances to the teacher's 50-step samples.
 
-The teacher is the t2i job's stack (accelerated.models.t2i: KL autoencoder, byte-level text encoder, cross-attention
+The teacher is the t2i job's stack (accelerated.jobs.t2i: KL autoencoder, byte-level text encoder, cross-attention
 DiT, EMA weights), trained here by `t2i.run` at a small CPU size or loaded from a `genspec train t2i` run directory.
 A student is a copy of the teacher's DiT and sees what it sees: scaled latents (C, h, w), t ∈ [0, 1] and the caption's
 embedding by the teacher's frozen text encoder. Every student distils the GUIDED teacher at one weight w (Meng et al.
@@ -20,7 +20,7 @@ takes two.
    rf path): x ← f(z, 1); then for τ = 1 − i/k, i = 1, …, k − 1: x ← f((1 − τ) x + τ ε, τ), ε fresh noise.
 
 Metrics, for teacher, PD and CD at k ∈ {1, 2, 4, 50} steps, on the same noise and captions (`samples` per caption):
-- caption adherence: `accelerated.models.data.caption_adherence`, the measure the t2i job reports (colour and shape
+- caption adherence: `accelerated.data.shapes.caption_adherence`, the measure the t2i job reports (colour and shape
   read back from the pixels).
 - paired RMS: sqrt(mean over images, channels and pixels of (x − x_ref)²), x_ref the teacher's 50-step sample from the
   SAME noise and caption: how far a method's noise → image map is from the teacher's (the 2-D part's error against
@@ -51,16 +51,16 @@ import torch
 import torch.nn as nn
 
 from accelerated import consistency, distill, rf
+from accelerated.data.shapes import CAPTIONS, caption_adherence, caption_index, shapes_dataset
+from accelerated.jobs.t2i import Denoiser, T2IConfig, encode_latents
+from accelerated.jobs.t2i import run as train_t2i
+from accelerated.jobs.train import EMA, Progress, adamw, load_checkpoint, seed_everything
 from accelerated.models.autoencoder import AE_CONFIGS, AETrainConfig, KLAutoencoder
-from accelerated.models.data import CAPTIONS, caption_adherence, caption_index, shapes_dataset
-from accelerated.models.distill import ConsistencyModel
+from accelerated.models.consistency_model import ConsistencyModel
 from accelerated.models.dit import DiTConfig
-from accelerated.models.images import grid, write_png
 from accelerated.models.pipeline import TextToImage
-from accelerated.models.t2i import Denoiser, T2IConfig, encode_latents
-from accelerated.models.t2i import run as train_t2i
 from accelerated.models.text import TextConfig, TextEmbedding
-from accelerated.models.train import EMA, Progress, adamw, load_checkpoint, seed_everything
+from accelerated.pictures.grids import grid, write_png
 from accelerated.sampler import euler_sample
 from spec.errors import GenspecError
 

@@ -6,7 +6,7 @@
        metrics.json with motion adherence (the direction read back from the frames) and caption adherence (colour and
        shape read back from the middle frame) as functions of w.
 
-The training loop of the denoiser, its loss and the EMA are the image stack's (`accelerated.models.t2i`): the video
+The training loop of the denoiser, its loss and the EMA are the image stack's (`accelerated.jobs.t2i`): the video
 denoiser has the same interface (text_encoder, dit with null_text), so no step is written twice.
 """
 from __future__ import annotations
@@ -19,12 +19,11 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
+from accelerated.data.shapes import caption_adherence
+from accelerated.jobs.t2i import encode_latents, train_denoiser
+from accelerated.jobs.train import EMA, Progress, adamw, add_job_arguments, job_config, seed_everything
 from accelerated.models.autoencoder import AETrainConfig, ae_losses
-from accelerated.models.data import caption_adherence
-from accelerated.models.images import grid, write_png
-from accelerated.models.t2i import encode_latents, train_denoiser
 from accelerated.models.text import ByteTextEncoder, TextConfig
-from accelerated.models.train import EMA, Progress, adamw, add_job_arguments, job_config, seed_everything
 from accelerated.models.video import (
     VIDEO_CAPTIONS,
     TextToVideo,
@@ -35,6 +34,7 @@ from accelerated.models.video import (
     motion_adherence,
     moving_shapes_dataset,
 )
+from accelerated.pictures.grids import grid, write_png
 
 
 @dataclass

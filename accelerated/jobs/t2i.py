@@ -7,7 +7,7 @@ Stages (each checkpointed in DIR; --resume continues from them):
    rectified-flow loss (accelerated.rf), t ~ U(0, 1) (accelerated.schedule), captions dropped to the null text
    with probability p (accelerated.cfg.drop_labels decides which rows), EMA of the weights.
 3. For every caption and every w: samples by the pipeline (batched CFG, Euler), a PNG grid per caption (rows = w),
-   caption adherence (accelerated.models.data) per w, written to metrics.json.
+   caption adherence (accelerated.data.shapes) per w, written to metrics.json.
 """
 from __future__ import annotations
 
@@ -21,21 +21,8 @@ from typing import cast
 import torch
 
 from accelerated.cfg import dropped_rows
-from accelerated.models.autoencoder import (
-    AE_CONFIGS,
-    AETrainConfig,
-    KLAutoencoder,
-    PatchDiscriminator,
-    ae_losses,
-    discriminator_loss,
-    reconstruct,
-)
-from accelerated.models.data import CAPTIONS, caption_adherence, shapes_dataset
-from accelerated.models.dit import DiT, DiTConfig
-from accelerated.models.images import grid, write_png
-from accelerated.models.pipeline import TextToImage
-from accelerated.models.text import ByteTextEncoder, TextConfig, encode_each
-from accelerated.models.train import (
+from accelerated.data.shapes import CAPTIONS, caption_adherence, shapes_dataset
+from accelerated.jobs.train import (
     EMA,
     Progress,
     adamw,
@@ -47,6 +34,19 @@ from accelerated.models.train import (
     save_checkpoint,
     seed_everything,
 )
+from accelerated.models.autoencoder import (
+    AE_CONFIGS,
+    AETrainConfig,
+    KLAutoencoder,
+    PatchDiscriminator,
+    ae_losses,
+    discriminator_loss,
+    reconstruct,
+)
+from accelerated.models.dit import DiT, DiTConfig
+from accelerated.models.pipeline import TextToImage
+from accelerated.models.text import ByteTextEncoder, TextConfig, encode_each
+from accelerated.pictures.grids import grid, write_png
 from accelerated.rf import interpolate
 from accelerated.rf import loss as rf_loss
 from accelerated.schedule import uniform_sample

@@ -22,7 +22,7 @@ f_θ(x_{t_{n+1}}, t_{n+1}) = f_θ⁻(x̂_{t_n}, t_n) along one teacher Euler ste
 one step: x = f_θ(z, 1).
 
 `genspec train distill --out DIR` runs both and writes metrics.json, table.md and samples.png; it then distils the
-toy text-to-image teacher the same two ways (accelerated.models.distill_images) into DIR/images (`--part` picks).
+toy text-to-image teacher the same two ways (accelerated.jobs.distill_images) into DIR/images (`--part` picks).
 """
 from __future__ import annotations
 
@@ -37,12 +37,12 @@ from typing import cast
 
 import numpy as np
 import torch
-import torch.nn as nn
 
 from accelerated import consistency, distill, rf
 from accelerated import optimal as O
+from accelerated.jobs.train import EMA, add_thread_arguments, apply_threads
+from accelerated.models.consistency_model import ConsistencyModel
 from accelerated.models.flow import FlowConfig, VelocityMLP, sample_mixture
-from accelerated.models.train import EMA, add_thread_arguments, apply_threads
 from accelerated.sampler import euler_sample
 from spec.errors import GenspecError
 
@@ -68,21 +68,6 @@ class DistillConfig:
     ema: float = 0.95              # μ of the target network θ⁻ ← μθ⁻ + (1 − μ)θ
     eval_points: int = 2048
     seed: int = 0
-
-
-class ConsistencyModel(nn.Module):
-    """f_θ(x, t, …) = x − t F_θ(x, t, …): the boundary condition f_θ(x, 0) = x holds for every θ (c_skip = 1,
-    c_out = −t). x is (n, …) (points or latent images), t (n,); further arguments (a text embedding) go to F_θ.
-
-    With F_θ a velocity this is one Euler step from t to 0; training makes F_θ the average velocity (x_t − Φ)/t.
-    """
-
-    def __init__(self, F: nn.Module):
-        super().__init__()
-        self.F = F
-
-    def forward(self, x: torch.Tensor, t: torch.Tensor, *cond) -> torch.Tensor:
-        return x - t.reshape(-1, *(1,) * (x.ndim - 1)) * self.F(x, t, *cond)
 
 
 class Oracle:
@@ -264,7 +249,7 @@ def _table(rounds: list[Round], cd: ConsistencyResult) -> str:
 def _picture(mixture, students: dict, cd_model: ConsistencyModel, n: int, seed: int) -> np.ndarray:
     """Rows of scatter panels from the same noise: the data and Φ(z); the exact teacher's Euler sampler at 1, 2, 4
     steps; the progressive students at 1, 2, 4 steps and the 1-step consistency model."""
-    from accelerated.models.plots import scatter_panel, side_by_side, stack
+    from accelerated.pictures.plots import scatter_panel, side_by_side, stack
     gen = torch.Generator().manual_seed(seed)
     ev = Evaluation.of(mixture, n, seed)
     weights, means, covs = mixture
@@ -297,7 +282,7 @@ def run_2d(c: DistillConfig, out: str) -> dict:
         json.dump(metrics, f, indent=2)
     with open(os.path.join(out, "table.md"), "w") as f:
         f.write(_table(rounds, cd))
-    from accelerated.models.images import write_png
+    from accelerated.pictures.grids import write_png
     write_png(os.path.join(out, "samples.png"), _picture(FOUR_MODES, students, cd_model, 2000, c.seed + 7))
     print(f"wrote {out}/metrics.json, table.md, samples.png")
     return metrics
@@ -305,7 +290,7 @@ def run_2d(c: DistillConfig, out: str) -> dict:
 
 def main(argv: list[str]) -> int:
     """`genspec train distill --out DIR [--part 2d|images|both] [--preset default|small|tiny] [--teacher T2I_DIR]`."""
-    from accelerated.models import distill_images
+    from accelerated.jobs import distill_images
     p = argparse.ArgumentParser(prog="genspec train distill",
                                 description="Progressive and consistency distillation (1) of the exact flow of a 2-D "
                                             "mixture: DIR/metrics.json, table.md, samples.png; (2) of the toy "

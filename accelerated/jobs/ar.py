@@ -1,6 +1,6 @@
 """`genspec train ar --out DIR`: autoregressive generation on discrete latents (00: "train an encoder-decoder to map
 images to discrete latents, train an autoregressive model on the latent token sequence, sample latent tokens
-autoregressively, decode them back to an image") on the captioned synthetic shapes of accelerated/models/data.py.
+autoregressively, decode them back to an image") on the captioned synthetic shapes of accelerated/data/shapes.py.
 
 Stages:
 1. VQ-VAE (accelerated/models/vqvae.py): size×size×3 images → (size/4)² tokens from a codebook of K entries; the
@@ -30,12 +30,12 @@ from dataclasses import asdict, dataclass, field, replace
 
 import torch
 
+from accelerated.data.shapes import CAPTIONS, caption_adherence, caption_index, caption_scores, shapes_dataset
+from accelerated.jobs.train import add_thread_arguments, apply_threads, guidance_weights
 from accelerated.models.ar_transformer import ARConfig, ARTransformer, train_ar
-from accelerated.models.data import CAPTIONS, caption_adherence, caption_index, caption_scores, shapes_dataset
-from accelerated.models.images import grid, write_png
 from accelerated.models.text import TextConfig
-from accelerated.models.train import add_thread_arguments, apply_threads, guidance_weights
 from accelerated.models.vqvae import VQVAE, VQConfig, train_vqvae
+from accelerated.pictures.grids import grid, write_png
 from spec.errors import GenspecError
 
 
