@@ -17,8 +17,8 @@ from spec.errors import SpecInputError
 from ._tensors import tensor
 
 
-def _mask(clause: str, name: str, mask, shape, polarity="true_attends") -> torch.Tensor:
-    """A bool tensor broadcastable to `shape`, as True = may attend."""
+def _check_mask(clause: str, name: str, mask, shape) -> None:
+    """A bool tensor broadcastable to `shape`."""
     if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
         got = f"dtype {mask.dtype}" if isinstance(mask, torch.Tensor) else type(mask).__name__
         raise SpecInputError(clause, name, "a bool torch.Tensor", got)
@@ -26,26 +26,24 @@ def _mask(clause: str, name: str, mask, shape, polarity="true_attends") -> torch
         torch.broadcast_shapes(tuple(mask.shape), tuple(shape))
     except RuntimeError:
         raise SpecInputError(clause, name, f"broadcastable to {tuple(shape)}", f"shape {tuple(mask.shape)}") from None
-    return ~mask if polarity == "true_masks" else mask
 
 
-def _matrix(clause, name, w, n_in, dtype, layout="out_in"):
-    """A projection as an (out, n_in) matrix of the tokens' dtype ('in_out' matrices are transposed)."""
+def _check_matrix(clause, name, w, n_in, dtype, layout="out_in") -> int:
+    """A projection as an (out, n_in) matrix of the tokens' dtype ('in_out': its transpose); returns out."""
     w = tensor(clause, name, w, ndim=2)
     w = w if layout == "out_in" else w.T
     if w.shape[1] != n_in or w.dtype != dtype:
         raise SpecInputError(clause, name, f"a projection from width {n_in} of dtype {dtype} ({layout} layout)",
                              f"{tuple(w.shape)} {w.dtype}")
-    return w
+    return w.shape[0]
 
 
-def _vector(clause, name, b, n_out, dtype):
+def _check_vector(clause, name, b, n_out, dtype) -> None:
     if b is None:
-        return None
+        return
     b = tensor(clause, name, b, ndim=1)
     if b.shape[0] != n_out or b.dtype != dtype:
         raise SpecInputError(clause, name, f"a ({n_out},) vector of dtype {dtype}", f"{tuple(b.shape)} {b.dtype}")
-    return b
 
 
 def _one_dtype(clause, names, *xs):
@@ -60,7 +58,16 @@ def _sdpa(q, k, v, mask):
     return out
 
 
-@implements("attention.sdpa", unchecked=("mask",))
+def _check_sdpa(a: dict) -> None:
+    q, k, v, mask = a["q"], a["k"], a["v"], a["mask"]
+    if q.shape[-1] == 0:
+        raise SpecInputError("attention.sdpa", "q", "a positive feature width d", f"shape {tuple(q.shape)}")
+    _one_dtype("attention.sdpa", ("q", "k", "v"), q, k, v)
+    if mask is not None:
+        _check_mask("attention.sdpa", "mask", mask, (*q.shape[:-1], k.shape[-2]))
+
+
+@implements("attention.sdpa", unchecked=("mask",), check=_check_sdpa)
 def sdpa(q, k, v, mask=None, mask_polarity="true_attends"):
     """softmax(q kᵀ/√d + log mask) v.
 
@@ -70,11 +77,8 @@ def sdpa(q, k, v, mask=None, mask_polarity="true_attends"):
             key-padding mask is (..., 1, Lk).
     Returns (..., Lq, dv).
     """
-    if q.shape[-1] == 0:
-        raise SpecInputError("attention.sdpa", "q", "a positive feature width d", f"shape {tuple(q.shape)}")
-    _one_dtype("attention.sdpa", ("q", "k", "v"), q, k, v)
-    if mask is not None:
-        mask = _mask("attention.sdpa", "mask", mask, (*q.shape[:-1], k.shape[-2]), mask_polarity)
+    if mask is not None and mask_polarity == "true_masks":
+        mask = ~mask
     return _sdpa(q, k, v, mask)
 
 
@@ -88,7 +92,29 @@ def _merge(x):                 # (B, H, L, d) → (B, L, H·d)
     return x.transpose(1, 2).reshape(B, L, H * d)
 
 
-@implements("attention.cross", unchecked=("w_q", "w_k", "w_v", "w_o", "mask"))
+def check_projections(c: str, x, context, w_q, w_k, w_v, w_o, heads, b_q=None, b_k=None, b_v=None, b_o=None,
+                      mask=None, weights="out_in") -> None:
+    """The arguments of `attention` the declaration cannot state (shared with video.factorized_attention)."""
+    dt = x.dtype
+    _one_dtype(c, ("x", "context"), x, context)
+    e_q = _check_matrix(c, "w_q", w_q, x.shape[-1], dt, weights)
+    e_k = _check_matrix(c, "w_k", w_k, context.shape[-1], dt, weights)
+    e_v = _check_matrix(c, "w_v", w_v, context.shape[-1], dt, weights)
+    e_o = _check_matrix(c, "w_o", w_o, e_v, dt, weights)
+    if e_q != e_k:
+        raise SpecInputError(c, "w_k", f"a projection to the width of w_q, {e_q}", f"{tuple(w_k.shape)}")
+    V.heads(c, heads, e_q, e_v)
+    for n, b, e in (("b_q", b_q, e_q), ("b_k", b_k, e_k), ("b_v", b_v, e_v), ("b_o", b_o, e_o)):
+        _check_vector(c, n, b, e, dt)
+    if mask is not None:
+        _check_mask(c, "mask", mask, (x.shape[0], x.shape[1], context.shape[1]))
+
+
+def _check_cross(a: dict) -> None:
+    check_projections("attention.cross", **{k: v for k, v in a.items() if k != "mask_polarity"})
+
+
+@implements("attention.cross", unchecked=("w_q", "w_k", "w_v", "w_o", "mask"), check=_check_cross)
 def attention(x, context, w_q, w_k, w_v, w_o, heads, b_q=None, b_k=None, b_v=None, b_o=None, mask=None,
               weights="out_in", mask_polarity="true_attends"):
     """Multi-head attention: concat_h sdpa(x W_qʰᵀ + b_q, c W_kʰᵀ + b_k, c W_vʰᵀ + b_v) W_oᵀ + b_o.
@@ -103,34 +129,43 @@ def attention(x, context, w_q, w_k, w_v, w_o, heads, b_q=None, b_k=None, b_v=Non
             (key padding: (B, 1, M)).
     Returns (B, L, D_out).
     """
-    c, dt = "attention.cross", x.dtype
-    _one_dtype(c, ("x", "context"), x, context)
-    wq, wk = _matrix(c, "w_q", w_q, x.shape[-1], dt, weights), _matrix(c, "w_k", w_k, context.shape[-1], dt, weights)
-    wv = _matrix(c, "w_v", w_v, context.shape[-1], dt, weights)
-    wo = _matrix(c, "w_o", w_o, wv.shape[0], dt, weights)
-    if wq.shape[0] != wk.shape[0]:
-        raise SpecInputError(c, "w_k", f"a projection to the width of w_q, {wq.shape[0]}", f"{tuple(wk.shape)}")
-    V.heads(c, heads, wq.shape[0], wv.shape[0])
-    bq, bk, bv, bo = (_vector(c, n, b, w.shape[0], dt) for n, b, w in
-                      (("b_q", b_q, wq), ("b_k", b_k, wk), ("b_v", b_v, wv), ("b_o", b_o, wo)))
+    if weights == "in_out":
+        w_q, w_k, w_v, w_o = w_q.T, w_k.T, w_v.T, w_o.T
     if mask is not None:
-        mask = _mask(c, "mask", mask, (x.shape[0], x.shape[1], context.shape[1]), mask_polarity)
+        mask = ~mask if mask_polarity == "true_masks" else mask
         mask = mask.reshape((1,) * (3 - mask.ndim) + tuple(mask.shape)).unsqueeze(-3)   # (B|1, 1, L|1, M)
-    q, k, v = (_split(F.linear(a, w, b), heads) for a, w, b in ((x, wq, bq), (context, wk, bk), (context, wv, bv)))
-    return F.linear(_merge(_sdpa(q, k, v, mask)), wo, bo)
+    q, k, v = (_split(F.linear(a, w, b), heads) for a, w, b in ((x, w_q, b_q), (context, w_k, b_k),
+                                                                  (context, w_v, b_v)))
+    return F.linear(_merge(_sdpa(q, k, v, mask)), w_o, b_o)
 
 
-def _stream(cl, name, w, width, dtype):
-    """(w_q, w_k, w_v, w_o) of one modality: projections of `width` to one E, and back from E."""
+def _check_stream(cl, name, w, width, dtype):
+    """(w_q, w_k, w_v, w_o) of one modality: projections of `width` to one E, and back from E; returns E."""
     V.weight_tuple(cl, name, w, optional=False)
-    ws = [_matrix(cl, f"{name}[{i}]", m, width, dtype) for i, m in enumerate(w[:3])]
-    if ws[1].shape[0] != ws[0].shape[0] or ws[2].shape[0] != ws[0].shape[0]:
-        raise SpecInputError(cl, name, f"q, k, v projections of one width {ws[0].shape[0]}",
-                             f"{tuple(ws[1].shape)}, {tuple(ws[2].shape)}")
-    return (*ws, _matrix(cl, f"{name}[3]", w[3], ws[0].shape[0], dtype))
+    e = [_check_matrix(cl, f"{name}[{i}]", m, width, dtype) for i, m in enumerate(w[:3])]
+    if e[1] != e[0] or e[2] != e[0]:
+        raise SpecInputError(cl, name, f"q, k, v projections of one width {e[0]}",
+                             f"{tuple(w[1].shape)}, {tuple(w[2].shape)}")
+    _check_matrix(cl, f"{name}[3]", w[3], e[0], dtype)
+    return e[0]
 
 
-@implements("attention.joint", unchecked=("w_x", "w_c", "mask_c"))
+def _check_joint(a: dict) -> None:
+    cl, x, c = "attention.joint", a["x"], a["c"]
+    _one_dtype(cl, ("x", "c"), x, c)
+    e_x, e_c = _check_stream(cl, "w_x", a["w_x"], x.shape[-1], x.dtype), _check_stream(cl, "w_c", a["w_c"],
+                                                                                       c.shape[-1], x.dtype)
+    if e_x != e_c:
+        raise SpecInputError(cl, "w_c", f"projections to the width of w_x, {e_x}", f"{e_c}")
+    V.heads(cl, a["heads"], e_x)
+    mask_c, B, M = a["mask_c"], x.shape[0], c.shape[1]
+    if mask_c is not None:
+        _check_mask(cl, "mask_c", mask_c, (B, M))
+        if tuple(mask_c.shape) != (B, M):
+            raise SpecInputError(cl, "mask_c", f"shape ({B}, {M})", f"shape {tuple(mask_c.shape)}")
+
+
+@implements("attention.joint", unchecked=("w_x", "w_c", "mask_c"), check=_check_joint)
 def joint_attention(x, c, w_x, w_c, heads, mask_c=None):
     """MM-DiT joint attention (SD3): per-modality projections, one attention over the L + M concatenated tokens.
 
@@ -143,20 +178,11 @@ def joint_attention(x, c, w_x, w_c, heads, mask_c=None):
         heads: number of heads; mask_c: optional (B, M) bool key padding for the text tokens (True = real token).
     Returns (x_out (B, L, D_out), c_out (B, M, D_out)).
     """
-    cl = "attention.joint"
-    _one_dtype(cl, ("x", "c"), x, c)
-    wx, wc = _stream(cl, "w_x", w_x, x.shape[-1], x.dtype), _stream(cl, "w_c", w_c, c.shape[-1], x.dtype)
-    if wx[0].shape[0] != wc[0].shape[0]:
-        raise SpecInputError(cl, "w_c", f"projections to the width of w_x, {wx[0].shape[0]}", f"{wc[0].shape[0]}")
-    V.heads(cl, heads, wx[0].shape[0])
-    B, L, M = x.shape[0], x.shape[1], c.shape[1]
+    B, L = x.shape[0], x.shape[1]
     mask = None
     if mask_c is not None:
-        mask_c = _mask(cl, "mask_c", mask_c, (B, M))
-        if tuple(mask_c.shape) != (B, M):
-            raise SpecInputError(cl, "mask_c", f"shape ({B}, {M})", f"shape {tuple(mask_c.shape)}")
         keep_x = torch.ones(B, L, dtype=torch.bool, device=mask_c.device)
         mask = torch.cat([keep_x, mask_c], dim=1)[:, None, None, :]          # (B, 1, 1, L + M)
-    q, k, v = (_split(torch.cat([F.linear(x, wx[i]), F.linear(c, wc[i])], dim=1), heads) for i in range(3))
+    q, k, v = (_split(torch.cat([F.linear(x, w_x[i]), F.linear(c, w_c[i])], dim=1), heads) for i in range(3))
     o = _merge(_sdpa(q, k, v, mask))
-    return F.linear(o[:, :L], wx[3]), F.linear(o[:, L:], wc[3])
+    return F.linear(o[:, :L], w_x[3]), F.linear(o[:, L:], w_c[3])

@@ -3,12 +3,14 @@ functions, names and arguments of reference/video.py, every convention variant. 
 (attention as in accelerated/attention.py)."""
 from __future__ import annotations
 
+import torch
+
 from spec import validate as V
 from spec.bind import implements
 from spec.errors import SpecInputError
 
 from ._tensors import tensor as _tensor
-from .attention import attention
+from .attention import attention, check_projections
 
 
 @implements("video.tokens")
@@ -42,7 +44,23 @@ def patchify(x, p_t, p, layout="nthwc"):
     return y.reshape(*lead, (T // p_t) * (H // p) * (W // p), p_t * p * p * C)
 
 
-@implements("video.factorized_attention", unchecked=("w_s", "w_t"))
+def _check_factorized(a: dict) -> None:
+    """Each stage's weights as attention's (the temporal stage reads the spatial stage's output width)."""
+    cl, x = "video.factorized_attention", a["x"]
+    w_s, w_t = V.weight_tuple(cl, "w_s", a["w_s"]), V.weight_tuple(cl, "w_t", a["w_t"])
+    width = x.shape[-1]
+    for stage, w in (("w_s", w_s), ("w_t", w_t)):
+        if w is None:
+            continue
+        f = torch.empty((1, 1, width), dtype=x.dtype, device="meta")
+        try:
+            check_projections(cl, f, f, w[0], w[1], w[2], w[3], a["heads"])
+        except SpecInputError as e:             # name the stage
+            raise SpecInputError(cl, f"{stage}: {e.argument}", e.expected, e.got) from None
+        width = w[3].shape[0]
+
+
+@implements("video.factorized_attention", unchecked=("w_s", "w_t"), check=_check_factorized)
 def factorized_attention(x, w_s, w_t, heads):
     """Spatial self-attention within each frame, then temporal self-attention across frames at each position (03).
 
@@ -52,26 +70,20 @@ def factorized_attention(x, w_s, w_t, heads):
         heads: number of heads of both.
     Returns (B, T, S, D_out).
     """
-    cl = "video.factorized_attention"
-    w_s, w_t = V.weight_tuple(cl, "w_s", w_s), V.weight_tuple(cl, "w_t", w_t)
     B, T, S, _ = x.shape
-    y, stage = x, "w_s"
-    try:
-        if w_s is not None:
-            f = y.reshape(B * T, S, -1)
-            y = attention(f, f, *w_s, heads).reshape(B, T, S, -1)
-        stage = "w_t"
-        if w_t is not None:
-            f = y.transpose(1, 2).reshape(B * S, T, -1)
-            y = attention(f, f, *w_t, heads).reshape(B, S, T, -1).transpose(1, 2)
-    except SpecInputError as e:                 # name this clause, and the stage
-        raise SpecInputError(cl, f"{stage}: {e.argument}", e.expected, e.got) from None
+    y = x
+    if w_s is not None:
+        f = y.reshape(B * T, S, -1)
+        y = attention.raw(f, f, *w_s, heads).reshape(B, T, S, -1)
+    if w_t is not None:
+        f = y.transpose(1, 2).reshape(B * S, T, -1)
+        y = attention.raw(f, f, *w_t, heads).reshape(B, S, T, -1).transpose(1, 2)
     return y
 
 
 def unpatchify(x, p_t, p, T, H, W):
     """The exact inverse of `patchify`: tokens (..., (T/p_t)(H/p)(W/p), p_t·p·p·C) → video (..., C, T, H, W), C inferred
-    as features / (p_t·p·p). The video DiT's output layer uses it."""
+    as features / (p_t·p·p). Checks its arguments, then `tokens_to_video` (the video DiT's output layer calls that)."""
     cl = "video.patchify"
     p_t, p = V.scalar(cl, "p_t", p_t, 1, integer=True), V.scalar(cl, "p", p, 1, integer=True)
     x = _tensor(cl, "x", x, 2)
@@ -79,7 +91,12 @@ def unpatchify(x, p_t, p, T, H, W):
     if T % p_t or H % p or W % p or n_tok != (T // p_t) * (H // p) * (W // p) or feat % (p_t * p * p):
         raise SpecInputError(cl, "x", f"(..., {(T // p_t) * (H // p) * (W // p)} tokens, a multiple of {p_t * p * p} "
                                       f"features) for T = {T}, H = {H}, W = {W}", f"shape {tuple(x.shape)}")
-    C, lead = feat // (p_t * p * p), x.shape[:-2]
+    return tokens_to_video(x, p_t, p, T, H, W)
+
+
+def tokens_to_video(x, p_t, p, T, H, W):
+    """`unpatchify` without its checks (inside a network, whose shapes are its own)."""
+    C, lead = x.shape[-1] // (p_t * p * p), x.shape[:-2]
     n = len(lead)
     y = x.reshape(*lead, T // p_t, H // p, W // p, p_t, p, p, C)
     y = y.permute(*range(n), n + 6, n, n + 3, n + 1, n + 4, n + 2, n + 5)  # (..., C, t, τ, h, a, w, b)

@@ -9,8 +9,10 @@ learn_sigma, and the loss reads the first C), backward, AdamW. On CUDA the step 
 (SDPA kernels via accelerated.attention); on CPU in float32 unless --dtype bf16.
 Model FLOPs per step = 3 × forward FLOPs (accelerated.models.dit.forward_flops: matmuls, 2 per multiply-add) ×
 batch; MFU = model FLOPs/s ÷ --peak-tflops (default 989 for H100/H200 dense bf16 on CUDA, none on CPU).
-When `diffusers` is installed, its DiTTransformer2DModel at the same config is timed in the same run (same batch,
-loss, optimizer); otherwise that comparison is skipped and said so. Prints a table and, with --json, writes it.
+When diffusers imports, its DiTTransformer2DModel at the same config and the same weights is timed in the same run,
+the two steps interleaved (same batch, data, loss, optimizer; `versus_diffusers`), with both loss curves; when its
+import raises (absent, or RuntimeError from a torchvision wheel built for another torch) the comparison is skipped and
+the reason printed. Prints a table and, with --json, writes it.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import argparse
 import json
 import statistics
 import time
+from dataclasses import replace
 
 import torch
 
@@ -71,17 +74,101 @@ def _time(step, steps, warmup, sync):
     return statistics.median(times), min(times)
 
 
-def _diffusers_model(cfg, device):
+def import_diffusers_dit(without_torchvision: bool = False):
+    """(DiTTransformer2DModel, None), or (None, the reason it cannot be used). diffusers' import raises ImportError
+    when it is absent and RuntimeError when a torchvision wheel built for another torch sits beside it (a CUDA
+    torchvision next to CPU torch: "operator torchvision::nms does not exist"); either way the comparison is skipped.
+    without_torchvision: make diffusers treat torchvision as absent (its DiT never uses it; diffusers imports it
+    for other models' transforms)."""
     try:
+        if without_torchvision:
+            import diffusers.utils.import_utils as iu
+            iu._torchvision_available = False
         from diffusers import DiTTransformer2DModel
-    except ImportError:
-        return None
-    m = DiTTransformer2DModel(num_attention_heads=cfg.heads, attention_head_dim=cfg.width // cfg.heads,
-                              in_channels=cfg.in_channels, out_channels=cfg.out_channels, num_layers=cfg.depth,
-                              sample_size=cfg.input_size, patch_size=cfg.patch, num_embeds_ada_norm=cfg.num_classes)
-    m = m.to(device)
-    forward = lambda x, t, y: m(x, timestep=t * 1000, class_labels=y).sample
+    except Exception as e:                        # ImportError, or RuntimeError from a mismatched torchvision
+        lines = str(e).strip().splitlines() or [""]
+        why = f"diffusers' import raised {type(e).__name__}: {lines[-1][:160]}"
+        if isinstance(e, RuntimeError):
+            why += " (--diffusers-without-torchvision works around a torchvision wheel built for another torch)"
+        return None, why
+    return DiTTransformer2DModel, None
+
+
+def diffusers_dit(cls, cfg: DiTConfig, device):
+    """diffusers' DiTTransformer2DModel at cfg (its LayerNorm ε set to DiT's 1e-6; its own random label dropout off:
+    the step drops labels as for genspec), and its forward as f(x, t, y)."""
+    m = cls(num_attention_heads=cfg.heads, attention_head_dim=cfg.width // cfg.heads, in_channels=cfg.in_channels,
+            out_channels=cfg.out_channels, num_layers=cfg.depth, sample_size=cfg.input_size, patch_size=cfg.patch,
+            num_embeds_ada_norm=cfg.num_classes, norm_eps=1e-6).to(device)
+    for block in m.transformer_blocks:
+        block.norm1.emb.class_embedder.dropout_prob = 0.0
+    forward = lambda x, t, y: m(x, timestep=t * cfg.time_scale, class_labels=y).sample
     return m, forward
+
+
+@torch.no_grad()
+def copy_weights(ours: DiT, theirs) -> None:
+    """Load a label-conditioned genspec DiT's weights into diffusers' DiTTransformer2DModel (the same function:
+    diffusers embeds t and y in every block, each block gets our one embedder; its p×p convolution is our Linear on
+    patchify's (a p + b) C + c features; its positions are replaced by ours)."""
+    c, sd = ours.config, {}
+    D, p = c.width, c.patch
+    sd["pos_embed.proj.weight"] = ours.x_embedder.weight.reshape(D, p, p, c.in_channels).permute(0, 3, 1, 2)
+    sd["pos_embed.proj.bias"] = ours.x_embedder.bias
+    for i, blk in enumerate(ours.blocks):
+        pre = f"transformer_blocks.{i}."
+        for a, b in (("linear_1", 0), ("linear_2", 2)):
+            sd[pre + f"norm1.emb.timestep_embedder.{a}.weight"] = ours.t_embedder.mlp[b].weight
+            sd[pre + f"norm1.emb.timestep_embedder.{a}.bias"] = ours.t_embedder.mlp[b].bias
+        sd[pre + "norm1.emb.class_embedder.embedding_table.weight"] = ours.y_embedder.table.weight
+        pairs = (("norm1.linear", blk.adaLN_modulation[1]), ("attn1.to_q", blk.attn.q), ("attn1.to_k", blk.attn.k),
+                 ("attn1.to_v", blk.attn.v), ("attn1.to_out.0", blk.attn.o), ("ff.net.0.proj", blk.mlp.fc1),
+                 ("ff.net.2", blk.mlp.fc2))
+        for name, lin in pairs:
+            sd[pre + name + ".weight"], sd[pre + name + ".bias"] = lin.weight, lin.bias
+    fl = ours.final_layer
+    sd["proj_out_1.weight"], sd["proj_out_1.bias"] = fl.adaLN_modulation[1].weight, fl.adaLN_modulation[1].bias
+    sd["proj_out_2.weight"], sd["proj_out_2.bias"] = fl.linear.weight, fl.linear.bias
+    theirs.load_state_dict({k: v.detach().clone() for k, v in sd.items()}, strict=True)
+    theirs.pos_embed.pos_embed.copy_(ours.pos_embed)
+
+
+def versus_diffusers(name: str, cfg: DiTConfig, batch: int, rounds: int, dev: torch.device, dtype: str = "fp32",
+                     without_torchvision: bool = False, warmup: int = 1) -> dict:
+    """genspec's DiT against diffusers' DiTTransformer2DModel at one config: the same weights (copy_weights; our
+    timestep embedding in diffusers' shift_1 frequencies), the same data per step, the same loss and AdamW; the
+    steps interleaved round by round. The row: ratio = diffusers' step time / genspec's (≥ 1: genspec faster), the
+    largest relative difference of the two loss curves, or skipped with the reason."""
+    from benchmarks import fmt_s, interleaved, ratio_row
+    cls, why = import_diffusers_dit(without_torchvision)
+    case = f"DiT train step {name}, batch {batch}, {dtype}, {dev.type}: diffusers DiTTransformer2DModel / genspec"
+    if cls is None:
+        return {"case": case, "ratio": None, "goal": "≥ 1.2", "skipped": why, "detail": f"skipped: {why}"}
+    cfg = replace(cfg, freq_shift="shift_1", cond="label")
+    torch.manual_seed(0)
+    ours = DiT(cfg).to(dev)
+    with torch.no_grad():                      # leave the zero init: a step that moves every weight, both sides alike
+        for prm in ours.parameters():
+            prm.add_(1e-3 * torch.randn_like(prm))
+    theirs, their_forward = diffusers_dit(cls, cfg, dev)
+    copy_weights(ours, theirs)
+    ctx = _dtype_ctx(dev, dtype)
+    losses: dict[str, list[float]] = {"genspec": [], "diffusers": []}
+    steps = {"genspec": _step_fn(ours, ours, batch, cfg.num_classes, dev, ctx, cfg.in_channels, cfg.input_size),
+             "diffusers": _step_fn(theirs, their_forward, batch, cfg.num_classes, dev, ctx, cfg.in_channels,
+                                   cfg.input_size)}
+    logged = {k: (lambda f=f, k=k: losses[k].append(float(f().detach()))) for k, f in steps.items()}
+    sync = torch.cuda.synchronize if dev.type == "cuda" else None
+    times = interleaved(logged, rounds, warmup=warmup, sync=sync)
+    a, b = losses["genspec"], losses["diffusers"]
+    worst = max(abs(x - y) / max(abs(y), 1e-12) for x, y in zip(a, b, strict=True))
+    tokens = batch * cfg.tokens
+    detail = (f"genspec {fmt_s(min(times['genspec']))} ({tokens / min(times['genspec']):,.0f} tokens/s), diffusers "
+              f"{fmt_s(min(times['diffusers']))} ({tokens / min(times['diffusers']):,.0f} tokens/s); loss curves over "
+              f"{len(a)} steps from the same weights: largest relative difference {worst:.1e} (first {a[0]:.6g} vs "
+              f"{b[0]:.6g}, last {a[-1]:.6g} vs {b[-1]:.6g})")
+    return ratio_row(case, times, "diffusers", "genspec", "≥ 1.2", detail, loss_rel_diff=worst,
+                     losses={"genspec": a, "diffusers": b})
 
 
 def main(argv=None) -> dict:
@@ -95,6 +182,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--compile", action="store_true")
     ap.add_argument("--peak-tflops", type=float, help="peak dense TFLOP/s for MFU (default 989 on CUDA)")
+    ap.add_argument("--diffusers-without-torchvision", action="store_true",
+                    help="make diffusers treat torchvision as absent (a torchvision wheel built for another torch)")
     ap.add_argument("--json", metavar="PATH")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
@@ -115,29 +204,25 @@ def main(argv=None) -> dict:
         torch.manual_seed(0)
         model = DiT(cfg).to(dev)
         fwd = torch.compile(model) if a.compile else model
-        impls = {"genspec": (model, lambda x, t, y, f=fwd: f(x, t, y))}
-        hf = _diffusers_model(cfg, dev)
-        if hf is not None:
-            impls["diffusers"] = (hf[0], torch.compile(hf[1]) if a.compile else hf[1])
         flops = 3 * forward_flops(cfg) * a.batch
-        for impl, (m, forward) in impls.items():
-            med, best = _time(_step_fn(m, forward, a.batch, cfg.num_classes, dev, dtype_ctx), a.steps, a.warmup,
-                              sync)
-            row = {"config": name, "impl": impl, "params": count_parameters(cfg), "batch": a.batch, "dtype": dtype,
-                   "device": str(dev), "threads": a.threads, "compile": a.compile, "step_ms_median": 1e3 * med,
-                   "step_ms_min": 1e3 * best, "tokens_per_s": a.batch * cfg.tokens / med,
-                   "model_tflops_per_s": flops / med / 1e12,
-                   "mfu": (flops / med / 1e12 / peak) if peak else None}
-            rows.append(row)
-            mfu = f"{100 * row['mfu']:.1f}%" if row["mfu"] is not None else "n/a (no peak given)"
-            print(f"{name:10s} {impl:9s} batch {a.batch:4d} {dtype} {dev}  step {row['step_ms_median']:.1f} ms "
-                  f"(min {row['step_ms_min']:.1f})  {row['tokens_per_s']:.0f} tokens/s  "
-                  f"{row['model_tflops_per_s']:.3f} TFLOP/s  MFU {mfu}")
-        if hf is None:
-            print(f"{name:10s} diffusers not installed: the DiTTransformer2DModel comparison is skipped")
+        med, best = _time(_step_fn(model, fwd, a.batch, cfg.num_classes, dev, dtype_ctx), a.steps, a.warmup, sync)
+        row = {"config": name, "impl": "genspec", "params": count_parameters(cfg), "batch": a.batch, "dtype": dtype,
+               "device": str(dev), "threads": a.threads, "compile": a.compile, "step_ms_median": 1e3 * med,
+               "step_ms_min": 1e3 * best, "tokens_per_s": a.batch * cfg.tokens / med,
+               "model_tflops_per_s": flops / med / 1e12,
+               "mfu": (flops / med / 1e12 / peak) if peak else None}
+        rows.append(row)
+        mfu = f"{100 * row['mfu']:.1f}%" if row["mfu"] is not None else "n/a (no peak given)"
+        print(f"{name:10s} genspec   batch {a.batch:4d} {dtype} {dev}  step {row['step_ms_median']:.1f} ms "
+              f"(min {row['step_ms_min']:.1f})  {row['tokens_per_s']:.0f} tokens/s  "
+              f"{row['model_tflops_per_s']:.3f} TFLOP/s  MFU {mfu}")
+        vs = versus_diffusers(name, cfg, a.batch, a.steps, dev, dtype, a.diffusers_without_torchvision, a.warmup)
+        rows.append({"config": name, "impl": "genspec vs diffusers", **vs})
+        if vs["ratio"] is None:
+            print(f"{name:10s} the DiTTransformer2DModel comparison is skipped: {vs['skipped']}")
         else:
-            ours, theirs = (r for r in rows[-2:])
-            print(f"{name:10s} genspec / diffusers throughput: {ours['tokens_per_s'] / theirs['tokens_per_s']:.2f}×")
+            print(f"{name:10s} diffusers / genspec step time (interleaved, minima): {vs['ratio']:.2f}× "
+                  f"(medians {vs['median']:.2f}×); {vs['detail']}")
     if a.json:
         with open(a.json, "w") as f:
             json.dump(rows, f, indent=1)

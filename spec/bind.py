@@ -20,12 +20,13 @@ Before the body runs, every argument named after one of the clause's input symbo
   so does the part a ``"..."`` stands for.
 - An argument whose default is ``None`` may be left ``None`` (the body gives the default).
 
-Every failure is the :class:`~spec.errors.SpecInputError` the hand-written checks raised: clause, argument, what
-was expected, what was given. The backend is the module's: ``accelerated.*`` functions take torch tensors, the rest
+Every failure is the :class:`~spec.errors.SpecInputError` the hand-written checks raised: clause, argument, what was
+expected, what was given. The backend is the module's: ``accelerated.*`` functions take torch tensors, the rest
 NumPy. ``fn.raw`` is the body without the checks, for inner loops whose inputs were checked once (no per-step
-validation, no device synchronisation); under torch.compile's tracing the checks are skipped (each would break the
-graph; the eager call checks); ``GENSPEC_CHECK_VALUES=0`` skips the value checks (finite, interval) on the
-torch side, keeping types and shapes, for production loops on a GPU where each check is a synchronisation.
+validation, no device synchronisation; the networks of accelerated/models call only ``raw`` bodies); under
+torch.compile's tracing the checks are skipped (each would break the graph; the eager call checks);
+``GENSPEC_CHECK_VALUES=0`` skips the value checks (finite, interval) on the torch side, keeping types and shapes, for
+production loops on a GPU where each check is a synchronisation.
 """
 from __future__ import annotations
 
@@ -55,9 +56,14 @@ def _compiling() -> bool:
     return torch is not None and torch.compiler.is_compiling()
 
 
-def implements(clause_id: str, *, backend: str | None = None, unchecked: tuple[str, ...] = ()):
+def implements(clause_id: str, *, backend: str | None = None, unchecked: tuple[str, ...] = (),
+               check: Callable[[dict], None] | None = None):
     """Bind a function to clause ``clause_id``: validate and convert its arguments from the clause's declaration.
-    ``unchecked`` names arguments the body checks itself (a boolean mask; matrices whose layout is a convention)."""
+    ``unchecked`` names arguments the declaration cannot check (a boolean mask; matrices whose layout is a
+    convention); ``check(arguments)`` checks them (and anything else the symbols cannot state) after the declared
+    checks, so the body, ``fn.raw``, checks nothing."""
+    extra = check
+
     def bind(fn):
         import spec  # the catalog imports the family modules, which never import this module's users
         clause = spec.get(clause_id)
@@ -98,6 +104,8 @@ def implements(clause_id: str, *, backend: str | None = None, unchecked: tuple[s
                 a[name] = check(a[name], dims)
             for name, other in against:
                 _broadcasts(clause_id, name, a[name], other, a[other])
+            if extra is not None:
+                extra(a)
             if simple:
                 return fn(**a)
             bound = sig.bind(**a)

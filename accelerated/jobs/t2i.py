@@ -22,7 +22,7 @@ import json
 import os
 import time
 from dataclasses import asdict, dataclass, field
-from typing import cast
+from typing import Any, cast
 
 import torch
 
@@ -30,6 +30,7 @@ from accelerated.cfg import dropped_rows
 from accelerated.data.shapes import CAPTIONS, caption_adherence, shapes_dataset
 from accelerated.jobs.progress import stage
 from accelerated.jobs.report import announce, preset_fields
+from accelerated.distributed import ONE, World, broadcast_module, data_parallel, finish, mean, world
 from accelerated.jobs.train import (
     EMA,
     adamw,
@@ -80,6 +81,7 @@ class T2IConfig:
     samples: int = 16            # per caption and w for the metric (the grid shows the first 8)
     sample_steps: int = 24
     seed: int = 0
+    checkpoint_every: int = 500  # denoiser steps between checkpoints (and at the end)
 
 
 PRESETS: dict[str, T2IConfig] = {
@@ -128,7 +130,22 @@ def encode_latents(ae: KLAutoencoder, images: torch.Tensor, device, batch: int =
     return torch.cat([ae.encode(images[i:i + batch].to(device))[0] for i in range(0, len(images), batch)])
 
 
-class Denoiser(torch.nn.Module):
+class TextDenoiser(torch.nn.Module):
+    """A text encoder and a DiT trained together: f(x_t, t, captions) (the image and the video job)."""
+
+    text_encoder: Any
+    dit: Any
+
+    def forward(self, x_t: torch.Tensor, t: torch.Tensor, captions: list[str], keep: torch.Tensor, dit=None):
+        """The velocity at x_t for the captions, the rows where `keep` is False given the null text instead; `dit`
+        is the network to call (self.dit, or its torch.compile'd version)."""
+        dit = self.dit if dit is None else dit          # not `dit or …`: bool() of a compiled module raises
+        text = encode_each(self.text_encoder, captions)
+        text = text.where(keep, self.dit.null_text(len(captions), text.tokens.shape[1]))
+        return dit(x_t, t, text)
+
+
+class Denoiser(TextDenoiser):
     """Text encoder + DiT trained together: f(x_t, t, texts)."""
 
     def __init__(self, c: T2IConfig):
@@ -137,39 +154,43 @@ class Denoiser(torch.nn.Module):
         self.dit = DiT(c.dit)
 
 
-def denoiser_step(model: Denoiser, z0: torch.Tensor, captions: list[str], c: T2IConfig,
-                  gen: torch.Generator, dit=None) -> torch.Tensor:
+def denoiser_step(model: TextDenoiser, z0: torch.Tensor, captions: list[str], c: T2IConfig,
+                  gen: torch.Generator, dit=None, w: World = ONE, net=None) -> torch.Tensor:
     """Rectified-flow loss on latents z0 (data at t = 0) with caption dropout to the null text; `dit` is the
-    network to call (model.dit, or its torch.compile'd version)."""
-    dit = model.dit if dit is None else dit          # not `dit or …`: bool() of a compiled module raises
+    network to call (model.dit, or its torch.compile'd version). z0 and captions are the whole batch, every draw is
+    made for all of it, and this process trains on its rows `w.shard(n)` (N processes see what one sees); `net` is
+    the model as called (DistributedDataParallel(model) under torchrun)."""
     n = z0.shape[0]
-    text = encode_each(model.text_encoder, captions)
     keep = ~dropped_rows(torch.rand(n, generator=gen), c.p_uncond)           # the rest lose their caption
-    text = text.where(keep, model.dit.null_text(n, text.tokens.shape[1]))
-    noise = torch.randn(z0.shape, generator=gen).to(z0.device)
-    t = uniform_sample(torch.randn(n, generator=gen)).to(z0.device)
-    v = dit(interpolate(z0, noise, t), t, text)
+    noise = torch.randn(z0.shape, generator=gen)
+    t = uniform_sample(torch.randn(n, generator=gen))
+    rows = w.shard(n)
+    z0, noise, t = z0[rows], noise[rows].to(z0.device), t[rows].to(z0.device)
+    v = (model if net is None else net)(interpolate(z0, noise, t), t, captions[rows], keep[rows], dit)
     return rf_loss(v.float(), z0.float(), noise.float())
 
 
-def train_denoiser(model: Denoiser, latents: torch.Tensor, captions: list[str], c: T2IConfig, device,
+def train_denoiser(model: TextDenoiser, latents: torch.Tensor, captions: list[str], c: T2IConfig, device,
                    gen: torch.Generator, log: list, ema: EMA, opt, start: int = 0, ckpt: str | None = None,
-                   compile_model: bool = False, progress: bool = True, label: str = "denoiser") -> None:
+                   compile_model: bool = False, progress: bool = True, label: str = "denoiser", w: World = ONE) -> None:
+    """c.steps AdamW steps of the global batch c.batch; under torchrun (w.size > 1) each process its shard, the
+    gradients averaged by DistributedDataParallel, rank 0 alone logging and writing the checkpoint."""
     dit = maybe_compile(model.dit, compile_model)          # the compiled module shares model.dit's parameters
+    net = data_parallel(model, w)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (start + s + 1) / 100))   # 100-step warm-up
-    bar = stage(label, c.steps, progress, start=start)
+    bar = stage(label, c.steps, progress and w.is_main, start=start)
     for step in range(start, c.steps):
         idx = torch.randint(len(latents), (c.batch,), generator=gen)
         with autocast(device):
-            loss = denoiser_step(model, latents[idx], [captions[i] for i in idx.tolist()], c, gen, dit)
+            loss = denoiser_step(model, latents[idx], [captions[i] for i in idx.tolist()], c, gen, dit, w, net)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         sched.step()
         ema.update(model)
-        log.append(float(loss.detach()))
+        log.append(float(mean(loss, w)))                    # the whole batch's loss on every rank
         bar.update(loss=log[-1])
-        if ckpt and ((step + 1) % 500 == 0 or step + 1 == c.steps):
+        if ckpt and w.is_main and ((step + 1) % c.checkpoint_every == 0 or step + 1 == c.steps):
             save_checkpoint(ckpt, model=model, ema=ema, opt=opt, step=step + 1, losses=log,
                             rng=gen.get_state())
 
@@ -226,11 +247,15 @@ def figures(out: str, m: dict, ae_log: list, dn_log: list, c: T2IConfig, smoke: 
 def run(c: T2IConfig, out: str, device: str = "cpu", resume: bool = False, compile_model: bool = False,
         progress: bool = True, preset: str = "custom", job: str = "t2i") -> dict:
     """The whole job; returns the metrics it writes to out/metrics.json. `preset` is recorded in the metrics (a tiny
-    run is marked a smoke test); `job` prefixes the progress bars."""
+    run is marked a smoke test); `job` prefixes the progress bars. Under torchrun every process trains (the
+    autoencoder alike on each, then rank 0's copy everywhere; the denoiser data-parallel, accelerated.distributed)
+    and rank 0 alone writes, samples and returns the metrics (the others return {})."""
+    w = world(device)
     os.makedirs(out, exist_ok=True)
+    progress = progress and w.is_main
     smoke = preset == "tiny"
     pictures = announce(job, preset, print if progress else (lambda s: None))
-    dev = torch.device(device)
+    dev = w.device(device)
     gen = seed_everything(c.seed)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -247,7 +272,9 @@ def run(c: T2IConfig, out: str, device: str = "cpu", resume: bool = False, compi
         disc = PatchDiscriminator(3, 32, 2).to(dev)
         train_autoencoder(ae, disc, data.images, c.ae_train, dev, gen, ae_log, progress,
                           f"{job} [1/3] autoencoder")
-        save_checkpoint(ae_path, autoencoder=ae, discriminator=disc, log=ae_log)
+        broadcast_module(ae, w)
+        if w.is_main:
+            save_checkpoint(ae_path, autoencoder=ae, discriminator=disc, log=ae_log)
     ae.eval().requires_grad_(False)
     timings["autoencoder_s"] = time.perf_counter() - t0
     with torch.no_grad():
@@ -271,8 +298,11 @@ def run(c: T2IConfig, out: str, device: str = "cpu", resume: bool = False, compi
         start, dn_log = st["step"], st["losses"]
         gen.set_state(st["rng"])
     train_denoiser(model, latents, data.captions, c, dev, gen, dn_log, ema, opt, start, dn_path, compile_model,
-                   progress, f"{job} [2/3] denoiser")
+                   progress, f"{job} [2/3] denoiser", w)
     timings["denoiser_s"] = time.perf_counter() - t1
+    if not w.is_main:
+        finish(w)
+        return {}
 
     # 3) samples and adherence vs w, from the EMA weights
     t2 = time.perf_counter()
@@ -297,8 +327,10 @@ def run(c: T2IConfig, out: str, device: str = "cpu", resume: bool = False, compi
         t3 = time.perf_counter()
         metrics["figures"] = figures(out, metrics, ae_log, dn_log, c, smoke)
         timings["figures_s"] = time.perf_counter() - t3       # the grids are drawn inside sampling_s
+    metrics["world_size"] = w.size
     with open(os.path.join(out, "metrics.json"), "w") as f:
         json.dump(metrics, f, indent=1)
+    finish(w)
     return metrics
 
 
@@ -318,6 +350,8 @@ def main(argv: list[str]) -> int:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise GenspecError("train t2i: --device cuda given but CUDA is not available")
     m = run(c, a.out, a.device, a.resume, a.compile, not a.quiet, a.preset)
+    if not m:                                               # a torchrun process other than rank 0
+        return 0
     print("adherence vs w: " + "  ".join(f"w={w}: {v:.3f}" for w, v in m["adherence_vs_w"].items()))
     drawn = f", {len(CAPTIONS)} grids in {os.path.join(a.out, 'samples')}, curves and plots" if "figures" in m else ""
     print(f"wrote {os.path.join(a.out, 'metrics.json')}{drawn} ({m['timings']['total_s']:.0f} s)")

@@ -28,7 +28,7 @@ import torch
 from accelerated.data.shapes import caption_adherence
 from accelerated.jobs.progress import stage
 from accelerated.jobs.report import announce, preset_fields
-from accelerated.jobs.t2i import encode_latents, train_denoiser
+from accelerated.jobs.t2i import TextDenoiser, encode_latents, train_denoiser
 from accelerated.jobs.train import EMA, adamw, add_job_arguments, job_config, seed_everything
 from accelerated.models.autoencoder import AETrainConfig, ae_losses
 from accelerated.models.text import ByteTextEncoder, TextConfig
@@ -78,7 +78,7 @@ PRESETS: dict[str, T2VConfig] = {
 }
 
 
-class VideoDenoiser(torch.nn.Module):
+class VideoDenoiser(TextDenoiser):
     """Text encoder + video DiT trained together: f(x_t, t, texts) (the image stack's Denoiser interface)."""
 
     def __init__(self, c: T2VConfig):

@@ -77,7 +77,7 @@ class Block(nn.Module):
             if "k" in cache:
                 k, v = torch.cat([cache["k"], k], dim=2), torch.cat([cache["v"], v], dim=2)
             cache["k"], cache["v"] = k, v
-        a = sdpa(q, k, v, mask).transpose(1, 2).reshape(B, L, D)
+        a = sdpa.raw(q, k, v, mask).transpose(1, 2).reshape(B, L, D)
         x = x + self.proj(a)
         return x + self.mlp(self.ln2(x))
 
@@ -121,7 +121,7 @@ class ARTransformer(nn.Module):
         """The blocks on the new positions h (B, n, width) whose keys so far (cached + new) have mask key_mask
         (B, Lk); returns the final LayerNorm's output."""
         Lk, n = key_mask.shape[1], h.shape[1]
-        mask = causal_mask(Lk, device=h.device)[Lk - n:][None, None] & key_mask[:, None, None, :]
+        mask = causal_mask.raw(Lk, device=h.device)[Lk - n:][None, None] & key_mask[:, None, None, :]
         for i, blk in enumerate(self.blocks):
             h = blk(h, mask, None if caches is None else caches[i])
         return self.ln(h)

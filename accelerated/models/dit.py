@@ -12,10 +12,11 @@ Block variants (config.cond):
 - "joint": MM-DiT (SD3): image and text streams, each with its own AdaLN-Zero modulation, projections and MLP,
   one attention over the concatenated tokens (accelerated.attention.joint_attention).
 
-The clause functions do the math (accelerated.dit: patchify, unpatchify, timestep_embedding, adaln,
-gated_residual; accelerated.attention: attention, joint_attention). Time convention: rectified flow, t ∈ [0, 1],
-t = 0 data and t = 1 noise; the network embeds 1000·t (DiT's integer timesteps' range). Null label = num_classes
-(cfg's extra_class); null text = one learned token (see `DiT.null_text`).
+The clause functions do the math (accelerated.dit: patchify, unpatchify, timestep_embedding, adaln, gated_residual;
+accelerated.attention: attention, joint_attention); the forward pass calls their unchecked bodies (`fn.raw`: no
+argument check, no device synchronisation per block; the shapes are the model's own). Time convention: rectified
+flow, t ∈ [0, 1], t = 0 data and t = 1 noise; the network embeds 1000·t (DiT's integer timesteps' range). Null label
+= num_classes (cfg's extra_class); null text = one learned token (see `DiT.null_text`).
 """
 from __future__ import annotations
 
@@ -46,6 +47,7 @@ class DiTConfig:
     text_width: int = 128         # width of the text encoder's tokens ("cross", "joint")
     freq_dim: int = 256           # sinusoidal features of t before the MLP (DiT: 256)
     time_scale: float = 1000.0    # the embedding sees time_scale · t
+    freq_shift: str = "shift_0"   # dit.timestep_embedding's frequencies: DiT's shift_0; diffusers' DiT uses shift_1
 
     @property
     def out_channels(self) -> int:
@@ -74,15 +76,15 @@ def sincos_positions(grid: int, dim: int) -> torch.Tensor:
 class TimestepEmbedder(nn.Module):
     """t ↦ MLP(timestep_embedding(time_scale · t, freq_dim)): Linear, SiLU, Linear (DiT)."""
 
-    def __init__(self, width: int, freq_dim: int = 256, time_scale: float = 1000.0):
+    def __init__(self, width: int, freq_dim: int = 256, time_scale: float = 1000.0, freq_shift: str = "shift_0"):
         super().__init__()
-        self.freq_dim, self.time_scale = freq_dim, time_scale
+        self.freq_dim, self.time_scale, self.freq_shift = freq_dim, time_scale, freq_shift
         self.mlp = nn.Sequential(nn.Linear(freq_dim, width), nn.SiLU(), nn.Linear(width, width))
         for m in (self.mlp[0], self.mlp[2]):
             nn.init.normal_(cast(nn.Linear, m).weight, std=0.02)
 
     def forward(self, t: torch.Tensor) -> torch.Tensor:
-        e = timestep_embedding(self.time_scale * t.float(), self.freq_dim)
+        e = timestep_embedding.raw(self.time_scale * t.float(), self.freq_dim, freq_shift=self.freq_shift)
         return self.mlp(e.to(self.mlp[0].weight.dtype))
 
 
@@ -123,11 +125,11 @@ class DiTBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, c: torch.Tensor, text: TextEmbedding | None = None) -> torch.Tensor:
         b1, s1, g1, b2, s2, g2 = self.adaLN_modulation(c)[:, None].chunk(6, dim=-1)
-        x = gated_residual(x, g1, self.attn(adaln(x, 1 + s1, b1)))
+        x = gated_residual.raw(x, g1, self.attn(adaln.raw(x, 1 + s1, b1)))
         if self.cross is not None:
             assert text is not None, "a cross-attention DiT needs the text"
             x = x + self.cross(self.cross_norm(x), text.tokens, mask=text.mask[:, None, :])
-        return gated_residual(x, g2, self.mlp(adaln(x, 1 + s2, b2)))
+        return gated_residual.raw(x, g2, self.mlp(adaln.raw(x, 1 + s2, b2)))
 
 
 class JointStream(nn.Module):
@@ -155,11 +157,11 @@ class JointBlock(nn.Module):
         h = text.tokens
         bx1, sx1, gx1, bx2, sx2, gx2 = self.x_stream.adaLN_modulation(c)[:, None].chunk(6, dim=-1)
         bh1, sh1, gh1, bh2, sh2, gh2 = self.c_stream.adaLN_modulation(c)[:, None].chunk(6, dim=-1)
-        ax, ah = joint_attention(adaln(x, 1 + sx1, bx1), adaln(h, 1 + sh1, bh1), self.x_stream.weights(),
-                                 self.c_stream.weights(), self.heads, mask_c=text.mask)
-        x, h = gated_residual(x, gx1, ax), gated_residual(h, gh1, ah)
-        x = gated_residual(x, gx2, self.x_stream.mlp(adaln(x, 1 + sx2, bx2)))
-        h = gated_residual(h, gh2, self.c_stream.mlp(adaln(h, 1 + sh2, bh2)))
+        ax, ah = joint_attention.raw(adaln.raw(x, 1 + sx1, bx1), adaln.raw(h, 1 + sh1, bh1), self.x_stream.weights(),
+                                     self.c_stream.weights(), self.heads, mask_c=text.mask)
+        x, h = gated_residual.raw(x, gx1, ax), gated_residual.raw(h, gh1, ah)
+        x = gated_residual.raw(x, gx2, self.x_stream.mlp(adaln.raw(x, 1 + sx2, bx2)))
+        h = gated_residual.raw(h, gh2, self.c_stream.mlp(adaln.raw(h, 1 + sh2, bh2)))
         return x, h
 
 
@@ -176,7 +178,7 @@ class FinalLayer(nn.Module):
 
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         b, s = self.adaLN_modulation(c)[:, None].chunk(2, dim=-1)
-        return self.linear(adaln(x, 1 + s, b))
+        return self.linear(adaln.raw(x, 1 + s, b))
 
 
 class DiT(nn.Module):
@@ -191,7 +193,7 @@ class DiT(nn.Module):
         self.x_embedder = nn.Linear(c.patch * c.patch * c.in_channels, c.width)    # = DiT's p×p conv, stride p
         nn.init.xavier_uniform_(self.x_embedder.weight)
         self.register_buffer("pos_embed", sincos_positions(c.input_size // c.patch, c.width)[None], persistent=False)
-        self.t_embedder = TimestepEmbedder(c.width, c.freq_dim, c.time_scale)
+        self.t_embedder = TimestepEmbedder(c.width, c.freq_dim, c.time_scale, c.freq_shift)
         if c.cond == "label":
             self.y_embedder = LabelEmbedder(c.num_classes, c.width)
         else:
@@ -208,7 +210,7 @@ class DiT(nn.Module):
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """Image tokens: Linear(patchify(x, p)) + positions, (B, (H/p)(W/p), D)."""
-        return self.x_embedder(patchify(x, self.config.patch)) + self.pos_embed.to(x.dtype)
+        return self.x_embedder(patchify.raw(x, self.config.patch)) + self.pos_embed.to(x.dtype)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, cond) -> torch.Tensor:
         cfg = self.config
@@ -229,7 +231,7 @@ class DiT(nn.Module):
             else:
                 h = block(h, c, text)
         out = self.final_layer(h, c)
-        return unpatchify(out, cfg.patch, H, W)
+        return unpatchify.raw(out, cfg.patch, H, W)
 
 
 def count_parameters(config: DiTConfig) -> int:

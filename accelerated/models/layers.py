@@ -1,8 +1,9 @@
 """Layers shared by the image model stack (text encoder, DiT, U-Net): multi-head attention and the MLP.
 
 Attention holds nn.Linear projections (weights (out, in), as the clause function expects) and calls the clause
-function `accelerated.attention.attention`, so the equation softmax(q kᵀ/√d + mask) v lives in one place; on CUDA
-that function runs torch's SDPA kernels (flash / memory-efficient).
+function `accelerated.attention.attention` (its unchecked body `attention.raw`: the weights are the layer's own),
+so the equation softmax(q kᵀ/√d + mask) v lives in one place; on CUDA that function runs torch's SDPA kernels
+(flash / memory-efficient).
 """
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ class Attention(nn.Module):
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None,
                 mask: torch.Tensor | None = None) -> torch.Tensor:
         c = x if context is None else context
-        return attention(x, c, self.q.weight, self.k.weight, self.v.weight, self.o.weight, self.heads,
+        return attention.raw(x, c, self.q.weight, self.k.weight, self.v.weight, self.o.weight, self.heads,
                          self.q.bias, self.k.bias, self.v.bias, self.o.bias, mask=mask)
 
 

@@ -28,7 +28,7 @@ from accelerated.models.dit import DiTConfig, FinalLayer, TimestepEmbedder, modu
 from accelerated.models.layers import Attention, Mlp
 from accelerated.models.pipeline import TextToImage
 from accelerated.models.text import NullText, TextEmbedding
-from accelerated.video import factorized_attention, patchify, unpatchify
+from accelerated.video import factorized_attention, patchify, tokens_to_video
 
 # ---- data --------------------------------------------------------------------------------------------------------
 DIRECTIONS: dict[str, tuple[int, int]] = {"left": (0, -1), "right": (0, 1), "up": (-1, 0), "down": (1, 0)}  # (dy, dx)
@@ -210,11 +210,13 @@ class VideoDiTBlock(nn.Module):
     def forward(self, x: torch.Tensor, c: torch.Tensor, text: TextEmbedding) -> torch.Tensor:
         B, T, S, D = x.shape
         b1, s1, g1, b2, s2, g2, b3, s3, g3 = self.adaLN_modulation(c)[:, None, None].chunk(9, dim=-1)
-        x = gated_residual(x, g1, factorized_attention(adaln(x, 1 + s1, b1), self.spatial.weights(), None, self.heads))
-        x = gated_residual(x, g2, factorized_attention(adaln(x, 1 + s2, b2), None, self.temporal.weights(), self.heads))
+        x = gated_residual.raw(x, g1, factorized_attention.raw(adaln.raw(x, 1 + s1, b1), self.spatial.weights(), None,
+                                                               self.heads))
+        x = gated_residual.raw(x, g2, factorized_attention.raw(adaln.raw(x, 1 + s2, b2), None, self.temporal.weights(),
+                                                               self.heads))
         x = x + self.cross(self.cross_norm(x).reshape(B, T * S, D), text.tokens,
                            mask=text.mask[:, None, :]).reshape(B, T, S, D)
-        return gated_residual(x, g3, self.mlp(adaln(x, 1 + s3, b3)))
+        return gated_residual.raw(x, g3, self.mlp(adaln.raw(x, 1 + s3, b3)))
 
 
 class VideoDiT(nn.Module):
@@ -248,14 +250,14 @@ class VideoDiT(nn.Module):
         cfg = self.config
         B, _, T, H, W = x.shape
         nT, S = cfg.grid
-        h = self.x_embedder(patchify(x, cfg.patch_t, cfg.patch)).reshape(B, nT, S, cfg.width)
+        h = self.x_embedder(patchify.raw(x, cfg.patch_t, cfg.patch)).reshape(B, nT, S, cfg.width)
         h = h + self.pos_embed.to(h.dtype)
         c = self.t_embedder(t).to(h.dtype) + self.pooled_proj(text.pooled)
         text = TextEmbedding(self.text_proj(text.tokens), text.mask, text.pooled)
         for block in self.blocks:
             h = block(h, c, text)
         out = self.final_layer(h.reshape(B, nT * S, cfg.width), c)
-        return unpatchify(out, cfg.patch_t, cfg.patch, T, H, W)
+        return tokens_to_video(out, cfg.patch_t, cfg.patch, T, H, W)
 
 
 class TextToVideo(TextToImage):

@@ -43,6 +43,8 @@ def _conform(a) -> int:
         argv += ["--seed", str(a.seed)]
     if a.quiet:
         argv.append("--no-table")
+    if a.n:                                          # pytest-xdist: the checks spread over a.n worker processes
+        argv += ["-p", "xdist", "-n", str(a.n)]
     argv += ["-p", "no:unraisableexception", "-p", "no:threadexception"]  # their end-of-run gc costs ~1 s
     old = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # the suite needs no third-party pytest plugin
@@ -54,6 +56,12 @@ def _conform(a) -> int:
         else:
             os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = old
     return 2 if code == pytest.ExitCode.USAGE_ERROR else code
+
+
+def _workers(v: str) -> int:
+    if not v.isdigit():
+        raise argparse.ArgumentTypeError(f"a number of worker processes >= 0, got {v!r}")
+    return int(v)
 
 
 def _writable(path: str) -> str:
@@ -235,6 +243,8 @@ def parser(full: bool = True) -> argparse.ArgumentParser:
     loud = c.add_mutually_exclusive_group()
     loud.add_argument("-v", "--verbose", action="store_true", help="pytest's verbose output and long tracebacks too")
     loud.add_argument("-q", "--quiet", action="store_true", help="no table: failures and the summary line only")
+    c.add_argument("-n", type=_workers, default=0, metavar="N",
+                   help="run the checks in N worker processes (pytest-xdist; 0: in this process, the default)")
     c.set_defaults(fn=_conform)
     l = sub.add_parser("list", help="list the clauses")
     l.add_argument("selectors", nargs="*", metavar="SELECTOR", help=SELECTOR_HELP)

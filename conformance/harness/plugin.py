@@ -98,6 +98,8 @@ class State:
         self.t0 = time.perf_counter()
         self.report: dict | None = None
         self.background = Background([], self.profile)
+        self.order: dict[str, int] = {}           # xdist worker: nodeid → the serial run's position
+        self.shipped: dict[str, tuple[int, dict]] = {}   # xdist controller: nodeid → (position, record delta)
 
 
 _KEY = pytest.StashKey[State]()
@@ -115,6 +117,46 @@ def pytest_configure(config):
     run.PRINT_BLOB = False  # the failure message ends with genspec's own `reproduce:` line
     run.keep_hypothesis_out_of_cwd()
     config.stash[_KEY] = State(config)
+    _import_project(getattr(config, "workerinput", {}).get("genspec_modules", ()))
+
+
+_PROJECT = ("spec", "reference", "accelerated", "conformance.harness", "conformance.checks")
+
+
+def _local_modules() -> list[str]:
+    """The names of the imported modules of this project (not the standard library's, not site-packages')."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    return sorted(n for n, m in list(sys.modules.items())
+                  if n != "__main__" and (getattr(m, "__file__", None) or "").startswith(root + os.sep))
+
+
+def _import_project(also=()) -> None:
+    """Import every module a check may import, before any check draws. Hypothesis mixes constants found in the
+    source of the imported non-library modules into its draws, and its pool changes with each one imported: loaded
+    up front, the pool, and so every derandomized example, is the same whatever ran first (a serial run, one clause
+    alone, each pytest-xdist worker). ``also``: the modules the xdist controller had (e.g. those the genspec command
+    line loads). The launching script (__main__: the genspec or pytest script, or xdist's bootstrap) is left out of
+    the pool. accelerated.models (networks, not clauses) is not imported."""
+    import importlib
+    import pkgutil
+    for name in _PROJECT:
+        pkg = importlib.import_module(name)
+        for m in pkgutil.walk_packages(pkg.__path__, name + "."):
+            if not m.name.startswith("accelerated.models"):
+                importlib.import_module(m.name)
+    for name in also:
+        importlib.import_module(name)
+    try:
+        from hypothesis.internal.conjecture import providers
+        providers._seen_modules.add(id(sys.modules["__main__"]))
+    except (ImportError, AttributeError, KeyError):   # another hypothesis: its pool may then include the script
+        pass
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node):
+    """pytest-xdist controller: each worker imports the project modules this process has (see _import_project)."""
+    node.workerinput["genspec_modules"] = _local_modules()
 
 
 def state(config) -> State:
@@ -170,6 +212,9 @@ def pytest_collection_finish(session):
     if _KEY not in config.stash:
         return
     st = state(config)
+    st.order = {it.nodeid: i for i, it in enumerate(session.items)}
+    if _xdist_worker(config):                       # the workers already share the cores: no background process
+        return
     first, rest = [], []                            # the spec-only properties first: the longest jobs
     for it in session.items:
         if not (hasattr(it, "callspec") and _in_background(it)):
@@ -207,12 +252,57 @@ def pytest_runtest_call(item):
     """Count the target calls a check makes: a check that makes none is a statement about the spec."""
     if not _clause_item(item):
         return (yield)
-    ctx = state(item.config).ctx
+    st = state(item.config)
+    ctx = st.ctx
     n0 = ctx.calls
+    before = _record_state(ctx, item.callspec.params["clause_id"]) if _xdist_worker(item.config) else None
     try:
         return (yield)
     finally:
         item.user_properties.append(("target_calls", ctx.calls - n0))
+        if before is not None:                      # the controller builds the report: send what this item learned
+            cid = item.callspec.params["clause_id"]
+            item.user_properties.append((_SHIPPED, {"order": st.order.get(item.nodeid, 0),
+                                                    **_record_delta(before, _record_state(ctx, cid))}))
+
+
+_SHIPPED = "genspec_xdist"
+"""the user property carrying a worker's record of one item to the xdist controller (removed there)."""
+
+
+def _xdist_worker(config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def _record_state(ctx, cid: str) -> dict:
+    rec = ctx.records.get(cid)
+    if rec is None:
+        return {"checks": {}, "examples": 0, "evaluations": 0, "unsupported": []}
+    return {"checks": {k: [c.max_ratio, c.max_abs, c.tol, c.what] for k, c in rec.checks.items()},
+            "examples": rec.examples, "evaluations": rec.evaluations, "unsupported": sorted(rec.unsupported)}
+
+
+def _record_delta(before: dict, after: dict) -> dict:
+    return {"checks": {k: v for k, v in after["checks"].items() if before["checks"].get(k) != v},
+            "examples": after["examples"] - before["examples"],
+            "evaluations": after["evaluations"] - before["evaluations"],
+            "unsupported": sorted(set(after["unsupported"]) - set(before["unsupported"]))}
+
+
+def _merge_shipped(st: State) -> None:
+    """xdist controller: the workers' records into st.ctx.records and each clause's outcomes, in the serial run's
+    order (so the report, the table and the JUnit file are the serial run's)."""
+    from .context import CheckRecord, ClauseRecord
+    ordered = sorted(st.shipped.items(), key=lambda kv: kv[1][0])
+    for _, (_, d) in ordered:
+        rec = st.ctx.records.setdefault(d["clause"], ClauseRecord())
+        for k, (ratio, mx, tol, what) in d["checks"].items():
+            rec.checks[k] = CheckRecord(ratio, mx, tol, what)
+        rec.examples += d["examples"]
+        rec.evaluations += d["evaluations"]
+        rec.unsupported.update(d["unsupported"])
+    for outs in st.outcomes.values():
+        outs.sort(key=lambda o: st.shipped.get(o.get("nodeid", ""), (-1,))[0])
 
 
 @pytest.hookimpl(wrapper=True)
@@ -229,6 +319,11 @@ def _logreport(config, rep):
     cid = props.get("clause")
     if cid is None:
         return
+    shipped = None if _xdist_worker(config) else props.pop(_SHIPPED, None)
+    if shipped is not None:                          # from an xdist worker: keep it out of the JUnit properties
+        rep.user_properties = [p for p in rep.user_properties if p[0] != _SHIPPED]
+        if rep.when == "call" or (rep.when == "setup" and (rep.failed or rep.skipped)):
+            state(config).shipped[rep.nodeid] = (shipped["order"], {"clause": cid, **shipped})
     if rep.when == "call" or (rep.when == "setup" and (rep.failed or rep.skipped)):
         outcome = "passed" if rep.passed else ("skipped" if rep.skipped else "failed")
         msg = ""
@@ -236,10 +331,11 @@ def _logreport(config, rep):
             msg = rep.longrepr[2]
         elif rep.failed:
             msg = getattr(rep, "genspec_message", None) or _short(rep)
-        state(config).outcomes.setdefault(cid, []).append({"check": props.get("check"), "outcome": outcome,
-                                                           "message": msg,
-                                                           "outside_support": "outside_support" in props,
-                                                           "target_calls": int(props.get("target_calls", 0))})
+        out = {"check": props.get("check"), "outcome": outcome, "message": msg,
+               "outside_support": "outside_support" in props, "target_calls": int(props.get("target_calls", 0))}
+        if shipped is not None:
+            out["nodeid"] = rep.nodeid               # for the serial order; dropped before the report
+        state(config).outcomes.setdefault(cid, []).append(out)
 
 
 def _short(rep) -> str:
@@ -259,6 +355,7 @@ class _LogHook:
     def __init__(self, config) -> None:
         self.config = config
 
+    @pytest.hookimpl(tryfirst=True)                  # before junitxml writes the report's properties
     def pytest_runtest_logreport(self, report):
         _logreport(self.config, report)
 
@@ -278,6 +375,11 @@ def pytest_sessionfinish(session, exitstatus):
         return
     st = state(config)
     st.background.close()
+    if st.shipped:
+        _merge_shipped(st)
+        for outs in st.outcomes.values():
+            for o in outs:
+                o.pop("nodeid", None)
     st.report = report.build(st, time.perf_counter() - st.t0)
     path = config.option.genspec_report_json
     if path:
@@ -323,14 +425,18 @@ def pytest_unconfigure(config):
     if _KEY not in config.stash or not path or not os.path.exists(path) or state(config).report is None:
         return
     rep = state(config).report
+    order = {nodeid.split("::", 1)[-1]: i for nodeid, (i, _) in state(config).shipped.items()}
     split_junit(path, {r["id"]: r["status"] for r in rep["clauses"]},
-                {(r["id"], o["check"]): o["message"] for r in rep["clauses"] for o in r["checks"] if o["message"]})
+                {(r["id"], o["check"]): o["message"] for r in rep["clauses"] for o in r["checks"] if o["message"]},
+                order)
 
 
-def split_junit(path: str, status: dict[str, str], messages: dict | None = None) -> None:
+def split_junit(path: str, status: dict[str, str], messages: dict | None = None,
+                order: dict[str, int] | None = None) -> None:
     """Rewrite a pytest JUnit file: the root is named ``genspec``; each testcase gets a ``genspec_status`` property
     (its clause's status) and, where it failed, genspec's failure message as its body (not the harness' traceback);
-    the testcases of ``spec-only`` clauses move to a second <testsuite name="genspec.spec-only">."""
+    the testcases of ``spec-only`` clauses move to a second <testsuite name="genspec.spec-only">. ``order`` (test
+    name → position; an xdist run) puts the testcases in the serial run's order."""
     tree = ET.parse(path)
     root = tree.getroot()
     root.set("name", "genspec")
@@ -339,6 +445,11 @@ def split_junit(path: str, status: dict[str, str], messages: dict | None = None)
     if not suites:
         return
     suite = suites[0]
+    if order:
+        cases = list(suite.iter("testcase"))
+        for case in cases:
+            suite.remove(case)
+        suite.extend(sorted(cases, key=lambda c: order.get(c.get("name", ""), -1)))
     apart = ET.Element("testsuite", {"name": "genspec.spec-only"})
     for case in list(suite.iter("testcase")):
         props = case.find("properties")

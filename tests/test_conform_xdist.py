@@ -1,0 +1,70 @@
+"""`genspec conform -n N` (pytest-xdist): the verdicts, the JSON and JUnit reports and the table are those of the serial
+run, on a target that passes a clause, fails one and leaves one unbound."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+TARGET = '''
+import numpy as np
+from conformance import Target
+
+
+def d_star(p_data, p_g):
+    s = p_data + p_g
+    return np.where(s == 0, 0.5, p_data / np.where(s == 0, 1.0, s))
+
+
+def combine(v_y, v_null, w):
+    return (1 + w) * v_y - w * v_null * (1 + 1e-3)        # wrong: the null term is off by 0.1 %
+
+
+target = Target(name="halfright", backend="numpy",
+                bindings={"gan.optimal_discriminator": d_star, "cfg.combine": combine})
+'''
+
+
+def _conform(tmp_path: Path, tag: str, *extra: str):
+    args = ["conform", "--target", "halfright", "--clause", "gan.optimal_discriminator", "--clause", "cfg.combine",
+            "--clause", "gan.value", "--report-json", f"{tag}.json",
+            "--junit", f"{tag}.xml", *extra]
+    p = subprocess.run([sys.executable, "-m", "conformance", *args], cwd=tmp_path, capture_output=True, text=True,
+                       timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    report = json.loads((tmp_path / f"{tag}.json").read_text())
+    report.pop("duration_s")
+    junit = re.sub(r' (time|timestamp|hostname)="[^"]*"', "", (tmp_path / f"{tag}.xml").read_text())
+    junit = re.sub(r"0x[0-9a-f]+", "0x", junit)             # object addresses in the tracebacks' locals
+    table = re.sub(r" in [0-9.]+s$", "", p.stdout.strip(), flags=re.M)
+    return p.returncode, report, junit, table
+
+
+def test_two_workers_give_the_serial_run(tmp_path):
+    pytest.importorskip("xdist")
+    (tmp_path / "halfright.py").write_text(TARGET)
+    serial = _conform(tmp_path, "serial")
+    sharded = _conform(tmp_path, "sharded", "-n", "2")
+    status = {r["id"]: r["status"] for r in serial[1]["clauses"]}
+    assert serial[0] == 1 and status["cfg.combine"] == "failed" and status["gan.optimal_discriminator"] == "passed"
+    assert status["gan.value"] == "not implemented"
+    assert "genspec_xdist" not in sharded[2]                 # the workers' records stay out of the JUnit file
+    assert sharded[0] == serial[0]
+    assert sharded[1] == serial[1]                           # every verdict, error figure and check, in order
+    assert sharded[2] == serial[2]                           # JUnit, times aside
+    assert sharded[3] == serial[3]                           # failures, table and summary line, duration aside
+
+
+def test_bad_worker_count_is_one_error_line(capsys):
+    from conformance.harness.cli import main
+    with pytest.raises(SystemExit) as e:
+        main(["conform", "-n", "two"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "argument -n: a number of worker processes >= 0, got 'two'" in err[0], err
