@@ -28,9 +28,9 @@ import torch
 
 from accelerated.cfg import dropped_rows
 from accelerated.data.shapes import CAPTIONS, caption_adherence, shapes_dataset
+from accelerated.distributed import ONE, World, broadcast_module, data_parallel, finish, mean, world
 from accelerated.jobs.progress import stage
 from accelerated.jobs.report import announce, preset_fields
-from accelerated.distributed import ONE, World, broadcast_module, data_parallel, finish, mean, world
 from accelerated.jobs.train import (
     EMA,
     adamw,
