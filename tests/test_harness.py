@@ -466,6 +466,9 @@ def test_the_table_reads_not_run_singular_and_the_error_at_the_worst_ratio():
            "profile": "ci", "duration_s": 1.0, "clauses": rows,
            "summary": {"passed": 1, "failed": 0, "not_implemented": 1, "no_checks": 0, "not_run": 1, "spec_only": 0,
                        "total": 3}}
+    bound = Target(name="t", bindings={"gan.value": R.value})
+    assert report.clause_status("gan.value", bound, []) == "not run"            # -x stopped before it
+    assert report.clause_status("gan.adain", bound, []) == "not implemented"
     lines = report.table(rep)
     row = {ln.split()[0]: ln for ln in lines if ln.split() and ln.split()[0] in ("a.b", "e.f", "g.h")}
     assert "2.00e-03" in row["a.b"] and "4.50e+15" not in row["a.b"]
