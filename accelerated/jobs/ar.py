@@ -158,7 +158,8 @@ def figures(out: str, m: dict, c: ARJobConfig, curves: dict[str, dict[str, list[
     titles = {"vqvae": "ar stage 1: VQ-VAE (reconstruction and vq.loss)",
               "transformer": "ar stage 2: causal transformer (cross-entropy, nats per token)"}
     for stage_name, curve in curves.items():
-        plots.loss_curve(os.path.join(out, f"losses_{stage_name}.png"), curve, titles[stage_name], smoke=smoke)
+        plots.loss_curve(os.path.join(out, f"losses_{stage_name}.png"), curve, titles[stage_name], smoke=smoke,
+                         panels=True)
         files.append(f"losses_{stage_name}.png")
     return files
 

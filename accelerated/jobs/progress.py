@@ -24,6 +24,10 @@ def _metrics(metrics: dict[str, Any]) -> str:
     return " ".join(f"{k}={_value(v):.4g}" for k, v in metrics.items())
 
 
+def _rate(rate: float) -> str:
+    return f"{rate:.1f} step/s" if rate >= 1 or rate == 0 else f"{1 / rate:.1f} s/step"
+
+
 class Progress:
     """One stage's bar: `update(**losses)` after each step; closes itself at `total` (or call `close`).
 
@@ -62,7 +66,7 @@ class Progress:
         eta = (self.total - self.step) / rate if rate > 0 else 0.0
         pct = 100.0 * self.step / max(self.total, 1)
         self.stream.write(f"{self.name}: {self.step}/{self.total} ({pct:.0f}%) elapsed {tqdm.format_interval(elapsed)}"
-                          f" eta {tqdm.format_interval(eta)} {rate:.1f} step/s {_metrics(self.metrics)}".rstrip()
+                          f" eta {tqdm.format_interval(eta)} {_rate(rate)} {_metrics(self.metrics)}".rstrip()
                           + "\n")
         self.stream.flush()
 

@@ -238,7 +238,7 @@ def figures(out: str, m: dict, ae_log: list, dn_log: list, c: T2IConfig, smoke: 
     plots.loss_curve(os.path.join(out, "losses_autoencoder.png"),
                      {k: [r[k] for r in ae_log] for k in ("rec", "kl", "adv") if ae_log and k in ae_log[0]},
                      "t2i stage 1: KL autoencoder (adversarial term from step "
-                     f"{c.ae_train.adv_start})", smoke=smoke)
+                     f"{c.ae_train.adv_start})", smoke=smoke, panels=True)
     plots.loss_curve(os.path.join(out, "losses_denoiser.png"), {"rectified-flow loss": dn_log},
                      "t2i stage 2: text encoder + DiT on frozen latents", smoke=smoke)
     return ["samples/*.png", "adherence_vs_w.png", "losses_autoencoder.png", "losses_denoiser.png"]

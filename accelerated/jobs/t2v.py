@@ -150,7 +150,7 @@ def figures(out: str, m: dict, ae_log: list, dn_log: list, c: T2VConfig, smoke: 
                  smoke=smoke, ylim=(0, 1.02))
     plots.loss_curve(os.path.join(out, "losses_autoencoder.png"),
                      {k: [r[k] for r in ae_log] for k in ("rec", "kl") if ae_log and k in ae_log[0]},
-                     "t2v stage 1: spatio-temporal KL autoencoder", smoke=smoke)
+                     "t2v stage 1: spatio-temporal KL autoencoder", smoke=smoke, panels=True)
     plots.loss_curve(os.path.join(out, "losses_denoiser.png"), {"rectified-flow loss": dn_log},
                      "t2v stage 2: text encoder + video DiT on frozen latents", smoke=smoke)
     return ["samples/*.png", "samples/*.gif", "adherence_vs_w.png", "losses_autoencoder.png", "losses_denoiser.png"]

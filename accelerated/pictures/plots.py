@@ -27,16 +27,26 @@ def _as_floats(values) -> np.ndarray:
 
 
 def loss_curve(path: str, curves: Mapping[str, Sequence[float]], title: str, xlabel: str = "step",
-               smoke: bool = False, log_scale: bool = True) -> None:
+               smoke: bool = False, log_scale: bool = True, panels: bool = False) -> None:
     """One training stage's losses against the step: each curve raw (thin) and its moving average over ~2 % of the
-    steps (bold); log y when every value is positive."""
-    fig = figure(6.4, 3.6)
-    ax = fig.add_subplot()
+    steps (bold); log y where every value is positive. panels: a panel per curve (terms of different scales, e.g.
+    reconstruction, KL and adversarial), else all in one (rounds of one loss)."""
+    if panels and len(curves) > 1:
+        fig = figure(6.4, 0.4 + 2.2 * len(curves))
+        axes = list(fig.subplots(len(curves), 1, sharex=True, squeeze=False)[:, 0])
+    else:
+        fig = figure(6.4, 3.6)
+        axes = [fig.add_subplot()] * max(len(curves), 1)
     positive = True
-    for k, (name, values) in enumerate(curves.items()):
+    for k, ((name, values), ax) in enumerate(zip(curves.items(), axes, strict=False)):
         y = _as_floats(values)
         if y.size == 0:
             continue
+        if panels and len(curves) > 1:
+            if log_scale and (y > 0).all():
+                ax.set_yscale("log")
+            ax.set_ylabel(name)
+            ax.grid(alpha=0.3)
         positive &= bool((y > 0).all())
         x = np.arange(1, y.size + 1)
         color = f"C{k}"
@@ -47,13 +57,20 @@ def loss_curve(path: str, curves: Mapping[str, Sequence[float]], title: str, xla
             ax.plot(x[win - 1:], smooth, color=color, linewidth=1.6, label=f"{name} (mean of {win})")
         else:
             ax.plot(x, y, color=color, linewidth=1.6, label=name)
-    if positive and log_scale:
-        ax.set_yscale("log")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("loss")
-    ax.set_title(title, fontsize=10)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    if panels and len(curves) > 1:
+        axes[-1].set_xlabel(xlabel)
+        fig.suptitle(title, fontsize=10)
+        for ax in axes:
+            ax.legend(fontsize=7)
+    else:
+        ax = axes[0]
+        if positive and log_scale:
+            ax.set_yscale("log")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("loss")
+        ax.set_title(title, fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
     _smoke(fig, smoke)
     fig.savefig(path)
 
