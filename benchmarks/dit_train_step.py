@@ -222,7 +222,7 @@ def main(argv=None) -> dict:
             print(f"{name:10s} the DiTTransformer2DModel comparison is skipped: {vs['skipped']}")
         else:
             print(f"{name:10s} diffusers / genspec step time (interleaved, minima): {vs['ratio']:.2f}× "
-                  f"(medians {vs['median']:.2f}×); {vs['detail']}")
+                  f"(medians {vs['median']:.2f}×, process CPU times {vs['cpu_ratio']:.2f}×); {vs['detail']}")
     if a.json:
         with open(a.json, "w") as f:
             json.dump(rows, f, indent=1)
