@@ -222,32 +222,64 @@ def main(argv=None) -> dict:
             print(f"{name:10s} the DiTTransformer2DModel comparison is skipped: {vs['skipped']}")
         else:
             print(f"{name:10s} diffusers / genspec step time (interleaved, minima): {vs['ratio']:.2f}× "
-                  f"(medians {vs['median']:.2f}×); {vs['detail']}")
+                  f"(medians {vs['median']:.2f}×, process CPU times {vs['cpu_ratio']:.2f}×); {vs['detail']}")
     if a.json:
         with open(a.json, "w") as f:
             json.dump(rows, f, indent=1)
     return {"rows": rows}
 
 
-def _runner_case(tiny: bool, dev: torch.device) -> dict:
+PEAK_BF16_TFLOPS = {"H100": 989.0, "H200": 989.0, "GH200": 989.0, "B200": 2250.0, "A100": 312.0}
+"""dense bfloat16 tensor-core peaks (TFLOP/s) of the cards the MFU is stated against (NVIDIA's data sheets, SXM)."""
+
+
+def card_peak(dev: torch.device) -> tuple[str, float | None]:
+    """(the card's name, its dense bf16 peak in TFLOP/s or None when unknown)."""
+    if dev.type != "cuda":
+        return "cpu", None
+    name = torch.cuda.get_device_name(dev)
+    return name, next((v for k, v in PEAK_BF16_TFLOPS.items() if k in name), None)
+
+
+def _runner_cases(tiny: bool, dev: torch.device) -> list[dict]:
     if tiny:     # the code path only: a one-block DiT, and torch.compile without code generation (seconds, not minutes)
-        return dict(name="one-block DiT (tiny)", cfg=DiTConfig(input_size=8, patch=2, width=32, depth=1, heads=2,
-                                                              num_classes=10), batch=4, rounds=2, backend="eager")
+        return [dict(name="one-block DiT (tiny)", cfg=DiTConfig(input_size=8, patch=2, width=32, depth=1, heads=2,
+                                                               num_classes=10), batch=4, rounds=2, backend="eager")]
     if dev.type == "cuda":
-        return dict(name="DiT-B/2", cfg=DIT_CONFIGS["DiT-B/2"], batch=64, rounds=10, backend="inductor")
-    return dict(name="DiT-S/8", cfg=DIT_CONFIGS["DiT-S/8"], batch=16, rounds=5, backend="inductor")
+        return [dict(name="DiT-B/2", cfg=DIT_CONFIGS["DiT-B/2"], batch=64, rounds=10, backend="inductor"),
+                dict(name="DiT-XL/2", cfg=DIT_CONFIGS["DiT-XL/2"], batch=32, rounds=10, backend="inductor")]
+    return [dict(name="DiT-S/8", cfg=DIT_CONFIGS["DiT-S/8"], batch=16, rounds=5, backend="inductor")]
+
+
+def _diffusers_cases(tiny: bool, dev: torch.device) -> list[dict]:
+    """genspec vs diffusers: the GPU table's configs in bf16; on CPU the issue's DiT-S/4 and DiT-S/2 at batch 8."""
+    if tiny:
+        return [dict(name="tiny DiT", cfg=DiTConfig(input_size=8, patch=2, width=32, depth=1, heads=2, num_classes=10),
+                     batch=4, rounds=2, dtype="fp32")]
+    if dev.type == "cuda":
+        return [dict(name=n, cfg=DIT_CONFIGS[n], batch=b, rounds=10, dtype="bf16")
+                for n, b in (("DiT-B/2", 64), ("DiT-XL/2", 32))]
+    return [dict(name=n, cfg=DIT_CONFIGS[n], batch=8, rounds=5, dtype="fp32") for n in ("DiT-S/4", "DiT-S/2")]
 
 
 def run(tiny: bool = False, device: str = "cpu") -> list[dict]:
-    """The runner's rows (python -m benchmarks --only dit_train_step): one DiT training step (rf loss, backward,
-    AdamW) eager and torch.compile'd, each in float32 and under bfloat16 autocast; tokens/s of each, ratios of step
-    times (minimum of interleaved rounds, after one untimed step that includes the compilation). CPU: DiT-S/8 at batch
-    16 in the runner's thread count; CUDA: DiT-B/2 at batch 64. The ratios have no goal: they say what compile and
-    bfloat16 buy on this machine. Tiny: a one-block DiT, compiled with the "eager" backend (Dynamo's tracing, no code
-    generation: the path in seconds; the figures mean nothing)."""
-    from benchmarks import fmt_s, interleaved, ratio_row
+    """The runner's rows (python -m benchmarks --only dit_train_step; on a GPU, `genspec bench --device cuda` gives
+    the whole GPU table): one DiT training step (rf loss, backward, AdamW) eager and torch.compile'd, each in float32
+    and under bfloat16 autocast; tokens/s and, on a card whose peak is known, MFU of each; ratios of step times
+    (minimum of interleaved rounds, after one untimed step that includes the compilation). CPU: DiT-S/8 at batch 16
+    in the runner's thread count; CUDA: DiT-B/2 at batch 64 and DiT-XL/2 at batch 32. Then genspec against diffusers'
+    DiTTransformer2DModel at equal weights and config (`versus_diffusers`, eager; goal ≥ 1.2): CUDA DiT-B/2 and
+    DiT-XL/2 in bf16, CPU DiT-S/4 and DiT-S/2 at batch 8 in float32. Tiny: a one-block DiT, compiled with the
+    "eager" backend (Dynamo's tracing, no code generation: the path in seconds; the figures mean nothing)."""
     dev = torch.device(device)
-    case = _runner_case(tiny, dev)
+    rows = [r for case in _runner_cases(tiny, dev) for r in _compile_and_dtype_rows(case, dev)]
+    for case in _diffusers_cases(tiny, dev):
+        rows.append(versus_diffusers(case["name"], case["cfg"], case["batch"], case["rounds"], dev, case["dtype"]))
+    return rows
+
+
+def _compile_and_dtype_rows(case: dict, dev: torch.device) -> list[dict]:
+    from benchmarks import fmt_s, interleaved, ratio_row
     cfg, batch = case["cfg"], case["batch"]
     sync = torch.cuda.synchronize if dev.type == "cuda" else None
     steps, first = {}, {}
@@ -269,6 +301,8 @@ def run(tiny: bool = False, device: str = "cpu") -> list[dict]:
     tokens = batch * cfg.tokens
     tps = {k: tokens / min(v) for k, v in times.items()}
     flops = 3 * forward_flops(cfg) * batch
+    card, peak = card_peak(dev)
+    mfu = {k: flops / min(v) / 1e12 / peak for k, v in times.items()} if peak else None
     where = f"{case['name']}, batch {batch}, {tokens} tokens a step, {dev.type}"
 
     def detail(a: str, b: str) -> str:
@@ -280,11 +314,13 @@ def run(tiny: bool = False, device: str = "cpu") -> list[dict]:
     for dtype in ("fp32", "bf16"):
         a, b = f"eager {dtype}", f"compiled {dtype}"
         rows.append(ratio_row(f"DiT train step, {where}, {dtype}: eager / torch.compile ({case['backend']})", times,
-                              a, b, None, detail(b, a), tokens_per_s={a: tps[a], b: tps[b]}))
+                              a, b, None, detail(b, a), tokens_per_s={a: tps[a], b: tps[b]},
+                              mfu=mfu and {a: mfu[a], b: mfu[b]}, card=card, peak_tflops=peak))
     for mode in ("eager", "compiled"):
         a, b = f"{mode} fp32", f"{mode} bf16"
         rows.append(ratio_row(f"DiT train step, {where}, {mode}: float32 / bfloat16 autocast", times, a, b, None,
-                              detail(b, a), tokens_per_s={a: tps[a], b: tps[b]}))
+                              detail(b, a), tokens_per_s={a: tps[a], b: tps[b]},
+                              mfu=mfu and {a: mfu[a], b: mfu[b]}, card=card, peak_tflops=peak))
     return rows
 
 

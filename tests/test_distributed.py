@@ -51,6 +51,28 @@ D.finish(w)
 '''
 
 
+FSDP_JOB = '''
+import sys, torch
+from accelerated import distributed as D
+from accelerated.models.dit import DiT, DiTConfig
+torch.set_num_threads(1)
+w = D.world("cpu")
+torch.manual_seed(0)
+m = DiT(DiTConfig(input_size=8, patch=2, width=32, depth=2, heads=2, num_classes=10, learn_sigma=False))
+total = sum(p.numel() for p in m.parameters())
+D.shard_dit(m)
+local = sum(p.to_local().numel() for p in m.parameters())
+opt = torch.optim.AdamW(m.parameters(), lr=1e-3)
+g = torch.Generator().manual_seed(1)
+x, t, y = torch.randn(4, 4, 8, 8, generator=g), torch.rand(4, generator=g), torch.randint(10, (4,), generator=g)
+rows = w.shard(4)
+(m(x[rows], t[rows], y[rows]) - x[rows]).square().mean().backward()
+opt.step()
+open(sys.argv[1] + f"/rank{w.rank}", "w").write(f"{total} {local}")
+D.finish(w)
+'''
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -96,6 +118,20 @@ def test_shards_cover_the_batch_once():
     rows = [World(r, 4).shard(8) for r in range(4)]
     assert sorted(i for s in rows for i in range(8)[s]) == list(range(8))
     assert ONE.shard(8) == slice(0, 8) and ONE.is_main
+
+
+def test_fsdp_shards_the_dit_over_two_gloo_processes(tmp_path):
+    """shard_dit (FSDP2 fully_shard) on CPU: each of two ranks holds about half the parameters, and a step runs."""
+    (tmp_path / "fsdp.py").write_text(FSDP_JOB)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    p = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr",
+                        "127.0.0.1", "--master_port", str(_free_port()), str(tmp_path / "fsdp.py"), str(tmp_path)],
+                       capture_output=True, text=True, env=env, timeout=600)
+    assert p.returncode == 0, p.stderr[-4000:]
+    counts = [tuple(map(int, (tmp_path / f"rank{r}").read_text().split())) for r in range(2)]
+    total = counts[0][0]
+    assert sum(local for _, local in counts) == total                  # every parameter on exactly one rank
+    assert all(local <= total // 2 + 64 for _, local in counts)        # dim-0 shards: half, up to rounding of rows
 
 
 def test_fsdp_training_state_per_rank_by_counting():

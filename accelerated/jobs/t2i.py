@@ -188,7 +188,7 @@ def train_denoiser(model: TextDenoiser, latents: torch.Tensor, captions: list[st
         opt.step()
         sched.step()
         ema.update(model)
-        log.append(float(mean(loss, w)))                    # the whole batch's loss on every rank
+        log.append(float(mean(loss.detach(), w)))           # the whole batch's loss on every rank
         bar.update(loss=log[-1])
         if ckpt and w.is_main and ((step + 1) % c.checkpoint_every == 0 or step + 1 == c.steps):
             save_checkpoint(ckpt, model=model, ema=ema, opt=opt, step=step + 1, losses=log,
