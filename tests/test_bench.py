@@ -36,7 +36,7 @@ def test_tiny_run_writes_one_table_and_json(tmp_path, capsys):
         assert r["case"] and r["case"] in out
         if r.get("ratio") is not None:
             assert r["ratio"] > 0
-        if r.get("goal") is not None and r.get("ratio") is not None:   # not judged at tiny sizes; a skipped one has none
+        if r.get("goal") is not None and r.get("ratio") is not None:  # not judged at tiny sizes; skipped: none
             assert r["met"] == "n/a", r
     assert "goals n/a at tiny sizes" in out.splitlines()[0] or "goals n/a at tiny sizes" in out
     # the results compared are the same numbers (the rows carry the max |difference|)
