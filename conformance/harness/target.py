@@ -54,7 +54,7 @@ class Target:
     backend: str = "numpy"
     conventions: dict[str, dict[str, str]] = field(default_factory=dict)
     spec_version: str = spec.SPEC_VERSION
-    supports: dict[str, dict[str, tuple]] = field(default_factory=dict)
+    supports: dict[str, dict[str, object]] = field(default_factory=dict)
     """clause selector -> {parameter: the values the target implements}; see the module docstring."""
     time: dict[str, str] = field(default_factory=dict)
     """clause selector (family.* clauses) -> "noise_at_0" | "noise_at_1" (the default)."""
