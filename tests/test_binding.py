@@ -402,3 +402,16 @@ def test_a_planted_slip_in_the_whole_module_fails():
     from conformance import check_composition
     with pytest.raises(AssertionError, match="DiT TimestepEmbedder: .*vs the reference composition"):
         check_composition(_embedder_composition(swap=True))
+
+
+def test_adapter_size_counts_code_lines_only():
+    """tools/adapter_size.py: docstrings (module, function, attribute), comments and blank lines are not code."""
+    import importlib.util
+    import pathlib
+    path = pathlib.Path(__file__).resolve().parent.parent / "tools" / "adapter_size.py"
+    spec_ = importlib.util.spec_from_file_location("adapter_size", path)
+    tool = importlib.util.module_from_spec(spec_)
+    spec_.loader.exec_module(tool)
+    src = ('"""module\ndocstring"""\nimport os  # a comment\n\n# only a comment\nX = 1\n"""attribute docstring"""\n\n'
+           'def f(a,\n      b):\n    """doc"""\n    return {"k": a,\n            "j": b}\n')
+    assert tool.code_lines(src) == 6       # import, X, the two-line def, the two-line return
