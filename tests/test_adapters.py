@@ -262,15 +262,18 @@ def test_adapter_passes_except_its_expected_outcomes(lib):
         assert not unexpected and not warnings, (unexpected, warnings)
 
 
-def test_adapter_variants_are_the_non_default_conventions():
+def test_diffusers_declares_its_variants_in_one_target():
+    """diffusers implements three beta schedules and three DDIM prediction types: one target declares them all
+    (``variants=``), each is a run of its own, reported as its own row."""
     pytest.importorskip("diffusers")
     from conformance import adapters
-    assert adapters.variants("diffusers") == [
-        {"beta_schedule": "scaled_linear"}, {"beta_schedule": "squaredcos_cap_v2"},
-        {"prediction_type": "v_prediction"}, {"prediction_type": "sample"}]
-    tgt = adapters.load("diffusers", prediction_type="sample")
-    assert tgt.conventions_for("ddpm.ddim_eta_step")["prediction_type"] == "sample"
-    assert adapters.variants("torchcfm") == []
+    tgt = adapters.load("diffusers")
+    assert adapters.variants("diffusers") == []
+    assert tgt.variant_runs() == 3
+    assert tgt.variant_combinations("ddpm.ddim_eta_step") == [
+        {"prediction_type": "epsilon"}, {"prediction_type": "v_prediction"}, {"prediction_type": "sample"}]
+    assert tgt.in_run(2).conventions_for("ddpm.ddim_eta_step")["prediction_type"] == "sample"
+    assert sorted(tgt.in_run(1).bindings) == ["ddpm.beta_schedule", "ddpm.ddim_eta_step"]
 
 
 def test_matrix_writes_markdown_and_json(tmp_path):

@@ -31,8 +31,10 @@ name the clause passes that the function does not accept, or a required paramete
 then hands it only that. A layout is a string of axes relative to the array the symbol broadcasts against (the
 symbol's ``broadcast_to``, else the clause's first array input): ``"B"`` one value per sample, ``"B D"`` one row per
 sample (DiT's γ, β), ``"B ..."`` one value per sample as a column broadcastable to that array (``(B, 1, 1, 1)``),
-``"full"`` broadcast to its whole shape, and ``"one"``: one scalar per call (a scheduler's integer timestep) — the
-harness calls the function once per sample on one-sample slices and stacks the results. An input the layout cannot
+``"full"`` broadcast to its whole shape, ``"rows"`` the array flattened to one row per sample ``(B, -1)`` (the result
+is reshaped back to the first such argument's shape: a scheduler reading ``shape[1]`` as channels), and ``"one"``:
+one scalar per call (a scheduler's integer timestep) — the harness calls the function once per sample on one-sample
+slices and stacks the results. An input the layout cannot
 express (γ that varies along N for ``"B D"``) is outside support, never a failure.
 
 **Structural support** (``Target(supports={selector: {...}})``): per parameter a tuple of values, an
@@ -54,6 +56,7 @@ import inspect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -175,27 +178,29 @@ def outside(subset: dict, inputs: dict) -> list[str]:
 
 
 # ---- layouts ------------------------------------------------------------------------------------
-LAYOUTS = ("B", "B D", "B ...", "full", "one")
+LAYOUTS = ("B", "B D", "B ...", "full", "one", "rows")
 
 
-def apply_layout(name: str, layout: str, value, like) -> object:
+def apply_layout(name: str, layout: str, value, like, per_sample: bool = False) -> object:
     """``value`` (NumPy, broadcastable to ``like``) in ``layout`` (see the module docstring); Outside if it cannot
-    be expressed there."""
+    be expressed there. ``per_sample``: a 1-d value is one entry per sample (a time t), not NumPy's trailing
+    alignment (γ of shape (D,))."""
     if layout == "one":
         return value
     v = np.asarray(value)
+    if layout == "rows":
+        return np.array(v.reshape(v.shape[0], -1)) if v.ndim else v
     shape = np.shape(like)
     if not shape:
         raise TargetError(f"layout {layout!r} of {name}: the array it is relative to is a scalar")
+    if per_sample and v.ndim == 1 and v.shape[0] == shape[0]:
+        v = v.reshape(-1, *[1] * (len(shape) - 1))
     try:
         full = np.broadcast_to(v, shape)
     except ValueError:
-        if v.ndim == 1 and v.shape[0] == shape[0]:      # one value per sample, given as (B,)
-            full = np.broadcast_to(v.reshape(-1, *[1] * (len(shape) - 1)), shape)
-        else:
-            raise Outside(f"{name} of shape {v.shape} does not broadcast to {shape}") from None
+        raise Outside(f"{name} of shape {v.shape} does not broadcast to {shape}") from None
     if layout == "full":
-        return np.ascontiguousarray(full)
+        return np.array(full)
     keep_last = layout == "B D"
     dropped = tuple(range(1, len(shape) - (1 if keep_last else 0)))
     if keep_last and len(shape) < 2:
@@ -204,8 +209,8 @@ def apply_layout(name: str, layout: str, value, like) -> object:
     if dropped and not np.array_equal(np.broadcast_to(np.expand_dims(first, dropped), shape), full):
         raise Outside(f"{name} varies along axes {dropped} of {shape}: not expressible in layout {layout!r}")
     if layout == "B ...":
-        return np.ascontiguousarray(first.reshape(shape[0], *[1] * (len(shape) - 1)))
-    return np.ascontiguousarray(first)
+        return np.array(first.reshape(shape[0], *[1] * (len(shape) - 1)))
+    return np.array(first)
 
 
 # ---- the call -----------------------------------------------------------------------------------
@@ -381,7 +386,7 @@ def per_call(call: Callable, args: dict, ones: tuple[str, ...], batched: set[str
     ``batched`` array (one entry per sample on its first axis) its one-sample slice ``[i:i+1]``; the results are
     concatenated along the first axis."""
     sizes = [len(v) for k, v in args.items() if k in batched and hasattr(v, "shape") and len(v.shape)]
-    sizes += [int(np.size(v)) for k, v in args.items() if k in ones]
+    sizes += [int(v.numel() if hasattr(v, "numel") else np.size(v)) for k, v in args.items() if k in ones]
     batch = max(sizes or [1])
     rows = []
     for i in range(batch):
@@ -570,3 +575,58 @@ def calling_convention(clause_id: str) -> list[str]:
               f"    another layout (one row per sample, one t per call): Target(layouts={{{clause_id!r}: "
               "{symbol: 'B D'}})"]
     return lines
+
+
+# ---- a whole module against the reference composition of its clauses --------------------------------------------
+@dataclass
+class Composition:
+    """A whole module (a timestep embedder with its MLP, a DiT block) checked against the reference composition of
+    the clauses it is made of.
+
+    ``module``: the target's callable (a :class:`Module`, a function) taking the inputs by name; ``reference``: the
+    same computation in float64 NumPy written with the clauses' reference functions
+    (``conformance.harness.registry.reference_function("dit.timestep_embedding")`` or ``reference.<family>``);
+    ``cases``: a hypothesis strategy of input dicts (NumPy); ``tolerance``: the clause whose tolerance the comparison
+    uses (the composition's most sensitive step), times ``gain`` where the later steps amplify its error."""
+
+    name: str
+    module: Callable
+    reference: Callable
+    cases: Any
+    tolerance: str
+    gain: float = 1.0
+
+
+def check_composition(comp: Composition, backend: str = "torch", dtype: str = "float64", max_examples: int = 10,
+                      arguments=None) -> float:
+    """Run ``comp`` on ``max_examples`` drawn inputs; returns the worst error / tolerance, raises AssertionError
+    (naming the composition, the input and the error) past 1. ``arguments``: an argument map for ``module`` (as
+    ``Target(arguments=...)``: a dict of renames and constants, with ``"return"``)."""
+    from hypothesis import given, settings
+
+    from .context import Context
+    from .target import Target
+    ctx = Context(target=Target(name=comp.name, bindings={}, backend=backend), dtype=dtype)
+    tol = ctx.tolerance(comp.tolerance) * comp.gain
+    worst = [0.0]
+    plan = Plan(clause=comp.name, passable=(), always=())
+    for k, v in (arguments or {}).items():
+        if k == RETURN:
+            plan.returns = v
+        else:
+            plan.keywords[k] = v
+
+    @settings(max_examples=max_examples, derandomize=True, deadline=None, database=None)
+    @given(inputs=comp.cases)
+    def run(inputs):
+        inputs = ctx.round(inputs)
+        pos, kw = plan.split({k: ctx.to_target(v) for k, v in inputs.items()})
+        got = ctx.to_numpy(plan.result(comp.module(*pos, **kw)))
+        try:
+            worst[0] = max(worst[0], ctx.assert_close(comp.tolerance, got, comp.reference(**inputs), tol=tol,
+                                                      what=f"{comp.name} vs the reference composition"))
+        except AssertionError as e:
+            raise AssertionError(f"{comp.name}: {e}\n  input: { {k: np.shape(v) for k, v in inputs.items()} }") \
+                from None
+    run()
+    return worst[0]

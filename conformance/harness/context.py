@@ -241,9 +241,10 @@ class Context:
         reversed_clock = self.target.time_of(clause_id) == "noise_at_0"
         if reversed_clock:
             inputs = reverse_clock(clause_id, inputs, inputs)
+        rows = next((np.shape(inputs[k]) for k, lay in plan.layouts.items() if lay == "rows" and k in inputs), None)
         if plan.layouts:
             try:
-                inputs = {k: apply_layout(k, plan.layouts[k], v, self._like(clause_id, k, inputs))
+                inputs = {k: apply_layout(k, plan.layouts[k], v, *self._like(clause_id, k, inputs))
                           if k in plan.layouts and v is not None else v for k, v in inputs.items()}
             except Outside as e:
                 rec.unsupported.add(f"layout: {e}")
@@ -275,15 +276,18 @@ class Context:
         except Exception as e:  # noqa: BLE001 - any exception of the target fails its clause only
             raise TargetRaised(f"{clause_id}: target raised {type(e).__name__}: {e}") from e
         out = self.to_numpy(out)
+        if rows is not None and isinstance(out, np.ndarray) and out.size == int(np.prod(rows)):
+            out = out.reshape(rows)         # the "rows" layout: the result back in the sample shape
         return reverse_clock(clause_id, {"out": out}, inputs)["out"] if reversed_clock else out
 
     @staticmethod
     def _like(clause_id: str, name: str, inputs: dict):
-        """The array a layout of ``name`` is relative to: its ``broadcast_to`` symbol, else the first array input."""
+        """(the array a layout of ``name`` is relative to, whether a 1-d value is one per sample): its
+        ``broadcast_to`` symbol (NumPy broadcasting), else the first array input (a time: one per sample)."""
         sym = next((s for s in spec.get(clause_id).symbols if s.name == name), None)
         if sym is not None and sym.domain.broadcast_to and sym.domain.broadcast_to in inputs:
-            return inputs[sym.domain.broadcast_to]
-        return next(v for k, v in inputs.items() if k != name and isinstance(v, np.ndarray) and v.ndim)
+            return inputs[sym.domain.broadcast_to], False
+        return next(v for k, v in inputs.items() if k != name and isinstance(v, np.ndarray) and v.ndim), True
 
     def conventions(self, clause_id: str) -> dict[str, str]:
         """The variant of each of the clause's conventions the target declares (the spec's defaults with no target)."""

@@ -43,9 +43,9 @@ def run(libraries: list[str] | None = None, dtypes=DTYPES, profile: str = "ci") 
             for dtype in dtypes:
                 checked = api.check(tgt, clauses, dtype=dtype, profile=profile, target_independent=False,
                                     shrink=False)
-                for cid, r in checked.items():
-                    _cell(cells, row_name(cid, variant), dtype, r, exp)
-                    results[row_name(cid, variant), dtype] = r
+                for row, r in checked.items():    # a row: the clause, with the target's declared variants
+                    _cell(cells, row_name(row, variant), dtype, r, exp)
+                    results[row_name(row, variant), dtype] = r
         unexpected, warnings = E.verdicts(lib, results, exp)
         pin = E.recorded_for(lib)        # "<PyPI name>==<version>"; lib is the import name (k_diffusion)
         installed = f"{adapters.PIP[lib].split('==')[0]}=={version(lib)}"
@@ -59,7 +59,8 @@ def run(libraries: list[str] | None = None, dtypes=DTYPES, profile: str = "ci") 
 
 
 def row_name(cid: str, variant: dict) -> str:
-    """A matrix row: the clause id, with the convention variant when it is not the adapter's default."""
+    """A matrix row: the clause id (or api.check's row, with the target's declared variants), with the adapter
+    module's convention variant (``VARIANTS``) when it is not the default."""
     return cid + "".join(f" ({k}={v})" for k, v in variant.items())
 
 

@@ -59,6 +59,7 @@ def build(st, duration: float) -> dict:
             "target_calls": sum(o.get("target_calls", 0) for o in outs),
             # the Target API's declarations, where they shaped this clause's verdict
             "unsupported": sorted(rec.unsupported) if rec else [],
+            "support": st.target.support_text(cid) if hasattr(st.target, "support_text") else "",
             "not_implemented_checks": [o["check"] for o in outs if not_supported(o)],
             "tolerance_dtype": tdt,
             "time": st.target.time_of(cid),
@@ -117,12 +118,18 @@ def table(rep: dict) -> list[str]:
         out += ["", f"spec-only (no check calls the target; statements about the spec, not verdicts on "
                     f"{rep['target']}):"]
         out += [fmt(r) for r in apart]
-    notes = [f"  {r['id']}: outside the declared support: {'; '.join(r['unsupported'] or r['not_implemented_checks'])}"
+    notes = [f"  {r['id']}: " + (f"declared {r['support']}; " if r.get("support") else "")
+             + f"outside the declared support: {_few(r['unsupported'] or r['not_implemented_checks'])}"
              for r in rep["clauses"] if partial(r) or (r["status"] == "not implemented" and r.get("unsupported"))]
     if notes:
         out += ["", f"declared partial support of {rep['target']} (not run, never failed):"] + notes
     out.append(summary_line(rep))
     return out
+
+
+def _few(items: list[str], n: int = 6) -> str:
+    """At most ``n`` items on a line, then how many more (a continuous parameter must not list hundreds)."""
+    return "; ".join(items[:n]) + (f"; … {len(items) - n} more" if len(items) > n else "")
 
 
 def summary_line(rep: dict) -> str:

@@ -32,6 +32,28 @@ selectors (an id, a family, a glob) and each shown in the report:
     the dtype the library computes these clauses in whatever the run's dtype (e.g. schedules held in float32 while
     samples are float64). A run in a finer dtype compares them with the clause's tolerance for the declared dtype
     (the spec states and justifies it), and the report says so: the verdict is about the math, not the storage.
+
+How each bound function is called, and how a library's own calling convention is declared (:mod:`.bind` states each
+exactly; README "Binding a library" shows each in an example a test runs):
+
+``arguments={"cfg.combine": {"v_y": "cond", "v_null": "uncond", "w": "guidance_scale"}}``
+    an argument map: renames, a tuple for positional order (``("h", "beta", "gamma")``), ``const(value)`` for a
+    library argument the clause lacks, ``"return"`` for what to take of the result. Signatures are checked when the
+    target is built, before any check runs.
+``layouts={"dit.adaln": {"gamma": "B D", "beta": "B D"}}``
+    the array layout the function takes ("B", "B D", "B ...", "full", "rows", "one"): it is called only with that.
+``supports`` also takes :func:`~.bind.interval` s, predicates and ``"where": [Where(...), without(...)]``;
+``unsupported_errors={"ddpm.*": IndexError}``
+    exception types that mean "outside support" (``NotImplementedError`` always does): the input is declined, with the
+    target's message, never failed.
+``variants={"ddpm.ddim_eta_step": {"prediction_type": ("epsilon", "v_prediction", "sample")}}``
+    every variant combination implemented: :func:`~conformance.harness.api.check` (and ``genspec matrix``) checks
+    each and reports it as its own row; the function gets the variant as a keyword named after the convention.
+    ``genspec conform`` checks the first combination.
+``noise={"ddpm.ancestral_step": "diffusers.schedulers.scheduling_ddpm.randn_tensor"}``
+    the function the library draws its noise with returns the clause's ``noise`` during the call.
+
+A binding may be a :class:`~.bind.Module`: an ``nn.Module`` or other object built per call, with a weight mapping.
 """
 from __future__ import annotations
 
@@ -43,6 +65,8 @@ import spec
 from spec.errors import TargetError
 
 BACKENDS = ("numpy", "torch")
+Selector = str | tuple[str, ...]
+"""a clause id, family or glob (conformance/harness/registry.py: matches), or a tuple of them"""
 TIMES = ("noise_at_1", "noise_at_0")
 """``time=`` values: the spec's clock (t = 1 noise) and the reversed one (t = 0 noise: flow_matching, torchcfm)."""
 
@@ -54,22 +78,22 @@ class Target:
     backend: str = "numpy"
     conventions: dict[str, dict[str, str]] = field(default_factory=dict)
     spec_version: str = spec.SPEC_VERSION
-    supports: dict[str, dict[str, object]] = field(default_factory=dict)
+    supports: dict[Selector, dict[str, object]] = field(default_factory=dict)
     """clause selector -> {parameter: the values the target implements}; see the module docstring."""
-    time: dict[str, str] = field(default_factory=dict)
+    time: dict[Selector, str] = field(default_factory=dict)
     """clause selector (family.* clauses) -> "noise_at_0" | "noise_at_1" (the default)."""
-    precision: dict[str, str] = field(default_factory=dict)
+    precision: dict[Selector, str] = field(default_factory=dict)
     """clause selector -> the dtype the target computes those clauses in, whatever the run's dtype."""
-    arguments: dict[str, object] = field(default_factory=dict)
+    arguments: dict[Selector, object] = field(default_factory=dict)
     """clause selector -> argument map (renames, positions, constants, ``"return"``): see :mod:`.bind`."""
-    layouts: dict[str, dict[str, str]] = field(default_factory=dict)
+    layouts: dict[Selector, dict[str, str]] = field(default_factory=dict)
     """clause selector -> {symbol: layout} ("B", "B D", "B ...", "full", "one"): see :mod:`.bind`."""
-    unsupported_errors: dict[str, tuple] = field(default_factory=dict)
+    unsupported_errors: dict[Selector, tuple] = field(default_factory=dict)
     """clause selector -> exception types that mean "outside support" (NotImplementedError always does)."""
-    variants: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
+    variants: dict[Selector, dict[str, tuple[str, ...]]] = field(default_factory=dict)
     """clause selector -> {convention: every variant implemented}: each is checked, in one run, reported per variant;
     the bound function gets the variant as a keyword named after the convention (mappable like any argument)."""
-    noise: dict[str, str] = field(default_factory=dict)
+    noise: dict[Selector, str] = field(default_factory=dict)
     """clause selector -> dotted path of the function the library draws noise with (``pkg.mod.randn_tensor``):
     during a call it returns the clause's ``noise`` argument."""
 
@@ -111,8 +135,9 @@ class Target:
         (``time=`` on family.equivalence, a ``supports`` parameter the clause lacks)."""
         from .registry import matches
         out: dict = {}
-        for sel, value in decl.items():
-            got = {cid: r for cid in matches(sel) if (r := resolve(cid, value)) is not None}
+        for sel, value in decl.items():          # a selector, or a tuple of them: ("family.interpolate", "rf.*")
+            ids = [c for one in (sel if isinstance(sel, tuple) else (sel,)) for c in matches(one)]
+            got = {cid: r for cid in ids if (r := resolve(cid, value)) is not None}
             if not got:
                 raise TargetError(f"target {self.name!r}: {what}= selector {sel!r} names no clause it applies to")
             out.update(got)
@@ -164,7 +189,7 @@ class Target:
         """An argument map, cut to the names this clause passes where its selector spans several clauses."""
         from .bind import RETURN, Const
         names = self._names(cid) | set(self._variants.get(cid, {}))
-        if cid in self.arguments:
+        if cid in self.arguments or any(isinstance(k, tuple) and cid in k for k in self.arguments):
             return amap                      # named exactly: every key must fit (Plan.make says which does not)
         if isinstance(amap, dict):
             mine = {k: v for k, v in amap.items() if k in names or k == RETURN or isinstance(v, Const)}
@@ -253,8 +278,11 @@ class Target:
         return view
 
     def variant_label(self, clause_id: str) -> dict[str, str]:
-        """The declared-several conventions of the clause in this view, for its report row ({} when none)."""
-        return dict(self._chosen.get(clause_id, {}))
+        """The declared-several conventions of the clause in this view (outside a view: the first combination), for
+        its report row and the bound function's keywords ({} when none)."""
+        if clause_id in self._chosen:
+            return dict(self._chosen[clause_id])
+        return self.variant_combinations(clause_id)[0]
 
     def _clock(self, cid: str, time) -> str | None:
         if time not in TIMES:
