@@ -2,9 +2,20 @@
 
 Bind your functions to clause ids with :class:`Target` and run ``genspec conform --target yourmodule``.
 """
-from .harness.bind import SELF_ATTENTION, Module, Where, const, even, interval, square, without
+from .harness.bind import (
+           SELF_ATTENTION,
+           Composition,
+           Module,
+           Where,
+           check_composition,
+           const,
+           even,
+           interval,
+           square,
+           without,
+)
 from .harness.declare import ClauseChecks, Dual, Proof, Property
 from .harness.target import Target
 
 __all__ = ["Target", "ClauseChecks", "Dual", "Proof", "Property", "Module", "Where", "const", "interval", "without",
-           "even", "square", "SELF_ATTENTION"]
+           "even", "square", "SELF_ATTENTION", "Composition", "check_composition"]

@@ -6,6 +6,7 @@ predicates, declined inputs), several variants in one target, the precision hint
 """
 from __future__ import annotations
 
+import math
 import sys
 import types
 
@@ -355,3 +356,62 @@ def test_a_module_naming_what_the_clause_does_not_pass_fails_at_load():
     bad = Module(lambda x, heads: FusedSelfAttention(x.shape[-1], heads), weights={"qkv.weight": "w_qkv"})
     with pytest.raises(TargetError, match=r"attention.cross: the Module's build/weights name \['w_qkv'\]"):
         Target(name="timm", backend="torch", bindings={"attention.cross": bad})
+
+
+# ---- a whole module against the reference composition of its clauses -----------------------------------------
+class TimestepEmbedder(nn.Module):
+    """DiT's TimestepEmbedder: the sinusoidal embedding (dit.timestep_embedding) followed by Linear, SiLU, Linear."""
+
+    def __init__(self, hidden, freq=16, swap=False):
+        super().__init__()
+        self.freq, self.swap = freq, swap
+        self.mlp = nn.Sequential(nn.Linear(freq, hidden), nn.SiLU(), nn.Linear(hidden, hidden))
+
+    def forward(self, t):
+        half = self.freq // 2
+        args = t[:, None] * torch.exp(-math.log(10000) * torch.arange(half, dtype=t.dtype) / half)[None]
+        halves = [torch.sin(args), torch.cos(args)] if self.swap else [torch.cos(args), torch.sin(args)]
+        return self.mlp(torch.cat(halves, dim=-1))
+
+
+def _embedder_composition(**slip):
+    from hypothesis import strategies as st
+
+    from conformance import Composition
+    from conformance.harness.arrays import gaussian, uniform
+    from conformance.harness.registry import reference_function
+    embed = reference_function("dit.timestep_embedding")
+
+    def reference(t, w1, b1, w2, b2):           # the clause, then the MLP, in float64 NumPy
+        h = embed(t, dim=16, max_period=10000.0) @ w1.T + b1
+        return (h / (1.0 + np.exp(-h))) @ w2.T + b2
+    module = Module(lambda w1: TimestepEmbedder(w1.shape[0], **slip), call=("t",),
+                    weights={"mlp.0.weight": "w1", "mlp.0.bias": "b1", "mlp.2.weight": "w2", "mlp.2.bias": "b2"})
+    cases = st.fixed_dictionaries({"t": uniform((3,), 0.0, 1000.0), "w1": gaussian((8, 16), 0.25),
+                                   "b1": gaussian((8,)), "w2": gaussian((8, 8), 0.35), "b2": gaussian((8,))})
+    # rows of 16 (8) weights of scale 1/4 (0.35): each layer multiplies an absolute error by ≲ 4: gain 16
+    return Composition("DiT TimestepEmbedder", module, reference, cases, tolerance="dit.timestep_embedding", gain=16)
+
+
+def test_a_whole_module_is_checked_against_the_reference_composition_of_its_clauses():
+    from conformance import check_composition
+    assert check_composition(_embedder_composition()) <= 1.0
+
+
+def test_a_planted_slip_in_the_whole_module_fails():
+    from conformance import check_composition
+    with pytest.raises(AssertionError, match="DiT TimestepEmbedder: .*vs the reference composition"):
+        check_composition(_embedder_composition(swap=True))
+
+
+def test_adapter_size_counts_code_lines_only():
+    """tools/adapter_size.py: docstrings (module, function, attribute), comments and blank lines are not code."""
+    import importlib.util
+    import pathlib
+    path = pathlib.Path(__file__).resolve().parent.parent / "tools" / "adapter_size.py"
+    spec_ = importlib.util.spec_from_file_location("adapter_size", path)
+    tool = importlib.util.module_from_spec(spec_)
+    spec_.loader.exec_module(tool)
+    src = ('"""module\ndocstring"""\nimport os  # a comment\n\n# only a comment\nX = 1\n"""attribute docstring"""\n\n'
+           'def f(a,\n      b):\n    """doc"""\n    return {"k": a,\n            "j": b}\n')
+    assert tool.code_lines(src) == 6       # import, X, the two-line def, the two-line return

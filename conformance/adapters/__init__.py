@@ -12,7 +12,7 @@ import importlib.util
 
 from spec.errors import TargetError
 
-ADAPTERS = ("diffusers", "torchcfm", "flow_matching")
+ADAPTERS: tuple[str, ...] = ("diffusers", "torchcfm", "flow_matching")
 ADAPTERS += ("k_diffusion", "vector_quantize_pytorch", "denoising_diffusion_pytorch", "rectified_flow_pytorch")
 """the adapter modules, each named after the library it binds (the PyPI name where it differs: see PIP)."""
 PIP = {"diffusers": "diffusers==0.42.1", "torchcfm": "torchcfm==1.0.7", "flow_matching": "flow_matching==1.0.10"}

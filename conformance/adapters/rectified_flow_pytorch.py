@@ -23,6 +23,7 @@ from . import require, times
 def target() -> Target:
     R = require("rectified_flow_pytorch")
     import torch
+    from rectified_flow_pytorch.rectified_flow import MSELoss
 
     class Net(torch.nn.Module):     # the network: f(x_t, times); records the x_t it is given
         def __init__(self, f):
@@ -33,7 +34,7 @@ def target() -> Target:
             self.seen = noised
             return self.f(noised, times)
 
-    class Loss(R.rectified_flow.MSELoss):   # the library's loss; records the target it regresses on
+    class Loss(MSELoss):   # the library's loss; records the target it regresses on
         def forward(self, pred, target, **kw):
             self.target = target
             return super().forward(pred, target)

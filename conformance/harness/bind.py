@@ -56,6 +56,7 @@ import inspect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -574,3 +575,58 @@ def calling_convention(clause_id: str) -> list[str]:
               f"    another layout (one row per sample, one t per call): Target(layouts={{{clause_id!r}: "
               "{symbol: 'B D'}})"]
     return lines
+
+
+# ---- a whole module against the reference composition of its clauses --------------------------------------------
+@dataclass
+class Composition:
+    """A whole module (a timestep embedder with its MLP, a DiT block) checked against the reference composition of
+    the clauses it is made of.
+
+    ``module``: the target's callable (a :class:`Module`, a function) taking the inputs by name; ``reference``: the
+    same computation in float64 NumPy written with the clauses' reference functions
+    (``conformance.harness.registry.reference_function("dit.timestep_embedding")`` or ``reference.<family>``);
+    ``cases``: a hypothesis strategy of input dicts (NumPy); ``tolerance``: the clause whose tolerance the comparison
+    uses (the composition's most sensitive step), times ``gain`` where the later steps amplify its error."""
+
+    name: str
+    module: Callable
+    reference: Callable
+    cases: Any
+    tolerance: str
+    gain: float = 1.0
+
+
+def check_composition(comp: Composition, backend: str = "torch", dtype: str = "float64", max_examples: int = 10,
+                      arguments=None) -> float:
+    """Run ``comp`` on ``max_examples`` drawn inputs; returns the worst error / tolerance, raises AssertionError
+    (naming the composition, the input and the error) past 1. ``arguments``: an argument map for ``module`` (as
+    ``Target(arguments=...)``: a dict of renames and constants, with ``"return"``)."""
+    from hypothesis import given, settings
+
+    from .context import Context
+    from .target import Target
+    ctx = Context(target=Target(name=comp.name, bindings={}, backend=backend), dtype=dtype)
+    tol = ctx.tolerance(comp.tolerance) * comp.gain
+    worst = [0.0]
+    plan = Plan(clause=comp.name, passable=(), always=())
+    for k, v in (arguments or {}).items():
+        if k == RETURN:
+            plan.returns = v
+        else:
+            plan.keywords[k] = v
+
+    @settings(max_examples=max_examples, derandomize=True, deadline=None, database=None)
+    @given(inputs=comp.cases)
+    def run(inputs):
+        inputs = ctx.round(inputs)
+        pos, kw = plan.split({k: ctx.to_target(v) for k, v in inputs.items()})
+        got = ctx.to_numpy(plan.result(comp.module(*pos, **kw)))
+        try:
+            worst[0] = max(worst[0], ctx.assert_close(comp.tolerance, got, comp.reference(**inputs), tol=tol,
+                                                      what=f"{comp.name} vs the reference composition"))
+        except AssertionError as e:
+            raise AssertionError(f"{comp.name}: {e}\n  input: { {k: np.shape(v) for k, v in inputs.items()} }") \
+                from None
+    run()
+    return worst[0]

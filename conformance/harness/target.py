@@ -32,6 +32,28 @@ selectors (an id, a family, a glob) and each shown in the report:
     the dtype the library computes these clauses in whatever the run's dtype (e.g. schedules held in float32 while
     samples are float64). A run in a finer dtype compares them with the clause's tolerance for the declared dtype
     (the spec states and justifies it), and the report says so: the verdict is about the math, not the storage.
+
+How each bound function is called, and how a library's own calling convention is declared (:mod:`.bind` states each
+exactly; README "Binding a library" shows each in an example a test runs):
+
+``arguments={"cfg.combine": {"v_y": "cond", "v_null": "uncond", "w": "guidance_scale"}}``
+    an argument map: renames, a tuple for positional order (``("h", "beta", "gamma")``), ``const(value)`` for a
+    library argument the clause lacks, ``"return"`` for what to take of the result. Signatures are checked when the
+    target is built, before any check runs.
+``layouts={"dit.adaln": {"gamma": "B D", "beta": "B D"}}``
+    the array layout the function takes ("B", "B D", "B ...", "full", "rows", "one"): it is called only with that.
+``supports`` also takes :func:`~.bind.interval` s, predicates and ``"where": [Where(...), without(...)]``;
+``unsupported_errors={"ddpm.*": IndexError}``
+    exception types that mean "outside support" (``NotImplementedError`` always does): the input is declined, with the
+    target's message, never failed.
+``variants={"ddpm.ddim_eta_step": {"prediction_type": ("epsilon", "v_prediction", "sample")}}``
+    every variant combination implemented: :func:`~conformance.harness.api.check` (and ``genspec matrix``) checks
+    each and reports it as its own row; the function gets the variant as a keyword named after the convention.
+    ``genspec conform`` checks the first combination.
+``noise={"ddpm.ancestral_step": "diffusers.schedulers.scheduling_ddpm.randn_tensor"}``
+    the function the library draws its noise with returns the clause's ``noise`` during the call.
+
+A binding may be a :class:`~.bind.Module`: an ``nn.Module`` or other object built per call, with a weight mapping.
 """
 from __future__ import annotations
 
