@@ -328,10 +328,10 @@ def test_edm_precond_textbook_passes_the_dev_profile(seed, monkeypatch):
     assert r.status == "passed", r.failures
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
 def test_accelerated_passes_the_boundary_clauses(dtype):
-    """The bundled torch target at every dtype on the clauses whose draws issue 22 changed (the whole suite at the
-    three dtypes is CI's `genspec conform` lines)."""
+    """The bundled torch target in the coarser dtypes on the clauses whose draws issue 22 changed (float64, and the
+    whole suite at the three dtypes, are CI's `genspec conform` lines)."""
     clauses = ["family.recover", "family.convert", "family.edm_precond", "vq.quantize", "ar.plausibility"]
     res = api.check("accelerated", clauses, dtype=dtype, target_independent=False, shrink=False)
     assert {c: r.status for c, r in res.items()} == dict.fromkeys(clauses, "passed"), \
