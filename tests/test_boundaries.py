@@ -38,7 +38,7 @@ def test_approach_reaches_the_point_in_every_dtype_and_never_lands_on_it():
         assert min(near_zero) <= 1.01e-15 and max(near_zero) >= 0.99e-3 and 0.0 not in near_zero
     assert I.approach(2.0, "float64", exact=True)[0] == 2.0
     assert {round(math.log10(abs(v - 2.0) / 2.0)) for v in I.approach(2.0, "float64") if abs(v - 2.0) > 1e-14} \
-        == {-12, -9, -6, -3}
+        == {-12, -9, -6, -5, -4, -3}
 
 
 def test_round_to_bfloat16_is_torchs():
@@ -328,10 +328,10 @@ def test_edm_precond_textbook_passes_the_dev_profile(seed, monkeypatch):
     assert r.status == "passed", r.failures
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
 def test_accelerated_passes_the_boundary_clauses(dtype):
-    """The bundled torch target at every dtype on the clauses whose draws issue 22 changed (the whole suite at the
-    three dtypes is CI's `genspec conform` lines)."""
+    """The bundled torch target in the coarser dtypes on the clauses whose draws issue 22 changed (float64, and the
+    whole suite at the three dtypes, are CI's `genspec conform` lines)."""
     clauses = ["family.recover", "family.convert", "family.edm_precond", "vq.quantize", "ar.plausibility"]
     res = api.check("accelerated", clauses, dtype=dtype, target_independent=False, shrink=False)
     assert {c: r.status for c, r in res.items()} == dict.fromkeys(clauses, "passed"), \

@@ -13,6 +13,7 @@ import sympy as sp
 from hypothesis import strategies as st
 
 from reference import optimal as R
+from spec.errors import SpecInputError
 
 from ..fixtures import BIMODAL, random_mixture, sample_mixture
 from ..harness.arrays import T_EDGES, draw_edges
@@ -226,7 +227,10 @@ def _pred_targets_agree(ctx, fn, inp):
     for tg in R.TARGETS:
         if tg in ("x", "epsilon") or (_singular(inp["path"], tg) and np.any(tn == 0)):
             continue
-        cc, dd = R.target_coefficients(tn, tg, inp["path"], inp["schedule"])
+        try:    # t = 5e-324 (T_EDGES) is singular for score in float64 too: 1/b(t) overflows, the reference refuses
+            cc, dd = R.target_coefficients(tn, tg, inp["path"], inp["schedule"])
+        except SpecInputError:
+            continue                                # a singular t of this target: no value to compare with
         ctx.assert_close(PRED, fn(**kw, target=tg), cc[:, None] * f_x + dd[:, None] * f_eps,
                          what=f"target {tg} vs c x̂ + d ε̂")
 
