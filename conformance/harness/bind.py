@@ -288,6 +288,11 @@ class Plan:
                 raise TargetError(f"layouts for {clause_id}: {s}: {lay!r} is not a layout; expected one of {LAYOUTS}")
         return plan
 
+    @property
+    def trivial(self) -> bool:
+        """Nothing declared: the harness calls ``fn(**args)`` as it stands."""
+        return not (self.positional or self.keywords or self.returns is not None or self.omitted or self.consumed)
+
     def _kw(self, name: str) -> str:
         v = self.keywords.get(name, name)
         return v if isinstance(v, str) else name

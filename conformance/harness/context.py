@@ -12,6 +12,7 @@ import numpy as np
 import spec
 from spec.errors import GenspecError
 
+from .bind import Outside, apply_layout, batched_names, injected, per_call
 from .declare import Dual
 from .inputs import drawing_in
 from .target import Target
@@ -255,7 +256,6 @@ class Context:
         clause (:mod:`.bind`: its argument map, layouts, noise source); a ``NotImplementedError`` (or a declared
         ``unsupported_errors`` type) of the target is :class:`Unsupported` with its message.
         """
-        from .bind import Outside, apply_layout, batched_names, injected, per_call
         rec = self.records.setdefault(self.clause or clause_id, ClauseRecord())
         conv = self.target.conventions_for(clause_id)
         inputs = spec.get(clause_id).in_variant(inputs, conv)
@@ -270,7 +270,8 @@ class Context:
         reversed_clock = self.target.time_of(clause_id) == "noise_at_0"
         if reversed_clock:
             inputs = reverse_clock(clause_id, inputs, inputs)
-        rows = next((np.shape(inputs[k]) for k, lay in plan.layouts.items() if lay == "rows" and k in inputs), None)
+        rows = next((np.shape(inputs[k]) for k, lay in plan.layouts.items() if lay == "rows" and k in inputs), None) \
+            if plan.layouts else None
         if plan.layouts:
             try:
                 inputs = {k: apply_layout(k, plan.layouts[k], v, *self._like(clause_id, k, inputs))
@@ -278,13 +279,17 @@ class Context:
             except Outside as e:
                 rec.unsupported.add(f"layout: {e}")
                 raise Unsupported(f"{clause_id}: {e}") from None
-        args = {k: self.to_target(v) for k, v in inputs.items()} | self.target.variant_label(clause_id)
+        args = {k: self.to_target(v) for k, v in inputs.items()}
+        if self.target.variants:
+            args |= self.target.variant_label(clause_id)
         self.last_call = inputs
         before = {k: _copy(v) for k, v in args.items()}
         ones = tuple(k for k, lay in plan.layouts.items() if lay == "one" and k in args)
         source = self.target.noise_source(clause_id)
 
         def invoke(a):
+            if plan.trivial:                      # fn(**args): the calling convention, nothing declared
+                return fn(**a)
             with injected(source, a["noise"]) if source and a.get("noise") is not None else _nothing():
                 pos, kw = plan.split(a)
                 return plan.result(fn(*pos, **kw))

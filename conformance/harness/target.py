@@ -301,8 +301,11 @@ class Target:
     def unsupported(self, clause_id: str, inputs: dict) -> list[str]:
         """Why ``inputs`` lie outside the declared ``supports`` of the clause, one short declaration each ([]:
         inside)."""
+        subset = self._supports.get(clause_id)
+        if not subset:
+            return []
         from .bind import outside
-        return outside(self._supports.get(clause_id, {}), inputs)
+        return outside(subset, inputs)
 
     def time_of(self, clause_id: str) -> str:
         return self._time.get(clause_id, "noise_at_1")
