@@ -196,19 +196,6 @@ def test_a_failure_in_a_check_its_entry_does_not_name_is_unexpected():
                           "(only target_matches_reference)"]
 
 
-def test_one_pin_per_peer_library():
-    """The adapters' install hint, the expected-outcome files and pyproject's `peers` extra pin the same versions."""
-    import pathlib
-    import re
-
-    from conformance import adapters
-    pyproject = (pathlib.Path(__file__).parents[1] / "pyproject.toml").read_text()
-    extra = re.search(r"^peers = \[(.*?)\]", pyproject, re.M | re.S).group(1)
-    assert sorted(re.findall(r'"([^"]+)"', extra)) == sorted(adapters.PIP.values())
-    for lib in adapters.ADAPTERS:
-        assert E.recorded_for(lib) in (None, adapters.PIP[lib])
-
-
 def test_matrix_warns_when_the_records_were_measured_with_another_version(monkeypatch):
     pytest.importorskip("torchcfm")
     from conformance.harness import matrix
