@@ -347,7 +347,7 @@ def test_the_report_prints_declared_support_compactly():
            "support": "t in [0.25, 1]"}
     rep = {"spec_version": "0", "target": "lib", "backend": "numpy", "dtype": "float64", "device": "cpu",
            "profile": "ci", "clauses": [row], "duration_s": 0.0,
-           "summary": {"passed": 1, "failed": 0, "not implemented": 0, "total": 1}}
+           "summary": {"passed": 1, "failed": 0, "not_implemented": 0, "total": 1}}
     line = next(x for x in report.table(rep) if x.startswith("  rf.interpolation:"))
     assert "declared t in [0.25, 1]" in line and line.endswith("… 294 more") and line.count("t=") == 6
 

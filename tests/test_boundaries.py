@@ -230,13 +230,15 @@ def test_ties_broken_the_other_way_fail_quantize():
 
 @pytest.mark.parametrize("planted", [quantize_expanded_float32, quantize_clamped_norm], ids=["expanded", "clamped"])
 def test_without_the_near_ties_these_quantizers_pass(planted, monkeypatch):
-    """The control: with the near-tie and tiny-z draws removed (the cases before issue 22), both slips pass."""
+    """The control: with the near-tie and tiny-z draws removed (the cases before issue 22), the value check and the
+    near-tie property pass both slips (the exact-tie property, older, can catch the float32 expanded form when a
+    matmul rounds two copies of an entry differently: by chance, on some draws)."""
     import conformance.checks.vq as vq
     monkeypatch.setattr(vq, "_near_tie_cases", lambda: vq._quantize_cases())
     monkeypatch.setattr(vq, "tie_gaps", lambda: ())
     monkeypatch.setattr(vq, "TINY_NORMS", ())
     r = _run("vq.quantize", planted)
-    assert r.status == "passed", r.failures
+    assert [c for c, _ in r.failures if c != "property:exact ties go to the lowest index"] == [], r.failures
 
 
 # ---- ar.plausibility near its threshold ------------------------------------------------------------------------------

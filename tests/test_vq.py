@@ -50,7 +50,7 @@ PLANTED = {
     "vq.straight_through": _no_stop_gradient,
     "vq.loss": _beta_on_codebook,                                                    # β on the wrong term
     "ar.raster_order": lambda grid: grid.transpose(1, 2).reshape(grid.shape[0], -1),  # column-major
-    "ar.causal_mask": lambda L: torch.ones(L, L, dtype=torch.bool).triu(),          # attends to the future
+    "ar.causal_mask": lambda L, device=None: torch.ones(L, L, dtype=torch.bool, device=device).triu(),  # the future
     "ar.sampling_distribution": lambda logits, temperature=1.0, top_k=0: torch.softmax(logits * temperature, 1),
     "ar.logit_guidance": lambda l_y, l_null, w: l_null + w * (l_y - l_null),        # scale form undeclared
     "ar.plausibility": lambda l_y, alpha: l_y >= alpha * l_y.amax(1, keepdim=True),  # α on logits, not on p

@@ -257,6 +257,19 @@ def _probs_normalised(ctx, fn, inp):
         ctx.require(cid, bool(np.array_equal(alive, want)), f"{alive} tokens keep probability, expected {want}")
 
 
+def _topk_tie_sweep(ctx, fn, inp):
+    """Ties at the k-th largest logit, deterministically (the random cases reach them only by chance): rows with three
+    and four equal logits, k = 1, 2, 3. 'keep_ties' keeps every tied token, 'exactly_k' the k lowest indices among
+    the tied (torch.topk's and the spec's rule); compared with the reference in the declared convention."""
+    from reference.vq import sampling_probs
+    cid = "ar.sampling_distribution"
+    logits = ctx.round({"logits": np.array([[1.0, 3.0, 3.0, 0.0, 3.0], [2.0, 2.0, 2.0, 2.0, -1.0]])})["logits"]
+    for k in (1, 2, 3):
+        expected = sampling_probs(logits, 1.0, k, ctx.convention(cid, "top_k_ties"))
+        ctx.assert_close(cid, fn(logits=logits, temperature=1.0, top_k=k), expected,
+                         what=f"p with top_k = {k} and ties at the k-th largest logit")
+
+
 def _temperature_power(ctx, fn, inp):
     """Without truncation, p(τ) ∝ p(1)^{1/τ}: temperature is a power of the model's distribution."""
     cid = "ar.sampling_distribution"
@@ -424,7 +437,9 @@ CHECKS = [
         cases=_logit_cases(),
         convention_cases=lambda conv: _logit_cases(),
         properties=(Property("rows sum to 1; top-k keeps the logits ≥ the k-th largest", _probs_normalised),
-                    Property("p(τ) ∝ p(1)^{1/τ}", _temperature_power)),
+                    Property("p(τ) ∝ p(1)^{1/τ}", _temperature_power),
+                    Property("ties at the k-th largest logit follow the declared rule", _topk_tie_sweep,
+                             cases=st.just({}))),
         example=lambda: {"logits": np.array([[1.0, 2.0, 0.5]]), "temperature": 0.7, "top_k": 2},
     ),
     ClauseChecks(

@@ -180,9 +180,12 @@ def float32_explains(ctx: Context, clause_id: str, got, inputs: dict, conv: dict
     r32 = {k: (v.astype(np.float32).astype(np.float64) if isinstance(v, np.ndarray) and v.dtype.kind == "f" else
                float(np.float32(v)) if isinstance(v, float) else v) for k, v in numpy_side(inputs).items()}
     with np.errstate(all="ignore"):
-        for k, v in numpy_side(inputs).items():        # float32's range, not its rounding: no explanation
+        # an input beyond float32's largest value is no float32 computation; one below its smallest normal underflows
+        # as it would in the target's float32 grid
+        for k, v in numpy_side(inputs).items():
             if isinstance(v, (np.ndarray, float)) and np.asarray(v).dtype.kind == "f" and not np.all(
-                    (np.abs(np.asarray(r32[k]) - v) <= 2.0**-24 * np.abs(v)) | ~np.isfinite(v)):
+                    (np.abs(np.asarray(r32[k]) - v) <= 2.0**-24 * np.abs(v)) | ~np.isfinite(v)
+                    | (np.abs(v) < np.finfo(np.float32).tiny)):
                 return False
     try:
         expected = ref(**spec.get(clause_id).in_variant(r32, conv), **conv)
