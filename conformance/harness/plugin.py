@@ -13,6 +13,7 @@ import random
 import sys
 import time
 import xml.etree.ElementTree as ET
+from dataclasses import astuple
 
 import pytest
 
@@ -278,7 +279,7 @@ def _record_state(ctx, cid: str) -> dict:
     rec = ctx.records.get(cid)
     if rec is None:
         return {"checks": {}, "examples": 0, "evaluations": 0, "unsupported": []}
-    return {"checks": {k: [c.max_ratio, c.max_abs, c.tol, c.what] for k, c in rec.checks.items()},
+    return {"checks": {k: list(astuple(c)) for k, c in rec.checks.items()},   # every CheckRecord field, in order
             "examples": rec.examples, "evaluations": rec.evaluations, "unsupported": sorted(rec.unsupported)}
 
 
@@ -296,8 +297,8 @@ def _merge_shipped(st: State) -> None:
     ordered = sorted(st.shipped.items(), key=lambda kv: kv[1][0])
     for _, (_, d) in ordered:
         rec = st.ctx.records.setdefault(d["clause"], ClauseRecord())
-        for k, (ratio, mx, tol, what) in d["checks"].items():
-            rec.checks[k] = CheckRecord(ratio, mx, tol, what)
+        for k, fields in d["checks"].items():
+            rec.checks[k] = CheckRecord(*fields)
         rec.examples += d["examples"]
         rec.evaluations += d["evaluations"]
         rec.unsupported.update(d["unsupported"])
