@@ -291,3 +291,15 @@ def test_matrix_without_the_libraries_says_what_to_install(monkeypatch, capsys):
     out, err = capsys.readouterr()
     assert "Not installed, not run: diffusers (`pip install diffusers==0.42.1`)" in out
     assert "no adapter's library is installed" in err
+
+
+def test_matrix_shows_progress_per_library(capsys):
+    """`genspec matrix` takes minutes: each library says when it starts and what it found, on stderr."""
+    pytest.importorskip("vector_quantize_pytorch")
+    from conformance.harness.cli import main
+    main(["matrix", "--adapter", "vector_quantize_pytorch", "--dtype", "float64"])
+    err = capsys.readouterr().err.splitlines()
+    assert any(x.startswith("genspec: matrix [1/1] vector_quantize_pytorch ") and "checking at float64" in x
+               for x in err), err
+    assert any(x.startswith("genspec: matrix [1/1] vector_quantize_pytorch: ") and " rows in " in x
+               for x in err), err

@@ -20,17 +20,22 @@ DTYPES = ("float32", "float64")
 MARK = {"passed": "✓", "failed": "✗", "not implemented": "n/i"}
 
 
-def run(libraries: list[str] | None = None, dtypes=DTYPES, profile: str = "ci") -> dict:
-    """The matrix as data: per library its version, per clause and dtype the status and worst error ratio."""
+def run(libraries: list[str] | None = None, dtypes=DTYPES, profile: str = "ci", log=None) -> dict:
+    """The matrix as data: per library its version, per clause and dtype the status and worst error ratio. ``log``
+    (a callable taking a line) hears each library as it starts and finishes: a matrix takes minutes."""
     from importlib.metadata import version
 
     from conformance import adapters
     from conformance.adapters import expected as E
     out: dict = {"spec_version": spec.SPEC_VERSION, "profile": profile, "dtypes": list(dtypes), "libraries": {}}
-    for lib in libraries or adapters.ADAPTERS:
+    say = log or (lambda line: None)
+    libs = list(libraries or adapters.ADAPTERS)
+    for i, lib in enumerate(libs, 1):
         if not adapters.installed(lib):
             out["libraries"][lib] = {"installed": False, "install": adapters.PIP[lib]}
+            say(f"matrix [{i}/{len(libs)}] {lib}: not installed (pip install {adapters.PIP[lib]})")
             continue
+        say(f"matrix [{i}/{len(libs)}] {lib} {version(lib)}: checking at {', '.join(dtypes)} ...")
         t0 = time.perf_counter()
         exp = E.load(lib)
         cells: dict = {}
@@ -55,6 +60,9 @@ def run(libraries: list[str] | None = None, dtypes=DTYPES, profile: str = "ci") 
         out["libraries"][lib] = {"installed": True, "version": version(lib), "clauses": cells,
                                  "unexpected_failures": unexpected, "warnings": warnings,
                                  "duration_s": round(time.perf_counter() - t0, 1)}
+        failed = sum(c.get(d, {}).get("status") == "failed" for c in cells.values() for d in dtypes)
+        say(f"matrix [{i}/{len(libs)}] {lib}: {len(cells)} rows in {out['libraries'][lib]['duration_s']:.0f} s, "
+            f"{failed} failed cells ({len(unexpected)} unexpected)")
     return out
 
 
@@ -115,7 +123,8 @@ def markdown(m: dict) -> str:
 
 
 def main(a) -> int:
-    m = run(a.adapter, tuple(a.dtype or DTYPES), a.profile)
+    m = run(a.adapter, tuple(a.dtype or DTYPES), a.profile,
+            log=lambda line: print(f"genspec: {line}", file=sys.stderr, flush=True))
     md = markdown(m)
     if a.out:
         os.makedirs(a.out, exist_ok=True)
