@@ -38,11 +38,10 @@ def pytest_unconfigure(config):
     shutil.rmtree(_HYPOTHESIS_HOME, ignore_errors=True)
 
 
-@pytest.hookimpl(tryfirst=True)   # before xdist's own hook reads the xdist_group marks
-def pytest_collection_modifyitems(config, items):
-    """Under ``--dist loadgroup``: a module's tests that use a module- or class-scoped fixture form one group."""
-    for item in items:
-        info = getattr(item, "_fixtureinfo", None)
-        defs = [d for ds in (info.name2fixturedefs.values() if info else ()) for d in ds]
-        if any(d.scope in ("module", "class", "package") for d in defs):
-            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+def pytest_itemcollected(item):
+    """Under ``--dist loadgroup``: a module's tests that use a module- or class-scoped fixture form one group. Marked
+    as each test is collected, before any pytest_collection_modifyitems (xdist reads the marks in its own)."""
+    info = getattr(item, "_fixtureinfo", None)
+    defs = [d for ds in (info.name2fixturedefs.values() if info else ()) for d in ds]
+    if any(d.scope in ("module", "class", "package") for d in defs):
+        item.add_marker(pytest.mark.xdist_group(item.module.__name__))
