@@ -431,9 +431,7 @@ class Context:
             return ""
         why = ("every value it returned is a float32 number" if f32 else
                f"the error is {ulps:.3g} float32 ulps of max |expected| = {scale:.3g}")
-        return (f"\n  precision: this looks like float32 rounding in a float64 run ({why}): if the target computes in "
-                f"float32 (a float32 grid, a .float() cast), declare Target(precision={{{clause_id!r}: 'float32'}}) "
-                f"and it is compared at the spec's float32 tolerance")
+        return precision_hint(clause_id, f"this looks like float32 rounding in a float64 run ({why})")
 
     def record_error(self, clause_id: str, got, expected) -> float | None:
         """Record max |got - expected| for the running check without judging it (a custom comparison's raw error)."""
@@ -449,6 +447,15 @@ class Context:
         if not cond:
             where = f" [{self.check}]" if self.check else ""
             raise AssertionError(f"{clause_id}{where}: {message}")
+
+
+PRECISION_HINT = "\n  precision: "
+
+
+def precision_hint(clause_id: str, why: str) -> str:
+    """The line a float64 failure gets when float32 arithmetic explains it (``why``), pointing at ``precision=``."""
+    return (f"{PRECISION_HINT}{why}: if the target computes in float32 (a float32 grid, a .float() cast), declare "
+            f"Target(precision={{{clause_id!r}: 'float32'}}) and it is compared at the spec's float32 tolerance")
 
 
 def _raised_at(e: BaseException) -> str:

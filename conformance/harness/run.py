@@ -11,7 +11,7 @@ from hypothesis.errors import HypothesisException, Unsatisfiable
 
 import spec
 
-from .context import ClauseRecord, Context, Unsupported
+from .context import PRECISION_HINT, ClauseRecord, Context, Unsupported, precision_hint
 from .declare import Dual
 from .registry import checks_for, reference_function
 
@@ -155,11 +155,10 @@ def check_target_matches_reference(ctx: Context, clause_id: str, profile: str) -
             else:
                 ctx.assert_close(clause_id, got, expected)  # records the same raw error itself
         except AssertionError as e:
-            if got is not None and "precision:" not in str(e) and float32_explains(ctx, clause_id, got, inputs, conv):
-                e = AssertionError(f"{e}\n  precision: the target's output matches the reference evaluated on the "
-                                   f"inputs rounded to float32: it computes in float32 (a float32 grid, a .float() "
-                                   f"cast); if that is intended declare Target(precision={{{clause_id!r}: 'float32'}}) "
-                                   f"and it is compared at the spec's float32 tolerance")
+            if got is not None and PRECISION_HINT not in str(e) and float32_explains(ctx, clause_id, got, inputs,
+                                                                                     conv):
+                e = AssertionError(f"{e}" + precision_hint(clause_id, "the target's output matches the reference "
+                                                           "evaluated on the inputs rounded to float32"))
             raise AssertionError(_failure(ctx, clause_id, name, e, inputs, reproduce, raw)) from None
         except (HypothesisException, Unsupported):
             raise
