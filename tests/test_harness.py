@@ -132,7 +132,7 @@ def test_cli_exit_code_and_env_target(tmp_path):
              env={"GENSPEC_TARGET": "badlib", "GENSPEC_HYPOTHESIS_DIR": str(tmp_path / "hyp")}, cwd=tmp_path)
     assert p.returncode == 1, p.stdout + p.stderr
     assert "@reproduce_failure" not in p.stdout + p.stderr  # genspec's own reproduce: line is enough
-    assert not (tmp_path / ".hypothesis").exists() and (tmp_path / "hyp").is_dir()  # nothing in the user's cwd
+    assert not (tmp_path / ".hypothesis").exists()  # nothing in the user's cwd
     rep = json.loads(rj.read_text())
     status = {r["id"]: r["status"] for r in rep["clauses"]}
     assert status.pop("gan.optimal_discriminator") == "failed"
@@ -140,6 +140,21 @@ def test_cli_exit_code_and_env_target(tmp_path):
     assert "reproduce: genspec conform --target badlib --clause gan.optimal_discriminator" in p.stdout
     od = next(r for r in rep["clauses"] if r["id"] == "gan.optimal_discriminator")
     assert od["worst_check"] and od["max_error_over_tolerance"] > 1 and od["max_abs_error"] > 0
+
+
+def test_hypothesis_storage_follows_genspec_hypothesis_dir(tmp_path, monkeypatch):
+    """hypothesis' storage (example database, caches) goes where GENSPEC_HYPOTHESIS_DIR says, never the user's cwd."""
+    from hypothesis.configuration import storage_directory
+
+    from conformance.harness import run
+    monkeypatch.setenv("GENSPEC_HYPOTHESIS_DIR", str(tmp_path / "hyp"))
+    before = storage_directory("x", intent_to_write=False).home_directory
+    try:
+        run.keep_hypothesis_out_of_cwd()
+        assert storage_directory("x", intent_to_write=False).path == tmp_path / "hyp" / "x"
+    finally:
+        from hypothesis.configuration import set_hypothesis_home_dir
+        set_hypothesis_home_dir(before)
 
 
 def test_cli_bad_arguments_are_one_clear_line():

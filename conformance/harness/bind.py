@@ -607,9 +607,10 @@ def check_composition(comp: Composition, backend: str = "torch", dtype: str = "f
     """Run ``comp`` on ``max_examples`` drawn inputs; returns the worst error / tolerance, raises AssertionError
     (naming the composition, the input and the error) past 1. ``arguments``: an argument map for ``module`` (as
     ``Target(arguments=...)``: a dict of renames and constants, with ``"return"``)."""
-    from hypothesis import given, settings
+    from hypothesis import given, seed, settings
 
     from .context import Context
+    from .run import _without_local_constants, stable_seed
     from .target import Target
     ctx = Context(target=Target(name=comp.name, bindings={}, backend=backend), dtype=dtype)
     tol = ctx.tolerance(comp.tolerance) * comp.gain
@@ -621,6 +622,8 @@ def check_composition(comp: Composition, backend: str = "torch", dtype: str = "f
         else:
             plan.keywords[k] = v
 
+    _without_local_constants()
+    @seed(stable_seed(comp.name, "composition"))   # the draws depend on the composition only (run._seeded)
     @settings(max_examples=max_examples, derandomize=True, deadline=None, database=None)
     @given(inputs=comp.cases)
     def run(inputs):
