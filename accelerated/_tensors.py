@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import torch
 
-from spec import validate as V
-from spec.errors import SpecInputError
+from genspec.spec import validate as V
+from genspec.spec.errors import SpecInputError
 
 HALF = (torch.bfloat16, torch.float16)
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from spec import validate as V
-from spec.bind import implements
-from spec.errors import SpecInputError
+from genspec.spec import validate as V
+from genspec.spec.bind import implements
+from genspec.spec.errors import SpecInputError
 
 from ._tensors import tensor
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import torch
 
-from spec.autoregressive import check_joint, check_sequences
-from spec.bind import implements
+from genspec.spec.autoregressive import check_joint, check_sequences
+from genspec.spec.bind import implements
 
 from ._tensors import upcast
 

@@ -9,13 +9,13 @@ import math
 
 import torch
 
-from accelerated import cond as C
-from accelerated import sampler as S
-from accelerated._tensors import per_sample, upcast
-from spec.bind import implements
-from spec.cfg import RATES
-from spec.cond import null_value
-from spec.errors import SpecInputError
+from genspec.accelerated import cond as C
+from genspec.accelerated import sampler as S
+from genspec.accelerated._tensors import per_sample, upcast
+from genspec.spec.bind import implements
+from genspec.spec.cfg import RATES
+from genspec.spec.cond import null_value
+from genspec.spec.errors import SpecInputError
 
 
 @implements("cfg.combine")

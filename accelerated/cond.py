@@ -9,12 +9,12 @@ import math
 
 import torch
 
-from accelerated import family as F
-from accelerated import optimal as O
-from spec import validate as V
-from spec.bind import implements
-from spec.cond import null_value
-from spec.errors import SpecInputError
+from genspec.accelerated import family as F
+from genspec.accelerated import optimal as O
+from genspec.spec import validate as V
+from genspec.spec.bind import implements
+from genspec.spec.cond import null_value
+from genspec.spec.errors import SpecInputError
 
 from ._tensors import per_sample, work_dtype
 

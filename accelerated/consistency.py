@@ -6,8 +6,8 @@ import math
 
 import torch
 
-from spec.bind import implements
-from spec.errors import SpecInputError
+from genspec.spec.bind import implements
+from genspec.spec.errors import SpecInputError
 
 from . import optimal as O
 from ._tensors import per_sample, work_dtype

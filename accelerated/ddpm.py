@@ -10,10 +10,10 @@ import math
 
 import torch
 
-from spec import validate as V
-from spec.bind import implements
-from spec.ddpm import COSINE_S
-from spec.errors import SpecInputError
+from genspec.spec import validate as V
+from genspec.spec.bind import implements
+from genspec.spec.ddpm import COSINE_S
+from genspec.spec.errors import SpecInputError
 
 from ._tensors import exact_dtype, per_row, upcast
 

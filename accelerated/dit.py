@@ -8,8 +8,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-from spec.bind import implements
-from spec.errors import SpecInputError
+from genspec.spec.bind import implements
+from genspec.spec.errors import SpecInputError
 
 from ._tensors import upcast
 

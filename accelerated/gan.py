@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from spec.bind import implements
-from spec.errors import SpecInputError
-from spec.validate import nonempty
+from genspec.spec.bind import implements
+from genspec.spec.errors import SpecInputError
+from genspec.spec.validate import nonempty
 
 from ._tensors import upcast
 

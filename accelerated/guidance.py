@@ -2,7 +2,7 @@
 Any device, dtype-preserving; bfloat16/float16 computed in float32 and rounded once."""
 from __future__ import annotations
 
-from spec.bind import implements
+from genspec.spec.bind import implements
 
 from ._tensors import upcast
 

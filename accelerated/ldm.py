@@ -2,8 +2,8 @@
 name and arguments of reference/ldm.py."""
 from __future__ import annotations
 
-from spec.bind import implements
-from spec.errors import SpecInputError
+from genspec.spec.bind import implements
+from genspec.spec.errors import SpecInputError
 
 
 @implements("ldm.shapes")

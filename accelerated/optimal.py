@@ -16,10 +16,10 @@ import math
 
 import torch
 
-from spec import validate as V
-from spec.bind import implements
-from spec.errors import SpecInputError
-from spec.family import PATHS, SCHEDULES, TARGETS  # noqa: F401  (PATHS, TARGETS: this module's)
+from genspec.spec import validate as V
+from genspec.spec.bind import implements
+from genspec.spec.errors import SpecInputError
+from genspec.spec.family import PATHS, SCHEDULES, TARGETS  # noqa: F401  (PATHS, TARGETS: this module's)
 
 from . import family as F
 from ._tensors import work_dtype

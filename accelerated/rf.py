@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import torch
 
-from spec import validate as V
-from spec.bind import implements
+from genspec.spec import validate as V
+from genspec.spec.bind import implements
 
 from ._tensors import per_sample_column, upcast
 

@@ -12,9 +12,9 @@ import sys
 
 import torch
 
-from spec.bind import implements
-from spec.errors import SpecInputError
-from spec.sampler import time_grid
+from genspec.spec.bind import implements
+from genspec.spec.errors import SpecInputError
+from genspec.spec.sampler import time_grid
 
 
 def _sole_owner(x: torch.Tensor, refs_here: int) -> bool:

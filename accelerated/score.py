@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import torch
 
-from spec.bind import implements
-from spec.errors import SpecInputError
+from genspec.spec.bind import implements
+from genspec.spec.errors import SpecInputError
 
 from ._tensors import per_row, upcast
 

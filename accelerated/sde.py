@@ -11,9 +11,9 @@ import math
 
 import torch
 
-from spec.bind import implements
-from spec.errors import SpecInputError
-from spec.family import VE_SIGMA_MAX, VE_SIGMA_MIN, VP_BETA_MAX, VP_BETA_MIN
+from genspec.spec.bind import implements
+from genspec.spec.errors import SpecInputError
+from genspec.spec.family import VE_SIGMA_MAX, VE_SIGMA_MIN, VP_BETA_MAX, VP_BETA_MIN
 
 from ._tensors import exact_dtype, per_row, upcast
 from .ddpm import schedule, steps

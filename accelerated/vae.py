@@ -6,9 +6,9 @@ import math
 
 import torch
 
-from spec.bind import implements
-from spec.errors import SpecInputError
-from spec.vae import encoder_output
+from genspec.spec.bind import implements
+from genspec.spec.errors import SpecInputError
+from genspec.spec.vae import encoder_output
 
 from ._tensors import upcast
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import torch
 
-from spec import validate as V
-from spec.bind import implements
-from spec.errors import SpecInputError
+from genspec.spec import validate as V
+from genspec.spec.bind import implements
+from genspec.spec.errors import SpecInputError
 
 from ._tensors import tensor as _tensor
 from .attention import attention, check_projections

@@ -10,9 +10,9 @@ import math
 
 import torch
 
-from spec import validate as V
-from spec.bind import implements
-from spec.errors import SpecInputError
+from genspec.spec import validate as V
+from genspec.spec.bind import implements
+from genspec.spec.errors import SpecInputError
 
 from ._tensors import upcast
 from .cfg import cfg_combine

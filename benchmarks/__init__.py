@@ -1,9 +1,9 @@
 """genspec's benchmarks: ratios of wall times measured in one run (interleaved A/B, minimum of repeats).
 
 Protocol: every module ``benchmarks/<name>.py`` that defines ``run(tiny: bool) -> list[dict]`` is a benchmark; the
-runner (``python -m benchmarks`` or ``genspec bench``) discovers it, calls it and prints one table. ``tiny=True`` means
-sizes small enough for a test (the whole suite at tiny sizes runs in seconds); the numbers are then meaningless and
-only the code path is exercised. Each returned row is a dict with
+runner (``python -m genspec.benchmarks`` or ``genspec bench``) discovers it, calls it and prints one table.
+``tiny=True`` means sizes small enough for a test (the whole suite at tiny sizes runs in seconds); the numbers are then
+meaningless and only the code path is exercised. Each returned row is a dict with
 
     case    str      what was compared, e.g. "euler, analytic velocity: reference / accelerated"
     ratio   float    the ratio at the minimum of the repeats (the figure a goal is stated in)
@@ -92,8 +92,8 @@ no trim of the heap top, so a repeated large allocation is not page-faulted in a
 
 
 def in_child(call: str, env: dict | None = None, timeout: float = 600):
-    """Runs ``call`` (a Python expression on this package, e.g. "benchmarks.guided_step._one_pass(False)") in a fresh
-    interpreter with ``env`` added to the environment and returns its value (JSON-serialisable)."""
+    """Runs ``call`` (a Python expression on this package, e.g. "genspec.benchmarks.guided_step._one_pass(False)") in a
+    fresh interpreter with ``env`` added to the environment and returns its value (JSON-serialisable)."""
     import json
     import os
     import subprocess

@@ -1,6 +1,6 @@
-"""python -m benchmarks: every benchmark, one table of ratios, JSON with --json (see benchmarks/runner.py)."""
+"""python -m genspec.benchmarks: every benchmark, one table of ratios, JSON with --json (see benchmarks/runner.py)."""
 import sys
 
-from benchmarks.runner import main
+from genspec.benchmarks.runner import main
 
 sys.exit(main())

@@ -24,10 +24,10 @@ from dataclasses import replace
 
 import torch
 
-from accelerated import rf
-from accelerated.cfg import drop_labels
-from accelerated.jobs.train import adamw, autocast
-from accelerated.models.dit import DIT_CONFIGS, DiT, DiTConfig, count_parameters, forward_flops
+from genspec.accelerated import rf
+from genspec.accelerated.cfg import drop_labels
+from genspec.accelerated.jobs.train import adamw, autocast
+from genspec.accelerated.models.dit import DIT_CONFIGS, DiT, DiTConfig, count_parameters, forward_flops
 
 H100_BF16_DENSE_TFLOPS = 989.0
 
@@ -139,7 +139,7 @@ def versus_diffusers(name: str, cfg: DiTConfig, batch: int, rounds: int, dev: to
     timestep embedding in diffusers' shift_1 frequencies), the same data per step, the same loss and AdamW; the
     steps interleaved round by round. The row: ratio = diffusers' step time / genspec's (≥ 1: genspec faster), the
     largest relative difference of the two loss curves, or skipped with the reason."""
-    from benchmarks import fmt_s, interleaved, ratio_row
+    from genspec.benchmarks import fmt_s, interleaved, ratio_row
     cls, why = import_diffusers_dit(without_torchvision)
     case = f"DiT train step {name}, batch {batch}, {dtype}, {dev.type}: diffusers DiTTransformer2DModel / genspec"
     if cls is None:
@@ -263,9 +263,9 @@ def _diffusers_cases(tiny: bool, dev: torch.device) -> list[dict]:
 
 
 def run(tiny: bool = False, device: str = "cpu") -> list[dict]:
-    """The runner's rows (python -m benchmarks --only dit_train_step; on a GPU, `genspec bench --device cuda` gives
-    the whole GPU table): one DiT training step (rf loss, backward, AdamW) eager and torch.compile'd, each in float32
-    and under bfloat16 autocast; tokens/s and, on a card whose peak is known, MFU of each; ratios of step times
+    """The runner's rows (python -m genspec.benchmarks --only dit_train_step; on a GPU, `genspec bench --device cuda`
+    gives the whole GPU table): one DiT training step (rf loss, backward, AdamW) eager and torch.compile'd, each in
+    float32 and under bfloat16 autocast; tokens/s and, on a card whose peak is known, MFU of each; ratios of step times
     (minimum of interleaved rounds, after one untimed step that includes the compilation). CPU: DiT-S/8 at batch 16
     in the runner's thread count; CUDA: DiT-B/2 at batch 64 and DiT-XL/2 at batch 32. Then genspec against diffusers'
     DiTTransformer2DModel at equal weights and config (`versus_diffusers`, eager; goal ≥ 1.2): CUDA DiT-B/2 and
@@ -279,7 +279,7 @@ def run(tiny: bool = False, device: str = "cpu") -> list[dict]:
 
 
 def _compile_and_dtype_rows(case: dict, dev: torch.device) -> list[dict]:
-    from benchmarks import fmt_s, interleaved, ratio_row
+    from genspec.benchmarks import fmt_s, interleaved, ratio_row
     cfg, batch = case["cfg"], case["batch"]
     sync = torch.cuda.synchronize if dev.type == "cuda" else None
     steps, first = {}, {}

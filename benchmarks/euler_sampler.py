@@ -1,7 +1,7 @@
 """The Euler sampler (sampler.euler) and the Gaussian-mixture oracle velocity (optimal.prediction): accelerated (torch)
 against reference (NumPy, float64), 10⁶ 2-D points, interleaved repeats, minimum of each.
 
-    python -m benchmarks --only euler_sampler [--tiny] [--threads K]
+    python -m genspec.benchmarks --only euler_sampler [--tiny] [--threads K]
     python benchmarks/euler_sampler.py [--tiny]
 
 Rows: the sampler alone (a velocity that returns a constant tensor: the update, t and the checks), the sampler with
@@ -19,11 +19,11 @@ import sys
 import numpy as np
 import torch
 
-from accelerated import optimal as AO
-from accelerated.sampler import euler_sample as euler_torch
-from benchmarks import _machine, fmt_s, in_child, interleaved, ratio_row
-from reference import optimal as RO
-from reference.sampler import euler_sample as euler_numpy
+from genspec.accelerated import optimal as AO
+from genspec.accelerated.sampler import euler_sample as euler_torch
+from genspec.benchmarks import _machine, fmt_s, in_child, interleaved, ratio_row
+from genspec.reference import optimal as RO
+from genspec.reference.sampler import euler_sample as euler_numpy
 
 # the bimodal 2-D mixture of the conformance checks
 W, M, C = np.array([0.5, 0.5]), np.array([[-2.0, 0.0], [2.0, 0.0]]), np.stack([0.1 * np.eye(2)] * 2)
@@ -115,7 +115,7 @@ def _sampler_row(name, goal, f_np, f_t, x1, x1_t, steps, repeats, passes=None, t
 def footprint(n: int, backend: str) -> dict:
     """Peak extra memory of one oracle call at n points (x, t and the mixture allocated beforehand), in a fresh
     process."""
-    return in_child(f"benchmarks.euler_sampler._footprint_child({n}, {backend!r})")
+    return in_child(f"genspec.benchmarks.euler_sampler._footprint_child({n}, {backend!r})")
 
 
 def _status_kib(field: str) -> int:
@@ -195,5 +195,5 @@ def run(tiny: bool = False, device: str = "cpu") -> list[dict]:
 
 
 if __name__ == "__main__":
-    from benchmarks.runner import main
+    from genspec.benchmarks.runner import main
     sys.exit(main(["--only", "euler_sampler", *sys.argv[1:]]))

@@ -1,7 +1,7 @@
 """One guided step (cfg.cost): one batched call of 2B rows vs two calls of B rows vs one unguided call, with the
 class-conditional MLP of accelerated/models/conditional.py at its default size; B = 4096, float32, under no_grad.
 
-    python -m benchmarks --only guided_step [--tiny] [--threads K]
+    python -m genspec.benchmarks --only guided_step [--tiny] [--threads K]
     python benchmarks/guided_step.py [--tiny]
 
 Weights are random (timing does not depend on them). The variants are interleaved round by round; ratios at the
@@ -15,9 +15,9 @@ import sys
 
 import torch
 
-from accelerated.cfg import cfg_combine, guided_velocity
-from accelerated.models.conditional import ConditionalMLPConfig, ConditionalVelocityMLP
-from benchmarks import NO_TRIM, fmt_s, in_child, interleaved, ratio_row
+from genspec.accelerated.cfg import cfg_combine, guided_velocity
+from genspec.accelerated.models.conditional import ConditionalMLPConfig, ConditionalVelocityMLP
+from genspec.benchmarks import NO_TRIM, fmt_s, in_child, interleaved, ratio_row
 
 
 def _faults(fn, calls: int = 20) -> float:
@@ -94,12 +94,13 @@ def run(tiny: bool = False, batch: int | None = None, device: str = "cpu", w: fl
     ]
     if not gpu:
         one = (lambda label, env: _one_pass_row(B, repeats, label)) if tiny else (
-            lambda label, env: in_child(f"benchmarks.guided_step._one_pass_row({B}, {repeats}, {label!r})", env))
+            lambda label, env: in_child(f"genspec.benchmarks.guided_step._one_pass_row({B}, {repeats}, {label!r})",
+                                        env))
         rows += [one("fresh process, glibc malloc defaults", None),
                  one("fresh process, glibc malloc keeping freed memory (NO_TRIM)", NO_TRIM)]
     return rows
 
 
 if __name__ == "__main__":
-    from benchmarks.runner import main
+    from genspec.benchmarks.runner import main
     sys.exit(main(["--only", "guided_step", *sys.argv[1:]]))

@@ -1,7 +1,7 @@
 """Runs every benchmark module (see benchmarks/__init__.py for the protocol), prints one table of ratios with the
 machine it ran on, and writes the rows as JSON.
 
-    python -m benchmarks [--tiny] [--only NAME ...] [--threads K] [--json PATH]
+    python -m genspec.benchmarks [--tiny] [--only NAME ...] [--threads K] [--json PATH]
     genspec bench        (the same options)
 """
 from __future__ import annotations
@@ -17,9 +17,9 @@ import sys
 import time
 from types import ModuleType
 
-import benchmarks
-from benchmarks import goal_met
-from spec.errors import GenspecError
+from genspec import benchmarks
+from genspec.benchmarks import goal_met
+from genspec.spec.errors import GenspecError
 
 
 class BenchError(GenspecError):
@@ -32,7 +32,7 @@ def discover() -> dict[str, ModuleType]:
     for info in pkgutil.iter_modules(benchmarks.__path__):
         if info.name.startswith("_") or info.name == "runner":
             continue
-        mod = importlib.import_module(f"benchmarks.{info.name}")
+        mod = importlib.import_module(f"genspec.benchmarks.{info.name}")
         if callable(getattr(mod, "run", None)):
             found[info.name] = mod
     return found
@@ -122,7 +122,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 def handle(a) -> int:
     import torch
 
-    from benchmarks import _machine
+    from genspec.benchmarks import _machine
     if a.threads < 1:
         raise BenchError(f"--threads must be ≥ 1, got {a.threads}")
     if a.json and not os.path.isdir(os.path.dirname(os.path.abspath(a.json))):
@@ -147,7 +147,7 @@ def handle(a) -> int:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m benchmarks", description=_description())
+    p = argparse.ArgumentParser(prog="python -m genspec.benchmarks", description=_description())
     configure(p)
     a = p.parse_args(argv)
     try:

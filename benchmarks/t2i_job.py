@@ -1,6 +1,6 @@
 """Wall time of the text-to-image job (`genspec train t2i`): the default preset on a GPU, the GPU table's last figure.
 
-    python -m benchmarks --only t2i_job --device cuda
+    python -m genspec.benchmarks --only t2i_job --device cuda
 
 One row, no ratio: the job's total seconds and its phases (autoencoder, denoiser, sampling), written to a temporary
 directory. On the CPU the default job takes too long for a benchmark run (the README's job table states its CPU
@@ -12,8 +12,8 @@ import tempfile
 
 
 def run(tiny: bool = False, device: str = "cpu") -> list[dict]:
-    from accelerated.jobs.t2i import PRESETS
-    from accelerated.jobs.t2i import run as t2i_run
+    from genspec.accelerated.jobs.t2i import PRESETS
+    from genspec.accelerated.jobs.t2i import run as t2i_run
     case = f"t2i job, {'tiny' if tiny else 'default'} preset, {device}: wall time (s)"
     if device == "cpu" and not tiny:
         return [{"case": case, "ratio": None, "skipped": "the default t2i job is a GPU figure; on the CPU run "

@@ -20,8 +20,8 @@ import time
 
 import torch
 
-from accelerated.attention import attention
-from accelerated.video import factorized_attention
+from genspec.accelerated.attention import attention
+from genspec.accelerated.video import factorized_attention
 
 
 def _weights(D: int, gen: torch.Generator, dtype, device):

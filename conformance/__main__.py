@@ -1,4 +1,4 @@
-"""``python -m conformance ...`` is ``genspec ...``."""
+"""``python -m genspec.conformance ...`` is ``genspec ...``."""
 from .harness.cli import main
 
 raise SystemExit(main())

@@ -14,10 +14,10 @@ from functools import lru_cache
 import numpy as np
 from hypothesis import strategies as st
 
-from reference import cond as RC
-from reference import optimal as RO
-from reference.cfg import guided_euler_sample
-from spec.cond import null_value
+from genspec.reference import cond as RC
+from genspec.reference import optimal as RO
+from genspec.reference.cfg import guided_euler_sample
+from genspec.spec.cond import null_value
 
 from .harness.arrays import T_EDGES, draw_edges
 from .harness.declare import Dual
@@ -44,7 +44,7 @@ BIMODAL = (np.array([0.5, 0.5]), np.array([[-2.0, 0.0], [2.0, 0.0]]), np.stack([
 
 def oracle(weights, means, covs, target="velocity", path="rf", schedule=None, label=None):
     """The oracle f*(x, t) as a Dual: NumPy reference and torch (accelerated), on the caller's dtype and device."""
-    from accelerated import optimal as A
+    from genspec.accelerated import optimal as A
     cache = {}
 
     def torch_fn(x, t):
@@ -136,7 +136,7 @@ def oracle_field(gm):
     def f_torch(x, y, t):
         import torch
 
-        from accelerated import cond as A
+        from genspec.accelerated import cond as A
         dev = x.device
         tens = {k: torch.as_tensor(v, device=dev) for k, v in gm.items()}
         y = torch.where(y == -1, torch.full_like(y, C), y)

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from spec.autoregressive import check_joint, check_sequences
-from spec.bind import implements
+from genspec.spec.autoregressive import check_joint, check_sequences
+from genspec.spec.bind import implements
 
 
 def prefix_marginals(joint):

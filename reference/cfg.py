@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from reference import cond as C
-from reference import sampler as S
-from spec.bind import implements
-from spec.cfg import RATES
-from spec.cond import null_value
-from spec.errors import SpecInputError
+from genspec.reference import cond as C
+from genspec.reference import sampler as S
+from genspec.spec.bind import implements
+from genspec.spec.cfg import RATES
+from genspec.spec.cond import null_value
+from genspec.spec.errors import SpecInputError
 
 
 @implements("cfg.combine")

@@ -11,12 +11,12 @@ import math
 
 import numpy as np
 
-from reference import family as F
-from reference import optimal as O
-from spec import validate as V
-from spec.bind import implements
-from spec.cond import null_value
-from spec.errors import SpecInputError
+from genspec.reference import family as F
+from genspec.reference import optimal as O
+from genspec.spec import validate as V
+from genspec.spec.bind import implements
+from genspec.spec.cond import null_value
+from genspec.spec.errors import SpecInputError
 
 VELOCITY = "cond.velocity"
 

@@ -10,8 +10,8 @@ import math
 import numpy as np
 from scipy.integrate import solve_ivp
 
-from spec.bind import implements
-from spec.errors import SpecInputError
+from genspec.spec.bind import implements
+from genspec.spec.errors import SpecInputError
 
 from . import optimal as O
 

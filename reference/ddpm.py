@@ -10,10 +10,10 @@ import math
 
 import numpy as np
 
-from spec import validate as V
-from spec.bind import implements
-from spec.ddpm import COSINE_S
-from spec.errors import SpecInputError
+from genspec.spec import validate as V
+from genspec.spec.bind import implements
+from genspec.spec.ddpm import COSINE_S
+from genspec.spec.errors import SpecInputError
 
 
 def steps(clause, name, t, lo, hi, indexing, T):

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from spec.bind import implements
-from spec.errors import SpecInputError
+from genspec.spec.bind import implements
+from genspec.spec.errors import SpecInputError
 
 PROGRESSIVE = "distill.progressive"
 

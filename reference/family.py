@@ -19,10 +19,10 @@ import math
 
 import numpy as np
 
-from spec import validate as V
-from spec.bind import implements
-from spec.errors import SpecInputError
-from spec.family import COSINE_S, VE_SIGMA_MAX, VE_SIGMA_MIN, VP_BETA_MAX, VP_BETA_MIN, path_schedule
+from genspec.spec import validate as V
+from genspec.spec.bind import implements
+from genspec.spec.errors import SpecInputError
+from genspec.spec.family import COSINE_S, VE_SIGMA_MAX, VE_SIGMA_MIN, VP_BETA_MAX, VP_BETA_MIN, path_schedule
 
 
 def _per_sample(t, x):

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from spec.bind import implements
-from spec.errors import SpecInputError
-from spec.validate import nonempty
+from genspec.spec.bind import implements
+from genspec.spec.errors import SpecInputError
+from genspec.spec.validate import nonempty
 
 
 def _log(p, log_clamp="exact"):

@@ -1,7 +1,7 @@
 """Classifier guidance, float64 NumPy reference (spec/guidance.py; 03, Dhariwal & Nichol 2021)."""
 from __future__ import annotations
 
-from spec.bind import implements
+from genspec.spec.bind import implements
 
 
 @implements("cfg.classifier_guidance")

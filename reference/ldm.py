@@ -2,8 +2,8 @@
 (spec.bind): beyond a million pixels (or frames) a side they are input errors, not overflows."""
 from __future__ import annotations
 
-from spec.bind import implements
-from spec.errors import SpecInputError
+from genspec.spec.bind import implements
+from genspec.spec.errors import SpecInputError
 
 
 @implements("ldm.shapes")

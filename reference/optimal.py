@@ -16,10 +16,10 @@ import math
 
 import numpy as np
 
-from spec import validate as V
-from spec.bind import implements
-from spec.errors import SpecInputError
-from spec.family import PATHS, TARGETS  # noqa: F401  (this module's tables, named as in spec)
+from genspec.spec import validate as V
+from genspec.spec.bind import implements
+from genspec.spec.errors import SpecInputError
+from genspec.spec.family import PATHS, TARGETS  # noqa: F401  (this module's tables, named as in spec)
 
 from . import family as F
 

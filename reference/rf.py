@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from spec import validate as V
-from spec.bind import implements
+from genspec.spec import validate as V
+from genspec.spec.bind import implements
 
 
 def _per_sample(t, x):

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from spec.bind import implements
-from spec.errors import SpecInputError
-from spec.sampler import time_grid
+from genspec.spec.bind import implements
+from genspec.spec.errors import SpecInputError
+from genspec.spec.sampler import time_grid
 
 from . import family as F
 from . import optimal as O

@@ -9,9 +9,9 @@ import math
 import numpy as np
 from scipy.special import ndtr
 
-from spec import validate as V
-from spec.bind import implements
-from spec.errors import SpecInputError
+from genspec.spec import validate as V
+from genspec.spec.bind import implements
+from genspec.spec.errors import SpecInputError
 
 
 def sigmoid(w):

@@ -9,9 +9,9 @@ import math
 
 import numpy as np
 
-from spec.bind import implements
-from spec.errors import SpecInputError
-from spec.vae import encoder_output
+from genspec.spec.bind import implements
+from genspec.spec.errors import SpecInputError
+from genspec.spec.vae import encoder_output
 
 
 @implements("vae.reparameterization")

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from spec import validate as V
-from spec.bind import implements
-from spec.errors import SpecInputError
+from genspec.spec import validate as V
+from genspec.spec.bind import implements
+from genspec.spec.errors import SpecInputError
 
 from .attention import attention
 

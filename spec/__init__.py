@@ -29,7 +29,7 @@ _MODULE: dict[str, str] = {}
 def _load() -> dict[str, Clause]:
     out: dict[str, Clause] = {}
     for fam in FAMILIES:
-        mod = importlib.import_module(f"spec.{fam}")
+        mod = importlib.import_module(f"genspec.spec.{fam}")
         for c in mod.CLAUSES:
             if c.id in out:
                 raise ValueError(f"duplicate clause id {c.id}")

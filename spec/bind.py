@@ -65,9 +65,9 @@ def implements(clause_id: str, *, backend: str | None = None, unchecked: tuple[s
     extra = check
 
     def bind(fn):
-        import spec  # the catalog imports the family modules, which never import this module's users
+        from genspec import spec  # the catalog imports the family modules, which never import this module's users
         clause = spec.get(clause_id)
-        be = backend or ("torch" if fn.__module__.split(".")[0] == "accelerated" else "numpy")
+        be = backend or ("torch" if fn.__module__.removeprefix("genspec.").split(".")[0] == "accelerated" else "numpy")
         sig = inspect.signature(fn)
         plan = [(name, check) for name, check in _plan(clause, fn, sig, be) if name not in unchecked]
         against = [(s.name, s.domain.broadcast_to) for s in clause.inputs

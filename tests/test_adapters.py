@@ -13,13 +13,13 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from conformance import Target
-from conformance.adapters import expected as E
-from conformance.harness import api
-from conformance.harness.matrix import markdown
-from conformance.harness.registry import checks_for
-from reference import family as R
-from spec.errors import TargetError
+from genspec.conformance import Target
+from genspec.conformance.adapters import expected as E
+from genspec.conformance.harness import api
+from genspec.conformance.harness.matrix import markdown
+from genspec.conformance.harness.registry import checks_for
+from genspec.reference import family as R
+from genspec.spec.errors import TargetError
 
 FAMILY = ["family.affine", "family.vp_schedule", "family.ve_schedule", "family.interpolate", "family.target",
           "family.loss", "family.recover", "family.convert"]
@@ -198,7 +198,7 @@ def test_a_failure_in_a_check_its_entry_does_not_name_is_unexpected():
 
 def test_matrix_warns_when_the_records_were_measured_with_another_version(monkeypatch):
     pytest.importorskip("torchcfm")
-    from conformance.harness import matrix
+    from genspec.conformance.harness import matrix
     monkeypatch.setattr(E, "recorded_for", lambda lib: "torchcfm==0.0.1")
     warnings = matrix.run(["torchcfm"], dtypes=("float64",))["libraries"]["torchcfm"]["warnings"]
     assert any("measured with torchcfm==0.0.1" in w and "re-measure" in w for w in warnings), warnings
@@ -206,7 +206,7 @@ def test_matrix_warns_when_the_records_were_measured_with_another_version(monkey
 
 @pytest.mark.parametrize("lib", ["diffusers", "flow_matching"])
 def test_expected_outcome_files_name_real_clauses_with_measurements(lib):
-    import spec
+    from genspec import spec
     entries = E.load(lib)
     assert entries
     for (row, dtype), e in entries.items():
@@ -218,7 +218,7 @@ def test_expected_outcome_files_name_real_clauses_with_measurements(lib):
 
 # ---- the adapters ----------------------------------------------------------------------------------------
 def test_adapter_without_its_library_names_the_pip_command(monkeypatch):
-    from conformance import adapters
+    from genspec.conformance import adapters
     monkeypatch.setitem(sys.modules, "torchcfm", None)   # import torchcfm now raises ImportError
     with pytest.raises(TargetError, match=r"torchcfm==1\.0\.7.*peers-constraints\.txt"):
         adapters.load("torchcfm")
@@ -239,7 +239,7 @@ DTYPES = {"torchcfm": ("float32", "float64"), "flow_matching": ("float32", "floa
 @pytest.mark.parametrize("lib", list(BOUND))
 def test_adapter_passes_except_its_expected_outcomes(lib):
     pytest.importorskip(lib)
-    from conformance import adapters
+    from genspec.conformance import adapters
     tgt = adapters.load(lib)
     assert sorted(tgt.bindings) == sorted(BOUND[lib])
     exp = E.load(lib)
@@ -253,7 +253,7 @@ def test_diffusers_declares_its_variants_in_one_target():
     """diffusers implements three beta schedules and three DDIM prediction types: one target declares them all
     (``variants=``), each is a run of its own, reported as its own row."""
     pytest.importorskip("diffusers")
-    from conformance import adapters
+    from genspec.conformance import adapters
     tgt = adapters.load("diffusers")
     assert adapters.variants("diffusers") == []
     assert tgt.variant_runs() == 3
@@ -267,7 +267,7 @@ def test_matrix_writes_markdown_and_json(tmp_path):
     pytest.importorskip("torchcfm")
     from argparse import Namespace
 
-    from conformance.harness.matrix import main
+    from genspec.conformance.harness.matrix import main
     readme = tmp_path / "README.md"
     readme.write_text("intro\n<!-- matrix -->\nold\n<!-- /matrix -->\nrest\n")
     code = main(Namespace(adapter=["torchcfm"], dtype=["float64"], profile="ci", out=str(tmp_path),
@@ -284,8 +284,8 @@ def test_matrix_writes_markdown_and_json(tmp_path):
 def test_matrix_without_the_libraries_says_what_to_install(monkeypatch, capsys):
     from argparse import Namespace
 
-    from conformance import adapters
-    from conformance.harness.matrix import main
+    from genspec.conformance import adapters
+    from genspec.conformance.harness.matrix import main
     monkeypatch.setattr(adapters, "installed", lambda lib: False)
     assert main(Namespace(adapter=None, dtype=None, profile="ci", out=None, readme=None)) == 5
     out, err = capsys.readouterr()
@@ -296,7 +296,7 @@ def test_matrix_without_the_libraries_says_what_to_install(monkeypatch, capsys):
 def test_matrix_shows_progress_per_library(capsys):
     """`genspec matrix` takes minutes: each library says when it starts and what it found, on stderr."""
     pytest.importorskip("vector_quantize_pytorch")
-    from conformance.harness.cli import main
+    from genspec.conformance.harness.cli import main
     main(["matrix", "--adapter", "vector_quantize_pytorch", "--dtype", "float64"])
     err = capsys.readouterr().err.splitlines()
     assert any(x.startswith("genspec: matrix [1/1] vector_quantize_pytorch ") and "checking at float64" in x

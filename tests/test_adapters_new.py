@@ -14,9 +14,9 @@ import sys
 
 import pytest
 
-from conformance import adapters
-from conformance.adapters import expected as E
-from conformance.harness import api
+from genspec.conformance import adapters
+from genspec.conformance.adapters import expected as E
+from genspec.conformance.harness import api
 
 ROOT = pathlib.Path(__file__).parents[1]
 NEW = ("k_diffusion", "vector_quantize_pytorch", "denoising_diffusion_pytorch", "rectified_flow_pytorch")
@@ -43,8 +43,8 @@ if report["installed"]:
         report["ops_load"] = True
     except OSError:
         report["ops_load"] = False
-    from conformance.adapters import ADAPTERS, installed, require
-    from conformance.adapters.torchvision_ops import declare_missing_ops
+    from genspec.conformance.adapters import ADAPTERS, installed, require
+    from genspec.conformance.adapters.torchvision_ops import declare_missing_ops
     report["declared"] = declare_missing_ops()
     import torchvision
     from torchvision import transforms

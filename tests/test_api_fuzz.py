@@ -10,10 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-import spec
-from conformance.harness.declare import Dual
-from conformance.harness.registry import checks_for
-from spec import SpecInputError
+from genspec import spec
+from genspec.conformance.harness.declare import Dual
+from genspec.conformance.harness.registry import checks_for
+from genspec.spec import SpecInputError
 
 ALLOWED = (SpecInputError, TypeError)
 CLAUSES = [c.id for c in spec.CLAUSES.values() if c.function and checks_for(c.id).example is not None]

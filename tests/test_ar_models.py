@@ -11,11 +11,11 @@ import os
 import pytest
 import torch
 
-from accelerated.models.ar_transformer import ARConfig, ARTransformer, train_ar
-from accelerated.models.text import TextConfig
-from accelerated.models.vqvae import VQVAE, VQConfig, train_vqvae
-from accelerated.pictures.grids import read_image
-from conformance.harness.cli import main as genspec
+from genspec.accelerated.models.ar_transformer import ARConfig, ARTransformer, train_ar
+from genspec.accelerated.models.text import TextConfig
+from genspec.accelerated.models.vqvae import VQVAE, VQConfig, train_vqvae
+from genspec.accelerated.pictures.grids import read_image
+from genspec.conformance.harness.cli import main as genspec
 
 CAPS = ["red circle", "blue square", "yellow triangle"]
 
@@ -177,8 +177,8 @@ def test_likelihood_diagnostics_bound_the_information_by_log_c(cond):
     """mixture(s) = (1/C) Σ_y' p(s | y') ≥ p(s | y)/C for every s, so the conditional's gain over the mixture is at
     most log C = log 12 nats, whatever the weights; on sequences drawn from p(· | y) it estimates the mutual
     information I(s; y) ≥ 0 (a mixture without its 1/C, or over the wrong axis, breaks one of the two bounds)."""
-    from accelerated.data.shapes import CAPTIONS
-    from accelerated.jobs.ar import ARJobConfig, likelihood_diagnostics
+    from genspec.accelerated.data.shapes import CAPTIONS
+    from genspec.accelerated.jobs.ar import ARJobConfig, likelihood_diagnostics
     torch.manual_seed(1)
     m = ARTransformer(ARConfig(vocab=5, length=6, num_classes=12, width=16, depth=1, heads=2, cond=cond,
                                text=TextConfig(width=8, depth=1, heads=2, max_len=16))).eval()
@@ -228,7 +228,7 @@ def test_train_ar_end_to_end(tmp_path, cond):
 def test_plausibility_one_draws_the_conditional_argmax(cond):
     """ar.plausibility in the sampler: at α = 1 only the conditional model's most likely token may be drawn, whatever
     the guidance; at α = 1/2 every token drawn has p_y ≥ p_y,max / 2, which the unrestricted guided draw violates."""
-    from accelerated.data.shapes import CAPTIONS
+    from genspec.accelerated.data.shapes import CAPTIONS
     torch.manual_seed(3)
     m = ARTransformer(ARConfig(vocab=6, length=5, num_classes=12, width=16, depth=1, heads=2, cond=cond,
                                text=TextConfig(width=8, depth=1, heads=2, max_len=16))).eval()

@@ -3,8 +3,8 @@ bad input, and planted bugs the suite must catch."""
 import pytest
 import torch
 
-import accelerated.attention as A
-from spec import SpecInputError
+import genspec.accelerated.attention as A
+from genspec.spec import SpecInputError
 
 
 def _naive(q, k, v, mask=None):
@@ -85,11 +85,11 @@ def test_bad_input_raises_spec_input_error(call):
 # ---- planted bugs: exactly the right clause fails; declared variants conform ---------------------
 import numpy as np  # noqa: E402
 
-import reference.attention as R  # noqa: E402
-from conformance import Target  # noqa: E402
-from conformance.harness.api import check, failing  # noqa: E402
-from conformance.harness.cli import explain_text  # noqa: E402
-from conformance.harness.target import from_modules  # noqa: E402
+import genspec.reference.attention as R  # noqa: E402
+from genspec.conformance import Target  # noqa: E402
+from genspec.conformance.harness.api import check, failing  # noqa: E402
+from genspec.conformance.harness.cli import explain_text  # noqa: E402
+from genspec.conformance.harness.target import from_modules  # noqa: E402
 
 ATT = ["attention"]
 

@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 import torch
 
-from accelerated import autoregressive as A
-from conformance import Target
-from conformance.checks import autoregressive as C
-from conformance.harness.api import check, failing
-from conformance.harness.context import Context
-from conformance.harness.target import from_modules
-from reference import autoregressive as R
-from spec.errors import SpecInputError
+from genspec.accelerated import autoregressive as A
+from genspec.conformance import Target
+from genspec.conformance.checks import autoregressive as C
+from genspec.conformance.harness.api import check, failing
+from genspec.conformance.harness.context import Context
+from genspec.conformance.harness.target import from_modules
+from genspec.reference import autoregressive as R
+from genspec.spec.errors import SpecInputError
 
 # p(x0, x1): p(0, 0) = ½, p(0, 1) = 0, p(1, 0) = p(1, 1) = ¼
 JOINT = np.array([[0.5, 0.0], [0.25, 0.25]])

@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from benchmarks import goal_met, interleaved, ratio_row
-from benchmarks.runner import discover, main, table
-from conformance.harness.cli import main as genspec
+from genspec.benchmarks import goal_met, interleaved, ratio_row
+from genspec.benchmarks.runner import discover, main, table
+from genspec.conformance.harness.cli import main as genspec
 
 
 def test_discovers_every_module_with_run():
@@ -45,7 +45,7 @@ def test_tiny_run_writes_one_table_and_json(tmp_path, capsys):
 
 
 def test_bench_help_is_not_cut(capsys):
-    from conformance.harness.cli import main as genspec
+    from genspec.conformance.harness.cli import main as genspec
     with pytest.raises(SystemExit):
         genspec(["bench", "-h"])
     out = " ".join(capsys.readouterr().out.split())
@@ -77,7 +77,7 @@ def test_euler_benchmark_fast_velocity_is_the_reference_expression_bit_for_bit()
     import numpy as np
     import torch
 
-    from benchmarks.euler_sampler import MU, analytic_velocity, analytic_velocity_numpy
+    from genspec.benchmarks.euler_sampler import MU, analytic_velocity, analytic_velocity_numpy
     for n in (1, 255, 256, 1001):                      # below, at and beyond one tiled row, partial last row
         x = torch.tensor(np.random.default_rng(n).standard_normal((n, 2)))
         t = torch.full((1,), 0.37, dtype=torch.float64).expand(n)
@@ -93,7 +93,7 @@ def test_gpu_table_rows_at_tiny_size_on_cpu():
     """The rows `genspec bench --device cuda` gives (DiT eager/compiled × fp32/bf16 with tokens/s and MFU, genspec vs
     diffusers, the t2i job's wall time), at tiny sizes on the CPU: MFU is None without a known peak, the diffusers row
     is a ratio or skipped with its reason, the job row has its seconds."""
-    from benchmarks import dit_train_step, t2i_job
+    from genspec.benchmarks import dit_train_step, t2i_job
     rows = dit_train_step.run(tiny=True)
     timed = [r for r in rows if "tokens_per_s" in r]
     assert len(timed) == 4 and all(r["mfu"] is None and r["card"] == "cpu" for r in timed)
@@ -106,7 +106,7 @@ def test_gpu_table_rows_at_tiny_size_on_cpu():
 
 
 def test_diffusers_comparison_is_skipped_with_the_reason_when_its_import_raises(monkeypatch):
-    from benchmarks import dit_train_step
+    from genspec.benchmarks import dit_train_step
 
     def broken(without_torchvision=False):
         try:
@@ -122,7 +122,7 @@ def test_diffusers_comparison_is_skipped_with_the_reason_when_its_import_raises(
 
 def test_diffusers_dit_at_our_weights_has_our_loss_curve():
     """copy_weights makes diffusers' DiTTransformer2DModel the same function: the two loss curves agree."""
-    from benchmarks import dit_train_step
+    from genspec.benchmarks import dit_train_step
     cls, why = dit_train_step.import_diffusers_dit(without_torchvision=True)
     if cls is None:
         pytest.skip(why)

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from accelerated import optimal as AO
-from accelerated import sampler as AS
-from accelerated.models.conditional import ConditionalMLPConfig, ConditionalVelocityMLP
-from reference import optimal as RO
+from genspec.accelerated import optimal as AO
+from genspec.accelerated import sampler as AS
+from genspec.accelerated.models.conditional import ConditionalMLPConfig, ConditionalVelocityMLP
+from genspec.reference import optimal as RO
 
 RNG = np.random.default_rng(5)
 W, M = np.array([0.2, 0.5, 0.3]), RNG.uniform(-2, 2, (3, 3))
@@ -83,7 +83,7 @@ def test_prediction_field_is_optimal_prediction_validated_once():
     t = torch.tensor(RNG.uniform(0, 1, 30))
     torch.testing.assert_close(f(x, t), AO.optimal_prediction(x, t, W, M, C, target="epsilon", path="vp"),
                                rtol=0, atol=0)
-    from spec.errors import SpecInputError
+    from genspec.spec.errors import SpecInputError
     with pytest.raises(SpecInputError, match="x_t"):
         f(x[:, :2], t)
     with pytest.raises(SpecInputError, match="'t'"):

@@ -11,10 +11,10 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import spec
-from conformance.harness.inputs import OMIT, derived, inputs
-from spec.bind import implements
-from spec.errors import SpecInputError
+from genspec import spec
+from genspec.conformance.harness.inputs import OMIT, derived, inputs
+from genspec.spec.bind import implements
+from genspec.spec.errors import SpecInputError
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 FUNCTIONS = [cid for cid, c in spec.CLAUSES.items() if c.function]
@@ -24,8 +24,8 @@ def _functions(cid):
     import importlib
     c = spec.get(cid)
     m = spec.module_of(cid)
-    return (getattr(importlib.import_module(f"reference.{m}"), c.function),
-            getattr(importlib.import_module(f"accelerated.{m}"), c.function))
+    return (getattr(importlib.import_module(f"genspec.reference.{m}"), c.function),
+            getattr(importlib.import_module(f"genspec.accelerated.{m}"), c.function))
 
 
 
@@ -51,14 +51,15 @@ def test_accelerated_never_imports_reference():
         for node in ast.walk(ast.parse(path.read_text())):
             names = ([a.name for a in node.names] if isinstance(node, ast.Import)
                      else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
-            bad += [f"{path.relative_to(ROOT)}: {n}" for n in names if n.split(".")[0] == "reference"]
+            bad += [f"{path.relative_to(ROOT)}: {n}" for n in names
+                    if n.removeprefix("genspec.").split(".")[0] == "reference"]
     assert bad == [], bad
 
 
 # ---- the decorator ------------------------------------------------------------------------------
 def test_bad_arguments_raise_spec_input_errors_naming_clause_and_argument():
-    from accelerated import cfg as A
-    from reference import cfg as R
+    from genspec.accelerated import cfg as A
+    from genspec.reference import cfg as R
     v = np.ones((2, 3))
     cases = [
         (lambda: R.cfg_combine(v, np.ones((2, 4)), 1.0), "v_null", "... = (3,)"),       # the "..." binds
@@ -81,7 +82,7 @@ def test_bad_arguments_raise_spec_input_errors_naming_clause_and_argument():
 
 
 def test_a_wrong_argument_list_is_a_type_error_naming_the_clause():
-    from reference import cfg as R
+    from genspec.reference import cfg as R
     with pytest.raises(TypeError, match="cfg.combine"):
         R.cfg_combine(np.ones((1, 1)))
     with pytest.raises(TypeError, match="cfg.combine.*multiple values for argument 'form'"):    # never silently
@@ -96,7 +97,7 @@ def test_a_convention_default_that_differs_from_the_spec_is_refused_at_import():
 
 
 def test_raw_skips_the_checks_and_the_checked_function_converts():
-    from reference import cfg as R
+    from genspec.reference import cfg as R
     assert R.cfg_combine.raw(np.ones(2), np.zeros(2), 1e9).tolist() == [1e9 + 1, 1e9 + 1]   # unchecked: no domain
     out = R.cfg_combine([[1, 2]], [[0, 0]], 1)                 # lists of ints become float64 arrays
     assert out.dtype == np.float64 and out.tolist() == [[2.0, 4.0]]

@@ -13,14 +13,14 @@ import types
 import numpy as np
 import pytest
 
-from conformance import SELF_ATTENTION, Module, Target, Where, const, interval, without
-from conformance.harness import api
-from conformance.harness.cli import explain_text
-from reference import cfg as RC
-from reference import ddpm as RD
-from reference import dit as RDIT
-from reference import rf as RRF
-from spec.errors import TargetError
+from genspec.conformance import SELF_ATTENTION, Module, Target, Where, const, interval, without
+from genspec.conformance.harness import api
+from genspec.conformance.harness.cli import explain_text
+from genspec.reference import cfg as RC
+from genspec.reference import ddpm as RD
+from genspec.reference import dit as RDIT
+from genspec.reference import rf as RRF
+from genspec.spec.errors import TargetError
 
 
 def check(target, clauses, dtype="float64"):
@@ -127,7 +127,7 @@ def rf_from(t_min):
 
 
 def test_interval_support_is_partial_and_reported_compactly():
-    from conformance.harness import report
+    from genspec.conformance.harness import report
     tgt = Target(name="lib", bindings={"rf.interpolation": rf_from(0.25)},
                  supports={"rf.interpolation": {"t": interval(0.25, 1)}})
     r = check(tgt, ["rf.interpolation"])["rf.interpolation"]
@@ -340,7 +340,7 @@ def test_readme_binding_examples_run_as_written():
 
 def test_the_report_prints_declared_support_compactly():
     """The declaration once, and at most a few excluded entries on the line (never hundreds of values)."""
-    from conformance.harness import report
+    from genspec.conformance.harness import report
     row = {"id": "rf.interpolation", "status": "passed", "checks": [{"outcome": "passed"}], "tolerance": "",
            "max_abs_error": 0.0, "max_error_over_tolerance": 0.0, "worst_check": None, "tolerance_dtype": "float64",
            "unsupported": [f"t={v:.3f}" for v in np.linspace(0, 0.25, 300)], "not_implemented_checks": [],
@@ -377,9 +377,9 @@ class TimestepEmbedder(nn.Module):
 def _embedder_composition(**slip):
     from hypothesis import strategies as st
 
-    from conformance import Composition
-    from conformance.harness.arrays import gaussian, uniform
-    from conformance.harness.registry import reference_function
+    from genspec.conformance import Composition
+    from genspec.conformance.harness.arrays import gaussian, uniform
+    from genspec.conformance.harness.registry import reference_function
     embed = reference_function("dit.timestep_embedding")
 
     def reference(t, w1, b1, w2, b2):           # the clause, then the MLP, in float64 NumPy
@@ -394,12 +394,12 @@ def _embedder_composition(**slip):
 
 
 def test_a_whole_module_is_checked_against_the_reference_composition_of_its_clauses():
-    from conformance import check_composition
+    from genspec.conformance import check_composition
     assert check_composition(_embedder_composition()) <= 1.0
 
 
 def test_a_planted_slip_in_the_whole_module_fails():
-    from conformance import check_composition
+    from genspec.conformance import check_composition
     with pytest.raises(AssertionError, match="DiT TimestepEmbedder: .*vs the reference composition"):
         check_composition(_embedder_composition(swap=True))
 

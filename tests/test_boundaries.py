@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 import torch
 
-import spec
-from conformance.harness import api
-from conformance.harness import inputs as I
-from conformance.harness.target import Target
+from genspec import spec
+from genspec.conformance.harness import api
+from genspec.conformance.harness import inputs as I
+from genspec.conformance.harness.target import Target
 
 DTYPES = ("float64", "float32", "bfloat16")
 
@@ -55,11 +55,11 @@ def test_family_boundaries_are_the_singular_table():
                    ("vp", "cosine", "score", 0.0), ("vp", "linear", "velocity", 0.0),
                    ("vp", "cosine", "velocity", 0.0), ("vp", "trig", "epsilon", 1.0), ("vp", "trig", "x", 0.0),
                    ("vp", "trig", "score", 1.0), ("vp", "trig", "score", 0.0)}
-    from spec.family import PATHS, SCHEDULES, TARGETS
+    from genspec.spec.family import PATHS, SCHEDULES, TARGETS
     declared = {(p, s, g, t) for p in PATHS for s in SCHEDULES[p] for g in TARGETS
                 for t in I.boundary_points("family.recover", "t", {"path": p, "schedule": s, "target": g})}
     assert declared == independent
-    from conformance.checks.family import SINGULAR
+    from genspec.conformance.checks.family import SINGULAR
     assert set(SINGULAR) == independent
 
 
@@ -233,7 +233,7 @@ def test_without_the_near_ties_these_quantizers_pass(planted, monkeypatch):
     """The control: with the near-tie and tiny-z draws removed (the cases before issue 22), the value check and the
     near-tie property pass both slips (the exact-tie property, older, can catch the float32 expanded form when a
     matmul rounds two copies of an entry differently: by chance, on some draws)."""
-    import conformance.checks.vq as vq
+    import genspec.conformance.checks.vq as vq
     monkeypatch.setattr(vq, "_near_tie_cases", lambda: vq._quantize_cases())
     monkeypatch.setattr(vq, "tie_gaps", lambda: ())
     monkeypatch.setattr(vq, "TINY_NORMS", ())
@@ -266,7 +266,7 @@ def test_float32_plausibility_softmax_fails():
 
 
 def test_without_the_threshold_draws_the_float32_softmax_passes(monkeypatch):
-    import conformance.checks.vq as vq
+    import genspec.conformance.checks.vq as vq
     monkeypatch.setattr(vq, "approach", lambda point, **kw: (point - 1.0,))      # a token far from the threshold
     r = _run("ar.plausibility", plausible_float32)
     assert r.status == "passed", r.failures
@@ -324,7 +324,7 @@ def test_edm_precond_textbook_passes_the_dev_profile(seed, monkeypatch):
     dev profile (three seeds) at float32, where the relative tolerance rejected them wherever |x| ≪ M."""
     import hypothesis.core
     monkeypatch.setattr(hypothesis.core, "global_force_seed", seed)
-    from conformance.harness import run
+    from genspec.conformance.harness import run
     monkeypatch.setattr(run, "PROFILES", {**run.PROFILES, "dev": {**run.PROFILES["dev"], "database": False}})
     r = _run("family.edm_precond", edm_textbook, dtype="float32", profile="dev")
     assert r.status == "passed", r.failures

@@ -8,10 +8,10 @@ import pytest
 import scipy.stats
 import torch
 
-import spec
-from accelerated import cfg as A
-from conformance import Target
-from conformance.fixtures import (
+from genspec import spec
+from genspec.accelerated import cfg as A
+from genspec.conformance import Target
+from genspec.conformance.fixtures import (
     Counted,
     concentration_mixture,
     concentration_table,
@@ -19,12 +19,12 @@ from conformance.fixtures import (
     make_mixture,
     oracle_field,
 )
-from conformance.harness.api import check, failing
-from conformance.harness.target import from_modules
-from reference import cfg as R
-from reference import cond as RC
-from spec.cfg import FORMS, OFF, UNCONDITIONAL, guidance_weight
-from spec.errors import SpecInputError
+from genspec.conformance.harness.api import check, failing
+from genspec.conformance.harness.target import from_modules
+from genspec.reference import cfg as R
+from genspec.reference import cond as RC
+from genspec.spec.cfg import FORMS, OFF, UNCONDITIONAL, guidance_weight
+from genspec.spec.errors import SpecInputError
 
 MINE = ["cond", "cfg"]
 V_Y, V_NULL = np.array([[1.0, 0.0]]), np.array([[0.0, 1.0]])
@@ -231,8 +231,8 @@ def test_a_failure_at_a_special_weight_shows_that_weight():
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
 def test_each_form_written_in_the_work_dtype_conforms_up_to_the_domain_edge(form, dtype):
     """Written as stated and computed in the dtype itself (no float32 upcast), at weights up to |w| = 999."""
-    from conformance.checks.cfg import W_EDGES
-    from spec.cfg import W_MAX
+    from genspec.conformance.checks.cfg import W_EDGES
+    from genspec.spec.cfg import W_MAX
     weights = [spec.get("cfg.combine").in_variant({"w": w}, {"form": f})["w"] for w in W_EDGES for f in FORMS]
     assert max(map(abs, weights)) <= W_MAX and min(map(abs, weights)) >= 0.99 * W_MAX
     forms = {"one_plus_w": lambda v_y, v_null, w: (1 + w) * v_y - w * v_null,

@@ -11,10 +11,10 @@ import textwrap
 
 import pytest
 
-import spec
-from conformance.harness.cli import explain_text, main, private_helpers
-from conformance.harness.registry import reference_function, select
-from spec.schema import SOURCE_TITLES, SOURCES
+from genspec import spec
+from genspec.conformance.harness.cli import explain_text, main, private_helpers
+from genspec.conformance.harness.registry import reference_function, select
+from genspec.spec.schema import SOURCE_TITLES, SOURCES
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -51,7 +51,8 @@ def test_readme_adapter_example_runs_as_written(tmp_path):
     cmd = re.search(r"```bash\n(genspec conform --target mylib_genspec[^\n]*)\n```", readme).group(1)
     (tmp_path / "mylib_genspec.py").write_text(code)
     args = cmd.split()[1:]
-    p = subprocess.run([sys.executable, "-m", "conformance", *args], cwd=tmp_path, capture_output=True, text=True,
+    p = subprocess.run([sys.executable, "-m", "genspec.conformance", *args], cwd=tmp_path, capture_output=True,
+                       text=True,
                        timeout=300)
     assert p.returncode == 0, p.stdout + p.stderr
     rep = json.loads((tmp_path / "report.json").read_text())
@@ -121,7 +122,7 @@ def test_bad_use_is_one_line_and_exit_2(args, says, capsys):
     ("def d_star(p_data, p_g:\n", "target module 'mylib' raised SyntaxError while it was imported"),
     ("assert False\n", "raised AssertionError while it was imported: (no message)"),
     ("target = {'gan.optimal_discriminator': lambda p_data, p_g: p_data}\n",
-     "mylib.target is a dict, expected a conformance.Target"),
+     "mylib.target is a dict, expected a genspec.conformance.Target"),
 ])
 def test_a_broken_target_module_is_one_line_and_exit_2(source, says, tmp_path, monkeypatch, capsys):
     (tmp_path / "mylib.py").write_text(source)
@@ -150,7 +151,7 @@ def test_a_target_given_as_a_path_runs(tmp_path):
     code = re.search(r"```python\n# mylib_genspec.py\n(.*?)```", readme, re.S).group(1)
     (tmp_path / "lib").mkdir()
     (tmp_path / "lib" / "mylib_genspec.py").write_text(code)
-    p = subprocess.run([sys.executable, "-m", "conformance", "conform", "--target", "lib/mylib_genspec.py",
+    p = subprocess.run([sys.executable, "-m", "genspec.conformance", "conform", "--target", "lib/mylib_genspec.py",
                         "--clause", "gan.optimal_discriminator", "-q"], cwd=tmp_path, capture_output=True, text=True,
                        timeout=300)
     assert p.returncode == 0 and "1 passed" in p.stdout, p.stdout + p.stderr
@@ -227,8 +228,9 @@ def test_missing_notes_fail_under_ci_and_are_summarised_elsewhere(tmp_path, monk
 def test_light_commands_import_no_model_stack_matrix_goldens_or_benchmarks(argv):
     """Start-up: list, explain and --version build only their own parsers (the issue's ≤ 1 s of CPU is measured
     with /usr/bin/time, not asserted here: no test reads the clock)."""
-    heavy = ("accelerated.models", "benchmarks", "conformance.harness.matrix", "conformance.golden", "torch")
-    code = ("import sys, contextlib, io\nfrom conformance.harness.cli import main\n"
+    heavy = ("genspec.accelerated.models", "genspec.benchmarks", "genspec.conformance.harness.matrix",
+             "genspec.conformance.golden", "torch")
+    code = ("import sys, contextlib, io\nfrom genspec.conformance.harness.cli import main\n"
             f"with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n    main({argv!r})\n"
             f"print(sorted({{m.split('.')[0] + '.' + m.split('.')[1] if m.count('.') else m for m in sys.modules "
             f"if m.startswith({heavy!r})}}))")

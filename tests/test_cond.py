@@ -8,14 +8,14 @@ import pytest
 import scipy.stats
 import torch
 
-from accelerated import cond as A
-from conformance import Target
-from conformance.fixtures import make_mixture
-from conformance.harness.api import check, failing
-from conformance.harness.target import from_modules
-from reference import cond as R
-from reference import optimal as RO
-from spec.errors import SpecInputError
+from genspec.accelerated import cond as A
+from genspec.conformance import Target
+from genspec.conformance.fixtures import make_mixture
+from genspec.conformance.harness.api import check, failing
+from genspec.conformance.harness.target import from_modules
+from genspec.reference import cond as R
+from genspec.reference import optimal as RO
+from genspec.spec.errors import SpecInputError
 
 # Two classes in 1-D, one component each: x | y ~ N(μ_y, s²), p(y) = (0.3, 0.7).
 MU, S, PRIOR = np.array([-2.0, 1.5]), 0.6, np.array([0.3, 0.7])

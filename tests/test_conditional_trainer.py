@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from accelerated import cfg as A
-from accelerated.models.conditional import (
+from genspec.accelerated import cfg as A
+from genspec.accelerated.models.conditional import (
     ConditionalMLPConfig,
     ConditionalVelocityMLP,
     TrainConfig,
@@ -21,14 +21,14 @@ from accelerated.models.conditional import (
     sample_class_mixture,
     train_conditional,
 )
-from conformance.fixtures import (
+from genspec.conformance.fixtures import (
     CONCENTRATION_WEIGHTS,
     accuracy,
     concentration_mixture,
     concentration_noise,
     concentration_table,
 )
-from reference import cfg as R
+from genspec.reference import cfg as R
 
 GM = concentration_mixture()
 
@@ -80,7 +80,7 @@ def test_batched_guided_step_equals_two_calls(trained):
     with torch.no_grad():
         one = A.guided_velocity(model, x, y, 0.37, 3.0, 3).double().numpy()
     two = R.guided_velocity(as_numpy, x.double().numpy(), y.numpy(), 0.37, 3.0, 3)
-    tol = __import__("spec").get("cfg.cost").tolerance.float32
+    tol = __import__("importlib").import_module("genspec.spec").get("cfg.cost").tolerance.float32
     np.testing.assert_allclose(one, two, rtol=tol.rtol, atol=tol.atol)
 
 

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 TARGET = '''
 import numpy as np
-from conformance import Target
+from genspec.conformance import Target
 
 
 def d_star(p_data, p_g):
@@ -36,7 +36,8 @@ def _conform(tmp_path: Path, tag: str, *extra: str):
     args = ["conform", "--target", "halfright", "--clause", "gan.optimal_discriminator", "--clause", "cfg.combine",
             "--clause", "gan.value", "--report-json", f"{tag}.json",
             "--junit", f"{tag}.xml", *extra]
-    p = subprocess.run([sys.executable, "-m", "conformance", *args], cwd=tmp_path, capture_output=True, text=True,
+    p = subprocess.run([sys.executable, "-m", "genspec.conformance", *args], cwd=tmp_path, capture_output=True,
+                       text=True,
                        timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT)})
     report = json.loads((tmp_path / f"{tag}.json").read_text())
     report.pop("duration_s")
@@ -62,7 +63,7 @@ def test_two_workers_give_the_serial_run(tmp_path):
 
 
 def test_bad_worker_count_is_one_error_line(capsys):
-    from conformance.harness.cli import main
+    from genspec.conformance.harness.cli import main
     with pytest.raises(SystemExit) as e:
         main(["conform", "-n", "two"])
     assert e.value.code == 2

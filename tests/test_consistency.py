@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 import torch
 
-from accelerated import consistency as A
-from conformance import Target
-from conformance.fixtures import BIMODAL
-from conformance.harness.api import check, failing
-from conformance.harness.target import from_modules
-from reference import consistency as R
-from spec.errors import SpecInputError
+from genspec.accelerated import consistency as A
+from genspec.conformance import Target
+from genspec.conformance.fixtures import BIMODAL
+from genspec.conformance.harness.api import check, failing
+from genspec.conformance.harness.target import from_modules
+from genspec.reference import consistency as R
+from genspec.spec.errors import SpecInputError
 
 
 # ---- closed form ------------------------------------------------------------------------------------

@@ -13,9 +13,9 @@ import itertools
 
 import pytest
 
-import spec
-from conformance.harness import api
-from conformance.harness.target import Target, from_modules
+from genspec import spec
+from genspec.conformance.harness import api
+from genspec.conformance.harness.target import Target, from_modules
 
 
 def _variant_sets():

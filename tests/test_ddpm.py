@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-import accelerated.ddpm as A
-import reference.ddpm as R
-from spec import SpecInputError
+import genspec.accelerated.ddpm as A
+import genspec.reference.ddpm as R
+from genspec.spec import SpecInputError
 
 HO = R.beta_schedule()
 
@@ -122,8 +122,8 @@ def test_bad_input_names_clause_and_argument(call, clause, arg):
 
 
 # ---- issue 11: the β schedules and DDIM with η and prediction types, as diffusers writes them ---------------------
-from conformance import Target  # noqa: E402
-from conformance.harness.api import check, failing  # noqa: E402
+from genspec.conformance import Target  # noqa: E402
+from genspec.conformance.harness.api import check, failing  # noqa: E402
 
 
 def _diffusers_betas(T=1000, beta_1=1e-4, beta_T=0.02, max_beta=0.999, kind="linear"):

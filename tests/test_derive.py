@@ -2,13 +2,13 @@
 import numpy as np
 import pytest
 
-import spec
-from conformance.harness.declare import ClauseChecks
-from conformance.harness.derive import forms, with_derived
-from conformance.harness.run import proof_holds
-from spec.cfg import v_null, v_y, w
-from spec.expression import BASE, OUT
-from spec.schema import Law
+from genspec import spec
+from genspec.conformance.harness.declare import ClauseChecks
+from genspec.conformance.harness.derive import forms, with_derived
+from genspec.conformance.harness.run import proof_holds
+from genspec.spec.cfg import v_null, v_y, w
+from genspec.spec.expression import BASE, OUT
+from genspec.spec.schema import Law
 
 COMBINE = spec.get("cfg.combine")
 

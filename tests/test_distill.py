@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from accelerated import distill as A
-from accelerated.sampler import euler_sample
-from conformance import Target
-from conformance.harness.api import check, failing
-from conformance.harness.target import from_modules
-from reference import distill as R
-from spec.errors import SpecInputError
+from genspec.accelerated import distill as A
+from genspec.accelerated.sampler import euler_sample
+from genspec.conformance import Target
+from genspec.conformance.harness.api import check, failing
+from genspec.conformance.harness.target import from_modules
+from genspec.reference import distill as R
+from genspec.spec.errors import SpecInputError
 
 
 def test_target_by_hand():

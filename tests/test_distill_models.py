@@ -13,7 +13,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from accelerated.jobs.distill import (
+from genspec.accelerated.jobs.distill import (
     FOUR_MODES,
     PRESETS,
     ConsistencyModel,
@@ -22,7 +22,7 @@ from accelerated.jobs.distill import (
     consistency_distillation,
     progressive_distillation,
 )
-from accelerated.models.flow import FlowConfig, VelocityMLP
+from genspec.accelerated.models.flow import FlowConfig, VelocityMLP
 
 SMALL = PRESETS["small"]
 
@@ -70,14 +70,14 @@ def test_train_distill_job_writes_both_parts(tmp_path):
     import json
     import subprocess
     import sys
-    cmd = [sys.executable, "-m", "conformance", "train", "distill", "--out", str(tmp_path), "--preset", "tiny",
+    cmd = [sys.executable, "-m", "genspec.conformance", "train", "distill", "--out", str(tmp_path), "--preset", "tiny",
            "--quiet"]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr
     m = json.loads((tmp_path / "metrics.json").read_text())
     assert [r["student_steps"] for r in m["progressive"]] == [16, 8, 4, 2, 1]
     assert "| 1 | 2 |" in (tmp_path / "table.md").read_text()
-    from accelerated.pictures.grids import read_image
+    from genspec.accelerated.pictures.grids import read_image
     assert read_image(str(tmp_path / "samples.png")).shape[2] == 3
     assert m["preset"] == "tiny" and m["smoke_test"] is True
     assert m["figures"] == ["samples.png", "error_vs_steps.png", "losses_warm_start.png", "losses_progressive.png",
@@ -109,7 +109,7 @@ def test_train_distill_job_writes_both_parts(tmp_path):
     assert "train distill:" in p.stdout and "CPU" in p.stdout
 
     # --teacher: the same t2i run directory, loaded instead of trained, gives the same table
-    from accelerated.jobs import distill_images as DI
+    from genspec.accelerated.jobs import distill_images as DI
     again = DI.run(DI.PRESETS["tiny"], str(tmp_path / "again"), str(images / "teacher"), progress=False)
     assert again["table"] == mi["table"]
 
@@ -121,7 +121,7 @@ BAD = [["train", "distill", "--out", "x", "--threads", "0"],
 
 @pytest.mark.parametrize("argv", BAD)
 def test_train_distill_bad_use_exits_2(argv, capsys):
-    from conformance.harness.cli import main as genspec
+    from genspec.conformance.harness.cli import main as genspec
     try:
         rc = genspec(argv)
     except SystemExit as e:                                                    # argparse's own errors
@@ -131,8 +131,8 @@ def test_train_distill_bad_use_exits_2(argv, capsys):
 
 
 def test_a_missing_teacher_directory_names_the_option(tmp_path):
-    from accelerated.jobs.distill_images import load_teacher
-    from spec.errors import GenspecError
+    from genspec.accelerated.jobs.distill_images import load_teacher
+    from genspec.spec.errors import GenspecError
     with pytest.raises(GenspecError, match="--teacher"):
         load_teacher(str(tmp_path))
 
@@ -140,11 +140,11 @@ def test_a_missing_teacher_directory_names_the_option(tmp_path):
 def _bent_teacher():
     """The tiny preset's teacher stack with its zero-initialised layers (AdaLN-Zero modulations, cross-attention
     output, final layer) drawn at random: a velocity that depends on x, t and the caption, so its Euler steps bend."""
-    from accelerated.jobs.distill_images import PRESETS as IMAGE_PRESETS
-    from accelerated.jobs.distill_images import Teacher
-    from accelerated.jobs.t2i import Denoiser
-    from accelerated.models.autoencoder import AE_CONFIGS, KLAutoencoder
-    from accelerated.models.pipeline import TextToImage
+    from genspec.accelerated.jobs.distill_images import PRESETS as IMAGE_PRESETS
+    from genspec.accelerated.jobs.distill_images import Teacher
+    from genspec.accelerated.jobs.t2i import Denoiser
+    from genspec.accelerated.models.autoencoder import AE_CONFIGS, KLAutoencoder
+    from genspec.accelerated.models.pipeline import TextToImage
     c = IMAGE_PRESETS["tiny"]
     torch.manual_seed(0)
     model = Denoiser(c.teacher)
@@ -161,7 +161,7 @@ def _bent_teacher():
 def test_image_progressive_rounds_bring_n_student_steps_onto_2n_teacher_steps():
     # with distill.progressive's target replaced by one teacher step, round 1 ends at 0.69 of its start and round 2
     # does not move: the bound 0.5 separates the right target from that mistake
-    from accelerated.jobs.distill_images import CaptionTexts, progressive_distillation, warm_start
+    from genspec.accelerated.jobs.distill_images import CaptionTexts, progressive_distillation, warm_start
     c, teacher = _bent_teacher()
     c = replace(c, warm_steps=20, round_steps=40)
     texts, gen = CaptionTexts(teacher), torch.Generator().manual_seed(0)
@@ -175,7 +175,7 @@ def test_image_progressive_rounds_bring_n_student_steps_onto_2n_teacher_steps():
 
 
 def test_image_consistency_model_keeps_the_boundary_for_any_weights():
-    from accelerated.jobs.distill_images import CaptionTexts
+    from genspec.accelerated.jobs.distill_images import CaptionTexts
     c, teacher = _bent_teacher()
     f = ConsistencyModel(teacher.dit)
     x = torch.randn(5, 4, 4, 4)
@@ -187,7 +187,7 @@ def test_image_consistency_model_keeps_the_boundary_for_any_weights():
 def test_frechet_distance_closed_forms():
     import numpy as np
 
-    from accelerated.jobs.distill_images import frechet_distance
+    from genspec.accelerated.jobs.distill_images import frechet_distance
     rng = np.random.default_rng(0)
     a, b = rng.normal(1.0, 2.0, (400, 1)), rng.normal(-0.5, 0.5, (300, 1))
     # 1-D: (μ_a − μ_b)² + (σ_a − σ_b)² with the sample moments
@@ -201,8 +201,8 @@ def test_frechet_distance_closed_forms():
 
 
 def test_image_features_read_the_data_exactly():
-    from accelerated.data.shapes import COLORS, shapes_dataset
-    from accelerated.jobs.distill_images import image_features
+    from genspec.accelerated.data.shapes import COLORS, shapes_dataset
+    from genspec.accelerated.jobs.distill_images import image_features
     d = shapes_dataset(120, 32, seed=3)
     f = torch.from_numpy(image_features(d.images))
     palette = torch.tensor(list(COLORS.values()), dtype=torch.float64)

@@ -11,20 +11,20 @@ from pathlib import Path
 
 import torch
 
-from accelerated.distributed import ONE, World, training_state_bytes
-from accelerated.models.dit import DIT_CONFIGS, count_parameters
+from genspec.accelerated.distributed import ONE, World, training_state_bytes
+from genspec.accelerated.models.dit import DIT_CONFIGS, count_parameters
 
 ROOT = Path(__file__).resolve().parents[1]
 
 JOB = '''
 import sys, torch
 from dataclasses import replace
-from accelerated import distributed as D
-from accelerated.data.shapes import CAPTIONS
-from accelerated.jobs.t2i import Denoiser, T2IConfig, train_denoiser
-from accelerated.jobs.train import EMA, adamw, load_checkpoint
-from accelerated.models.dit import DiTConfig
-from accelerated.models.text import TextConfig
+from genspec.accelerated import distributed as D
+from genspec.accelerated.data.shapes import CAPTIONS
+from genspec.accelerated.jobs.t2i import Denoiser, T2IConfig, train_denoiser
+from genspec.accelerated.jobs.train import EMA, adamw, load_checkpoint
+from genspec.accelerated.models.dit import DiTConfig
+from genspec.accelerated.models.text import TextConfig
 
 steps, out, resume = int(sys.argv[1]), sys.argv[2], sys.argv[3] == "resume"
 torch.set_num_threads(1)
@@ -53,8 +53,8 @@ D.finish(w)
 
 FSDP_JOB = '''
 import sys, torch
-from accelerated import distributed as D
-from accelerated.models.dit import DiT, DiTConfig
+from genspec.accelerated import distributed as D
+from genspec.accelerated.models.dit import DiT, DiTConfig
 torch.set_num_threads(1)
 w = D.world("cpu")
 torch.manual_seed(0)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-import accelerated.dit as A
-from spec import SpecInputError
+import genspec.accelerated.dit as A
+from genspec.spec import SpecInputError
 
 
 # ---- the contract (accelerated/dit.py) against independent constructions ------------------------
@@ -94,12 +94,12 @@ def test_bad_input_raises_spec_input_error(call):
 
 
 # ---- planted bugs: exactly the right clause fails; declared variants conform ---------------------
-import reference.dit as R  # noqa: E402
-from conformance import Target  # noqa: E402
-from conformance.checks.dit import check_identity_at_init  # noqa: E402
-from conformance.harness.api import check, failing  # noqa: E402
-from conformance.harness.cli import explain_text  # noqa: E402
-from conformance.harness.target import from_modules  # noqa: E402
+import genspec.reference.dit as R  # noqa: E402
+from genspec.conformance import Target  # noqa: E402
+from genspec.conformance.checks.dit import check_identity_at_init  # noqa: E402
+from genspec.conformance.harness.api import check, failing  # noqa: E402
+from genspec.conformance.harness.cli import explain_text  # noqa: E402
+from genspec.conformance.harness.target import from_modules  # noqa: E402
 
 DIT = ["dit", "unet"]
 
@@ -201,7 +201,7 @@ def test_a_torch_dit_block_with_zero_initialised_modulation_is_the_identity():
     torch.nn.init.zeros_(mod.bias)                      # AdaLN-Zero: the modulation starts at 0
     w = [torch.randn(D, D, dtype=torch.float64) / D**0.5 for _ in range(4)]
     mlp = torch.nn.Linear(D, D, dtype=torch.float64)
-    import accelerated.attention as AT
+    import genspec.accelerated.attention as AT
 
     def block(x, c):
         x, c = torch.as_tensor(x), torch.as_tensor(c)

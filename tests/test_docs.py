@@ -35,7 +35,7 @@ def site(tmp_path_factory):
     given = os.environ.get("GENSPEC_DOCS_SITE")
     if given:
         return given
-    from conformance.book.build import build
+    from genspec.conformance.book.build import build
     out = str(tmp_path_factory.mktemp("site"))
     build(out, quick=True, log=lambda *_: None)
     return out

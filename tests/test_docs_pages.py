@@ -8,12 +8,12 @@ import json
 import numpy as np
 import pytest
 
-import spec
-from conformance.adapters import expected as E
-from conformance.book import clause_page as C
-from conformance.book import peers as P
-from conformance.book.text import prose, split_parts
-from conformance.harness.declare import ClauseChecks
+from genspec import spec
+from genspec.conformance.adapters import expected as E
+from genspec.conformance.book import clause_page as C
+from genspec.conformance.book import peers as P
+from genspec.conformance.book.text import prose, split_parts
+from genspec.conformance.harness.declare import ClauseChecks
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +84,7 @@ def test_prose_keeps_math_and_code_and_escapes_the_rest():
 
 
 def test_docs_command_line_errors_are_one_line(capsys):
-    from conformance.harness.cli import main
+    from genspec.conformance.harness.cli import main
     assert main(["docs", "runs", "nosuchjob"]) == 2
     assert main(["docs", "build"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -94,7 +94,7 @@ def test_docs_command_line_errors_are_one_line(capsys):
 
 def test_docs_build_never_empties_a_folder_that_is_not_a_site(tmp_path, capsys):
     pytest.importorskip("mkdocs", reason="genspec docs needs the docs extra: pip install -e '.[docs]'")
-    from conformance.harness.cli import main
+    from genspec.conformance.harness.cli import main
     (tmp_path / "mine.txt").write_text("keep me")
     assert main(["docs", "build", str(tmp_path), "--quick"]) == 2
     assert (tmp_path / "mine.txt").read_text() == "keep me"
@@ -102,7 +102,7 @@ def test_docs_build_never_empties_a_folder_that_is_not_a_site(tmp_path, capsys):
 
 
 def test_a_job_page_takes_whatever_its_run_directory_holds(tmp_path):
-    from conformance.book import stack
+    from genspec.conformance.book import stack
     run = tmp_path / "runs" / "t2v"
     (run / "samples").mkdir(parents=True)
     (run / "samples" / "strip.png").write_bytes(b"\x89PNG\r\n\x1a\n")

@@ -16,11 +16,11 @@ import pytest
 import torch
 from scipy.special import ndtr
 
-import spec
-from conformance.harness import api
-from conformance.harness.arrays import P_EDGES, SIGMA_EDGES, T_EDGES, U_EDGES, with_edges
-from conformance.harness.registry import all_checks
-from conformance.harness.target import Target
+from genspec import spec
+from genspec.conformance.harness import api
+from genspec.conformance.harness.arrays import P_EDGES, SIGMA_EDGES, T_EDGES, U_EDGES, with_edges
+from genspec.conformance.harness.registry import all_checks
+from genspec.conformance.harness.target import Target
 
 CLIP = (1e-5, 1.0 - 1e-5)
 
@@ -53,7 +53,7 @@ def test_with_edges_keeps_shapes_and_mixes_a_fraction():
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from conformance.harness.arrays import reals
+    from genspec.conformance.harness.arrays import reals
     seen = []
 
     @settings(max_examples=30, derandomize=True, database=None)
@@ -143,7 +143,7 @@ def test_clipping_fails_the_clause_and_the_unclipped_form_passes(clause, ok, cli
 def test_without_the_edge_values_these_clippings_pass(clause, monkeypatch):
     """The control: with the edge tables replaced by mid-domain values, the same clipped implementations pass, so
     it is the edge strategy that catches them (the other three fail already at the exact endpoints 0 and 1)."""
-    import conformance.harness.arrays as arrays
+    import genspec.conformance.harness.arrays as arrays
     middle = lambda table, size, offset: np.full(size, 0.5 if min(table) >= 0 else 0.3)   # noqa: E731
     monkeypatch.setattr(arrays, "edge_values", middle)
     clipped = {c: bad for c, _, bad in PLANTED}[clause]
@@ -229,14 +229,14 @@ def _clip_arg(fn, name, lo=CLIP[0], hi=CLIP[1]):
 
 
 def _sde_planted():
-    from reference import sde as R
+    from genspec.reference import sde as R
     return [("sde.forward", R.forward_sde, _clip_arg(R.forward_sde, "t")),
             ("sde.reverse", R.reverse_drift, _clip_arg(R.reverse_drift, "t")),
             ("sde.probability_flow", R.probability_flow_drift, _clip_arg(R.probability_flow_drift, "t"))]
 
 
 def _dropout_planted():
-    from reference.cfg import drop_labels
+    from genspec.reference.cfg import drop_labels
 
     def p_clipped(y, u, num_classes, p=None, **kw):
         return drop_labels(y, u, num_classes, None if p is None else float(np.clip(p, *CLIP)), **kw)
@@ -245,23 +245,23 @@ def _dropout_planted():
 
 
 def _dit_planted():
-    from reference.dit import timestep_embedding
+    from genspec.reference.dit import timestep_embedding
     return [("dit.timestep_embedding", timestep_embedding, _clip_arg(timestep_embedding, "t", 1e-5, np.inf))]
 
 
 def _consistency_planted():
-    from reference.consistency import consistency_loss
+    from genspec.reference.consistency import consistency_loss
     return [("consistency.loss", consistency_loss, _clip_arg(consistency_loss, "t_next"))]
 
 
 def _cfg_planted():
-    from reference.cfg import guided_prediction, guided_velocity
+    from genspec.reference.cfg import guided_prediction, guided_velocity
     return [("cfg.cost", guided_velocity, _clip_arg(guided_velocity, "t")),
             ("cfg.change_of_target", guided_prediction, _clip_arg(guided_prediction, "t"))]
 
 
 def _tweedie_affine_planted():
-    from reference.score import tweedie_affine
+    from genspec.reference.score import tweedie_affine
 
     def b_clipped(x_t, score, a, b):
         b = np.asarray(b, dtype=np.float64)
@@ -296,8 +296,8 @@ def test_later_clippings_pass_without_the_edge_values(clause, monkeypatch):
     """The control for the later clauses: with the edge tables replaced by mid-domain values these clipped
     implementations pass, so the edge strategy catches them (the others fail already at the endpoints 0 and 1 that
     their cases drew before)."""
-    import conformance.checks.consistency as consistency
-    import conformance.harness.arrays as arrays
+    import genspec.conformance.checks.consistency as consistency
+    import genspec.conformance.harness.arrays as arrays
     middle = lambda table, size, offset: np.full(size, 0.5 if min(table) >= 0 else 0.3)   # noqa: E731
     monkeypatch.setattr(arrays, "edge_values", middle)
     monkeypatch.setattr(consistency, "edge_values", middle)

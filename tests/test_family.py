@@ -10,15 +10,15 @@ import numpy as np
 import pytest
 import torch
 
-import accelerated.family as A
-import reference.ddpm as D
-import reference.family as R
-from conformance import Target
-from conformance.checks.family import PATH_SCHEDULES, SINGULAR
-from conformance.harness.api import check, failing
-from conformance.harness.target import from_modules
-from spec import SpecInputError
-from spec.family import TARGETS
+import genspec.accelerated.family as A
+import genspec.reference.ddpm as D
+import genspec.reference.family as R
+from genspec.conformance import Target
+from genspec.conformance.checks.family import PATH_SCHEDULES, SINGULAR
+from genspec.conformance.harness.api import check, failing
+from genspec.conformance.harness.target import from_modules
+from genspec.spec import SpecInputError
+from genspec.spec.family import TARGETS
 
 FAMILY = ["family.affine", "family.vp_schedule", "family.ve_schedule", "family.interpolate", "family.target",
           "family.loss", "family.recover", "family.convert"]

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from accelerated.metrics import energy_distance, mmd2
-from accelerated.models.flow import (
+from genspec.accelerated.metrics import energy_distance, mmd2
+from genspec.accelerated.models.flow import (
     FlowConfig,
     VelocityMLP,
     oracle_relative_error,
@@ -18,7 +18,7 @@ from accelerated.models.flow import (
     sample_mixture,
     train_rectified_flow,
 )
-from conformance.fixtures import BIMODAL
+from genspec.conformance.fixtures import BIMODAL
 
 
 @pytest.fixture(scope="module")

@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 import torch
 
-import accelerated.gan as A
-import reference.gan as R
-from conformance import Target
-from conformance.harness.api import check, failing
-from conformance.harness.target import from_modules
-from spec import SpecInputError
+import genspec.accelerated.gan as A
+import genspec.reference.gan as R
+from genspec.conformance import Target
+from genspec.conformance.harness.api import check, failing
+from genspec.conformance.harness.target import from_modules
+from genspec.spec import SpecInputError
 
 
 def _with(clause, fn, backend="torch", conventions=None):

@@ -12,8 +12,8 @@ import pytest
 import torch
 import torch.nn as nn
 
-from accelerated.metrics import energy_distance
-from accelerated.models.gan import (
+from genspec.accelerated.metrics import energy_distance
+from genspec.accelerated.models.gan import (
     AdaIN,
     DCGANConfig,
     DCGANDiscriminator,

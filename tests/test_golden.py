@@ -11,15 +11,15 @@ import subprocess
 import numpy as np
 import pytest
 
-import spec
-from conformance import Target
-from conformance.golden import check, export, load_manifest
-from conformance.golden.cases import draw, golden_cases, unwritable, value_clauses, variants
-from conformance.golden.check import write_results
-from conformance.golden.codec import GoldenError, decode, float_of
-from conformance.golden.fields import LinearField, linear_field
-from conformance.harness.cli import main
-from conformance.harness.target import load
+from genspec import spec
+from genspec.conformance import Target
+from genspec.conformance.golden import check, export, load_manifest
+from genspec.conformance.golden.cases import draw, golden_cases, unwritable, value_clauses, variants
+from genspec.conformance.golden.check import write_results
+from genspec.conformance.golden.codec import GoldenError, decode, float_of
+from genspec.conformance.golden.fields import LinearField, linear_field
+from genspec.conformance.harness.cli import main
+from genspec.conformance.harness.target import load
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 C_SOURCE = os.path.join(HERE, "..", "examples", "golden_c", "golden.c")
@@ -49,7 +49,7 @@ def test_export_is_byte_identical_in_a_fresh_process(goldens, tmp_path):
     """`genspec golden export` run again, in another process, writes the same bytes (NPZ included)."""
     d = str(tmp_path / "cli")
     env = {**os.environ, "PYTHONPATH": os.path.join(HERE, "..")}
-    argv = ["python", "-m", "conformance.harness.cli", "golden", "export", d, "--cases", str(CASES)]
+    argv = ["python", "-m", "genspec.conformance.harness.cli", "golden", "export", d, "--cases", str(CASES)]
     argv += [a for c in SUBSET for a in ("--clause", c)]
     out = subprocess.run(argv, env=env, capture_output=True, text=True, check=True).stdout
     assert f"{len(SUBSET)} clauses with goldens" in out

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-import accelerated.guidance as A
-import reference.guidance as R
-from accelerated.models import classifier as M
-from conformance import Target
-from conformance.harness.api import check, failing
-from spec import SpecInputError
+import genspec.accelerated.guidance as A
+import genspec.reference.guidance as R
+from genspec.accelerated.models import classifier as M
+from genspec.conformance import Target
+from genspec.conformance.harness.api import check, failing
+from genspec.spec import SpecInputError
 
 GM = {"weights": torch.tensor([0.3, 0.3, 0.4], dtype=torch.float64),
       "means": torch.tensor([[-1.0, 0.0], [1.0, 0.0], [0.0, 1.2]], dtype=torch.float64),

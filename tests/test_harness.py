@@ -12,17 +12,17 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pytest
 
-import reference.gan as R
-import spec
-from conformance import Target
-from conformance.harness import report, run
-from conformance.harness.api import check
-from conformance.harness.context import Context, Mismatch
-from conformance.harness.target import load
-from spec import TargetError, UnknownClauseError
-from spec.schema import Tolerance
+import genspec.reference.gan as R
+from genspec import spec
+from genspec.conformance import Target
+from genspec.conformance.harness import report, run
+from genspec.conformance.harness.api import check
+from genspec.conformance.harness.context import Context, Mismatch
+from genspec.conformance.harness.target import load
+from genspec.spec import TargetError, UnknownClauseError
+from genspec.spec.schema import Tolerance
 
-GENSPEC = [sys.executable, "-m", "conformance"]
+GENSPEC = [sys.executable, "-m", "genspec.conformance"]
 
 
 def _run(args, env=None, cwd=None):
@@ -123,7 +123,7 @@ def test_cli_reports_json_and_junit(tmp_path):
 
 def test_cli_exit_code_and_env_target(tmp_path):
     mod = tmp_path / "badlib.py"
-    mod.write_text("from conformance import Target\n"
+    mod.write_text("from genspec.conformance import Target\n"
                    "target = Target(name='badlib', bindings={'gan.optimal_discriminator': "
                    "lambda p_data, p_g: p_g / (p_data + p_g + 1e-300)})\n")
     rj = tmp_path / "r.json"
@@ -146,7 +146,7 @@ def test_hypothesis_storage_follows_genspec_hypothesis_dir(tmp_path, monkeypatch
     """hypothesis' storage (example database, caches) goes where GENSPEC_HYPOTHESIS_DIR says, never the user's cwd."""
     from hypothesis.configuration import storage_directory
 
-    from conformance.harness import run
+    from genspec.conformance.harness import run
     monkeypatch.setenv("GENSPEC_HYPOTHESIS_DIR", str(tmp_path / "hyp"))
     before = storage_directory("x", intent_to_write=False).home_directory
     try:
@@ -175,7 +175,7 @@ def test_float32_run_against_the_numpy_reference():
 
 def test_float_inputs_are_rounded_before_the_reference_sees_them():
     """The reference is evaluated on exactly the values the target received."""
-    from conformance.harness.context import Context
+    from genspec.conformance.harness.context import Context
     ctx = Context(target=load("accelerated"), dtype="float32")
     x = np.array([0.1])
     assert ctx.round({"x": x})["x"][0] == np.float32(0.1)
@@ -197,7 +197,7 @@ def test_clauses_whose_checks_never_call_the_target_are_spec_only():
 
 
 def test_a_target_that_implements_nothing_exits_non_zero_with_one_line(tmp_path):
-    (tmp_path / "emptylib.py").write_text("from conformance import Target\n"
+    (tmp_path / "emptylib.py").write_text("from genspec.conformance import Target\n"
                                           "target = Target(name='empty', bindings={})\n")
     rj, ju = tmp_path / "r.json", tmp_path / "j.xml"
     p = _run(["conform", "--target", "emptylib", "--clause", "optimal.hardest_mid_t", "--clause", "gan.value", "-q",
@@ -254,7 +254,7 @@ def test_atol_is_floored_at_the_dtypes_smallest_normal():
 
 def test_a_custom_comparison_records_its_error():
     """ddpm.ddim_step compares through its own scaled comparison: the error is recorded, never 0 while failing."""
-    import reference.ddpm as D
+    import genspec.reference.ddpm as D
 
     def ddim(x_t, eps_pred, t, t_prev, betas):
         return D.ddim_step(x_t, eps_pred, t, t_prev, betas) * 1.001
@@ -280,8 +280,8 @@ def test_target_independent_checks_run_in_a_forked_worker(monkeypatch):
     """harness/background.py: proofs run on a second core; a failing one reports its message, like inline."""
     import sympy as sp
 
-    from conformance.harness import background
-    from conformance.harness.declare import ClauseChecks, Proof
+    from genspec.conformance.harness import background
+    from genspec.conformance.harness.declare import ClauseChecks, Proof
     monkeypatch.setenv("GENSPEC_WORKERS", "1")
     monkeypatch.setattr(background, "checks_for", lambda cid: ClauseChecks(clause=cid, proofs=(
         Proof("holds", lambda: sp.Integer(0)), Proof("false", lambda: sp.Integer(1)))))
@@ -301,8 +301,8 @@ def test_target_independent_checks_run_in_a_forked_worker(monkeypatch):
 def test_spec_only_properties_run_in_the_worker_and_fail_there(monkeypatch):
     """A property of a clause with nothing to bind never calls the target: the worker runs it (issue 15, the second
     core), and its failure comes back as the check's message."""
-    from conformance.harness import background
-    from conformance.harness.declare import ClauseChecks, Property
+    from genspec.conformance.harness import background
+    from genspec.conformance.harness.declare import ClauseChecks, Property
 
     def false_claim(ctx, fn, inp):
         ctx.require("cfg.concentration", False, "the planted claim is false")
@@ -310,7 +310,7 @@ def test_spec_only_properties_run_in_the_worker_and_fail_there(monkeypatch):
     monkeypatch.setenv("GENSPEC_WORKERS", "1")
     fake = ClauseChecks(clause="cfg.concentration", properties=(Property("false", false_claim, cases=None),))
     monkeypatch.setattr(background, "checks_for", lambda cid: fake)
-    import conformance.harness.run as run
+    import genspec.conformance.harness.run as run
     monkeypatch.setattr(run, "checks_for", lambda cid: fake)
     bg = background.Background([("property", "cfg.concentration", 0)], "ci")
     try:
@@ -443,7 +443,7 @@ def test_a_harness_error_carries_the_input_and_a_reproduce_line():
 
 
 def test_reproduce_prints_python_that_calls_the_target_on_the_input(tmp_path, monkeypatch):
-    (tmp_path / "offlib.py").write_text("import torch\nfrom conformance import Target\n"
+    (tmp_path / "offlib.py").write_text("import torch\nfrom genspec.conformance import Target\n"
                                         "target = Target(name='off', backend='torch', bindings={"
                                         "'gan.optimal_discriminator': lambda p_data, p_g: p_g / (p_data + p_g + 1)})\n")
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -495,7 +495,7 @@ def test_the_table_reads_not_run_singular_and_the_error_at_the_worst_ratio():
 
 
 def test_failures_print_after_the_header_and_junit_is_genspecs(tmp_path):
-    (tmp_path / "offlib2.py").write_text("from conformance import Target\n"
+    (tmp_path / "offlib2.py").write_text("from genspec.conformance import Target\n"
                                          "target = Target(name='off', bindings={'gan.optimal_discriminator': "
                                          "lambda p_data, p_g: p_g / (p_data + p_g)})\n")
     ju = tmp_path / "j.xml"
@@ -516,5 +516,6 @@ def test_ci_prints_each_phase_duration():
     p = subprocess.run(["bash", "-c", f"{fn}\nphase ok true\nphase bad false || echo rc=$?"], capture_output=True,
                        text=True, timeout=60)
     assert p.stdout.splitlines() == ["ci: ok took 0 s", "ci: bad took 0 s (failed, exit 1)", "rc=1"], p.stdout
-    for cmd in ("ruff check .", "mypy", "genspec conform", "genspec matrix", "python -m pytest -q"):
+    for cmd in ("ruff check .", "python tools/typecheck.py", "genspec conform", "genspec matrix",
+                "python -m pytest -q"):
         assert re.search(rf"^phase \S+ {re.escape(cmd)}", text, re.M), cmd

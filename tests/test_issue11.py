@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-import accelerated.family as AF
-import accelerated.schedule as A
-import reference.family as RF
-import reference.schedule as R
-from conformance import Target
-from conformance.harness import api
-from spec import SpecInputError
+import genspec.accelerated.family as AF
+import genspec.accelerated.schedule as A
+import genspec.reference.family as RF
+import genspec.reference.schedule as R
+from genspec.conformance import Target
+from genspec.conformance.harness import api
+from genspec.spec import SpecInputError
 
 
 def _run(clause, fn, backend="numpy", dtype="float64", conventions=None):
@@ -45,10 +45,10 @@ def test_shift_exponential_values_and_relation_to_the_rational_shift():
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_diffusers_literal_time_shift_on_normal_t_passes(dtype, monkeypatch):
     """The form as diffusers writes it conforms on every t except subnormal ones with σ < 1 (the clause's ⚠)."""
-    import conformance.harness.arrays as arrays
+    import genspec.conformance.harness.arrays as arrays
     normal = tuple(v for v in arrays.T_EDGES if v == 0.0 or v > 1e-30)
     monkeypatch.setattr(arrays, "T_EDGES", normal)
-    import conformance.harness.inputs as inp
+    import genspec.conformance.harness.inputs as inp
     monkeypatch.setattr(inp, "T_EDGES", normal)
     res = _run("schedule.shift_exponential", diffusers_time_shift, "torch", dtype)
     assert res.status == "passed", res.failures
@@ -142,7 +142,7 @@ def test_trig_path_values_and_mapping_to_cosine():
 
 
 def _family_target(clause, fn):
-    from conformance.harness.target import from_modules
+    from genspec.conformance.harness.target import from_modules
     base = from_modules("accelerated", "accelerated", "torch")
     bindings = {k: v for k, v in base.bindings.items() if k.startswith("family.")}
     bindings[clause] = fn

@@ -1,12 +1,12 @@
 """Latent diffusion's sizes (spec/ldm.py): the notes' numbers by hand, 03's ⚠ corrected, planted bugs, bad input."""
 import pytest
 
-import accelerated.ldm as A
-import reference.ldm as R
-from conformance import Target
-from conformance.harness.api import check, failing
-from conformance.harness.cli import explain_text
-from spec import SpecInputError
+import genspec.accelerated.ldm as A
+import genspec.reference.ldm as R
+from genspec.conformance import Target
+from genspec.conformance.harness.api import check, failing
+from genspec.conformance.harness.cli import explain_text
+from genspec.spec import SpecInputError
 
 
 def test_the_notes_numbers_by_hand():

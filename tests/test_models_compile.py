@@ -2,8 +2,8 @@
 model equals the eager one. Budget: ≈ 10 s (one compilation of a one-block DiT on CPU)."""
 import torch
 
-from accelerated.models.dit import DiT, DiTConfig
-from accelerated.models.text import TextEmbedding
+from genspec.accelerated.models.dit import DiT, DiTConfig
+from genspec.accelerated.models.text import TextEmbedding
 
 
 def test_compiled_dit_equals_eager():

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from accelerated.data.shapes import (
+from genspec.accelerated.data.shapes import (
     CAPTIONS,
     COLORS,
     SHAPES,
@@ -15,8 +15,8 @@ from accelerated.data.shapes import (
     shape_mask,
     shapes_dataset,
 )
-from accelerated.models.text import ByteTextEncoder, ByteTokenizer, TextConfig, TextEncoder
-from accelerated.pictures.grids import image_grid, read_image, save_gif, save_image, tile
+from genspec.accelerated.models.text import ByteTextEncoder, ByteTokenizer, TextConfig, TextEncoder
+from genspec.accelerated.pictures.grids import image_grid, read_image, save_gif, save_image, tile
 
 
 def test_dataset_shapes_range_and_determinism():
@@ -108,7 +108,7 @@ def test_tokenizer_and_text_encoder():
 
 def test_transformers_text_model_satisfies_the_protocol():
     transformers = pytest.importorskip("transformers")
-    from accelerated.models.text import HFTextEncoder
+    from genspec.accelerated.models.text import HFTextEncoder
 
     cfg = transformers.CLIPTextConfig(vocab_size=300, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
                                       num_attention_heads=2, max_position_embeddings=16)

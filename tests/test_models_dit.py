@@ -4,12 +4,20 @@ import numpy as np
 import pytest
 import torch
 
-import reference.attention as RA
-import reference.dit as RD
-from accelerated.models.dit import DIT_CONFIGS, DiT, DiTBlock, DiTConfig, JointBlock, count_parameters, forward_flops
-from accelerated.models.layers import Attention
-from accelerated.models.text import TextEmbedding
-from accelerated.models.unet import UNet, UNetConfig
+import genspec.reference.attention as RA
+import genspec.reference.dit as RD
+from genspec.accelerated.models.dit import (
+    DIT_CONFIGS,
+    DiT,
+    DiTBlock,
+    DiTConfig,
+    JointBlock,
+    count_parameters,
+    forward_flops,
+)
+from genspec.accelerated.models.layers import Attention
+from genspec.accelerated.models.text import TextEmbedding
+from genspec.accelerated.models.unet import UNet, UNetConfig
 
 SMALL = dict(input_size=8, in_channels=4, patch=2, width=32, depth=2, heads=4, num_classes=5, learn_sigma=False,
              text_width=16)
@@ -147,7 +155,7 @@ def test_joint_block_attention_agrees_with_the_clause():
     x, h = torch.randn(2, 16, 32, generator=g, dtype=torch.float64), torch.randn(2, 6, 32, generator=g,
                                                                                    dtype=torch.float64)
     mask = _text(B=2).mask
-    from accelerated.attention import joint_attention
+    from genspec.accelerated.attention import joint_attention
     got = joint_attention(x, h, block.x_stream.weights(), block.c_stream.weights(), block.heads, mask_c=mask)
     want = RA.joint_attention(x.numpy(), h.numpy(), [w.detach().numpy() for w in block.x_stream.weights()],
                               [w.detach().numpy() for w in block.c_stream.weights()], block.heads, mask.numpy())
@@ -177,7 +185,7 @@ def test_unet_shapes_and_zero_output_at_init(injection, cond):
 
 def test_attention_module_bound_as_a_conformance_target_agrees_with_the_reference():
     """Non-square widths (E ≠ Ev ≠ D_out), biases absent and present, a key-padding mask."""
-    from accelerated.models.targets import target
+    from genspec.accelerated.models.targets import target
     cross = target.binding("attention.cross")
     g = torch.Generator().manual_seed(4)
     r = lambda *s: torch.randn(*s, generator=g, dtype=torch.float64)
@@ -193,15 +201,15 @@ def test_attention_module_bound_as_a_conformance_target_agrees_with_the_referenc
 
 
 def test_attention_module_passes_the_conformance_checks():
-    from accelerated.models.targets import target
-    from conformance.harness.api import check
+    from genspec.accelerated.models.targets import target
+    from genspec.conformance.harness.api import check
     r = check(target, ["attention.cross"], target_independent=False)["attention.cross"]
     assert r.status == "passed" and r.passed, r.failures
 
 
 def test_unet_film_resblock_agrees_with_the_clause():
     """The FiLM ResBlock recomputed with reference.dit.film on the block's own intermediate features."""
-    from accelerated.models.unet import ResBlock
+    from genspec.accelerated.models.unet import ResBlock
     c = UNetConfig(channels=(8,), groups=4)
     blk = ResBlock(8, 8, 16, c).double()
     _randomise(blk)

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import torch
 
-from accelerated.data.shapes import CAPTIONS
-from accelerated.jobs.t2i import PRESETS, Denoiser
-from accelerated.models.ar_transformer import ARConfig, ARTransformer
-from accelerated.models.autoencoder import AE_CONFIGS, KLAutoencoder
-from accelerated.models.pipeline import TextToImage
-from accelerated.models.text import TextConfig
+from genspec.accelerated.data.shapes import CAPTIONS
+from genspec.accelerated.jobs.t2i import PRESETS, Denoiser
+from genspec.accelerated.models.ar_transformer import ARConfig, ARTransformer
+from genspec.accelerated.models.autoencoder import AE_CONFIGS, KLAutoencoder
+from genspec.accelerated.models.pipeline import TextToImage
+from genspec.accelerated.models.text import TextConfig
 
 
 def _pipeline(output_scale: float) -> TextToImage:

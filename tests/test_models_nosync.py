@@ -9,16 +9,15 @@ import inspect
 import pytest
 import torch
 
-import spec.bind
-import spec.validate
-from accelerated.dit import adaln
-from accelerated.models.ar_transformer import ARConfig, ARTransformer
-from accelerated.models.dit import DiT, DiTConfig
-from accelerated.models.text import TextConfig, TextEmbedding
-from accelerated.models.unet import UNet, UNetConfig
-from accelerated.models.video import VideoDiT, VideoDiTConfig
-from accelerated.rf import interpolate
-from accelerated.rf import loss as rf_loss
+from genspec import spec
+from genspec.accelerated.dit import adaln
+from genspec.accelerated.models.ar_transformer import ARConfig, ARTransformer
+from genspec.accelerated.models.dit import DiT, DiTConfig
+from genspec.accelerated.models.text import TextConfig, TextEmbedding
+from genspec.accelerated.models.unet import UNet, UNetConfig
+from genspec.accelerated.models.video import VideoDiT, VideoDiTConfig
+from genspec.accelerated.rf import interpolate
+from genspec.accelerated.rf import loss as rf_loss
 
 
 @pytest.fixture
@@ -26,7 +25,7 @@ def validations(monkeypatch):
     """A dict counting the calls of every function of spec.validate while the test runs."""
     counts: dict[str, int] = {}
     for name, fn in inspect.getmembers(spec.validate, inspect.isfunction):
-        if fn.__module__ != "spec.validate":
+        if fn.__module__ != "genspec.spec.validate":
             continue
 
         def counted(*args, _fn=fn, _name=name, **kwargs):

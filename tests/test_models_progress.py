@@ -6,7 +6,7 @@ import io
 
 import torch
 
-from accelerated.jobs.progress import Progress, stage
+from genspec.accelerated.jobs.progress import Progress, stage
 
 
 class _Terminal(io.StringIO):

@@ -9,16 +9,22 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from accelerated import rf
-from accelerated.cfg import drop_labels
-from accelerated.data.shapes import CAPTIONS, shapes_dataset
-from accelerated.jobs.t2i import train_autoencoder
-from accelerated.jobs.train import EMA, adamw, load_checkpoint, save_checkpoint, seed_everything
-from accelerated.models.autoencoder import AEConfig, AETrainConfig, KLAutoencoder, PatchDiscriminator, reconstruction
-from accelerated.models.dit import DiT, DiTConfig
-from accelerated.models.pipeline import class_guided_sample
-from accelerated.pictures.grids import read_image
-from conformance.harness.cli import main as genspec
+from genspec.accelerated import rf
+from genspec.accelerated.cfg import drop_labels
+from genspec.accelerated.data.shapes import CAPTIONS, shapes_dataset
+from genspec.accelerated.jobs.t2i import train_autoencoder
+from genspec.accelerated.jobs.train import EMA, adamw, load_checkpoint, save_checkpoint, seed_everything
+from genspec.accelerated.models.autoencoder import (
+    AEConfig,
+    AETrainConfig,
+    KLAutoencoder,
+    PatchDiscriminator,
+    reconstruction,
+)
+from genspec.accelerated.models.dit import DiT, DiTConfig
+from genspec.accelerated.models.pipeline import class_guided_sample
+from genspec.accelerated.pictures.grids import read_image
+from genspec.conformance.harness.cli import main as genspec
 
 C = len(CAPTIONS)
 
@@ -146,11 +152,11 @@ def test_train_command_bad_use_exits_2(argv, capsys):
 def test_pipeline_batched_cfg_one_call_of_2b_rows_per_step_with_a_unet():
     """text → encoder → Euler with batched CFG in latent space → decoder; any denoiser with forward(x, t, text) and
     null_text works (here a two-level U-Net on 4×4×4 latents). Off at w = 0: equal to the unguided conditional."""
-    from accelerated.models.autoencoder import AE_CONFIGS
-    from accelerated.models.pipeline import TextToImage
-    from accelerated.models.text import ByteTextEncoder, TextConfig
-    from accelerated.models.unet import UNet, UNetConfig
-    from accelerated.sampler import euler_sample
+    from genspec.accelerated.models.autoencoder import AE_CONFIGS
+    from genspec.accelerated.models.pipeline import TextToImage
+    from genspec.accelerated.models.text import ByteTextEncoder, TextConfig
+    from genspec.accelerated.models.unet import UNet, UNetConfig
+    from genspec.accelerated.sampler import euler_sample
 
     torch.manual_seed(0)
     enc = ByteTextEncoder(TextConfig(width=16, depth=1, heads=2, max_len=16))

@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 import torch
 
-from accelerated import optimal as A
-from conformance import Target
-from conformance.checks.optimal import irreducible_loss_curve
-from conformance.fixtures import BIMODAL, random_mixture
-from conformance.harness.api import check, failing
-from conformance.harness.target import from_modules
-from reference import optimal as R
-from spec.errors import SpecInputError
+from genspec.accelerated import optimal as A
+from genspec.conformance import Target
+from genspec.conformance.checks.optimal import irreducible_loss_curve
+from genspec.conformance.fixtures import BIMODAL, random_mixture
+from genspec.conformance.harness.api import check, failing
+from genspec.conformance.harness.target import from_modules
+from genspec.reference import optimal as R
+from genspec.spec.errors import SpecInputError
 
 ONE = (np.array([1.0]), np.array([[0.5]]), np.array([[[2.0]]]))          # x ~ N(0.5, 2) in 1-D
 

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-import accelerated.rf as A
-import reference.rf as R
-from conformance import Target
-from conformance.harness.api import check, failing
-from conformance.harness.target import from_modules
-from spec import SpecInputError
+import genspec.accelerated.rf as A
+import genspec.reference.rf as R
+from genspec.conformance import Target
+from genspec.conformance.harness.api import check, failing
+from genspec.conformance.harness.target import from_modules
+from genspec.spec import SpecInputError
 
 RF = ("rf.", "fm.")
 

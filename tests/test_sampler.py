@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 import torch
 
-from accelerated import sampler as A
-from conformance import Target
-from conformance.checks.sampler import convergence, equivalence_samples, exact_flow, in_convention
-from conformance.fixtures import BIMODAL, Recorder, oracle
-from conformance.harness.api import check, failing
-from conformance.harness.target import from_modules
-from reference import sampler as R
-from spec.errors import SpecInputError
+from genspec.accelerated import sampler as A
+from genspec.conformance import Target
+from genspec.conformance.checks.sampler import convergence, equivalence_samples, exact_flow, in_convention
+from genspec.conformance.fixtures import BIMODAL, Recorder, oracle
+from genspec.conformance.harness.api import check, failing
+from genspec.conformance.harness.target import from_modules
+from genspec.reference import sampler as R
+from genspec.spec.errors import SpecInputError
 
 
 def lin_np(x, t):

@@ -10,13 +10,13 @@ import pytest
 import torch
 from scipy import integrate, stats
 
-import accelerated.schedule as A
-import reference.schedule as R
-from conformance import Target
-from conformance.checks.schedule import KS_N, KS_SEED
-from conformance.harness.api import check, failing
-from conformance.harness.target import from_modules
-from spec import SpecInputError
+import genspec.accelerated.schedule as A
+import genspec.reference.schedule as R
+from genspec.conformance import Target
+from genspec.conformance.checks.schedule import KS_N, KS_SEED
+from genspec.conformance.harness.api import check, failing
+from genspec.conformance.harness.target import from_modules
+from genspec.spec import SpecInputError
 
 
 def _with(clause, fn):

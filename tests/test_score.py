@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-import accelerated.score as A
-import reference.score as R
-from conformance import Target
-from conformance.checks.score import MIX_MU, MIX_S, MIX_W, _mixture_score
-from conformance.harness.api import check, failing
-from conformance.harness.target import from_modules
-from spec import SpecInputError
+import genspec.accelerated.score as A
+import genspec.reference.score as R
+from genspec.conformance import Target
+from genspec.conformance.checks.score import MIX_MU, MIX_S, MIX_W, _mixture_score
+from genspec.conformance.harness.api import check, failing
+from genspec.conformance.harness.target import from_modules
+from genspec.spec import SpecInputError
 
 
 def _with(clause, fn):

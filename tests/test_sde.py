@@ -14,16 +14,16 @@ import pytest
 import torch
 from scipy import stats
 
-import accelerated.optimal as AO
-import accelerated.sampler as AS
-import accelerated.sde as A
-import reference.sde as R
-from conformance import Target
-from conformance.harness.api import check, failing
-from conformance.harness.target import from_modules
-from reference import family as F
-from spec import SpecInputError
-from spec.family import DEFAULT_SCHEDULE
+import genspec.accelerated.optimal as AO
+import genspec.accelerated.sampler as AS
+import genspec.accelerated.sde as A
+import genspec.reference.sde as R
+from genspec.conformance import Target
+from genspec.conformance.harness.api import check, failing
+from genspec.conformance.harness.target import from_modules
+from genspec.reference import family as F
+from genspec.spec import SpecInputError
+from genspec.spec.family import DEFAULT_SCHEDULE
 
 W = np.array([0.3, 0.7])
 MU = np.array([[-2.0, 0.0], [1.5, 1.0]])

@@ -9,10 +9,10 @@ import pytest
 import sympy
 from pydantic import ValidationError
 
-import spec
-from conformance.harness.registry import all_checks, checks_for
-from spec.expression import symbols
-from spec.schema import SOURCES, Clause, Convention, Law, Provenance, Variant
+from genspec import spec
+from genspec.conformance.harness.registry import all_checks, checks_for
+from genspec.spec.expression import symbols
+from genspec.spec.schema import SOURCES, Clause, Convention, Law, Provenance, Variant
 
 SEEDS = pathlib.Path(os.environ.get("GENSPEC_SEEDS_DIR")
                      or pathlib.Path(__file__).resolve().parents[2] / "shared" / "seeds")
@@ -25,7 +25,7 @@ def _norm(s: str) -> str:
 
 def test_every_family_declares_clauses():
     for fam in spec.FAMILIES:
-        mod = importlib.import_module(f"spec.{fam}")
+        mod = importlib.import_module(f"genspec.spec.{fam}")
         assert mod.CLAUSES, f"spec/{fam}.py declares no clause"
 
 
@@ -47,8 +47,8 @@ def test_provenance_quotes_are_verbatim(cid):
 def test_reference_and_accelerated_mirror_each_clause(cid):
     c = spec.get(cid)
     m = spec.module_of(cid)
-    ref = importlib.import_module(f"reference.{m}")
-    acc = importlib.import_module(f"accelerated.{m}")
+    ref = importlib.import_module(f"genspec.reference.{m}")
+    acc = importlib.import_module(f"genspec.accelerated.{m}")
     assert callable(getattr(ref, c.function, None)), f"reference/{m}.py lacks {c.function}"
     assert callable(getattr(acc, c.function, None)), f"accelerated/{m}.py lacks {c.function}"
 
@@ -124,7 +124,7 @@ def test_variant_arguments_convert_units_and_are_validated():
 def test_declared_math_reads_only_the_clause_inputs_and_round_trips():
     """expression, variant_expressions, laws and error_scale name only the clause's inputs (a law also out and base),
     variant_expressions only its variants; the JSON export reads back without eval (an expression tree)."""
-    from spec.expression import OUT
+    from genspec.spec.expression import OUT
     w, z = symbols("w z")
     ws = spec.schema.Symbol(name="w", description="d", domain=spec.schema.Domain(low=-1, high=1), role="parameter")
     ok = dict(id="x.y", title="t", statement="s", kind=("value",), provenance=(Provenance(source="00", quote="abc"),),
@@ -161,5 +161,5 @@ def test_tolerances_are_ordered_by_precision():
                          ids=lambda cp: f"{cp[0]}:{cp[1].name[:50]}")
 def test_every_symbolic_claim_holds(proof):
     """Each sympy derivation of the spec, run once here (genspec conform runs them too)."""
-    from conformance.harness.run import check_proof
+    from genspec.conformance.harness.run import check_proof
     check_proof(*proof)

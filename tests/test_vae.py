@@ -11,14 +11,14 @@ import torch
 import torch.nn.functional as F
 from scipy import integrate, stats
 
-import spec
-from accelerated import vae as A
-from conformance import Target
-from conformance.checks import vae as C
-from conformance.harness.api import check, failing
-from conformance.harness.target import from_modules
-from reference import vae as R
-from spec.errors import SpecInputError
+from genspec import spec
+from genspec.accelerated import vae as A
+from genspec.conformance import Target
+from genspec.conformance.checks import vae as C
+from genspec.conformance.harness.api import check, failing
+from genspec.conformance.harness.target import from_modules
+from genspec.reference import vae as R
+from genspec.spec.errors import SpecInputError
 
 VAE_IDS = [c for c in spec.CLAUSES if c.startswith("vae.")]
 BACKENDS = {"reference": (R, lambda a: np.asarray(a, dtype=np.float64)),

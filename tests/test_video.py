@@ -5,14 +5,14 @@ import numpy as np
 import pytest
 import torch
 
-import accelerated.attention as AT
-import accelerated.video as A
-import reference.video as R
-from conformance import Target
-from conformance.harness.api import check, failing
-from conformance.harness.cli import explain_text
-from conformance.harness.target import from_modules
-from spec import SpecInputError
+import genspec.accelerated.attention as AT
+import genspec.accelerated.video as A
+import genspec.reference.video as R
+from genspec.conformance import Target
+from genspec.conformance.harness.api import check, failing
+from genspec.conformance.harness.cli import explain_text
+from genspec.conformance.harness.target import from_modules
+from genspec.spec import SpecInputError
 
 
 def test_the_notes_video_numbers_by_hand():

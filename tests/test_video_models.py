@@ -9,11 +9,11 @@ import json
 import numpy as np
 import torch
 
-import reference.dit as RD
-import reference.video as RV
-from accelerated.jobs.t2v import PRESETS, run
-from accelerated.models.text import TextEmbedding
-from accelerated.models.video import (
+import genspec.reference.dit as RD
+import genspec.reference.video as RV
+from genspec.accelerated.jobs.t2v import PRESETS, run
+from genspec.accelerated.models.text import TextEmbedding
+from genspec.accelerated.models.video import (
     DIRECTIONS,
     VideoAEConfig,
     VideoAutoencoder,
@@ -23,8 +23,8 @@ from accelerated.models.video import (
     moving_shapes_dataset,
     read_direction,
 )
-from accelerated.pictures.grids import read_image
-from accelerated.video import patchify, unpatchify
+from genspec.accelerated.pictures.grids import read_image
+from genspec.accelerated.video import patchify, unpatchify
 
 SMALL = VideoDiTConfig(frames=4, input_size=4, in_channels=3, patch_t=2, patch=2, width=32, depth=2, heads=4,
                        text_width=16)

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-import accelerated.vq as A
-import reference.vq as R
-from conformance import Target
-from conformance.harness.api import check, failing
-from conformance.harness.target import from_modules
-from spec import SpecInputError
+import genspec.accelerated.vq as A
+import genspec.reference.vq as R
+from genspec.conformance import Target
+from genspec.conformance.harness.api import check, failing
+from genspec.conformance.harness.target import from_modules
+from genspec.spec import SpecInputError
 
 OURS = ("vq.", "ar.raster_order", "ar.causal_mask", "ar.sampling_distribution", "ar.logit_guidance",
         "ar.plausibility")

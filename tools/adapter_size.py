@@ -43,7 +43,7 @@ def code_lines(source: str) -> int:
 
 
 def measure() -> dict:
-    from conformance import adapters
+    from genspec.conformance import adapters
     rows = {}
     for lib in adapters.ADAPTERS:
         path = os.path.join(os.path.dirname(adapters.__file__), f"{lib}.py")

@@ -15,11 +15,11 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 
 def counts() -> dict[str, int]:
-    import spec
+    from genspec import spec
     try:
-        from conformance.harness.registry import checks_for
+        from genspec.conformance.harness.registry import checks_for
     except ImportError:                                   # before the harness/ split
-        from conformance.registry import checks_for  # type: ignore[no-redef]
+        from genspec.conformance.registry import checks_for  # type: ignore[no-redef]
     out = {}
     for cid, c in spec.CLAUSES.items():
         chk = checks_for(cid)

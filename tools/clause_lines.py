@@ -31,7 +31,7 @@ def lines(path: pathlib.Path) -> int:
 
 
 def table() -> list[dict]:
-    import spec
+    from genspec import spec
     rows = []
     for fam in spec.FAMILIES:
         n = sum(1 for cid in spec.CLAUSES if spec.module_of(cid) == fam)
@@ -74,14 +74,14 @@ def _statements(path: pathlib.Path, ids: list[str]) -> list[tuple[int, set, set,
 
 
 def spec_function(cid: str) -> str | None:
-    import spec
+    from genspec import spec
     return spec.get(cid).function
 
 
 def attribute(fam: str) -> dict[str, float]:
     """Lines per clause of family `fam` across the four places: each top-level statement goes to the clauses whose
     declaration reaches it through the names it uses, split evenly; what no clause reaches is '(overhead)'."""
-    import spec
+    from genspec import spec
     ids = [cid for cid in spec.CLAUSES if spec.module_of(cid) == fam]
     out = dict.fromkeys(ids, 0.0) | {"(overhead)": 0.0}
     for pattern in PLACES.values():

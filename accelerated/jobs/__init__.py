@@ -13,26 +13,26 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from spec.errors import GenspecError
+from genspec.spec.errors import GenspecError
 
 
 def _t2i(argv: list[str]) -> int:
-    from accelerated.jobs.t2i import main
+    from genspec.accelerated.jobs.t2i import main
     return main(argv)
 
 
 def _t2v(argv: list[str]) -> int:
-    from accelerated.jobs.t2v import main
+    from genspec.accelerated.jobs.t2v import main
     return main(argv)
 
 
 def _distill(argv: list[str]) -> int:
-    from accelerated.jobs.distill import main
+    from genspec.accelerated.jobs.distill import main
     return main(argv)
 
 
 def _ar(argv: list[str]) -> int:
-    from accelerated.jobs.ar import main
+    from genspec.accelerated.jobs.ar import main
     return main(argv)
 
 

@@ -36,16 +36,16 @@ from dataclasses import asdict, dataclass, field, replace
 
 import torch
 
-from accelerated.data.shapes import CAPTIONS, caption_adherence, caption_index, caption_scores, shapes_dataset
-from accelerated.jobs.progress import stage
-from accelerated.jobs.report import announce, preset_fields
-from accelerated.jobs.train import add_thread_arguments, apply_threads, guidance_weights
-from accelerated.models.ar_transformer import ARConfig, ARTransformer, train_ar
-from accelerated.models.text import TextConfig
-from accelerated.models.vqvae import VQVAE, VQConfig, train_vqvae
-from accelerated.pictures import plots
-from accelerated.pictures.grids import image_grid
-from spec.errors import GenspecError
+from genspec.accelerated.data.shapes import CAPTIONS, caption_adherence, caption_index, caption_scores, shapes_dataset
+from genspec.accelerated.jobs.progress import stage
+from genspec.accelerated.jobs.report import announce, preset_fields
+from genspec.accelerated.jobs.train import add_thread_arguments, apply_threads, guidance_weights
+from genspec.accelerated.models.ar_transformer import ARConfig, ARTransformer, train_ar
+from genspec.accelerated.models.text import TextConfig
+from genspec.accelerated.models.vqvae import VQVAE, VQConfig, train_vqvae
+from genspec.accelerated.pictures import plots
+from genspec.accelerated.pictures.grids import image_grid
+from genspec.spec.errors import GenspecError
 
 
 @dataclass(frozen=True)

@@ -43,17 +43,17 @@ from typing import cast
 
 import torch
 
-from accelerated import consistency, distill, rf
-from accelerated import optimal as O
-from accelerated.jobs.progress import stage
-from accelerated.jobs.report import announce, preset_fields
-from accelerated.jobs.train import EMA, add_thread_arguments, apply_threads
-from accelerated.models.consistency_model import ConsistencyModel
-from accelerated.models.flow import FlowConfig, VelocityMLP, sample_mixture
-from accelerated.pictures import plots
-from accelerated.pictures.grids import available
-from accelerated.sampler import euler_sample
-from spec.errors import GenspecError
+from genspec.accelerated import consistency, distill, rf
+from genspec.accelerated import optimal as O
+from genspec.accelerated.jobs.progress import stage
+from genspec.accelerated.jobs.report import announce, preset_fields
+from genspec.accelerated.jobs.train import EMA, add_thread_arguments, apply_threads
+from genspec.accelerated.models.consistency_model import ConsistencyModel
+from genspec.accelerated.models.flow import FlowConfig, VelocityMLP, sample_mixture
+from genspec.accelerated.pictures import plots
+from genspec.accelerated.pictures.grids import available
+from genspec.accelerated.sampler import euler_sample
+from genspec.spec.errors import GenspecError
 
 # A 2-D mixture whose flow bends: four well-separated, unequal modes (weights, means, covariances).
 FOUR_MODES = (
@@ -340,7 +340,7 @@ def run_2d(c: DistillConfig, out: str, progress: bool = True, preset: str = "cus
 
 def main(argv: list[str]) -> int:
     """`genspec train distill --out DIR [--part 2d|images|both] [--preset default|small|tiny] [--teacher T2I_DIR]`."""
-    from accelerated.jobs import distill_images
+    from genspec.accelerated.jobs import distill_images
     p = argparse.ArgumentParser(prog="genspec train distill",
                                 description="Progressive and consistency distillation (1) of the exact flow of a 2-D "
                                             "mixture: DIR/metrics.json, table.md, samples.png; (2) of the toy "

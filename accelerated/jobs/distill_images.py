@@ -57,22 +57,22 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from accelerated import consistency, distill, rf
-from accelerated.data.shapes import CAPTIONS, caption_adherence, caption_index, shapes_dataset
-from accelerated.jobs.progress import stage
-from accelerated.jobs.report import preset_fields
-from accelerated.jobs.t2i import Denoiser, T2IConfig, encode_latents
-from accelerated.jobs.t2i import run as train_t2i
-from accelerated.jobs.train import EMA, adamw, load_checkpoint, seed_everything
-from accelerated.models.autoencoder import AE_CONFIGS, AETrainConfig, KLAutoencoder
-from accelerated.models.consistency_model import ConsistencyModel
-from accelerated.models.dit import DiTConfig
-from accelerated.models.pipeline import TextToImage
-from accelerated.models.text import TextConfig, TextEmbedding
-from accelerated.pictures import plots
-from accelerated.pictures.grids import available, image_grid
-from accelerated.sampler import euler_sample
-from spec.errors import GenspecError
+from genspec.accelerated import consistency, distill, rf
+from genspec.accelerated.data.shapes import CAPTIONS, caption_adherence, caption_index, shapes_dataset
+from genspec.accelerated.jobs.progress import stage
+from genspec.accelerated.jobs.report import preset_fields
+from genspec.accelerated.jobs.t2i import Denoiser, T2IConfig, encode_latents
+from genspec.accelerated.jobs.t2i import run as train_t2i
+from genspec.accelerated.jobs.train import EMA, adamw, load_checkpoint, seed_everything
+from genspec.accelerated.models.autoencoder import AE_CONFIGS, AETrainConfig, KLAutoencoder
+from genspec.accelerated.models.consistency_model import ConsistencyModel
+from genspec.accelerated.models.dit import DiTConfig
+from genspec.accelerated.models.pipeline import TextToImage
+from genspec.accelerated.models.text import TextConfig, TextEmbedding
+from genspec.accelerated.pictures import plots
+from genspec.accelerated.pictures.grids import available, image_grid
+from genspec.accelerated.sampler import euler_sample
+from genspec.spec.errors import GenspecError
 
 Velocity = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 

@@ -2,7 +2,7 @@
 and whether pictures are drawn."""
 from __future__ import annotations
 
-from accelerated.pictures.grids import VIZ_HINT, available
+from genspec.accelerated.pictures.grids import VIZ_HINT, available
 
 SMOKE = "the tiny preset is a smoke test: every stage runs for a few steps, and its pictures and metrics mean nothing"
 

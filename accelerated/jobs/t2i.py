@@ -26,12 +26,12 @@ from typing import Any, cast
 
 import torch
 
-from accelerated.cfg import dropped_rows
-from accelerated.data.shapes import CAPTIONS, caption_adherence, shapes_dataset
-from accelerated.distributed import ONE, World, broadcast_module, data_parallel, finish, mean, world
-from accelerated.jobs.progress import stage
-from accelerated.jobs.report import announce, preset_fields
-from accelerated.jobs.train import (
+from genspec.accelerated.cfg import dropped_rows
+from genspec.accelerated.data.shapes import CAPTIONS, caption_adherence, shapes_dataset
+from genspec.accelerated.distributed import ONE, World, broadcast_module, data_parallel, finish, mean, world
+from genspec.accelerated.jobs.progress import stage
+from genspec.accelerated.jobs.report import announce, preset_fields
+from genspec.accelerated.jobs.train import (
     EMA,
     adamw,
     add_job_arguments,
@@ -42,7 +42,7 @@ from accelerated.jobs.train import (
     save_checkpoint,
     seed_everything,
 )
-from accelerated.models.autoencoder import (
+from genspec.accelerated.models.autoencoder import (
     AE_CONFIGS,
     AETrainConfig,
     KLAutoencoder,
@@ -51,15 +51,15 @@ from accelerated.models.autoencoder import (
     discriminator_loss,
     reconstruct,
 )
-from accelerated.models.dit import DiT, DiTConfig
-from accelerated.models.pipeline import TextToImage
-from accelerated.models.text import ByteTextEncoder, TextConfig, encode_each
-from accelerated.pictures import plots
-from accelerated.pictures.grids import image_grid
-from accelerated.rf import interpolate
-from accelerated.rf import loss as rf_loss
-from accelerated.schedule import uniform_sample
-from spec.errors import GenspecError
+from genspec.accelerated.models.dit import DiT, DiTConfig
+from genspec.accelerated.models.pipeline import TextToImage
+from genspec.accelerated.models.text import ByteTextEncoder, TextConfig, encode_each
+from genspec.accelerated.pictures import plots
+from genspec.accelerated.pictures.grids import image_grid
+from genspec.accelerated.rf import interpolate
+from genspec.accelerated.rf import loss as rf_loss
+from genspec.accelerated.schedule import uniform_sample
+from genspec.spec.errors import GenspecError
 
 
 @dataclass

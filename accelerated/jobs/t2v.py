@@ -25,14 +25,14 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
-from accelerated.data.shapes import caption_adherence
-from accelerated.jobs.progress import stage
-from accelerated.jobs.report import announce, preset_fields
-from accelerated.jobs.t2i import TextDenoiser, encode_latents, train_denoiser
-from accelerated.jobs.train import EMA, adamw, add_job_arguments, job_config, seed_everything
-from accelerated.models.autoencoder import AETrainConfig, ae_losses
-from accelerated.models.text import ByteTextEncoder, TextConfig
-from accelerated.models.video import (
+from genspec.accelerated.data.shapes import caption_adherence
+from genspec.accelerated.jobs.progress import stage
+from genspec.accelerated.jobs.report import announce, preset_fields
+from genspec.accelerated.jobs.t2i import TextDenoiser, encode_latents, train_denoiser
+from genspec.accelerated.jobs.train import EMA, adamw, add_job_arguments, job_config, seed_everything
+from genspec.accelerated.models.autoencoder import AETrainConfig, ae_losses
+from genspec.accelerated.models.text import ByteTextEncoder, TextConfig
+from genspec.accelerated.models.video import (
     VIDEO_CAPTIONS,
     TextToVideo,
     VideoAEConfig,
@@ -42,8 +42,8 @@ from accelerated.models.video import (
     motion_adherence,
     moving_shapes_dataset,
 )
-from accelerated.pictures import plots
-from accelerated.pictures.grids import image_grid, save_gif
+from genspec.accelerated.pictures import plots
+from genspec.accelerated.pictures.grids import image_grid, save_gif
 
 
 @dataclass

@@ -12,8 +12,8 @@ from collections.abc import Callable
 import torch
 import torch.nn as nn
 
-from spec.cfg import W_MAX
-from spec.errors import GenspecError
+from genspec.spec.cfg import W_MAX
+from genspec.spec.errors import GenspecError
 
 
 def seed_everything(seed: int) -> torch.Generator:

@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn as nn
 
-from accelerated.attention import sdpa
-from accelerated.cfg import dropped_rows
-from accelerated.models.text import ByteTextEncoder, NullText, TextConfig, encode_each
-from accelerated.vq import causal_mask, guided_logits, plausible_tokens, sampling_probs
+from genspec.accelerated.attention import sdpa
+from genspec.accelerated.cfg import dropped_rows
+from genspec.accelerated.models.text import ByteTextEncoder, NullText, TextConfig, encode_each
+from genspec.accelerated.vq import causal_mask, guided_logits, plausible_tokens, sampling_probs
 
 Condition = torch.Tensor | list[str]          # class indices (B,) for cond = "class", captions for cond = "text"
 

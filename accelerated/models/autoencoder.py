@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from accelerated.gan import discriminator_bce, generator_loss_non_saturating
-from accelerated.vae import kl_standard_normal, reparameterize
-from spec.vae import LOGVAR_HIGH, LOGVAR_LOW
+from genspec.accelerated.gan import discriminator_bce, generator_loss_non_saturating
+from genspec.accelerated.vae import kl_standard_normal, reparameterize
+from genspec.spec.vae import LOGVAR_HIGH, LOGVAR_LOW
 
 
 @dataclass

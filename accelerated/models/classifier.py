@@ -16,11 +16,11 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from accelerated.cond import class_posterior
-from accelerated.family import coefficients
-from accelerated.guidance import classifier_guided_score
-from accelerated.optimal import optimal_prediction
-from accelerated.sde import euler_maruyama_sample
+from genspec.accelerated.cond import class_posterior
+from genspec.accelerated.family import coefficients
+from genspec.accelerated.guidance import classifier_guided_score
+from genspec.accelerated.optimal import optimal_prediction
+from genspec.accelerated.sde import euler_maruyama_sample
 
 from .conditional import TimeFeatures
 

@@ -16,8 +16,8 @@ from typing import cast
 import torch
 import torch.nn as nn
 
-from accelerated.cfg import drop_labels, guided_euler_sample
-from accelerated.cond import conditional_rf_loss
+from genspec.accelerated.cfg import drop_labels, guided_euler_sample
+from genspec.accelerated.cond import conditional_rf_loss
 
 
 @dataclass

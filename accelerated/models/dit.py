@@ -26,10 +26,10 @@ from typing import cast
 import torch
 import torch.nn as nn
 
-from accelerated.attention import joint_attention
-from accelerated.dit import adaln, gated_residual, patchify, timestep_embedding, unpatchify
-from accelerated.models.layers import Attention, Mlp
-from accelerated.models.text import NullText, TextEmbedding
+from genspec.accelerated.attention import joint_attention
+from genspec.accelerated.dit import adaln, gated_residual, patchify, timestep_embedding, unpatchify
+from genspec.accelerated.models.layers import Attention, Mlp
+from genspec.accelerated.models.text import NullText, TextEmbedding
 
 
 @dataclass

@@ -16,10 +16,10 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from accelerated import optimal as O
-from accelerated import rf, schedule
-from accelerated.metrics import energy_distance
-from accelerated.sampler import euler_sample
+from genspec.accelerated import optimal as O
+from genspec.accelerated import rf, schedule
+from genspec.accelerated.metrics import energy_distance
+from genspec.accelerated.sampler import euler_sample
 
 
 @dataclass

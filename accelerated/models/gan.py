@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from accelerated.gan import (
+from genspec.accelerated.gan import (
     adain,
     discriminator_bce,
     generator_loss_non_saturating,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from accelerated.attention import attention
+from genspec.accelerated.attention import attention
 
 
 class Attention(nn.Module):

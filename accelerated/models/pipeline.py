@@ -16,9 +16,9 @@ from typing import Any, cast
 import torch
 import torch.nn as nn
 
-from accelerated.cfg import cfg_combine, guided_euler_sample
-from accelerated.models.text import TextEmbedding
-from accelerated.sampler import euler_sample
+from genspec.accelerated.cfg import cfg_combine, guided_euler_sample
+from genspec.accelerated.models.text import TextEmbedding
+from genspec.accelerated.sampler import euler_sample
 
 
 def guided_velocity(denoiser: nn.Module, text: TextEmbedding, null: TextEmbedding, w: float):

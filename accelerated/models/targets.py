@@ -12,8 +12,8 @@ from collections.abc import Callable
 
 import torch
 
-from accelerated.models.layers import Attention
-from conformance.harness.target import Target
+from genspec.accelerated.models.layers import Attention
+from genspec.conformance.harness.target import Target
 
 
 def _load_attention(m: Attention, w_q, w_k, w_v, w_o, b_q, b_k, b_v, b_o) -> None:
@@ -38,4 +38,4 @@ def attention_binding(build: Callable = Attention, load: Callable = _load_attent
     return cross
 
 
-target = Target(name="accelerated.models", backend="torch", bindings={"attention.cross": attention_binding()})
+target = Target(name="genspec.accelerated.models", backend="torch", bindings={"attention.cross": attention_binding()})

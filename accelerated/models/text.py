@@ -13,7 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 import torch
 import torch.nn as nn
 
-from accelerated.models.layers import Attention, Mlp
+from genspec.accelerated.models.layers import Attention, Mlp
 
 
 @dataclass

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from accelerated.dit import adaln, film, timestep_embedding
-from accelerated.models.layers import Attention
-from accelerated.models.text import NullText, TextEmbedding
+from genspec.accelerated.dit import adaln, film, timestep_embedding
+from genspec.accelerated.models.layers import Attention
+from genspec.accelerated.models.text import NullText, TextEmbedding
 
 
 @dataclass

@@ -22,13 +22,13 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from accelerated.data.shapes import _PALETTE, COLORS, SHAPES, shape_mask
-from accelerated.dit import adaln, gated_residual, timestep_embedding
-from accelerated.models.dit import DiTConfig, FinalLayer, TimestepEmbedder, modulation, sincos_positions
-from accelerated.models.layers import Attention, Mlp
-from accelerated.models.pipeline import TextToImage
-from accelerated.models.text import NullText, TextEmbedding
-from accelerated.video import factorized_attention, patchify, tokens_to_video
+from genspec.accelerated.data.shapes import _PALETTE, COLORS, SHAPES, shape_mask
+from genspec.accelerated.dit import adaln, gated_residual, timestep_embedding
+from genspec.accelerated.models.dit import DiTConfig, FinalLayer, TimestepEmbedder, modulation, sincos_positions
+from genspec.accelerated.models.layers import Attention, Mlp
+from genspec.accelerated.models.pipeline import TextToImage
+from genspec.accelerated.models.text import NullText, TextEmbedding
+from genspec.accelerated.video import factorized_attention, patchify, tokens_to_video
 
 # ---- data --------------------------------------------------------------------------------------------------------
 DIRECTIONS: dict[str, tuple[int, int]] = {"left": (0, -1), "right": (0, 1), "up": (-1, 0), "down": (1, 0)}  # (dy, dx)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from accelerated.vq import commitment_loss, quantize, raster_order, straight_through_value
+from genspec.accelerated.vq import commitment_loss, quantize, raster_order, straight_through_value
 
 
 @dataclass

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from accelerated.pictures.grids import figure
+from genspec.accelerated.pictures.grids import figure
 
 SMOKE_NOTE = "tiny preset: a smoke test; these pictures mean nothing"
 

@@ -1,4 +1,4 @@
-"""Adapters: real libraries bound to the spec as :class:`~conformance.Target` s, one module per library.
+"""Adapters: real libraries bound to the spec as :class:`~genspec.conformance.Target` s, one module per library.
 
 Each module defines ``target()`` (so ``genspec conform --target conformance.adapters.torchcfm`` runs it) and
 imports its library only there: without the library, ``target()`` raises a TargetError naming the pip command.
@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 
-from spec.errors import TargetError
+from genspec.spec.errors import TargetError
 
 ADAPTERS: tuple[str, ...] = ("diffusers", "torchcfm", "flow_matching")
 ADAPTERS += ("k_diffusion", "vector_quantize_pytorch", "denoising_diffusion_pytorch", "rectified_flow_pytorch")
@@ -52,7 +52,7 @@ def load(library: str, **variant):
 
 
 def module(library: str):
-    return importlib.import_module(f"conformance.adapters.{library}")
+    return importlib.import_module(f"genspec.conformance.adapters.{library}")
 
 
 def variants(library: str) -> list[dict[str, str]]:

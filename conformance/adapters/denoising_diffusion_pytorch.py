@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 
-from conformance import Target, interval
+from genspec.conformance import Target, interval
 
 from . import require
 

@@ -16,7 +16,7 @@ The schedulers are stateful: configured in ``__init__``, ONE integer timestep pe
 """
 from __future__ import annotations
 
-from conformance import Target, const
+from genspec.conformance import Target, const
 
 from . import require
 

@@ -11,7 +11,7 @@ conversions t broadcast to x_t (``layouts``).
 """
 from __future__ import annotations
 
-from conformance import Target
+from genspec.conformance import Target
 
 from . import require
 

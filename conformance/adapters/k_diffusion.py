@@ -14,7 +14,7 @@ x ← x − f/T. Not bound: its other samplers (Heun, DPM-Solver, LMS, ancestral
 """
 from __future__ import annotations
 
-from conformance import Target
+from genspec.conformance import Target
 
 from . import require
 

@@ -15,7 +15,7 @@ part of the clauses. Paths: rf only (its ``cosmap`` time warp has no clause); ta
 """
 from __future__ import annotations
 
-from conformance import Target
+from genspec.conformance import Target
 
 from . import require, times
 

@@ -8,7 +8,7 @@ return (t, x_t, u_t) and take one t per sample (``layouts``: ``"B"``).
 """
 from __future__ import annotations
 
-from conformance import Target, const
+from genspec.conformance import Target, const
 
 from . import require
 

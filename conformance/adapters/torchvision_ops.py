@@ -55,8 +55,8 @@ def _has_op(name: str) -> bool:
 
 
 def main() -> int:
-    """``python -m conformance.adapters.torchvision_ops`` (.ci/run): import every adapter's library as the adapters
-    do; print one line per library and return 1 if any fails to import."""
+    """``python -m genspec.conformance.adapters.torchvision_ops`` (.ci/run): import every adapter's library as the
+    adapters do; print one line per library and return 1 if any fails to import."""
     from . import ADAPTERS, PIP, require
     failed = 0
     for lib in ADAPTERS:

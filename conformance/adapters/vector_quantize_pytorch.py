@@ -14,7 +14,7 @@ estimator for dim > 1 is the rotation trick (Fifty et al. 2024), not the straigh
 """
 from __future__ import annotations
 
-from conformance import Module, Target, Where
+from genspec.conformance import Module, Target, Where
 
 from . import require
 

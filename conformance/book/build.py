@@ -13,9 +13,9 @@ import shutil
 import tempfile
 import time
 
-import spec
-from spec.errors import GenspecError
-from spec.schema import SOURCE_TITLES, SOURCES
+from genspec import spec
+from genspec.spec.errors import GenspecError
+from genspec.spec.schema import SOURCE_TITLES, SOURCES
 
 from . import clause_page as C
 from . import figures as F

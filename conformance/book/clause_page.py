@@ -9,12 +9,12 @@ import textwrap
 import numpy as np
 import sympy
 
-import spec
-from conformance.harness.cli import _fmt, private_helpers
-from conformance.harness.declare import Dual
-from conformance.harness.registry import checks_for, reference_function
-from spec.errors import GenspecError
-from spec.schema import DTYPES, SOURCES, Clause
+from genspec import spec
+from genspec.conformance.harness.cli import _fmt, private_helpers
+from genspec.conformance.harness.declare import Dual
+from genspec.conformance.harness.registry import checks_for, reference_function
+from genspec.spec.errors import GenspecError
+from genspec.spec.schema import DTYPES, SOURCES, Clause
 
 from . import peers as P
 from .text import code_span, display, is_latex, math, prose, table
@@ -30,7 +30,7 @@ def accelerated_function(clause_id: str):
     if c.function is None:
         return None
     try:
-        mod = importlib.import_module(f"accelerated.{spec.module_of(clause_id)}")
+        mod = importlib.import_module(f"genspec.accelerated.{spec.module_of(clause_id)}")
     except ModuleNotFoundError:
         return None
     return getattr(mod, c.function, None)
@@ -70,7 +70,7 @@ def run_example(clause_id: str) -> dict | None:
     if acc is not None:
         import torch
 
-        from conformance.harness.context import Context
+        from genspec.conformance.harness.context import Context
 
         def to_torch(v):
             if isinstance(v, Dual):
@@ -227,7 +227,7 @@ def call_md(c: Clause) -> str:
         conv_line = ("\n    conventions={" + repr(c.id) + ": {" + ", ".join(
             f"{cv.name!r}: {cv.default!r}" for cv in c.conventions) + "}},")
     out += ["A minimal adapter (`mylib_genspec.py`), then `genspec conform --target mylib_genspec --clause "
-            f"{c.id}`:", "", "```python", "from conformance import Target", "import mylib", "",
+            f"{c.id}`:", "", "```python", "from genspec.conformance import Target", "import mylib", "",
             f"def {c.function}({args}):", f"    return mylib.{c.function}({args})   # your implementation", "",
             "target = Target(", '    name="mylib",', '    backend="numpy",   # or "torch"',
             f"    bindings={{{c.id!r}: {c.function}}},{conv_line}", ")", "```", ""]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from spec.errors import GenspecError
+from genspec.spec.errors import GenspecError
 
 
 def _main(a) -> int:

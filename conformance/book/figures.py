@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-import spec
+from genspec import spec
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class Figure:
 
 
 def _ddpm(fig):
-    from reference import ddpm as R
+    from genspec.reference import ddpm as R
     a1, a2 = fig.subplots(1, 2)
     for v, kw in (("linear", {}), ("scaled_linear", {"beta_1": 0.00085, "beta_T": 0.012}), ("squaredcos_cap_v2", {})):
         b = R.beta_schedule(T=1000, beta_schedule=v, **kw)
@@ -38,7 +38,7 @@ def _ddpm(fig):
 
 
 def _logit_normal(fig):
-    from reference import schedule as R
+    from genspec.reference import schedule as R
     a1, a2 = fig.subplots(1, 2)
     t = np.linspace(1e-3, 1 - 1e-3, 400)
     for m, s in ((0.0, 1.0), (0.5, 1.0), (-0.5, 1.0), (0.0, 0.5)):
@@ -52,7 +52,7 @@ def _logit_normal(fig):
 
 
 def _karras(fig):
-    from reference import schedule as R
+    from genspec.reference import schedule as R
     ax = fig.subplots()
     for rho in (1.0, 3.0, 7.0, 20.0):
         s = R.karras_sigmas(20, 0.002, 80.0, rho=rho)
@@ -63,7 +63,7 @@ def _karras(fig):
 
 
 def _timestep(fig):
-    from reference import dit as R
+    from genspec.reference import dit as R
     ax = fig.subplots()
     t = np.arange(0, 1000, 4, dtype=np.float64)
     e = R.timestep_embedding(t, 128)
@@ -74,7 +74,7 @@ def _timestep(fig):
 
 
 def _patchify(fig):
-    from reference import dit as R
+    from genspec.reference import dit as R
     H = W = 4
     x = np.arange(H * W, dtype=np.float64).reshape(1, 1, H, W)
     tok = R.patchify(x, 2)
@@ -92,8 +92,8 @@ def _patchify(fig):
 
 
 def _masks(fig):
-    from reference import attention as A
-    from reference import vq as V
+    from genspec.reference import attention as A
+    from genspec.reference import vq as V
     L = 8
     rng = np.random.default_rng(0)
     q, k = rng.normal(size=(1, L, 4)), rng.normal(size=(1, L, 4))
@@ -114,7 +114,7 @@ def _masks(fig):
 
 
 def _cfg(fig):
-    from reference import cfg as R
+    from genspec.reference import cfg as R
     ax = fig.subplots()
     v_y, v_null = np.array([[1.0, 1.0]]), np.array([[1.3, 0.3]])
     line = np.array([v_null[0], v_null[0] + 4.3 * (v_y[0] - v_null[0])])
@@ -132,9 +132,9 @@ def _cfg(fig):
 
 
 def _euler(fig):
-    from conformance.fixtures import BIMODAL
-    from reference import optimal as O
-    from reference import sampler as S
+    from genspec.conformance.fixtures import BIMODAL
+    from genspec.reference import optimal as O
+    from genspec.reference import sampler as S
     w, mu, cov = BIMODAL
     f = lambda x, t: O.optimal_prediction(x, t, w, mu, cov, target="velocity", path="rf")
     rng = np.random.default_rng(0)
@@ -162,7 +162,7 @@ def _euler(fig):
 
 
 def _video(fig):
-    from reference import video as V
+    from genspec.reference import video as V
     ax = fig.subplots()
     frames = np.arange(1, 66, 4)
     for (ft, f, p, lab) in ((4, 8, 2, "f_t = 4, f = 8, p = 2, causal"), (1, 8, 2, "per-frame, f = 8, p = 2")):
@@ -173,7 +173,7 @@ def _video(fig):
 
 
 def _ldm(fig):
-    from reference import ldm as L
+    from genspec.reference import ldm as L
     ax = fig.subplots()
     Hs = np.array([64, 128, 256, 512, 1024])
     for f, p in ((8, 2), (16, 1), (8, 1)):
@@ -183,7 +183,7 @@ def _ldm(fig):
 
 
 def _family(fig):
-    from reference import family as F
+    from genspec.reference import family as F
     t = np.linspace(1e-3, 1.0, 200)      # t = 0 is the vp velocity's singular point (b(0) = 0): not drawn
     axs = fig.subplots(1, 4)
     for ax, (path, sched) in zip(axs, (("rf", None), ("vp", "linear"), ("vp", "cosine"), ("vp", "trig")),
@@ -197,7 +197,7 @@ def _family(fig):
 
 
 def _gan(fig):
-    from reference import gan as G
+    from genspec.reference import gan as G
     a1, a2 = fig.subplots(1, 2)
     x = np.linspace(-4, 4, 400)
     pd = np.exp(-0.5 * (x - 1) ** 2) / np.sqrt(2 * np.pi)
@@ -218,8 +218,8 @@ def _gan(fig):
 
 
 def _rf(fig):
-    from conformance.fixtures import BIMODAL, sample_mixture
-    from reference import rf as R
+    from genspec.conformance.fixtures import BIMODAL, sample_mixture
+    from genspec.reference import rf as R
     rng = np.random.default_rng(1)
     x = sample_mixture(rng, 12, *BIMODAL)
     z = rng.normal(size=x.shape)
@@ -235,7 +235,7 @@ def _rf(fig):
 
 
 def _score(fig):
-    from reference import score as R
+    from genspec.reference import score as R
     mu, cov = np.array([0.5, -0.3]), np.array([[1.0, 0.6], [0.6, 0.8]])
     g = np.linspace(-2.5, 3.0, 15)
     X, Y = np.meshgrid(g, g)
@@ -251,7 +251,7 @@ def _score(fig):
 
 
 def _vae(fig):
-    from reference import vae as R
+    from genspec.reference import vae as R
     mu = np.linspace(-3, 3, 121)
     lv = np.linspace(-4, 3, 141)
     M, LV = np.meshgrid(mu, lv)
@@ -264,8 +264,8 @@ def _vae(fig):
 
 
 def _cond(fig):
-    from conformance.fixtures import BIMODAL
-    from reference import cond as R
+    from genspec.conformance.fixtures import BIMODAL
+    from genspec.reference import cond as R
     w, mu, cov = BIMODAL
     xs = np.linspace(-4, 4, 161)
     ts = np.linspace(0.0, 0.99, 100)
@@ -280,7 +280,7 @@ def _cond(fig):
 
 
 def _sde(fig):
-    from reference import sde as R
+    from genspec.reference import sde as R
     t = np.linspace(0.001, 1.0, 200)
     x = np.ones((len(t), 1))
     ax = fig.subplots()
@@ -296,7 +296,7 @@ def _sde(fig):
 
 
 def _consistency(fig):
-    from reference import consistency as R
+    from genspec.reference import consistency as R
     xs = np.linspace(-3, 3, 101)[:, None]
     ax = fig.subplots()
     for t in (0.0, 0.25, 0.5, 0.75, 0.95):
@@ -308,7 +308,7 @@ def _consistency(fig):
 
 
 def _ar(fig):
-    from reference import autoregressive as R
+    from genspec.reference import autoregressive as R
     rng = np.random.default_rng(0)
     joint = rng.gamma(0.6, size=(5, 5))
     joint /= joint.sum()
@@ -325,7 +325,7 @@ def _ar(fig):
 
 
 def _classifier_guidance(fig):
-    from reference import guidance as R
+    from genspec.reference import guidance as R
     ax = fig.subplots()
     score, grad = np.array([[0.3, 1.0]]), np.array([[0.8, -0.1]])
     for v, lab, col in ((score[0], "∇log p_t(x)", "tab:gray"), (grad[0], "∇log p_φ(y | x)", "tab:blue")):
@@ -340,9 +340,9 @@ def _classifier_guidance(fig):
 
 
 def _distill(fig):
-    from conformance.fixtures import BIMODAL
-    from reference import distill as D
-    from reference import optimal as O
+    from genspec.conformance.fixtures import BIMODAL
+    from genspec.reference import distill as D
+    from genspec.reference import optimal as O
     w, mu, cov = BIMODAL
     f = lambda x, t: O.optimal_prediction(x, t, w, mu, cov, target="velocity", path="rf")
     rng = np.random.default_rng(2)
@@ -407,7 +407,7 @@ QUICK = ("cfg_vectors.png", "timestep_embedding.png", "attention_masks.png")
 def example_figure(clause_id: str, fig) -> bool:
     """The worked example's reference output drawn as values (a heatmap, or bars for a vector); False if it has no
     numeric array output."""
-    from conformance.harness.registry import checks_for, reference_function
+    from genspec.conformance.harness.registry import checks_for, reference_function
     chk, ref = checks_for(clause_id), reference_function(clause_id)
     if chk.example is None or ref is None:
         return False

@@ -11,7 +11,7 @@ import os
 import re
 from dataclasses import dataclass, field
 
-from conformance.adapters import expected as E
+from genspec.conformance.adapters import expected as E
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -48,7 +48,7 @@ def from_readme(path: str) -> Matrix | None:
 
 def from_json(path: str) -> Matrix:
     """A ``genspec matrix --out DIR`` run (DIR/matrix.json, or the file itself)."""
-    from conformance.harness.matrix import _show
+    from genspec.conformance.harness.matrix import _show
     if os.path.isdir(path):
         path = os.path.join(path, "matrix.json")
     with open(path, encoding="utf-8") as f:
@@ -67,7 +67,7 @@ def load(matrix: str | None = None) -> Matrix | None:
 
 def reasons(clause_id: str) -> list[tuple[str, E.Expected]]:
     """(library, expected entry) for every recorded difference of any adapter on this clause's rows."""
-    from conformance import adapters
+    from genspec.conformance import adapters
     out = []
     for lib in adapters.ADAPTERS:
         seen = set()

@@ -30,7 +30,7 @@ def regenerate(jobs_: list[str], root: str = RUNS, log=print) -> None:
     """Run each job at the small preset and keep what the pages show (:data:`KEEP`) under ``root/<job>/``."""
     import tempfile
 
-    from accelerated import jobs as J
+    from genspec.accelerated import jobs as J
     for job in jobs_:
         with tempfile.TemporaryDirectory(prefix=f"genspec-run-{job}-") as tmp:
             log(f"docs: genspec train {job} --preset {PRESET} --out {tmp}")
@@ -50,7 +50,7 @@ def regenerate(jobs_: list[str], root: str = RUNS, log=print) -> None:
 
 def job_module(job: str):
     """The module a job's entry in accelerated/jobs/__init__.py imports its ``main`` from (None if not found)."""
-    from accelerated import jobs
+    from genspec.accelerated import jobs
     fn = jobs.JOBS[job]
     try:
         m = re.search(r"from\s+([\w.]+)\s+import\s+main", inspect.getsource(fn))
@@ -64,7 +64,7 @@ def job_module(job: str):
 
 def job_help(job: str) -> str:
     """The job's ``-h`` output, as ``genspec train <job> -h`` prints it."""
-    from conformance.harness.cli import main
+    from genspec.conformance.harness.cli import main
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf), contextlib.suppress(SystemExit):
         main(["train", job, "-h"])
@@ -170,5 +170,5 @@ def page(job: str, runs: str, img_dir: str) -> str:
 
 
 def jobs() -> list[str]:
-    from accelerated import jobs as J
+    from genspec.accelerated import jobs as J
     return sorted(J.JOBS)

@@ -8,7 +8,7 @@ import numpy as np
 import sympy as sp
 from hypothesis import strategies as st
 
-from reference import attention as R
+from genspec.reference import attention as R
 
 from ..harness.arrays import gaussian
 from ..harness.declare import ClauseChecks, Proof, Property

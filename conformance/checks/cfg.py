@@ -13,15 +13,15 @@ import sympy as sp
 import sympy.stats as ss
 from hypothesis import strategies as st
 
-import spec
-from reference import cfg as R
-from reference import cond as RC
-from reference import family as RF
-from reference import sampler as RS
-from spec.cfg import RATES, V_CFG
-from spec.cfg import w as w_
-from spec.cond import null_value
-from spec.schema import Tolerance
+from genspec import spec
+from genspec.reference import cfg as R
+from genspec.reference import cond as RC
+from genspec.reference import family as RF
+from genspec.reference import sampler as RS
+from genspec.spec.cfg import RATES, V_CFG
+from genspec.spec.cfg import w as w_
+from genspec.spec.cond import null_value
+from genspec.spec.schema import Tolerance
 
 from ..fixtures import (
     CONCENTRATION_WEIGHTS,

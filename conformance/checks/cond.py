@@ -11,7 +11,7 @@ import sympy as sp
 import sympy.stats as ss
 from hypothesis import strategies as st
 
-from reference import cond as R
+from genspec.reference import cond as R
 
 from ..fixtures import (
     _seeds,

@@ -7,8 +7,8 @@ import numpy as np
 import sympy as sp
 from hypothesis import strategies as st
 
-from reference import consistency as R
-from spec.schema import Tolerance
+from genspec.reference import consistency as R
+from genspec.spec.schema import Tolerance
 
 from ..fixtures import oracle, random_mixture
 from ..harness.arrays import T_EDGES, draw_edges, edge_values
@@ -48,7 +48,7 @@ def gaussian_field(mu_, s_):
     """The exact consistency function of N(μ, diag(s²)) as a Dual."""
     import torch
 
-    from accelerated import consistency as A
+    from genspec.accelerated import consistency as A
     return Dual(numpy=lambda x, t: R.gaussian_consistency_function(x, t, mu_, s_),
                 torch=lambda x, t: A.gaussian_consistency_function(x, t, *(torch.as_tensor(v, device=x.device)
                                                                           for v in (mu_, s_))),

@@ -12,10 +12,10 @@ import numpy as np
 import sympy as sp
 from hypothesis import strategies as st
 
-import spec
-from reference import ddpm as R
-from spec.ddpm import COSINE_S, SD_BETAS
-from spec.schema import Tolerance
+from genspec import spec
+from genspec.reference import ddpm as R
+from genspec.spec.ddpm import COSINE_S, SD_BETAS
+from genspec.spec.schema import Tolerance
 
 from ..harness.arrays import uniform
 from ..harness.declare import ClauseChecks, Proof, Property

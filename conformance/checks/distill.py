@@ -6,7 +6,7 @@ import numpy as np
 import sympy as sp
 from hypothesis import strategies as st
 
-from reference.sampler import euler_sample
+from genspec.reference.sampler import euler_sample
 
 from ..fixtures import BIMODAL, _seeds, oracle, random_mixture
 from ..harness.arrays import T_EDGES, draw_edges

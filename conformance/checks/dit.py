@@ -10,9 +10,9 @@ import numpy as np
 import sympy as sp
 from hypothesis import strategies as st
 
-from reference import attention as RA
-from reference import dit as R
-from spec.schema import Tolerance
+from genspec.reference import attention as RA
+from genspec.reference import dit as R
+from genspec.spec.schema import Tolerance
 
 from ..harness.arrays import T_EDGES, draw_edges, gaussian
 from ..harness.declare import ClauseChecks, Proof, Property

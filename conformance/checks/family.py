@@ -7,10 +7,10 @@ import numpy as np
 import sympy as sp
 from hypothesis import strategies as st
 
-import spec
-from reference import family as R
-from spec import family as SF
-from spec.schema import Tolerance
+from genspec import spec
+from genspec.reference import family as R
+from genspec.spec import family as SF
+from genspec.spec.schema import Tolerance
 
 from ..harness.arrays import T_EDGES, draw_edges, gaussian, uniform, with_edges
 from ..harness.context import TargetRaised

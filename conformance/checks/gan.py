@@ -8,8 +8,8 @@ import numpy as np
 import sympy as sp
 from hypothesis import strategies as st
 
-from reference import gan as R
-from spec.schema import Tolerance
+from genspec.reference import gan as R
+from genspec.spec.schema import Tolerance
 
 from ..harness.arrays import dicts, reals
 from ..harness.declare import ClauseChecks, Proof, Property

@@ -6,8 +6,8 @@ import numpy as np
 import sympy as sp
 from hypothesis import strategies as st
 
-from reference import cfg as RCFG
-from spec.schema import Tolerance
+from genspec.reference import cfg as RCFG
+from genspec.spec.schema import Tolerance
 
 from ..fixtures import fd_grad_log_posterior, oracle_inputs, oracle_scores
 from ..harness.declare import ClauseChecks, Proof, Property

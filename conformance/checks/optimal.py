@@ -12,8 +12,8 @@ import numpy as np
 import sympy as sp
 from hypothesis import strategies as st
 
-from reference import optimal as R
-from spec.errors import SpecInputError
+from genspec.reference import optimal as R
+from genspec.spec.errors import SpecInputError
 
 from ..fixtures import BIMODAL, random_mixture, sample_mixture
 from ..harness.arrays import T_EDGES, draw_edges

@@ -5,8 +5,8 @@ import numpy as np
 import sympy as sp
 from hypothesis import strategies as st
 
-from reference import rf as R
-from spec.schema import Tolerance
+from genspec.reference import rf as R
+from genspec.spec.schema import Tolerance
 
 from ..harness.arrays import T_EDGES, gaussian, with_edges
 from ..harness.declare import ClauseChecks, Proof, Property

@@ -10,9 +10,9 @@ import numpy as np
 from hypothesis import strategies as st
 from scipy.integrate import solve_ivp
 
-from accelerated.metrics import energy_distance
-from reference import optimal as O
-from reference import sampler as R
+from genspec.accelerated.metrics import energy_distance
+from genspec.reference import optimal as O
+from genspec.reference import sampler as R
 
 from ..fixtures import BIMODAL, Recorder, oracle, random_mixture, sample_mixture
 from ..harness.declare import ClauseChecks, Dual, Property
@@ -211,7 +211,7 @@ def _reaches_data(ctx, fn, inp):
 
 def _eps_rf_singular(ctx, fn, inp):
     """epsilon on rf has det = a(1) = 0 at the first grid point: the sampler raises, it does not guess."""
-    from spec.errors import SpecInputError
+    from genspec.spec.errors import SpecInputError
     try:
         R.oracle_sample(np.zeros((2, 2)), 4, *BIMODAL, target="epsilon", path="rf")
     except SpecInputError:

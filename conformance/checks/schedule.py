@@ -8,9 +8,9 @@ import sympy as sp
 from hypothesis import strategies as st
 from scipy import integrate, stats
 
-import spec
-from reference import schedule as R
-from spec.schema import Tolerance
+from genspec import spec
+from genspec.reference import schedule as R
+from genspec.spec.schema import Tolerance
 
 from ..harness.arrays import T_EDGES, U_EDGES, gaussian, reals, with_edges
 from ..harness.declare import ClauseChecks, Proof, Property

@@ -6,7 +6,7 @@ import sympy as sp
 from hypothesis import strategies as st
 from scipy import stats
 
-from spec.schema import Tolerance
+from genspec.spec.schema import Tolerance
 
 from ..harness.arrays import SIGMA_EDGES, draw_edges, uniform
 from ..harness.declare import ClauseChecks, Proof, Property

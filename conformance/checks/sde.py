@@ -7,12 +7,12 @@ import numpy as np
 import sympy as sp
 from hypothesis import strategies as st
 
-from reference import family as F
-from reference import optimal as O
-from reference import sde as R
-from reference.ddpm import beta_schedule
-from spec.family import DEFAULT_SCHEDULE, VE_SIGMA_MAX, VE_SIGMA_MIN, VP_BETA_MAX, VP_BETA_MIN
-from spec.schema import Tolerance
+from genspec.reference import family as F
+from genspec.reference import optimal as O
+from genspec.reference import sde as R
+from genspec.reference.ddpm import beta_schedule
+from genspec.spec.family import DEFAULT_SCHEDULE, VE_SIGMA_MAX, VE_SIGMA_MIN, VP_BETA_MAX, VP_BETA_MIN
+from genspec.spec.schema import Tolerance
 
 from ..harness.arrays import gaussian
 from ..harness.declare import ClauseChecks, Dual, Proof, Property

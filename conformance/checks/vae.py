@@ -11,8 +11,8 @@ import sympy.stats as sps
 from hypothesis import strategies as st
 from scipy import stats
 
-import spec
-from spec.vae import LOGVAR_HIGH, LOGVAR_LOW
+from genspec import spec
+from genspec.spec.vae import LOGVAR_HIGH, LOGVAR_LOW
 
 from ..harness.declare import ClauseChecks, Proof, Property
 

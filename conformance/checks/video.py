@@ -8,10 +8,10 @@ import numpy as np
 import sympy as sp
 from hypothesis import strategies as st
 
-from reference import attention as RA
-from reference import dit as RD
-from reference import video as R
-from spec.schema import Tolerance
+from genspec.reference import attention as RA
+from genspec.reference import dit as RD
+from genspec.reference import video as R
+from genspec.spec.schema import Tolerance
 
 from ..harness.arrays import gaussian
 from ..harness.declare import ClauseChecks, Proof, Property

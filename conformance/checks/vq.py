@@ -10,7 +10,7 @@ import numpy as np
 import sympy as sp
 from hypothesis import strategies as st
 
-from spec.schema import Tolerance
+from genspec.spec.schema import Tolerance
 
 from ..harness.declare import ClauseChecks, Proof, Property
 from ..harness.inputs import TINY_NORMS, approach, inputs, near_tie_codebook, tie_gaps, tiny_vectors
@@ -156,7 +156,7 @@ def _near_tie_sweep(ctx, fn, inp):
     """Every declared boundary of vq.quantize, deterministically: z at norms 0, subnormal, 1e-20, 1e-7 (TINY_NORMS)
     and at 1, 10, 30 from the origin, between two entries whose squared distances differ by each relative gap of
     inputs.tie_gaps (0, a few ulps of the run's dtype, 1e-15..1e-3), D = 1 and 3; compared as the value check does."""
-    from reference.vq import quantize
+    from genspec.reference.vq import quantize
     rng = np.random.default_rng(22)
     for centre in (*TINY_NORMS, 1.0, 10.0, 30.0, 50.0):
         for D in (1, 3, 8):
@@ -261,7 +261,7 @@ def _topk_tie_sweep(ctx, fn, inp):
     """Ties at the k-th largest logit, deterministically (the random cases reach them only by chance): rows with three
     and four equal logits, k = 1, 2, 3. 'keep_ties' keeps every tied token, 'exactly_k' the k lowest indices among
     the tied (torch.topk's and the spec's rule); compared with the reference in the declared convention."""
-    from reference.vq import sampling_probs
+    from genspec.reference.vq import sampling_probs
     cid = "ar.sampling_distribution"
     logits = ctx.round({"logits": np.array([[1.0, 3.0, 3.0, 0.0, 3.0], [2.0, 2.0, 2.0, 2.0, -1.0]])})["logits"]
     for k in (1, 2, 3):
@@ -341,7 +341,7 @@ def _threshold_sweep(ctx, fn, inp):
     """The declared threshold of ar.plausibility, deterministically: for α = 0.1, 0.5, 1e-3 and 1 and rows whose
     largest logit is 0, 3.7, −20 or 20, every inputs.approach value of max ℓ + log α below max ℓ (relative
     1e-15..1e-3 and a few ulps of the run's dtype): V as the reference's beyond the rounding margin."""
-    from reference.vq import plausible_tokens
+    from genspec.reference.vq import plausible_tokens
     for alpha in (0.1, 0.5, 1e-3, 1.0):
         rows = []
         for m in (0.0, 3.7, -20.0, 20.0):

@@ -10,7 +10,7 @@ import json
 import os
 import time
 
-import spec
+from genspec import spec
 
 from .check import check, junit, load_manifest
 from .codec import GoldenError

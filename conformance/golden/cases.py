@@ -16,7 +16,7 @@ import warnings
 import numpy as np
 from hypothesis import HealthCheck, Phase, given, settings
 
-import spec
+from genspec import spec
 
 from ..harness.context import Context
 from ..harness.declare import Dual

@@ -19,7 +19,7 @@ from xml.sax.saxutils import quoteattr
 
 import numpy as np
 
-import spec
+from genspec import spec
 
 from ..harness import report
 from ..harness.context import Context

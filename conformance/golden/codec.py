@@ -24,7 +24,7 @@ import zipfile
 
 import numpy as np
 
-from spec.errors import GenspecError
+from genspec.spec.errors import GenspecError
 
 from .fields import LinearField
 

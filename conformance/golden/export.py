@@ -24,8 +24,8 @@ from typing import Any
 import hypothesis
 import numpy as np
 
-import spec
-from spec.schema import DTYPES
+from genspec import spec
+from genspec.spec.schema import DTYPES
 
 from ..harness.registry import checks_for
 from .cases import arguments, draw, golden_cases, unwritable, value_clauses, variant_key, variants
@@ -45,8 +45,8 @@ def clause_digest(clause_id: str) -> str:
 @functools.cache
 def _sources_digest(fam: str) -> str:
     h = hashlib.sha256()
-    for name in sorted(_closure(importlib.import_module(f"reference.{fam}"), {f"spec.{fam}"})):
-        h.update(name.encode() + b"\0" + inspect.getsource(sys.modules[name]).encode())
+    for name in sorted(_closure(importlib.import_module(f"genspec.reference.{fam}"), {f"genspec.spec.{fam}"})):
+        h.update(name.removeprefix("genspec.").encode() + b"\0" + inspect.getsource(sys.modules[name]).encode())
     return h.hexdigest()
 
 
@@ -56,7 +56,8 @@ def _closure(mod, seen: set[str] | None = None) -> set[str]:
     seen.add(mod.__name__)
     for v in vars(mod).values():
         name = v.__name__ if inspect.ismodule(v) else getattr(v, "__module__", None)
-        if isinstance(name, str) and name.split(".")[0] in ("reference", "spec") and name not in seen:
+        if (isinstance(name, str) and name.removeprefix("genspec.").split(".")[0] in ("reference", "spec")
+                and name not in seen):
             _closure(sys.modules[name], seen)
     return seen
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import spec
+from genspec import spec
 
 from . import run
 from .context import Context, validate_options

@@ -1,6 +1,6 @@
 """Binding library code as its authors wrote it: the calling convention, argument maps, layouts, structural support,
-modules and stateful objects. :class:`~conformance.Target` takes these declarations; :class:`Plan` is what the harness
-makes of them for one clause (checked when the target loads, used on every call, shown by ``genspec explain``).
+modules and stateful objects. :class:`~genspec.conformance.Target` takes these declarations; :class:`Plan` is what the
+harness makes of them for one clause (checked when the target loads, used on every call, shown by ``genspec explain``).
 
 **The calling convention.** For clause ``c`` the harness calls the bound function as ``fn(**args)``: one keyword
 argument per input and parameter symbol of ``c`` (``genspec explain c`` lists them with their shapes), named as the
@@ -60,7 +60,7 @@ from typing import Any
 
 import numpy as np
 
-from spec.errors import TargetError
+from genspec.spec.errors import TargetError
 
 RETURN = "return"
 """the key of an argument map that says what to take of the function's result."""
@@ -236,7 +236,7 @@ class Plan:
 
     @classmethod
     def make(cls, clause_id: str, amap, layouts: dict | None = None, omitted=(), extra=(), consumed=()) -> Plan:
-        import spec
+        from genspec import spec
 
         from .registry import reference_function
         c = spec.get(clause_id)
@@ -415,7 +415,7 @@ def batched_names(clause_id: str) -> set[str]:
     """The arguments with one entry per sample on their first axis: those whose declared shape starts with the
     clause's sample axis (the first axis of its first array input), and the optional ones without a declared shape
     (noise, masks)."""
-    import spec
+    from genspec import spec
     syms = spec.get(clause_id).symbols
     lead = next((s.domain.shape[0] for s in syms if s.role == "input" and s.domain.shape), None)
     out = {s.name for s in syms if s.role == "input" and s.domain.shape and s.domain.shape[0] == lead}
@@ -545,7 +545,7 @@ def _named(fn, args: dict) -> dict:
 def calling_convention(clause_id: str) -> list[str]:
     """The lines ``genspec explain`` shows: the exact call the harness makes of a bound function, each argument's
     shape, and how a library spells it differently (an argument map, a layout)."""
-    import spec
+    from genspec import spec
     c = spec.get(clause_id)
     if c.function is None:
         return []

@@ -8,8 +8,8 @@ import os
 import sys
 import textwrap
 
-import spec
-from spec.errors import GenspecError
+from genspec import spec
+from genspec.spec.errors import GenspecError
 
 from .registry import SELECTOR_HELP
 
@@ -26,7 +26,7 @@ def _conform(a) -> int:
     select(a.clause)
     here = os.path.dirname(os.path.abspath(__file__))
     argv = [os.path.join(here, "suite.py"), "-c", os.path.join(here, "conform.ini"), "--rootdir", here,
-            "-p", "conformance.harness.plugin", "--target", a.target, "--dtype", a.dtype, "--device", a.device,
+            "-p", "genspec.conformance.harness.plugin", "--target", a.target, "--dtype", a.dtype, "--device", a.device,
             "--profile", a.profile, "--timeout", repr(a.timeout), "--assert=plain",
             "-W", "ignore::pytest.PytestAssertRewriteWarning"]
     # genspec prints one table and one summary line itself; -v gives pytest's own verbose output as well
@@ -258,7 +258,7 @@ def parser(full: bool = True) -> argparse.ArgumentParser:
     x.set_defaults(fn=_export)
     if not full:
         return p
-    from accelerated import jobs  # `genspec train <job>`: accelerated/jobs/__init__.py
+    from genspec.accelerated import jobs  # `genspec train <job>`: accelerated/jobs/__init__.py
     jobs.add_parser(sub)
     from .matrix import add_parser as add_matrix  # genspec matrix: the library adapters (conformance/adapters/)
     add_matrix(sub)
@@ -267,7 +267,7 @@ def parser(full: bool = True) -> argparse.ArgumentParser:
     from ..book.cli import add_parser as add_docs  # genspec docs build DIR (conformance/book/; the [docs] extra)
     add_docs(sub)
     try:
-        from benchmarks.runner import add_parser as add_bench  # `genspec bench`: benchmarks/runner.py
+        from genspec.benchmarks.runner import add_parser as add_bench  # `genspec bench`: benchmarks/runner.py
         add_bench(sub)
     except ImportError:  # installed without the benchmarks package
         pass

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-import spec
-from spec.errors import GenspecError
+from genspec import spec
+from genspec.spec.errors import GenspecError
 
 from .bind import Outside, apply_layout, batched_names, injected, per_call
 from .declare import Dual

@@ -14,9 +14,9 @@ import dataclasses
 import numpy as np
 import sympy as sp
 
-import spec
-from spec import expression as E
-from spec.schema import Clause, Law
+from genspec import spec
+from genspec.spec import expression as E
+from genspec.spec.schema import Clause, Law
 
 from .declare import ClauseChecks, Proof, Property
 

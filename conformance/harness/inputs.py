@@ -31,8 +31,8 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
-import spec
-from spec.schema import Domain, Symbol, ellipsis
+from genspec import spec
+from genspec.spec.schema import Domain, Symbol, ellipsis
 
 from . import arrays
 from .arrays import P_EDGES, SIGMA_EDGES, T_EDGES

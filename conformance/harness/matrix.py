@@ -11,8 +11,8 @@ import os
 import sys
 import time
 
-import spec
-from spec.errors import GenspecError
+from genspec import spec
+from genspec.spec.errors import GenspecError
 
 from . import api
 
@@ -25,8 +25,8 @@ def run(libraries: list[str] | None = None, dtypes=DTYPES, profile: str = "ci", 
     (a callable taking a line) hears each library as it starts and finishes: a matrix takes minutes."""
     from importlib.metadata import version
 
-    from conformance import adapters
-    from conformance.adapters import expected as E
+    from genspec.conformance import adapters
+    from genspec.conformance.adapters import expected as E
     out: dict = {"spec_version": spec.SPEC_VERSION, "profile": profile, "dtypes": list(dtypes), "libraries": {}}
     say = log or (lambda line: None)
     libs = list(libraries or adapters.ADAPTERS)
@@ -161,7 +161,7 @@ def write_readme(path: str, md: str) -> None:
 
 
 def add_parser(sub) -> None:
-    from conformance.adapters import ADAPTERS
+    from genspec.conformance.adapters import ADAPTERS
     p = sub.add_parser("matrix", help="run the library adapters: library × clause at float32 and float64")
     p.add_argument("--adapter", action="append", choices=ADAPTERS,
                    help="repeatable; default: every adapter whose library is installed")

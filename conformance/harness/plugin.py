@@ -17,8 +17,8 @@ from dataclasses import astuple
 
 import pytest
 
-import spec
-from spec.errors import GenspecError, TargetError
+from genspec import spec
+from genspec.spec.errors import GenspecError, TargetError
 
 from . import report, run
 from .background import Background
@@ -65,7 +65,7 @@ def load_target(spec_str: str) -> Target:
             found = importlib.util.find_spec(modname) is not None
         except (ImportError, ValueError):
             found = True  # let load() name the problem
-        from conformance import adapters
+        from genspec.conformance import adapters
         if not found and modname not in adapters.ADAPTERS:
             raise TargetError(f"cannot import target module {modname!r}: no module of that name on the path; give "
                               f"the module's name with its folder on PYTHONPATH (the current directory is on it), or "
@@ -121,7 +121,8 @@ def pytest_configure(config):
     _import_project(getattr(config, "workerinput", {}).get("genspec_modules", ()))
 
 
-_PROJECT = ("spec", "reference", "accelerated", "conformance.harness", "conformance.checks")
+_PROJECT = ("genspec.spec", "genspec.reference", "genspec.accelerated", "genspec.conformance.harness",
+            "genspec.conformance.checks")
 
 
 def _local_modules() -> list[str]:
@@ -143,7 +144,7 @@ def _import_project(also=()) -> None:
     for name in _PROJECT:
         pkg = importlib.import_module(name)
         for m in pkgutil.walk_packages(pkg.__path__, name + "."):
-            if not m.name.startswith("accelerated.models"):
+            if not m.name.startswith("genspec.accelerated.models"):
                 importlib.import_module(m.name)
     for name in also:
         importlib.import_module(name)

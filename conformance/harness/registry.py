@@ -6,8 +6,8 @@ import functools
 import importlib
 from functools import cache
 
-import spec
-from spec.errors import UnknownClauseError
+from genspec import spec
+from genspec.spec.errors import UnknownClauseError
 
 from .declare import ClauseChecks, Dual
 from .derive import with_derived
@@ -17,7 +17,7 @@ from .derive import with_derived
 def all_checks() -> dict[str, ClauseChecks]:
     out: dict[str, ClauseChecks] = {}
     for fam in spec.FAMILIES:
-        mod = importlib.import_module(f"conformance.checks.{fam}")
+        mod = importlib.import_module(f"genspec.conformance.checks.{fam}")
         for chk in getattr(mod, "CHECKS", []):
             spec.get(chk.clause)
             if chk.clause in out:
@@ -41,7 +41,7 @@ def reference_function(clause_id: str):
         name = spec.get(clause_id).function
         if name is None:
             return None
-        fn = getattr(importlib.import_module(f"reference.{spec.module_of(clause_id)}"), name)
+        fn = getattr(importlib.import_module(f"genspec.reference.{spec.module_of(clause_id)}"), name)
 
     @functools.wraps(fn)
     def reference(*args, **kw):            # a Dual argument (a callable in both backends) arrives as its NumPy side

@@ -5,7 +5,7 @@ target (a statement about the spec, e.g. a sympy identity): it is reported apart
 """
 from __future__ import annotations
 
-import spec
+from genspec import spec
 
 STATUS_ORDER = ("failed", "not implemented", "no checks", "not run", "spec-only", "passed")
 TARGET_STATUSES = ("passed", "failed")

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, Phase, given, reject, seed, settings
 from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.errors import HypothesisException, Unsatisfiable
 
-import spec
+from genspec import spec
 
 from .context import PRECISION_HINT, ClauseRecord, Context, Unsupported, precision_hint
 from .declare import Dual
@@ -330,7 +330,7 @@ def python_lines(ctx: Context, clause_id: str, args: dict) -> list[str]:
     t = getattr(ctx, "target_spec", None) or ctx.target.name
     return ["  in Python:",
             "    import numpy as np" + ("\n    import torch" if torch_ else ""),
-            "    from conformance.harness.plugin import load_target",
+            "    from genspec.conformance.harness.plugin import load_target",
             f"    fn = load_target({t!r}).bindings[{clause_id!r}]",
             f"    out = fn({', '.join(out)})"]
 

@@ -1,14 +1,15 @@
 """The conformance suite, generated from the spec and the ClauseChecks of each family.
 
-Run it with ``genspec conform`` (or ``pytest -p conformance.harness.plugin --pyargs conformance.harness.suite``).
+Run it with ``genspec conform`` (or
+``pytest -p genspec.conformance.harness.plugin --pyargs genspec.conformance.harness.suite``).
 """
 from __future__ import annotations
 
 import pytest
 
-from . import run
-from .plugin import state
-from .registry import checks_for
+from genspec.conformance.harness import run
+from genspec.conformance.harness.plugin import state
+from genspec.conformance.harness.registry import checks_for
 
 
 @pytest.fixture
@@ -53,7 +54,7 @@ def test_target_matches_reference(st, clause_id, item, request):
 
 def test_property(st, clause_id, item, request):
     """An invariant the clause states, checked on the target."""
-    import spec
+    from genspec import spec
     if spec.get(clause_id).function is None:         # spec-only: a worker process may have run it meanwhile
         done, failure = st.background.result(("property", clause_id, checks_for(clause_id).properties.index(item)))
         if done and failure:

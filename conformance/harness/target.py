@@ -3,7 +3,7 @@
 A target is a :class:`Target`: a backend ("numpy" or "torch"), a mapping from clause id to function,
 the variant it implements of each convention, and the spec version it was written against::
 
-    from conformance import Target
+    from genspec.conformance import Target
     import mylib
 
     target = Target(
@@ -61,8 +61,8 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import spec
-from spec.errors import TargetError
+from genspec import spec
+from genspec.spec.errors import TargetError
 
 BACKENDS = ("numpy", "torch")
 Selector = str | tuple[str, ...]
@@ -329,14 +329,19 @@ def row_name(cid: str, variant: dict[str, str]) -> str:
     return cid + "".join(f" ({k}={v})" for k, v in variant.items() if v != clause.convention(k).default)
 
 
+def _namespaced(package: str) -> str:
+    """A package of this project by its folder name ("reference") -> its module name."""
+    return "genspec." + package if package in ("spec","reference","accelerated","conformance","benchmarks") else package
+
+
 def from_modules(name: str, package: str, backend: str) -> Target:
     """Bind every clause whose ``function`` is defined in ``<package>.<family>``."""
     bindings = {}
     for fam in spec.FAMILIES:
         try:
-            mod = importlib.import_module(f"{package}.{fam}")
+            mod = importlib.import_module(f"{_namespaced(package)}.{fam}")
         except ModuleNotFoundError as e:
-            if e.name == f"{package}.{fam}":
+            if e.name == f"{_namespaced(package)}.{fam}":
                 continue
             raise
         for c in spec.CLAUSES.values():
@@ -356,7 +361,7 @@ def load(spec_str: str) -> Target:
     'flow_matching': conformance/adapters/), 'module' or 'module:attr'."""
     if spec_str in BUILTIN:
         return BUILTIN[spec_str]()
-    from conformance import adapters
+    from genspec.conformance import adapters
     if spec_str in adapters.ADAPTERS:
         return adapters.load(spec_str)
     modname, _, attr = spec_str.partition(":")
@@ -371,10 +376,10 @@ def load(spec_str: str) -> Target:
             break
     else:
         raise TargetError(f"target module {modname!r} defines none of {candidates}; define "
-                          f"`target = conformance.Target(...)` or name the attribute as 'module:attr'")
+                          f"`target = genspec.conformance.Target(...)` or name the attribute as 'module:attr'")
     if callable(obj) and not isinstance(obj, Target):
         obj = obj()
     if not isinstance(obj, Target):
-        raise TargetError(f"{modname}.{a} is a {type(obj).__name__}, expected a conformance.Target: "
+        raise TargetError(f"{modname}.{a} is a {type(obj).__name__}, expected a genspec.conformance.Target: "
                           f"`{a} = Target(name=..., backend=..., bindings={{clause id: function}})`")
     return obj
