@@ -49,24 +49,31 @@ def straight_through(z, z_q, g):
     return out.detach(), gz, torch.zeros_like(qq) if gq is None else gq
 
 
-def commitment_loss(z: torch.Tensor, e: torch.Tensor, beta: float = 0.25, codebook: str = "loss") -> torch.Tensor:
+def commitment_loss(z: torch.Tensor, e: torch.Tensor, beta: float = 0.25, codebook: str = "loss",
+                    reduction: str = "batch_mean_sq_norm") -> torch.Tensor:
     """L = mean_i ‖sg[z_i] − e_i‖² + β ‖z_i − sg[e_i]‖² (the model stack's form; differentiable); 'ema': β ‖z_i −
-    sg[e_i]‖² alone (the codebook follows moving averages)."""
-    commit = (z - e.detach()).square().flatten(1).sum(1).mean()
-    return beta * commit + ((z.detach() - e).square().flatten(1).sum(1).mean() if codebook == "loss" else 0.0)
+    sg[e_i]‖² alone (the codebook follows moving averages); 'symmetric': β ‖z_i − e_i‖², no stop-gradient.
+    reduction 'mse_all_elements': F.mse_loss's mean over all elements (÷ D more)."""
+    def mean(d: torch.Tensor) -> torch.Tensor:
+        return d.square().mean() if reduction == "mse_all_elements" else d.square().flatten(1).sum(1).mean()
+    if codebook == "symmetric":
+        return beta * mean(z - e)
+    commit = mean(z - e.detach())
+    return beta * commit + (mean(z.detach() - e) if codebook == "loss" else 0.0)
 
 
 @implements("vq.loss")
-def vq_loss(z, e, beta=0.25, codebook="loss"):
-    """(L, ∂L/∂z, ∂L/∂e) of L = mean_i ‖sg[z_i] − e_i‖² + β‖z_i − sg[e_i]‖² ('ema': the β term alone), gradients by
-    autograd."""
+def vq_loss(z, e, beta=0.25, codebook="loss", reduction="batch_mean_sq_norm"):
+    """(L, ∂L/∂z, ∂L/∂e) of L = mean_i ‖sg[z_i] − e_i‖² + β‖z_i − sg[e_i]‖² ('ema': the β term alone; 'symmetric':
+    β‖z_i − e_i‖²; 'mse_all_elements': ÷ D), gradients by autograd."""
     V.nonempty("vq.loss", "z", z)
     (zw, ew), dt = upcast(z, e)
     with torch.enable_grad():
         zz, ee = zw.detach().clone().requires_grad_(True), ew.detach().clone().requires_grad_(True)
-        L = commitment_loss(zz, ee, beta, codebook)
+        L = commitment_loss(zz, ee, beta, codebook, reduction)
         gz, ge = torch.autograd.grad(L, (zz, ee), allow_unused=True)
-    return L.detach().to(dt), gz.to(dt), (torch.zeros_like(ee) if ge is None else ge).to(dt)
+    return (L.detach().to(dt), (torch.zeros_like(zz) if gz is None else gz).to(dt),
+            (torch.zeros_like(ee) if ge is None else ge).to(dt))
 
 
 @implements("ar.raster_order")
@@ -76,15 +83,17 @@ def raster_order(grid):
 
 
 @implements("ar.causal_mask")
-def causal_mask(L, device=None):
-    """M_ij = [j ≤ i], bool (L, L), True = may attend (the mask of accelerated.attention.sdpa), on ``device``."""
-    return torch.ones(L, L, dtype=torch.bool, device=device).tril()
+def causal_mask(L, device=None, mask_polarity="true_attends"):
+    """M_ij = [j ≤ i], bool (L, L), True = may attend (the mask of accelerated.attention.sdpa), on ``device``;
+    'true_masks': True = hidden, triu(1) (nn.MultiheadAttention's bool attn_mask)."""
+    ones = torch.ones(L, L, dtype=torch.bool, device=device)
+    return ones.triu(1) if mask_polarity == "true_masks" else ones.tril()
 
 
 @implements("ar.sampling_distribution")
 def sampling_probs(logits, temperature=1.0, top_k=0, top_k_ties="keep_ties"):
     """p = softmax(ℓ̃/τ), ℓ̃_j = ℓ_j if ℓ_j ≥ ℓ_(k) else −∞ (nanoGPT: ties at the k-th value are kept); exactly_k
-    keeps k tokens, ties by the lowest index."""
+    keeps k tokens, ties by the lowest index; torch_topk the k tokens torch.topk returns."""
     if logits.shape[1] == 0:
         raise SpecInputError("ar.sampling_distribution", "logits", "at least one token (K ≥ 1)",
                              f"shape {tuple(logits.shape)}")
@@ -92,6 +101,8 @@ def sampling_probs(logits, temperature=1.0, top_k=0, top_k_ties="keep_ties"):
     if 0 < top_k < lw.shape[1]:
         if top_k_ties == "keep_ties":
             keep = lw >= torch.topk(lw, top_k, dim=1).values[:, -1:]
+        elif top_k_ties == "torch_topk":                                      # ties: torch.topk's own choice
+            keep = torch.zeros_like(lw, dtype=torch.bool).scatter(1, torch.topk(lw, top_k, dim=1).indices, True)
         else:
             order = torch.argsort(-lw, dim=1, stable=True)[:, :top_k]           # ties: the lowest index first
             keep = torch.zeros_like(lw, dtype=torch.bool).scatter(1, order, True)

@@ -32,16 +32,22 @@ def straight_through(z, z_q, g):
 
 
 @implements("vq.loss")
-def vq_loss(z, e, beta=0.25, codebook="loss"):
+def vq_loss(z, e, beta=0.25, codebook="loss", reduction="batch_mean_sq_norm"):
     """L = mean_i ‖sg[z_i] − e_i‖² + β‖z_i − sg[e_i]‖²; returns (L, ∂L/∂z, ∂L/∂e). z, e (n, D), n ≥ 1.
 
     'ema': the codebook term is dropped (the codebook follows moving averages): L = β mean‖z − e‖², ∂L/∂e = 0.
+    'symmetric': one β term without stop-gradient, L = β mean‖z − e‖², ∂L/∂e = 2β(e − z)/n.
+    reduction 'mse_all_elements' (F.mse_loss): the mean over all n·D elements, every output divided by D.
     """
     n = V.nonempty("vq.loss", "z", z).shape[0]
-    sq = ((z - e) ** 2).sum(axis=1).mean()
+    m = n * z.shape[1] if reduction == "mse_all_elements" else n
+    sq = ((z - e) ** 2).sum() / m
+    gz = 2.0 * beta * (z - e) / m
     if codebook == "ema":
-        return beta * sq, 2.0 * beta * (z - e) / n, np.zeros_like(e)
-    return sq + beta * sq, 2.0 * beta * (z - e) / n, 2.0 * (e - z) / n
+        return beta * sq, gz, np.zeros_like(e)
+    if codebook == "symmetric":
+        return beta * sq, gz, 2.0 * beta * (e - z) / m
+    return sq + beta * sq, gz, 2.0 * (e - z) / m
 
 
 @implements("ar.raster_order")
@@ -52,16 +58,18 @@ def raster_order(grid):
 
 
 @implements("ar.causal_mask")
-def causal_mask(L, device=None):
-    """M_ij = [j ≤ i]: position i attends to itself and the past (bool (L, L), True = may attend). ``device``: where
-    the mask lives (a NumPy array lives on the host: ignored here)."""
-    return np.tril(np.ones((L, L), dtype=bool))
+def causal_mask(L, device=None, mask_polarity="true_attends"):
+    """M_ij = [j ≤ i]: position i attends to itself and the past (bool (L, L), True = may attend; 'true_masks': the
+    complement, True = hidden). ``device``: where the mask lives (a NumPy array lives on the host: ignored here)."""
+    keep = np.tril(np.ones((L, L), dtype=bool))
+    return ~keep if mask_polarity == "true_masks" else keep
 
 
 @implements("ar.sampling_distribution")
 def sampling_probs(logits, temperature=1.0, top_k=0, top_k_ties="keep_ties"):
     """p = softmax(ℓ̃/τ), ℓ̃_j = ℓ_j if ℓ_j ≥ ℓ_(k) else −∞ (nanoGPT's generate); k = 0 keeps every token.
-    logits (n, K), K ≥ 1; exactly_k keeps k tokens, ties by the lowest index."""
+    logits (n, K), K ≥ 1; exactly_k keeps k tokens, ties by the lowest index; torch_topk keeps k tokens, any of the
+    tied (this function: the lowest index)."""
     n, K = logits.shape
     if K == 0:
         raise SpecInputError("ar.sampling_distribution", "logits", "at least one token (K ≥ 1)", f"shape {(n, K)}")
@@ -69,7 +77,7 @@ def sampling_probs(logits, temperature=1.0, top_k=0, top_k_ties="keep_ties"):
     if 0 < top_k < K:
         if top_k_ties == "keep_ties":
             keep = logits >= -np.sort(-logits, axis=1)[:, top_k - 1:top_k]
-        else:
+        else:       # exactly_k; torch_topk leaves the tie order open: the lowest index is one valid choice
             order = np.argsort(-logits, axis=1, kind="stable")                # ties: the lowest index first
             keep = np.zeros_like(keep)
             np.put_along_axis(keep, order[:, :top_k], True, axis=1)

@@ -50,7 +50,25 @@ STOP_GRADIENT = Convention(
                            r"m_k \leftarrow \gamma m_k + (1-\gamma)\textstyle\sum_{i: k_i = k} z_i,\ e_k = m_k / N_k"),
                 mapping="the codebook term is dropped from the loss (∂L/∂e = 0) and the codebook follows exponential "
                         "moving averages of its assigned encoder outputs (van den Oord et al. 2017, appendix A.1; "
-                        "γ = 0.99); the commitment term is unchanged")))
+                        "γ = 0.99); the commitment term is unchanged"),
+        Variant(name="symmetric", statement=r"L = \beta\,\|z - e\|_2^2\ \ (\text{no stop-gradient})",
+                mapping="one β term through which both z and e are trained: L_sym = β/(1 + β) · L, ∂L_sym/∂z = "
+                        "∂L/∂z = 2β(z − e), ∂L_sym/∂e = β ∂L/∂e = 2β(e − z) (the codebook term weighted β instead of "
+                        "1): vector-quantize-pytorch's learnable codebook (learnable_codebook=True, "
+                        "ema_update=False: commit_loss = F.mse_loss(quantize, x) without detach, times "
+                        "commitment_weight)",
+                sources=("external: vector-quantize-pytorch 1.32.0, VectorQuantize.forward",))))
+
+LOSS_REDUCTION = Convention(
+    name="reduction", description="how the squared distances are reduced over a batch", default="batch_mean_sq_norm",
+    variants=(Variant(name="batch_mean_sq_norm", statement=r"L = \frac1n\sum_i \|z_i - e_i\|_2^2\ (\text{per term})",
+                      mapping="the spec's default: the batch mean of squared norms (rf.loss's default)"),
+              Variant(name="mse_all_elements", statement=r"L = \frac{1}{nD}\sum_{i,d} (z_{id} - e_{id})^2\ "
+                                                         r"(\text{per term})",
+                      mapping="torch.nn.functional.mse_loss (the mean over all n·D elements) = the default × 1/D, "
+                              "value and both gradients (D = elements per vector): vector-quantize-pytorch's "
+                              "commitment loss",
+                      sources=("external: vector-quantize-pytorch 1.32.0, VectorQuantize.forward",))))
 
 TIE_BREAK = Convention(
     name="top_k_ties", description="which logits survive top-k truncation when the k-th largest value is tied",
@@ -61,7 +79,30 @@ TIE_BREAK = Convention(
                         "equal to the k-th largest survives, so more than k tokens may keep probability"),
         Variant(name="exactly_k", statement=r"\text{keep the } k \text{ largest, ties by the lowest index}",
                 mapping="exactly k survivors; equal to keep_ties whenever the k-th and (k+1)-th largest logits "
-                        "differ")))
+                        "differ"),
+        Variant(name="torch_topk",
+                statement=r"\text{keep } k \text{ of the largest: every } \ell_j > \ell_{(k)} \text{ and any of "
+                          r"those tied at } \ell_{(k)}",
+                mapping="exactly k survivors as in exactly_k, but which of the logits tied at the k-th largest "
+                        "survive is unspecified: torch.topk documents no tie order (the CPU kernel returns index 2 "
+                        "before 1 for ℓ = (1, 3, 3, 0, 3), k = 1). x-transformers' top_k (scatter of "
+                        "torch.topk's indices) is this variant; equal to exactly_k and keep_ties whenever "
+                        "ℓ_(k) > ℓ_(k+1)",
+                sources=("external: PyTorch torch.topk", "external: x-transformers autoregressive_wrapper.top_k"))))
+
+CAUSAL_POLARITY = Convention(
+    name="mask_polarity", description="what True means in the boolean mask (as attention.sdpa's convention)",
+    default="true_attends",
+    variants=(
+        Variant(name="true_attends", statement=r"M_{ij} = [\,j \le i\,]",
+                mapping="the spec's default: True = may attend, torch.nn.functional.scaled_dot_product_attention's "
+                        "bool attn_mask (torch.ones(L, L, dtype=bool).tril())",
+                sources=("external: PyTorch scaled_dot_product_attention",)),
+        Variant(name="true_masks", statement=r"M_{ij} = [\,j > i\,]",
+                mapping=r"M = \lnot M_{default}: True = hidden, torch.ones(L, L, dtype=bool).triu(1) as "
+                        "nn.MultiheadAttention's bool attn_mask and x-transformers (masked_fill(mask, −inf)) take it; "
+                        "passing it where True = attend lets every position see only its future",
+                sources=("external: PyTorch nn.MultiheadAttention", "external: x-transformers, Attention.forward"))))
 
 CLAUSES = [
     Clause(
@@ -133,12 +174,12 @@ CLAUSES = [
                  Symbol(name="beta", description="commitment weight β (default 0.25, van den Oord et al.)",
                         domain=Domain(low=0.0, high=BETA_MAX), role="parameter"),
                  Symbol(name="out", description="(L, ∂L/∂z, ∂L/∂e)", role="output")),
-        conventions=(STOP_GRADIENT,),
+        conventions=(STOP_GRADIENT, LOSS_REDUCTION),
         tolerance=_LOSS_TOL,
         singular="None. n = 0 raises SpecInputError (the mean of no terms).",
         notes="The value is (1 + β) times the mean squared distance whatever the stop-gradients; only the gradients "
               "tell the terms apart. The reduction is the batch mean of squared norms (rf.loss's default); "
-              "F.mse_loss-style implementations divide by D as well.",
+              "F.mse_loss-style implementations divide by D as well (the reduction convention's mse_all_elements).",
     ),
     Clause(
         id="ar.raster_order",
@@ -170,7 +211,9 @@ CLAUSES = [
         function="causal_mask",
         symbols=(Symbol(name="L", description="sequence length", domain=Domain(kind="integer", low=1, high=4096),
                         role="parameter"),
-                 Symbol(name="M", description="bool (L, L), True = may attend", role="output")),
+                 Symbol(name="M", description="bool (L, L), True = may attend (the mask_polarity convention)",
+                        role="output")),
+        conventions=(CAUSAL_POLARITY,),
         tolerance=tolerances(float64=(0.0, 0.0), float32=(0.0, 0.0), bfloat16=(0.0, 0.0),
                              why="booleans: exact"),
         singular="None. L is an integer in [1, 4096]; anything else raises SpecInputError.",

@@ -2,19 +2,19 @@
 and its commitment loss) and its ``straight_through`` estimator.
 
 Conventions, declared: the codebook computes in float32 whatever the input's dtype (``EuclideanCodebook.forward``:
-``x = x.float()``), so ``vq.quantize`` declares ``precision="float32"``. Its default codebook update is EMA
-(``ema_update=True``): ``vq.loss`` in its ``codebook: ema`` variant, the commitment term alone, weighted by
-``commitment_weight`` = β. That term is ``F.mse_loss(quantize, x)``, the mean over all n·D elements, where the clause
-averages squared norms over the batch (÷ n): the two agree at D = 1, the declared support (the mean over elements is
-a variant the spec does not name yet). The clause passes the selected entries e_i, so the binding hands the module
-one candidate per token through its ``codebook_transform_fn`` (the implicit-codebook hook). Its default gradient
-estimator for dim > 1 is the rotation trick (Fifty et al. 2024), not the straight-through estimator of
-``vq.straight_through``: that clause is bound to the library's ``straight_through`` function (what
-``rotation_trick=False`` uses).
+``x = x.float()``), so ``vq.quantize`` declares ``precision="float32"``. ``vq.loss`` is bound in both of the
+library's codebook modes, each a variant the spec names: the default EMA update (``ema_update=True``, the commitment
+term alone: ``codebook: ema``) and the learnable codebook (``learnable_codebook=True, ema_update=False``: one term
+``F.mse_loss(quantize, x)`` through which both are trained, ``codebook: symmetric``), weighted by
+``commitment_weight`` = β. Both average over all n·D elements (``F.mse_loss``): ``reduction: mse_all_elements``.
+The clause passes the selected entries e_i, so the binding hands the module one candidate per token through its
+``codebook_transform_fn`` (the implicit-codebook hook). Its default gradient estimator for dim > 1 is the rotation
+trick (Fifty et al. 2024), not the straight-through estimator of ``vq.straight_through``: that clause is bound to the
+library's ``straight_through`` function (what ``rotation_trick=False`` uses).
 """
 from __future__ import annotations
 
-from genspec.conformance import Module, Target, Where
+from genspec.conformance import Module, Target
 
 from . import require
 
@@ -29,10 +29,12 @@ def target() -> Target:
         grads = torch.autograd.grad(out, (z, z_q), g, allow_unused=True)
         return out.detach(), *(torch.zeros_like(g) if d is None else d for d in grads)
 
-    def loss(z, e, beta=0.25):
+    def loss(z, e, beta=0.25, codebook="ema"):
         z, e = z.clone().requires_grad_(), e.clone().requires_grad_()
-        vq = V.VectorQuantize(dim=z.shape[1], codebook_size=1, commitment_weight=beta, rotation_trick=False)
-        L = vq.to(z.dtype)(z, codebook_transform_fn=lambda _: e[None, None, :, None, :], freeze_codebook=True)[2]
+        learn = codebook == "symmetric"
+        vq = V.VectorQuantize(dim=z.shape[1], codebook_size=1, commitment_weight=beta, rotation_trick=False,
+                              learnable_codebook=learn, ema_update=not learn)
+        L = vq.to(z.dtype)(z, codebook_transform_fn=lambda _: e[None, None, :, None, :], freeze_codebook=not learn)[2]
         grads = torch.autograd.grad(L, (z, e), allow_unused=True)   # β = 0: no commitment term, no graph to z
         return L.detach(), *(torch.zeros_like(z) if d is None else d for d in grads)
 
@@ -44,8 +46,7 @@ def target() -> Target:
             "vq.straight_through": straight_through,
             "vq.loss": loss,
         },
-        conventions={"vq.loss": {"codebook": "ema"}},
-        supports={"vq.loss": {"where": Where("D = 1 (F.mse_loss: the mean over all elements)",
-                                             lambda a: a["z"].shape[1] == 1)}},
+        conventions={"vq.loss": {"reduction": "mse_all_elements"}},
+        variants={"vq.loss": {"codebook": ("ema", "symmetric")}},
         precision={"vq.quantize": "float32"},
     )

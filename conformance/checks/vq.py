@@ -47,6 +47,30 @@ def _loss_grad_e():
     return sp.diff(LOSS, e_).subs({SG_Z: z_, SG_E: e_}) - 2 * (e_ - z_)
 
 
+SYMMETRIC = beta_ * (z_ - e_) ** 2                             # the symmetric variant: one β term, no sg
+
+
+def _symmetric_value():
+    """β‖z − e‖² = β/(1 + β) · (‖sg[z] − e‖² + β‖z − sg[e]‖²) in value."""
+    return sp.simplify(SYMMETRIC - beta_ / (1 + beta_) * LOSS.subs({SG_Z: z_, SG_E: e_}))
+
+
+def _symmetric_grads():
+    """∂/∂z equals the default's (2β(z − e)); ∂/∂e is β times the default's (2(e − z))."""
+    return [sp.expand(sp.diff(SYMMETRIC, z_) - sp.diff(LOSS, z_).subs({SG_Z: z_, SG_E: e_})),
+            sp.expand(sp.diff(SYMMETRIC, e_) - beta_ * sp.diff(LOSS, e_).subs({SG_Z: z_, SG_E: e_}))]
+
+
+def _element_mean_is_norm_mean_over_d():
+    """F.mse_loss's mean over n·D elements = the batch mean of squared norms ÷ D (n = 2, D = 3), and so are its
+    gradients (the same factor)."""
+    d = sp.symbols("d0:6", real=True)
+    element_mean = sp.Add(*[x ** 2 for x in d]) / 6
+    norm_mean = (sp.Add(*[x ** 2 for x in d[:3]]) + sp.Add(*[x ** 2 for x in d[3:]])) / 2
+    return [sp.expand(element_mean - norm_mean / 3)] + [sp.expand(sp.diff(element_mean, x) - sp.diff(norm_mean, x) / 3)
+                                                        for x in d]
+
+
 def _softmax_shift_invariant():
     """softmax(ℓ + c) = softmax(ℓ): guiding log_softmax(ℓ) (ℓ − c per row) gives the guided logits minus a constant."""
     l1, l2, m1, m2, w = sp.symbols("l1 l2 m1 m2 w", real=True)
@@ -187,14 +211,30 @@ def _st_forward_is_zq(ctx, fn, inp):
 
 
 def _loss_gradients_related(ctx, fn, inp):
-    """∂L/∂z = −β ∂L/∂e ('loss'): the two terms pull z and e towards each other with weights β and 1."""
+    """∂L/∂z = −β ∂L/∂e ('loss'), ∂L/∂z = −∂L/∂e ('symmetric'), ∂L/∂e = 0 ('ema')."""
     conv = ctx.convention("vq.loss", "codebook")
     L, gz, ge = fn(**inp)
     if conv == "loss":
         ctx.assert_close("vq.loss", gz, -inp["beta"] * ge, what="∂L/∂z vs −β ∂L/∂e")
+    elif conv == "symmetric":
+        ctx.assert_close("vq.loss", gz, -np.asarray(ge), what="'symmetric': ∂L/∂z vs −∂L/∂e")
     else:
         ctx.require("vq.loss", bool(np.all(ge == 0)), "'ema': the codebook gets no gradient from the loss")
     ctx.require("vq.loss", L >= 0, f"L = {L} < 0")
+
+
+def _loss_unit_residual(ctx, fn, inp):
+    """A residual of one unit element per vector (e = z + δ, one δ_d = 1) gives L = c (batch_mean_sq_norm) or c/D
+    (mse_all_elements), c = 1 + β ('loss'), β ('ema', 'symmetric'): the declared reduction and terms, without the
+    reference."""
+    z = inp["z"]
+    e = z.copy()
+    e[:, 0] += 1.0
+    e = ctx.round({"e": e})["e"]
+    c = (1.0 + inp["beta"]) if ctx.convention("vq.loss", "codebook") == "loss" else inp["beta"]
+    per = 1.0 if ctx.convention("vq.loss", "reduction") == "batch_mean_sq_norm" else 1.0 / z.shape[1]
+    r = ((e - z) ** 2).sum(axis=1).mean()              # 1 up to the rounding of z + 1
+    ctx.assert_close("vq.loss", fn(z=z, e=e, beta=inp["beta"])[0], c * per * r, what="L of a unit residual per vector")
 
 
 def _raster_positions(ctx, fn, inp):
@@ -225,10 +265,12 @@ def _attention_logits(mask, s):
 
 
 def _chain_rule(ctx, fn, inp):
-    """exp Σ_i log softmax(ℓ_i)[s_i] sums to 1 over all 3^L sequences, and ℓ_i ignores s_{≥ i}."""
+    """exp Σ_i log softmax(ℓ_i)[s_i] sums to 1 over all 3^L sequences, and ℓ_i ignores s_{≥ i}; a 'true_masks'
+    target's mask is read as True = hidden."""
     cid = "ar.causal_mask"
     L = inp["L"]
     mask = np.asarray(fn(L=L)).astype(bool)
+    mask = ~mask if ctx.convention(cid, "mask_polarity") == "true_masks" else mask
     ctx.require(cid, mask.shape == (L, L), f"mask of shape {mask.shape}, expected {(L, L)}")
     ctx.require(cid, bool(mask.diagonal().all()), "a position must attend to itself (the start token for i = 0)")
     seqs = np.array(list(itertools.product(range(3), repeat=L)), dtype=np.int64)
@@ -257,17 +299,39 @@ def _probs_normalised(ctx, fn, inp):
         ctx.require(cid, bool(np.array_equal(alive, want)), f"{alive} tokens keep probability, expected {want}")
 
 
+def _probs_compare(ctx, got, expected, inp, what="output"):
+    """The reference's p, except under 'torch_topk' (tie order unspecified): there the target's survivors (p > 0)
+    must be k tokens holding every logit above the k-th largest and the rest from those tied at it, and p must be
+    the softmax of ℓ/τ over that set."""
+    cid = "ar.sampling_distribution"
+    k, logits = inp["top_k"], inp["logits"]
+    if ctx.convention(cid, "top_k_ties") == "torch_topk" and 0 < k < logits.shape[1]:
+        got_np = np.asarray(got, dtype=np.float64)
+        ctx.require(cid, got_np.shape == logits.shape, f"p of shape {logits.shape}, got {got_np.shape}")
+        alive = got_np > 0
+        kth = -np.sort(-logits, axis=1)[:, k - 1:k]
+        ok = (alive.sum(axis=1) == k) & np.all(alive >= (logits > kth), axis=1) & np.all(~alive | (logits >= kth),
+                                                                                        axis=1)
+        ctx.require(cid, bool(ok.all()), f"the surviving tokens {[np.flatnonzero(a).tolist() for a in alive]} are "
+                                         f"not k = {k} of the largest logits {logits.tolist()}")
+        s = np.where(alive, logits / inp["temperature"], -np.inf)
+        ex = np.exp(s - s.max(axis=1, keepdims=True))
+        expected = ex / ex.sum(axis=1, keepdims=True)
+    ctx.assert_close(cid, got, expected, what=what)
+
+
 def _topk_tie_sweep(ctx, fn, inp):
     """Ties at the k-th largest logit, deterministically (the random cases reach them only by chance): rows with three
     and four equal logits, k = 1, 2, 3. 'keep_ties' keeps every tied token, 'exactly_k' the k lowest indices among
-    the tied (torch.topk's and the spec's rule); compared with the reference in the declared convention."""
+    the tied (the spec's rule), 'torch_topk' any k of them (torch.topk documents no order); compared with the
+    reference in the declared convention as the value check does."""
     from genspec.reference.vq import sampling_probs
     cid = "ar.sampling_distribution"
     logits = ctx.round({"logits": np.array([[1.0, 3.0, 3.0, 0.0, 3.0], [2.0, 2.0, 2.0, 2.0, -1.0]])})["logits"]
     for k in (1, 2, 3):
+        case = {"logits": logits, "temperature": 1.0, "top_k": k}
         expected = sampling_probs(logits, 1.0, k, ctx.convention(cid, "top_k_ties"))
-        ctx.assert_close(cid, fn(logits=logits, temperature=1.0, top_k=k), expected,
-                         what=f"p with top_k = {k} and ties at the k-th largest logit")
+        _probs_compare(ctx, fn(**case), expected, case, what=f"p with top_k = {k} and ties at the k-th largest logit")
 
 
 def _temperature_power(ctx, fn, inp):
@@ -413,8 +477,14 @@ CHECKS = [
         cases=_loss_cases,
         proofs=(Proof("value: ‖sg[z] − e‖² + β‖z − sg[e]‖² = (1 + β)‖z − e‖²", _loss_value),
                 Proof("∂L/∂z = 2β(z − e) (only the commitment term)", _loss_grad_z),
-                Proof("∂L/∂e = 2(e − z) (only the codebook term)", _loss_grad_e)),
-        properties=(Property("∂L/∂z = −β ∂L/∂e; 'ema': ∂L/∂e = 0", _loss_gradients_related),),
+                Proof("∂L/∂e = 2(e − z) (only the codebook term)", _loss_grad_e),
+                Proof("'symmetric': β‖z − e‖² = β/(1 + β) · L in value", _symmetric_value),
+                Proof("'symmetric': ∂/∂z = the default's, ∂/∂e = β × the default's", _symmetric_grads),
+                Proof("mse_all_elements = batch_mean_sq_norm / D, value and gradients (n = 2, D = 3)",
+                      _element_mean_is_norm_mean_over_d)),
+        properties=(Property("∂L/∂z = −β ∂L/∂e; 'symmetric': −∂L/∂e; 'ema': ∂L/∂e = 0", _loss_gradients_related),
+                    Property("a unit residual per vector gives (1 + β) or β, ÷ D for mse_all_elements",
+                             _loss_unit_residual)),
         example=lambda: {"z": np.array([[0.1, 0.2]]), "e": np.array([[0.0, 0.0]]), "beta": 0.25},
     ),
     ClauseChecks(
@@ -436,6 +506,7 @@ CHECKS = [
         clause="ar.sampling_distribution",
         cases=_logit_cases(),
         convention_cases=lambda conv: _logit_cases(),
+        compare=_probs_compare,
         properties=(Property("rows sum to 1; top-k keeps the logits ≥ the k-th largest", _probs_normalised),
                     Property("p(τ) ∝ p(1)^{1/τ}", _temperature_power),
                     Property("ties at the k-th largest logit follow the declared rule", _topk_tie_sweep,
