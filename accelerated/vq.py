@@ -39,14 +39,33 @@ def straight_through_value(z: torch.Tensor, z_q: torch.Tensor) -> torch.Tensor:
     return z + (z_q - z).detach()
 
 
+def rotation_trick_value(z: torch.Tensor, z_q: torch.Tensor) -> torch.Tensor:
+    """z̃ = sg[λR] z per row (Fifty et al. 2024): the value z_q, the gradient λRᵀg to z, none to z_q; λ = ‖z_q‖/‖z‖,
+    R = I − 2wwᵀ + 2q̂ûᵀ, w = (û + q̂)/‖û + q̂‖. Rows with z = 0, z_q = 0 or z_q = −c z raise SpecInputError."""
+    nz, nq = z.norm(dim=1, keepdim=True).detach(), z_q.norm(dim=1, keepdim=True).detach()
+    if bool((nz == 0).any()) or bool((nq == 0).any()):
+        raise SpecInputError("vq.straight_through", "z, z_q", "nonzero rows under estimator='rotation'", "a zero row")
+    u, q = z.detach() / nz, z_q.detach() / nq
+    s = u + q
+    ns = s.norm(dim=1, keepdim=True)
+    if bool((ns == 0).any()):
+        raise SpecInputError("vq.straight_through", "z_q", "no row antipodal to z under estimator='rotation'",
+                             "z_q = −c z")
+    w = s / ns
+    return nq / nz * (z - 2 * w * (z * w).sum(1, keepdim=True) + 2 * q * (z * u).sum(1, keepdim=True))
+
+
 @implements("vq.straight_through")
-def straight_through(z, z_q, g):
-    """(z̃, ∂⟨g, z̃⟩/∂z, ∂⟨g, z̃⟩/∂z_q) for z̃ = z + sg[z_q − z], by autograd (van den Oord et al. 2017)."""
+def straight_through(z, z_q, g, estimator="straight_through"):
+    """(z̃, ∂⟨g, z̃⟩/∂z, ∂⟨g, z̃⟩/∂z_q) for z̃ = z + sg[z_q − z] (van den Oord et al. 2017) or the rotation trick
+    ('rotation', Fifty et al. 2024), by autograd."""
+    value = rotation_trick_value if estimator == "rotation" else straight_through_value
+    (zw, qw, gw), dt = upcast(z, z_q, g)
     with torch.enable_grad():
-        zz, qq = z.detach().clone().requires_grad_(True), z_q.detach().clone().requires_grad_(True)
-        out = straight_through_value(zz, qq)
-        gz, gq = torch.autograd.grad(out, (zz, qq), grad_outputs=g.to(out.dtype), allow_unused=True)
-    return out.detach(), gz, torch.zeros_like(qq) if gq is None else gq
+        zz, qq = zw.detach().clone().requires_grad_(True), qw.detach().clone().requires_grad_(True)
+        out = value(zz, qq)
+        gz, gq = torch.autograd.grad(out, (zz, qq), grad_outputs=gw.to(out.dtype), allow_unused=True)
+    return out.detach().to(dt), gz.to(dt), (torch.zeros_like(qq) if gq is None else gq).to(dt)
 
 
 def commitment_loss(z: torch.Tensor, e: torch.Tensor, beta: float = 0.25, codebook: str = "loss",

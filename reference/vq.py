@@ -25,10 +25,29 @@ def quantize(z, codebook):
 
 
 @implements("vq.straight_through")
-def straight_through(z, z_q, g):
+def straight_through(z, z_q, g, estimator="straight_through"):
     """z̃ = z + sg[z_q − z]: forward value z_q; ∂⟨g, z̃⟩/∂z = g, ∂⟨g, z̃⟩/∂z_q = 0 (van den Oord et al. 2017).
-    z, z_q, g (n, D)."""
-    return z + (z_q - z), g.copy(), np.zeros_like(g)
+    z, z_q, g (n, D).
+
+    'rotation' (Fifty et al. 2024): z̃ = sg[λR] z per row, λ = ‖z_q‖/‖z‖, R = I − 2wwᵀ + 2q̂ûᵀ; the gradient to z
+    is λRᵀg. Rows with z = 0, z_q = 0 or z_q antipodal to z have no rotation: SpecInputError.
+    """
+    if estimator == "straight_through":
+        return z + (z_q - z), g.copy(), np.zeros_like(g)
+    nz, nq = np.linalg.norm(z, axis=1, keepdims=True), np.linalg.norm(z_q, axis=1, keepdims=True)
+    if np.any(nz == 0) or np.any(nq == 0):
+        raise SpecInputError("vq.straight_through", "z, z_q", "nonzero rows under estimator='rotation'",
+                             "a zero row")
+    u, q = z / nz, z_q / nq
+    s = u + q
+    ns = np.linalg.norm(s, axis=1, keepdims=True)
+    if np.any(ns == 0):
+        raise SpecInputError("vq.straight_through", "z_q", "no row antipodal to z under estimator='rotation'",
+                             "z_q = −c z")
+    w, lam = s / ns, nq / nz
+    dot = lambda a, b: (a * b).sum(axis=1, keepdims=True)     # noqa: E731 - row-wise a·b
+    return (lam * (z - 2 * w * dot(w, z) + 2 * q * dot(u, z)), lam * (g - 2 * w * dot(w, g) + 2 * u * dot(q, g)),
+            np.zeros_like(g))
 
 
 @implements("vq.loss")

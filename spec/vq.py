@@ -90,6 +90,26 @@ TIE_BREAK = Convention(
                         "ℓ_(k) > ℓ_(k+1)",
                 sources=("external: PyTorch torch.topk", "external: x-transformers autoregressive_wrapper.top_k"))))
 
+ROTATION = "external: Fifty et al. 2024, Restructuring Vector Quantization with the Rotation Trick, §4.2"
+
+ESTIMATOR = Convention(
+    name="estimator", description="the gradient the encoder output z receives through the quantiser",
+    default="straight_through",
+    variants=(
+        Variant(name="straight_through", statement=r"\tilde z = z + \mathrm{sg}[z_q - z]",
+                mapping="the spec's default (van den Oord et al. 2017): the decoder's gradient g is copied to z"),
+        Variant(name="rotation",
+                statement=(r"\tilde z = \mathrm{sg}[\lambda R]\,z,\ \lambda = \frac{\|z_q\|}{\|z\|},\ "
+                           r"R = I - 2ww^\top + 2\hat q\hat u^\top,\ \hat u = \frac{z}{\|z\|},\ "
+                           r"\hat q = \frac{z_q}{\|z_q\|},\ w = \frac{\hat u + \hat q}{\|\hat u + \hat q\|}"
+                           r":\ \tilde z = z_q,\ \frac{\partial\langle g, \tilde z\rangle}{\partial z} = "
+                           r"\lambda R^\top g,\ \frac{\partial\langle g, \tilde z\rangle}{\partial z_q} = 0"),
+                mapping="the same forward value z_q (R û = q̂) and no gradient to z_q; the gradient reaching z is g "
+                        "rotated by Rᵀ (R = (I − 2q̂q̂ᵀ)(I − 2wwᵀ), two reflections: a rotation) and scaled by λ "
+                        "instead of copied: equal to straight_through exactly where z_q = z (R = I, λ = 1). Per row; "
+                        "vector-quantize-pytorch's default for dim > 1 (rotate_to)",
+                sources=(ROTATION, "external: vector-quantize-pytorch 1.32.0, rotate_to"))))
+
 CAUSAL_POLARITY = Convention(
     name="mask_polarity", description="what True means in the boolean mask (as attention.sdpa's convention)",
     default="true_attends",
@@ -148,11 +168,19 @@ CLAUSES = [
                  Symbol(name="z_q", description="its quantised value, z's shape", domain=Z),
                  Symbol(name="g", description="upstream gradient ∂L/∂z̃, z's shape", domain=Z),
                  Symbol(name="out", description="(z̃, ∂⟨g, z̃⟩/∂z, ∂⟨g, z̃⟩/∂z_q)", role="output")),
+        conventions=(ESTIMATOR,),
         tolerance=tolerances(float64=(1e-14, 1e-14), float32=(1e-6, 1e-6), bfloat16=(8e-3, 2e-2),
                              why="z + (z_q − z) rounds twice: ≤ 1 ulp of max(|z|, |z_q|) ≤ 5 absolute (float32 "
-                                 "6e-7; bfloat16 2^-8·5 ≈ 2e-2); the gradients are copies (exact)"),
-        singular="None: sg has no singular point. Targets return the forward value and both gradients; torch targets "
-                 "compute the gradients with autograd (z + (z_q − z).detach()).",
+                                 "6e-7; bfloat16 2^-8·5 ≈ 2e-2); the gradients are copies (exact). 'rotation': "
+                                 "λ(v − 2w(w·v) + 2q̂(û·v)) of v = z (or Rᵀ of g) sums three terms of size ≤ 2λ‖v‖ "
+                                 "from unit vectors carrying a few ulps (‖û + q̂‖ ≥ 0.45 on the drawn cases): ≲ 30 "
+                                 "ulps of the row's norm ‖z_q‖ or λ‖g‖, so each component is compared with atol + "
+                                 "4·rtol·(its row's norm) (4·rtol ≈ 34 float32 ulps)"),
+        singular="None for straight_through: sg has no singular point. 'rotation': z = 0 or z_q = 0 (no direction) "
+                 "and z_q a negative multiple of z (û + q̂ = 0: no w) raise SpecInputError; near the antipode w is "
+                 "ill-conditioned, so the checks draw rows with cos(z, z_q) ≥ −0.8 and norms ≥ 0.1. Targets return "
+                 "the forward value and both gradients; torch targets compute the gradients with autograd (z + "
+                 "(z_q − z).detach()).",
         notes="Without the stop-gradient (z̃ = z_q) the decoder's gradient reaches z_q, i.e. the codebook, and the "
               "encoder gets none: the suite's planted bug.",
     ),

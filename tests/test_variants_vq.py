@@ -98,3 +98,30 @@ def test_keeping_every_tie_declared_as_torch_topk_fails():
     keep_ties = functools.partial(A.sampling_probs, top_k_ties="keep_ties")
     status, failures = _status("ar.sampling_distribution", keep_ties, {"top_k_ties": "torch_topk"})
     assert status == "failed" and any("tie" in name for name, _ in failures), failures
+
+
+def _rotation_target(estimator):
+    return functools.partial(A.straight_through, estimator=estimator)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32", "bfloat16"])
+def test_the_rotation_trick_passes_as_rotation(dtype):
+    assert _status("vq.straight_through", _rotation_target("rotation"), {"estimator": "rotation"}, dtype)[0] == "passed"
+
+
+def test_straight_through_declared_as_rotation_fails_and_rotation_declared_as_straight_through_fails():
+    status, failures = _status("vq.straight_through", _rotation_target("straight_through"), {"estimator": "rotation"})
+    assert status == "failed" and any("‖" in name for name, _ in failures), failures   # the gradient's norm λ‖g‖
+    assert _status("vq.straight_through", _rotation_target("rotation"))[0] == "failed"
+
+
+def test_a_rotation_with_the_gradient_reaching_z_q_fails():
+    """The rotation without its stop-gradients (λ and R differentiated too): z_q gets a gradient."""
+    def undetached(z, z_q, g):
+        z, z_q = z.clone().requires_grad_(), z_q.clone().requires_grad_()
+        u, q = z / z.norm(dim=1, keepdim=True), z_q / z_q.norm(dim=1, keepdim=True)
+        w = (u + q) / (u + q).norm(dim=1, keepdim=True)
+        out = z_q.norm(dim=1, keepdim=True) / z.norm(dim=1, keepdim=True) * (
+            z - 2 * w * (z * w).sum(1, keepdim=True) + 2 * q * (z * u).sum(1, keepdim=True))
+        return out.detach(), *torch.autograd.grad(out, (z, z_q), g)
+    assert _status("vq.straight_through", undetached, {"estimator": "rotation"})[0] == "failed"

@@ -8,9 +8,9 @@ term alone: ``codebook: ema``) and the learnable codebook (``learnable_codebook=
 ``F.mse_loss(quantize, x)`` through which both are trained, ``codebook: symmetric``), weighted by
 ``commitment_weight`` = β. Both average over all n·D elements (``F.mse_loss``): ``reduction: mse_all_elements``.
 The clause passes the selected entries e_i, so the binding hands the module one candidate per token through its
-``codebook_transform_fn`` (the implicit-codebook hook). Its default gradient estimator for dim > 1 is the rotation
-trick (Fifty et al. 2024), not the straight-through estimator of ``vq.straight_through``: that clause is bound to the
-library's ``straight_through`` function (what ``rotation_trick=False`` uses).
+``codebook_transform_fn`` (the implicit-codebook hook). ``vq.straight_through`` is bound in both of the library's
+estimators: ``straight_through`` (what ``rotation_trick=False`` uses) and ``rotate_to``, the rotation trick of Fifty
+et al. 2024 (its default for dim > 1: ``estimator: rotation``).
 """
 from __future__ import annotations
 
@@ -23,9 +23,9 @@ def target() -> Target:
     V = require("vector_quantize_pytorch")
     import torch
 
-    def straight_through(z, z_q, g):
+    def straight_through(z, z_q, g, estimator="straight_through"):
         z, z_q = z.clone().requires_grad_(), z_q.clone().requires_grad_()
-        out = V.vector_quantize_pytorch.straight_through(z, z_q)
+        out = getattr(V.vector_quantize_pytorch, "rotate_to" if estimator == "rotation" else estimator)(z, z_q)
         grads = torch.autograd.grad(out, (z, z_q), g, allow_unused=True)
         return out.detach(), *(torch.zeros_like(g) if d is None else d for d in grads)
 
@@ -47,6 +47,7 @@ def target() -> Target:
             "vq.loss": loss,
         },
         conventions={"vq.loss": {"reduction": "mse_all_elements"}},
-        variants={"vq.loss": {"codebook": ("ema", "symmetric")}},
+        variants={"vq.loss": {"codebook": ("ema", "symmetric")},
+                  "vq.straight_through": {"estimator": ("straight_through", "rotation")}},
         precision={"vq.quantize": "float32"},
     )

@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 import sympy as sp
+from hypothesis import reject
 from hypothesis import strategies as st
 
 from genspec.spec.schema import Tolerance
@@ -30,6 +31,21 @@ def _st_grad_z():
 
 def _st_grad_zq():
     return sp.diff(g_ * (z_ + SG_D), zq_)
+
+
+def _rotation_maps_u_to_q():
+    """R û = q̂ for unit û, q̂ (c = û·q̂): R û = û − 2s(s·û)/‖s‖² + 2q̂(û·û) with s = û + q̂, s·û = 1 + c,
+    ‖s‖² = 2 + 2c: the coefficients of û and q̂ are 0 and 1 (so λ R z = ‖z_q‖ q̂ = z_q)."""
+    c = sp.Symbol("c", real=True)
+    return [sp.simplify(1 - 2 * (1 + c) / (2 + 2 * c)), sp.simplify(-2 * (1 + c) / (2 + 2 * c) + 2 - 1)]
+
+
+def _rotation_is_two_reflections():
+    """(I − 2q̂q̂ᵀ)(I − 2wwᵀ) = I − 2wwᵀ − 2q̂q̂ᵀ + 4(q̂·w) q̂wᵀ, and 4(q̂·w) w = 2(û + q̂) (q̂·w = (1 + c)/‖s‖,
+    w = s/‖s‖), so it is I − 2wwᵀ + 2q̂ûᵀ = R: a product of two reflections, orthogonal (‖λRᵀg‖ = λ‖g‖)."""
+    c = sp.Symbol("c", real=True)
+    ns = sp.sqrt(2 + 2 * c)
+    return sp.simplify(4 * (1 + c) / ns / ns - 2)
 
 
 LOSS = (SG_Z - e_) ** 2 + beta_ * (z_ - SG_E) ** 2          # one sample, D = 1
@@ -202,12 +218,81 @@ def _ties_lowest(ctx, fn, inp):
     ctx.require("vq.quantize", bool(np.array_equal(k, first)), f"z = e_k gave {k}, expected {first}")
 
 
+@st.composite
+def _rotation_cases(draw):
+    """vq.straight_through's 'rotation' variant away from its singular points (spec/vq.py): row norms in
+    [0.1, 5] and cos(z, z_q) ≥ −0.8 (z_q = z, where the rotation is the identity, among them)."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    n, D = draw(st.integers(1, 5)), draw(st.integers(1, 6))
+    z, z_q, g = (rng.standard_normal((n, D)) for _ in range(3))
+    for x in (z, z_q):
+        x *= rng.uniform(0.1, 5.0, (n, 1)) / np.linalg.norm(x, axis=1, keepdims=True)
+    cos = (z * z_q).sum(axis=1) / np.linalg.norm(z, axis=1) / np.linalg.norm(z_q, axis=1)
+    z_q[cos < -0.8] *= -1.0                                     # off the antipode (D = 1: the same sign)
+    if draw(st.booleans()):
+        z_q[0] = z[0]
+    return {"z": z, "z_q": z_q, "g": g}
+
+
+def _off_singular(ctx, inp):
+    """A property's drawn case as the 'rotation' variant needs it (spec/vq.py's singular points): rows with a norm
+    < 0.1 dropped, z_q negated where cos(z, z_q) < −0.8; a case with no row left is rejected. Other variants: as
+    drawn."""
+    if ctx.convention("vq.straight_through", "estimator") != "rotation":
+        return inp
+    nz, nq = np.linalg.norm(inp["z"], axis=1), np.linalg.norm(inp["z_q"], axis=1)
+    keep = (nz >= 0.1) & (nq >= 0.1)
+    if not keep.any():
+        reject()
+    z, z_q, g = inp["z"][keep], inp["z_q"][keep].copy(), inp["g"][keep]
+    z_q[(z * z_q).sum(axis=1) < -0.8 * nz[keep] * nq[keep]] *= -1.0
+    return {**inp, "z": z, "z_q": z_q, "g": g}
+
+
+def _st_cases(conv):
+    return _rotation_cases() if conv.get("estimator") == "rotation" else inputs("vq.straight_through")
+
+
+def _st_compare(ctx, got, expected, inp):
+    """The default's elementwise comparison; 'rotation': each component within atol + 4·rtol·(its row's norm)
+    (spec/vq.py's tolerance note: the rotation's terms are of the row's size)."""
+    cid = "vq.straight_through"
+    if ctx.convention(cid, "estimator") != "rotation":
+        return ctx.assert_close(cid, got, expected)
+    tol = ctx.tolerance(cid)
+    for what, g_, e_ in zip(("z̃", "∂⟨g, z̃⟩/∂z", "∂⟨g, z̃⟩/∂z_q"), got, expected, strict=True):
+        g_ = np.asarray(g_, dtype=np.float64)
+        ctx.require(cid, g_.shape == e_.shape, f"{what} of shape {e_.shape}, got {g_.shape}")
+        for i, row in enumerate(e_):
+            ctx.assert_close(cid, g_[i], row, what=f"{what}, row {i}", tol=Tolerance(
+                rtol=tol.rtol, atol=tol.atol + 4 * tol.rtol * float(np.linalg.norm(row))))
+
+
 def _st_forward_is_zq(ctx, fn, inp):
+    inp = _off_singular(ctx, inp)
     out = fn(**inp)
     tol = ctx.tolerance("vq.straight_through")
     scale = float(np.max(np.abs(inp["z"]), initial=0.0) + np.max(np.abs(inp["z_q"]), initial=0.0))
+    if ctx.convention("vq.straight_through", "estimator") == "rotation":   # ≲ 30 ulps of ‖z_q‖ (spec/vq.py)
+        scale = 4 * float(np.max(np.linalg.norm(inp["z_q"], axis=1), initial=0.0))
     ctx.assert_close("vq.straight_through", out[0], inp["z_q"], what="forward value vs z_q",
                      tol=Tolerance(rtol=tol.rtol, atol=tol.atol + tol.rtol * scale))
+
+
+def _st_gradient_norm(ctx, fn, inp):
+    """‖∂⟨g, z̃⟩/∂z‖ = ‖g‖ per row (straight-through copies g) or λ‖g‖ ('rotation': R is orthogonal); z_q gets
+    none."""
+    cid = "vq.straight_through"
+    inp = _off_singular(ctx, inp)
+    _, gz, gq = fn(**inp)
+    lam = 1.0
+    if ctx.convention(cid, "estimator") == "rotation":
+        lam = np.linalg.norm(inp["z_q"], axis=1) / np.linalg.norm(inp["z"], axis=1)
+    want = lam * np.linalg.norm(inp["g"], axis=1)
+    tol = ctx.tolerance(cid)
+    ctx.assert_close(cid, np.linalg.norm(np.asarray(gz, dtype=np.float64), axis=1), want, what="‖∂⟨g, z̃⟩/∂z‖ per row",
+                     tol=Tolerance(rtol=4 * tol.rtol, atol=tol.atol))
+    ctx.require(cid, bool(np.all(np.asarray(gq) == 0)), "z_q must get no gradient")
 
 
 def _loss_gradients_related(ctx, fn, inp):
@@ -466,10 +551,15 @@ CHECKS = [
     ClauseChecks(
         clause="vq.straight_through",
         cases=inputs("vq.straight_through"),
+        convention_cases=_st_cases,
+        compare=_st_compare,
         proofs=(Proof("z + sg[z_q − z] = z_q (forward value)", _st_value),
                 Proof("∂⟨g, z + sg[z_q − z]⟩/∂z = g", _st_grad_z),
-                Proof("∂⟨g, z + sg[z_q − z]⟩/∂z_q = 0", _st_grad_zq)),
-        properties=(Property("forward value is z_q", _st_forward_is_zq),),
+                Proof("∂⟨g, z + sg[z_q − z]⟩/∂z_q = 0", _st_grad_zq),
+                Proof("'rotation': R û = q̂, so λ R z = z_q (forward value)", _rotation_maps_u_to_q),
+                Proof("'rotation': R = (I − 2q̂q̂ᵀ)(I − 2wwᵀ), a rotation", _rotation_is_two_reflections)),
+        properties=(Property("forward value is z_q", _st_forward_is_zq),
+                    Property("‖∂/∂z‖ = ‖g‖ ('rotation': λ‖g‖); z_q gets no gradient", _st_gradient_norm)),
         example=lambda: {"z": np.array([[0.1, 0.2]]), "z_q": np.array([[0.0, 0.0]]), "g": np.array([[1.0, -1.0]])},
     ),
     ClauseChecks(
