@@ -15,7 +15,8 @@ from .harness.bind import (
            without,
 )
 from .harness.declare import ClauseChecks, Dual, Proof, Property
+from .harness.gradients import with_gradients
 from .harness.target import Target
 
 __all__ = ["Target", "ClauseChecks", "Dual", "Proof", "Property", "Module", "Where", "const", "interval", "without",
-           "even", "square", "SELF_ATTENTION", "Composition", "check_composition"]
+           "even", "square", "SELF_ATTENTION", "Composition", "check_composition", "with_gradients"]

@@ -125,3 +125,21 @@ def test_a_rotation_with_the_gradient_reaching_z_q_fails():
             z - 2 * w * (z * w).sum(1, keepdim=True) + 2 * q * (z * u).sum(1, keepdim=True))
         return out.detach(), *torch.autograd.grad(out, (z, z_q), g)
     assert _status("vq.straight_through", undetached, {"estimator": "rotation"})[0] == "failed"
+
+
+def test_with_gradients_binds_a_value_only_function():
+    """conformance.with_gradients: the value and autograd's gradients, the upstream argument in the signature where
+    the harness's load-time check expects it, zeros for an input the value ignores."""
+    import inspect
+
+    from genspec.conformance import with_gradients
+
+    st = with_gradients(lambda z, z_q, estimator="straight_through": z + (z_q - z).detach(), wrt=("z", "z_q"),
+                        upstream="g")
+    assert list(inspect.signature(st).parameters) == ["z", "z_q", "g", "estimator"]
+    assert _status("vq.straight_through", st)[0] == "passed"
+    loss = with_gradients(lambda z, e, beta=0.25: beta * (z - e.detach()).square().mean(), wrt=("z", "e"))
+    assert _status("vq.loss", loss, ELEMENT_MEAN)[0] == "passed"
+    z = torch.ones(2, 3)
+    L, gz, ge = with_gradients(lambda z, e: torch.zeros(()), wrt=("z", "e"))(z, z)      # no graph at all
+    assert float(L) == 0.0 and not gz.any() and not ge.any()

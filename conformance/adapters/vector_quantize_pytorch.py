@@ -14,37 +14,30 @@ et al. 2024 (its default for dim > 1: ``estimator: rotation``).
 """
 from __future__ import annotations
 
-from genspec.conformance import Module, Target
+from genspec.conformance import Module, Target, with_gradients
 
 from . import require
 
 
 def target() -> Target:
     V = require("vector_quantize_pytorch")
-    import torch
 
-    def straight_through(z, z_q, g, estimator="straight_through"):
-        z, z_q = z.clone().requires_grad_(), z_q.clone().requires_grad_()
-        out = getattr(V.vector_quantize_pytorch, "rotate_to" if estimator == "rotation" else estimator)(z, z_q)
-        grads = torch.autograd.grad(out, (z, z_q), g, allow_unused=True)
-        return out.detach(), *(torch.zeros_like(g) if d is None else d for d in grads)
+    def straight_through(z, z_q, estimator="straight_through"):
+        return getattr(V.vector_quantize_pytorch, "rotate_to" if estimator == "rotation" else estimator)(z, z_q)
 
-    def loss(z, e, beta=0.25, codebook="ema"):
-        z, e = z.clone().requires_grad_(), e.clone().requires_grad_()
+    def loss(z, e, beta=0.25, codebook="ema"):          # β = 0: the module's zero buffer, no graph to z or e
         learn = codebook == "symmetric"
         vq = V.VectorQuantize(dim=z.shape[1], codebook_size=1, commitment_weight=beta, rotation_trick=False,
                               learnable_codebook=learn, ema_update=not learn)
-        L = vq.to(z.dtype)(z, codebook_transform_fn=lambda _: e[None, None, :, None, :], freeze_codebook=not learn)[2]
-        grads = torch.autograd.grad(L, (z, e), allow_unused=True)   # β = 0: no commitment term, no graph to z
-        return L.detach(), *(torch.zeros_like(z) if d is None else d for d in grads)
+        return vq.to(z.dtype)(z, codebook_transform_fn=lambda _: e[None, None, :, None], freeze_codebook=not learn)[2]
 
     return Target(
         name="vector_quantize_pytorch", backend="torch",
         bindings={
             "vq.quantize": Module(lambda codebook: V.VectorQuantize(*codebook.shape[::-1]).eval(),
                                   weights={"_codebook.embed": "codebook"}, call={"z": 0, "return": 1}),
-            "vq.straight_through": straight_through,
-            "vq.loss": loss,
+            "vq.straight_through": with_gradients(straight_through, wrt=("z", "z_q"), upstream="g"),
+            "vq.loss": with_gradients(loss, wrt=("z", "e")),
         },
         conventions={"vq.loss": {"reduction": "mse_all_elements"}},
         variants={"vq.loss": {"codebook": ("ema", "symmetric")},
