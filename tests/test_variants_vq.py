@@ -143,3 +143,4 @@ def test_with_gradients_binds_a_value_only_function():
     z = torch.ones(2, 3)
     L, gz, ge = with_gradients(lambda z, e: torch.zeros(()), wrt=("z", "e"))(z, z)      # no graph at all
     assert float(L) == 0.0 and not gz.any() and not ge.any()
+

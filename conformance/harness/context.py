@@ -195,7 +195,7 @@ class Context:
             t = np.asarray(out["t"], dtype=np.float64)
             s_ = 1.0 - t
             s_ = s_ if self.dtype == "float64" else np.asarray(self._round(s_), dtype=np.float64)
-            below_one = 1.0 - {"float64": 2.0**-53, "float32": 2.0**-24, "bfloat16": 2.0**-9}[self.dtype]
+            below_one = 1.0 - {"float64": 2.0**-53, "float32": 2.0**-24, "bfloat16": 2.0**-8}[self.dtype]
             t = 1.0 - np.where((t > 0) & (s_ >= 1.0), below_one, s_)
             out["t"] = float(t) if isinstance(out["t"], float) else t
         return out
