@@ -100,7 +100,7 @@ class VQVAE(nn.Module):
         e = self.codebook(k)
         # 'ema': e does not require grad, so the codebook term ‖sg[z] − e‖² has no gradient and the gradient is the
         # variant's β‖z − sg[e]‖² (the value still includes that constant term: both variants log the same quantity)
-        vq = commitment_loss(flat, e, self.cfg.beta) / D           # per element, the scale of the pixel MSE
+        vq = commitment_loss(flat, e, self.cfg.beta, reduction="mse_all_elements")   # per element, as the pixel MSE
         if self.cfg.codebook == "ema" and self.training:
             self.ema_update(flat.detach(), k)
         zq = straight_through_value(flat, e).reshape(B, h, w, D).permute(0, 3, 1, 2)
