@@ -120,9 +120,11 @@ CAUSAL_POLARITY = Convention(
                 sources=("external: PyTorch scaled_dot_product_attention",)),
         Variant(name="true_masks", statement=r"M_{ij} = [\,j > i\,]",
                 mapping=r"M = \lnot M_{default}: True = hidden, torch.ones(L, L, dtype=bool).triu(1) as "
-                        "nn.MultiheadAttention's bool attn_mask and x-transformers (masked_fill(mask, −inf)) take it; "
-                        "passing it where True = attend lets every position see only its future",
-                sources=("external: PyTorch nn.MultiheadAttention", "external: x-transformers, Attention.forward"))))
+                        "nn.MultiheadAttention's bool attn_mask takes it and x-transformers builds it "
+                        "(create_causal_mask, then masked_fill(mask, −inf)); passing it where True = attend lets "
+                        "every position see only its future",
+                sources=("external: PyTorch nn.MultiheadAttention",
+                         "external: x-transformers, attend.create_causal_mask"))))
 
 CLAUSES = [
     Clause(
