@@ -11,6 +11,7 @@ from .harness.bind import (
            const,
            even,
            interval,
+           recorded,
            square,
            without,
 )
@@ -18,4 +19,4 @@ from .harness.declare import ClauseChecks, Dual, Proof, Property
 from .harness.target import Target
 
 __all__ = ["Target", "ClauseChecks", "Dual", "Proof", "Property", "Module", "Where", "const", "interval", "without",
-           "even", "square", "SELF_ATTENTION", "Composition", "check_composition"]
+           "even", "square", "recorded", "SELF_ATTENTION", "Composition", "check_composition"]
