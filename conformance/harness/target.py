@@ -47,19 +47,24 @@ exactly; README "Binding a library" shows each in an example a test runs):
     exception types that mean "outside support" (``NotImplementedError`` always does): the input is declined, with the
     target's message, never failed.
 ``variants={"ddpm.ddim_eta_step": {"prediction_type": ("epsilon", "v_prediction", "sample")}}``
-    every variant combination implemented: :func:`~conformance.harness.api.check` (and ``genspec matrix``) checks
-    each and reports it as its own row; the function gets the variant as a keyword named after the convention.
-    ``genspec conform`` checks the first combination.
+    every variant combination implemented: :func:`~conformance.harness.api.check`, ``genspec matrix`` and ``genspec
+    conform`` check each and report it as its own row (``ddpm.ddim_eta_step (prediction_type=sample)``: the table,
+    JSON and JUnit row, the pytest id); the function gets the variant as a keyword named after the convention.
+``conventions={("rf.interpolation", "rf.velocity"): {"time": "noise_at_0"}}``
+    the variant of each convention, by clause id or selector (each clause it names gets the conventions it has).
 ``noise={"ddpm.ancestral_step": "diffusers.schedulers.scheduling_ddpm.randn_tensor"}``
     the function the library draws its noise with returns the clause's ``noise`` during the call.
 
-A binding may be a :class:`~.bind.Module`: an ``nn.Module`` or other object built per call, with a weight mapping.
+A binding may be a :class:`~.bind.Module`: an ``nn.Module`` or other object built per call, with a weight mapping;
+:func:`~.bind.recorded` makes the network (or loss) a library's module takes out of a clause's callable, recording
+what the library hands it.
 """
 from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from genspec import spec
 from genspec.spec.errors import TargetError
@@ -76,8 +81,8 @@ class Target:
     name: str
     bindings: dict[str, Callable]
     backend: str = "numpy"
-    conventions: dict[Selector, dict[str, str]] = field(default_factory=dict)
-    """clause id (or selector: each clause it names gets the conventions it has) -> {convention: variant}."""
+    conventions: dict[Any, dict[str, str]] = field(default_factory=dict)
+    """clause id, or selector (each clause it names gets the conventions it has), -> {convention: variant}."""
     spec_version: str = spec.SPEC_VERSION
     supports: dict[Selector, dict[str, object]] = field(default_factory=dict)
     """clause selector -> {parameter: the values the target implements}; see the module docstring."""
