@@ -11,6 +11,7 @@ from .harness.bind import (
            const,
            even,
            interval,
+           recorded,
            square,
            without,
 )
@@ -19,4 +20,4 @@ from .harness.gradients import with_gradients
 from .harness.target import Target
 
 __all__ = ["Target", "ClauseChecks", "Dual", "Proof", "Property", "Module", "Where", "const", "interval", "without",
-           "even", "square", "SELF_ATTENTION", "Composition", "check_composition", "with_gradients"]
+           "even", "square", "recorded", "SELF_ATTENTION", "Composition", "check_composition", "with_gradients"]

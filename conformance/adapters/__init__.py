@@ -23,13 +23,15 @@ INSTALL = 'pip install "genspec[peers]" -c peers-constraints.txt  # the constrai
 
 
 def require(library: str):
-    """Import ``library`` or raise a TargetError naming the pip command that installs it."""
+    """Import ``library`` (or a module of it: ``"flow_matching.path"``) or raise a TargetError naming the pip command
+    that installs it."""
     from .torchvision_ops import declare_missing_ops
     declare_missing_ops()   # torchvision's Python code beside the CPU torch: see torchvision_ops.py
     try:
         return importlib.import_module(library)
     except ImportError as e:
-        raise TargetError(f"the {library} adapter needs {PIP[library]}: {INSTALL} ({e})") from None
+        top = library.split(".")[0]
+        raise TargetError(f"the {top} adapter needs {PIP.get(top, top)}: {INSTALL} ({e})") from None
 
 
 def times(t, like):

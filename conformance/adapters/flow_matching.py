@@ -16,19 +16,17 @@ from genspec.conformance import Target
 from . import require
 
 SUPPORT = {"path": ("rf", "vp"), "schedule": ("none", "linear", "trig"), "target": ("velocity", "epsilon", "x")}
+SCHEDULERS = {("rf", "none"): "CondOTScheduler", ("vp", "linear"): "VPScheduler", ("vp", "trig"): "CosineScheduler"}
 DEFAULT = {"rf": "none", "vp": "linear"}   # the spec's schedule when none is given
 CONVERT = {"velocity": "velocity", "epsilon": "epsilon", "x": "target"}   # the spec's target -> flow_matching's name
 FIELD = {"velocity": "dx_t", "epsilon": "x_0", "x": "x_1"}                 # ... -> its PathSample field
 
 
 def target() -> Target:
-    require("flow_matching")
+    fm = require("flow_matching.path")        # CosineScheduler: α = sin(πt/2), trig in t' = 1 − t
     import torch
-    from flow_matching.path import AffineProbPath
-    from flow_matching.path.scheduler import CondOTScheduler, CosineScheduler, VPScheduler
     from flow_matching.solver import ODESolver
-    paths = {("rf", "none"): AffineProbPath(CondOTScheduler()), ("vp", "linear"): AffineProbPath(VPScheduler()),
-             ("vp", "trig"): AffineProbPath(CosineScheduler())}                # α = sin(πt/2): trig in t' = 1 − t
+    paths = {k: fm.AffineProbPath(getattr(fm.scheduler, v)()) for k, v in SCHEDULERS.items()}
     P = lambda path, schedule=None: paths[path, schedule or DEFAULT[path]]
     sample = lambda x, z, t, path="rf", schedule=None: P(path, schedule).sample(x_0=z, x_1=x, t=t)
 
@@ -60,7 +58,7 @@ def target() -> Target:
             "rf.velocity": lambda x, z: sample(x, z, torch.zeros(len(x), dtype=x.dtype)).dx_t,   # x_1 − x_0 at any t
             "fm.convention": lambda x0, x1, t: (lambda s: (s.x_t, s.dx_t))(sample(x1, x0, t)),
         },
-        conventions={k: {"time": "noise_at_0"} for k in ("sampler.euler", "rf.interpolation", "rf.velocity")},
+        conventions={("sampler.euler", "rf.interpolation", "rf.velocity"): {"time": "noise_at_0"}},
         time={"family.*": "noise_at_0"},
         layouts={("family.interpolate", "family.target", "rf.interpolation", "fm.convention"): {"t": "B"},
                  ("family.recover", "family.convert"): {"t": "B ..."}},

@@ -14,7 +14,7 @@ x ← x − f/T. Not bound: its other samplers (Heun, DPM-Solver, LMS, ancestral
 """
 from __future__ import annotations
 
-from genspec.conformance import Target
+from genspec.conformance import Target, recorded
 
 from . import require
 
@@ -23,18 +23,7 @@ def target() -> Target:
     K = require("k_diffusion")
     import torch
 
-    class Inner(torch.nn.Module):    # the inner network of a Denoiser: returns the given F_θ whatever its input
-        def __init__(self, out):
-            super().__init__()
-            self.out = out
-
-        def forward(self, x_in, sigma):
-            return self.out
-
-    def precond(sigma, sigma_data=0.5):
-        return (*K.layers.Denoiser(None, sigma_data).get_scalings(sigma), sigma.log() / 4)   # image_v1.py's c_noise
-
-    def euler(f, x1, T):
+    def euler(f, x1, T):      # the Karras ODE on σ = t's grid (1, 1 − 1/T, …, 0), its denoiser D = x − σ f(x, σ)
         grid = torch.linspace(1.0, 0.0, T + 1, dtype=x1.dtype)
         return K.sampling.sample_euler(lambda x, s: x - K.utils.append_dims(s, x.ndim) * f(x, s), x1, grid,
                                        disable=True)
@@ -42,10 +31,11 @@ def target() -> Target:
     return Target(
         name="k_diffusion", backend="torch",
         bindings={
-            "schedule.karras": K.sampling.get_sigmas_karras,
-            "family.edm_precond": precond,
-            "family.edm_denoise": lambda x_sigma, F, sigma, sigma_data=0.5: K.layers.Denoiser(Inner(F), sigma_data)(
-                x_sigma, sigma),
+            "schedule.karras": K.sampling.get_sigmas_karras,     # image_v1.py's c_noise = log(σ)/4 after the scalings
+            "family.edm_precond": lambda sigma, sigma_data=0.5: (
+                *K.layers.Denoiser(None, sigma_data).get_scalings(sigma), sigma.log() / 4),
+            "family.edm_denoise": lambda x_sigma, F, sigma, sigma_data=0.5: K.layers.Denoiser(  # its network: F_θ
+                recorded(lambda x_in, sigma: F), sigma_data)(x_sigma, sigma),
             "sampler.euler": euler,
             "family.vp_schedule": lambda t, schedule: 1 / (1 + K.external.VDenoiser(None).t_to_sigma(t) ** 2),
         },

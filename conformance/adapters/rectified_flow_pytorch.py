@@ -15,51 +15,31 @@ part of the clauses. Paths: rf only (its ``cosmap`` time warp has no clause); ta
 """
 from __future__ import annotations
 
-from genspec.conformance import Target
+from genspec.conformance import Target, recorded
 
 from . import require, times
+
+PREDICT = {"velocity": "flow", "epsilon": "noise", "x": "clean"}
+FAMILY = {"path": ("rf",), "schedule": ("none",)}
 
 
 def target() -> Target:
     R = require("rectified_flow_pytorch")
-    import torch
-    from rectified_flow_pytorch.rectified_flow import MSELoss
 
-    class Net(torch.nn.Module):     # the network: f(x_t, times); records the x_t it is given
-        def __init__(self, f):
-            super().__init__()
-            self.f, self.w = f, torch.nn.Parameter(torch.zeros(()))   # a parameter: RectifiedFlow.device reads one
-
-        def forward(self, noised, times):
-            self.seen = noised
-            return self.f(noised, times)
-
-    class Loss(MSELoss):   # the library's loss; records the target it regresses on
-        def forward(self, pred, target, **kw):
-            self.target = target
-            return super().forward(pred, target)
-
-    PREDICT = {"velocity": "flow", "epsilon": "noise", "x": "clean"}
-
-    def flow(f=None, predict="velocity", **kw):
-        f = f if f is not None else (lambda x, t: torch.zeros_like(x))
-        return R.RectifiedFlow(Net(f), predict=PREDICT[predict], loss_fn=Loss(), data_normalize_fn=None,
+    def flow(f=None, predict="velocity", **kw):   # the module, its network f(x_t, times) and loss recorded
+        return R.RectifiedFlow(recorded(f or (lambda x, times: x.new_zeros(x.shape))), predict=PREDICT[predict],
+                               loss_fn=recorded(R.rectified_flow.MSELoss()), data_normalize_fn=None,
                                data_unnormalize_fn=None, **kw)
 
-    def step(x, z, t, f=None, predict="velocity"):   # one training step: (x_t, target, loss)
-        rf = flow(None if f is None else (lambda x_t, _: f), predict)
+    def step(x, z, t, f=None, predict="velocity"):   # one training step: (the x_t its network sees, target, loss)
+        rf = flow(None if f is None else (lambda x_t, times: f), predict)
         loss = rf(x, noise=z, times=times(t, x))
-        return rf.model.seen, rf.loss_fn.target, loss
+        return rf.model.args[0], rf.loss_fn.args[1], loss
 
     def convert(x_t, y, t, from_target, to_target, path, schedule):
-        rf = flow(lambda x, _: y, from_target)
+        rf = flow(lambda x, times: y, from_target)
         return rf.predict_flow(rf.model, x_t, times=times(t, x_t))[1]
 
-    def euler(f, x1, T):
-        rf = flow(lambda x, s: f(x, s), odeint_kwargs=dict(method="euler"))
-        return rf.sample(noise=x1, steps=T + 1, data_shape=tuple(x1.shape[1:]))
-
-    fam = {"path": ("rf",), "schedule": ("none",)}
     return Target(
         name="rectified_flow_pytorch", backend="torch",
         bindings={
@@ -71,13 +51,13 @@ def target() -> Target:
             "family.target": lambda x, z, t, path, target, schedule: step(x, z, t, predict=target)[1],
             "family.loss": lambda f, x, z, t, path, target, schedule: step(x, z, t, f, target)[2],
             "family.convert": convert,
-            "sampler.euler": euler,
+            "sampler.euler": lambda f, x1, T: flow(lambda x, times: f(x, times), odeint_kwargs=dict(method="euler"))
+            .sample(noise=x1, steps=T + 1, data_shape=tuple(x1.shape[1:])),
         },
-        conventions={"rf.interpolation": {"time": "noise_at_0"}, "rf.velocity": {"time": "noise_at_0"},
-                     "sampler.euler": {"time": "noise_at_0"}, "rf.loss": {"reduction": "mse_all_elements"},
-                     "family.loss": {"reduction": "mse_all_elements"}},
+        conventions={("rf.interpolation", "rf.velocity", "sampler.euler"): {"time": "noise_at_0"},
+                     ("rf.loss", "family.loss"): {"reduction": "mse_all_elements"}},
         time={"family.*": "noise_at_0"},
-        supports={"family.*": fam | {"target": ("velocity", "epsilon")},
-                  "family.convert": fam | {"from_target": ("velocity", "epsilon", "x"), "to_target": ("velocity",)}},
+        supports={"family.*": FAMILY | {"target": ("velocity", "epsilon")}, "family.convert": FAMILY | {
+            "from_target": ("velocity", "epsilon", "x"), "to_target": ("velocity",)}},
         precision={"sampler.euler": "float32"},   # sample's time grid: torch.linspace(0., 1., steps), float32
     )

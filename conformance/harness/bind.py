@@ -523,6 +523,26 @@ class Module:
         return p
 
 
+def recorded(fn: Callable):
+    """An ``nn.Module`` whose forward is ``fn`` (a function, or another module: a library's loss) and which records
+    what it was last given (``.args``, ``.kwargs``): the network a library's module or sampler takes, as a clause's
+    callable (``recorded(lambda x, t: F)`` returns the clause's F whatever it is given), and what the library hands
+    it (the x_t a training step makes, the regression target its loss receives). It holds one zero parameter:
+    libraries read their device off ``next(model.parameters())``."""
+    import torch
+
+    class Recorded(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fn, self.args, self.kwargs = fn, (), {}
+            self.anchor = torch.nn.Parameter(torch.zeros(()))
+
+        def forward(self, *args, **kwargs):
+            self.args, self.kwargs = args, kwargs
+            return self.fn(*args, **kwargs)
+    return Recorded()
+
+
 def _params(fn) -> list[str]:
     try:
         return [p.name for p in inspect.signature(fn).parameters.values()

@@ -280,9 +280,10 @@ class Context:
                 rec.unsupported.add(f"layout: {e}")
                 raise Unsupported(f"{clause_id}: {e}") from None
         args = {k: self.to_target(v) for k, v in inputs.items()}
-        if self.target.variants:
-            args |= self.target.variant_label(clause_id)
         self.last_call = inputs
+        if self.target.variants:          # the declared variant combination, as a keyword (the reproduce lines too)
+            args |= self.target.variant_label(clause_id)
+            self.last_call = inputs | self.target.variant_label(clause_id)
         before = {k: _copy(v) for k, v in args.items()}
         ones = tuple(k for k, lay in plan.layouts.items() if lay == "one" and k in args)
         source = self.target.noise_source(clause_id)

@@ -24,7 +24,7 @@ from . import report, run
 from .background import Background
 from .context import Context, validate_options
 from .registry import checks_for, select
-from .target import BUILTIN, Target, load
+from .target import BUILTIN, Target, load, row_name
 
 EXIT_NOTHING_CHECKED = 5
 """the exit status of a run in which the target implements none of the selected clauses (pytest's 'no tests')."""
@@ -89,13 +89,20 @@ class State:
             self.clauses = select(o.genspec_clause)
         except GenspecError as e:
             raise pytest.UsageError(f"genspec: {e}") from None
-        self.ctx = Context(target=self.target, dtype=o.genspec_dtype, device=o.genspec_device,
-                           timeout=o.genspec_timeout)
-        self.ctx.target_spec = self.target_spec
         self.profile = o.genspec_profile
+        seed = None
         if not run.PROFILES[self.profile].get("derandomize"):   # random: a seed the header prints, --seed replays
-            self.ctx.seed = o.genspec_seed if o.genspec_seed is not None else random.randrange(2**32)
-        self.outcomes: dict[str, list[dict]] = {c: [] for c in self.clauses}
+            seed = o.genspec_seed if o.genspec_seed is not None else random.randrange(2**32)
+        # a target declaring several variant combinations: run i checks each clause in its i-th (as api.check)
+        self.ctxs = [Context(target=self.target.in_run(i) if self.target.variants else self.target,
+                             dtype=o.genspec_dtype, device=o.genspec_device, timeout=o.genspec_timeout,
+                             target_spec=self.target_spec, seed=seed) for i in range(self.target.variant_runs())]
+        self.ctx = self.ctxs[0]
+        self.rows = [(row_name(c, v.target.variant_label(c)), c, i) for c in self.clauses
+                     for i, v in enumerate(self.ctxs) if i == 0 or v.target.binding(c) is not None]
+        """the report's rows, as api.check names them: (row, clause id, run) — a clause once per declared variant
+        combination, the first in run 0 (which also runs the target-independent checks)."""
+        self.outcomes: dict[str, list[dict]] = {r: [] for r, _, _ in self.rows}
         self.t0 = time.perf_counter()
         self.report: dict | None = None
         self.background = Background([], self.profile)
@@ -166,25 +173,28 @@ def state(config) -> State:
 
 
 def pytest_generate_tests(metafunc):
+    """One test per clause and check; the target's checks once per declared variant combination (``variant``: the
+    run), named by the report's row (``ddpm.beta_schedule (beta_schedule=scaled_linear):...``)."""
     st = state(metafunc.config)
     name = metafunc.function.__name__
     params, ids = [], []
-    for cid in st.clauses:
+    for row, cid, i in st.rows:
         chk = checks_for(cid)
         clause = spec.get(cid)
-        if name == "test_proof":
+        if name == "test_proof" and i == 0:
             params += [(cid, p) for p in chk.proofs]
-            ids += [f"{cid}:{p.name}" for p in chk.proofs]
-        elif name == "test_reference_matches_derivation" and chk.symbolic is not None:
+            ids += [f"{row}:{p.name}" for p in chk.proofs]
+        elif name == "test_reference_matches_derivation" and chk.symbolic is not None and i == 0:
             params.append((cid, None))
-            ids.append(cid)
+            ids.append(row)
         elif name == "test_target_matches_reference" and clause.function is not None:
-            params.append((cid, None))
-            ids.append(cid)
+            params.append((cid, None, i))
+            ids.append(row)
         elif name == "test_property":
-            params += [(cid, p) for p in chk.properties]
-            ids += [f"{cid}:{p.name}" for p in chk.properties]
-    metafunc.parametrize(("clause_id", "item"), params, ids=ids)
+            params += [(cid, p, i) for p in chk.properties]
+            ids += [f"{row}:{p.name}" for p in chk.properties]
+    names = ("clause_id", "item", "variant") if "variant" in metafunc.fixturenames else ("clause_id", "item")
+    metafunc.parametrize(names, params, ids=ids)
 
 
 def pytest_collection_modifyitems(session, config, items):
@@ -243,10 +253,20 @@ def _clause_item(item) -> bool:
     return _KEY in item.config.stash and cs is not None and "clause_id" in cs.params
 
 
+def _run_of(item) -> int:
+    """The variant run of a clause item (0: the first declared combination, and every target-independent check)."""
+    return item.callspec.params.get("variant", 0)
+
+
+def _row(item) -> str:
+    st, cid = state(item.config), item.callspec.params["clause_id"]
+    return row_name(cid, st.ctxs[_run_of(item)].target.variant_label(cid))
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
     if _clause_item(item):  # item.user_properties reach every report of the item, and the JUnit testcase
-        item.user_properties += [("clause", item.callspec.params["clause_id"]), ("check", check_name(item))]
+        item.user_properties += [("clause", _row(item)), ("check", check_name(item))]
 
 
 @pytest.hookimpl(wrapper=True)
@@ -255,7 +275,7 @@ def pytest_runtest_call(item):
     if not _clause_item(item):
         return (yield)
     st = state(item.config)
-    ctx = st.ctx
+    ctx = st.ctxs[_run_of(item)]
     n0 = ctx.calls
     before = _record_state(ctx, item.callspec.params["clause_id"]) if _xdist_worker(item.config) else None
     try:
@@ -264,7 +284,8 @@ def pytest_runtest_call(item):
         item.user_properties.append(("target_calls", ctx.calls - n0))
         if before is not None:                      # the controller builds the report: send what this item learned
             cid = item.callspec.params["clause_id"]
-            item.user_properties.append((_SHIPPED, {"order": st.order.get(item.nodeid, 0),
+            item.user_properties.append((_SHIPPED, {"order": st.order.get(item.nodeid, 0), "clause_id": cid,
+                                                    "run": _run_of(item),
                                                     **_record_delta(before, _record_state(ctx, cid))}))
 
 
@@ -292,12 +313,12 @@ def _record_delta(before: dict, after: dict) -> dict:
 
 
 def _merge_shipped(st: State) -> None:
-    """xdist controller: the workers' records into st.ctx.records and each clause's outcomes, in the serial run's
+    """xdist controller: the workers' records into each run's ctx.records and each row's outcomes, in the serial run's
     order (so the report, the table and the JUnit file are the serial run's)."""
     from .context import CheckRecord, ClauseRecord
     ordered = sorted(st.shipped.items(), key=lambda kv: kv[1][0])
     for _, (_, d) in ordered:
-        rec = st.ctx.records.setdefault(d["clause"], ClauseRecord())
+        rec = st.ctxs[d["run"]].records.setdefault(d["clause_id"], ClauseRecord())
         for k, fields in d["checks"].items():
             rec.checks[k] = CheckRecord(*fields)
         rec.examples += d["examples"]

@@ -41,9 +41,12 @@ def clause_status(clause_id: str, target, outcomes: list[dict]) -> str:
 
 def build(st, duration: float) -> dict:
     rows = []
-    for cid in st.clauses:
-        outs = [dict(o) for o in st.outcomes.get(cid, [])]
-        rec = st.ctx.records.get(cid)
+    ctxs = getattr(st, "ctxs", [st.ctx])    # one per declared variant combination (plugin.State); one otherwise
+    for row, cid, i in getattr(st, "rows", [(c, c, 0) for c in st.clauses]):
+        outs = [dict(o) for o in st.outcomes.get(row, [])]
+        ctx = ctxs[i]
+        tgt = ctx.target if len(ctxs) > 1 else st.target
+        rec = ctx.records.get(cid)
         for o in outs:
             c = rec.checks.get(o["check"]) if rec else None
             o["scope"] = "target" if o.get("target_calls", 0) else "spec"
@@ -53,11 +56,11 @@ def build(st, duration: float) -> dict:
             o["tolerance"] = c.tol if c else None
         clause = spec.get(cid)
         worst = rec.worst_check if rec else None
-        tdt = st.ctx.tolerance_dtype(cid)
+        tdt = ctx.tolerance_dtype(cid)
         rows.append({
-            "id": cid,
+            "id": row,
             "title": clause.title,
-            "status": clause_status(cid, st.target, outs),
+            "status": clause_status(cid, tgt, outs),
             "checks": outs,
             "worst_check": worst,
             "max_abs_error": rec.max_abs if worst else None,
@@ -68,11 +71,13 @@ def build(st, duration: float) -> dict:
             "target_calls": sum(o.get("target_calls", 0) for o in outs),
             # the Target API's declarations, where they shaped this clause's verdict
             "unsupported": sorted(rec.unsupported) if rec else [],
-            "support": st.target.support_text(cid) if hasattr(st.target, "support_text") else "",
+            "support": tgt.support_text(cid) if hasattr(tgt, "support_text") else "",
             "not_implemented_checks": [o["check"] for o in outs if not_supported(o)],
             "tolerance_dtype": tdt,
-            "time": st.target.time_of(cid),
+            "time": tgt.time_of(cid),
         })
+        if row != cid:     # a declared variant combination: api.check's row name, and what it is made of
+            rows[-1] |= {"clause": cid, "variant": tgt.variant_label(cid)}
     summary = {summary_key(s): sum(r["status"] == s for r in rows) for s in STATUS_ORDER}
     summary["total"] = len(rows)
     return {

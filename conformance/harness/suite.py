@@ -42,17 +42,18 @@ def _outside_support(request, e) -> None:
     pytest.skip(str(e))
 
 
-def test_target_matches_reference(st, clause_id, item, request):
-    """The target equals the reference within the clause's tolerance for the run's dtype."""
+def test_target_matches_reference(st, clause_id, item, variant, request):
+    """The target equals the reference within the clause's tolerance for the run's dtype (in the declared variant
+    combination ``variant``: the target's run, see Target.in_run)."""
     if st.target.binding(clause_id) is None:
         pytest.skip(f"not implemented: target {st.target.name!r} binds nothing to {clause_id}")
     try:
-        run.check_target_matches_reference(st.ctx, clause_id, st.profile)
+        run.check_target_matches_reference(st.ctxs[variant], clause_id, st.profile)
     except run.NotSupported as e:
         _outside_support(request, e)
 
 
-def test_property(st, clause_id, item, request):
+def test_property(st, clause_id, item, variant, request):
     """An invariant the clause states, checked on the target."""
     from genspec import spec
     if spec.get(clause_id).function is None:         # spec-only: a worker process may have run it meanwhile
@@ -64,6 +65,6 @@ def test_property(st, clause_id, item, request):
     if spec.get(clause_id).function is not None and st.target.binding(clause_id) is None:
         pytest.skip(f"not implemented: target {st.target.name!r} binds nothing to {clause_id}")
     try:
-        run.check_property(st.ctx, clause_id, item, st.profile)
+        run.check_property(st.ctxs[variant], clause_id, item, st.profile)
     except run.NotSupported as e:
         _outside_support(request, e)

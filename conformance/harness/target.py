@@ -47,19 +47,24 @@ exactly; README "Binding a library" shows each in an example a test runs):
     exception types that mean "outside support" (``NotImplementedError`` always does): the input is declined, with the
     target's message, never failed.
 ``variants={"ddpm.ddim_eta_step": {"prediction_type": ("epsilon", "v_prediction", "sample")}}``
-    every variant combination implemented: :func:`~conformance.harness.api.check` (and ``genspec matrix``) checks
-    each and reports it as its own row; the function gets the variant as a keyword named after the convention.
-    ``genspec conform`` checks the first combination.
+    every variant combination implemented: :func:`~conformance.harness.api.check`, ``genspec matrix`` and ``genspec
+    conform`` check each and report it as its own row (``ddpm.ddim_eta_step (prediction_type=sample)``: the table,
+    JSON and JUnit row, the pytest id); the function gets the variant as a keyword named after the convention.
+``conventions={("rf.interpolation", "rf.velocity"): {"time": "noise_at_0"}}``
+    the variant of each convention, by clause id or selector (each clause it names gets the conventions it has).
 ``noise={"ddpm.ancestral_step": "diffusers.schedulers.scheduling_ddpm.randn_tensor"}``
     the function the library draws its noise with returns the clause's ``noise`` during the call.
 
-A binding may be a :class:`~.bind.Module`: an ``nn.Module`` or other object built per call, with a weight mapping.
+A binding may be a :class:`~.bind.Module`: an ``nn.Module`` or other object built per call, with a weight mapping;
+:func:`~.bind.recorded` makes the network (or loss) a library's module takes out of a clause's callable, recording
+what the library hands it.
 """
 from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from genspec import spec
 from genspec.spec.errors import TargetError
@@ -76,7 +81,8 @@ class Target:
     name: str
     bindings: dict[str, Callable]
     backend: str = "numpy"
-    conventions: dict[str, dict[str, str]] = field(default_factory=dict)
+    conventions: dict[Any, dict[str, str]] = field(default_factory=dict)
+    """clause id, or selector (each clause it names gets the conventions it has), -> {convention: variant}."""
     spec_version: str = spec.SPEC_VERSION
     supports: dict[Selector, dict[str, object]] = field(default_factory=dict)
     """clause selector -> {parameter: the values the target implements}; see the module docstring."""
@@ -104,7 +110,10 @@ class Target:
             spec.get(cid)  # raises UnknownClauseError naming the id
             if not callable(fn):
                 raise TargetError(f"target {self.name!r}: binding for {cid} is not callable ({fn!r})")
-        for cid, convs in self.conventions.items():
+        exact = {k: v for k, v in self.conventions.items() if isinstance(k, str) and k in spec.CLAUSES}
+        self._conventions = self._per_clause("conventions", {k: v for k, v in self.conventions.items()
+                                                             if k not in exact}, self._convention_subset, merge=True)
+        for cid, convs in exact.items():
             clause = spec.get(cid)
             for cname, variant in convs.items():
                 try:
@@ -129,10 +138,11 @@ class Target:
             raise TargetError(f"target {self.name!r} was written against spec {self.spec_version}; "
                               f"this is spec {spec.SPEC_VERSION} (major.minor must match)")
 
-    def _per_clause(self, what: str, decl: dict, resolve) -> dict:
+    def _per_clause(self, what: str, decl: dict, resolve, merge: bool = False) -> dict:
         """``{selector: value}`` -> ``{clause id: resolve(clause id, value)}``, later selectors overriding earlier
-        ones. ``resolve`` checks the value and returns None where it does not apply to a clause the selector names
-        (``time=`` on family.equivalence, a ``supports`` parameter the clause lacks)."""
+        ones (``merge``: updating them, dict by dict). ``resolve`` checks the value and returns None where it does not
+        apply to a clause the selector names (``time=`` on family.equivalence, a ``supports`` parameter the clause
+        lacks)."""
         from .registry import matches
         out: dict = {}
         for sel, value in decl.items():          # a selector, or a tuple of them: ("family.interpolate", "rf.*")
@@ -140,8 +150,23 @@ class Target:
             got = {cid: r for cid in ids if (r := resolve(cid, value)) is not None}
             if not got:
                 raise TargetError(f"target {self.name!r}: {what}= selector {sel!r} names no clause it applies to")
-            out.update(got)
+            if merge:
+                for cid, r in got.items():
+                    out[cid] = out.get(cid, {}) | r
+            else:
+                out.update(got)
         return out
+
+    def _convention_subset(self, cid: str, convs: dict) -> dict | None:
+        """The conventions of a selector's declaration that the clause has, their variants checked (None: none)."""
+        clause = spec.get(cid)
+        mine = {k: v for k, v in convs.items() if k in [c.name for c in clause.conventions]}
+        for cname, variant in mine.items():
+            names = [v.name for v in clause.convention(cname).variants]
+            if variant not in names:
+                raise TargetError(f"target {self.name!r}: {cid} convention {cname!r} has no variant {variant!r}; "
+                                  f"expected one of {names}")
+        return mine or None
 
     def _subset(self, cid: str, subset) -> dict | None:
         """The part of ``subset`` that names the clause's arguments, value lists cut to the clause's domain
@@ -316,7 +341,8 @@ class Target:
     def conventions_for(self, clause_id: str) -> dict[str, str]:
         """The variant of each of the clause's conventions this target implements (default if undeclared)."""
         clause = spec.get(clause_id)
-        chosen = self.conventions.get(clause_id, {}) | self._chosen.get(clause_id, {})
+        chosen = self._conventions.get(clause_id, {}) | self.conventions.get(clause_id, {}) | \
+            self._chosen.get(clause_id, {})
         several = self._variants.get(clause_id, {})
         return {c.name: chosen.get(c.name, several[c.name][0] if c.name in several else c.default)
                 for c in clause.conventions}
