@@ -51,7 +51,7 @@ def check_cell(lib: str, variant_index: int, dtype: str, profile: str) -> str:
     from dataclasses import asdict
 
     from genspec.conformance import adapters
-    variant = ([{}] + adapters.variants(lib))[variant_index]
+    variant: dict[str, str] = ([{}] + adapters.variants(lib))[variant_index]
     tgt = adapters.load(lib, **variant)
     clauses = [c for c in spec.CLAUSES if tgt.binding(c) is not None
                and set(variant) <= set(tgt.conventions_for(c))]      # a variant: the clauses it concerns
@@ -70,6 +70,8 @@ class _Matrix:
         self.got: dict = {}
         self.seconds: dict[str, float] = {}
         self.started: set[str] = set()
+        self.by_node: dict[str, tuple] = {}          # the xdist run: node id → cell
+        self.errors: list[str] = []                  # the xdist run: cells that raised
 
     def n(self, lib: str) -> str:
         return f"[{self.libs.index(lib) + 1}/{len(self.libs)}]"
@@ -143,16 +145,16 @@ _SHIPPED = "genspec_matrix_cell"
 
 
 def _run_xdist(m: _Matrix, workers: int) -> None:
-    """The cells as the parametrized items of matrix_suite.py, spread over ``workers`` processes by pytest-xdist."""
+    """The cells as the parametrized items of matrix_suite.py, spread over ``workers`` processes by pytest-xdist
+    (worksteal: a cell takes seconds to minutes, so an idle worker takes queued cells from a busy one)."""
     import pytest
     here = os.path.dirname(os.path.abspath(__file__))
     ids = [f"{lib}-{i}-{d}" for lib, i, d in m.cells]
     m.by_node = {f"matrix_suite.py::test_cell[{x}]": c for x, c in zip(ids, m.cells, strict=True)}
-    m.errors = []
     argv = [os.path.join(here, "matrix_suite.py"), "-c", os.path.join(here, "conform.ini"), "--rootdir", here,
             "-p", "genspec.conformance.harness.matrix", "--matrix-cells", json.dumps(m.cells),
             "--matrix-profile", m.out["profile"], "-p", "no:terminal", "-p", "xdist", "-n", str(workers),
-            "-p", "no:unraisableexception", "-p", "no:threadexception"]
+            "--dist", "worksteal", "-p", "no:unraisableexception", "-p", "no:threadexception"]
     old = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     try:
