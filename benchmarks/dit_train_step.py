@@ -171,6 +171,48 @@ def versus_diffusers(name: str, cfg: DiTConfig, batch: int, rounds: int, dev: to
                      losses={"genspec": a, "diffusers": b})
 
 
+PROFILE_GROUPS = {"aten::mm": "GEMM", "aten::addmm": "GEMM", "aten::bmm": "GEMM", "aten::_fused_adamw_": "AdamW",
+                  "aten::gelu": "GELU", "aten::gelu_backward": "GELU", "aten::native_layer_norm": "LayerNorm",
+                  "aten::native_layer_norm_backward": "LayerNorm"}
+"""torch.profiler's operators grouped by what they do (SDPA's forward and backward kernels: "attention")."""
+
+
+def profile_versus_diffusers(cfg: DiTConfig, batch: int, rounds: int, dev: torch.device,
+                             without_torchvision: bool = False) -> dict | None:
+    """Where a training step's time goes, genspec's and diffusers' at equal config and weights (the set-up of
+    `versus_diffusers`), the steps profiled alternately with torch.profiler: per side the self time per step of each
+    group (GEMM, attention, GELU, AdamW, LayerNorm, other) and the GEMM calls per step; None when diffusers does not
+    import. The profiler's times are wall-clock (a loaded machine inflates them alike on both sides)."""
+    from collections import defaultdict
+
+    from torch.profiler import ProfilerActivity, profile
+    cls, _ = import_diffusers_dit(without_torchvision)
+    if cls is None:
+        return None
+    cfg = replace(cfg, freq_shift="shift_1", cond="label")
+    torch.manual_seed(0)
+    ours = DiT(cfg).to(dev)
+    theirs, their_forward = diffusers_dit(cls, cfg, dev)
+    copy_weights(ours, theirs)
+    ctx = _dtype_ctx(dev, "fp32")
+    steps = {"genspec": _step_fn(ours, ours, batch, cfg.num_classes, dev, ctx, cfg.in_channels, cfg.input_size),
+             "diffusers": _step_fn(theirs, their_forward, batch, cfg.num_classes, dev, ctx, cfg.in_channels,
+                                   cfg.input_size)}
+    for step in steps.values():
+        step()                                                  # warm-up, unprofiled
+    ms: dict[str, dict[str, float]] = {k: defaultdict(float) for k in steps}
+    gemms: dict[str, int] = {k: 0 for k in steps}
+    for _ in range(rounds):
+        for k, step in steps.items():
+            with profile(activities=[ProfilerActivity.CPU]) as prof:
+                step()
+            for e in prof.key_averages():
+                group = PROFILE_GROUPS.get(e.key, "attention" if "scaled_dot_product" in e.key else "other")
+                ms[k][group] += e.self_cpu_time_total / 1e3 / rounds
+                gemms[k] += e.count if PROFILE_GROUPS.get(e.key) == "GEMM" else 0
+    return {k: {"ms_per_step": dict(v), "gemm_calls_per_step": gemms[k] // rounds} for k, v in ms.items()}
+
+
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--configs", default="DiT-B/2,DiT-XL/2")
@@ -184,6 +226,9 @@ def main(argv=None) -> dict:
     ap.add_argument("--peak-tflops", type=float, help="peak dense TFLOP/s for MFU (default 989 on CUDA)")
     ap.add_argument("--diffusers-without-torchvision", action="store_true",
                     help="make diffusers treat torchvision as absent (a torchvision wheel built for another torch)")
+    ap.add_argument("--profile", action="store_true",
+                    help="also profile both steps (torch.profiler): the time per step of GEMMs, attention, GELU, "
+                         "AdamW, LayerNorm and the rest")
     ap.add_argument("--json", metavar="PATH")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
@@ -223,6 +268,15 @@ def main(argv=None) -> dict:
         else:
             print(f"{name:10s} diffusers / genspec step time (interleaved, minima): {vs['ratio']:.2f}× "
                   f"(medians {vs['median']:.2f}×, process CPU times {vs['cpu_ratio']:.2f}×); {vs['detail']}")
+        if a.profile:
+            prof = profile_versus_diffusers(cfg, a.batch, a.steps, dev, a.diffusers_without_torchvision)
+            rows.append({"config": name, "impl": "profile", "profile": prof})
+            for impl, p in (prof or {}).items():
+                tot = sum(p["ms_per_step"].values())
+                parts = ", ".join(f"{g} {100 * v / tot:.1f}%" for g, v in sorted(p["ms_per_step"].items(),
+                                                                                  key=lambda kv: -kv[1]))
+                print(f"{name:10s} profile {impl:9s} {tot:.0f} ms/step (profiled): {parts}; "
+                      f"{p['gemm_calls_per_step']} GEMM calls a step")
     if a.json:
         with open(a.json, "w") as f:
             json.dump(rows, f, indent=1)

@@ -10,7 +10,11 @@ indices, the same noise in every row) and samples/<caption>_w<w>.gif (each video
 adherence_vs_w.png (motion and caption adherence against w with binomial standard errors, and the ceiling: the motion
 adherence of the autoencoder's reconstructions of held-out videos); losses_autoencoder.png and losses_denoiser.png (a
 loss curve per training stage); metrics.json (adherence per w, losses, timings, the preset, whether it is a smoke
-test).
+test); autoencoder.pt and denoiser.pt (checkpoints; --resume continues from them).
+
+Under `torchrun --nproc_per_node N` (gloo on the CPU) every process trains the autoencoder alike (rank 0's copy is
+then broadcast), the denoiser data-parallel: each rank its shard of every batch, drawn from the generator seeded alike
+on every rank (accelerated.distributed); rank 0 alone logs, writes the checkpoints, samples and draws.
 
 The training loop of the denoiser, its loss and the EMA are the image stack's (`accelerated.jobs.t2i`): the video
 denoiser has the same interface (text_encoder, dit with null_text), so no step is written twice.
@@ -26,10 +30,19 @@ from dataclasses import asdict, dataclass, field
 import torch
 
 from genspec.accelerated.data.shapes import caption_adherence
+from genspec.accelerated.distributed import broadcast_module, finish, world
 from genspec.accelerated.jobs.progress import stage
 from genspec.accelerated.jobs.report import announce, preset_fields
 from genspec.accelerated.jobs.t2i import TextDenoiser, encode_latents, train_denoiser
-from genspec.accelerated.jobs.train import EMA, adamw, add_job_arguments, job_config, seed_everything
+from genspec.accelerated.jobs.train import (
+    EMA,
+    adamw,
+    add_job_arguments,
+    job_config,
+    load_checkpoint,
+    save_checkpoint,
+    seed_everything,
+)
 from genspec.accelerated.models.autoencoder import AETrainConfig, ae_losses
 from genspec.accelerated.models.text import ByteTextEncoder, TextConfig
 from genspec.accelerated.models.video import (
@@ -65,6 +78,7 @@ class T2VConfig:
     samples: int = 4             # per caption and w
     sample_steps: int = 16
     seed: int = 0
+    checkpoint_every: int = 500  # denoiser steps between checkpoints (and at the end)
 
 
 PRESETS: dict[str, T2VConfig] = {
@@ -156,10 +170,13 @@ def figures(out: str, m: dict, ae_log: list, dn_log: list, c: T2VConfig, smoke: 
     return ["samples/*.png", "samples/*.gif", "adherence_vs_w.png", "losses_autoencoder.png", "losses_denoiser.png"]
 
 
-def run(c: T2VConfig, out: str, progress: bool = True, preset: str = "custom") -> dict:
+def run(c: T2VConfig, out: str, progress: bool = True, preset: str = "custom", resume: bool = False) -> dict:
     """The whole job on the CPU; returns the metrics it writes to out/metrics.json (`preset` is recorded there; a tiny
-    run is marked a smoke test)."""
+    run is marked a smoke test). `resume`: continue from the checkpoints in `out` (written by a run of any number of
+    processes). Under torchrun rank 0 alone writes, samples and returns the metrics (the others return {})."""
+    w = world("cpu")
     os.makedirs(out, exist_ok=True)
+    progress = progress and w.is_main
     smoke = preset == "tiny"
     pictures = announce("t2v", preset, print if progress else (lambda s: None))
     gen = seed_everything(c.seed)
@@ -169,8 +186,17 @@ def run(c: T2VConfig, out: str, progress: bool = True, preset: str = "custom") -
     held_out = moving_shapes_dataset(128, c.frames, c.size, seed=c.seed + 1)
 
     ae = VideoAutoencoder(c.ae)
+    ae_path = os.path.join(out, "autoencoder.pt")
     ae_log: list = []
-    train_video_autoencoder(ae, data.videos, c.ae_train, gen, ae_log, progress, "t2v [1/3] video autoencoder")
+    if resume and os.path.exists(ae_path):
+        st = load_checkpoint(ae_path, autoencoder=ae)
+        ae_log = st["log"]
+        gen.set_state(st["rng"])                              # the generator as the autoencoder's training left it
+    else:
+        train_video_autoencoder(ae, data.videos, c.ae_train, gen, ae_log, progress, "t2v [1/3] video autoencoder")
+        broadcast_module(ae, w)
+        if w.is_main:
+            save_checkpoint(ae_path, autoencoder=ae, log=ae_log, rng=gen.get_state())
     ae.eval().requires_grad_(False)
     with torch.no_grad():
         rec = ae.decode(ae.encode(held_out.videos)[0])
@@ -183,9 +209,18 @@ def run(c: T2VConfig, out: str, progress: bool = True, preset: str = "custom") -
     ema = EMA(model, c.ema)
     opt = adamw(model.parameters(), c.lr)
     log: list = []
+    dn_path = os.path.join(out, "denoiser.pt")
+    start = 0
+    if resume and os.path.exists(dn_path):
+        st = load_checkpoint(dn_path, model=model, ema=ema, opt=opt)
+        start, log = st["step"], st["losses"]
+        gen.set_state(st["rng"])
     train_denoiser(model, (mu * scale).detach(), data.captions, c, "cpu", gen, log, ema, opt,  # type: ignore[arg-type]
-                   progress=progress, label="t2v [2/3] video denoiser")
+                   start, dn_path, progress=progress, label="t2v [2/3] video denoiser", w=w)
     timings["denoiser_s"] = time.perf_counter() - t1
+    if not w.is_main:
+        finish(w)
+        return {}
 
     t2 = time.perf_counter()
     shape = (c.dit.in_channels, c.dit.frames, c.dit.input_size, c.dit.input_size)
@@ -209,18 +244,23 @@ def run(c: T2VConfig, out: str, progress: bool = True, preset: str = "custom") -
         t3 = time.perf_counter()
         metrics["figures"] = figures(out, metrics, ae_log, log, c, smoke)
         timings["figures_s"] = time.perf_counter() - t3       # the strips are drawn inside sampling_s
+    metrics["world_size"] = w.size
     with open(os.path.join(out, "metrics.json"), "w") as f:
         json.dump(metrics, f, indent=1)
+    finish(w)
     return metrics
 
 
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="genspec train t2v", description=__doc__.split("\n\n")[0])
-    p.add_argument("--out", required=True, help="output directory (samples/*.png, metrics.json)")
+    p.add_argument("--out", required=True, help="output directory (checkpoints, samples/*.png, metrics.json)")
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoints in --out")
     add_job_arguments(p, PRESETS)
     a = p.parse_args(argv)
     c = job_config(a, PRESETS, "t2v")
-    m = run(c, a.out, not a.quiet, a.preset)
+    m = run(c, a.out, not a.quiet, a.preset, a.resume)
+    if not m:                                               # a torchrun process other than rank 0
+        return 0
     print("motion adherence vs w: " + "  ".join(f"w={w}: {v:.3f}" for w, v in m["motion_adherence_vs_w"].items()))
     drawn = f", strips, GIFs and plots in {a.out}" if "figures" in m else ""
     print(f"wrote {os.path.join(a.out, 'metrics.json')}{drawn} ({m['timings']['total_s']:.0f} s)")
