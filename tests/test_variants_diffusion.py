@@ -1,0 +1,83 @@
+"""Issue 21, item 7 (diffusion): the variants real libraries use, each declared and each with a planted slip that fails.
+
+- ddpm.ancestral_step / ddpm.ddim_step / ddpm.ddim_eta_step ``clip_sample``: x̂_0 clamped to [−1, 1] ('clip'; DDIM
+  also 'clip_rederive', ε̂ re-derived from the clamped x̂_0: denoising-diffusion-pytorch's ddim_sample);
+- family.vp_schedule ``parameterisation``: denoising-diffusion-pytorch's continuous log-SNR schedules;
+- cfg.apg: guidance with the parallel component of Δ = v_y − v_∅ down-weighted by η (Sadat et al. 2024).
+
+The reference in each variant passes (tests/test_conventions.py runs every variant); here each variant changes what a
+target must compute (a default implementation declared in the variant fails) and a slip inside the variant fails.
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+
+import genspec.reference.ddpm as R
+from genspec.conformance import Target
+from genspec.conformance.harness.api import check
+
+
+def _status(clause, fn, conventions=None, backend="numpy"):
+    target = Target(name="planted", backend=backend, bindings={clause: fn},
+                    conventions={clause: conventions} if conventions else {})
+    return check(target, [clause], profile="ci", target_independent=False, shrink=False)[clause]
+
+
+# ---- clip_sample ---------------------------------------------------------------------------------------------
+def test_clip_changes_the_step_where_x0_hat_leaves_the_range():
+    """A step where x̂_0 = (x_t − b ε)/a leaves [−1, 1] differs between the variants; inside it they agree."""
+    betas = R.beta_schedule(10, 1e-2, 0.2)
+    x_t, eps, t = np.array([[3.0, 0.2]]), np.array([[0.1, 0.1]]), np.array([5])
+    noise = np.zeros_like(x_t)
+    plain = R.ancestral_step(x_t, eps, t, betas, noise)
+    clipped = R.ancestral_step(x_t, eps, t, betas, noise, clip_sample="clip")
+    assert abs(plain[0, 0] - clipped[0, 0]) > 0.1                      # x̂_0 ≈ 4 there: clamped to 1
+    np.testing.assert_allclose(plain[0, 1], clipped[0, 1], rtol=1e-13)  # x̂_0 ≈ 0.2: the same step
+    d = R.ddim_step(x_t, eps, t, np.array([2]), betas, clip_sample="clip")
+    r = R.ddim_step(x_t, eps, t, np.array([2]), betas, clip_sample="clip_rederive")
+    assert abs(d[0, 0] - r[0, 0]) > 0.1
+
+
+@pytest.mark.parametrize("clause, variant", [("ddpm.ancestral_step", "clip"), ("ddpm.ddim_step", "clip"),
+                                             ("ddpm.ddim_step", "clip_rederive"), ("ddpm.ddim_eta_step", "clip"),
+                                             ("ddpm.ddim_eta_step", "clip_rederive")])
+def test_an_unclipped_step_declared_clipped_fails(clause, variant):
+    fn = {"ddpm.ancestral_step": R.ancestral_step, "ddpm.ddim_step": R.ddim_step,
+          "ddpm.ddim_eta_step": R.ddim_eta_step}[clause]
+    assert _status(clause, fn, {"clip_sample": variant}).status == "failed"    # the variant passes: test_conventions
+
+
+def test_clip_without_rederive_declared_rederive_fails():
+    """denoising-diffusion-pytorch's ddim_sample re-derives ε̂; a step that clamps x̂_0 but keeps ε̂ is the other
+    variant (diffusers' default use_clipped_model_output=False)."""
+    fn = functools.partial(R.ddim_eta_step, clip_sample="clip")
+    assert _status("ddpm.ddim_eta_step", fn, {"clip_sample": "clip_rederive"}).status == "failed"
+
+
+def test_clipping_the_output_instead_of_x0_hat_fails():
+    """A slip: clamp the new sample x_{t'} rather than the predicted x̂_0."""
+    def slip(x_t, eps_pred, t, t_prev, betas):
+        return np.clip(R.ddim_step(x_t, eps_pred, t, t_prev, betas), -1.0, 1.0)
+    assert _status("ddpm.ddim_step", slip, {"clip_sample": "clip"}).status == "failed"
+
+
+def _posterior_step(lo):
+    """The clipped ancestral step written out, x̂_0 clamped to [lo, 1]."""
+    def step(x_t, eps_pred, t, betas, noise):
+        ab, om, _ = R.schedule(betas)
+        c = lambda v: R._col(np.asarray(v), x_t)
+        x0 = np.clip((x_t - c(np.sqrt(om[t])) * eps_pred) / c(np.sqrt(ab[t])), lo, 1.0)
+        beta = betas[np.asarray(t) - 1]
+        mean = c(np.sqrt(ab[t - 1]) * beta / om[t]) * x0 + c(np.sqrt(1 - beta) * om[t - 1] / om[t]) * x_t
+        var = np.where(np.asarray(t) == 1, 0.0, om[t - 1] / om[t] * beta)
+        return mean + c(np.sqrt(var)) * noise
+    return step
+
+
+def test_clipping_to_zero_one_fails():
+    """A slip: clamp x̂_0 to [0, 1] (images in [0, 1]) in the posterior mean; the same code with [−1, 1] passes."""
+    assert _status("ddpm.ancestral_step", _posterior_step(-1.0), {"clip_sample": "clip"}).status == "passed"
+    assert _status("ddpm.ancestral_step", _posterior_step(0.0), {"clip_sample": "clip"}).status == "failed"
