@@ -81,3 +81,36 @@ def test_clipping_to_zero_one_fails():
     """A slip: clamp x̂_0 to [0, 1] (images in [0, 1]) in the posterior mean; the same code with [−1, 1] passes."""
     assert _status("ddpm.ancestral_step", _posterior_step(-1.0), {"clip_sample": "clip"}).status == "passed"
     assert _status("ddpm.ancestral_step", _posterior_step(0.0), {"clip_sample": "clip"}).status == "failed"
+
+
+# ---- family.vp_schedule: denoising-diffusion-pytorch's log-SNR schedules -------------------------------------
+def _log_snr_schedule(offset=1e-4, normalise=False):
+    """The library's lines in NumPy: ᾱ = sigmoid(log SNR), beta_linear_log_snr = −log(expm1(1e-4 + 10 t²)),
+    alpha_cosine_log_snr = −log(cos⁻²θ − 1)."""
+    def alpha_bar(t, schedule):
+        t = np.asarray(t, dtype=np.float64)
+        if schedule == "linear":
+            log_snr = -np.log(np.expm1(offset + 10 * t**2)) if offset else -np.log(np.expm1(10 * t**2) + 1e-300)
+        elif schedule == "cosine":
+            theta = (t + 0.008) / 1.008 * np.pi / 2
+            log_snr = -np.log(np.cos(theta) ** -2.0 - 1) + (np.log(np.cos(0.008 / 1.008 * np.pi / 2) ** -2)
+                                                              if normalise else 0.0)
+        else:
+            return np.cos(np.pi / 2 * t) ** 2
+        return 1 / (1 + np.exp(-log_snr))
+    return alpha_bar
+
+
+LOG_SNR = {"linear_form": "beta_linear_log_snr", "cosine_form": "alpha_cosine_log_snr"}
+
+
+def test_the_librarys_log_snr_schedules_pass_in_their_variants_and_fail_in_the_default():
+    with np.errstate(divide="ignore", over="ignore"):
+        assert _status("family.vp_schedule", _log_snr_schedule(), LOG_SNR).status == "passed"
+        assert _status("family.vp_schedule", _log_snr_schedule()).status == "failed"
+
+
+def test_a_log_snr_schedule_without_its_offset_fails():
+    """A slip: ᾱ = exp(−10 t²), the 1e-4 of beta_linear_log_snr dropped (ᾱ(0) = 1)."""
+    with np.errstate(divide="ignore", over="ignore"):
+        assert _status("family.vp_schedule", _log_snr_schedule(offset=0.0), LOG_SNR).status == "failed"
