@@ -114,3 +114,20 @@ def test_a_log_snr_schedule_without_its_offset_fails():
     """A slip: ᾱ = exp(−10 t²), the 1e-4 of beta_linear_log_snr dropped (ᾱ(0) = 1)."""
     with np.errstate(divide="ignore", over="ignore"):
         assert _status("family.vp_schedule", _log_snr_schedule(offset=0.0), LOG_SNR).status == "failed"
+
+
+# ---- the variants in use: denoising-diffusion-pytorch's adapter ---------------------------------------------
+def test_denoising_diffusion_pytorch_binds_its_samplers_and_schedules_in_their_variants():
+    """As shipped, p_sample (clip), the ddim_sample step (clip_rederive) and the log-SNR schedules pass; the same
+    bindings declared in the spec's defaults fail (the differences the variants name)."""
+    from genspec.conformance import adapters
+    if not adapters.installed("denoising_diffusion_pytorch"):
+        pytest.skip(f"{adapters.PIP['denoising_diffusion_pytorch']} is not installed ({adapters.INSTALL})")
+    clauses = ["ddpm.ancestral_step", "ddpm.ddim_step", "family.vp_schedule"]
+    tgt = adapters.load("denoising_diffusion_pytorch")
+    shipped = check(tgt, clauses, target_independent=False, shrink=False)
+    assert {c: r.status for c, r in shipped.items()} == dict.fromkeys(clauses, "passed")   # (api: no "partial")
+    tgt.conventions.update({"ddpm.ancestral_step": {"indexing": "zero_based"}, "ddpm.ddim_step": {
+        "indexing": "zero_based"}, "family.vp_schedule": {}})
+    default = check(tgt, clauses, target_independent=False, shrink=False)
+    assert {c: r.status for c, r in default.items()} == dict.fromkeys(clauses, "failed")
