@@ -131,3 +131,34 @@ def test_denoising_diffusion_pytorch_binds_its_samplers_and_schedules_in_their_v
         "indexing": "zero_based"}, "family.vp_schedule": {}})
     default = check(tgt, clauses, target_independent=False, shrink=False)
     assert {c: r.status for c, r in default.items()} == dict.fromkeys(clauses, "failed")
+
+
+# ---- cfg.apg: projected guidance --------------------------------------------------------------------------
+def _apg(onto="v_y", anchor="conditional"):
+    """APG in the scale form written out (Sadat et al.'s listing), projecting Δ onto ``onto``; ``anchor``
+    'unconditional' is diffusers' default v_∅ + s U."""
+    def guided(v_y, v_null, w, eta):
+        d = v_y - v_null
+        v = v_y if onto == "v_y" else v_null
+        axes = tuple(range(1, v.ndim))
+        n2 = np.sum(v * v, axis=axes, keepdims=True)
+        par = np.sum(d * v, axis=axes, keepdims=True) / np.where(n2 == 0, 1.0, n2) * v
+        u = d - par + eta * par
+        return v_y + (w - 1) * u if anchor == "conditional" else v_null + w * u
+    return guided
+
+
+def test_apg_as_written_passes_and_plain_cfg_fails():
+    assert _status("cfg.apg", _apg(), {"form": "scale"}).status == "passed"
+    assert _status("cfg.apg", _apg(anchor="unconditional"), {"form": "scale_unconditional_anchor"}).status == "passed"
+    cfg = lambda v_y, v_null, w, eta: v_null + w * (v_y - v_null)          # guidance without the projection
+    assert _status("cfg.apg", cfg, {"form": "scale"}).status == "failed"
+
+
+def test_apg_projecting_onto_the_unconditional_prediction_fails():
+    assert _status("cfg.apg", _apg(onto="v_null"), {"form": "scale"}).status == "failed"
+
+
+def test_diffusers_anchor_declared_as_the_papers_scale_form_fails():
+    """v_∅ + s U differs from v_y + (s − 1) U by (η − 1) Δ∥: a different function unless η = 1."""
+    assert _status("cfg.apg", _apg(anchor="unconditional"), {"form": "scale"}).status == "failed"
