@@ -377,6 +377,10 @@ def _ddim_exact(ctx, fn, inp):
     m, _ = _iterated(inp["betas"])
     # DDIM is affine in x_t with slope √(ᾱ_{t'}/ᾱ_t): the rounding of x_t propagates exactly by that factor
     want = R.forward(x0, eps, tp, inp["betas"]) + _bc(m[tp] / m[t1], xt) * (xt_r - xt)
+    conv = ctx.conventions(DDIM)
+    if conv["clip_sample"] in CLIPPED:   # except where the rounding carries x̂_0 = x0 ± 1 past the clamp: the step of
+        x0_r, eps_r = _variant_pair(xt_r, eps, t1, inp["betas"], conv)      # the rounded x_t's clamped (x̂_0, ε̂)
+        want = _bc(m[tp], xt) * x0_r + _bc(np.sqrt(1.0 - m[tp] ** 2), xt) * eps_r
     _ddim_compare(DDIM)(ctx, fn(**one), want, one)
 
 
