@@ -99,7 +99,7 @@ def target() -> Target:
         supports={"ddpm.beta_schedule": {"beta_1": (1e-4,), "beta_T": (0.02,), "max_beta": (0.999,)},
                   "ddpm.forward": {"t": interval(0, math.inf)},
                   "family.vp_schedule": {"schedule": ("linear", "cosine")}},
-        layouts={"ddpm.forward": {"t": "B"}} | dict.fromkeys(STEPS, {"t": "one", "t_prev": "one"}),
+        layouts={"ddpm.forward": {"t": "B"}, STEPS: {"t": "one", "t_prev": "one"}},
         noise={"ddpm.ancestral_step": "torch.randn_like"},      # p_sample's draw (none at k = 0)
         precision=dict.fromkeys(("ddpm.alpha_bar", "ddpm.forward", *STEPS), "float32"),
     )
