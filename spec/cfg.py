@@ -330,7 +330,7 @@ CLAUSES = [
                    r"\eta = 1\text{: cfg.combine)}"),
         kind=("identity", "value", "property"),
         provenance=(P(source="external: Sadat, Hilliges & Weber 2024, Eliminating Oversaturation and Artifacts of "
-                             "High Guidance Scales in Diffusion Models (adaptive projected guidance), §4 and App. "
+                             "High Guidance Scales in Diffusion Models (arXiv:2410.02416, ICLR 2025), §4 and App. "
                              "(code listing)",
                       quote="pred_guided = pred_cond + (guidance_scale - 1) * normalized_update"),
                     P(source="external: Sadat, Hilliges & Weber 2024 (code listing)",
