@@ -61,6 +61,24 @@ def rescaled_guidance(v_y, v_null, w, phi, form="one_plus_w"):
     return (phi * (v_cfg * (std_y / std_cfg)) + (1.0 - phi) * v_cfg).to(dt)
 
 
+@implements("cfg.apg")
+def projected_guidance(v_y, v_null, w, eta, form="one_plus_w"):
+    """v_apg = v_y + w (Δ⊥ + η Δ∥), Δ = v_y − v_∅, Δ∥ = ⟨Δ, v_y⟩/⟨v_y, v_y⟩ v_y per sample (0 where v_y = 0);
+    scale form v_y + (s − 1) U, diffusers' default anchor v_∅ + s U."""
+    (v_y, v_null), dt = upcast(v_y, v_null)
+    delta = v_y - v_null
+    dims = tuple(range(1, v_y.ndim))
+    norm2 = (v_y * v_y).sum(dim=dims, keepdim=True)
+    coef = (delta * v_y).sum(dim=dims, keepdim=True) / torch.where(norm2 == 0, torch.ones_like(norm2), norm2)
+    parallel = coef * v_y
+    update = (delta - parallel) + eta * parallel
+    if form == "one_plus_w":
+        return (v_y + w * update).to(dt)
+    if form == "scale":
+        return (v_y + (w - 1.0) * update).to(dt)
+    return (v_null + w * update).to(dt)
+
+
 @implements("cfg.dropout")
 def drop_labels(y, u, num_classes, p=None, null_label="extra_class", rate="ten_percent"):
     """ỹ = y_∅ where u < p, else y  (03: "e.g., 10%"; 04: "commonly 50%"); p defaults to the `rate` variant."""

@@ -78,16 +78,21 @@ def loss(eps_pred, eps, reduction="batch_mean_sq_norm"):
 
 
 @implements("ddpm.ancestral_step")
-def ancestral_step(x_t, eps_pred, t, betas, noise, sigma="beta_tilde", indexing="one_based"):
+def ancestral_step(x_t, eps_pred, t, betas, noise, sigma="beta_tilde", indexing="one_based", clip_sample="none"):
     """x_{t−1} = (x_t − β_t/√(1 − ᾱ_t) ε_θ)/√α_t + σ_t ξ, σ_t² = β̃_t ('beta_tilde') or β_t ('beta'), no noise at
-    t = 1 (Ho et al. Algorithm 2)."""
-    _, om, _, b = schedule(betas, "ddpm.ancestral_step")
+    t = 1 (Ho et al. Algorithm 2); clip_sample 'clip': the posterior mean μ̃_t(x_t, clip(x̂_0, −1, 1))."""
+    ab, om, _, b = schedule(betas, "ddpm.ancestral_step")
     t = steps("ddpm.ancestral_step", "t", t, 1, b.shape[0], indexing, b.shape[0], b.device)
     beta = b[t - 1]
     var = torch.where(t == 1, torch.zeros_like(beta), om[t - 1] / om[t] * beta if sigma == "beta_tilde" else beta)
     (x_t, eps_pred, noise), dt = upcast(x_t, eps_pred, noise)
-    return ((x_t - per_row(beta / om[t].sqrt(), x_t) * eps_pred) * per_row(torch.rsqrt(1.0 - beta), x_t)
-            + per_row(var.sqrt(), x_t) * noise).to(dt)
+    if clip_sample == "clip":
+        x0_hat = ((x_t - per_row(om[t].sqrt(), x_t) * eps_pred) / per_row(ab[t].sqrt(), x_t)).clamp(-1.0, 1.0)
+        mean = (per_row(ab[t - 1].sqrt() * beta / om[t], x_t) * x0_hat
+                + per_row((1.0 - beta).sqrt() * om[t - 1] / om[t], x_t) * x_t)
+    else:
+        mean = (x_t - per_row(beta / om[t].sqrt(), x_t) * eps_pred) * per_row(torch.rsqrt(1.0 - beta), x_t)
+    return (mean + per_row(var.sqrt(), x_t) * noise).to(dt)
 
 
 def _jump(clause, t, t_prev, indexing, betas):
@@ -102,13 +107,15 @@ def _jump(clause, t, t_prev, indexing, betas):
 
 @implements("ddpm.ddim_eta_step")
 def ddim_eta_step(x_t, model_output, t, t_prev, betas, eta, noise=None, prediction_type="epsilon",
-                  indexing="one_based"):
+                  indexing="one_based", clip_sample="none"):
     """x_{t'} = √ᾱ_{t'} x̂_0 + √(1 − ᾱ_{t'} − σ_t²) ε̂ + σ_t ξ, σ_t = η √((1 − ᾱ_{t'})/(1 − ᾱ_t)) √(1 − ᾱ_t/ᾱ_{t'}),
-    (x̂_0, ε̂) from the model output in its prediction_type (epsilon, v_prediction, sample)."""
-    return _ddim("ddpm.ddim_eta_step", x_t, model_output, t, t_prev, betas, eta, noise, prediction_type, indexing)
+    (x̂_0, ε̂) from the model output in its prediction_type (epsilon, v_prediction, sample); clip_sample 'clip'
+    clamps x̂_0 to [−1, 1], 'clip_rederive' then sets ε̂ = (x_t − a x̂_0)/b."""
+    return _ddim("ddpm.ddim_eta_step", x_t, model_output, t, t_prev, betas, eta, noise, prediction_type, indexing,
+                 clip_sample)
 
 
-def _ddim(clause, x_t, model_output, t, t_prev, betas, eta, noise, prediction_type, indexing):
+def _ddim(clause, x_t, model_output, t, t_prev, betas, eta, noise, prediction_type, indexing, clip_sample):
     if eta > 0 and noise is None:
         raise SpecInputError(clause, "noise", "ξ of x_t's shape when η > 0", "None")
     t, t_prev, (ab, om, log_ab, _) = _jump(clause, t, t_prev, indexing, betas)
@@ -123,12 +130,16 @@ def _ddim(clause, x_t, model_output, t, t_prev, betas, eta, noise, prediction_ty
         x0_hat, eps_hat = a * x_t - s * m, a * m + s * x_t
     else:
         x0_hat, eps_hat = m, (x_t - a * m) / s
+    if clip_sample != "none":
+        x0_hat = x0_hat.clamp(-1.0, 1.0)
+        if clip_sample == "clip_rederive":
+            eps_hat = (x_t - a * x0_hat) / s
     x_prev = per_row(ab[t_prev].sqrt(), x_t) * x0_hat + per_row(rest.sqrt(), x_t) * eps_hat
     return (x_prev + per_row(var.sqrt(), x_t) * xi[0] if xi else x_prev).to(dt)
 
 
 @implements("ddpm.ddim_step")
-def ddim_step(x_t, eps_pred, t, t_prev, betas, indexing="one_based"):
+def ddim_step(x_t, eps_pred, t, t_prev, betas, indexing="one_based", clip_sample="none"):
     """x_{t'} = √ᾱ_{t'} x̂_0 + √(1 − ᾱ_{t'}) ε_θ, x̂_0 = (x_t − √(1 − ᾱ_t) ε_θ)/√ᾱ_t: ddpm.ddim_eta_step at η = 0 with
-    ε-prediction."""
-    return _ddim("ddpm.ddim_step", x_t, eps_pred, t, t_prev, betas, 0.0, None, "epsilon", indexing)
+    ε-prediction (and its clip_sample)."""
+    return _ddim("ddpm.ddim_step", x_t, eps_pred, t, t_prev, betas, 0.0, None, "epsilon", indexing, clip_sample)

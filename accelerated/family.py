@@ -13,7 +13,15 @@ import torch
 from genspec.spec import validate as V
 from genspec.spec.bind import implements
 from genspec.spec.errors import SpecInputError
-from genspec.spec.family import COSINE_S, VE_SIGMA_MAX, VE_SIGMA_MIN, VP_BETA_MAX, VP_BETA_MIN, path_schedule
+from genspec.spec.family import (
+    COSINE_S,
+    LOG_SNR_OFFSET,
+    VE_SIGMA_MAX,
+    VE_SIGMA_MIN,
+    VP_BETA_MAX,
+    VP_BETA_MIN,
+    path_schedule,
+)
 
 from ._tensors import per_sample_column, upcast
 
@@ -55,9 +63,15 @@ def _path_ab(t, path, schedule):
 
 
 @implements("family.vp_schedule")
-def vp_alpha_bar(t, schedule="linear"):
-    """ᾱ(t) of the VP path: "linear" (Song et al. 2021, default), "cosine" (Nichol & Dhariwal 2021) or "trig"."""
+def vp_alpha_bar(t, schedule="linear", linear_form="song", cosine_form="normalised"):
+    """ᾱ(t) of the VP path: "linear" (Song et al. 2021, default), "cosine" (Nichol & Dhariwal 2021) or "trig";
+    linear_form 'beta_linear_log_snr' exp(−1e-4 − 10t²), cosine_form 'alpha_cosine_log_snr' the cosine unnormalised
+    (denoising-diffusion-pytorch's log-SNR schedules)."""
     t, dt = _times(t)
+    if schedule == "linear" and linear_form == "beta_linear_log_snr":
+        return torch.exp(-LOG_SNR_OFFSET - 0.5 * VP_BETA_MAX * t * t).to(dt)
+    if schedule == "cosine" and cosine_form == "alpha_cosine_log_snr":
+        return (torch.sin(0.5 * math.pi / (1.0 + COSINE_S) * (1.0 - t)) ** 2).to(dt)
     a = _path_ab(t, "vp", schedule)[0]
     return (a * a).to(dt)
 

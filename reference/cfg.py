@@ -54,6 +54,23 @@ def rescaled_guidance(v_y, v_null, w, phi, form="one_plus_w"):
     return phi * (v_cfg * (std_y / std_cfg)) + (1.0 - phi) * v_cfg
 
 
+@implements("cfg.apg")
+def projected_guidance(v_y, v_null, w, eta, form="one_plus_w"):
+    """v_apg = v_y + w (Δ⊥ + η Δ∥), Δ = v_y − v_∅, Δ∥ = ⟨Δ, v_y⟩/⟨v_y, v_y⟩ v_y per sample (0 where v_y = 0)
+    (Sadat et al. 2024); scale form v_y + (s − 1) U, diffusers' default anchor v_∅ + s U."""
+    delta = v_y - v_null
+    axes = tuple(range(1, v_y.ndim))
+    norm2 = np.sum(v_y * v_y, axis=axes, keepdims=True)
+    coef = np.sum(delta * v_y, axis=axes, keepdims=True) / np.where(norm2 == 0, 1.0, norm2)
+    parallel = coef * v_y
+    update = (delta - parallel) + eta * parallel
+    if form == "one_plus_w":
+        return v_y + w * update
+    if form == "scale":
+        return v_y + (w - 1.0) * update
+    return v_null + w * update
+
+
 @implements("cfg.dropout")
 def drop_labels(y, u, num_classes, p=None, null_label="extra_class", rate="ten_percent"):
     """ỹ = y_∅ where u < p, else y  (03: "e.g., 10%"; 04: "commonly 50%"); p defaults to the `rate` variant."""

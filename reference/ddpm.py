@@ -84,14 +84,22 @@ def loss(eps_pred, eps, reduction="batch_mean_sq_norm"):
 
 
 @implements("ddpm.ancestral_step")
-def ancestral_step(x_t, eps_pred, t, betas, noise, sigma="beta_tilde", indexing="one_based"):
+def ancestral_step(x_t, eps_pred, t, betas, noise, sigma="beta_tilde", indexing="one_based", clip_sample="none"):
     """x_{t−1} = (x_t − β_t/√(1 − ᾱ_t) ε_θ)/√α_t + σ_t ξ, no noise at t = 1  (Ho et al. 2020, Algorithm 2);
-    σ_t² = β̃_t = (1 − ᾱ_{t−1})/(1 − ᾱ_t) β_t ('beta_tilde', default) or β_t ('beta')."""
-    _, om, _ = schedule(betas, "ddpm.ancestral_step")
+    σ_t² = β̃_t = (1 − ᾱ_{t−1})/(1 − ᾱ_t) β_t ('beta_tilde', default) or β_t ('beta').
+
+    clip_sample 'clip': the mean is the posterior mean μ̃_t(x_t, clip(x̂_0, −1, 1)) = √ᾱ_{t−1} β_t/(1 − ᾱ_t) x̂_0
+    + √α_t (1 − ᾱ_{t−1})/(1 − ᾱ_t) x_t, x̂_0 = (x_t − √(1 − ᾱ_t) ε_θ)/√ᾱ_t (diffusers' clip_sample=True)."""
+    ab, om, _ = schedule(betas, "ddpm.ancestral_step")
     t = steps("ddpm.ancestral_step", "t", t, 1, betas.size, indexing, betas.size)
     beta = betas[t - 1]
     var = np.where(t == 1, 0.0, om[t - 1] / om[t] * beta if sigma == "beta_tilde" else beta)
-    mean = (x_t - _col(beta / np.sqrt(om[t]), x_t) * eps_pred) / _col(np.sqrt(1.0 - beta), x_t)
+    if clip_sample == "clip":
+        x0_hat = np.clip((x_t - _col(np.sqrt(om[t]), x_t) * eps_pred) / _col(np.sqrt(ab[t]), x_t), -1.0, 1.0)
+        mean = (_col(np.sqrt(ab[t - 1]) * beta / om[t], x_t) * x0_hat
+                + _col(np.sqrt(1.0 - beta) * om[t - 1] / om[t], x_t) * x_t)
+    else:
+        mean = (x_t - _col(beta / np.sqrt(om[t]), x_t) * eps_pred) / _col(np.sqrt(1.0 - beta), x_t)
     return mean + _col(np.sqrt(var), x_t) * noise
 
 
@@ -107,7 +115,7 @@ def _jump(clause, t, t_prev, indexing, betas):
 
 @implements("ddpm.ddim_eta_step")
 def ddim_eta_step(x_t, model_output, t, t_prev, betas, eta, noise=None, prediction_type="epsilon",
-                  indexing="one_based"):
+                  indexing="one_based", clip_sample="none"):
     """x_{t'} = √ᾱ_{t'} x̂_0 + √(1 − ᾱ_{t'} − σ_t²) ε̂ + σ_t ξ,  σ_t = η √((1 − ᾱ_{t'})/(1 − ᾱ_t)) √(1 − ᾱ_t/ᾱ_{t'})
     (Song et al. 2021, eq. 12 and 16). With a = √ᾱ_t, b = √(1 − ᾱ_t) and m the model output:
 
@@ -116,11 +124,14 @@ def ddim_eta_step(x_t, model_output, t, t_prev, betas, eta, noise=None, predicti
         sample        x̂_0 = m,           ε̂ = (x_t − a m)/b
 
     1 − ᾱ_{t'} − σ_t² = (1 − ᾱ_{t'})(1 − η² (1 − ᾱ_t/ᾱ_{t'})/(1 − ᾱ_t)), with 1 − ᾱ_t/ᾱ_{t'} by expm1: no cancellation.
+
+    clip_sample: 'clip' clamps x̂_0 to [−1, 1] (ε̂ kept); 'clip_rederive' then sets ε̂ = (x_t − a x̂_0)/b.
     """
-    return _ddim("ddpm.ddim_eta_step", x_t, model_output, t, t_prev, betas, eta, noise, prediction_type, indexing)
+    return _ddim("ddpm.ddim_eta_step", x_t, model_output, t, t_prev, betas, eta, noise, prediction_type, indexing,
+                 clip_sample)
 
 
-def _ddim(clause, x_t, model_output, t, t_prev, betas, eta, noise, prediction_type, indexing):
+def _ddim(clause, x_t, model_output, t, t_prev, betas, eta, noise, prediction_type, indexing, clip_sample):
     if eta > 0 and noise is None:
         raise SpecInputError(clause, "noise", "ξ of x_t's shape when η > 0", "None")
     t, t_prev, (ab, om, log_ab) = _jump(clause, t, t_prev, indexing, betas)
@@ -133,6 +144,10 @@ def _ddim(clause, x_t, model_output, t, t_prev, betas, eta, noise, prediction_ty
     else:
         x0_hat = model_output
         eps_hat = (x_t - a * model_output) / b
+    if clip_sample != "none":
+        x0_hat = np.clip(x0_hat, -1.0, 1.0)
+        if clip_sample == "clip_rederive":
+            eps_hat = (x_t - a * x0_hat) / b
     jump = -np.expm1(log_ab[t] - log_ab[t_prev])                 # 1 − ᾱ_t/ᾱ_{t'}
     var = eta**2 * om[t_prev] / om[t] * jump                     # σ_t²
     rest = om[t_prev] * (1.0 - eta**2 * jump / om[t])            # 1 − ᾱ_{t'} − σ_t² ≥ 0 for η ≤ 1
@@ -141,7 +156,7 @@ def _ddim(clause, x_t, model_output, t, t_prev, betas, eta, noise, prediction_ty
 
 
 @implements("ddpm.ddim_step")
-def ddim_step(x_t, eps_pred, t, t_prev, betas, indexing="one_based"):
+def ddim_step(x_t, eps_pred, t, t_prev, betas, indexing="one_based", clip_sample="none"):
     """x_{t'} = √ᾱ_{t'} x̂_0 + √(1 − ᾱ_{t'}) ε_θ, x̂_0 = (x_t − √(1 − ᾱ_t) ε_θ)/√ᾱ_t  (DDIM, η = 0; 03's table):
-    ddpm.ddim_eta_step at η = 0 with ε-prediction."""
-    return _ddim("ddpm.ddim_step", x_t, eps_pred, t, t_prev, betas, 0.0, None, "epsilon", indexing)
+    ddpm.ddim_eta_step at η = 0 with ε-prediction (and its clip_sample)."""
+    return _ddim("ddpm.ddim_step", x_t, eps_pred, t, t_prev, betas, 0.0, None, "epsilon", indexing, clip_sample)

@@ -22,7 +22,15 @@ import numpy as np
 from genspec.spec import validate as V
 from genspec.spec.bind import implements
 from genspec.spec.errors import SpecInputError
-from genspec.spec.family import COSINE_S, VE_SIGMA_MAX, VE_SIGMA_MIN, VP_BETA_MAX, VP_BETA_MIN, path_schedule
+from genspec.spec.family import (
+    COSINE_S,
+    LOG_SNR_OFFSET,
+    VE_SIGMA_MAX,
+    VE_SIGMA_MIN,
+    VP_BETA_MAX,
+    VP_BETA_MIN,
+    path_schedule,
+)
 
 
 def _per_sample(t, x):
@@ -63,9 +71,17 @@ def _path_ab(t, path, schedule):
 
 
 @implements("family.vp_schedule")
-def vp_alpha_bar(t, schedule="linear"):
+def vp_alpha_bar(t, schedule="linear", linear_form="song", cosine_form="normalised"):
     """ᾱ(t): "linear" exp(−½t²(β_max − β_min) − tβ_min) (Song et al. 2021);
-    "cosine" cos²(π/2·(t+s)/(1+s))/cos²(π/2·s/(1+s)) (Nichol & Dhariwal 2021); "trig" cos²(πt/2). t: any shape."""
+    "cosine" cos²(π/2·(t+s)/(1+s))/cos²(π/2·s/(1+s)) (Nichol & Dhariwal 2021); "trig" cos²(πt/2). t: any shape.
+
+    Variants (denoising-diffusion-pytorch's log-SNR schedules, ᾱ = sigmoid(log SNR)): linear_form
+    'beta_linear_log_snr' exp(−1e-4 − 10t²); cosine_form 'alpha_cosine_log_snr' cos²(π/2·(t+s)/(1+s)), unnormalised."""
+    if schedule == "linear" and linear_form == "beta_linear_log_snr":
+        t = np.asarray(t, dtype=np.float64)
+        return np.exp(-LOG_SNR_OFFSET - 0.5 * VP_BETA_MAX * t * t)
+    if schedule == "cosine" and cosine_form == "alpha_cosine_log_snr":   # cos θ = sin(π/2 (1 − t)/(1 + s))
+        return np.sin(0.5 * math.pi / (1.0 + COSINE_S) * (1.0 - np.asarray(t, dtype=np.float64))) ** 2
     a = _path_ab(t, "vp", schedule)[0]
     return a * a
 

@@ -34,6 +34,23 @@ FORM = Convention(
 )
 
 FORMS = tuple(v.name for v in FORM.variants)
+
+APG_FORM = Convention(
+    name="form", description="how the guidance weight and the anchor enter projected guidance (cfg.apg)",
+    default="one_plus_w",
+    variants=(
+        Variant(name="one_plus_w", statement=r"v^{apg} = v^y + w\,U,\ U = \Delta^\perp + \eta\,\Delta^\parallel",
+                mapping="the spec's default: cfg.combine's one_plus_w (and conditional_offset) form with Δ replaced "
+                        "by U"),
+        Variant(name="scale", statement=r"v^{apg} = v^y + (s - 1)\,U",
+                mapping="s = 1 + w: Sadat et al.'s code (pred_cond + (guidance_scale − 1) * normalized_update); "
+                        "diffusers' AdaptiveProjectedGuidance(use_original_formulation=True) is the default form "
+                        "(v^y + w U with w = guidance_scale)",
+                arguments={"w": 1 + w}),
+        Variant(name="scale_unconditional_anchor", statement=r"v^{apg} = v^\varnothing + s\,U",
+                mapping="s = 1 + w: diffusers' AdaptiveProjectedGuidance default (use_original_formulation=False): "
+                        "the scale form plus (η − 1) Δ∥ (sympy), the same function only at η = 1",
+                arguments={"w": 1 + w})))
 # each form's guidance-off weight (w = 0) and v_∅ weight (w = −1), in its own units (Variant.arguments)
 OFF = {v.name: float(v.convert({"w": 0.0})["w"]) for v in FORM.variants}
 UNCONDITIONAL = {v.name: float(v.convert({"w": -1.0})["w"]) for v in FORM.variants}
@@ -303,6 +320,44 @@ CLAUSES = [
               "large w inflates the prediction's scale (03: 'At w = 10: ... oversaturated colors'); rescaling restores "
               "std(v_y) and the blend keeps some of v_cfg's direction. diffusers applies it to the scale form's "
               "output (guidance_scale, guidance_rescale).",
+    ),
+    Clause(
+        id="cfg.apg",
+        title="Projected guidance (APG): the update's component parallel to v_y down-weighted by η",
+        statement=(r"\Delta = v^y - v^\varnothing,\ \Delta^\parallel = \frac{\langle\Delta, v^y\rangle}"
+                   r"{\langle v^y, v^y\rangle}\,v^y,\ \Delta^\perp = \Delta - \Delta^\parallel,\quad "
+                   r"v^{apg} = v^y + w\,(\Delta^\perp + \eta\,\Delta^\parallel)\ \text{(per sample; }"
+                   r"\eta = 1\text{: cfg.combine)}"),
+        kind=("identity", "value", "property"),
+        provenance=(P(source="external: Sadat, Hilliges & Weber 2024, Eliminating Oversaturation and Artifacts of "
+                             "High Guidance Scales in Diffusion Models (arXiv:2410.02416, ICLR 2025), §4 and App. "
+                             "(code listing)",
+                      quote="pred_guided = pred_cond + (guidance_scale - 1) * normalized_update"),
+                    P(source="external: Sadat, Hilliges & Weber 2024 (code listing)",
+                      quote="normalized_update = diff_orthogonal + eta * diff_parallel"),
+                    P(source="external: diffusers, guiders/adaptive_projected_guidance.py (normalized_guidance)",
+                      quote="pred = pred_cond if use_original_formulation else pred_uncond")),
+        function="projected_guidance",
+        symbols=(V_Y, V_NULL, W,
+                 Symbol(name="eta", description="η ∈ [0, 1], the weight of the parallel component (Sadat et al. "
+                                                "recommend 0; 1 is cfg.combine)",
+                        domain=Domain(low=0.0, high=1.0), role="parameter"),
+                 Symbol(name="v_apg", description="the guided prediction", role="output")),
+        conventions=(APG_FORM,),
+        tolerance=tolerances(
+            float64=(1e-12, 1e-12), float32=(2e-5, 2e-5), bfloat16=(1e-2, 2e-2),
+            why="cfg.combine's few ulps of the intermediates, plus the projection: ⟨Δ, v_y⟩ and ‖v_y‖² are sums of D "
+                "products (relative error ≲ D·ulp, D ≤ 64 here), and |Δ∥_j| ≤ ‖Δ‖ elementwise. The comparison "
+                "(checks/cfg.py) divides the error by 1 + |v_y| + |v_∅| + (1 + |w| + |1 + w|)(|Δ| + ‖Δ‖): float32 "
+                "64·6e-8 = 4e-6 < 2e-5; bfloat16 computed in float32 and rounded once, or in bfloat16 (a few 2^-9)"),
+        singular="‖v_y‖ = 0 in a sample: the projection onto v_y is undefined; the spec sets Δ∥ = 0 there "
+                 "(torch.nn.functional.normalize's ε clamp, as Sadat et al.'s code and diffusers compute it). "
+                 "|w| ≤ 1000.",
+        notes="A variant of the cfg family: η = 1 is cfg.combine in every form (Δ∥ + Δ⊥ = Δ, sympy); η = 0 removes "
+              "the parallel component (the oversaturating part, Sadat et al.). The paper's full APG also rescales Δ "
+              "to a norm ≤ r and adds a reverse momentum over the steps; those are not part of this clause (diffusers: "
+              "adaptive_projected_guidance_rescale = 0, momentum None). Not in the source notes (00–04): the "
+              "provenance is the paper and its code.",
     ),
     Clause(
         id="cfg.concentration",

@@ -82,6 +82,40 @@ PREDICTION = Convention(
         Variant(name="sample", statement=r"m = x_0:\ \hat x_0 = m,\ \hat\epsilon = (x_t - a\,m)/b",
                 mapping="x-prediction; diffusers 'sample'")))
 
+_CLIP_NONE = Variant(name="none", statement=r"\hat x_0 \text{ used as computed}",
+                     mapping="the spec's default: x̂_0 as the prediction gives it (diffusers' clip_sample=False)")
+_CLIP = Variant(
+    name="clip", statement=r"\hat x_0 \leftarrow \operatorname{clip}(\hat x_0, -1, 1),\ \hat\epsilon \text{ unchanged}",
+    mapping="x̂_0 clamped to [−1, 1] (data normalised to that range) before it enters the step; the step is the "
+            "default's where |x̂_0| ≤ 1 (clip is then the identity). diffusers' clip_sample=True (clip_sample_range "
+            "1.0; DDIMScheduler with use_clipped_model_output=False keeps ε̂); denoising-diffusion-pytorch's "
+            "clip_denoised=True")
+CLIP_ANCESTRAL = Convention(
+    name="clip_sample", description="whether x̂_0 is clamped to [−1, 1] before the posterior mean (diffusers' "
+                                    "clip_sample, denoising-diffusion-pytorch's clip_denoised)", default="none",
+    variants=(_CLIP_NONE, Variant(
+        name="clip", statement=r"\mu = \tilde\mu_t\bigl(x_t, \operatorname{clip}(\hat x_0, -1, 1)\bigr) = "
+                     r"\frac{\sqrt{\bar\alpha_{t-1}}\beta_t}{1-\bar\alpha_t}\operatorname{clip}(\hat x_0) + "
+                     r"\frac{\sqrt{\alpha_t}(1-\bar\alpha_{t-1})}{1-\bar\alpha_t}x_t,\ "
+                     r"\hat x_0 = \frac{x_t - \sqrt{1-\bar\alpha_t}\,\epsilon_\theta}{\sqrt{\bar\alpha_t}}",
+        mapping="the step's mean written as the posterior mean μ̃_t(x_t, x̂_0) (Ho et al. eq. 7; equal to the "
+                   "default's ε-form, sympy) with x̂_0 clamped to [−1, 1] first; the default where |x̂_0| ≤ 1. "
+                   "diffusers' DDPMScheduler(clip_sample=True); denoising-diffusion-pytorch's p_sample "
+                   "(p_mean_variance(clip_denoised=True) then q_posterior)")))
+CLIP_DDIM = Convention(
+    name="clip_sample", description="whether x̂_0 is clamped to [−1, 1] before the DDIM update, and whether ε̂ is then "
+                                    "re-derived from the clamped x̂_0", default="none",
+    variants=(_CLIP_NONE, _CLIP,
+              Variant(name="clip_rederive",
+                      statement=r"\hat x_0 \leftarrow \operatorname{clip}(\hat x_0, -1, 1),\ \hat\epsilon \leftarrow "
+                                r"\frac{x_t - \sqrt{\bar\alpha_t}\,\hat x_0}{\sqrt{1-\bar\alpha_t}}",
+                      mapping="clip, then ε̂ re-derived from the clamped x̂_0 so that x_t = a x̂_0 + b ε̂ still holds; "
+                              "the default where |x̂_0| ≤ 1 (the re-derived ε̂ is then the prediction's: sympy). "
+                              "denoising-diffusion-pytorch's ddim_sample (model_predictions(clip_x_start=True, "
+                              "rederive_pred_noise=True)); diffusers' DDIMScheduler(clip_sample=True, "
+                              "use_clipped_model_output=True)")))
+CLIPPED = ("clip", "clip_rederive")
+
 _STEP_TOL = tolerances(
     float64=(1e-12, 1e-12), float32=(2e-5, 5e-6), bfloat16=(8e-3, 2e-4),
     why="the schedule (ᾱ, a product of up to T = 1000 factors) is computed in float64 on every dtype, so only the "
@@ -221,7 +255,7 @@ CLAUSES = [
                                  Variant(name="beta", statement=r"\sigma_t^2 = \beta_t",
                                          mapping="Ho et al. §3.2: 'both had similar results'; σ_t² = β_t ≥ β̃_t "
                                                  "(diffusers 'fixed_large')"))),
-            INDEXING),
+            INDEXING, CLIP_ANCESTRAL),
         tolerance=_STEP_TOL,
         singular="At t = 1 (zero_based k = 0) no noise is added in either variant (Ho et al. Algorithm 2: z = 0 if t = "
                  "1; β̃_1 = 0 anyway). t = 0 (nothing to undo) raises SpecInputError.",
@@ -244,7 +278,7 @@ CLAUSES = [
                  Symbol(name="eps_pred", description="ε_θ(x_t, t)", domain=ARR),
                  _t, _t_prev, _betas,
                  Symbol(name="x_prev", description="x_{t'}", role="output")),
-        conventions=(INDEXING,),
+        conventions=(INDEXING, CLIP_DDIM),
         tolerance=tolerances(
             float64=(1e-12, 1e-12), float32=(2e-5, 5e-6), bfloat16=(8e-3, 2e-4),
             why="x̂_0 divides a difference by √ᾱ_t (≥ 6.4e-3 at T = 1000): the absolute error is a few ulps of "
@@ -281,7 +315,7 @@ CLAUSES = [
                  Symbol(name="noise", description="ξ ~ N(0, I) of x_t's shape (diffusers' variance_noise); may be "
                                                   "None only when η = 0", domain=ARR),
                  Symbol(name="x_prev", description="x_{t'}", role="output")),
-        conventions=(PREDICTION, INDEXING),
+        conventions=(PREDICTION, INDEXING, CLIP_DDIM),
         tolerance=tolerances(
             float64=(1e-12, 1e-12), float32=(2e-5, 5e-6), bfloat16=(8e-3, 2e-4),
             why="ddpm.ddim_step's: the schedule (ᾱ, σ_t and 1 − ᾱ_{t'} − σ_t² = (1 − ᾱ_{t'})(1 − η²(1 − ᾱ_t/ᾱ_{t'})"

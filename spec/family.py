@@ -20,6 +20,36 @@ VP_BETA_MIN, VP_BETA_MAX = 0.1, 20.0          # Song et al. 2021, continuous lim
 COSINE_S = 0.008                               # Nichol & Dhariwal 2021
 VE_SIGMA_MIN, VE_SIGMA_MAX = 0.01, 50.0        # Song et al. 2021 (CIFAR-10)
 EDM_SIGMA_DATA = 0.5                           # Karras et al. 2022 (and diffusers' EDM schedulers)
+LOG_SNR_OFFSET = 1e-4                          # denoising-diffusion-pytorch's beta_linear_log_snr: ᾱ(0) = e^{-1e-4}
+
+LINEAR_FORM = Convention(
+    name="linear_form", description="which continuous 'linear' VP schedule (what ᾱ(t) the name 'linear' means)",
+    default="song",
+    variants=(
+        Variant(name="song", statement=r"\bar\alpha(t) = e^{-\frac12 t^2(\beta_{max}-\beta_{min}) - t\beta_{min}},\ "
+                                       r"\beta_{min} = 0.1,\ \beta_{max} = 20",
+                mapping="the spec's default: Song et al. 2021's linear-β VP SDE, the continuous limit of Ho et al.'s "
+                        "1e-4..0.02 at T = 1000"),
+        Variant(name="beta_linear_log_snr",
+                statement=r"\log\mathrm{SNR}(t) = -\log\operatorname{expm1}(10^{-4} + 10t^2),\ \bar\alpha(t) = "
+                          r"\sigma(\log\mathrm{SNR}(t)) = e^{-10^{-4} - 10t^2}",
+                mapping="denoising-diffusion-pytorch's beta_linear_log_snr (continuous_time_gaussian_diffusion.py; "
+                        "ᾱ = sigmoid(log SNR)): the default's form with β_min = 0, β_max = 20, times e^{−10⁻⁴} "
+                        "(sympy): β(t) = 20t, and ᾱ(0) = e^{−10⁻⁴} = 0.99990, not 1; max |Δᾱ| ≈ 0.012 against "
+                        "the default (at t ≈ 0.21). Not the same function: a different schedule under the same "
+                        "name")))
+COSINE_FORM = Convention(
+    name="cosine_form", description="whether the continuous cosine schedule is normalised to ᾱ(0) = 1",
+    default="normalised",
+    variants=(
+        Variant(name="normalised", statement=r"\bar\alpha(t) = f(t)/f(0),\ f(t) = \cos^2(\tfrac\pi2\tfrac{t+s}{1+s})",
+                mapping="the spec's default: Nichol & Dhariwal 2021, eq. 17"),
+        Variant(name="alpha_cosine_log_snr",
+                statement=r"\log\mathrm{SNR}(t) = -\log(f(t)^{-1} - 1),\ \bar\alpha(t) = \sigma(\log\mathrm{SNR}(t)) "
+                          r"= f(t) = \cos^2(\tfrac\pi2\tfrac{t+s}{1+s}),\ s = 0.008",
+                mapping="denoising-diffusion-pytorch's alpha_cosine_log_snr: the default times f(0) = "
+                        "cos²(π/2·s/(1+s)) = 0.99984 (sympy), i.e. without the normalisation: ᾱ(0) = f(0) ≠ 1, "
+                        "ᾱ(1) = 0 as in the default")))
 
 
 def path_schedule(clause: str, path: str, schedule: str | None) -> str:
@@ -180,8 +210,10 @@ CLAUSES = [
                  Symbol(name="schedule", description="linear (default), cosine or trig",
                         domain=Domain(kind="choice", choices=SCHEDULES["vp"]), role="parameter"),
                  Symbol(name="alpha_bar", description="ᾱ(t) ∈ [0, 1]", role="output")),
+        conventions=(LINEAR_FORM, COSINE_FORM),
         tolerance=_COEF_TOL,
-        singular="None on [0, 1]: ᾱ(0) = 1 for all three; ᾱ(1) = 0 exactly for cosine and trig, e^{-10.05} for linear.",
+        singular="None on [0, 1]: ᾱ(0) = 1 for all three (the log-SNR variants: e^{-1e-4} and f(0)); ᾱ(1) = 0 exactly "
+                 "for cosine and trig, e^{-10.05} for linear (e^{-10.0001} in beta_linear_log_snr).",
         notes=("All three are strictly decreasing from ᾱ(0) = 1. The linear schedule at t = i/T matches the discrete "
                "DDPM ᾱ_i of Ho et al.'s linear β (1e-4..0.02, T = 1000) to O(1/T): tests/test_family.py measures it. "
                "trig is the cosine schedule without its offset (s = 0): the cosine one is trig run on τ = (t + s)/(1 + "

@@ -231,7 +231,7 @@ BOUND = {  # every clause each adapter binds
     "diffusers": ["gan.adain", "rf.interpolation", "ddpm.beta_schedule", "ddpm.alpha_bar", "ddpm.forward",
                   "ddpm.ancestral_step", "ddpm.ddim_step", "ddpm.ddim_eta_step", "family.interpolate", "schedule.shift",
                   "sampler.euler", "cfg.combine", "cfg.rescale", "dit.timestep_embedding", "schedule.shift_exponential",
-                  "schedule.karras", "family.edm_precond", "family.edm_denoise"],
+                  "schedule.karras", "family.edm_precond", "family.edm_denoise", "cfg.apg"],
 }
 DTYPES = {"torchcfm": ("float32", "float64"), "flow_matching": ("float32", "float64"), "diffusers": ("float32",)}
 

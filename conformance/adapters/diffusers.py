@@ -73,7 +73,12 @@ def target() -> Target:
     level = d.utils.logging.get_verbosity()
     d.utils.logging.set_verbosity_error()          # constructing a guider logs an "experimental feature" notice
     guider = d.ClassifierFreeGuidance()
+    apg = d.AdaptiveProjectedGuidance(adaptive_projected_guidance_rescale=0.0)   # no norm threshold, no momentum
     d.utils.logging.set_verbosity(level)
+
+    def projected(v_y, v_null, w, eta):   # cfg.apg: pred_uncond + guidance_scale * (Δ⊥ + η Δ∥)
+        apg.guidance_scale, apg.eta = w, eta
+        return apg.forward(v_y, v_null).pred
 
     def cfg(v_y, v_null, w, phi=0.0):  # guidance_rescale = φ: rescale_noise_cfg (Lin et al.), off at 0
         guider.guidance_scale, guider.guidance_rescale = w, phi
@@ -106,6 +111,7 @@ def target() -> Target:
             "family.edm_denoise": lambda x_sigma, F, sigma, sigma_data=0.5: d.EDMEulerScheduler(
                 sigma_data=sigma_data).precondition_outputs(x_sigma, F, sigma),
             "sampler.euler": euler, "cfg.combine": cfg, "cfg.rescale": cfg, "gan.adain": adain,
+            "cfg.apg": projected,
             "dit.timestep_embedding": d.models.embeddings.get_timestep_embedding,
         },
         arguments={STEPS: {"return": "prev_sample"}, "dit.timestep_embedding": EMBEDDING},
@@ -114,7 +120,7 @@ def target() -> Target:
         noise={"ddpm.ancestral_step": "diffusers.schedulers.scheduling_ddpm.randn_tensor"},
         conventions=dict.fromkeys(STEPS, {"indexing": "zero_based"}) | {"gan.adain": {"eps": "inside_sqrt_1e-5"}}
         | dict.fromkeys(("cfg.combine", "cfg.rescale"), {"form": "scale"})
-        | {"sampler.euler": {"grid": "linspace_1000"}},
+        | {"sampler.euler": {"grid": "linspace_1000"}} | {"cfg.apg": {"form": "scale_unconditional_anchor"}},
         variants={"ddpm.beta_schedule": {"beta_schedule": ("linear", "scaled_linear", "squaredcos_cap_v2")},
                   "ddpm.ddim_eta_step": {"prediction_type": ("epsilon", "v_prediction", "sample")}},
         supports={"family.interpolate": {"path": ("rf",)}},

@@ -159,6 +159,83 @@ RESCALE_CASES = inputs(RESCALE, dims={"...": st.lists(st.integers(2, 4), min_siz
                        w=weights(10.0, W_EDGES))
 
 
+# ---- cfg.apg (projected guidance, Sadat et al. 2024) ------------------------------------------------------
+APG = "cfg.apg"
+_vy3, _vn3 = sp.Matrix(sp.symbols("y_1:4", real=True)), sp.Matrix(sp.symbols("n_1:4", real=True))
+_eta = sp.Symbol("eta", real=True)
+
+
+def _apg_parts():
+    """(Δ, Δ∥, Δ⊥, U) of 3-vectors v_y, v_∅ in sympy: the statement as written."""
+    d = _vy3 - _vn3
+    par = (d.dot(_vy3) / _vy3.dot(_vy3)) * _vy3
+    return d, par, d - par, (d - par) + _eta * par
+
+
+def _apg_identities():
+    """Δ⊥ ⟂ v_y; Δ⊥ + Δ∥ = Δ, so η = 1 is cfg.combine (v_y + w Δ = (1 + w) v_y − w v_∅); diffusers' anchor form
+    v_∅ + s U is the scale form v_y + (s − 1) U plus (η − 1) Δ∥."""
+    d, par, perp, u = _apg_parts()
+    s_ = sp.Symbol("s", real=True)
+    return [sp.simplify(perp.dot(_vy3)), sp.simplify((_vy3 + w_ * u.subs(_eta, 1)) - ((1 + w_) * _vy3 - w_ * _vn3)),
+            sp.simplify((_vn3 + s_ * u) - (_vy3 + (s_ - 1) * u) - (_eta - 1) * par)]
+
+
+def _apg_scale(inp):
+    """1 + |v_y| + |v_∅| + G(|Δ| + ‖Δ‖), G = 1 + |w| + |1 + w| (w as drawn): the intermediates' magnitude; ‖Δ‖ per
+    sample bounds the parallel part elementwise."""
+    vy, vn, ww = inp["v_y"], inp["v_null"], inp["w"]
+    d = np.abs(vy - vn)
+    norm = np.sqrt(np.sum(d * d, axis=tuple(range(1, d.ndim)), keepdims=True))
+    return 1 + np.abs(vy) + np.abs(vn) + (1 + abs(ww) + abs(1 + ww)) * (d + norm)
+
+
+def _apg_compare(ctx, got, expected, inp, rounding_steps=0):
+    tol = ctx.tolerance(APG)
+    tol = Tolerance(rtol=tol.rtol, atol=tol.atol + 4 * EPS_OF[ctx.dtype] * rounding_steps)
+    m = _apg_scale(inp)
+    ctx.assert_close(APG, got / m, expected / m, what="v_apg / (1 + scale)", tol=tol)
+
+
+EPS_OF = {"float64": 2.0**-52, "float32": 2.0**-23, "bfloat16": 2.0**-8}
+
+
+def _apg_eta_one(ctx, fn, inp):
+    """η = 1 is cfg.combine (in every form: diffusers' anchor too)."""
+    _apg_compare(ctx, fn(**{**inp, "eta": 1.0}), R.cfg_combine(inp["v_y"], inp["v_null"], inp["w"]), inp)
+
+
+def _apg_affine_in_eta(ctx, fn, inp):
+    """v_apg(η) = (1 − η) v_apg(0) + η v_apg(1): the parallel part enters linearly in η (three outputs rounded)."""
+    e = inp["eta"]
+    lo, hi = fn(**{**inp, "eta": 0.0}), fn(**{**inp, "eta": 1.0})
+    _apg_compare(ctx, fn(**inp), (1 - e) * lo + e * hi, inp, rounding_steps=3)
+
+
+def _apg_orthogonal(ctx, fn, inp):
+    """At η = 0 the guided update is orthogonal to v_y: ⟨v_apg − v_y − c, v_y⟩ = 0 per sample, c = 0 (c = −Δ∥ in
+    diffusers' anchor form, Δ∥ computed here in NumPy), relative to ‖v_y‖ times the update's scale."""
+    vy, vn = inp["v_y"], inp["v_null"]
+    axes = tuple(range(1, vy.ndim))
+    n2 = np.sum(vy * vy, axis=axes, keepdims=True)
+    keep = n2.reshape(-1) > 0
+    if not np.any(keep):
+        return
+    c = np.zeros_like(vy)
+    if ctx.convention(APG, "form") == "scale_unconditional_anchor":
+        d = vy - vn
+        c = -np.sum(d * vy, axis=axes, keepdims=True) / np.where(n2 == 0, 1.0, n2) * vy
+    r = fn(**{**inp, "eta": 0.0}) - vy - c
+    dot = np.sum(r * vy, axis=axes).reshape(-1)[keep]
+    size = np.sqrt(np.sum(_apg_scale(inp) ** 2, axis=axes)).reshape(-1)[keep]
+    ctx.assert_close(APG, dot / (np.sqrt(n2.reshape(-1)[keep]) * size), np.zeros(int(keep.sum())),
+                     what="⟨v_apg(η = 0) − v_y, v_y⟩ / (‖v_y‖ ‖scale‖)")
+
+
+APG_CASES = inputs(APG, dims={"...": st.lists(st.integers(1, 4), min_size=1, max_size=2).map(tuple)},
+                   w=weights(10.0, W_EDGES), eta=st.one_of(st.sampled_from([0.0, 1.0]), st.floats(0.0, 1.0)))
+
+
 # ---- cfg.dropout ----------------------------------------------------------------------------------
 U_EDGES = (*(v for v in P_EDGES if v < 0.99), 1.0 - 2.0**-8)
 """u ∈ [0, 1) near 0, and 1 − 2⁻⁸: the largest value below 1 that stays below 1 rounded to bfloat16."""
@@ -277,6 +354,18 @@ CHECKS = [
                 Proof("std(c v) = c std(v), c > 0: the rescaled prediction has std(v_y)", _std_restored)),
         example=lambda: {"v_y": np.array([[1.0, 0.0, -1.0]]), "v_null": np.array([[0.5, 0.0, 0.0]]), "w": 6.5,
                          "phi": 0.7},
+    ),
+    ClauseChecks(
+        clause=APG,
+        cases=APG_CASES,
+        proofs=(Proof("Δ⊥ ⟂ v_y; η = 1 is cfg.combine; diffusers' anchor form = scale form + (η − 1) Δ∥",
+                      _apg_identities),),
+        compare=_apg_compare,
+        properties=(Property("η = 1 is cfg.combine", _apg_eta_one),
+                    Property("affine in η", _apg_affine_in_eta),
+                    Property("η = 0: the update is orthogonal to v_y", _apg_orthogonal)),
+        example=lambda: {"v_y": np.array([[1.0, 0.0, -1.0]]), "v_null": np.array([[0.5, 0.5, 0.0]]), "w": 6.5,
+                         "eta": 0.0},
     ),
     ClauseChecks(
         clause=DROPOUT,

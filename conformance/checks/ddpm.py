@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from genspec import spec
 from genspec.reference import ddpm as R
-from genspec.spec.ddpm import COSINE_S, SD_BETAS
+from genspec.spec.ddpm import CLIPPED, COSINE_S, SD_BETAS
 from genspec.spec.schema import Tolerance
 
 from ..harness.arrays import uniform
@@ -86,6 +86,21 @@ def _ddim_claim():
     x0_hat = (xt - sp.sqrt(1 - ab) * eps_s) / sp.sqrt(ab)
     return sp.simplify(sp.sqrt(ab_prev) * x0_hat + sp.sqrt(1 - ab_prev) * eps_s
                        - (sp.sqrt(ab_prev) * x0s + sp.sqrt(1 - ab_prev) * eps_s))
+
+
+def _rederive_is_identity():
+    """Where clip leaves x̂_0 unchanged (|x̂_0| ≤ 1), ε̂ re-derived from it, (x_t − a x̂_0)/b, is the prediction's ε̂ for
+    every prediction type: clip_rederive (and clip) are then the default."""
+    return [sp.simplify((xt_s - _a * fx(xt_s, m_s)) / _b - fe(xt_s, m_s)) for fx, fe in PREDICT.values()]
+
+
+def _clip_eta_one_claim():
+    """η = 1, t' = t − 1 with the clamped x̂_0 = c and ε̂ re-derived, (x_t − a c)/b: the DDIM update √ᾱ_{t−1} c + r ε̂
+    is the posterior mean μ̃_t(x_t, c) of the clipped ancestral step, for any c (r² = 1 − ᾱ_{t−1} − β̃_t)."""
+    c = sp.Symbol("c", real=True)
+    alpha, mean, _, _ = _posterior()
+    r = (1 - ab_prev) * _a / (sp.sqrt(ab_prev) * _b)
+    return sp.simplify(sp.sqrt(ab_prev) * c + r * (xt_s - _a * c) / _b - mean.subs(x0s, c))
 
 
 # the β schedules
@@ -193,6 +208,23 @@ def _iterated(betas):
     return np.array(m), np.array(var)
 
 
+def _clipped(x0, conv):
+    """x̂_0 as the declared clip_sample variant enters the step (clamped to [−1, 1] unless 'none')."""
+    return np.clip(x0, -1.0, 1.0) if conv.get("clip_sample", "none") in CLIPPED else x0
+
+
+def _variant_pair(x_t, m, t1, betas, conv):
+    """(x̂_0, ε̂) of output m as the declared prediction_type and clip_sample variants use them (float64, the spec's
+    table)."""
+    ab_, om, _ = R.schedule(betas)
+    a, b = _bc(np.sqrt(ab_[t1]), x_t), _bc(np.sqrt(om[t1]), x_t)
+    fx, fe = {"epsilon": (lambda: (x_t - b * m) / a, lambda: m), "v_prediction": (lambda: a * x_t - b * m,
+              lambda: a * m + b * x_t), "sample": (lambda: m, lambda: (x_t - a * m) / b)}[
+                  conv.get("prediction_type", "epsilon")]
+    x0, eps = _clipped(fx(), conv), fe()
+    return x0, ((x_t - a * x0) / b if conv.get("clip_sample") == "clip_rederive" else eps)
+
+
 # ---- properties ---------------------------------------------------------------------------------
 def _forward_moments(ctx, fn, inp):
     """Mean coefficient and standard deviation of the closed form equal those of t iterated one-step corruptions."""
@@ -266,13 +298,14 @@ def _loss_zero_and_unit(ctx, fn, inp):
 
 
 def _ancestral_posterior(ctx, fn, inp):
-    """With ξ = 0 the step is the posterior mean μ̃(x_t, x̂_0) (Ho et al. eq. 7), x̂_0 from ε_θ."""
+    """With ξ = 0 the step is the posterior mean μ̃(x_t, x̂_0) (Ho et al. eq. 7), x̂_0 from ε_θ (clamped to [−1, 1] in
+    clip_sample 'clip')."""
     t1 = np.asarray(inp["t"])
     m, _ = _iterated(inp["betas"])
     abf = m**2
     x = inp["x_t"]
     a_t, a_p, b_t = _bc(abf[t1], x), _bc(abf[t1 - 1], x), _bc(inp["betas"][t1 - 1], x)
-    x0_hat = (x - np.sqrt(1 - a_t) * inp["eps_pred"]) / np.sqrt(a_t)
+    x0_hat = _clipped((x - np.sqrt(1 - a_t) * inp["eps_pred"]) / np.sqrt(a_t), ctx.conventions(ANCESTRAL))
     mu = np.sqrt(a_p) * b_t / (1 - a_t) * x0_hat + np.sqrt(1 - b_t) * (1 - a_p) / (1 - a_t) * x
     got = fn(**{**inp, "noise": np.zeros_like(x)})
     scale = float(np.max(np.abs(x)) + np.max(np.abs(inp["eps_pred"]))) / math.sqrt(float(np.min(a_t)))
@@ -316,6 +349,8 @@ def _ddim_scale(inp, conv):
     kind = conv.get("prediction_type", "epsilon")
     x0, e = {"epsilon": ((x + b * m) / a, m), "v_prediction": (a * x + b * m, a * m + b * x),
              "sample": (m, (x + a * m) / b)}[kind]
+    if conv.get("clip_sample") == "clip_rederive":        # ε̂ = (x_t − a x̂_0)/b from x̂_0 before it was clamped
+        e = (x + a * x0) / b
     noise = inp.get("noise")
     return ap * x0 + rest * e + (0.0 if noise is None else sig * np.abs(noise))
 
@@ -332,8 +367,9 @@ def _ddim_compare(clause):
 
 
 def _ddim_exact(ctx, fn, inp):
-    """With the true ε, DDIM(forward(x0, ε, t)) = forward(x0, ε, t') (deterministic, same ε)."""
-    x0, eps = inp["x_t"], inp["eps_pred"]                      # reuse the drawn arrays as (x0, ε)
+    """With the true ε, DDIM(forward(x0, ε, t)) = forward(x0, ε, t') (deterministic, same ε; x0 in [−1, 1] where the
+    declared variant clamps x̂_0)."""
+    x0, eps = _clipped(inp["x_t"], ctx.conventions(DDIM)), inp["eps_pred"]     # the drawn arrays as (x0, ε)
     t1, tp = np.asarray(inp["t"]), np.asarray(inp["t_prev"])
     xt = R.forward(x0, eps, t1, inp["betas"])
     xt_r = ctx.round({"x": xt})["x"]                            # what the target sees in its dtype
@@ -341,11 +377,16 @@ def _ddim_exact(ctx, fn, inp):
     m, _ = _iterated(inp["betas"])
     # DDIM is affine in x_t with slope √(ᾱ_{t'}/ᾱ_t): the rounding of x_t propagates exactly by that factor
     want = R.forward(x0, eps, tp, inp["betas"]) + _bc(m[tp] / m[t1], xt) * (xt_r - xt)
+    conv = ctx.conventions(DDIM)
+    if conv["clip_sample"] in CLIPPED:   # except where the rounding carries x̂_0 = x0 ± 1 past the clamp: the step of
+        x0_r, eps_r = _variant_pair(xt_r, eps, t1, inp["betas"], conv)      # the rounded x_t's clamped (x̂_0, ε̂)
+        want = _bc(m[tp], xt) * x0_r + _bc(np.sqrt(1.0 - m[tp] ** 2), xt) * eps_r
     _ddim_compare(DDIM)(ctx, fn(**one), want, one)
 
 
 def _ddim_composes(ctx, fn, inp):
-    """Deterministic and path-consistent: t → t' in one jump equals t → m → t' with the same ε."""
+    """Deterministic and path-consistent: t → t' in one jump equals t → m → t' with the same ε (clip_rederive: the
+    second jump gets the ε̂ the first re-derived, (x_t − a clip(x̂_0))/b)."""
     t1, tp = np.asarray(inp["t"]), np.asarray(inp["t_prev"])
     mid = (t1 + tp + 1) // 2                                    # tp < mid < t1 when t1 − tp ≥ 2
     ok = (t1 - tp) >= 2
@@ -355,8 +396,10 @@ def _ddim_composes(ctx, fn, inp):
            for k, v in inp.items()}
     one = fn(**sel)
     half = fn(**{**sel, "t_prev": mid[ok]})
-    two = fn(**{**sel, "x_t": half, "t": mid[ok]})
-    _ddim_compare(DDIM)(ctx, two, one, sel, rounding_steps=1)
+    conv = ctx.conventions(DDIM)
+    eps = _variant_pair(sel["x_t"], sel["eps_pred"], t1[ok], sel["betas"], conv)[1]
+    two = fn(**{**sel, "x_t": half, "t": mid[ok], "eps_pred": eps})
+    _ddim_compare(DDIM)(ctx, two, one, sel, rounding_steps=1 if conv["clip_sample"] != "clip_rederive" else 2)
 
 
 def _as_prediction(ctx, x_t, eps, t1, betas):
@@ -373,13 +416,17 @@ ETA_CASES = _step_cases(DDIM_ETA, long=(HO, SD, COSINE), eta=ETAS)
 
 def _eta_zero_is_ddim(ctx, fn, inp):
     """η = 0 (any ξ) is DDIM's deterministic step √ᾱ_{t'} x̂_0 + √(1 − ᾱ_{t'}) ε̂, x̂_0 = (x_t − √(1 − ᾱ_t) ε̂)/√ᾱ_t,
-    with ε̂ the prediction's ε and ᾱ, 1 − ᾱ from a loop (not the reference's step); the noise has no effect."""
+    with ε̂ the prediction's ε and ᾱ, 1 − ᾱ from a loop (not the reference's step); the noise has no effect. A clip
+    variant uses its clamped x̂_0 (and re-derived ε̂)."""
     t1, tp, x_t = np.asarray(inp["t"]), np.asarray(inp["t_prev"]), inp["x_t"]
     m = ctx.round({"m": _as_prediction(ctx, x_t, inp["model_output"], t1, inp["betas"])})["m"]
     one = {**inp, "model_output": m, "eta": 0.0}
-    eps = _as_eps(x_t, m, t1, inp["betas"], ctx.convention(DDIM_ETA, "prediction_type"))
+    conv = ctx.conventions(DDIM_ETA)
+    eps = _as_eps(x_t, m, t1, inp["betas"], conv["prediction_type"])
     mean, var = _iterated(inp["betas"])
     x0 = (x_t - _bc(np.sqrt(var[t1]), x_t) * eps) / _bc(mean[t1], x_t)
+    if conv["clip_sample"] in CLIPPED:                  # the variant's clamped x̂_0 (and re-derived ε̂)
+        x0, eps = _variant_pair(x_t, m, t1, inp["betas"], conv)
     want = _bc(mean[tp], x_t) * x0 + _bc(np.sqrt(var[tp]), x_t) * eps
     _ddim_compare(DDIM_ETA)(ctx, fn(**one), want, {**one, "noise": None}, rounding_steps=1)
 
@@ -392,12 +439,20 @@ def _as_eps(x_t, m, t1, betas, kind):
 
 
 def _eta_one_is_ancestral(ctx, fn, inp):
-    """η = 1 and t' = t − 1: ddpm.ancestral_step with σ_t² = β̃_t and the same ξ."""
+    """η = 1 and t' = t − 1: ddpm.ancestral_step with σ_t² = β̃_t and the same ξ (a clip variant: the ancestral step
+    of its clamped pair (x̂_0, ε̂), i.e. at x_t' = a x̂_0 + b ε̂; clip_rederive keeps x_t' = x_t: the clipped
+    ancestral step)."""
     t1 = np.asarray(inp["t"])
     m = ctx.round({"m": _as_prediction(ctx, inp["x_t"], inp["model_output"], t1, inp["betas"])})["m"]
     one = {**inp, "model_output": m, "t_prev": t1 - 1, "eta": 1.0}
-    eps = _as_eps(inp["x_t"], m, t1, inp["betas"], ctx.convention(DDIM_ETA, "prediction_type"))
-    want = R.ancestral_step(inp["x_t"], eps, t1, inp["betas"], inp["noise"])
+    conv = ctx.conventions(DDIM_ETA)
+    eps = _as_eps(inp["x_t"], m, t1, inp["betas"], conv["prediction_type"])
+    x_t = inp["x_t"]
+    if conv["clip_sample"] in CLIPPED:    # the clamped pair (x̂_0, ε̂)'s step: x_t' = a x̂_0 + b ε̂ (x_t if re-derived)
+        x0, eps = _variant_pair(x_t, m, t1, inp["betas"], conv)
+        ab_, om, _ = R.schedule(inp["betas"])
+        x_t = _bc(np.sqrt(ab_[t1]), x0) * x0 + _bc(np.sqrt(om[t1]), x0) * eps
+    want = R.ancestral_step(x_t, eps, t1, inp["betas"], inp["noise"])
     _ddim_compare(DDIM_ETA)(ctx, fn(**one), want, one, rounding_steps=1)
 
 
@@ -418,7 +473,7 @@ def _eta_noise(ctx, fn, inp):
 def _eta_exact_any_prediction(ctx, fn, inp):
     """At η = 0 the true output of the declared prediction type for x_t = forward(x0, ε, t) lands on
     forward(x0, ε, t') (each type's (x̂_0, ε̂) is (x_0, ε))."""
-    x0, eps = inp["x_t"], inp["model_output"]                 # reuse the drawn arrays as (x0, ε)
+    x0, eps = _clipped(inp["x_t"], ctx.conventions(DDIM_ETA)), inp["model_output"]   # the drawn arrays as (x0, ε)
     t1, tp = np.asarray(inp["t"]), np.asarray(inp["t_prev"])
     xt = ctx.round({"x": R.forward(x0, eps, t1, inp["betas"])})["x"]
     m = ctx.round({"m": _as_prediction(ctx, xt, eps, t1, inp["betas"])})["m"]
@@ -481,7 +536,10 @@ CHECKS = [
     ClauseChecks(
         clause=DDIM,
         cases=_step_cases(DDIM),
-        proofs=(Proof("with the true ε, DDIM maps x_t = forward(x0, ε, t) to forward(x0, ε, t')", _ddim_claim),),
+        proofs=(Proof("with the true ε, DDIM maps x_t = forward(x0, ε, t) to forward(x0, ε, t')", _ddim_claim),
+                Proof("clip_sample: where |x̂_0| ≤ 1 the re-derived ε̂ is the prediction's (the clip variants are the "
+                      "default there)",
+                      _rederive_is_identity)),
         compare=_ddim_compare(DDIM),
         properties=(Property("exact on forward(x0, ε, t) with the true ε", _ddim_exact),
                     Property("one jump t → t' equals two jumps t → m → t'", _ddim_composes)),
@@ -495,7 +553,12 @@ CHECKS = [
                       _predictions_recover),
                 Proof("η = 1, t' = t − 1: σ_t² = β̃_t and the mean is the ancestral step's", _eta_one_claim),
                 Proof("1 − ᾱ_{t'} − σ_t² = (1 − ᾱ_{t'})(ᾱ_t/ᾱ_{t'} − ᾱ_t + (1 − η²)(1 − ᾱ_t/ᾱ_{t'}))/(1 − ᾱ_t) ≥ 0",
-                      _direction_nonnegative)),
+                      _direction_nonnegative),
+                Proof("clip_sample: where |x̂_0| ≤ 1 the re-derived ε̂ is the prediction's (the clip variants are the "
+                      "default there)",
+                      _rederive_is_identity),
+                Proof("clip_rederive at η = 1, t' = t − 1 is the clipped ancestral step μ̃_t(x_t, clip(x̂_0))",
+                      _clip_eta_one_claim)),
         compare=_ddim_compare(DDIM_ETA),
         properties=(Property("η = 0 is ddpm.ddim_step; ξ has no effect", _eta_zero_is_ddim),
                     Property("η = 1, t' = t − 1 is ddpm.ancestral_step with σ² = β̃_t", _eta_one_is_ancestral),

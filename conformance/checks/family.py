@@ -30,6 +30,32 @@ _ab_lin = sp.exp(-sp.Rational(1, 2) * t**2 * (bmax - bmin) - t * bmin)
 _ab_cos = sp.cos(sp.pi / 2 * (t + s_) / (1 + s_)) ** 2 / sp.cos(sp.pi / 2 * s_ / (1 + s_)) ** 2
 _ab_trig = sp.cos(sp.pi / 2 * t) ** 2
 _AB = {"linear": _ab_lin, "cosine": _ab_cos, "trig": _ab_trig}
+_LOG_SNR_OFFSET = sp.Rational(1, 10000)          # denoising-diffusion-pytorch's 1e-4 (spec.family.LOG_SNR_OFFSET)
+_u = sp.Symbol("u", positive=True)
+_sigmoid = lambda x: 1 / (1 + sp.exp(-x))
+_LOG_SNR = {"beta_linear_log_snr": -sp.log(sp.exp(_LOG_SNR_OFFSET + 10 * t**2) - 1),          # the library's lines
+            "alpha_cosine_log_snr": -sp.log(sp.cos((t + s_) / (1 + s_) * sp.pi / 2) ** -2 - 1)}
+_AB_VARIANT = {("linear", "beta_linear_log_snr"): sp.exp(-_LOG_SNR_OFFSET - 10 * t**2),
+               ("cosine", "alpha_cosine_log_snr"): sp.cos(sp.pi / 2 * (t + s_) / (1 + s_)) ** 2}
+"""ᾱ(t) of each family.vp_schedule variant, keyed (schedule, variant), as its statement writes it."""
+
+
+def _vp_expr(schedule, conv):
+    """ᾱ(t) of ``schedule`` in the declared variants (family.vp_schedule's linear_form and cosine_form)."""
+    key = (schedule, conv.get(f"{schedule}_form"))
+    return _AB_VARIANT.get(key, _AB[schedule])
+
+
+def _proof_log_snr_forms():
+    """Each log-SNR variant: sigmoid of the library's log SNR is the variant's ᾱ (σ(−log(e^u − 1)) = e^{−u}), and its
+    mapping to the default: beta_linear_log_snr is the linear form at β_min = 0, β_max = 20 times e^{−10⁻⁴};
+    alpha_cosine_log_snr is the normalised cosine times f(0) = cos²(π/2·s/(1+s))."""
+    lin, cos = _AB_VARIANT[("linear", "beta_linear_log_snr")], _AB_VARIANT[("cosine", "alpha_cosine_log_snr")]
+    return [sp.simplify(_sigmoid(-sp.log(sp.exp(_u) - 1)) - sp.exp(-_u)),
+            sp.simplify(_sigmoid(_LOG_SNR["beta_linear_log_snr"]) - lin),
+            sp.simplify(sp.expand_trig(_sigmoid(_LOG_SNR["alpha_cosine_log_snr"]) - cos)),
+            sp.simplify(_ab_lin.subs({bmin: 0, bmax: 20}) * sp.exp(-_LOG_SNR_OFFSET) - lin),
+            sp.simplify(_ab_cos * sp.cos(sp.pi / 2 * s_ / (1 + s_)) ** 2 - cos)]
 _PARAMS = {bmin: SF.VP_BETA_MIN, bmax: SF.VP_BETA_MAX, s_: SF.COSINE_S, smin: SF.VE_SIGMA_MIN, smax: SF.VE_SIGMA_MAX}
 
 
@@ -361,15 +387,30 @@ def _affine_singular(ctx, fn, inp):
 
 
 def _vp_schedule_shape(ctx, fn, inp):
+    """ᾱ(0) = 1 (in a declared log-SNR variant: its own ᾱ(0), from its sympy form), decreasing, cosine and trig
+    ᾱ(1) = 0."""
     tt = np.linspace(0.0, 1.0, 101)
+    conv = ctx.conventions("family.vp_schedule")
     for sched in SF.SCHEDULES["vp"]:
         ab = fn(t=tt, schedule=sched)
-        ctx.assert_close("family.vp_schedule", ab[0], 1.0, what=f"ᾱ(0) on {sched}")
+        start = float(_vp_expr(sched, conv).subs(_PARAMS).subs(t, 0))
+        ctx.assert_close("family.vp_schedule", ab[0], start, what=f"ᾱ(0) on {sched}")
         ok = np.all(np.diff(ab) < 0) if ctx.dtype == "float64" else np.all(np.diff(ab) <= 0)
         ctx.require("family.vp_schedule", bool(ok), f"ᾱ must decrease on {sched}")
     for sched in ("cosine", "trig"):
         ctx.assert_close("family.vp_schedule", fn(t=np.array([1.0]), schedule=sched), np.zeros(1),
                          what=f"{sched} ᾱ(1)", tol=Tolerance(rtol=0.0, atol=1e-12 if ctx.dtype == "float64" else 1e-6))
+
+
+def _vp_variant_closed_form(ctx, fn, inp):
+    """ᾱ(t) on a grid of t (as the target sees it) against the declared variant's expression lambdified from sympy (the
+    default's for a default variant): independent of the reference's cancellation-free forms."""
+    conv = ctx.conventions("family.vp_schedule")
+    tt = ctx.round({"t": np.linspace(0.0, 1.0, 41)})["t"]
+    for sched in SF.SCHEDULES["vp"]:
+        want = sp.lambdify(t, _vp_expr(sched, conv).subs(_PARAMS), "numpy")(tt) + 0 * tt
+        ctx.assert_close("family.vp_schedule", fn(t=tt, schedule=sched), want, what=f"ᾱ on {sched} "
+                         f"({conv.get(f'{sched}_form', 'default')})")
 
 
 def _trig_velocity_is_scaled_v(ctx, fn, inp):
@@ -553,9 +594,13 @@ CHECKS = [
                     sp.simplify(_ab_lin.subs(t, 0) - 1), sp.simplify(_ab_cos.subs(t, 0) - 1),
                     sp.simplify(_ab_cos.subs(t, 1)), _ab_trig.subs(t, 0) - 1, _ab_trig.subs(t, 1)]),
                 Proof("trig is cosine at s = 0; cosine is trig on τ = (t + s)/(1 + s) renormalised; velocity = (π/2) v "
-                      "on trig", _proof_trig)),
+                      "on trig", _proof_trig),
+                Proof("log-SNR variants: sigmoid(log SNR) is the stated ᾱ; linear = β_min 0, β_max 20, × e^{-1e-4}; "
+                      "cosine = the default × f(0)", _proof_log_snr_forms)),
         symbolic=lambda t, schedule: sp.lambdify(globals()["t"], _AB[schedule].subs(_PARAMS), "numpy")(t) + 0 * t,
         properties=(Property("ᾱ(0) = 1, decreasing, cosine ᾱ(1) = 0", _vp_schedule_shape, cases=st.just({})),
+                    Property("the declared variant's closed form (sympy, lambdified)", _vp_variant_closed_form,
+                             cases=st.just({})),
                     Property("trig: velocity = (π/2) v-prediction", _trig_velocity_is_scaled_v, cases=st.just({}))),
         example=lambda: {"t": np.array([0.0, 0.5, 1.0]), "schedule": "linear"},
     ),

@@ -432,13 +432,17 @@ def _cat(rows):
 
 @contextlib.contextmanager
 def injected(path: str, noise):
-    """Within the block, the function at dotted ``path`` (``pkg.module.randn_tensor``) returns ``noise`` reshaped
-    to the shape it is asked for: the library's noise draw gets the clause's ξ."""
+    """Within the block, the function at dotted ``path`` (``pkg.module.randn_tensor``, ``torch.randn_like``) returns
+    ``noise`` reshaped to the shape it is asked for (or to its argument's, for a ``*_like``): the library's noise draw
+    gets the clause's ξ."""
     modname, _, attr = path.rpartition(".")
     mod = importlib.import_module(modname)
     original = getattr(mod, attr)
 
     def draw(*shape, **kw):
+        like = shape[0] if len(shape) == 1 and hasattr(shape[0], "shape") and not isinstance(shape[0], int) else None
+        if like is not None:                                    # torch.randn_like(x): x's shape
+            return noise.reshape(like.shape)
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
         shape = shape or kw.get("shape") or kw.get("size")
