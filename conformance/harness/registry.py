@@ -60,9 +60,9 @@ def declared() -> tuple[dict[str, tuple[str, int | None, int | None]], tuple[str
         tree = ast.parse(source)
         calls = [i for i, line in enumerate(source.splitlines(), 1) if "ClauseChecks(" in line]
         consts: dict[str, object] = {}
-        for node in tree.body:
-            if isinstance(node, ast.Assign) and len(node.targets) == 1:
-                t, v = node.targets[0], node.value
+        for top in tree.body:
+            if isinstance(top, ast.Assign) and len(top.targets) == 1:
+                t, v = top.targets[0], top.value
                 pairs = (zip(t.elts, v.elts, strict=True) if isinstance(t, ast.Tuple) and isinstance(v, ast.Tuple)
                          and len(t.elts) == len(v.elts) else [(t, v)])
                 consts.update({n.id: e.value for n, e in pairs
@@ -93,9 +93,11 @@ def _listed(v: ast.expr | None) -> int | None:
 
 
 def checks_for(clause_id: str) -> ClauseChecks:
-    """The clause's checks: those its checks module declares (only that module is imported), with the derived ones
-    (harness/derive.py)."""
-    spec.get(clause_id)
+    """The clause's checks: those its checks module declares (only that module is imported: the clause's own module's,
+    else the one :func:`declared` finds), with the derived ones (harness/derive.py)."""
+    own = module_checks(spec.module_of(clause_id))      # where nearly every clause's checks are
+    if clause_id in own:
+        return own[clause_id]
     where, opaque = declared()
     modules = [where[clause_id][0]] if clause_id in where else opaque
     for m in modules:
