@@ -230,7 +230,10 @@ _NO_MATH = ("sympy", "scipy", "hypothesis", "mpmath", "genspec.conformance.check
 
 
 @pytest.mark.parametrize("argv, also", [(["--version"], _NO_MATH), (["list"], _NO_MATH), (["list", "gan"], _NO_MATH),
-                                        (["explain", "gan.value"], ())])
+                                        (["explain", "gan.value"], ()),
+                                        # one clause: its own checks module only (cfg's imports no scipy until a check
+                                        # runs), no other family's checks
+                                        (["explain", "cfg.combine"], ("scipy", "genspec.conformance.checks.gan"))])
 def test_light_commands_import_no_model_stack_matrix_goldens_or_benchmarks(argv, also):
     """Start-up: list, explain and --version build only their own parsers, and list and --version import neither
     sympy nor any checks module (the issue's ≤ 1 s of CPU is measured with /usr/bin/time, not asserted here: no test
