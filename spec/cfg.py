@@ -51,9 +51,15 @@ APG_FORM = Convention(
                 mapping="s = 1 + w: diffusers' AdaptiveProjectedGuidance default (use_original_formulation=False): "
                         "the scale form plus (η − 1) Δ∥ (sympy), the same function only at η = 1",
                 arguments={"w": 1 + w})))
-# each form's guidance-off weight (w = 0) and v_∅ weight (w = −1), in its own units (Variant.arguments)
-OFF = {v.name: float(v.convert({"w": 0.0})["w"]) for v in FORM.variants}
-UNCONDITIONAL = {v.name: float(v.convert({"w": -1.0})["w"]) for v in FORM.variants}
+
+def __getattr__(name: str) -> dict[str, float]:
+    """OFF and UNCONDITIONAL: each form's guidance-off weight (w = 0) and v_∅ weight (w = −1), in its own units
+    (Variant.arguments). Computed when first read: the conversion evaluates sympy, which importing the spec does not."""
+    if name in ("OFF", "UNCONDITIONAL"):
+        w0 = 0.0 if name == "OFF" else -1.0
+        globals()[name] = value = {v.name: float(v.convert({"w": w0})["w"]) for v in FORM.variants}
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def guidance_weight(w: float, from_form: str, to_form: str) -> float:
@@ -62,7 +68,8 @@ def guidance_weight(w: float, from_form: str, to_form: str) -> float:
     >>> guidance_weight(7.5, "scale", "one_plus_w")   # 03's SDXL-like "w=7.5"
     6.5
     """
-    return w - OFF[from_form] + OFF[to_form]
+    off = __getattr__("OFF")
+    return w - off[from_form] + off[to_form]
 
 
 RATE = Convention(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -46,10 +46,31 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
 
-Expr = Annotated[E.sp.Expr, BeforeValidator(E.as_expression), PlainSerializer(E.exported, return_type=dict),
+Expr = Annotated[Any, BeforeValidator(E.as_expression), PlainSerializer(E.exported, return_type=dict),
                  WithJsonSchema({"type": "object", "description": "a sympy expression of the clause's arguments: "
                                  "{text, tree} (spec/expression.py)"})]
 """A sympy expression of a clause's arguments (spec/expression.py); exported as its string."""
+
+
+class _Math:
+    """A model whose ``_MATH`` fields hold expressions: each is read as sympy (built on first read, then kept), while
+    the model's own validation reads the declaration without importing sympy (:func:`_raw`)."""
+
+    _MATH: ClassVar[frozenset[str]] = frozenset()
+
+    def __getattribute__(self, name: str):
+        v = object.__getattribute__(self, name)
+        if name in type(self)._MATH:
+            built = {k: E.sympy(e) for k, e in v.items()} if isinstance(v, dict) else E.sympy(v)
+            if built is not v:
+                object.__getattribute__(self, "__dict__")[name] = built
+            return built
+        return v
+
+
+def _raw(model, name: str):
+    """A field as declared (a :class:`spec.expression.Math` not built yet stays so)."""
+    return object.__getattribute__(model, "__dict__")[name]
 
 
 class Provenance(_Frozen):
@@ -75,8 +96,10 @@ class Provenance(_Frozen):
         return SOURCE_TITLES.get(self.source, "")
 
 
-class Variant(_Frozen):
+class Variant(_Math, _Frozen):
     """One named way of writing the same thing, with its mapping to the clause's default."""
+
+    _MATH: ClassVar[frozenset[str]] = frozenset({"arguments"})
 
     name: str
     statement: str = Field(description="LaTeX of this variant")
@@ -206,10 +229,12 @@ def tolerances(float64=(1e-12, 1e-12), float32=(1e-5, 1e-6), bfloat16=(3e-2, 1e-
     )
 
 
-class Law(_Frozen):
+class Law(_Math, _Frozen):
     """A claim about the clause's function, stated once: called at ``at`` (the drawn arguments, some replaced), its
     output ``out`` makes ``of`` equal ``equals`` (``base``: the output at the drawn arguments). The harness checks it on
     every target and, where the clause has an expression, proves it in every variant (spec/expression.py)."""
+
+    _MATH: ClassVar[frozenset[str]] = frozenset({"at", "of", "equals"})
 
     name: str
     at: dict[str, Expr] = Field(default_factory=dict, description="arguments replaced, in the default's units")
@@ -249,7 +274,9 @@ class Boundary(_Frozen):
         return not self.when or any(all(params.get(k) in v for k, v in w.items()) for w in self.when)
 
 
-class Clause(_Frozen):
+class Clause(_Math, _Frozen):
+    _MATH: ClassVar[frozenset[str]] = frozenset({"expression", "variant_expressions", "error_scale"})
+
     id: str
     title: str
     statement: str = Field(description="the equation or claim, LaTeX")
@@ -304,20 +331,22 @@ class Clause(_Frozen):
         names = {s.name for s in self.inputs}
         for c in self.conventions:
             for v in c.variants:
-                mine = {k: e for k, e in v.arguments.items() if k in names}   # a shared convention may name more
+                # a shared convention may name more
+                mine = {k: e for k, e in _raw(v, "arguments").items() if k in names}
                 used = {n for e in mine.values() for n in E.names(e)}
-                if v.arguments and (v.name == c.default or not used <= names):
+                if _raw(v, "arguments") and (v.name == c.default or not used <= names):
                     raise ValueError(f"clause {self.id}: variant {c.name}={v.name} converts {v.arguments}; only a "
                                      f"non-default variant may, and only the clause's inputs {sorted(names)}")
-        if self.variant_expressions and self.expression is None:
+        expression, variants = _raw(self, "expression"), _raw(self, "variant_expressions")
+        if variants and expression is None:
             raise ValueError(f"clause {self.id}: variant_expressions need the default's `expression` to agree with")
-        if not set(self.variant_expressions) <= {v.name for c in self.conventions for v in c.variants}:
+        if not set(variants) <= {v.name for c in self.conventions for v in c.variants}:
             raise ValueError(f"clause {self.id}: variant_expressions {sorted(self.variant_expressions)} name a "
                              f"variant none of its conventions has")
-        stated = [("expression", self.expression, names), ("error_scale", self.error_scale, names)]
-        stated += [(f"variant {k!r}", e, names) for k, e in self.variant_expressions.items()]
+        stated = [("expression", expression, names), ("error_scale", _raw(self, "error_scale"), names)]
+        stated += [(f"variant {k!r}", e, names) for k, e in variants.items()]
         stated += [(f"law {law.name!r}", e, names | {"out", "base"})
-                   for law in self.laws for e in (*law.at.values(), law.of, law.equals)]
+                   for law in self.laws for e in (*_raw(law, "at").values(), _raw(law, "of"), _raw(law, "equals"))]
         for what, e, allowed in stated:
             if e is not None and not E.names(e) <= allowed:
                 raise ValueError(f"clause {self.id}: {what} reads {sorted(E.names(e) - allowed)}, not among its "
@@ -330,7 +359,7 @@ class Clause(_Frozen):
             if (bd.kind == "singular") != bool(bd.at) or (bd.kind == "tie") != bool(bd.rule):
                 raise ValueError(f"clause {self.id}: a singular boundary lists its points (at), a tie its rule; "
                                  f"got {bd.kind} with at={bd.at}, rule={bd.rule!r}")
-        if any(not set(law.at) <= names for law in self.laws):
+        if any(not set(_raw(law, "at")) <= names for law in self.laws):
             raise ValueError(f"clause {self.id}: a law replaces an argument that is not among its inputs")
         return self
 

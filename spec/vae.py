@@ -8,7 +8,6 @@ is a normal number in float64, float32 and bfloat16 (no overflow, no underflow),
 certified on the whole domain; outside it the functions raise SpecInputError rather than return a number
 the spec does not vouch for.
 """
-from . import validate as V
 from .schema import Clause, Convention, Domain, Provenance, Symbol, Variant, tolerances
 
 P = Provenance
@@ -79,6 +78,7 @@ PARAM_DOMAIN = {"logvar": (LOGVAR_LOW, LOGVAR_HIGH), "log_sigma": (LOGVAR_LOW / 
 def encoder_output(clause: str, a, parameterization: str):
     """The encoder's second output (NumPy or torch) inside its parameterization's interval (PARAM_DOMAIN), or the
     SpecInputError naming the clause and logvar."""
+    from . import validate as V  # NumPy: imported by the functions that check arrays, not by the spec
     lo, hi = PARAM_DOMAIN[parameterization]
     return V.interval(clause, "logvar", a, lo, hi, what=f"a {parameterization} in [{lo:g}, {hi:g}]")
 ENCODER_OUTPUT_DOMAIN = Domain(low=min(lo for lo, _ in PARAM_DOMAIN.values()),

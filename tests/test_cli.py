@@ -224,15 +224,41 @@ def test_missing_notes_fail_under_ci_and_are_summarised_elsewhere(tmp_path, monk
     assert os.environ.get("CI") is None
 
 
-@pytest.mark.parametrize("argv", [["--version"], ["list", "gan"], ["explain", "gan.value"]])
-def test_light_commands_import_no_model_stack_matrix_goldens_or_benchmarks(argv):
-    """Start-up: list, explain and --version build only their own parsers (the issue's ≤ 1 s of CPU is measured
-    with /usr/bin/time, not asserted here: no test reads the clock)."""
+# list and --version read the spec and the checks' source only: no sympy (the spec's math is built when read,
+# spec/expression.py), no checks module (hypothesis, scipy.stats; harness/registry.py `declared`)
+_NO_MATH = ("sympy", "scipy", "hypothesis", "mpmath", "genspec.conformance.checks", "genspec.reference")
+
+
+@pytest.mark.parametrize("argv, also", [(["--version"], _NO_MATH), (["list"], _NO_MATH), (["list", "gan"], _NO_MATH),
+                                        (["explain", "gan.value"], ()),
+                                        # one clause: its own checks module only (cfg's imports no scipy until a check
+                                        # runs), no other family's checks
+                                        (["explain", "cfg.combine"], ("scipy", "genspec.conformance.checks.gan"))])
+def test_light_commands_import_no_model_stack_matrix_goldens_or_benchmarks(argv, also):
+    """Start-up: list, explain and --version build only their own parsers, and list and --version import neither
+    sympy nor any checks module (the issue's ≤ 1 s of CPU is measured with /usr/bin/time, not asserted here: no test
+    reads the clock)."""
     heavy = ("genspec.accelerated.models", "genspec.benchmarks", "genspec.conformance.harness.matrix",
-             "genspec.conformance.golden", "torch")
+             "genspec.conformance.golden", "torch", *also)
     code = ("import sys, contextlib, io\nfrom genspec.conformance.harness.cli import main\n"
             f"with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n    main({argv!r})\n"
             f"print(sorted({{m.split('.')[0] + '.' + m.split('.')[1] if m.count('.') else m for m in sys.modules "
             f"if m.startswith({heavy!r})}}))")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert p.returncode == 0 and p.stdout.strip() == "[]", p.stdout + p.stderr
+
+
+def test_list_counts_from_source_match_the_imported_checks():
+    """`genspec list` counts each clause's proofs and properties from the checks' source and the clause's declared
+    math (registry.counts) without importing them; the counts equal those of the checks themselves, for every clause,
+    and each clause's checks are found in the module the source scan names."""
+    from genspec.conformance.harness import registry
+
+    where, opaque = registry.declared()
+    assert not opaque, f"checks modules with a ClauseChecks(...) whose clause the scan cannot read: {opaque}"
+    everything = registry.all_checks()
+    for cid in spec.CLAUSES:
+        chk = registry.checks_for(cid)
+        assert registry.counts(cid) == (len(chk.proofs), len(chk.properties)), cid
+        assert cid not in everything or everything[cid] is chk, cid
+        assert cid not in everything or cid in where, f"{cid}: declared where the source scan does not see it"

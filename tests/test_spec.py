@@ -4,6 +4,8 @@ import json
 import os
 import pathlib
 import re
+import subprocess
+import sys
 
 import pytest
 import sympy
@@ -163,3 +165,22 @@ def test_every_symbolic_claim_holds(proof):
     """Each sympy derivation of the spec, run once here (genspec conform runs them too)."""
     from genspec.conformance.harness.run import check_proof
     check_proof(*proof)
+
+
+def test_importing_the_spec_builds_no_sympy_and_reading_an_expression_gives_sympy():
+    """`import genspec.spec` imports neither sympy nor NumPy (start-up of `genspec list`, `--version`): the spec's
+    math is recorded (spec/expression.py, Math) and built with sympy when a field is read, to the expression that
+    writing the declaration with sympy's own real symbols gives."""
+    code = ("import sys\nimport genspec.spec as spec\n"
+            "print(sorted(m for m in ('sympy', 'numpy', 'scipy', 'hypothesis', 'torch') if m in sys.modules))\n"
+            "c = spec.get('cfg.combine')\n"
+            "import sympy as sp\n"
+            "w, v_y, v_null = sp.symbols('w v_y v_null', real=True)\n"
+            "assert isinstance(c.expression, sp.Expr) and c.expression == (1 + w) * v_y - w * v_null\n"
+            "assert c.variant_expressions['scale'] == v_null + w * (v_y - v_null)\n"
+            "assert c.laws[0].at == {'w': 0} and c.laws[0].equals == v_y\n"
+            "assert c.conventions[0].variants[2].arguments == {'w': 1 + w}\n"
+            "assert str(c.error_scale) == str((1 + abs(w) + abs(1 + w)) * (abs(v_y) + abs(v_null)) + 1)\n"
+            "print('ok')")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0 and p.stdout.split("\n")[:2] == ["[]", "ok"], p.stdout + p.stderr

@@ -10,13 +10,16 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 import numpy as np
-import sympy as sp
 
 from genspec import spec
 from genspec.spec import expression as E
-from genspec.spec.schema import Clause, Law
+from genspec.spec.schema import Clause, Law, _raw
+
+if TYPE_CHECKING:
+    import sympy as sp
 
 from .declare import ClauseChecks, Proof, Property
 
@@ -41,6 +44,7 @@ def with_derived(chk: ClauseChecks, clause: Clause | None = None) -> ClauseCheck
 def _proof(c: Clause, law: Law | None) -> Proof:
     """In every variant: its value is the default's (law None), or the law holds."""
     def claim():
+        import sympy as sp
         return [sp.expand(f - c.expression) if law is None else _law_claim(law, f) for f in forms(c).values()]
     if law is None:
         return Proof(f"every variant is the default's value under its arguments ({', '.join(c.variant_expressions)})",
@@ -56,13 +60,24 @@ def forms(c: Clause) -> dict[str, sp.Expr]:
 
 
 def _reads_std(law: Law) -> bool:
-    return any(e.has(E.std) for e in (law.of, law.equals, *law.at.values()))
+    """Whether the law reads std (it is checked on targets, not proven): read from the declaration, sympy or not."""
+    return any(E.reads(e, E.std) for e in (_raw(law, "of"), _raw(law, "equals"), *_raw(law, "at").values()))
+
+
+def derived_counts(c: Clause) -> tuple[int, int]:
+    """How many proofs and properties :func:`with_derived` adds to the clause's checks, counted from the declaration
+    without building a sympy expression (``genspec list``)."""
+    expression, variants = _raw(c, "expression"), _raw(c, "variant_expressions")
+    if expression is None and not c.laws and _raw(c, "error_scale") is None:
+        return 0, 0
+    proofs = 0 if expression is None else sum(not _reads_std(law) for law in c.laws)
+    return proofs + bool(variants and expression is not None), len(c.laws)
 
 
 def _law_claim(law: Law, value: sp.Expr) -> sp.Expr:
     """of − equals with out = the value at the law's arguments and base = the value: zero if the law holds."""
     out = E.substitute(value, law.at)
-    return (law.of - law.equals).subs({E.OUT: out, E.BASE: value}, simultaneous=True)
+    return (law.of - law.equals).subs({E.sympy(E.OUT): out, E.sympy(E.BASE): value}, simultaneous=True)
 
 
 def _law_cases(chk: ClauseChecks, law: Law):
@@ -86,10 +101,11 @@ def _law_scale(c: Clause, law: Law, values: dict):
     if c.error_scale is None:
         return 1.0
     m = np.asarray(E.evaluate(c.error_scale, values), dtype=np.float64)
-    if law.of == E.OUT:
+    import sympy as sp
+    if law.of == E.sympy(E.OUT):
         return m
-    slope = sp.diff(law.of, E.OUT)
-    if not slope.has(E.OUT) and not slope.free_symbols:
+    slope = sp.diff(law.of, E.sympy(E.OUT))
+    if not slope.has(E.sympy(E.OUT)) and not slope.free_symbols:
         return m * abs(float(slope))
     return np.max(m, axis=tuple(range(1, m.ndim)), keepdims=True) if m.ndim > 1 else m
 
@@ -100,7 +116,7 @@ def _law_check(c: Clause, law: Law):
         at = _at(c, law, inp)
         values = {**inp, **at}
         env = {**inp, "out": np.asarray(fn(**values), dtype=np.float64)}
-        if E.BASE in law.of.free_symbols | law.equals.free_symbols:
+        if E.sympy(E.BASE) in law.of.free_symbols | law.equals.free_symbols:
             env["base"] = np.asarray(fn(**inp), dtype=np.float64)
         got, want = E.evaluate(law.of, env), E.evaluate(law.equals, env)
         m = _law_scale(c, law, values)
