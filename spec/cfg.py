@@ -52,6 +52,7 @@ APG_FORM = Convention(
                         "the scale form plus (η − 1) Δ∥ (sympy), the same function only at η = 1",
                 arguments={"w": 1 + w})))
 
+
 def __getattr__(name: str) -> dict[str, float]:
     """OFF and UNCONDITIONAL: each form's guidance-off weight (w = 0) and v_∅ weight (w = −1), in its own units
     (Variant.arguments). Computed when first read: the conversion evaluates sympy, which importing the spec does not."""
