@@ -4,17 +4,15 @@ denoiser (accelerated.jobs.t2i.train_denoiser, accelerated.distributed) at a tin
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import torch
+from torchrun_launch import ROOT, free_port, launch
 
 from genspec.accelerated.distributed import ONE, World, training_state_bytes
 from genspec.accelerated.models.dit import DIT_CONFIGS, count_parameters
-
-ROOT = Path(__file__).resolve().parents[1]
 
 JOB = '''
 import sys, torch
@@ -73,25 +71,8 @@ D.finish(w)
 '''
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _run(tmp: Path, out: str, steps: int, procs: int, resume: bool = False) -> dict:
-    (tmp / "job.py").write_text(JOB)
-    os.makedirs(tmp / out, exist_ok=True)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    args = [str(tmp / "job.py"), str(steps), str(tmp / out), "resume" if resume else "fresh"]
-    if procs > 1:
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(procs), "--master_addr",
-               "127.0.0.1", "--master_port", str(_free_port()), *args]
-    else:
-        cmd = [sys.executable, *args]
-    p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
-    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-4000:]
-    return torch.load(tmp / out / "final.pt")
+    return torch.load(launch(tmp, JOB, out, steps, procs, resume) / "final.pt")
 
 
 def _max_abs(a: dict, b: dict) -> float:
@@ -125,7 +106,7 @@ def test_fsdp_shards_the_dit_over_two_gloo_processes(tmp_path):
     (tmp_path / "fsdp.py").write_text(FSDP_JOB)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     p = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr",
-                        "127.0.0.1", "--master_port", str(_free_port()), str(tmp_path / "fsdp.py"), str(tmp_path)],
+                        "127.0.0.1", "--master_port", str(free_port()), str(tmp_path / "fsdp.py"), str(tmp_path)],
                        capture_output=True, text=True, env=env, timeout=600)
     assert p.returncode == 0, p.stderr[-4000:]
     counts = [tuple(map(int, (tmp_path / f"rank{r}").read_text().split())) for r in range(2)]

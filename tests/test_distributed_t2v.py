@@ -4,15 +4,10 @@ rank 0 alone returns the metrics and writes them."""
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import torch
-
-ROOT = Path(__file__).resolve().parents[1]
+from torchrun_launch import launch
 
 JOB = '''
 import json, os, sys, torch
@@ -31,24 +26,8 @@ open(f"{out}/returned{rank}", "w").write(json.dumps(sorted(m)))
 '''
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _run(tmp: Path, out: str, steps: int, procs: int, resume: bool = False) -> Path:
-    (tmp / "job.py").write_text(JOB)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    args = [str(tmp / "job.py"), str(steps), str(tmp / out), "resume" if resume else "fresh"]
-    if procs > 1:
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(procs), "--master_addr",
-               "127.0.0.1", "--master_port", str(_free_port()), *args]
-    else:
-        cmd = [sys.executable, *args]
-    p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
-    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-4000:]
-    return tmp / out
+    return launch(tmp, JOB, out, steps, procs, resume)
 
 
 def _params(path: Path) -> dict:

@@ -140,12 +140,12 @@ def _local_modules() -> list[str]:
 
 
 def _import_project(also=()) -> None:
-    """Import every module a check may import, before any check draws. Hypothesis mixes constants found in the
-    source of the imported non-library modules into its draws, and its pool changes with each one imported: loaded
-    up front, the pool, and so every derandomized example, is the same whatever ran first (a serial run, one clause
-    alone, each pytest-xdist worker). ``also``: the modules the xdist controller had (e.g. those the genspec command
-    line loads). The launching script (__main__: the genspec or pytest script, or xdist's bootstrap) is left out of
-    the pool. accelerated.models (networks, not clauses) is not imported."""
+    """Import every module a check may import, before any check draws. Each check keeps the source literals of the
+    modules loaded by then out of hypothesis' draws (run._without_local_constants); a module first imported in the
+    middle of a check would still add its own, so everything is loaded up front and every derandomized example is the
+    same whatever ran first (a serial run, one clause alone, each pytest-xdist worker). ``also``: the modules the
+    xdist controller had (e.g. those the genspec command line loads). accelerated.models (networks, not clauses) is
+    not imported."""
     import importlib
     import pkgutil
     for name in _PROJECT:
@@ -155,11 +155,6 @@ def _import_project(also=()) -> None:
                 importlib.import_module(m.name)
     for name in also:
         importlib.import_module(name)
-    try:
-        from hypothesis.internal.conjecture import providers
-        providers._seen_modules.add(id(sys.modules["__main__"]))
-    except (ImportError, AttributeError, KeyError):   # another hypothesis: its pool may then include the script
-        pass
 
 
 @pytest.hookimpl(optionalhook=True)
