@@ -10,6 +10,7 @@ import sys
 import textwrap
 
 import pytest
+from genspec_inprocess import genspec
 
 from genspec import spec
 from genspec.conformance.harness.cli import explain_text, main, private_helpers
@@ -51,9 +52,7 @@ def test_readme_adapter_example_runs_as_written(tmp_path):
     cmd = re.search(r"```bash\n(genspec conform --target mylib_genspec[^\n]*)\n```", readme).group(1)
     (tmp_path / "mylib_genspec.py").write_text(code)
     args = cmd.split()[1:]
-    p = subprocess.run([sys.executable, "-m", "genspec.conformance", *args], cwd=tmp_path, capture_output=True,
-                       text=True,
-                       timeout=300)
+    p = genspec(args, cwd=tmp_path)
     assert p.returncode == 0, p.stdout + p.stderr
     rep = json.loads((tmp_path / "report.json").read_text())
     status = {r["id"]: r["status"] for r in rep["clauses"]}
@@ -151,9 +150,8 @@ def test_a_target_given_as_a_path_runs(tmp_path):
     code = re.search(r"```python\n# mylib_genspec.py\n(.*?)```", readme, re.S).group(1)
     (tmp_path / "lib").mkdir()
     (tmp_path / "lib" / "mylib_genspec.py").write_text(code)
-    p = subprocess.run([sys.executable, "-m", "genspec.conformance", "conform", "--target", "lib/mylib_genspec.py",
-                        "--clause", "gan.optimal_discriminator", "-q"], cwd=tmp_path, capture_output=True, text=True,
-                       timeout=300)
+    p = genspec(["conform", "--target", "lib/mylib_genspec.py", "--clause", "gan.optimal_discriminator", "-q"],
+                cwd=tmp_path)
     assert p.returncode == 0 and "1 passed" in p.stdout, p.stdout + p.stderr
 
 

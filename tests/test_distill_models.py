@@ -68,11 +68,9 @@ def test_the_exact_map_is_the_teacher_flow():
 
 def test_train_distill_job_writes_both_parts(tmp_path):
     import json
-    import subprocess
-    import sys
-    cmd = [sys.executable, "-m", "genspec.conformance", "train", "distill", "--out", str(tmp_path), "--preset", "tiny",
-           "--quiet"]
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+
+    from genspec_inprocess import genspec
+    p = genspec(["train", "distill", "--out", str(tmp_path), "--preset", "tiny", "--quiet"])
     assert p.returncode == 0, p.stderr
     m = json.loads((tmp_path / "metrics.json").read_text())
     assert [r["student_steps"] for r in m["progressive"]] == [16, 8, 4, 2, 1]

@@ -11,6 +11,7 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
+from genspec_inprocess import genspec
 
 import genspec.reference.gan as R
 from genspec import spec
@@ -25,9 +26,13 @@ from genspec.spec.schema import Tolerance
 GENSPEC = [sys.executable, "-m", "genspec.conformance"]
 
 
-def _run(args, env=None, cwd=None):
+def _process(args, env=None, cwd=None):
     return subprocess.run(GENSPEC + args, capture_output=True, text=True, env={**os.environ, **(env or {})},
                           cwd=cwd, timeout=300)
+
+
+_run = genspec    # the command line in this process (tests/genspec_inprocess.py); _process where the exit status of
+                  # the installed command itself is tested
 
 
 def test_a_raising_target_fails_that_clause_only():
@@ -158,7 +163,7 @@ def test_hypothesis_storage_follows_genspec_hypothesis_dir(tmp_path, monkeypatch
 
 
 def test_cli_bad_arguments_are_one_clear_line(capsys):
-    p = _run(["conform", "--clause", "gan.optimal_discriminatr"])       # the installed command's exit status
+    p = _process(["conform", "--clause", "gan.optimal_discriminatr"])   # the installed command's exit status
     assert p.returncode == 2 and "unknown clause id 'gan.optimal_discriminatr'" in p.stderr
     from genspec.conformance.harness.cli import main  # the rest in this process: same main()
     for argv, says in ((["conform", "--target", "no_such_module_x"], "cannot import target module"),

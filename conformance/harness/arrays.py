@@ -81,19 +81,22 @@ def with_edges(cases, every: int = 3, **tables):
 
     ``with_edges(cases, t=T_EDGES)``: the same number of examples, some at the edges of t's domain.
     """
-    @st.composite
-    def mixed(draw):
-        case = dict(draw(cases))
-        if draw(st.integers(0, every - 1)) != 0:
-            return case
-        offset = draw(st.integers(0, 63))
-        for name, table in tables.items():
-            if name not in case:
-                continue
-            v = case[name]
-            if isinstance(v, np.ndarray):
-                case[name] = edge_values(table, v.size, offset).reshape(v.shape)
-            elif isinstance(v, float):
-                case[name] = float(table[offset % len(table)])
+    return _mixed(cases, every, tables)
+
+
+@st.composite
+def _mixed(draw, cases, every: int, tables: dict):
+    """with_edges' strategy (one composite, defined once)."""
+    case = dict(draw(cases))
+    if draw(st.integers(0, every - 1)) != 0:
         return case
-    return mixed()
+    offset = draw(st.integers(0, 63))
+    for name, table in tables.items():
+        if name not in case:
+            continue
+        v = case[name]
+        if isinstance(v, np.ndarray):
+            case[name] = edge_values(table, v.size, offset).reshape(v.shape)
+        elif isinstance(v, float):
+            case[name] = float(table[offset % len(table)])
+    return case

@@ -75,54 +75,69 @@ def inputs(clause_id: str, *, dims: dict | None = None, every: int = 3, **given)
         if s.domain.kind == "callable" and s.name not in given:
             raise ValueError(f"{clause_id}: symbol {s.name!r} is a callable: give it, inputs({clause_id!r}, "
                              f"{s.name}=...)")
-    dim_ranges = {**DIMS, **(dims or {})}
+    return _cases(symbols, given, {**DIMS, **(dims or {})}, every)
 
-    @st.composite
-    def cases(draw):
-        sizes: dict[str, int] = {}
 
-        def size(name):
-            if name not in sizes:
-                r = dim_ranges.get(name, dim_ranges["..."] if ellipsis(name) else (1, 4))
-                if isinstance(r, st.SearchStrategy):
-                    sizes[name] = draw(r)
-                elif isinstance(r, int) or ellipsis(name):     # a fixed size, or fixed trailing dimensions
-                    sizes[name] = r
-                else:
-                    sizes[name] = draw(st.integers(*r))
-            return sizes[name]
+@st.composite
+def _cases(draw, symbols: dict, given: dict, dim_ranges: dict, every: int):
+    """The strategy :func:`inputs` returns (one composite, defined once: hypothesis reads a composite's source
+    when it is defined, which cost a sixth of a check when each check defined its own)."""
+    sizes: dict[str, int] = {}
 
-        edges = draw(st.integers(0, every - 1)) == 0
-        out: dict[str, Any] = {}
-        later = []
-        for name, sym in symbols.items():
-            g = given.get(name, None)
-            if name in given:
-                if g is OMIT:
-                    continue
-                if isinstance(g, derived):
-                    later.append((name, g))
-                    continue
-                v = draw(g) if isinstance(g, st.SearchStrategy) else g
-                if v is not OMIT:                      # a strategy may draw OMIT: sometimes left out
-                    out[name] = v
-            elif sym.domain.broadcast_to is not None:               # after its partner: its shape, some axes 1
-                later.append((name, derived(lambda v, s=sym: _broadcasting(np.shape(v[s.domain.broadcast_to])))))
+    def size(name):
+        if name not in sizes:
+            r = dim_ranges.get(name, dim_ranges["..."] if ellipsis(name) else (1, 4))
+            if isinstance(r, st.SearchStrategy):
+                sizes[name] = draw(r)
+            elif isinstance(r, int) or ellipsis(name):     # a fixed size, or fixed trailing dimensions
+                sizes[name] = r
             else:
-                out[name] = draw(default(sym, size, edges))
-        for name, g in later:
-            v = g.fn(_Values(out, size))
-            out[name] = draw(v) if isinstance(v, st.SearchStrategy) else v
-        return {k: out[k] for k in symbols if k in out}      # in the clause's order
+                sizes[name] = draw(st.integers(*r))
+        return sizes[name]
 
-    return cases()
+    edges = draw(st.integers(0, every - 1)) == 0
+    out: dict[str, Any] = {}
+    later = []
+    for name, sym in symbols.items():
+        g = given.get(name, None)
+        if name in given:
+            if g is OMIT:
+                continue
+            if isinstance(g, derived):
+                later.append((name, g))
+                continue
+            v = draw(g) if isinstance(g, st.SearchStrategy) else g
+            if v is not OMIT:                      # a strategy may draw OMIT: sometimes left out
+                out[name] = v
+        elif sym.domain.broadcast_to is not None:               # after its partner: its shape, some axes 1
+            later.append((name, derived(lambda v, s=sym: _broadcasting(np.shape(v[s.domain.broadcast_to])))))
+        else:
+            out[name] = draw(default(sym, size, edges))
+    for name, g in later:
+        v = g.fn(_Values(out, size))
+        out[name] = draw(v) if isinstance(v, st.SearchStrategy) else v
+    return {k: out[k] for k in symbols if k in out}      # in the clause's order
+
+
+_STRATEGIES: dict[tuple, tuple[Domain, Any]] = {}
+"""The strategies built so far, by (domain, shape, edge table): hypothesis validates every new strategy object before
+its first draw (a fixed point over the strategy graph), about a tenth of a check when each case built its own.
+The same object is drawn from alike, so the cases drawn are unchanged. (The domain is kept with its strategy: the key
+holds its id.)"""
+
+
+def _memo(d: Domain, key: tuple, build: Callable[[], Any]):
+    hit = _STRATEGIES.get((id(d), *key))
+    if hit is None or hit[0] is not d:
+        hit = _STRATEGIES[(id(d), *key)] = (d, build())
+    return hit[1]
 
 
 def default(sym: Symbol, size: Callable[[str], int], edges: bool):
     """The strategy of one symbol drawn from its domain; ``size(name)`` gives a named dimension's size."""
     d = sym.domain
     if d.kind == "choice":
-        return st.sampled_from(d.choices)
+        return _memo(d, ("choice",), lambda: st.sampled_from(d.choices))
     lo, hi = _range(d)
     if d.kind == "integer":
         hi_i = int(min(hi, lo + 7))
@@ -132,13 +147,17 @@ def default(sym: Symbol, size: Callable[[str], int], edges: bool):
             lambda s: np.random.default_rng(s).integers(int(lo), hi_i + 1, _shape(d.shape or d.or_shape, size)))
     table = edge_table(d)
     if not d.shape:
-        scalar = st.floats(lo, hi, exclude_min=not d.low_closed and lo == d.low,
-                           exclude_max=not d.high_closed and hi == d.high)
-        scalar = st.one_of(arrays.edge_scalars(table), scalar) if edges and table else scalar
+        def scalar():
+            s = st.floats(lo, hi, exclude_min=not d.low_closed and lo == d.low,
+                          exclude_max=not d.high_closed and hi == d.high)
+            return st.one_of(arrays.edge_scalars(table), s) if edges and table else s
         if d.or_shape is None:
-            return scalar
-        return st.one_of(scalar, _reals(d, _shape(d.or_shape, size), table if edges else ()))
-    return _reals(d, _shape(d.shape, size), table if edges else ())
+            return _memo(d, ("scalar", edges, table), scalar)
+        shape = _shape(d.or_shape, size)
+        return _memo(d, ("or_shape", edges, table, shape),
+                     lambda: st.one_of(scalar(), _reals(d, shape, table if edges else ())))
+    shape = _shape(d.shape, size)
+    return _memo(d, ("reals", shape, table if edges else ()), lambda: _reals(d, shape, table if edges else ()))
 
 
 def _broadcasting(shape: tuple[int, ...]):
