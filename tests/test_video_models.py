@@ -106,6 +106,14 @@ def test_t2v_pipeline_runs_end_to_end(tmp_path):
     m = run(PRESETS["tiny"], str(tmp_path), progress=False)
     assert set(m["motion_adherence_vs_w"]) == {"0.0", "2.0"}
     assert m["autoencoder"]["compression"] == {"temporal": 4, "spatial": 8, "causal": False}
+    # caption adherence split into colour and shape, with its ceiling: the reconstructions' middle frames read back
+    for key in ("caption_adherence_vs_w", "caption_colour_vs_w", "caption_shape_vs_w"):
+        assert set(m[key]) == {"0.0", "2.0"} and all(0 <= v <= 1 for v in m[key].values()), key
+    assert all(m["caption_adherence_vs_w"][w] <= min(m["caption_colour_vs_w"][w], m["caption_shape_vs_w"][w])
+               for w in m["caption_adherence_vs_w"])                  # joint: both right
+    ae = m["autoencoder"]
+    assert 0 <= ae["held_out_reconstruction_caption_adherence"] <= min(ae["held_out_reconstruction_caption_colour"],
+                                                                       ae["held_out_reconstruction_caption_shape"])
     saved = json.loads((tmp_path / "metrics.json").read_text())
     assert saved["motion_adherence_vs_w"] == m["motion_adherence_vs_w"]
     strip = read_image(str(tmp_path / "samples" / "red_circle_moving_left.png"))

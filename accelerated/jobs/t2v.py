@@ -7,8 +7,8 @@
 
 Writes into DIR: samples/<caption>.png (a strip per shown caption: rows are the guidance weights w, columns the frame
 indices, the same noise in every row) and samples/<caption>_w<w>.gif (each video as an animated GIF);
-adherence_vs_w.png (motion and caption adherence against w with binomial standard errors, and the ceiling: the motion
-adherence of the autoencoder's reconstructions of held-out videos); losses_autoencoder.png and losses_denoiser.png (a
+adherence_vs_w.png (motion, colour, and colour-and-shape adherence against w with binomial standard errors, and the
+ceilings: the same read back from the autoencoder's reconstructions of held-out videos); losses_autoencoder.png and losses_denoiser.png (a
 loss curve per training stage); metrics.json (adherence per w, losses, timings, the preset, whether it is a smoke
 test); autoencoder.pt and denoiser.pt (checkpoints; --resume continues from them).
 
@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
-from genspec.accelerated.data.shapes import caption_adherence
+from genspec.accelerated.data.shapes import caption_scores
 from genspec.accelerated.distributed import broadcast_module, finish, world
 from genspec.accelerated.jobs.progress import stage
 from genspec.accelerated.jobs.report import announce, preset_fields
@@ -121,7 +121,8 @@ def evaluate(pipe: TextToVideo, c: T2VConfig, out: str | None, seed: int, progre
              label: str = "sampling", smoke: bool = False) -> dict:
     """Motion and caption adherence per w over every caption (c.samples each); if out is given, a labelled strip per
     shown caption (rows = w, columns = frames) and a GIF per shown caption and w in out/samples."""
-    motion, content = {}, {}
+    motion: dict[str, float] = {}
+    content: dict[str, dict[str, float]] = {}
     shown = [cap for cap in VIDEO_CAPTIONS if cap.startswith(("red circle", "blue square"))]
     strips: dict[str, list[torch.Tensor]] = {cap: [] for cap in shown}
     bar = stage(label, len(c.guidance), progress)
@@ -130,7 +131,7 @@ def evaluate(pipe: TextToVideo, c: T2VConfig, out: str | None, seed: int, progre
         texts = [cap for cap in VIDEO_CAPTIONS for _ in range(c.samples)]
         videos = torch.cat([pipe(texts[i:i + 256], w, c.sample_steps, gen).cpu() for i in range(0, len(texts), 256)])
         motion[str(w)] = motion_adherence(videos, texts)
-        content[str(w)] = caption_adherence(videos[:, :, videos.shape[2] // 2], [t.rsplit(" ", 2)[0] for t in texts])
+        content[str(w)] = caption_scores(videos[:, :, videos.shape[2] // 2], [t.rsplit(" ", 2)[0] for t in texts])
         for cap in shown:
             k = VIDEO_CAPTIONS.index(cap) * c.samples
             strips[cap].append(videos[k].transpose(0, 1))      # (T, 3, H, W): one row of frames
@@ -146,7 +147,10 @@ def evaluate(pipe: TextToVideo, c: T2VConfig, out: str | None, seed: int, progre
                        row_title="guidance weight", col_title="frame index", cell=0.75)
             for w, frames in zip(c.guidance, rows, strict=True):
                 save_gif(f"{name}_w{w:g}.gif", frames)
-    return {"motion_adherence_vs_w": motion, "caption_adherence_vs_w": content}
+    return {"motion_adherence_vs_w": motion,
+            "caption_adherence_vs_w": {w: v["joint"] for w, v in content.items()},
+            "caption_colour_vs_w": {w: v["colour"] for w, v in content.items()},
+            "caption_shape_vs_w": {w: v["shape"] for w, v in content.items()}}
 
 
 def figures(out: str, m: dict, ae_log: list, dn_log: list, c: T2VConfig, smoke: bool) -> list[str]:
@@ -154,13 +158,17 @@ def figures(out: str, m: dict, ae_log: list, dn_log: list, c: T2VConfig, smoke: 
     n = c.samples * len(VIDEO_CAPTIONS)
     ws = [float(w) for w in m["motion_adherence_vs_w"]]
     series = {}
-    for key, name in (("motion_adherence_vs_w", "motion"), ("caption_adherence_vs_w", "caption (middle frame)")):
+    for key, name in (("motion_adherence_vs_w", "motion"), ("caption_colour_vs_w", "colour (middle frame)"),
+                      ("caption_adherence_vs_w", "colour and shape (middle frame)")):
         a = list(m[key].values())
-        series[f"{name} adherence, {n} per w, ±1 s.e."] = (a, [plots.binomial_se(v, n) for v in a])
+        series[f"{name}, {n} per w, ±1 s.e."] = (a, [plots.binomial_se(v, n) for v in a])
+    rec = m["autoencoder"]
     plots.versus(os.path.join(out, "adherence_vs_w.png"), ws, series,
                  f"t2v: adherence against the guidance weight ({c.sample_steps} Euler steps)", "guidance weight w",
-                 "adherence", lines={"ceiling: motion adherence of reconstructed held-out videos":
-                                     m["autoencoder"]["held_out_reconstruction_motion_adherence"]},
+                 "adherence", lines={"ceiling: motion of reconstructed held-out videos":
+                                     rec["held_out_reconstruction_motion_adherence"],
+                                     "ceiling: colour and shape of their middle frames":
+                                     rec["held_out_reconstruction_caption_adherence"]},
                  smoke=smoke, ylim=(0, 1.02))
     plots.loss_curve(os.path.join(out, "losses_autoencoder.png"),
                      {k: [r[k] for r in ae_log] for k in ("rec", "kl") if ae_log and k in ae_log[0]},
@@ -200,6 +208,11 @@ def run(c: T2VConfig, out: str, progress: bool = True, preset: str = "custom", r
     ae.eval().requires_grad_(False)
     with torch.no_grad():
         rec = ae.decode(ae.encode(held_out.videos)[0])
+    # the reader of colour and shape (data.shapes.read_caption) on the reconstructions' middle frames: what sampling
+    # can reach through this autoencoder (its 8x spatial compression blurs circles, squares and triangles alike)
+    scores = caption_scores(rec[:, :, rec.shape[2] // 2], [t.rsplit(" ", 2)[0] for t in held_out.captions])
+    ceiling = {"caption_adherence": scores["joint"], "caption_colour": scores["colour"],
+               "caption_shape": scores["shape"]}
     timings["autoencoder_s"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()
@@ -234,6 +247,7 @@ def run(c: T2VConfig, out: str, progress: bool = True, preset: str = "custom", r
         "autoencoder": {"rec_first": ae_log[0]["rec"], "rec_last": ae_log[-1]["rec"],
                         "held_out_pixel_mse": float((rec - held_out.videos).square().mean()),
                         "held_out_reconstruction_motion_adherence": motion_adherence(rec, held_out.captions),
+                        **{f"held_out_reconstruction_{k}": v for k, v in ceiling.items()},
                         "compression": {"temporal": c.ae.factors[0], "spatial": c.ae.factors[1], "causal": False}},
         "denoiser": {"loss_first": sum(log[:window]) / window, "loss_last": sum(log[-window:]) / window,
                      "latent_scale": scale},
@@ -262,6 +276,8 @@ def main(argv: list[str]) -> int:
     if not m:                                               # a torchrun process other than rank 0
         return 0
     print("motion adherence vs w: " + "  ".join(f"w={w}: {v:.3f}" for w, v in m["motion_adherence_vs_w"].items()))
+    print("caption adherence vs w: " + "  ".join(f"w={w}: {v:.3f}" for w, v in m["caption_adherence_vs_w"].items())
+          + f"  (ceiling {m['autoencoder']['held_out_reconstruction_caption_adherence']:.3f})")
     drawn = f", strips, GIFs and plots in {a.out}" if "figures" in m else ""
     print(f"wrote {os.path.join(a.out, 'metrics.json')}{drawn} ({m['timings']['total_s']:.0f} s)")
     if m["smoke_test"]:
