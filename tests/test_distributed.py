@@ -15,7 +15,7 @@ from genspec.accelerated.distributed import ONE, World, training_state_bytes
 from genspec.accelerated.models.dit import DIT_CONFIGS, count_parameters
 
 JOB = '''
-import sys, torch
+import json, sys, torch
 from dataclasses import replace
 from genspec.accelerated import distributed as D
 from genspec.accelerated.data.shapes import CAPTIONS
@@ -24,33 +24,34 @@ from genspec.accelerated.jobs.train import EMA, adamw, load_checkpoint
 from genspec.accelerated.models.dit import DiTConfig
 from genspec.accelerated.models.text import TextConfig
 
-steps, out, resume = int(sys.argv[1]), sys.argv[2], sys.argv[3] == "resume"
-torch.set_num_threads(1)
 w = D.world("cpu")
-c = T2IConfig(text=TextConfig(width=16, depth=1, heads=2, max_len=8), batch=8, steps=steps, lr=1e-3, ema=0.9,
-              dit=DiTConfig(input_size=4, in_channels=4, patch=1, width=32, depth=2, heads=2, learn_sigma=False,
-                            cond="cross", text_width=16), checkpoint_every=2)
-torch.manual_seed(0)
-latents = torch.randn(32, 4, 4, 4, generator=torch.Generator().manual_seed(1))
-captions = [CAPTIONS[i % len(CAPTIONS)] for i in range(32)]
-model = Denoiser(c)
-ema, opt = EMA(model, c.ema), adamw(model.parameters(), c.lr)
-gen, log, start = torch.Generator().manual_seed(2), [], 0
-if resume:
-    st = load_checkpoint(out + "/denoiser.pt", model=model, ema=ema, opt=opt)
-    start, log = st["step"], st["losses"]
-    gen.set_state(st["rng"])
-train_denoiser(model, latents, captions, c, "cpu", gen, log, ema, opt, start, out + "/denoiser.pt", progress=False,
-               w=w)
-if w.is_main:
-    torch.save({"params": {k: v.detach().clone() for k, v in model.state_dict().items()}, "losses": log,
-                "world": w.size}, out + "/final.pt")
+torch.set_num_threads(1)
+c0 = T2IConfig(text=TextConfig(width=16, depth=1, heads=2, max_len=8), batch=8, steps=0, lr=1e-3, ema=0.9,
+               dit=DiTConfig(input_size=4, in_channels=4, patch=1, width=32, depth=2, heads=2, learn_sigma=False,
+                             cond="cross", text_width=16), checkpoint_every=2)
+for steps, out, resume in json.loads(sys.argv[1]):     # each run from the same seeds
+    c = replace(c0, steps=steps)
+    torch.manual_seed(0)
+    latents = torch.randn(32, 4, 4, 4, generator=torch.Generator().manual_seed(1))
+    captions = [CAPTIONS[i % len(CAPTIONS)] for i in range(32)]
+    model = Denoiser(c)
+    ema, opt = EMA(model, c.ema), adamw(model.parameters(), c.lr)
+    gen, log, start = torch.Generator().manual_seed(2), [], 0
+    if resume:
+        st = load_checkpoint(out + "/denoiser.pt", model=model, ema=ema, opt=opt)
+        start, log = st["step"], st["losses"]
+        gen.set_state(st["rng"])
+    train_denoiser(model, latents, captions, c, "cpu", gen, log, ema, opt, start, out + "/denoiser.pt",
+                   progress=False, w=w)
+    if w.is_main:
+        torch.save({"params": {k: v.detach().clone() for k, v in model.state_dict().items()}, "losses": log,
+                    "world": w.size}, out + "/final.pt")
 D.finish(w)
 '''
 
 
 FSDP_JOB = '''
-import sys, torch
+import json, sys, torch
 from genspec.accelerated import distributed as D
 from genspec.accelerated.models.dit import DiT, DiTConfig
 torch.set_num_threads(1)
@@ -71,8 +72,8 @@ D.finish(w)
 '''
 
 
-def _run(tmp: Path, out: str, steps: int, procs: int, resume: bool = False) -> dict:
-    return torch.load(launch(tmp, JOB, out, steps, procs, resume) / "final.pt")
+def _runs(tmp: Path, runs: list[tuple[int, str, bool]], procs: int) -> list[dict]:
+    return [torch.load(out / "final.pt") for out in launch(tmp, JOB, runs, procs)]
 
 
 def _max_abs(a: dict, b: dict) -> float:
@@ -80,17 +81,17 @@ def _max_abs(a: dict, b: dict) -> float:
 
 
 def test_two_processes_at_half_batch_take_one_process_steps_and_resume(tmp_path):
-    one = _run(tmp_path, "one", 4, 1)
-    two = _run(tmp_path, "two", 4, 2)
+    [one] = _runs(tmp_path, [(4, "one", False)], 1)                          # in this process
+    # two processes: a run stopped after its checkpoint at step 2, then the uninterrupted run (the same seeds)
+    _, two = _runs(tmp_path, [(2, "resumed", False), (4, "two", False)], 2)
     assert two["world"] == 2 and one["world"] == 1
     # float32: the two ranks' gradients are averaged by an all-reduce instead of one sum over the batch, so entries
     # may differ by rounding. Measured after 4 AdamW steps at lr 1e-3: max |Δθ| = 1.5e-8 (one float32 ulp of the
     # largest weights, ~0.18), the logged losses equal; bound: 1e-7 (a few ulps; AdamW's step is ~lr = 1e-3)
     assert _max_abs(two["params"], one["params"]) <= 1e-7
     assert max(abs(a - b) / abs(b) for a, b in zip(two["losses"], one["losses"], strict=True)) < 1e-6
-    # stopped after its checkpoint at step 2, then resumed by two new processes: the uninterrupted run's result
-    _run(tmp_path, "resumed", 2, 2)
-    resumed = _run(tmp_path, "resumed", 4, 2, resume=True)
+    # the stopped run resumed by two new processes: the uninterrupted run's result
+    [resumed] = _runs(tmp_path, [(4, "resumed", True)], 2)
     assert resumed["losses"] == two["losses"]
     assert all(torch.equal(resumed["params"][k], two["params"][k]) for k in two["params"])
 
