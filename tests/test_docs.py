@@ -84,6 +84,25 @@ def test_the_quick_site_has_the_pages_it_promises(site):
         assert part in html, part
 
 
+LABML_FITS = """() => {
+  const bad = [];
+  for (const cell of document.querySelectorAll('.labml-math')) {
+    const box = cell.getBoundingClientRect();
+    const code = cell.parentElement.querySelector('.labml-code');
+    const beside = 'beside: ' + (code ? code.innerText.trim().split('\\n')[0] : '?').slice(0, 70);
+    if (cell.scrollWidth > cell.clientWidth + 1) bad.push('the math column scrolls, ' + beside);
+    for (const svg of cell.querySelectorAll('mjx-container > svg')) {
+      const r = svg.getBoundingClientRect();
+      if (r.left < box.left - 1 || r.right > box.right + 1)
+        bad.push(`math ${Math.round(r.width)} px wide in a ${Math.round(box.width)} px column, ${beside}`);
+    }
+  }
+  return bad;
+}"""
+"""every math cell of the labml panel (math beside code) holds its math: nothing wider than its column, no scrolling"""
+VIEWPORT = {"width": 1280, "height": 800}
+
+
 def _check_page(page, base: str, path: str, seen_links: set) -> list[str]:
     problems: list[str] = []
     page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
@@ -100,12 +119,18 @@ def _check_page(page, base: str, path: str, seen_links: set) -> list[str]:
         if raw in text:
             problems.append(f"raw TeX {raw!r} in the visible text near: "
                             f"{text[max(0, text.index(raw) - 60):text.index(raw) + 60]!r}")
+    proofs = page.evaluate("Array.from(document.querySelectorAll('.proofs')).map(e => e.innerText).join('\\n')")
+    if "\\" in proofs or "$" in proofs:     # the sympy claims' names are typeset: no TeX, no dollar left as text
+        problems.append(f"raw TeX in the proofs: {proofs[:200]!r}")
     errs = page.evaluate("document.querySelectorAll('[data-mjx-error], mjx-merror').length")
     if errs:
         problems.append(f"{errs} MathJax errors")
     if page.evaluate("document.querySelectorAll('.arithmatex').length") and not page.evaluate(
             "document.querySelectorAll('.arithmatex mjx-container').length"):
         problems.append("math left untypeset")
+    problems += [f"labml panel: {w}" for w in page.evaluate(LABML_FITS)]
+    if page.evaluate("document.documentElement.scrollWidth > document.documentElement.clientWidth + 1"):
+        problems.append(f"the page scrolls sideways at {page.viewport_size}")
     broken = page.evaluate("Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0)"
                            ".map(i => i.src)")
     problems += [f"image does not load: {s}" for s in broken]
@@ -126,7 +151,7 @@ def _check_page(page, base: str, path: str, seen_links: set) -> list[str]:
 
 
 def test_every_page_renders_offline_in_chromium(site, server, browser):
-    ctx = browser.new_context()
+    ctx = browser.new_context(viewport=VIEWPORT)
     ctx.site_dir = site
     seen: set = set()
     failures = {}
