@@ -291,8 +291,9 @@ def page(c: Clause, matrix: P.Matrix | None, figures: list[tuple[str, str]], exa
         out += ["Laws (proven where there is an expression, checked on every target):", ""]
         for law in c.laws:
             at = ", ".join(f"{k} = {latex(e)}" for k, e in law.at.items())
-            out.append(f"- *{U.markdown(law.name, f'{c.id}: law {law.name!r}')}*: " + math(f"{latex(law.of)} = {latex(law.equals)}"
-                                                          + (rf"\quad\text{{at }} {at}" if at else "")))
+            name = U.markdown(law.name, f"{c.id}: law {law.name!r}")
+            out.append(f"- *{name}*: " + math(f"{latex(law.of)} = {latex(law.equals)}"
+                                              + (rf"\quad\text{{at }} {at}" if at else "")))
         out.append("")
     if chk.proofs:
         out += ["### Proved with sympy", "", "Each claim below is a sympy expression that `genspec conform` simplifies "

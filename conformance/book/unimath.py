@@ -22,7 +22,8 @@ SYMBOLS = {
     "⊆": r"\subseteq ", "⊂": r"\subset ", "∈": r"\in ", "∉": r"\notin ", "∀": r"\forall ", "∃": r"\exists ",
     "∪": r"\cup ", "∩": r"\cap ", "±": r"\pm ", "≡": r"\equiv ", "≪": r"\ll ", "≫": r"\gg ", "÷": r"\div ",
     "⌊": r"\lfloor ", "⌋": r"\rfloor ", "⌈": r"\lceil ", "⌉": r"\rceil ", "∑": r"\sum ", "∏": r"\prod ",
-    "…": r"\ldots ", "′": "'", "″": "''", "½": r"\tfrac{1}{2}", "%": r"\%", "#": r"\#", "&": r"\&", "*": "^{*}", "Σ": r"\Sigma ", "Π": r"\Pi ",
+    "…": r"\ldots ", "′": "'", "″": "''", "½": r"\tfrac{1}{2}", "%": r"\%", "#": r"\#", "&": r"\&", "*": "^{*}",
+    "Σ": r"\Sigma ", "Π": r"\Pi ",
 }
 SUPERSCRIPTS = {**{c: str(d) for d, c in enumerate("⁰¹²³⁴⁵⁶⁷⁸⁹")}, "⁻": "-", "⁺": "+", "ᵀ": r"\top ", "ᵗ": "t",
                 "ⁿ": "n", "ⁱ": "i"}
@@ -41,8 +42,8 @@ MATH_WORDS = {"log", "ln", "logvar", "exp", "sin", "cos", "det", "Pr", "E", "KL"
 _CODE = re.compile(r"[A-Za-z]{3,}[A-Za-z0-9]*(?:_[A-Za-z0-9]+){2,}|[A-Za-z]{3,}[A-Za-z0-9]*_[A-Za-z0-9]{2,}\w*")
 """a code name (``mse_all_elements``, ``clip_sample``): set in typewriter, underscores literal"""
 _WORD = re.compile(r"[A-Za-z]\d(?![\d.])|[A-Za-z]+(?![\u0300-\u036f])")
-_MATHY = re.compile("[\\[\\]=<>+/^_|√∇∂∫∑∏≤≥≠≈≡≪≫→←⇒∞∘‖⟂⊥∥⟨⟩∅∝~·×÷±−½ℓ*⊆⊂∈∉∀∃∪∩⌊⌋⌈⌉" + "".join(SUPERSCRIPTS) + "".join(SUBSCRIPTS)
-                    + "\u0370-\u03ff\u0300-\u036f\u1e00-\u1fff]")
+_MATHY = re.compile("[\\[\\]=<>+/^_|√∇∂∫∑∏≤≥≠≈≡≪≫→←⇒∞∘‖⟂⊥∥⟨⟩∅∝~·×÷±−½ℓ*⊆⊂∈∉∀∃∪∩⌊⌋⌈⌉"
+                    + "".join(SUPERSCRIPTS) + "".join(SUBSCRIPTS) + "\u0370-\u03ff\u0300-\u036f\u1e00-\u1fff]")
 
 
 def _greek(ch: str) -> str | None:
