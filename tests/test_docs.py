@@ -223,7 +223,13 @@ def test_search_finds(server, browser, query, expected):
             continue
     hrefs = page.evaluate("Array.from(document.querySelectorAll('.md-search-result__item a')).map(a => a.href)")
     page.wait_for_function("document.querySelector('.md-search-result__list mjx-container') !== null")
+    try:                     # results are typeset as they arrive: wait (bounded) until none shows raw TeX
+        page.wait_for_function("!/\\\\frac|\\\\\\[/.test(document.querySelector('.md-search-result__list').innerText)",
+                               timeout=10_000)
+    except playwright.TimeoutError:
+        pass                 # the assertion below shows what was left
     previews = page.evaluate("document.querySelector('.md-search-result__list').innerText")
     page.close()
     assert any(expected in h for h in hrefs), hrefs[:10]
-    assert "\\frac" not in previews and "\\[" not in previews, previews[:300]    # the previews' math is typeset
+    raw = [previews[max(0, i - 150):i + 150] for i in (previews.find("\\frac"), previews.find("\\[")) if i >= 0]
+    assert not raw, raw      # the previews' math is typeset

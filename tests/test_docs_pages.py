@@ -143,13 +143,14 @@ def test_unicode_math_of_the_checks_becomes_latex():
 
 def test_a_name_keeps_its_words_and_typesets_its_math():
     from genspec.conformance.book.unimath import markdown
-    assert markdown("guidance off at w = 0 (s = 1)") == "guidance off at $w = 0 (s = 1)$"
+    assert markdown("guidance off at w = 0 (s = 1)") == r"guidance off at $w = 0\quad (s = 1)$"   # an aside
     assert markdown("a masked key (m = 0) is a deleted key") == "a masked key $(m = 0)$ is a deleted key"
     assert markdown("σ(0) = σ_min, σ(1) = σ_max") == r"$\sigma (0) = \sigma_{\mathrm{min}}$, $\sigma (1) = " \
                                                      r"\sigma_{\mathrm{max}}$"            # a line may wrap at ', '
     assert markdown("a E[x|x_t] + b = x_t for a 50-step grid (03's 'w=7.5')") == \
         r"$a \mathbb{E}[x|x_{t}] + b = x_{t}$ for a 50-step grid (03's 'w=7.5')"
-    assert markdown("clip_sample: where |x̂_0| ≤ 1") == r"$\texttt{clip_sample}$: where $|\hat{x}_{0}| \le 1$"
+    assert markdown("clip_sample: where |x̂_0| ≤ 1 (ddpm.ddim_step's)") == \
+        r"`clip_sample`: where $|\hat{x}_{0}| \le 1$ (`ddpm.ddim_step`'s)"              # code names and clause ids
 
 
 def test_math_that_cannot_be_typeset_fails_the_build():
@@ -165,7 +166,7 @@ def test_math_that_cannot_be_typeset_fails_the_build():
 
 def test_every_proof_law_and_property_name_is_typeset():
     """Every name the pages list converts (the build fails otherwise: C.page calls the same check), and no math sign
-    is left in the words between the math (a quoted literal such as 'w=7.5' stays as written)."""
+    is left in the words between the math (a quoted literal such as 'w=7.5' and a code name stay as written)."""
     import re
 
     from genspec.conformance.book.unimath import pieces
@@ -176,4 +177,5 @@ def test_every_proof_law_and_property_name_is_typeset():
     for name in names:
         for kind, text in pieces(name):
             if kind == "text":
-                assert not signs & set(re.sub(r"(?<!\w)'[^']*'", "", text)), (name, text)
+                words = re.sub(r"(?<!\w)'[^']*'|\w+(?:[._]\w+)+", "", text)
+                assert not signs & set(words), (name, text)

@@ -177,7 +177,8 @@ def annotated(c: Clause, fn) -> str:
         if not code_txt:
             continue
         head = " labml-head" if k == 0 else ""         # the statement above the signature, the panel's full width
-        out += [f'<div class="labml-row{head}" markdown>', '<div class="labml-math" markdown>', "",
+        # the math column repeats the statement, the variants and the code's comments: kept out of the search index
+        out += [f'<div class="labml-row{head}" markdown>', '<div class="labml-math" data-search-exclude="" markdown>', "",
                 "\n\n".join(notes) if notes else "&nbsp;", "", "</div>", '<div class="labml-code" markdown>', "",
                 "```python", code_txt, "```", "", "</div>", "</div>"]
     out.append("</div>")
@@ -290,7 +291,7 @@ def page(c: Clause, matrix: P.Matrix | None, figures: list[tuple[str, str]], exa
     if c.laws:
         out += ["Laws (proven where there is an expression, checked on every target):", ""]
         for law in c.laws:
-            at = ", ".join(f"{k} = {latex(e)}" for k, e in law.at.items())
+            at = ", ".join(f"{latex(sympy.Symbol(k))} = {latex(e)}" for k, e in law.at.items())
             name = U.markdown(law.name, f"{c.id}: law {law.name!r}")
             out.append(f"- *{name}*: " + math(f"{latex(law.of)} = {latex(law.equals)}"
                                               + (rf"\quad\text{{at }} {at}" if at else "")))

@@ -23,7 +23,7 @@ SYMBOLS = {
     "∪": r"\cup ", "∩": r"\cap ", "±": r"\pm ", "≡": r"\equiv ", "≪": r"\ll ", "≫": r"\gg ", "÷": r"\div ",
     "⌊": r"\lfloor ", "⌋": r"\rfloor ", "⌈": r"\lceil ", "⌉": r"\rceil ", "∑": r"\sum ", "∏": r"\prod ",
     "…": r"\ldots ", "′": "'", "″": "''", "½": r"\tfrac{1}{2}", "%": r"\%", "#": r"\#", "&": r"\&", "*": "^{*}",
-    "Σ": r"\Sigma ", "Π": r"\Pi ",
+    "Σ": r"\Sigma ", "Π": r"\Pi ", "\x01": r"\quad ", "\x02": r"\, ",
 }
 SUPERSCRIPTS = {**{c: str(d) for d, c in enumerate("⁰¹²³⁴⁵⁶⁷⁸⁹")}, "⁻": "-", "⁺": "+", "ᵀ": r"\top ", "ᵗ": "t",
                 "ⁿ": "n", "ⁱ": "i"}
@@ -41,6 +41,8 @@ MATH_WORDS = {"log", "ln", "logvar", "exp", "sin", "cos", "det", "Pr", "E", "KL"
 """words that are math in a name even alone (``KL = 0``, ``log D``)"""
 _CODE = re.compile(r"[A-Za-z]{3,}[A-Za-z0-9]*(?:_[A-Za-z0-9]+){2,}|[A-Za-z]{3,}[A-Za-z0-9]*_[A-Za-z0-9]{2,}\w*")
 """a code name (``mse_all_elements``, ``clip_sample``): set in typewriter, underscores literal"""
+_DOTTED = re.compile(r"[a-z]+(?:\.[a-z][a-z_]+)+(?='s|\b)")
+"""a clause id or a dotted module name (``ddpm.ddim_step``, ``sympy.stats``): code"""
 _WORD = re.compile(r"[A-Za-z]\d(?![\d.])|[A-Za-z]+(?![\u0300-\u036f])")
 _MATHY = re.compile("[\\[\\]=<>+/^_|√∇∂∫∑∏≤≥≠≈≡≪≫→←⇒∞∘‖⟂⊥∥⟨⟩∅∝~·×÷±−½ℓ*⊆⊂∈∉∀∃∪∩⌊⌋⌈⌉"
                     + "".join(SUPERSCRIPTS) + "".join(SUBSCRIPTS) + "\u0370-\u03ff\u0300-\u036f\u1e00-\u1fff]")
@@ -109,6 +111,8 @@ def to_latex(s: str) -> str:
     out: list[str] = []
     i = 0
     s = re.sub(r"(?<=\d),(?=\d{3})", "{,}", s)          # 196,608: a thousands separator, no space after it
+    s = re.sub(r"(?<=[\w)\]}'*])\s+(?=\([^()]*=)", "\x01", s)   # w = 0 (s = 1): an aside, set apart
+    s = re.sub(r"(?<=[\w)\]}'*])\s+(?=\()", "\x02", s)                  # b (x − μ): a product, a thin space
     while i < len(s):
         ch = s[i]
         if ch in "_^":
@@ -241,8 +245,8 @@ def _is_math(tok: str, nxt: str) -> bool:
         return False
     if re.fullmatch(r"\d+-[A-Za-z]+|[\u0370-\u03ff]-[a-z]+", core):
         return False                                     # 1-D, ε-prediction: words
-    if _CODE.fullmatch(core):
-        return True
+    if _CODE.fullmatch(re.sub("'s$", "", core)) or _DOTTED.fullmatch(re.sub("'s$", "", core)):
+        return False                                     # a code name or a clause id: code in the words
     return bool(_MATHY.search(tok) or re.search(r"\d", tok) or re.search(r"[A-Za-z]\(", tok)
                 or any(_accented(c) for c in tok))
 
@@ -359,6 +363,7 @@ def markdown(name: str, where: str = "") -> str:
         if kind == "math":
             check(text, where or name)
             out.append(math(text))
-        else:
-            out.append(_escape(text, False))
+            continue
+        for k, part in enumerate(re.split(f"({_CODE.pattern}|{_DOTTED.pattern})", text)):
+            out.append(f"`{part}`" if k % 2 else _escape(part, False))
     return "".join(out)
