@@ -178,7 +178,8 @@ def annotated(c: Clause, fn) -> str:
             continue
         head = " labml-head" if k == 0 else ""         # the statement above the signature, the panel's full width
         # the math column repeats the statement, the variants and the code's comments: kept out of the search index
-        out += [f'<div class="labml-row{head}" markdown>', '<div class="labml-math" data-search-exclude="" markdown>', "",
+        out += [f'<div class="labml-row{head}" markdown>',
+                '<div class="labml-math" data-search-exclude="" markdown>', "",
                 "\n\n".join(notes) if notes else "&nbsp;", "", "</div>", '<div class="labml-code" markdown>', "",
                 "```python", code_txt, "```", "", "</div>", "</div>"]
     out.append("</div>")
@@ -297,8 +298,10 @@ def page(c: Clause, matrix: P.Matrix | None, figures: list[tuple[str, str]], exa
                                               + (rf"\quad\text{{at }} {at}" if at else "")))
         out.append("")
     if chk.proofs:
+        derived = c.expression is not None and (c.laws or c.variant_expressions)
         out += ["### Proved with sympy", "", "Each claim below is a sympy expression that `genspec conform` simplifies "
-                f"to 0 (`conformance/checks/{fam}.py`, and the laws above where the clause declares an expression):",
+                f"to 0 (`conformance/checks/{fam}.py`" + (", and those derived from the declared expression "
+                                                         "above" if derived else "") + "):",
                 "", '<div class="proofs" markdown>', ""]
         out += [f"- {U.markdown(p.name, f'{c.id}: proof {p.name!r}')}" + (f": {prose(p.statement)}" if p.statement
                                                                            else "") for p in chk.proofs]
