@@ -96,13 +96,19 @@ LABML_FITS = """() => {
     if (cell.scrollWidth > cell.clientWidth + 1) bad.push('the math column scrolls, ' + beside);
     for (const svg of cell.querySelectorAll('mjx-container > svg')) {
       const r = svg.getBoundingClientRect();
+      svg.style.setProperty('max-width', 'none', 'important');   // its own width, before book.css scales it to fit
+      const own = svg.getBoundingClientRect().width;
+      svg.style.removeProperty('max-width');
       if (r.left < box.left - 1 || r.right > box.right + 1)
         bad.push(`math ${Math.round(r.width)} px wide in a ${Math.round(box.width)} px column, ${beside}`);
+      else if (own > 1.25 * box.width)
+        bad.push(`math ${Math.round(own)} px shrunk below 80% to fit ${Math.round(box.width)} px, ${beside}`);
     }
   }
   return bad;
 }"""
-"""every math cell of the labml panel (math beside code) holds its math: nothing wider than its column, no scrolling"""
+"""every math cell of the labml panel (math beside code) holds its math: nothing wider than its column, none scaled
+below 80% of its size to fit (book.css scales a formula a little too wide for its column), no scrolling"""
 VIEWPORT = {"width": 1280, "height": 800}
 
 
