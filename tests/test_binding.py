@@ -331,7 +331,7 @@ def test_readme_binding_examples_run_as_written():
     names = [b.splitlines()[0] for b in blocks]
     assert names == ["# binding: argument map", "# binding: positional order and layout",
                      "# binding: structural support", "# binding: variants", "# binding: precision",
-                     "# binding: module"]
+                     "# binding: module", "# binding: gradients and conventions by selector", "# binding: recorded"]
     for code, name in zip(blocks, names, strict=True):
         exec(compile(code, f"README.md {name}", "exec"), {"__name__": "readme_example"})
     explain = re.search(r"```text\n(Calling convention.*?)```", section, re.S).group(1)

@@ -121,3 +121,61 @@ def test_a_statement_of_several_parts_is_split_at_depth_zero_only():
     assert split_parts(r"a = 1;\quad b = \{x,\quad y\},\quad c") == ["a = 1;", r"b = \{x,\quad y\},", "c"]
     assert split_parts(r"f_{a;\quad b} = 1") == [r"f_{a;\quad b} = 1"]
     assert split_parts(r"x;\quadrant") == [r"x;\quadrant"]
+
+
+def test_unicode_math_of_the_checks_becomes_latex():
+    """The converter of the checks' Unicode math (proof, law and property names): each case written by hand."""
+    from genspec.conformance.book.unimath import to_latex
+    assert to_latex("ᾱ_t") == r"\bar{\alpha}_{t}"
+    assert to_latex("√(1 − ᾱ_{t−1})") == r"\sqrt{1 - \bar{\alpha}_{t-1}}"
+    assert to_latex("√α_t") == r"\sqrt{\alpha_{t}}"
+    assert to_latex("σ_max²") == r"\sigma_{\mathrm{max}}^{2}"
+    assert to_latex("x̂_0 + ṽ") == r"\hat{x}_{0} + \tilde{v}"
+    assert to_latex("L*(t*²)") == r"L^{*}(t^{*2})"                          # one superscript, not two
+    assert to_latex("Σ⁻¹ 2q̂q̂ᵀ") == r"\Sigma^{-1} 2\hat{q}\hat{q}^{\top}"
+    assert to_latex("E[x | x_t] ≤ ∇log p") == r"\mathbb{E}[x | x_{t}] \le \nabla \log p"
+    assert to_latex("N(μ, σ²)") == r"\mathcal{N}(\mu , \sigma^{2})"
+    assert to_latex("39,321,600 ≈ 12×") == r"39{,}321{,}600 \approx 12\times"
+    assert to_latex("mse_all_elements = shift_s(t)") == r"\texttt{mse_all_elements} = \operatorname{shift}_{s}(t)"
+    assert to_latex("Φ(u) = ½ erfc(x0)") == r"\Phi (u) = \tfrac{1}{2} \operatorname{erfc}(x_{0})"
+    assert to_latex("Δ⊥ ⟂ v_∅") == r"\Delta_{\perp} \perp v_{\varnothing}"
+
+
+def test_a_name_keeps_its_words_and_typesets_its_math():
+    from genspec.conformance.book.unimath import markdown
+    assert markdown("guidance off at w = 0 (s = 1)") == r"guidance off at $w = 0\quad (s = 1)$"   # an aside
+    assert markdown("a masked key (m = 0) is a deleted key") == "a masked key $(m = 0)$ is a deleted key"
+    assert markdown("σ(0) = σ_min, σ(1) = σ_max") == r"$\sigma (0) = \sigma_{\mathrm{min}}$, $\sigma (1) = " \
+                                                     r"\sigma_{\mathrm{max}}$"            # a line may wrap at ', '
+    assert markdown("a E[x|x_t] + b = x_t for a 50-step grid (03's 'w=7.5')") == \
+        r"$a \mathbb{E}[x|x_{t}] + b = x_{t}$ for a 50-step grid (03's 'w=7.5')"
+    assert markdown("clip_sample: where |x̂_0| ≤ 1 (ddpm.ddim_step's)") == \
+        r"`clip_sample`: where $|\hat{x}_{0}| \le 1$ (`ddpm.ddim_step`'s)"              # code names and clause ids
+
+
+def test_math_that_cannot_be_typeset_fails_the_build():
+    from genspec.conformance.book.unimath import check
+    from genspec.spec.errors import GenspecError
+    with pytest.raises(GenspecError, match=r"x.y: the math .* \(Unicode left: ∮\)"):
+        check(r"\alpha ∮", "x.y")
+    with pytest.raises(GenspecError, match="braces or scripts"):
+        check(r"x_{t", "x.y")
+    with pytest.raises(GenspecError, match="braces or scripts"):
+        check(r"x^{2}^{3}", "x.y")
+
+
+def test_every_proof_law_and_property_name_is_typeset():
+    """Every name the pages list converts (the build fails otherwise: C.page calls the same check), and no math sign
+    is left in the words between the math (a quoted literal such as 'w=7.5' and a code name stay as written)."""
+    import re
+
+    from genspec.conformance.book.unimath import pieces
+    signs = set("=²√∇∂∫≤≥≠≈→⇒∞‖_^∘·×⁻ᵀ")
+    names = {n for cid in spec.CLAUSES for n in [p.name for p in C.checks_for(cid).proofs]
+             + [p.name for p in C.checks_for(cid).properties]}
+    assert len(names) > 300
+    for name in names:
+        for kind, text in pieces(name):
+            if kind == "text":
+                words = re.sub(r"(?<!\w)'[^']*'|\w+(?:[._]\w+)+", "", text)
+                assert not signs & set(words), (name, text)

@@ -17,6 +17,7 @@ from genspec.spec.errors import GenspecError
 from genspec.spec.schema import DTYPES, SOURCES, Clause
 
 from . import peers as P
+from . import unimath as U
 from .text import code_span, display, is_latex, math, prose, table
 
 KIND = {"identity": "sympy proves it", "property": "invariants checked on the target",
@@ -145,7 +146,7 @@ def annotated(c: Clause, fn) -> str:
     while head_end > 1 and lines[head_end - 2].lstrip().startswith("#"):
         head_end -= 1        # comments above the first statement go with it
     chunks: list[tuple[list[str], list[str]]] = [(
-        [display(c.statement)] + ([prose(doc)] if doc else []), lines[:head_end])]
+        [display(c.statement, narrow=True)] + ([prose(doc)] if doc else []), lines[:head_end])]
     stmts = body[1:] if doc else body
     for i, st in enumerate(stmts):
         start = st.lineno - 1
@@ -159,7 +160,8 @@ def annotated(c: Clause, fn) -> str:
         named = [n.value for n in ast.walk(st) if isinstance(n, ast.Constant) and isinstance(n.value, str)
                  and n.value in variants]
         for n in dict.fromkeys(named):
-            notes.append(f"`{n}`: " + math(variants[n]) if is_latex(variants[n]) else f"`{n}`: {prose(variants[n])}")
+            notes.append(f"`{n}`:\n" + display(variants[n], narrow=True) if is_latex(variants[n])
+                         else f"`{n}`: {prose(variants[n])}")
         for ln in block:
             if "#" in ln:
                 cmt = ln.split("#", 1)[1].strip()
@@ -170,11 +172,14 @@ def annotated(c: Clause, fn) -> str:
         else:
             chunks.append((notes, list(block)))
     out = ['<div class="labml" markdown>']
-    for notes, code in chunks:
+    for k, (notes, code) in enumerate(chunks):
         code_txt = "\n".join(code).rstrip()
         if not code_txt:
             continue
-        out += ['<div class="labml-row" markdown>', '<div class="labml-math" markdown>', "",
+        head = " labml-head" if k == 0 else ""         # the statement above the signature, the panel's full width
+        # the math column repeats the statement, the variants and the code's comments: kept out of the search index
+        out += [f'<div class="labml-row{head}" markdown>',
+                '<div class="labml-math" data-search-exclude="" markdown>', "",
                 "\n\n".join(notes) if notes else "&nbsp;", "", "</div>", '<div class="labml-code" markdown>', "",
                 "```python", code_txt, "```", "", "</div>", "</div>"]
     out.append("</div>")
@@ -287,18 +292,25 @@ def page(c: Clause, matrix: P.Matrix | None, figures: list[tuple[str, str]], exa
     if c.laws:
         out += ["Laws (proven where there is an expression, checked on every target):", ""]
         for law in c.laws:
-            at = ", ".join(f"{k} = {latex(e)}" for k, e in law.at.items())
-            out.append(f"- *{prose(law.name)}*: " + math(f"{latex(law.of)} = {latex(law.equals)}"
-                                                          + (rf"\quad\text{{at }} {at}" if at else "")))
+            at = ", ".join(f"{latex(sympy.Symbol(k))} = {latex(e)}" for k, e in law.at.items())
+            name = U.markdown(law.name, f"{c.id}: law {law.name!r}")
+            out.append(f"- *{name}*: " + math(f"{latex(law.of)} = {latex(law.equals)}"
+                                              + (rf"\quad\text{{at }} {at}" if at else "")))
         out.append("")
     if chk.proofs:
-        out += ["Derivations proven with sympy (`conformance/checks/" + fam + ".py`):", ""]
-        out += [f"- {prose(p.name)}" + (f": {prose(p.statement)}" if p.statement else "") for p in chk.proofs]
-        out.append("")
+        derived = c.expression is not None and (c.laws or c.variant_expressions)
+        out += ["### Proved with sympy", "", "Each claim below is a sympy expression that `genspec conform` simplifies "
+                f"to 0 (`conformance/checks/{fam}.py`" + (", and those derived from the declared expression "
+                                                         "above" if derived else "") + "):",
+                "", '<div class="proofs" markdown>', ""]
+        out += [f"- {U.markdown(p.name, f'{c.id}: proof {p.name!r}')}" + (f": {prose(p.statement)}" if p.statement
+                                                                           else "") for p in chk.proofs]
+        out += ["", "</div>", ""]
     more = [p for p in chk.properties if p.name not in {law.name for law in c.laws}]
     if more:
         out += ["Properties checked on every target:", ""]
-        out += [f"- {prose(p.name)}" + (f": {prose(p.description)}" if p.description else "") for p in more]
+        out += [f"- {U.markdown(p.name, f'{c.id}: property {p.name!r}')}" + (f": {prose(p.description)}"
+                                                                            if p.description else "") for p in more]
         out.append("")
     if figures:
         out += ["## Pictures", ""]

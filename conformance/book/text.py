@@ -23,11 +23,47 @@ def math(latex: str, table: bool = False) -> str:
     return "$" + (_table_safe(s) if table else s) + "$" if s else ""
 
 
-def display(latex: str) -> str:
-    """Display math on its own lines; a statement of several parts (``a;\\quad b``) one part per line."""
+def display(latex: str, narrow: bool = False) -> str:
+    """Display math on its own lines; a statement of several parts (``a;\\quad b``) one part per line; ``narrow``
+    (a column beside code): a long part also one line per ``=`` (an aligned chain)."""
     parts = split_parts(latex.strip())
+    if narrow:
+        parts = [_chain(p) for p in parts]
     body = parts[0] if len(parts) == 1 else "\\begin{gathered}" + " \\\\ ".join(parts) + "\\end{gathered}"
     return "\n$$\n" + body + "\n$$\n"
+
+
+def _chain(part: str, width: int = 40) -> str:
+    """A long part for a narrow column: its top-level ``,``/``;`` items one per line, and an item ``a = b = c``
+    as an aligned chain (``a &= b \\\\ &= c``); brace and bracket depth 0 only (``\\,`` is a space, not a
+    comma)."""
+    if len(part) <= width:
+        return part
+    items = _top_level(part, ",;")
+    if len(items) > 1:
+        return "\\begin{gathered}" + " \\\\ ".join(_chain(x, width) for x in items) + "\\end{gathered}"
+    pieces = _top_level(part, "=", keep_left=False)
+    if len(pieces) == 1:
+        return part
+    return "\\begin{aligned}" + " \\\\ ".join(
+        ("" if k else pieces[0].strip() + " ") + "&" + q.strip() for k, q in enumerate(pieces[1:])) + "\\end{aligned}"
+
+
+def _top_level(s: str, marks: str, keep_left: bool = True) -> list[str]:
+    """``s`` cut before (or, ``keep_left``, just after) each of ``marks`` at depth 0 that is not a macro (``\\,``,
+    ``\\;``) nor part of ``<=``, ``>=``, ``!=``."""
+    out, depth, start = [], 0, 0
+    for i, ch in enumerate(s):
+        if ch in "{([":
+            depth += 1
+        elif ch in "})]":
+            depth -= 1
+        elif ch in marks and depth == 0 and s[i - 1:i] not in ("\\", "<", ">", "!") and i > start:
+            cut = i + 1 if keep_left else i
+            out.append(s[start:cut].strip())
+            start = cut
+    out.append(s[start:].strip())
+    return [x for x in (re.sub(r"^(?:\\[ ,;:!]|\\q?quad(?![A-Za-z]))\s*", "", x) for x in out) if x]
 
 
 def split_parts(latex: str) -> list[str]:
