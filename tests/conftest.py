@@ -8,10 +8,10 @@ which another worker or the user's own runs could change under it).
 """
 import os
 import shutil
+import sys
 import tempfile
 
 import pytest
-import torch
 from hypothesis.configuration import set_hypothesis_home_dir
 
 _HYPOTHESIS_HOME = tempfile.mkdtemp(prefix="genspec-tests-hypothesis-")
@@ -19,8 +19,12 @@ os.environ["GENSPEC_HYPOTHESIS_DIR"] = _HYPOTHESIS_HOME   # also inherited by th
 set_hypothesis_home_dir(_HYPOTHESIS_HOME)
 
 # The tests use small tensors: one intra-op thread is faster and steadier than torch's default on a
-# shared 2-core machine, and makes timings in the tests comparable between runs.
-torch.set_num_threads(1)
+# shared 2-core machine, and makes timings in the tests comparable between runs. Set through the environment when torch
+# is not imported yet (torch reads it when it loads): a test run that never needs torch does not import it here.
+if "torch" in sys.modules:
+    sys.modules["torch"].set_num_threads(1)
+else:
+    os.environ["OMP_NUM_THREADS"] = "1"
 
 
 def pytest_terminal_summary(terminalreporter):
