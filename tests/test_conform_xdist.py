@@ -1,5 +1,6 @@
 """`genspec conform -n N` (pytest-xdist): the verdicts, the JSON and JUnit reports and the table are those of the serial
-run, on a target that passes a clause, fails one and leaves one unbound."""
+run, on a target that passes a clause, fails one and leaves one unbound, and declares two variants of the failing one
+(one passes): each combination is its own row, in the serial run's order."""
 from __future__ import annotations
 
 import json
@@ -24,12 +25,15 @@ def d_star(p_data, p_g):
     return np.where(s == 0, 0.5, p_data / np.where(s == 0, 1.0, s))
 
 
-def combine(v_y, v_null, w):
+def combine(v_y, v_null, w, form):
+    if form == "conditional_offset":                      # right: v_y + w (v_y - v_null)
+        return v_y + w * (v_y - v_null)
     return (1 + w) * v_y - w * v_null * (1 + 1e-3)        # wrong: the null term is off by 0.1 %
 
 
 target = Target(name="halfright", backend="numpy",
-                bindings={"gan.optimal_discriminator": d_star, "cfg.combine": combine})
+                bindings={"gan.optimal_discriminator": d_star, "cfg.combine": combine},
+                variants={"cfg.combine": {"form": ("one_plus_w", "conditional_offset")}})
 '''
 
 
@@ -57,7 +61,9 @@ def test_two_workers_give_the_serial_run(tmp_path):
     sharded = _conform(tmp_path, "sharded", "-n", "2")
     status = {r["id"]: r["status"] for r in serial[1]["clauses"]}
     assert serial[0] == 1 and status["cfg.combine"] == "failed" and status["gan.optimal_discriminator"] == "passed"
-    assert status["gan.value"] == "not implemented"
+    assert status["gan.value"] == "not implemented" and status["cfg.combine (form=conditional_offset)"] == "passed"
+    assert [r["id"] for r in serial[1]["clauses"]] == ["gan.optimal_discriminator", "cfg.combine",
+                                                       "cfg.combine (form=conditional_offset)", "gan.value"], serial[1]["clauses"]
     assert "genspec_xdist" not in sharded[2]                 # the workers' records stay out of the JUnit file
     assert sharded[0] == serial[0]
     assert sharded[1] == serial[1]                           # every verdict, error figure and check, in order
