@@ -13,7 +13,7 @@ from genspec.spec.schema import Tolerance
 
 from ..harness.arrays import dicts, reals
 from ..harness.declare import ClauseChecks, Proof, Property
-from ..harness.inputs import derived, inputs
+from ..harness.inputs import TINY_NORMS, declared, derived, inputs
 
 # ---- symbols ------------------------------------------------------------------------------------
 p, q, D, a = sp.symbols("p q D a", positive=True)
@@ -147,6 +147,39 @@ def _jsd_bounds(ctx, fn, inp):
     ctx.require("gan.jsd_identity", -slack <= j <= math.log(2) + slack, f"JSD = {j} outside [0, log 2]")
     ctx.assert_close("gan.jsd_identity", fn(p_data=inp["p_data"], p_g=inp["p_data"], dx=inp["dx"]), 0.0,
                      what="JSD(p || p)")
+
+
+def _d_star_near_zero(ctx, fn, inp):
+    """The declared zero boundary (spec/gan.py): every pair (p_data, p_G) of inputs.TINY_NORMS (0, subnormal,
+    1e-300, 1e-40, 1e-20, 1e-7) and 1: 1/2 where both are 0, the ratio elsewhere, however small."""
+    if not declared("gan.optimal_discriminator", "p_data", "zero"):
+        return
+    vals = np.array([*TINY_NORMS, 1.0])
+    pd_, pg_ = (a.reshape(-1) for a in np.meshgrid(vals, vals, indexing="ij"))
+    case = ctx.round({"p_data": pd_, "p_g": pg_})
+    ctx.assert_close("gan.optimal_discriminator", fn(**case), R.optimal_discriminator(**case),
+                     what="D* at zero and tiny densities")
+
+
+ADAIN_SPREADS = (1e-4, 1e-7, 1e-11, 1e-15)
+"""σ of the tiny-spread channels drawn at gan.adain's zero boundary: below any clamp or guard ε a realistic
+implementation uses, while every square stays normal in float32 and bfloat16 (1e-30)."""
+
+
+def _adain_near_zero(ctx, fn, inp):
+    """The declared zero boundary: channels of spread σ ∈ ADAIN_SPREADS around a mean 0 or 3σ (the declared
+    conditioning |μ|/σ ≤ 10), beside a constant channel (0.1: its rounded mean may differ from x by an ulp), are
+    normalised like any other: the output as the reference's, within the clause's tolerance."""
+    if not declared("gan.adain", "x", "zero"):
+        return
+    conv = ctx.conventions("gan.adain")
+    rng = np.random.default_rng(5)
+    for r in ADAIN_SPREADS:
+        z = rng.standard_normal((1, 3, 3, 3))
+        x = np.concatenate([r * z[:, :1], 3 * r + r * z[:, 1:2], np.full((1, 1, 3, 3), 0.1)], axis=1)
+        case = ctx.round({"x": x, "w": np.array([[2.0, -1.5, 1.0]]), "b": np.array([[0.5, -0.25, 1.0]])})
+        ctx.assert_close("gan.adain", fn(**case), R.adain(**case, **conv),
+                         what=f"AdaIN of channels with σ = {r:g} (and a constant channel)")
 
 
 def _interp_endpoints(ctx, fn, inp):
@@ -286,6 +319,8 @@ CHECKS = [
         symbolic_cases=n.flatmap(lambda k: dicts(p_data=reals(1e-3, 1e3, (k,)), p_g=reals(1e-3, 1e3, (k,)))),
         properties=(Property("D*(p, q) + D*(q, p) = 1", _d_star_symmetric),
                     Property("D*(p, p) = 1/2", _d_star_half_on_diagonal),
+                    Property("zero and tiny densities: 1/2 at 0 + 0, the ratio elsewhere", _d_star_near_zero,
+                             cases=st.just({})),
                     Property("maximises p log D + q log(1 - D)", _d_star_maximises,
                              cases=n.flatmap(lambda k: dicts(p_data=reals(0.0, 1e3, (k,)).map(_moderate),
                                                              p_g=reals(0.0, 1e3, (k,)).map(_moderate))))),
@@ -317,7 +352,9 @@ CHECKS = [
         clause="gan.adain",
         cases=_adain_inputs(),
         properties=(Property("channel mean = b, std = |w|; constant channel gives b", _adain_moments),
-                    Property("invariant to x → αx + β per channel, α > 0", _adain_affine_invariance)),
+                    Property("invariant to x → αx + β per channel, α > 0", _adain_affine_invariance),
+                    Property("channels of tiny spread are normalised; a constant one gives b", _adain_near_zero,
+                             cases=st.just({}))),
         example=lambda: {"x": np.arange(8.0).reshape(1, 2, 2, 2), "w": np.array([[2.0, -1.0]]),
                          "b": np.array([[0.5, 0.0]])},
     ),

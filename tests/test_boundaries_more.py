@@ -1,0 +1,168 @@
+"""Issue 22, continued: the threshold and zero-vector boundaries of cfg.dropout, cfg.rescale, cfg.apg, gan.adain and
+gan.optimal_discriminator (spec Clause.boundaries), drawn by the checks through conformance/harness/inputs.py.
+
+For each boundary: a realistic slip that fails exactly its clause, a control showing that the same slip passes with
+the boundary declaration removed (the draws before it), and a textbook implementation written here from the
+statement (independently of reference/ and accelerated/) that passes at float64, float32 and bfloat16.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from genspec.conformance.checks import cfg as checks_cfg
+from genspec.conformance.checks import gan as checks_gan
+from genspec.conformance.harness import api
+from genspec.conformance.harness.target import Target
+from genspec.spec import SpecInputError
+
+DTYPES = ("float64", "float32", "bfloat16")
+
+
+def _failures(clause, fn, dtype="float64"):
+    target = Target(name="planted", bindings={clause: fn}, backend="torch")
+    return api.check(target, [clause], dtype=dtype, profile="ci", target_independent=False,
+                     shrink=False)[clause].failures
+
+
+def _undeclared(monkeypatch):
+    """The control: no clause declares a boundary, so the checks draw as they did before these declarations."""
+    for module in (checks_cfg, checks_gan):
+        monkeypatch.setattr(module, "declared", lambda *a, **k: ())
+
+
+def _dims(v):
+    return tuple(range(1, v.ndim))
+
+
+# ---- cfg.dropout: u < p, y kept at u = p ----------------------------------------------------------------------
+def drop_textbook(y, u, num_classes, p=None, null_label="extra_class", rate="ten_percent"):
+    p = {"ten_percent": 0.1, "half": 0.5}[rate] if p is None else p
+    return torch.where(u < p, torch.full_like(y, num_classes), y)
+
+
+def drop_in_float32(y, u, num_classes, p=None, null_label="extra_class", rate="ten_percent"):
+    """The slip: u compared in float32 (u.float() < p), so u within float32 rounding of p lands on the wrong side."""
+    p = {"ten_percent": 0.1, "half": 0.5}[rate] if p is None else p
+    return torch.where(u.float() < p, torch.full_like(y, num_classes), y)
+
+
+# ---- cfg.rescale: std(v_cfg) = 0 raises; tiny samples scale ----------------------------------------------------
+def rescale_textbook(v_y, v_null, w, phi, form="one_plus_w"):
+    dt = v_y.dtype
+    v_y, v_null = (v.float() if dt == torch.bfloat16 else v for v in (v_y, v_null))
+    v_cfg = (1 + w) * v_y - w * v_null
+    std_y, std_cfg = (v.std(dim=_dims(v), keepdim=True, correction=0) for v in (v_y, v_cfg))
+    if v_y[0].numel() < 2 or bool((std_cfg == 0).any()):
+        raise SpecInputError("cfg.rescale", "v_y/v_null", "std(v_cfg) > 0", "a constant sample")
+    return (phi * v_cfg * (std_y / std_cfg) + (1 - phi) * v_cfg).to(dt)
+
+
+def rescale_clamped(v_y, v_null, w, phi, form="one_plus_w"):
+    """The slip: the divisor clamped, std_cfg.clamp_min(1e-6) (zero still raises)."""
+    v_cfg = (1 + w) * v_y - w * v_null
+    std_y, std_cfg = (v.std(dim=_dims(v), keepdim=True, correction=0) for v in (v_y, v_cfg))
+    if v_y[0].numel() < 2 or bool((std_cfg == 0).any()):
+        raise SpecInputError("cfg.rescale", "v_y/v_null", "std(v_cfg) > 0", "a constant sample")
+    return phi * v_cfg * (std_y / std_cfg.clamp_min(1e-6)) + (1 - phi) * v_cfg
+
+
+# ---- cfg.apg: Δ∥ = 0 at v_y = 0, the exact projection above ----------------------------------------------------
+def apg_textbook(v_y, v_null, w, eta, form="one_plus_w"):
+    dt = v_y.dtype
+    v_y, v_null = (v.float() if dt == torch.bfloat16 else v for v in (v_y, v_null))
+    delta = v_y - v_null
+    n2 = (v_y * v_y).sum(dim=_dims(v_y), keepdim=True)
+    par = (delta * v_y).sum(dim=_dims(v_y), keepdim=True) / torch.where(n2 == 0, 1.0, n2) * v_y
+    return (v_y + w * ((delta - par) + eta * par)).to(dt)
+
+
+def apg_clamped(v_y, v_null, w, eta, form="one_plus_w"):
+    """The slip: v̂ = v_y / max(‖v_y‖, 1e-6) (normalize with a too large ε)."""
+    delta = v_y - v_null
+    vh = v_y / torch.linalg.vector_norm(v_y, dim=_dims(v_y), keepdim=True).clamp_min(1e-6)
+    par = (delta * vh).sum(dim=_dims(v_y), keepdim=True) * vh
+    return v_y + w * ((delta - par) + eta * par)
+
+
+# ---- gan.optimal_discriminator: 1/2 at p_data + p_G = 0 only ---------------------------------------------------
+def d_star_textbook(p_data, p_g):
+    s = p_data + p_g
+    return torch.where(s == 0, torch.full_like(s, 0.5), p_data / torch.where(s == 0, torch.ones_like(s), s))
+
+
+def d_star_guarded(p_data, p_g):
+    """The slip: the guard s < 1e-12 instead of s = 0 (tiny densities answered 1/2)."""
+    s = p_data + p_g
+    small = s < 1e-12
+    return torch.where(small, torch.full_like(s, 0.5), p_data / torch.where(small, torch.ones_like(s), s))
+
+
+# ---- gan.adain: b on a constant channel, tiny spreads normalised ------------------------------------------------
+def adain_textbook(x, w, b, sigma="population", eps="none"):
+    dt = x.dtype
+    xs = x.float() if dt == torch.bfloat16 else x
+    d = tuple(range(2, x.ndim))
+    flat = xs.flatten(2)
+    constant = (flat.amax(dim=2) == flat.amin(dim=2)).reshape(*x.shape[:2], *(1,) * len(d))
+    c = torch.where(constant, 0.0, xs - xs.mean(dim=d, keepdim=True))
+    sd = c.square().mean(dim=d, keepdim=True).sqrt()
+    e = (slice(None), slice(None)) + (None,) * len(d)
+    return (w[e] * torch.where(sd == 0, 0.0, c / torch.where(sd == 0, 1.0, sd)) + b[e]).to(dt)
+
+
+def adain_guarded(x, w, b, sigma="population", eps="none"):
+    """The slip: a channel with σ < 1e-5 treated as constant (normalised value 0)."""
+    d = tuple(range(2, x.ndim))
+    c = x - x.mean(dim=d, keepdim=True)
+    sd = c.square().mean(dim=d, keepdim=True).sqrt()
+    e = (slice(None), slice(None)) + (None,) * len(d)
+    return w[e] * torch.where(sd < 1e-5, 0.0, c / sd.clamp_min(1e-5)) + b[e]
+
+
+TEXTBOOK = [("cfg.dropout", drop_textbook), ("cfg.rescale", rescale_textbook), ("cfg.apg", apg_textbook),
+            ("gan.optimal_discriminator", d_star_textbook), ("gan.adain", adain_textbook)]
+SLIPS = [("cfg.dropout", drop_in_float32, "float64", "u at and near the threshold p"),
+         ("cfg.rescale", rescale_clamped, "float32", "tiny samples"),
+         ("cfg.apg", apg_clamped, "float32", "v_y = 0 and tiny"),
+         ("gan.optimal_discriminator", d_star_guarded, "float32", "zero and tiny densities"),
+         ("gan.adain", adain_guarded, "float32", "channels of tiny spread")]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("clause,fn", TEXTBOOK, ids=[c for c, _ in TEXTBOOK])
+def test_textbook_passes_at_the_boundaries(clause, fn, dtype):
+    assert _failures(clause, fn, dtype) == []
+
+
+@pytest.mark.parametrize("clause,fn,dtype,check", SLIPS, ids=[c for c, *_ in SLIPS])
+def test_slip_fails_its_boundary_check(clause, fn, dtype, check):
+    failures = _failures(clause, fn, dtype)
+    assert any(check in name for name, _ in failures), failures
+    assert all(check in name or clause == "cfg.dropout" for name, _ in failures), failures
+
+
+@pytest.mark.parametrize("clause,fn,dtype,check", SLIPS[1:], ids=[c for c, *_ in SLIPS[1:]])
+def test_without_the_declaration_the_slip_passes(clause, fn, dtype, check, monkeypatch):
+    _undeclared(monkeypatch)
+    assert _failures(clause, fn, dtype) == []
+
+
+def test_dropout_slips_at_u_equal_p():
+    """u ≤ p (the label dropped at u = p) fails the threshold sweep too. (No control here: cfg.dropout's value cases
+    already pair u and p edges, u = p = 0 and p = 5e-324 among them, which catch both slips without the sweep.)"""
+    def drop_at_or_below(y, u, num_classes, p=None, null_label="extra_class", rate="ten_percent"):
+        p = {"ten_percent": 0.1, "half": 0.5}[rate] if p is None else p
+        return torch.where(u <= p, torch.full_like(y, num_classes), y)
+    assert any("u at and near the threshold p" in name for name, _ in _failures("cfg.dropout", drop_at_or_below))
+
+
+def test_rescale_must_raise_where_std_is_zero():
+    """v_y = v_∅ = 0: a rescale that divides anyway (NaN) fails the declared zero boundary."""
+    def unguarded(v_y, v_null, w, phi, form="one_plus_w"):
+        v_cfg = (1 + w) * v_y - w * v_null
+        std_y, std_cfg = (v.std(dim=_dims(v), keepdim=True, correction=0) for v in (v_y, v_cfg))
+        return phi * v_cfg * (std_y / std_cfg) + (1 - phi) * v_cfg
+    failures = _failures("cfg.rescale", unguarded)
+    assert any("requires SpecInputError" in msg for _, msg in failures), failures
