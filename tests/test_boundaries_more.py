@@ -7,7 +7,6 @@ statement (independently of reference/ and accelerated/) that passes at float64,
 """
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
