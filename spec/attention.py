@@ -1,6 +1,6 @@
 """Clauses of attention as the denoisers use it (sources 00, 01, 03, 04): scaled dot-product attention with masks,
 multi-head self/cross-attention (image queries, text keys and values), and MM-DiT's joint attention."""
-from .schema import Clause, Convention, Domain, Provenance, Symbol, Variant, tolerances
+from .schema import Boundary, Clause, Convention, Domain, Provenance, Symbol, Variant, tolerances
 
 P = Provenance
 TOKENS = Domain(shape=("B", "L", "D"))
@@ -57,6 +57,16 @@ CLAUSES = [
                 "range it must be whatever the bound"),
         singular=("A query row whose mask admits no key outputs 0 (PyTorch's safe softmax; the naive formula gives "
                   "0/0). Large logits are no singularity: softmax is shift-invariant and evaluated as exp(s − max s)."),
+        boundaries=(
+            Boundary(symbol="mask", kind="zero", exactly="defined",
+                     why="a query row whose mask admits no key: the output is 0 (the naive softmax gives 0/0, a "
+                         "finite fill gives the mean of every value)"),
+            Boundary(symbol="mask", kind="threshold", exactly="defined",
+                     why="admitted logits near or below a finite fill f: a masked key weighs 0 whatever the "
+                         "admitted keys' logits, but an additive mask with a finite fill (f = −1e4 as BERT's "
+                         "extended attention mask, −65504 float16's lowest) leaks where every admitted logit lies "
+                         "within ~30 of f or below it; the admitted logits are drawn at inputs.approach values of "
+                         "each f"),),
         notes=("Masked keys are exactly deleted keys: attention over the admitted keys only. Self-attention is "
                "permutation equivariant: permuting the tokens permutes the output the same way."),
     ),

@@ -1,5 +1,6 @@
-"""Issue 22, continued: the threshold and zero-vector boundaries of cfg.dropout, cfg.rescale, cfg.apg, gan.adain and
-gan.optimal_discriminator (spec Clause.boundaries), drawn by the checks through conformance/harness/inputs.py.
+"""Issue 22, continued: the threshold and zero-vector boundaries of attention.sdpa, cfg.dropout, cfg.rescale, cfg.apg,
+gan.adain and gan.optimal_discriminator (spec Clause.boundaries), drawn by the checks through
+conformance/harness/inputs.py.
 
 For each boundary: a realistic slip that fails exactly its clause, a control showing that the same slip passes with
 the boundary declaration removed (the draws before it), and a textbook implementation written here from the
@@ -7,9 +8,12 @@ statement (independently of reference/ and accelerated/) that passes at float64,
 """
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
+from genspec.conformance.checks import attention as checks_attention
 from genspec.conformance.checks import cfg as checks_cfg
 from genspec.conformance.checks import gan as checks_gan
 from genspec.conformance.harness import api
@@ -27,7 +31,7 @@ def _failures(clause, fn, dtype="float64"):
 
 def _undeclared(monkeypatch):
     """The control: no clause declares a boundary, so the checks draw as they did before these declarations."""
-    for module in (checks_cfg, checks_gan):
+    for module in (checks_attention, checks_cfg, checks_gan):
         monkeypatch.setattr(module, "declared", lambda *a, **k: ())
 
 
@@ -120,9 +124,29 @@ def adain_guarded(x, w, b, sigma="population", eps="none"):
     return w[e] * torch.where(sd < 1e-5, 0.0, c / sd.clamp_min(1e-5)) + b[e]
 
 
-TEXTBOOK = [("cfg.dropout", drop_textbook), ("cfg.rescale", rescale_textbook), ("cfg.apg", apg_textbook),
+# ---- attention.sdpa: a masked key weighs 0 whatever the admitted logits -------------------------------------------
+def sdpa_textbook(q, k, v, mask=None):
+    s = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
+    if mask is None:
+        return torch.softmax(s, dim=-1) @ v
+    p = torch.softmax(s.masked_fill(~mask, -math.inf), dim=-1)
+    return torch.where(mask.any(dim=-1, keepdim=True), p, 0.0).nan_to_num(0.0) @ v
+
+
+def sdpa_finite_fill(q, k, v, mask=None):
+    """The slip: BERT's additive mask, masked logits set to −1e4 (fully masked rows still zeroed)."""
+    s = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
+    if mask is None:
+        return torch.softmax(s, dim=-1) @ v
+    p = torch.softmax(s.masked_fill(~mask, -1e4), dim=-1)
+    return torch.where(mask.any(dim=-1, keepdim=True), p, 0.0) @ v
+
+
+TEXTBOOK = [("attention.sdpa", sdpa_textbook),
+            ("cfg.dropout", drop_textbook), ("cfg.rescale", rescale_textbook), ("cfg.apg", apg_textbook),
             ("gan.optimal_discriminator", d_star_textbook), ("gan.adain", adain_textbook)]
 SLIPS = [("cfg.dropout", drop_in_float32, "float64", "u at and near the threshold p"),
+         ("attention.sdpa", sdpa_finite_fill, "float32", "admitted logits near a finite fill"),
          ("cfg.rescale", rescale_clamped, "float32", "tiny samples"),
          ("cfg.apg", apg_clamped, "float32", "v_y = 0 and tiny"),
          ("gan.optimal_discriminator", d_star_guarded, "float32", "zero and tiny densities"),
