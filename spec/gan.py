@@ -220,6 +220,15 @@ CLAUSES = [
         singular="spherical: where cos Ω ≥ 1 - 1e-12 (parallel latents, or either is 0) the path is the linear one "
                  "(equal to slerp within 1e-12); where cos Ω ≤ -1 + 1e-12 (antiparallel: no unique great circle, "
                  "and slerp is ill-conditioned) the reference raises SpecInputError.",
+        boundaries=(
+            Boundary(symbol="z0", kind="threshold", exactly="defined",
+                     why="spherical: cos Ω → 1 (parallel latents): slerp tends to the linear path, switched at cos Ω ≥ "
+                         "1 − 1e-12 where the two agree within 1e-12; a switch at a larger gap (a widely copied "
+                         "slerp's DOT_THRESHOLD = 0.9995 is off by ~Ω²/8) or none at all (0/0 where cos rounds to 1) "
+                         "is drawn at angles 0.3 … 1e-8 and 0"),
+            Boundary(symbol="z0", kind="zero", exactly="defined",
+                     why="spherical: z0 = 0 has no direction: the linear path; a tiny z0 (norm 1e-7, 1e-15) has one "
+                         "and is slerped, which a norm clamped in cos Ω loses"),),
     ),
     Clause(
         id="gan.adain",

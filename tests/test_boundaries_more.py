@@ -23,8 +23,12 @@ from genspec.spec import SpecInputError
 DTYPES = ("float64", "float32", "bfloat16")
 
 
+CONVENTIONS = {"gan.latent_interpolation": {"path": "spherical"}}      # its boundaries are the spherical path's
+
+
 def _failures(clause, fn, dtype="float64"):
-    target = Target(name="planted", bindings={clause: fn}, backend="torch")
+    target = Target(name="planted", bindings={clause: fn}, backend="torch",
+                    conventions={clause: CONVENTIONS[clause]} if clause in CONVENTIONS else {})
     return api.check(target, [clause], dtype=dtype, profile="ci", target_independent=False,
                      shrink=False)[clause].failures
 
@@ -142,11 +146,38 @@ def sdpa_finite_fill(q, k, v, mask=None):
     return torch.where(mask.any(dim=-1, keepdim=True), p, 0.0) @ v
 
 
-TEXTBOOK = [("attention.sdpa", sdpa_textbook),
+# ---- gan.latent_interpolation (spherical): linear where parallel (cos Ω ≥ 1 − 1e-12) or z0 = 0, slerp elsewhere ---
+def slerp_textbook(z0, z1, t):
+    dt = z0.dtype
+    z0, z1, t = (v.float() if dt == torch.bfloat16 else v for v in (z0, z1, t))
+    s = t[:, None]
+    denom = torch.linalg.vector_norm(z0, dim=1) * torch.linalg.vector_norm(z1, dim=1)
+    cos = ((z0 * z1).sum(dim=1) / torch.where(denom == 0, 1.0, denom)).clamp(-1.0, 1.0)
+    if bool((cos <= -1.0 + 1e-12).any()):
+        raise SpecInputError("gan.latent_interpolation", "z0/z1", "latents that are not antiparallel", "Ω = π")
+    parallel = ((denom == 0) | (cos >= 1.0 - 1e-12))[:, None]
+    om = torch.arccos(cos)[:, None]
+    so = torch.where(parallel, 1.0, torch.sin(om))
+    out = torch.where(parallel, s * z0 + (1 - s) * z1, torch.sin(s * om) / so * z0 + torch.sin((1 - s) * om) / so * z1)
+    return out.to(dt)
+
+
+def slerp_dot_threshold(z0, z1, t):
+    """The slip: the widely copied slerp, linear wherever |cos Ω| > DOT_THRESHOLD = 0.9995 (Ω < 0.032)."""
+    s = t[:, None]
+    n0, n1 = (z / torch.linalg.vector_norm(z, dim=1, keepdim=True) for z in (z0, z1))
+    dot = (n0 * n1).sum(dim=1, keepdim=True)
+    om = torch.arccos(dot.clamp(-1.0, 1.0))
+    slerp = torch.sin(s * om) / torch.sin(om) * z0 + torch.sin((1 - s) * om) / torch.sin(om) * z1
+    return torch.where((dot.abs() > 0.9995) | ~torch.isfinite(dot), s * z0 + (1 - s) * z1, slerp)
+
+
+TEXTBOOK = [("attention.sdpa", sdpa_textbook), ("gan.latent_interpolation", slerp_textbook),
             ("cfg.dropout", drop_textbook), ("cfg.rescale", rescale_textbook), ("cfg.apg", apg_textbook),
             ("gan.optimal_discriminator", d_star_textbook), ("gan.adain", adain_textbook)]
 SLIPS = [("cfg.dropout", drop_in_float32, "float64", "u at and near the threshold p"),
          ("attention.sdpa", sdpa_finite_fill, "float32", "admitted logits near a finite fill"),
+         ("gan.latent_interpolation", slerp_dot_threshold, "float32", "near-parallel latents"),
          ("cfg.rescale", rescale_clamped, "float32", "tiny samples"),
          ("cfg.apg", apg_clamped, "float32", "v_y = 0 and tiny"),
          ("gan.optimal_discriminator", d_star_guarded, "float32", "zero and tiny densities"),

@@ -8,6 +8,7 @@ import numpy as np
 import sympy as sp
 from hypothesis import strategies as st
 
+from genspec import spec
 from genspec.reference import gan as R
 from genspec.spec.schema import Tolerance
 
@@ -182,6 +183,37 @@ def _adain_near_zero(ctx, fn, inp):
                          what=f"AdaIN of channels with σ = {r:g} (and a constant channel)")
 
 
+SLERP_ANGLES = (0.3, 3e-2, 1e-2, 1e-3, 1e-4, 1e-6, 1e-8, 0.0)
+"""Angles Ω between the latents of the near-parallel rows (gan.latent_interpolation's declared threshold)."""
+
+
+def _interp_near_parallel_and_zero(ctx, fn, inp):
+    """The declared threshold and zero boundaries (spec/gan.py), in the target's variant: one row per angle Ω of
+    SLERP_ANGLES (z1 = z0 rotated by Ω in a random plane, 1.5× as long), and rows with z0 = 0 or of norm 1e-7 or
+    1e-15 (squares normal in every dtype) beside z1 of norm ~1; t cycling through 0.25, 0.5, 0.8."""
+    cid = "gan.latent_interpolation"
+    if not (declared(cid, "z0", "threshold") or declared(cid, "z0", "zero")):
+        return
+    rng = np.random.default_rng(11)
+    rows0, rows1 = [], []
+    for om in SLERP_ANGLES if declared(cid, "z0", "threshold") else ():
+        a, b = rng.standard_normal((2, 4))
+        a /= np.linalg.norm(a)
+        b -= (b @ a) * a
+        b /= np.linalg.norm(b)
+        rows0.append(a)
+        rows1.append(1.5 * (math.cos(om) * a + math.sin(om) * b))
+    for r in (0.0, 1e-7, 1e-15) if declared(cid, "z0", "zero") else ():
+        a, b = rng.standard_normal((2, 4))
+        rows0.append(r * a / np.linalg.norm(a))
+        rows1.append(b)
+    n = len(rows0)
+    conv = ctx.conventions(cid)
+    case = ctx.round({"z0": np.array(rows0), "z1": np.array(rows1), "t": np.resize([0.25, 0.5, 0.8], n)})
+    ctx.assert_close(cid, fn(**case), R.latent_interpolation(**spec.get(cid).in_variant(case, conv), **conv),
+                     what="z_t for near-parallel latents (Ω = 0.3 … 1e-8, 0) and z0 = 0 or tiny")
+
+
 def _interp_endpoints(ctx, fn, inp):
     conv = ctx.conventions("gan.latent_interpolation")
     rows = inp["z0"].shape[0]
@@ -345,7 +377,9 @@ CHECKS = [
         cases=_latents(),
         convention_cases=lambda conv: _latents(spherical=conv["path"] == "spherical"),
         properties=(Property("endpoints t = 0 and t = 1", _interp_endpoints,     # no antiparallel rows: valid for slerp
-                             cases=_latents(spherical=True)),),
+                             cases=_latents(spherical=True)),
+                    Property("near-parallel latents and z0 = 0 or tiny", _interp_near_parallel_and_zero,
+                             cases=st.just({}))),
         example=lambda: {"z0": np.array([[1.0, 0.0]]), "z1": np.array([[0.0, 1.0]]), "t": np.array([0.25])},
     ),
     ClauseChecks(
