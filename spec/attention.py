@@ -96,6 +96,12 @@ CLAUSES = [
                                  "O(1) activations plus sdpa's bfloat16 bound. " + _SOFTMAX_WHY),
         singular=("As attention.sdpa: a query with no admitted key gives o = 0 before the output projection "
                   "(out = b_o)."),
+        boundaries=(
+            Boundary(symbol="mask", kind="threshold", exactly="defined",
+                     why="as attention.sdpa: a masked context token weighs 0 whatever the admitted tokens' logits; "
+                         "an additive mask with a finite fill (−1e4, −65504) leaks where every admitted logit lies "
+                         "within ~30 of the fill or below it, which the suite draws (1×1 projections, logits at "
+                         "inputs.approach values of each fill)"),),
         notes=("Heads split the projected width into H contiguous slices (nn.MultiheadAttention, diffusers "
                "Attention). With one context token every query gets W_o(W_v c + b_v) + b_o (softmax over one key "
                "is 1)."),

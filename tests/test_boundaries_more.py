@@ -1,6 +1,6 @@
-"""Issue 22, continued: the threshold and zero-vector boundaries of attention.sdpa, cfg.dropout, cfg.rescale, cfg.apg,
-gan.adain and gan.optimal_discriminator (spec Clause.boundaries), drawn by the checks through
-conformance/harness/inputs.py.
+"""Issue 22, continued: the threshold and zero-vector boundaries of attention.sdpa and .cross, cfg.dropout, cfg.rescale,
+cfg.apg, gan.adain, gan.optimal_discriminator and gan.latent_interpolation (spec Clause.boundaries), drawn by the checks
+through conformance/harness/inputs.py.
 
 For each boundary: a realistic slip that fails exactly its clause, a control showing that the same slip passes with
 the boundary declaration removed (the draws before it), and a textbook implementation written here from the
@@ -146,6 +146,23 @@ def sdpa_finite_fill(q, k, v, mask=None):
     return torch.where(mask.any(dim=-1, keepdim=True), p, 0.0) @ v
 
 
+def _cross_with(sdpa):
+    """Multi-head cross-attention (out_in weights, contiguous head slices) around an sdpa."""
+    def cross(x, context, w_q, w_k, w_v, w_o, heads, b_q=None, b_k=None, b_v=None, b_o=None, mask=None):
+        def proj(t, w, b):
+            y = t @ w.T
+            return y if b is None else y + b
+        q, k, v = proj(x, w_q, b_q), proj(context, w_k, b_k), proj(context, w_v, b_v)
+        split = lambda t: t.reshape(*t.shape[:-1], heads, -1).transpose(-2, -3)      # (B, H, tokens, E/H)
+        m = None if mask is None else mask[:, None]
+        o = sdpa(split(q), split(k), split(v), m).transpose(-2, -3)
+        return proj(o.reshape(*o.shape[:-2], -1), w_o, b_o)
+    return cross
+
+
+cross_textbook, cross_finite_fill = _cross_with(sdpa_textbook), _cross_with(sdpa_finite_fill)
+
+
 # ---- gan.latent_interpolation (spherical): linear where parallel (cos Ω ≥ 1 − 1e-12) or z0 = 0, slerp elsewhere ---
 def slerp_textbook(z0, z1, t):
     dt = z0.dtype
@@ -172,11 +189,13 @@ def slerp_dot_threshold(z0, z1, t):
     return torch.where((dot.abs() > 0.9995) | ~torch.isfinite(dot), s * z0 + (1 - s) * z1, slerp)
 
 
-TEXTBOOK = [("attention.sdpa", sdpa_textbook), ("gan.latent_interpolation", slerp_textbook),
+TEXTBOOK = [("attention.sdpa", sdpa_textbook), ("attention.cross", cross_textbook),
+            ("gan.latent_interpolation", slerp_textbook),
             ("cfg.dropout", drop_textbook), ("cfg.rescale", rescale_textbook), ("cfg.apg", apg_textbook),
             ("gan.optimal_discriminator", d_star_textbook), ("gan.adain", adain_textbook)]
 SLIPS = [("cfg.dropout", drop_in_float32, "float64", "u at and near the threshold p"),
          ("attention.sdpa", sdpa_finite_fill, "float32", "admitted logits near a finite fill"),
+         ("attention.cross", cross_finite_fill, "float32", "admitted context logits near a finite fill"),
          ("gan.latent_interpolation", slerp_dot_threshold, "float32", "near-parallel latents"),
          ("cfg.rescale", rescale_clamped, "float32", "tiny samples"),
          ("cfg.apg", apg_clamped, "float32", "v_y = 0 and tiny"),

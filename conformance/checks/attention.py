@@ -203,6 +203,24 @@ def _context_padding(ctx, fn, inp):
     ctx.assert_close("attention.cross", masked, deleted, what="masked text tokens vs deleted text tokens")
 
 
+def _context_admitted_below_fill(ctx, fn, inp):
+    """attention.cross's declared threshold, as attention.sdpa's: one batch row per inputs.approach value a of each
+    fill in FILLS, one query x = 1, four context tokens with 1×1 projections (W = 1: logit = value = the token),
+    two admitted at a and the next such value, two masked at 0 and 5, which must weigh 0."""
+    if not declared("attention.cross", "mask", "threshold"):
+        return
+    one = np.ones((1, 1))
+    for f in FILLS:
+        near = np.array(approach(f))
+        n = len(near)
+        c = np.stack([near, np.roll(near, 1), np.zeros(n), np.full(n, 5.0)], axis=1)[..., None]     # (n, 4, 1)
+        keep = np.broadcast_to(np.array([True, True, False, False]), (n, 1, 4)).copy()
+        case = ctx.round({"x": np.ones((n, 1, 1)), "context": c, "w_q": one, "w_k": one, "w_v": one, "w_o": one,
+                          "heads": 1, "mask": keep})
+        ctx.assert_close("attention.cross", fn(**_in_layout(ctx, case)), R.attention(**case),
+                         what=f"output with the admitted context logits near a finite fill f = {f:g} (masked at 0, 5)")
+
+
 # ---- joint attention ----------------------------------------------------------------------------
 @st.composite
 def _joint_cases(draw):
@@ -285,7 +303,9 @@ CHECKS = [
         convention_cases=lambda conv: _mha_cases(conv["weights"]),
         properties=(Property("one context token: every query gets W_o(W_v c + b_v) + b_o", _one_token),
                     Property("self-attention (context = x) is permutation equivariant", _self_equivariance),
-                    Property("a key-padding mask over the context equals deleting those tokens", _context_padding)),
+                    Property("a key-padding mask over the context equals deleting those tokens", _context_padding),
+                    Property("admitted context logits near a finite fill (−1e4, −65504): masked tokens weigh 0",
+                             _context_admitted_below_fill, cases=st.just({}))),
         example=lambda: {"x": np.array([[[1.0, 0.0]]]), "context": np.array([[[0.0, 1.0], [1.0, 1.0]]]),
                          "w_q": np.eye(2), "w_k": np.eye(2), "w_v": np.eye(2), "w_o": np.eye(2), "heads": 1},
     ),
