@@ -1,6 +1,6 @@
 """Clauses of attention as the denoisers use it (sources 00, 01, 03, 04): scaled dot-product attention with masks,
 multi-head self/cross-attention (image queries, text keys and values), and MM-DiT's joint attention."""
-from .schema import Clause, Convention, Domain, Provenance, Symbol, Variant, tolerances
+from .schema import Boundary, Clause, Convention, Domain, Provenance, Symbol, Variant, tolerances
 
 P = Provenance
 TOKENS = Domain(shape=("B", "L", "D"))
@@ -57,6 +57,16 @@ CLAUSES = [
                 "range it must be whatever the bound"),
         singular=("A query row whose mask admits no key outputs 0 (PyTorch's safe softmax; the naive formula gives "
                   "0/0). Large logits are no singularity: softmax is shift-invariant and evaluated as exp(s − max s)."),
+        boundaries=(
+            Boundary(symbol="mask", kind="zero", exactly="defined",
+                     why="a query row whose mask admits no key: the output is 0 (the naive softmax gives 0/0, a "
+                         "finite fill gives the mean of every value)"),
+            Boundary(symbol="mask", kind="threshold", exactly="defined",
+                     why="admitted logits near or below a finite fill f: a masked key weighs 0 whatever the "
+                         "admitted keys' logits, but an additive mask with a finite fill (f = −1e4 as BERT's "
+                         "extended attention mask, −65504 float16's lowest) leaks where every admitted logit lies "
+                         "within ~30 of f or below it; the admitted logits are drawn at inputs.approach values of "
+                         "each f"),),
         notes=("Masked keys are exactly deleted keys: attention over the admitted keys only. Self-attention is "
                "permutation equivariant: permuting the tokens permutes the output the same way."),
     ),
@@ -86,6 +96,12 @@ CLAUSES = [
                                  "O(1) activations plus sdpa's bfloat16 bound. " + _SOFTMAX_WHY),
         singular=("As attention.sdpa: a query with no admitted key gives o = 0 before the output projection "
                   "(out = b_o)."),
+        boundaries=(
+            Boundary(symbol="mask", kind="threshold", exactly="defined",
+                     why="as attention.sdpa: a masked context token weighs 0 whatever the admitted tokens' logits; "
+                         "an additive mask with a finite fill (−1e4, −65504) leaks where every admitted logit lies "
+                         "within ~30 of the fill or below it, which the suite draws (1×1 projections, logits at "
+                         "inputs.approach values of each fill)"),),
         notes=("Heads split the projected width into H contiguous slices (nn.MultiheadAttention, diffusers "
                "Attention). With one context token every query gets W_o(W_v c + b_v) + b_o (softmax over one key "
                "is 1)."),

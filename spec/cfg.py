@@ -5,7 +5,7 @@ v_y = f(x_t, y, t) and v_∅ = f(x_t, y_∅, t) are the conditional and uncondit
 """
 from .cond import GM_SYMBOLS, NULL_LABEL
 from .expression import BASE, OUT, std, symbols
-from .schema import Clause, Convention, Domain, Law, Provenance, Symbol, Variant, tolerances
+from .schema import Boundary, Clause, Convention, Domain, Law, Provenance, Symbol, Variant, tolerances
 
 P = Provenance
 v_y, v_null, w, score_null, grad_log_p_y, phi = symbols("v_y v_null w score_null grad_log_p_y phi")
@@ -243,6 +243,11 @@ CLAUSES = [
                              why="integer output: exact (u is compared with p exactly; the harness gives both sides "
                                  "the same rounded u)"),
         singular="p = 0 drops nothing, p = 1 drops everything (u < 1 always). u ∉ [0, 1) is an input error.",
+        boundaries=(
+            Boundary(symbol="u", kind="threshold", exactly="defined",
+                     why="u_i = p: the label flips from y_∅ (u < p) to y (u ≥ p); at u = p exactly y is kept. p is "
+                         "compared unrounded: a comparison made in u's dtype (p rounded to it) or in float32 moves "
+                         "the threshold, which u within a few ulps of p resolves"),),
         notes="⚠ p is a parameter; the notes' typical values (03 'e.g., 10%', 04 'commonly 50%') are the convention "
               "`rate`.",
     ),
@@ -322,6 +327,12 @@ CLAUSES = [
         error_scale=_magnitude(v_y, v_null) * (1 + std(v_y) / std(V_CFG)),
         singular="std(v_cfg) = 0 for a sample (a constant guided prediction, or a sample of one element) has no "
                  "rescale factor: SpecInputError naming v_y/v_null.",
+        boundaries=(
+            Boundary(symbol="v_y", kind="zero", exactly="raises",
+                     why="std(v_cfg) → 0: v_y = v_∅ = 0 raises; samples of tiny spread (norms 1e-7..1e-15, whose "
+                         "squares stay normal in every dtype) have the same factor std(v_y)/std(v_cfg) as the unit "
+                         "sample (v_out is homogeneous of degree one), which a std clamped or offset by an ε loses; "
+                         "v_y = 0 with v_∅ ≠ 0 has factor 0"),),
         notes="std is the standard deviation over every dimension but the batch, centred (torch.std); the ratio "
               "std(v_y)/std(v_cfg) is the same for the unbiased (N − 1, torch's default) and the population (N) "
               "estimator, so the clause needs no convention for it. Lin et al. recommend φ = 0.7: guidance with a "
@@ -361,6 +372,11 @@ CLAUSES = [
         singular="‖v_y‖ = 0 in a sample: the projection onto v_y is undefined; the spec sets Δ∥ = 0 there "
                  "(torch.nn.functional.normalize's ε clamp, as Sadat et al.'s code and diffusers compute it). "
                  "|w| ≤ 1000.",
+        boundaries=(
+            Boundary(symbol="v_y", kind="zero", exactly="defined",
+                     why="‖v_y‖ = 0: Δ∥ = 0; for 0 < ‖v_y‖ the projection is ⟨Δ, v̂⟩v̂, of size up to ‖Δ‖ however "
+                         "small v_y is. Drawn at 0 and at norms 1e-7..1e-11, above normalize's ε = 1e-12 (below it a "
+                         "clamped normalisation and the exact projection differ by design: not drawn)"),),
         notes="A variant of the cfg family: η = 1 is cfg.combine in every form (Δ∥ + Δ⊥ = Δ, sympy); η = 0 removes "
               "the parallel component (the oversaturating part, Sadat et al.). The paper's full APG also rescales Δ "
               "to a norm ≤ r and adds a reverse momentum over the steps; those are not part of this clause (diffusers: "

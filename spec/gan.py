@@ -3,7 +3,7 @@
 D(x) is the discriminator's probability that x is real, D = sigmoid(a) for its logit a.
 Logs are natural logs; log 0 = -inf exactly (no epsilon, no clamp) unless a convention says otherwise.
 """
-from .schema import Clause, Convention, Domain, Provenance, Symbol, Variant, tolerances
+from .schema import Boundary, Clause, Convention, Domain, Provenance, Symbol, Variant, tolerances
 
 P = Provenance
 PROB = Domain(low=0.0, high=1.0, shape=("n",))
@@ -159,6 +159,11 @@ CLAUSES = [
                                  "of that number, which is the atol"),
         singular="Where p_data(x) + p_G(x) = 0 every D maximises the integrand (it is 0); the spec defines "
                  "D*(x) = 1/2 there, the value on the diagonal p_data = p_G and the limit along it.",
+        boundaries=(
+            Boundary(symbol="p_data", kind="zero", exactly="defined",
+                     why="p_data + p_G = 0: D* = 1/2; at tiny densities (subnormal, 1e-40, 1e-20, 1e-7, in both "
+                         "arguments) D* is still the ratio, 0, 1 or anything between: a guard s < ε instead of s = 0, "
+                         "or an ε added to the sum, answers 1/2 or 0 there"),),
     ),
     Clause(
         id="gan.jsd_identity",
@@ -215,6 +220,15 @@ CLAUSES = [
         singular="spherical: where cos Ω ≥ 1 - 1e-12 (parallel latents, or either is 0) the path is the linear one "
                  "(equal to slerp within 1e-12); where cos Ω ≤ -1 + 1e-12 (antiparallel: no unique great circle, "
                  "and slerp is ill-conditioned) the reference raises SpecInputError.",
+        boundaries=(
+            Boundary(symbol="z0", kind="threshold", exactly="defined",
+                     why="spherical: cos Ω → 1 (parallel latents): slerp tends to the linear path, switched at cos Ω ≥ "
+                         "1 − 1e-12 where the two agree within 1e-12; a switch at a larger gap (a widely copied "
+                         "slerp's DOT_THRESHOLD = 0.9995 is off by ~Ω²/8) or none at all (0/0 where cos rounds to 1) "
+                         "is drawn at angles 0.3 … 1e-8 and 0"),
+            Boundary(symbol="z0", kind="zero", exactly="defined",
+                     why="spherical: z0 = 0 has no direction: the linear path; a tiny z0 (norm 1e-7, 1e-15) has one "
+                         "and is slerped, which a norm clamped in cos Ω loses"),),
     ),
     Clause(
         id="gan.adain",
@@ -246,6 +260,11 @@ CLAUSES = [
                                  "keep |μ|/σ ≤ 10 (conditioning), bfloat16 statistics are accumulated in float32"),
         singular="Where σ(x_i) = 0 (a constant channel) x_i - μ = 0 and the normalised value is defined as 0, so the "
                  "output is b_i (the ε → 0 limit of the ε variant).",
+        boundaries=(
+            Boundary(symbol="x", kind="zero", exactly="defined",
+                     why="σ(x_i) = 0 (a constant channel): the output is b_i; channels of tiny spread (σ = 1e-4 .. "
+                         "1e-15 around a mean 0 or 3σ: the declared conditioning) are normalised like any other, "
+                         "which a σ clamped or a guard σ < ε treating them as constant does not"),),
         notes="Properties: output channel mean = b_i and population std = |w_i| (σ > 0); invariant to x_i → α x_i + β, "
               "α > 0.",
     ),

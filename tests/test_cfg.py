@@ -285,4 +285,9 @@ def test_rescale_accepts_diffusers_and_rejects_slips(slip, passes):
     t = Target(name="diffusers-like", bindings={"cfg.rescale": fn}, backend="torch",
                conventions={"cfg.rescale": {"form": "scale"}})
     res = check(t, ["cfg.rescale"], dtype="float32", target_independent=False, shrink=False)["cfg.rescale"]
-    assert (res.status == "passed") == passes, res.failures
+    own = [m for _, m in res.failures if "requires SpecInputError" not in m]
+    assert (not own) == passes, res.failures
+    # diffusers divides by std(v_cfg) unguarded: NaN at v_y = v_∅ = 0, where the spec raises (issue 22's zero
+    # boundary; recorded in conformance/adapters/expected/diffusers.json); every other check passes
+    assert not passes or [n for n, _ in res.failures] == ["property:v_y = v_∅ = 0 raises; tiny samples: "
+                                                          "v_out(r v) = r v_out(v)"], res.failures

@@ -268,6 +268,13 @@ def page(c: Clause, matrix: P.Matrix | None, figures: list[tuple[str, str]], exa
             out += [table(["variant", "statement", "mapping to the default", "sources", "argument units"], rows)]
     if c.singular:
         out += ["## Singular points", "", prose(c.singular), ""]
+    if c.boundaries:                  # the same points as data: where conformance/harness/inputs.py draws
+        out += ["### Boundaries drawn by the suite", "", table(["kind", "on", "at", "exactly there", "why"], [
+            [b.kind, code_span(b.symbol), ", ".join(f"{v:g}" for v in b.at) or "—",
+             b.exactly + (f" ({prose(b.rule, True)})" if b.rule else ""),
+             prose(b.why, True) + (" — where " + "; ".join(", ".join(f"{k} ∈ {{{', '.join(v)}}}" for k, v in w.items())
+                                                          for w in b.when) if b.when else "")]
+            for b in c.boundaries]), ""]
     if c.notes:
         out += ["## Notes", "", prose(c.notes), ""]
     out += ["## Tolerances", "", "A value check passes where |target − reference| ≤ atol + rtol·|reference| "

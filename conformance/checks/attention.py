@@ -13,6 +13,7 @@ from genspec.spec.schema import Tolerance
 
 from ..harness.arrays import gaussian
 from ..harness.declare import ClauseChecks, Proof, Property
+from ..harness.inputs import approach, declared
 
 
 def _polar(ctx, clause, keep):
@@ -107,6 +108,28 @@ def _large_logits(ctx, fn, inp):
                      tol=Tolerance(rtol=tol.rtol, atol=tol.atol + 2 * delta * float(np.abs(v).max())))  # spec's bound
 
 
+FILLS = (-1e4, -65504.0)
+"""Finite fills an additive mask is written with: −1e4 (BERT's extended attention mask), −65504 (float16's lowest)."""
+
+
+def _admitted_below_fill(ctx, fn, inp):
+    """The declared threshold (spec/attention.py): for each finite fill f a mask might be written with (−1e4,
+    −65504), one row per inputs.approach value a of f (relative 1e-15..1e-3 and 1, 2, 4 ulps of the run's dtype):
+    two admitted keys with logits a and the next such value, two masked keys with logits 0 and 5, which must weigh
+    0. d = 1, q = 1 and k = the logits (values of the run's dtype), so every logit is exact; compared with the
+    clause's tolerance."""
+    v = np.random.default_rng(7).standard_normal((4, 3))
+    for f in FILLS if declared("attention.sdpa", "mask", "threshold") else ():
+        near = np.array(approach(f))
+        n = len(near)
+        logits = np.stack([near, np.roll(near, 1), np.zeros(n), np.full(n, 5.0)], axis=1)       # (n, 4 keys)
+        keep = np.broadcast_to(np.array([True, True, False, False]), (n, 1, 4)).copy()
+        case = ctx.round({"q": np.ones((n, 1, 1)), "k": logits[..., None], "v": np.broadcast_to(v, (n, 4, 3)).copy()})
+        ctx.assert_close("attention.sdpa", fn(**case, mask=_polar(ctx, "attention.sdpa", keep)),
+                         R.sdpa(case["q"], case["k"], case["v"], keep),
+                         what=f"output with the admitted logits near a finite fill f = {f:g} (masked keys at 0, 5)")
+
+
 # ---- multi-head attention -----------------------------------------------------------------------
 def _weights(draw, shapes):
     return [draw(gaussian(s, scale=1.0 / math.sqrt(s[1]))) for s in shapes]
@@ -180,6 +203,24 @@ def _context_padding(ctx, fn, inp):
     ctx.assert_close("attention.cross", masked, deleted, what="masked text tokens vs deleted text tokens")
 
 
+def _context_admitted_below_fill(ctx, fn, inp):
+    """attention.cross's declared threshold, as attention.sdpa's: one batch row per inputs.approach value a of each
+    fill in FILLS, one query x = 1, four context tokens with 1×1 projections (W = 1: logit = value = the token),
+    two admitted at a and the next such value, two masked at 0 and 5, which must weigh 0."""
+    if not declared("attention.cross", "mask", "threshold"):
+        return
+    one = np.ones((1, 1))
+    for f in FILLS:
+        near = np.array(approach(f))
+        n = len(near)
+        c = np.stack([near, np.roll(near, 1), np.zeros(n), np.full(n, 5.0)], axis=1)[..., None]     # (n, 4, 1)
+        keep = np.broadcast_to(np.array([True, True, False, False]), (n, 1, 4)).copy()
+        case = ctx.round({"x": np.ones((n, 1, 1)), "context": c, "w_q": one, "w_k": one, "w_v": one, "w_o": one,
+                          "heads": 1, "mask": keep})
+        ctx.assert_close("attention.cross", fn(**_in_layout(ctx, case)), R.attention(**case),
+                         what=f"output with the admitted context logits near a finite fill f = {f:g} (masked at 0, 5)")
+
+
 # ---- joint attention ----------------------------------------------------------------------------
 @st.composite
 def _joint_cases(draw):
@@ -250,7 +291,9 @@ CHECKS = [
                     Property("a key-padding mask equals deleting those keys", _padding_is_deletion,
                              cases=_padding_cases()),
                     Property("a query with no admitted key outputs 0", _no_key_is_zero),
-                    Property("large logits (|s| ~ 10⁴): finite, convex, equal to the reference", _large_logits)),
+                    Property("large logits (|s| ~ 10⁴): finite, convex, equal to the reference", _large_logits),
+                    Property("admitted logits near a finite fill (−1e4, −65504): masked keys weigh 0",
+                             _admitted_below_fill, cases=st.just({}))),
         example=lambda: {"q": np.array([[1.0, 0.0]]), "k": np.array([[1.0, 0.0], [0.0, 1.0], [3.0, 3.0]]),
                          "v": np.array([[1.0], [2.0], [9.0]]), "mask": np.array([[True, True, False]])},
     ),
@@ -260,7 +303,9 @@ CHECKS = [
         convention_cases=lambda conv: _mha_cases(conv["weights"]),
         properties=(Property("one context token: every query gets W_o(W_v c + b_v) + b_o", _one_token),
                     Property("self-attention (context = x) is permutation equivariant", _self_equivariance),
-                    Property("a key-padding mask over the context equals deleting those tokens", _context_padding)),
+                    Property("a key-padding mask over the context equals deleting those tokens", _context_padding),
+                    Property("admitted context logits near a finite fill (−1e4, −65504): masked tokens weigh 0",
+                             _context_admitted_below_fill, cases=st.just({}))),
         example=lambda: {"x": np.array([[[1.0, 0.0]]]), "context": np.array([[[0.0, 1.0], [1.0, 1.0]]]),
                          "w_q": np.eye(2), "w_k": np.eye(2), "w_v": np.eye(2), "w_o": np.eye(2), "heads": 1},
     ),

@@ -35,8 +35,9 @@ from ..fixtures import (
     random_labels,
 )
 from ..harness.arrays import P_EDGES, T_EDGES, draw_edges, edge_arrays, edge_scalars
+from ..harness.context import TargetRaised
 from ..harness.declare import ClauseChecks, Proof, Property
-from ..harness.inputs import OMIT, derived, inputs
+from ..harness.inputs import OMIT, UNIT, approach, declared, derived, drawing_dtype, inputs, round_to
 
 COMBINE, SCORE, CHANGE, RESCALE = "cfg.combine", "cfg.score", "cfg.change_of_target", "cfg.rescale"
 DROPOUT, COST, EULER, CONCENTRATION = "cfg.dropout", "cfg.cost", "cfg.guided_euler", "cfg.concentration"
@@ -153,6 +154,57 @@ def _std_restored():
     return sp.simplify(var(k * a, k * b, k * c) - k**2 * var(a, b, c))
 
 
+SMALL_SPREADS = (1e-7, 1e-11, 1e-15)
+"""Norms of the tiny samples drawn at the zero boundaries of cfg.rescale and cfg.apg (spec/cfg.py): small enough
+for a clamp or ε of 1e-6..1e-12 to matter, large enough that every square stays a normal number in float32 and
+bfloat16 (1e-15 / √D squared ≳ 1e-32), so the dtype's range is not what is tested."""
+
+
+def _directions(seed: int, shape: tuple[int, ...]) -> np.ndarray:
+    """Random rows of unit norm (one per sample)."""
+    v = np.random.default_rng(seed).standard_normal(shape)
+    return v / np.linalg.norm(v.reshape(len(v), -1), axis=1).reshape((-1,) + (1,) * (v.ndim - 1))
+
+
+def _reference(ctx, clause, ref, case):
+    """The reference on ``case`` (drawn in the default variants' units) in the target's declared variants, as the
+    value check evaluates it."""
+    conv = ctx.conventions(clause)
+    return ref(**spec.get(clause).in_variant(case, conv), **conv)
+
+
+def _input_error(ctx, clause, call, what):
+    """The target must raise a ValueError (SpecInputError in genspec) where the clause says it raises."""
+    try:
+        call()
+    except TargetRaised as e:
+        ctx.require(clause, isinstance(e.__cause__, ValueError),
+                    f"{what}: expected a ValueError/SpecInputError, got {type(e.__cause__).__name__}")
+        return
+    raise AssertionError(f"{clause}: {what}: the target returned a value; the spec requires SpecInputError")
+
+
+def _rescale_near_zero(ctx, fn, inp):
+    """The declared zero boundary: v_y = v_∅ = 0 (std(v_cfg) = 0) raises; samples of norm r ∈ SMALL_SPREADS give
+    r × the output of the unit sample (v_out is homogeneous of degree one, and scaling by r only moves exponents),
+    compared after dividing by r with the clause's tolerance; v_y = 0 with v_∅ ≠ 0 has factor std(v_y)/std(v_cfg)
+    = 0: v_out = (1 − φ) v_cfg."""
+    if not declared(RESCALE, "v_y", "zero"):
+        return
+    w = 3.0                                         # the default units; the harness maps w to the target's
+    shape = (3, 4)
+    vy, vn = _directions(1, shape), _directions(2, shape)
+    for r in SMALL_SPREADS:
+        case = ctx.round({"v_y": r * vy, "v_null": r * vn, "w": w, "phi": 0.7})
+        ctx.assert_close(RESCALE, fn(**case) / r, _reference(ctx, RESCALE, R.rescaled_guidance, case) / r,
+                         what=f"v_out / r on samples of norm r = {r:g} (std(v_cfg) ~ r)")
+        case = ctx.round({"v_y": np.zeros(shape), "v_null": r * vn, "w": w, "phi": 0.7})
+        ctx.assert_close(RESCALE, fn(**case) / r, _reference(ctx, RESCALE, R.rescaled_guidance, case) / r,
+                         what=f"v_out / r at v_y = 0, |v_∅| = r = {r:g} (factor 0)")
+    _input_error(ctx, RESCALE, lambda: fn(v_y=np.zeros(shape), v_null=np.zeros(shape), w=w, phi=0.7),
+                 "v_y = v_∅ = 0 (std(v_cfg) = 0)")
+
+
 RESCALE_CASES = inputs(RESCALE, dims={"...": st.lists(st.integers(2, 4), min_size=1, max_size=2).map(tuple)},
                        w=weights(10.0, W_EDGES))
 
@@ -230,6 +282,19 @@ def _apg_orthogonal(ctx, fn, inp):
                      what="⟨v_apg(η = 0) − v_y, v_y⟩ / (‖v_y‖ ‖scale‖)")
 
 
+def _apg_near_zero(ctx, fn, inp):
+    """The declared zero boundary: v_y = 0 (Δ∥ = 0) and ‖v_y‖ = r ∈ SMALL_SPREADS (the projection ⟨Δ, v̂⟩v̂ keeps
+    its size ‖Δ‖ however small v_y is) with v_∅ of norm ~1, at η = 0 and 0.5, compared as the value check does."""
+    if not declared(APG, "v_y", "zero"):
+        return
+    shape = (3, 4)
+    vy, vn = _directions(3, shape), _directions(4, shape)
+    for r in (0.0, 1e-7, 1e-9, 1e-11):
+        for eta in (0.0, 0.5):
+            case = ctx.round({"v_y": r * vy, "v_null": vn, "w": 2.0, "eta": eta})
+            _apg_compare(ctx, fn(**case), _reference(ctx, APG, R.projected_guidance, case), case)
+
+
 APG_CASES = inputs(APG, dims={"...": st.lists(st.integers(1, 4), min_size=1, max_size=2).map(tuple)},
                    w=weights(10.0, W_EDGES), eta=st.one_of(st.sampled_from([0.0, 1.0]), st.floats(0.0, 1.0)))
 
@@ -262,6 +327,56 @@ def _dropout_rate(ctx, fn, inp):
     import scipy.stats
     pv = scipy.stats.binomtest(dropped, 20_000, p).pvalue
     ctx.require(DROPOUT, pv > 1e-3, f"dropped {dropped}/20000 labels, expected rate p = {p} (binomtest p {pv:.2e})")
+
+
+def _below_one() -> float:
+    """The largest u < 1 of the run's dtype (1 − its unit roundoff)."""
+    return 1.0 - UNIT[drawing_dtype()]
+
+
+def _at_threshold(p, n):
+    """n values of u at and around the threshold p (the declared boundary, spec/cfg.py): p itself, inputs.approach's
+    relative 1e-15..1e-3 and 1, 2, 4 ulps of the run's dtype on both sides, cycled, inside [0, 1)."""
+    near = [v for v in approach(p, low=0.0, high=_below_one(), exact=True) if v < 1.0]   # u = p = 1 is outside
+    return np.array([near[i % len(near)] for i in range(n or len(near))])
+
+
+@st.composite
+def _dropout_cases(draw):
+    """The drawn cases; where the clause declares u's threshold, one draw in three moves p to a value of the run's
+    dtype (so that u = p is one number on both sides) and u to p and its neighbours (every entry but the first
+    keeps a chance to stay as drawn)."""
+    d = draw(inputs(DROPOUT, dims={"n": (1, 40)}, num_classes=st.integers(1, 5),
+                    p=st.one_of(st.just(OMIT), st.sampled_from([0.0, 0.1, 0.5, 1.0]), edge_scalars(P_EDGES),
+                                st.floats(0.0, 1.0)),
+                    u=derived(lambda v: _uniforms(v["n"])),
+                    y=derived(lambda v: random_labels(v["n"], v["num_classes"]))))
+    if d.get("p", OMIT) is OMIT or not declared(DROPOUT, "u", "threshold") or draw(st.integers(0, 2)) != 0:
+        return d
+    p = float(round_to(d["p"], drawing_dtype()))
+    near = _at_threshold(p, len(d["u"]))
+    keep = np.array(draw(st.lists(st.booleans(), min_size=len(near), max_size=len(near))))
+    keep[0] = False
+    return {**d, "p": p, "u": np.where(keep, d["u"], near)}
+
+
+def _dropout_threshold_sweep(ctx, fn, inp):
+    """u at p exactly and at every inputs.approach value of it (relative 1e-15..1e-3, 1, 2, 4 ulps of the run's
+    dtype), for p ∈ {1e-3, 0.1, 1/3, 0.5, 0.9} rounded to the run's dtype (u = p is then one number on both sides)
+    and the `rate` variant's own p where the dtype holds it: dropped exactly where u < p, y kept at u = p."""
+    if not declared(DROPOUT, "u", "threshold"):
+        return
+    conv = ctx.conventions(DROPOUT)
+    dtype = drawing_dtype()
+    rate = RATES[conv["rate"]]
+    ps = [float(round_to(p, dtype)) for p in (1e-3, 0.1, 1.0 / 3.0, 0.5, 0.9)]
+    for p in [*ps, *([None] if float(round_to(rate, dtype)) == rate else [])]:
+        u = _at_threshold(rate if p is None else p, 0)
+        case = ctx.round({"y": np.arange(len(u)) % 3, "u": np.array(u), "num_classes": 3})
+        args = case if p is None else {**case, "p": p}
+        ctx.assert_close(DROPOUT, np.asarray(fn(**args)).astype(np.float64),
+                         _reference(ctx, DROPOUT, R.drop_labels, args).astype(np.float64),
+                         what=f"ỹ at and near the threshold u = p = {rate if p is None else p!r}")
 
 
 # ---- cfg.cost and cfg.guided_euler ----------------------------------------------------------------
@@ -352,6 +467,8 @@ CHECKS = [
         cases=RESCALE_CASES,
         proofs=(Proof("the std ratio is the same for the unbiased and the population estimator", _estimator_free),
                 Proof("std(c v) = c std(v), c > 0: the rescaled prediction has std(v_y)", _std_restored)),
+        properties=(Property("v_y = v_∅ = 0 raises; tiny samples: v_out(r v) = r v_out(v)", _rescale_near_zero,
+                             cases=st.just({})),),
         example=lambda: {"v_y": np.array([[1.0, 0.0, -1.0]]), "v_null": np.array([[0.5, 0.0, 0.0]]), "w": 6.5,
                          "phi": 0.7},
     ),
@@ -363,20 +480,20 @@ CHECKS = [
         compare=_apg_compare,
         properties=(Property("η = 1 is cfg.combine", _apg_eta_one),
                     Property("affine in η", _apg_affine_in_eta),
-                    Property("η = 0: the update is orthogonal to v_y", _apg_orthogonal)),
+                    Property("η = 0: the update is orthogonal to v_y", _apg_orthogonal),
+                    Property("v_y = 0 and tiny: Δ∥ = 0 at 0, the exact projection above", _apg_near_zero,
+                             cases=st.just({}))),
         example=lambda: {"v_y": np.array([[1.0, 0.0, -1.0]]), "v_null": np.array([[0.5, 0.5, 0.0]]), "w": 6.5,
                          "eta": 0.0},
     ),
     ClauseChecks(
         clause=DROPOUT,
-        cases=inputs(DROPOUT, dims={"n": (1, 40)}, num_classes=st.integers(1, 5),
-                     p=st.one_of(st.just(OMIT), st.sampled_from([0.0, 0.1, 0.5, 1.0]), edge_scalars(P_EDGES),
-                                 st.floats(0.0, 1.0)),
-                     u=derived(lambda v: _uniforms(v["n"])),
-                     y=derived(lambda v: random_labels(v["n"], v["num_classes"]))),
+        cases=_dropout_cases(),
         proofs=(Proof("Pr[u < p] = p for u ~ U[0, 1) (sympy.stats)", _uniform_below_p),),
         properties=(Property("empirical drop rate ≈ p (binomtest, n = 20 000)", _dropout_rate, cases=st.sampled_from(
-            [{"p": 0.1, "seed": 1}, {"p": 0.25, "seed": 2}, {"p": 0.5, "seed": 3}, {"p": None, "seed": 4}])),),
+            [{"p": 0.1, "seed": 1}, {"p": 0.25, "seed": 2}, {"p": 0.5, "seed": 3}, {"p": None, "seed": 4}])),
+                    Property("u at and near the threshold p: dropped exactly where u < p", _dropout_threshold_sweep,
+                             cases=st.just({}))),
         example=lambda: {"y": np.array([0, 1, 2, 1]), "u": np.array([0.05, 0.5, 0.09, 0.95]), "num_classes": 3,
                          "p": 0.1},
     ),

@@ -8,12 +8,13 @@ import numpy as np
 import sympy as sp
 from hypothesis import strategies as st
 
+from genspec import spec
 from genspec.reference import gan as R
 from genspec.spec.schema import Tolerance
 
 from ..harness.arrays import dicts, reals
 from ..harness.declare import ClauseChecks, Proof, Property
-from ..harness.inputs import derived, inputs
+from ..harness.inputs import TINY_NORMS, declared, derived, inputs
 
 # ---- symbols ------------------------------------------------------------------------------------
 p, q, D, a = sp.symbols("p q D a", positive=True)
@@ -147,6 +148,70 @@ def _jsd_bounds(ctx, fn, inp):
     ctx.require("gan.jsd_identity", -slack <= j <= math.log(2) + slack, f"JSD = {j} outside [0, log 2]")
     ctx.assert_close("gan.jsd_identity", fn(p_data=inp["p_data"], p_g=inp["p_data"], dx=inp["dx"]), 0.0,
                      what="JSD(p || p)")
+
+
+def _d_star_near_zero(ctx, fn, inp):
+    """The declared zero boundary (spec/gan.py): every pair (p_data, p_G) of inputs.TINY_NORMS (0, subnormal,
+    1e-300, 1e-40, 1e-20, 1e-7) and 1: 1/2 where both are 0, the ratio elsewhere, however small."""
+    if not declared("gan.optimal_discriminator", "p_data", "zero"):
+        return
+    vals = np.array([*TINY_NORMS, 1.0])
+    pd_, pg_ = (a.reshape(-1) for a in np.meshgrid(vals, vals, indexing="ij"))
+    case = ctx.round({"p_data": pd_, "p_g": pg_})
+    ctx.assert_close("gan.optimal_discriminator", fn(**case), R.optimal_discriminator(**case),
+                     what="D* at zero and tiny densities")
+
+
+ADAIN_SPREADS = (1e-4, 1e-7, 1e-11, 1e-15)
+"""σ of the tiny-spread channels drawn at gan.adain's zero boundary: below any clamp or guard ε a realistic
+implementation uses, while every square stays normal in float32 and bfloat16 (1e-30)."""
+
+
+def _adain_near_zero(ctx, fn, inp):
+    """The declared zero boundary: channels of spread σ ∈ ADAIN_SPREADS around a mean 0 or 3σ (the declared
+    conditioning |μ|/σ ≤ 10), beside a constant channel (0.1: its rounded mean may differ from x by an ulp), are
+    normalised like any other: the output as the reference's, within the clause's tolerance."""
+    if not declared("gan.adain", "x", "zero"):
+        return
+    conv = ctx.conventions("gan.adain")
+    rng = np.random.default_rng(5)
+    for r in ADAIN_SPREADS:
+        z = rng.standard_normal((1, 3, 3, 3))
+        x = np.concatenate([r * z[:, :1], 3 * r + r * z[:, 1:2], np.full((1, 1, 3, 3), 0.1)], axis=1)
+        case = ctx.round({"x": x, "w": np.array([[2.0, -1.5, 1.0]]), "b": np.array([[0.5, -0.25, 1.0]])})
+        ctx.assert_close("gan.adain", fn(**case), R.adain(**case, **conv),
+                         what=f"AdaIN of channels with σ = {r:g} (and a constant channel)")
+
+
+SLERP_ANGLES = (0.3, 3e-2, 1e-2, 1e-3, 1e-4, 1e-6, 1e-8, 0.0)
+"""Angles Ω between the latents of the near-parallel rows (gan.latent_interpolation's declared threshold)."""
+
+
+def _interp_near_parallel_and_zero(ctx, fn, inp):
+    """The declared threshold and zero boundaries (spec/gan.py), in the target's variant: one row per angle Ω of
+    SLERP_ANGLES (z1 = z0 rotated by Ω in a random plane, 1.5× as long), and rows with z0 = 0 or of norm 1e-7 or
+    1e-15 (squares normal in every dtype) beside z1 of norm ~1; t cycling through 0.25, 0.5, 0.8."""
+    cid = "gan.latent_interpolation"
+    if not (declared(cid, "z0", "threshold") or declared(cid, "z0", "zero")):
+        return
+    rng = np.random.default_rng(11)
+    rows0, rows1 = [], []
+    for om in SLERP_ANGLES if declared(cid, "z0", "threshold") else ():
+        a, b = rng.standard_normal((2, 4))
+        a /= np.linalg.norm(a)
+        b -= (b @ a) * a
+        b /= np.linalg.norm(b)
+        rows0.append(a)
+        rows1.append(1.5 * (math.cos(om) * a + math.sin(om) * b))
+    for r in (0.0, 1e-7, 1e-15) if declared(cid, "z0", "zero") else ():
+        a, b = rng.standard_normal((2, 4))
+        rows0.append(r * a / np.linalg.norm(a))
+        rows1.append(b)
+    n = len(rows0)
+    conv = ctx.conventions(cid)
+    case = ctx.round({"z0": np.array(rows0), "z1": np.array(rows1), "t": np.resize([0.25, 0.5, 0.8], n)})
+    ctx.assert_close(cid, fn(**case), R.latent_interpolation(**spec.get(cid).in_variant(case, conv), **conv),
+                     what="z_t for near-parallel latents (Ω = 0.3 … 1e-8, 0) and z0 = 0 or tiny")
 
 
 def _interp_endpoints(ctx, fn, inp):
@@ -286,6 +351,8 @@ CHECKS = [
         symbolic_cases=n.flatmap(lambda k: dicts(p_data=reals(1e-3, 1e3, (k,)), p_g=reals(1e-3, 1e3, (k,)))),
         properties=(Property("D*(p, q) + D*(q, p) = 1", _d_star_symmetric),
                     Property("D*(p, p) = 1/2", _d_star_half_on_diagonal),
+                    Property("zero and tiny densities: 1/2 at 0 + 0, the ratio elsewhere", _d_star_near_zero,
+                             cases=st.just({})),
                     Property("maximises p log D + q log(1 - D)", _d_star_maximises,
                              cases=n.flatmap(lambda k: dicts(p_data=reals(0.0, 1e3, (k,)).map(_moderate),
                                                              p_g=reals(0.0, 1e3, (k,)).map(_moderate))))),
@@ -310,14 +377,18 @@ CHECKS = [
         cases=_latents(),
         convention_cases=lambda conv: _latents(spherical=conv["path"] == "spherical"),
         properties=(Property("endpoints t = 0 and t = 1", _interp_endpoints,     # no antiparallel rows: valid for slerp
-                             cases=_latents(spherical=True)),),
+                             cases=_latents(spherical=True)),
+                    Property("near-parallel latents and z0 = 0 or tiny", _interp_near_parallel_and_zero,
+                             cases=st.just({}))),
         example=lambda: {"z0": np.array([[1.0, 0.0]]), "z1": np.array([[0.0, 1.0]]), "t": np.array([0.25])},
     ),
     ClauseChecks(
         clause="gan.adain",
         cases=_adain_inputs(),
         properties=(Property("channel mean = b, std = |w|; constant channel gives b", _adain_moments),
-                    Property("invariant to x → αx + β per channel, α > 0", _adain_affine_invariance)),
+                    Property("invariant to x → αx + β per channel, α > 0", _adain_affine_invariance),
+                    Property("channels of tiny spread are normalised; a constant one gives b", _adain_near_zero,
+                             cases=st.just({}))),
         example=lambda: {"x": np.arange(8.0).reshape(1, 2, 2, 2), "w": np.array([[2.0, -1.0]]),
                          "b": np.array([[0.5, 0.0]])},
     ),

@@ -308,6 +308,13 @@ def boundary_points(clause_id: str, symbol: str, params: dict, kind: str = "sing
                                if b.symbol == symbol and b.kind == kind and b.applies(params) for v in b.at))
 
 
+def declared(clause_id: str, symbol: str, kind: str) -> tuple:
+    """The boundaries of ``kind`` that ``clause_id`` declares on ``symbol`` (spec Clause.boundaries): a check draws
+    its threshold, zero-vector or tie cases only where the clause declares them, so the declaration is what turns
+    them on."""
+    return tuple(b for b in spec.get(clause_id).boundaries if b.symbol == symbol and b.kind == kind)
+
+
 def boundary_conditions(clause_id: str, symbol: str, kind: str = "singular") -> tuple[dict, ...]:
     """The parameter conditions (``Boundary.when``, flattened) under which ``clause_id`` has a ``kind`` boundary on
     ``symbol``: a case that should reach one draws its parameters inside one of them ({} where one always exists)."""
