@@ -6,11 +6,11 @@
        and caption adherence (colour and shape read back from the middle frame) as functions of w.
 
 Writes into DIR: samples/<caption>.png (a strip per shown caption: rows are the guidance weights w, columns the frame
-indices, the same noise in every row) and samples/<caption>_w<w>.gif (each video as an animated GIF);
-adherence_vs_w.png (motion, colour, and colour-and-shape adherence against w with binomial standard errors, and the
-ceilings: the same read back from the autoencoder's reconstructions of held-out videos); losses_autoencoder.png and losses_denoiser.png (a
-loss curve per training stage); metrics.json (adherence per w, losses, timings, the preset, whether it is a smoke
-test); autoencoder.pt and denoiser.pt (checkpoints; --resume continues from them).
+indices, the same noise in every row) and samples/<caption>_w<w>.gif (each video as an animated GIF); adherence_vs_w.png
+(motion, colour, and colour-and-shape adherence against w with binomial standard errors, and the ceilings: the same read
+back from the autoencoder's reconstructions of held-out videos); losses_autoencoder.png and losses_denoiser.png (a loss
+curve per training stage); metrics.json (adherence per w, losses, timings, the preset, whether it is a smoke test);
+autoencoder.pt and denoiser.pt (checkpoints; --resume continues from them).
 
 Under `torchrun --nproc_per_node N` (gloo on the CPU) every process trains the autoencoder alike (rank 0's copy is
 then broadcast), the denoiser data-parallel: each rank its shard of every batch, drawn from the generator seeded alike

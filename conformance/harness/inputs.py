@@ -97,7 +97,7 @@ def _cases(draw, symbols: dict, given: dict, dim_ranges: dict, every: int):
 
     edges = draw(st.integers(0, every - 1)) == 0
     out: dict[str, Any] = {}
-    later = []
+    later: list[tuple[str, derived]] = []
     for name, sym in symbols.items():
         g = given.get(name, None)
         if name in given:
