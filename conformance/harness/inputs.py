@@ -22,6 +22,7 @@ has no default: it must be given.
 from __future__ import annotations
 
 import contextvars
+import functools
 import math
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -110,7 +111,7 @@ def _cases(draw, symbols: dict, given: dict, dim_ranges: dict, every: int):
             if v is not OMIT:                      # a strategy may draw OMIT: sometimes left out
                 out[name] = v
         elif sym.domain.broadcast_to is not None:               # after its partner: its shape, some axes 1
-            later.append((name, derived(lambda v, s=sym: _broadcasting(np.shape(v[s.domain.broadcast_to])))))
+            later.append((name, derived(functools.partial(_broadcast_like, sym.domain.broadcast_to))))
         else:
             out[name] = draw(default(sym, size, edges))
     for name, g in later:
@@ -158,6 +159,11 @@ def default(sym: Symbol, size: Callable[[str], int], edges: bool):
                      lambda: st.one_of(scalar(), _reals(d, shape, table if edges else ())))
     shape = _shape(d.shape, size)
     return _memo(d, ("reals", shape, table if edges else ()), lambda: _reals(d, shape, table if edges else ()))
+
+
+def _broadcast_like(partner: str, values: dict):
+    """A symbol broadcast to its partner's shape (drawn before it): see :func:`_broadcasting`."""
+    return _broadcasting(np.shape(values[partner]))
 
 
 def _broadcasting(shape: tuple[int, ...]):
