@@ -524,3 +524,26 @@ def test_ci_prints_each_phase_duration():
     for cmd in ("ruff check .", "python tools/typecheck.py", "genspec conform", "genspec matrix",
                 "python -m pytest -q"):
         assert re.search(rf"^phase \S+ {re.escape(cmd)}", text, re.M), cmd
+
+
+def test_a_check_draws_alike_after_the_users_own_hypothesis_tests(tmp_path, monkeypatch):
+    """Hypothesis mixes literals scraped from the source of loaded local modules into its draws. A check run inside
+    a test suite, after the suite's own @given tests filled that pool from its modules, draws what `genspec conform`
+    draws in a fresh process (run._without_local_constants empties the pool)."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    from hypothesis.internal.conjecture import providers
+    before = check("reference", ["cfg.combine"], target_independent=False)["cfg.combine"]
+    (tmp_path / "users_literals.py").write_text("A = (0.123456789, 7.25, -3.5e-7, 1e300, 2.0**-1074)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import users_literals  # noqa: F401    a local module hypothesis has not scanned yet
+
+    @settings(max_examples=3, database=None)
+    @given(st.floats(0, 1))
+    def users_own_test(x):
+        providers._get_local_constants()      # what a draw that picks from the pool does: scan the new modules
+    users_own_test()
+    assert len(providers._local_constants) > 0
+    after = check("reference", ["cfg.combine"], target_independent=False)["cfg.combine"]
+    assert (after.max_error_over_tolerance, after.max_abs_error, after.passed) == \
+        (before.max_error_over_tolerance, before.max_abs_error, before.passed)

@@ -362,14 +362,15 @@ def _dropout_cases(draw):
 
 def _dropout_threshold_sweep(ctx, fn, inp):
     """u at p exactly and at every inputs.approach value of it (relative 1e-15..1e-3, 1, 2, 4 ulps of the run's
-    dtype), for p ∈ {1e-3, 0.1, 1/3, 0.5, 0.9} rounded to the run's dtype (u = p is then one number on both sides)
+    dtype), for p ∈ {1e-9, 1e-3, 0.1, 1/3, 0.5, 0.9, 0.999} rounded to the run's dtype (u = p is then one number on
+    both sides; the smallest and largest reach u clipped away from 0 and 1)
     and the `rate` variant's own p where the dtype holds it: dropped exactly where u < p, y kept at u = p."""
     if not declared(DROPOUT, "u", "threshold"):
         return
     conv = ctx.conventions(DROPOUT)
     dtype = drawing_dtype()
     rate = RATES[conv["rate"]]
-    ps = [float(round_to(p, dtype)) for p in (1e-3, 0.1, 1.0 / 3.0, 0.5, 0.9)]
+    ps = [float(round_to(p, dtype)) for p in (1e-9, 1e-3, 0.1, 1.0 / 3.0, 0.5, 0.9, 0.999)]
     for p in [*ps, *([None] if float(round_to(rate, dtype)) == rate else [])]:
         u = _at_threshold(rate if p is None else p, 0)
         case = ctx.round({"y": np.arange(len(u)) % 3, "u": np.array(u), "num_classes": 3})

@@ -71,15 +71,20 @@ def _without_local_constants() -> None:
     every non-library module it has seen into its draws (5% of them), so an edit anywhere in this project (or in the
     user's target module) redrew cases and moved which input-dependent failures a run catches. The clauses declare
     their own special points (their boundaries and edge tables), so the draws depend on the seed and the strategies
-    only: the modules loaded now are marked as already scanned. (A private hypothesis name; another hypothesis
-    version without it keeps its own behaviour.)"""
+    only: the modules loaded now are marked as already scanned, and a pool filled before (hypothesis tests of the
+    user's own that ran earlier in this process) is emptied, so that a check run inside a test suite draws what
+    `genspec conform` draws in a fresh process. (Private hypothesis names; another hypothesis version without them
+    keeps its own behaviour.)"""
     try:
         from hypothesis.internal.conjecture import providers
-        seen = providers._seen_modules
+        seen, pool, cache = providers._seen_modules, providers._local_constants, providers.CONSTANTS_CACHE
     except (ImportError, AttributeError):
         return
     if isinstance(seen, set):
         seen.update(id(m) for m in list(sys.modules.values()))
+        if len(pool):
+            providers._local_constants = type(pool)()
+            cache.cache.clear()
 
 
 def hypothesis_settings(profile: str, cap: int | None = None, shrink: bool = True) -> settings:
