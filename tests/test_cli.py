@@ -260,3 +260,13 @@ def test_list_counts_from_source_match_the_imported_checks():
         assert registry.counts(cid) == (len(chk.proofs), len(chk.properties)), cid
         assert cid not in everything or everything[cid] is chk, cid
         assert cid not in everything or cid in where, f"{cid}: declared where the source scan does not see it"
+
+
+def test_explain_lists_the_declared_boundaries():
+    """`genspec explain` shows the clause's boundaries (spec data, where the suite draws), as the docs pages do."""
+    for cid in ("vq.quantize", "cfg.dropout", "family.convert"):
+        text = explain_text(cid)
+        assert "Boundaries drawn by the suite:" in text
+        for b in spec.get(cid).boundaries:
+            assert f"- {b.kind} of {b.symbol}" in text and b.why.split()[0] in text, (cid, b)
+    assert "Boundaries drawn" not in explain_text("gan.value")      # none declared

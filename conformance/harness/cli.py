@@ -84,6 +84,13 @@ def _list(a) -> int:
     return 0
 
 
+_DRAWN = {"singular": "the point, and 1e-15..1e-3 relative and 1, 2, 4 ulps either side",
+          "threshold": "the point, and 1e-15..1e-3 relative and 1, 2, 4 ulps either side",
+          "tie": "exact and near ties",
+          "zero": "0, subnormal and tiny norms"}
+"""What conformance/harness/inputs.py draws at each kind of declared boundary (explain's wording)."""
+
+
 def explain_text(clause_id: str) -> str:
     from .registry import checks_for, reference_function
     c = spec.get(clause_id)
@@ -118,6 +125,16 @@ def explain_text(clause_id: str) -> str:
     out += calling_convention(clause_id)
     if c.singular:
         out += ["", "Singular points:", textwrap.indent(textwrap.fill(c.singular, 96), "    ")]
+    if c.boundaries:          # the same points as data: where the suite draws (conformance/harness/inputs.py)
+        out += ["", "Boundaries drawn by the suite:"]
+        for b in c.boundaries:
+            at = f" = {', '.join(f'{v:g}' for v in b.at)}" if b.at else ""
+            where = "; ".join(", ".join(f"{k} in {{{', '.join(v)}}}" for k, v in w.items()) for w in b.when)
+            head = f"{b.kind} of {b.symbol}{at}: {b.exactly}" + (f" ({b.rule})" if b.rule else "") + \
+                (f"; where {where}" if where else "")
+            out += [textwrap.fill(head + f" [drawn: {_DRAWN[b.kind]}]", 96, initial_indent="    - ",
+                                  subsequent_indent="      "),
+                    textwrap.fill(b.why, 96, initial_indent="      ", subsequent_indent="      ")]
     if c.notes:
         out += ["", "Notes:", textwrap.indent(textwrap.fill(c.notes, 96), "    ")]
     t = c.tolerance
