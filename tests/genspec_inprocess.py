@@ -9,6 +9,9 @@ import io
 import os
 import subprocess
 import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def genspec(args: list[str], env: dict | None = None, cwd=None) -> subprocess.CompletedProcess:
@@ -41,3 +44,12 @@ def genspec(args: list[str], env: dict | None = None, cwd=None) -> subprocess.Co
                     (getattr(sys.modules[name], "__file__", None) or "").startswith(here + os.sep):
                 del sys.modules[name]
     return subprocess.CompletedProcess(["genspec", *args], code, out.getvalue(), err.getvalue())
+
+
+def genspec_serial_or_sharded(args: list[str], cwd=None) -> subprocess.CompletedProcess:
+    """A command with ``-n N`` in a process of its own (its pytest-xdist controller spawns the workers, which import
+    the target from the working directory); without, in this process."""
+    if "-n" not in args:
+        return genspec(args, cwd=cwd)
+    return subprocess.run([sys.executable, "-m", "genspec.conformance", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT)})

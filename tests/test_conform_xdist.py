@@ -4,16 +4,11 @@ run, on a target that passes a clause, fails one and leaves one unbound, and dec
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from genspec_inprocess import genspec
-
-ROOT = Path(__file__).resolve().parents[1]
+from genspec_inprocess import genspec_serial_or_sharded
 
 TARGET = '''
 import numpy as np
@@ -41,11 +36,7 @@ def _conform(tmp_path: Path, tag: str, *extra: str):
     args = ["conform", "--target", "halfright", "--clause", "gan.optimal_discriminator", "--clause", "cfg.combine",
             "--clause", "gan.value", "--report-json", f"{tag}.json",
             "--junit", f"{tag}.xml", *extra]
-    if "-n" in extra:       # the controller in its own process (it spawns the workers); the serial run in this one
-        p = subprocess.run([sys.executable, "-m", "genspec.conformance", *args], cwd=tmp_path, capture_output=True,
-                           text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    else:
-        p = genspec(args, cwd=tmp_path)
+    p = genspec_serial_or_sharded(args, cwd=tmp_path)
     report = json.loads((tmp_path / f"{tag}.json").read_text())
     report.pop("duration_s")
     junit = re.sub(r' (time|timestamp|hostname)="[^"]*"', "", (tmp_path / f"{tag}.xml").read_text())

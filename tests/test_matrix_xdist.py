@@ -3,25 +3,16 @@ table, JSON (durations aside), exit status and progress lines."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from genspec_inprocess import genspec
-
-ROOT = Path(__file__).resolve().parents[1]
+from genspec_inprocess import genspec_serial_or_sharded
 
 
 def _matrix(tmp_path: Path, tag: str, *extra: str):
     out = tmp_path / tag
     args = ["matrix", "--adapter", "torchcfm", "--out", str(out), *extra]
-    if "-n" in extra:       # the controller in its own process (it spawns the workers); the serial run in this one
-        p = subprocess.run([sys.executable, "-m", "genspec.conformance", *args], capture_output=True,
-                           text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    else:
-        p = genspec(args)
+    p = genspec_serial_or_sharded(args)
     m = json.loads((out / "matrix.json").read_text())
     for lib in m["libraries"].values():
         assert lib.pop("duration_s") >= 0                      # wall time: the one field that differs

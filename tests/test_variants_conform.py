@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 import re
-import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -16,8 +14,6 @@ import pytest
 from genspec_inprocess import genspec
 
 from genspec.conformance.harness.api import check
-
-ROOT = Path(__file__).resolve().parents[1]
 
 TARGET = '''
 import numpy as np
@@ -45,11 +41,7 @@ SECOND = "cfg.combine (form=conditional_offset)"
 def _conform(tmp_path: Path, tag: str, *extra: str):
     args = ["conform", "--target", "twoforms", "--clause", "cfg.combine", "--report-json", f"{tag}.json",
             "--junit", f"{tag}.xml", *extra]
-    if "-n" in extra:       # the controller in its own process (it spawns the workers); the serial run in this one
-        p = subprocess.run([sys.executable, "-m", "genspec.conformance", *args], cwd=tmp_path, capture_output=True,
-                           text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    else:
-        p = genspec(args, cwd=tmp_path)
+    p = genspec(args, cwd=tmp_path)
     assert (tmp_path / f"{tag}.json").exists(), p.stdout + p.stderr
     return p, json.loads((tmp_path / f"{tag}.json").read_text()), ET.parse(tmp_path / f"{tag}.xml")
 

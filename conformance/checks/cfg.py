@@ -35,7 +35,6 @@ from ..fixtures import (
     random_labels,
 )
 from ..harness.arrays import P_EDGES, T_EDGES, draw_edges, edge_arrays, edge_scalars
-from ..harness.context import TargetRaised
 from ..harness.declare import ClauseChecks, Proof, Property
 from ..harness.inputs import OMIT, UNIT, approach, declared, derived, drawing_dtype, inputs, round_to
 
@@ -166,24 +165,6 @@ def _directions(seed: int, shape: tuple[int, ...]) -> np.ndarray:
     return v / np.linalg.norm(v.reshape(len(v), -1), axis=1).reshape((-1,) + (1,) * (v.ndim - 1))
 
 
-def _reference(ctx, clause, ref, case):
-    """The reference on ``case`` (drawn in the default variants' units) in the target's declared variants, as the
-    value check evaluates it."""
-    conv = ctx.conventions(clause)
-    return ref(**spec.get(clause).in_variant(case, conv), **conv)
-
-
-def _input_error(ctx, clause, call, what):
-    """The target must raise a ValueError (SpecInputError in genspec) where the clause says it raises."""
-    try:
-        call()
-    except TargetRaised as e:
-        ctx.require(clause, isinstance(e.__cause__, ValueError),
-                    f"{what}: expected a ValueError/SpecInputError, got {type(e.__cause__).__name__}")
-        return
-    raise AssertionError(f"{clause}: {what}: the target returned a value; the spec requires SpecInputError")
-
-
 def _rescale_near_zero(ctx, fn, inp):
     """The declared zero boundary: v_y = v_∅ = 0 (std(v_cfg) = 0) raises; samples of norm r ∈ SMALL_SPREADS give
     r × the output of the unit sample (v_out is homogeneous of degree one, and scaling by r only moves exponents),
@@ -196,12 +177,12 @@ def _rescale_near_zero(ctx, fn, inp):
     vy, vn = _directions(1, shape), _directions(2, shape)
     for r in SMALL_SPREADS:
         case = ctx.round({"v_y": r * vy, "v_null": r * vn, "w": w, "phi": 0.7})
-        ctx.assert_close(RESCALE, fn(**case) / r, _reference(ctx, RESCALE, R.rescaled_guidance, case) / r,
+        ctx.assert_close(RESCALE, fn(**case) / r, ctx.reference(RESCALE, R.rescaled_guidance, case) / r,
                          what=f"v_out / r on samples of norm r = {r:g} (std(v_cfg) ~ r)")
         case = ctx.round({"v_y": np.zeros(shape), "v_null": r * vn, "w": w, "phi": 0.7})
-        ctx.assert_close(RESCALE, fn(**case) / r, _reference(ctx, RESCALE, R.rescaled_guidance, case) / r,
+        ctx.assert_close(RESCALE, fn(**case) / r, ctx.reference(RESCALE, R.rescaled_guidance, case) / r,
                          what=f"v_out / r at v_y = 0, |v_∅| = r = {r:g} (factor 0)")
-    _input_error(ctx, RESCALE, lambda: fn(v_y=np.zeros(shape), v_null=np.zeros(shape), w=w, phi=0.7),
+    ctx.require_raises(RESCALE, lambda: fn(v_y=np.zeros(shape), v_null=np.zeros(shape), w=w, phi=0.7),
                  "v_y = v_∅ = 0 (std(v_cfg) = 0)")
 
 
@@ -292,7 +273,7 @@ def _apg_near_zero(ctx, fn, inp):
     for r in (0.0, 1e-7, 1e-9, 1e-11):
         for eta in (0.0, 0.5):
             case = ctx.round({"v_y": r * vy, "v_null": vn, "w": 2.0, "eta": eta})
-            _apg_compare(ctx, fn(**case), _reference(ctx, APG, R.projected_guidance, case), case)
+            _apg_compare(ctx, fn(**case), ctx.reference(APG, R.projected_guidance, case), case)
 
 
 APG_CASES = inputs(APG, dims={"...": st.lists(st.integers(1, 4), min_size=1, max_size=2).map(tuple)},
@@ -376,7 +357,7 @@ def _dropout_threshold_sweep(ctx, fn, inp):
         case = ctx.round({"y": np.arange(len(u)) % 3, "u": np.array(u), "num_classes": 3})
         args = case if p is None else {**case, "p": p}
         ctx.assert_close(DROPOUT, np.asarray(fn(**args)).astype(np.float64),
-                         _reference(ctx, DROPOUT, R.drop_labels, args).astype(np.float64),
+                         ctx.reference(DROPOUT, R.drop_labels, args).astype(np.float64),
                          what=f"ỹ at and near the threshold u = p = {rate if p is None else p!r}")
 
 

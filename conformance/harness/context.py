@@ -449,6 +449,24 @@ class Context:
             where = f" [{self.check}]" if self.check else ""
             raise AssertionError(f"{clause_id}{where}: {message}")
 
+    def require_raises(self, clause_id: str, call, what: str):
+        """``call()`` (a target call) must raise a ValueError (SpecInputError in genspec): where the clause says it
+        raises, e.g. at a singular point."""
+        try:
+            call()
+        except TargetRaised as e:
+            self.require(clause_id, isinstance(e.__cause__, ValueError),
+                         f"{what}: expected a ValueError/SpecInputError, got {type(e.__cause__).__name__}")
+            return
+        raise AssertionError(f"{clause_id}: {what}: the target returned a value where the spec requires "
+                             f"SpecInputError")
+
+    def reference(self, clause_id: str, ref, case: dict):
+        """``ref`` on ``case`` (drawn in the default variants' units) in the target's declared variants, as the value
+        check evaluates the reference."""
+        conv = self.conventions(clause_id)
+        return ref(**spec.get(clause_id).in_variant(case, conv), **conv)
+
 
 PRECISION_HINT = "\n  precision: "
 
